@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// autoshrink: topology-aware NAS (AutoShrink) for Linux edge devices.
+// Layers (dependencies point down only), see docs/architecture.md:
+//   autoshrink (CLI)
+//   AutoShrinkExport  -> AutoShrinkDevice -> AutoShrinkSearch -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS
+//   AutoShrinkData (datasets, CZlib)      CArmadillo (least squares)      CRuntime (C99 inference kernels)
+import PackageDescription
+
+let package = Package(
+    name: "autoshrink",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "autoshrink", targets: ["autoshrink"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Least squares over Armadillo behind an extern "C" API.
+        .target(name: "CArmadillo", linkerSettings: [.linkedLibrary("armadillo")]),
+        // The C99 inference kernels; the same files are copied verbatim into every export.
+        .target(name: "CRuntime",
+                cSettings: [.unsafeFlags(["-O3", "-std=c99"])]),
+
+        .target(name: "AutoShrinkEngine", dependencies: ["COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "AutoShrinkData", dependencies: ["CZlib"]),
+        .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkEngine", "AutoShrinkData"]),
+        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
+        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkModel", "CArmadillo", "TOMLKit"]),
+        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine"]),
+        .executableTarget(name: "autoshrink", dependencies: [
+            "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "EngineTests", dependencies: ["AutoShrinkEngine"]),
+        .testTarget(name: "DataTests", dependencies: ["AutoShrinkData", "CArmadillo"]),
+        .testTarget(name: "ModelTests", dependencies: ["AutoShrinkModel", "AutoShrinkEngine"]),
+        .testTarget(name: "SearchTests", dependencies: ["AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkData"]),
+        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
+        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice"]),
+        .testTarget(name: "CLITests", dependencies: ["autoshrink"]),
+    ]
+)

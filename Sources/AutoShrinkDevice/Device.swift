@@ -1,0 +1,449 @@
+import Foundation
+import TOMLKit
+
+// A device description is a small human-written TOML file (`devices/<name>.toml`) that says how to
+// build C for a device and how to reach it. Loading is strict: every unknown, missing or mistyped key
+// is an error naming the file and the key, because a typo that passes silently (e.g. `fags = [...]`)
+// would otherwise produce a profile measured with the wrong compiler flags.
+
+/// The instruction set of a device; decides the cross compiler and the qemu binary.
+public enum DeviceArchitecture: String, Codable, Sendable, CaseIterable {
+    case x86_64
+    case aarch64
+    case armv7
+}
+
+/// The C compiler for a device: the driver (`cc`), optimisation/target flags and extra linker flags.
+public struct CompilerSettings: Codable, Equatable, Sendable {
+    /// Compiler driver, a name on PATH or a path (e.g. `aarch64-linux-gnu-gcc`).
+    public var cc: String
+    /// Code generation flags (e.g. `["-O3", "-mcpu=cortex-a72"]`).
+    public var flags: [String]
+    /// Extra linker flags placed after the sources (e.g. `["-static"]`).
+    public var ldflags: [String]
+
+    public init(cc: String, flags: [String], ldflags: [String] = []) {
+        self.cc = cc
+        self.flags = flags
+        self.ldflags = ldflags
+    }
+}
+
+/// How to reach a device over SSH; the user's ~/.ssh/config still applies on top of these.
+public struct SSHSettings: Codable, Equatable, Sendable {
+    public var host: String
+    /// Login name; nil lets ssh config (or the local user name) decide.
+    public var user: String?
+    /// Port; nil lets ssh config decide (ssh's default is 22).
+    public var port: Int?
+    /// Directory on the device for uploaded binaries; relative paths are under the login directory.
+    public var remoteDirectory: String
+    public var identityFile: String?
+    /// Extra arguments passed verbatim to both ssh and scp (e.g. `["-o", "UserKnownHostsFile=/x"]`).
+    public var options: [String]
+
+    public init(host: String, user: String? = nil, port: Int? = nil, remoteDirectory: String,
+                identityFile: String? = nil, options: [String] = []) {
+        self.host = host
+        self.user = user
+        self.port = port
+        self.remoteDirectory = remoteDirectory
+        self.identityFile = identityFile
+        self.options = options
+    }
+
+    /// `user@host:port` (or `host:port`) for messages.
+    public var displayTarget: String {
+        "\(user.map { "\($0)@" } ?? "")\(host):\(port ?? 22)"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, user, port
+        case remoteDirectory = "remote_dir"
+        case identityFile = "identity_file"
+        case options = "ssh_options"
+    }
+}
+
+/// How to run binaries of another architecture on this machine with qemu user-mode emulation.
+public struct QemuSettings: Codable, Equatable, Sendable {
+    /// The qemu user-mode binary (e.g. `qemu-aarch64`).
+    public var binary: String
+    /// Where the target's dynamic loader and libc live (qemu's `-L`, e.g. `/usr/aarch64-linux-gnu`).
+    public var sysroot: String
+    /// The emulated CPU model (qemu's `-cpu`, e.g. `max`).
+    public var cpu: String
+
+    public init(binary: String, sysroot: String, cpu: String = "max") {
+        self.binary = binary
+        self.sysroot = sysroot
+        self.cpu = cpu
+    }
+
+    /// The usual qemu binary and sysroot for `architecture` on a Debian host.
+    public static func defaults(for architecture: DeviceArchitecture) -> QemuSettings {
+        switch architecture {
+        case .aarch64: return QemuSettings(binary: "qemu-aarch64", sysroot: "/usr/aarch64-linux-gnu")
+        case .armv7: return QemuSettings(binary: "qemu-arm", sysroot: "/usr/arm-linux-gnueabihf")
+        case .x86_64: return QemuSettings(binary: "qemu-x86_64", sysroot: "/")
+        }
+    }
+}
+
+/// The kinds of runner a device file can name.
+public enum RunnerKind: String, Codable, Sendable, CaseIterable {
+    case local, ssh, qemu
+}
+
+/// Where and how the device runs binaries.
+public enum RunnerSettings: Equatable, Sendable, Codable {
+    case local
+    case ssh(SSHSettings)
+    case qemu(QemuSettings)
+
+    public var kind: RunnerKind {
+        switch self {
+        case .local: return .local
+        case .ssh: return .ssh
+        case .qemu: return .qemu
+        }
+    }
+
+    // Encoded flat, like the TOML table: {"kind": "ssh", "host": ..., "port": ...}.
+    enum KindKey: String, CodingKey { case kind }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: KindKey.self)
+        switch try container.decode(RunnerKind.self, forKey: .kind) {
+        case .local: self = .local
+        case .ssh: self = .ssh(try SSHSettings(from: decoder))
+        case .qemu: self = .qemu(try QemuSettings(from: decoder))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: KindKey.self)
+        try container.encode(kind, forKey: .kind)
+        switch self {
+        case .local: break
+        case .ssh(let settings): try settings.encode(to: encoder)
+        case .qemu(let settings): try settings.encode(to: encoder)
+        }
+    }
+}
+
+/// A device as described by `devices/<name>.toml`: architecture, compiler, runner, threads and notes.
+public struct DeviceDescription: Codable, Equatable, Sendable {
+    public var name: String
+    public var architecture: DeviceArchitecture
+    public var compiler: CompilerSettings
+    /// Threads the deployed binary may use (1 for the single-threaded kernels).
+    public var threads: Int
+    public var notes: String
+    public var runner: RunnerSettings
+
+    public init(name: String, architecture: DeviceArchitecture, compiler: CompilerSettings,
+                threads: Int = 1, notes: String = "", runner: RunnerSettings) {
+        self.name = name
+        self.architecture = architecture
+        self.compiler = compiler
+        self.threads = threads
+        self.notes = notes
+        self.runner = runner
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case architecture = "arch"
+        case compiler, threads, notes, runner
+    }
+}
+
+/// A device file that cannot be used; `description` is one line naming the file and, where there is one, the key.
+public struct DeviceDescriptionError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    /// The file as it was given to the loader.
+    public var file: String
+    /// The dotted key at fault (e.g. `runner.host`), nil for whole-file problems such as malformed TOML.
+    public var key: String?
+    /// The problem, without the file name.
+    public var problem: String
+
+    public init(file: String, key: String?, problem: String) {
+        self.file = file
+        self.key = key
+        self.problem = problem
+    }
+
+    public var description: String { "\(file): \(problem)" }
+    public var errorDescription: String? { description }
+}
+
+// MARK: - Loading
+
+extension DeviceDescription {
+    /// Loads and validates a device file.
+    public static func load(path: String) throws -> DeviceDescription {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read file" : "no such file"
+            throw DeviceDescriptionError(file: path, key: nil, problem: reason)
+        }
+        return try parse(toml: text, file: path)
+    }
+
+    /// Loads a device by name (`devices/<name>.toml`) or by path (anything with a slash or a `.toml` suffix).
+    public static func resolve(_ nameOrPath: String, devicesDirectory: String = "devices") throws -> DeviceDescription {
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".toml") {
+            return try load(path: nameOrPath)
+        }
+        let path = "\(devicesDirectory)/\(nameOrPath).toml"
+        guard FileManager.default.fileExists(atPath: path) else {
+            let available = availableDeviceNames(in: devicesDirectory)
+            let list = available.isEmpty ? "none" : available.joined(separator: ", ")
+            throw DeviceDescriptionError(file: path, key: nil,
+                                         problem: "no such device '\(nameOrPath)' (available in \(devicesDirectory)/: \(list))")
+        }
+        return try load(path: path)
+    }
+
+    /// Device names (file stems) in `directory`, sorted.
+    public static func availableDeviceNames(in directory: String = "devices") -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return files.filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// Parses device TOML; `file` is only used in error messages.
+    public static func parse(toml text: String, file: String) throws -> DeviceDescription {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            let position = error.source.begin
+            let reason = error.description.split(whereSeparator: \.isNewline).joined(separator: " ")
+            throw DeviceDescriptionError(file: file, key: nil,
+                                         problem: "malformed TOML at line \(position.line), column \(position.column): \(reason)")
+        } catch {
+            throw DeviceDescriptionError(file: file, key: nil, problem: "malformed TOML: \(error)")
+        }
+
+        let top = TableReader(file: file, prefix: "", table: root)
+        try top.rejectUnknownKeys(allowed: ["name", "arch", "threads", "notes", "compiler", "runner"])
+
+        let name = try top.requiredString("name")
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw top.error("name", "key 'name' must be a non-empty name of letters, digits, '-', '_' or '.' (got '\(name)')")
+        }
+        let archText = try top.requiredString("arch")
+        guard let architecture = DeviceArchitecture(rawValue: archText) else {
+            throw top.error("arch", "unknown arch '\(archText)' for key 'arch' (expected one of: \(DeviceArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let threads = try top.requiredInt("threads")
+        guard (1...1024).contains(threads) else {
+            throw top.error("threads", "key 'threads' must be between 1 and 1024 (got \(threads))")
+        }
+        let notes = try top.string("notes") ?? ""
+
+        let compilerTable = try top.requiredTable("compiler")
+        try compilerTable.rejectUnknownKeys(allowed: ["cc", "flags", "ldflags"])
+        let cc = try compilerTable.requiredString("cc")
+        guard !cc.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw compilerTable.error("cc", "key 'compiler.cc' must not be empty")
+        }
+        let compiler = CompilerSettings(cc: cc,
+                                        flags: try compilerTable.requiredStringArray("flags"),
+                                        ldflags: try compilerTable.stringArray("ldflags") ?? [])
+
+        let runnerTable = try top.requiredTable("runner")
+        let runner = try parseRunner(runnerTable, architecture: architecture)
+
+        return DeviceDescription(name: name, architecture: architecture, compiler: compiler,
+                                 threads: threads, notes: notes, runner: runner)
+    }
+
+    private static let keysByRunnerKind: [RunnerKind: [String]] = [
+        .local: ["kind"],
+        .ssh: ["kind", "host", "user", "port", "remote_dir", "identity_file", "ssh_options"],
+        .qemu: ["kind", "binary", "sysroot", "cpu"],
+    ]
+
+    private static func parseRunner(_ table: TableReader, architecture: DeviceArchitecture) throws -> RunnerSettings {
+        let kindText = try table.requiredString("kind")
+        guard let kind = RunnerKind(rawValue: kindText) else {
+            throw table.error("kind", "unknown runner kind '\(kindText)' for key 'runner.kind' (expected one of: \(RunnerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let allowed = keysByRunnerKind[kind] ?? []
+        for key in table.table.keys.sorted() where !allowed.contains(key) {
+            let owners = RunnerKind.allCases.filter { keysByRunnerKind[$0]?.contains(key) == true }.map(\.rawValue)
+            if !owners.isEmpty {
+                throw table.error(key, "key 'runner.\(key)' is not used by \(kind.rawValue) runners (only by \(owners.joined(separator: ", ")))")
+            }
+            throw table.unknownKeyError(key, allowed: allowed)
+        }
+
+        switch kind {
+        case .local:
+            return .local
+        case .ssh:
+            let why = "(required for ssh runners)"
+            let host = try table.requiredString("host", why: why)
+            guard !host.isEmpty, !host.contains(where: \.isWhitespace), !host.hasPrefix("-") else {
+                throw table.error("host", "key 'runner.host' must be a host name or address (got '\(host)')")
+            }
+            let user = try table.string("user")
+            if let user, user.isEmpty || user.contains(where: \.isWhitespace) || user.hasPrefix("-") || user.contains("@") {
+                throw table.error("user", "key 'runner.user' must be a login name (got '\(user)')")
+            }
+            let port = try table.int("port")
+            if let port, !(1...65535).contains(port) {
+                throw table.error("port", "key 'runner.port' must be between 1 and 65535 (got \(port))")
+            }
+            let remoteDirectory = try table.requiredString("remote_dir", why: why)
+            guard !remoteDirectory.isEmpty, remoteDirectory != "/", remoteDirectory != "~", remoteDirectory != "~/" else {
+                throw table.error("remote_dir", "key 'runner.remote_dir' must name a directory for autoshrink's files, not '\(remoteDirectory)'")
+            }
+            let options = try table.stringArray("ssh_options") ?? []
+            if let problem = sshOptionsProblem(options) {
+                throw table.error("ssh_options", "key 'runner.ssh_options' \(problem)")
+            }
+            return .ssh(SSHSettings(host: host, user: user, port: port, remoteDirectory: remoteDirectory,
+                                    identityFile: try table.string("identity_file"), options: options))
+        case .qemu:
+            let defaults = QemuSettings.defaults(for: architecture)
+            return .qemu(QemuSettings(binary: try table.string("binary") ?? defaults.binary,
+                                      sysroot: try table.string("sysroot") ?? defaults.sysroot,
+                                      cpu: try table.string("cpu") ?? defaults.cpu))
+        }
+    }
+
+    /// ssh_options go to both ssh and scp, so only options both accept are allowed.
+    /// Returns a description of the first offending item, or nil.
+    static func sshOptionsProblem(_ options: [String]) -> String? {
+        let flags: Set<String> = ["-4", "-6", "-A", "-C", "-q", "-v", "-vv", "-vvv"]
+        let flagsWithValue: Set<String> = ["-o", "-F", "-J", "-i", "-c"]
+        let allowedText = "only options that both ssh and scp accept are allowed (-o KEY=VALUE, -F FILE, -J HOST, -i FILE, -c CIPHER, -4, -6, -A, -C, -q, -v)"
+        var index = 0
+        while index < options.count {
+            let item = options[index]
+            if flags.contains(item) {
+                index += 1
+            } else if flagsWithValue.contains(item) {
+                guard index + 1 < options.count else { return "item '\(item)' needs a value after it" }
+                index += 2
+            } else if item.count > 2, flagsWithValue.contains(String(item.prefix(2))) {
+                index += 1  // attached value, e.g. "-oIdentitiesOnly=yes"
+            } else {
+                return "item '\(item)': \(allowedText)"
+            }
+        }
+        return nil
+    }
+}
+
+/// Typed access to one TOML table with error messages naming the file and the dotted key.
+struct TableReader {
+    let file: String
+    /// Dotted prefix of this table's keys, e.g. "runner." (empty at the top level).
+    let prefix: String
+    let table: TOMLTable
+
+    func error(_ key: String, _ problem: String) -> DeviceDescriptionError {
+        DeviceDescriptionError(file: file, key: prefix + key, problem: problem)
+    }
+
+    func unknownKeyError(_ key: String, allowed: [String]) -> DeviceDescriptionError {
+        var problem = "unknown key '\(prefix)\(key)'"
+        if let suggestion = closestKey(to: key, among: allowed) {
+            problem += " (did you mean '\(prefix)\(suggestion)'?)"
+        } else {
+            problem += " (allowed here: \(allowed.joined(separator: ", ")))"
+        }
+        return error(key, problem)
+    }
+
+    func rejectUnknownKeys(allowed: [String]) throws {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            throw unknownKeyError(key, allowed: allowed)
+        }
+    }
+
+    private func wrongType(_ key: String, expected: String, value: TOMLValueConvertible) -> DeviceDescriptionError {
+        error(key, "key '\(prefix)\(key)' must be \(expected), got \(article(value.type.description))")
+    }
+
+    private func missing(_ key: String, why: String?) -> DeviceDescriptionError {
+        error(key, "missing key '\(prefix)\(key)'" + (why.map { " \($0)" } ?? ""))
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let value = table[key] else { return nil }
+        guard let string = value.string else { throw wrongType(key, expected: "a string", value: value) }
+        return string
+    }
+
+    func requiredString(_ key: String, why: String? = nil) throws -> String {
+        guard let string = try string(key) else { throw missing(key, why: why) }
+        return string
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let int = value.int else { throw wrongType(key, expected: "an integer", value: value) }
+        return int
+    }
+
+    func requiredInt(_ key: String) throws -> Int {
+        guard let int = try int(key) else { throw missing(key, why: nil) }
+        return int
+    }
+
+    func stringArray(_ key: String) throws -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw wrongType(key, expected: "an array of strings", value: value) }
+        var strings: [String] = []
+        for (index, item) in array.enumerated() {
+            guard let string = item.string else {
+                throw error(key, "key '\(prefix)\(key)' must be an array of strings, item \(index + 1) is \(article(item.type.description))")
+            }
+            strings.append(string)
+        }
+        return strings
+    }
+
+    func requiredStringArray(_ key: String) throws -> [String] {
+        guard let array = try stringArray(key) else { throw missing(key, why: nil) }
+        return array
+    }
+
+    func requiredTable(_ key: String) throws -> TableReader {
+        guard let value = table[key] else { throw missing(key, why: "(a [\(prefix)\(key)] table)") }
+        guard let subtable = value.table else { throw wrongType(key, expected: "a table", value: value) }
+        return TableReader(file: file, prefix: "\(prefix)\(key).", table: subtable)
+    }
+}
+
+private func article(_ noun: String) -> String {
+    "aeiou".contains(noun.first ?? "x") ? "an \(noun)" : "a \(noun)"
+}
+
+/// The allowed key within edit distance 2 of `key`, for "did you mean" hints.
+private func closestKey(to key: String, among candidates: [String]) -> String? {
+    let scored = candidates.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= 2 }
+    return scored.min { $0.1 < $1.1 }?.0
+}
+
+private func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

@@ -1,0 +1,342 @@
+import Foundation
+
+/// 2-D convolution without bias on CNHW feature maps: any kernel, stride, padding and groups.
+/// Weights are [outputChannels, inputChannels/groups, kernel, kernel].
+///
+/// Strategy: depthwise (groups == in == out) runs a direct kernel per channel; 1x1 stride-1
+/// convolutions are one GEMM straight on the input (CNHW makes X a [Cin, N*H*W] matrix); all
+/// others im2col the whole batch into cols[Cin*k*k, N*Ho*Wo] and run one GEMM per group,
+/// whose result is already the CNHW output.
+public final class Convolution: Layer {
+    public let inputChannels: Int
+    public let outputChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+    public let groups: Int
+    public let weight: Parameter
+    public var parameters: [Parameter] { [weight] }
+
+    private let columns = Scratch()          // im2col of the forward input, kept for backward
+    private let columnGradient = Scratch()
+
+    public init(name: String, inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int = 1,
+                padding: Int? = nil, groups: Int = 1) {
+        precondition(inputChannels % groups == 0 && outputChannels % groups == 0, "channels must divide by groups")
+        self.inputChannels = inputChannels; self.outputChannels = outputChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding ?? kernel / 2; self.groups = groups
+        weight = Parameter(name: name + ".weight", shape: [outputChannels, inputChannels / groups, kernel, kernel], decay: true)
+    }
+
+    public var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
+    var isDirectPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 && groups == 1 }
+    /// Rows of one group's im2col matrix: (inputChannels/groups) * kernel * kernel.
+    var patch: Int { inputChannels / groups * kernel * kernel }
+
+    func outputSize(_ size: Int) -> Int { (size + 2 * padding - kernel) / stride + 1 }
+
+    public func outputShape(for inputs: [ValueShape]) -> ValueShape {
+        precondition(inputs[0].channels == inputChannels, "\(weight.name): expected \(inputChannels) input channels, got \(inputs[0].channels)")
+        return ValueShape(channels: outputChannels, height: outputSize(inputs[0].height), width: outputSize(inputs[0].width))
+    }
+
+    public func prepare(batch: Int, inputs: [ValueShape]) {
+        guard !isDepthwise, !isDirectPointwise else { return }
+        let out = outputShape(for: inputs)
+        let count = inputChannels * kernel * kernel * batch * out.height * out.width
+        _ = columns.ensure(count)
+        _ = columnGradient.ensure(count)
+    }
+
+    /// Kaiming-normal (fan-in, ReLU gain) initialisation.
+    public func initialize(using generator: inout some RandomNumberGenerator) {
+        let fanIn = Float(inputChannels / groups * kernel * kernel)
+        Initialization.normal(weight.value, standardDeviation: (2 / fanIn).squareRoot(), using: &generator)
+    }
+
+    public func forward(inputs: [FeatureMap], output: FeatureMap, training: Bool, context: ExecutionContext) {
+        let input = inputs[0]
+        if isDepthwise {
+            DepthwiseKernels.forward(input: input, weights: weight.value.data, output: output,
+                                     kernel: kernel, stride: stride, padding: padding, context: context)
+            return
+        }
+        let columnsCount = output.batch * output.plane
+        let source: UnsafeMutablePointer<Float>
+        if isDirectPointwise {
+            source = input.data
+        } else {
+            source = columns.ensure(inputChannels * kernel * kernel * columnsCount)
+            Im2Col.pack(input: input, columns: source, kernel: kernel, stride: stride, padding: padding,
+                        outputHeight: output.height, outputWidth: output.width, context: context)
+        }
+        let outputPerGroup = outputChannels / groups
+        for group in 0..<groups {
+            GEMM.multiply(m: outputPerGroup, n: columnsCount, k: patch,
+                          a: weight.value.data + group * outputPerGroup * patch, lda: patch,
+                          b: source + group * patch * columnsCount, ldb: columnsCount,
+                          c: output.data + group * outputPerGroup * columnsCount, ldc: columnsCount, context: context)
+        }
+    }
+
+    public func backward(inputs: [FeatureMap], output: FeatureMap, outputGradient: FeatureMap,
+                         inputGradients: [FeatureMap?], accumulate: [Bool], context: ExecutionContext) {
+        let input = inputs[0]
+        if isDepthwise {
+            DepthwiseKernels.backward(input: input, weights: weight.value.data, weightGradient: weight.gradient.data,
+                                      outputGradient: outputGradient, inputGradient: inputGradients[0],
+                                      accumulateInput: accumulate[0], kernel: kernel, stride: stride,
+                                      padding: padding, context: context)
+            return
+        }
+        let columnsCount = output.batch * output.plane
+        let source = isDirectPointwise ? input.data : columns.data
+        let outputPerGroup = outputChannels / groups
+        for group in 0..<groups {
+            // dW_g[Cout_g, patch] = dY_g[Cout_g, cols] x cols_g^T
+            GEMM.multiply(transposeB: true, m: outputPerGroup, n: patch, k: columnsCount,
+                          a: outputGradient.data + group * outputPerGroup * columnsCount, lda: columnsCount,
+                          b: source + group * patch * columnsCount, ldb: columnsCount,
+                          c: weight.gradient.data + group * outputPerGroup * patch, ldc: patch, context: context)
+        }
+        guard let inputGradient = inputGradients[0] else { return }
+        if isDirectPointwise {
+            // dX[Cin, cols] (+)= W^T x dY
+            GEMM.multiply(transposeA: true, m: inputChannels, n: columnsCount, k: outputChannels,
+                          a: weight.value.data, lda: inputChannels, b: outputGradient.data, ldb: columnsCount,
+                          beta: accumulate[0] ? 1 : 0, c: inputGradient.data, ldc: columnsCount, context: context)
+            return
+        }
+        let gradientColumns = columnGradient.ensure(inputChannels * kernel * kernel * columnsCount)
+        for group in 0..<groups {
+            GEMM.multiply(transposeA: true, m: patch, n: columnsCount, k: outputPerGroup,
+                          a: weight.value.data + group * outputPerGroup * patch, lda: patch,
+                          b: outputGradient.data + group * outputPerGroup * columnsCount, ldb: columnsCount,
+                          c: gradientColumns + group * patch * columnsCount, ldc: columnsCount, context: context)
+        }
+        Im2Col.unpack(columns: gradientColumns, inputGradient: inputGradient, accumulate: accumulate[0],
+                      kernel: kernel, stride: stride, padding: padding,
+                      outputHeight: output.height, outputWidth: output.width, context: context)
+    }
+}
+
+/// im2col / col2im for CNHW batches. Row r = (c, ky, kx) of cols[C*k*k, N*Ho*Wo];
+/// column (n, oy, ox) holds input (c, n, oy*stride - padding + ky, ox*stride - padding + kx) or 0.
+enum Im2Col {
+    /// Valid output range [lo, hi) along one axis for kernel offset `offset`: those o with
+    /// 0 <= o*stride - padding + offset < size.
+    @inline(__always)
+    static func validRange(offset: Int, size: Int, outputSize: Int, stride: Int, padding: Int) -> (Int, Int) {
+        let shift = offset - padding
+        var lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride
+        var hi = (size - 1 - shift) >= 0 ? (size - 1 - shift) / stride + 1 : 0
+        lo = min(lo, outputSize); hi = min(max(hi, lo), outputSize)
+        return (lo, hi)
+    }
+
+    static func pack(input: FeatureMap, columns: UnsafeMutablePointer<Float>, kernel: Int, stride: Int, padding: Int,
+                     outputHeight: Int, outputWidth: Int, context: ExecutionContext) {
+        let rows = input.channels * kernel * kernel
+        let outputPlane = outputHeight * outputWidth
+        let rowLength = input.batch * outputPlane
+        context.parallelFor(rows) { range in
+            for row in range {
+                let c = row / (kernel * kernel)
+                let ky = (row / kernel) % kernel
+                let kx = row % kernel
+                let (yLo, yHi) = validRange(offset: ky, size: input.height, outputSize: outputHeight, stride: stride, padding: padding)
+                let (xLo, xHi) = validRange(offset: kx, size: input.width, outputSize: outputWidth, stride: stride, padding: padding)
+                let destinationRow = columns + row * rowLength
+                for n in 0..<input.batch {
+                    let destination = destinationRow + n * outputPlane
+                    let source = input.channel(c) + n * input.plane
+                    if yLo > 0 { destination.update(repeating: 0, count: yLo * outputWidth) }
+                    for oy in yLo..<yHi {
+                        let outRow = destination + oy * outputWidth
+                        let inRow = source + (oy * stride - padding + ky) * input.width - padding + kx
+                        for ox in 0..<xLo { outRow[ox] = 0 }
+                        if stride == 1 {
+                            (outRow + xLo).update(from: inRow + xLo, count: xHi - xLo)
+                        } else {
+                            for ox in xLo..<xHi { outRow[ox] = inRow[ox * stride] }
+                        }
+                        for ox in xHi..<outputWidth { outRow[ox] = 0 }
+                    }
+                    if yHi < outputHeight { (destination + yHi * outputWidth).update(repeating: 0, count: (outputHeight - yHi) * outputWidth) }
+                }
+            }
+        }
+    }
+
+    /// Adds (or writes, when `accumulate` is false) the column gradients back into the input gradient.
+    static func unpack(columns: UnsafeMutablePointer<Float>, inputGradient: FeatureMap, accumulate: Bool,
+                       kernel: Int, stride: Int, padding: Int, outputHeight: Int, outputWidth: Int,
+                       context: ExecutionContext) {
+        let outputPlane = outputHeight * outputWidth
+        let rowLength = inputGradient.batch * outputPlane
+        // Parallel over input channels: the rows of channel c only touch channel c.
+        context.parallelFor(inputGradient.channels) { range in
+            for c in range {
+                if !accumulate { inputGradient.channel(c).update(repeating: 0, count: inputGradient.channelStride) }
+                for ky in 0..<kernel {
+                    for kx in 0..<kernel {
+                        let row = (c * kernel + ky) * kernel + kx
+                        let (yLo, yHi) = validRange(offset: ky, size: inputGradient.height, outputSize: outputHeight, stride: stride, padding: padding)
+                        let (xLo, xHi) = validRange(offset: kx, size: inputGradient.width, outputSize: outputWidth, stride: stride, padding: padding)
+                        for n in 0..<inputGradient.batch {
+                            let source = columns + row * rowLength + n * outputPlane
+                            let destination = inputGradient.channel(c) + n * inputGradient.plane
+                            for oy in yLo..<yHi {
+                                let inRow = destination + (oy * stride - padding + ky) * inputGradient.width - padding + kx
+                                let outRow = source + oy * outputWidth
+                                if stride == 1 {
+                                    for ox in xLo..<xHi { inRow[ox] += outRow[ox] }
+                                } else {
+                                    for ox in xLo..<xHi { inRow[ox * stride] += outRow[ox] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Direct depthwise convolution (one kxk filter per channel), parallel over channels.
+///
+/// Each (channel, image) plane is first copied into a zero-padded plane P of
+/// (H + 2*padding) x (W + 2*padding). For stride 1 the output is computed in P's row pitch
+/// ("wide" rows with kernel-1 junk columns), so every filter tap is one long contiguous
+/// multiply-add over the plane that the compiler vectorises; the junk columns are dropped on
+/// the way out (forward) or zeroed (backward) so they never contribute.
+enum DepthwiseKernels {
+    struct Geometry {
+        let height: Int, width: Int, outputHeight: Int, outputWidth: Int
+        let kernel: Int, stride: Int, padding: Int
+        var paddedHeight: Int { height + 2 * padding }
+        var paddedWidth: Int { width + 2 * padding }
+        var paddedCount: Int { paddedHeight * paddedWidth }
+        /// Length of a stride-1 wide output plane: outputHeight rows of paddedWidth.
+        var wideCount: Int { outputHeight * paddedWidth }
+    }
+
+    @inline(__always)
+    static func pad(_ source: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>, _ g: Geometry) {
+        padded.update(repeating: 0, count: g.paddedCount)
+        for y in 0..<g.height {
+            (padded + (y + g.padding) * g.paddedWidth + g.padding).update(from: source + y * g.width, count: g.width)
+        }
+    }
+
+    static func forward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, output: FeatureMap,
+                        kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
+        let g = Geometry(height: input.height, width: input.width, outputHeight: output.height, outputWidth: output.width,
+                         kernel: kernel, stride: stride, padding: padding)
+        context.parallelFor(input.channels) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount + g.wideCount + 16) { scratch in
+                let padded = scratch.baseAddress!, wide = padded + g.paddedCount
+                for c in range {
+                    let filter = weights + c * kernel * kernel
+                    for n in 0..<input.batch {
+                        pad(input.channel(c) + n * input.plane, into: padded, g)
+                        let destination = output.channel(c) + n * output.plane
+                        if stride == 1 {
+                            let length = g.wideCount - (kernel - 1)
+                            wide.update(repeating: 0, count: g.wideCount)
+                            for ky in 0..<kernel {
+                                for kx in 0..<kernel {
+                                    let w = filter[ky * kernel + kx]
+                                    let source = padded + ky * g.paddedWidth + kx
+                                    for j in 0..<length { wide[j] += w * source[j] }
+                                }
+                            }
+                            for oy in 0..<g.outputHeight {
+                                (destination + oy * g.outputWidth).update(from: wide + oy * g.paddedWidth, count: g.outputWidth)
+                            }
+                        } else {
+                            destination.update(repeating: 0, count: output.plane)
+                            for oy in 0..<g.outputHeight {
+                                let row = destination + oy * g.outputWidth
+                                for ky in 0..<kernel {
+                                    let source = padded + (oy * stride + ky) * g.paddedWidth
+                                    for kx in 0..<kernel {
+                                        let w = filter[ky * kernel + kx]
+                                        for ox in 0..<g.outputWidth { row[ox] += w * source[ox * stride + kx] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func backward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
+                         outputGradient: FeatureMap, inputGradient: FeatureMap?, accumulateInput: Bool,
+                         kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
+        let g = Geometry(height: input.height, width: input.width, outputHeight: outputGradient.height,
+                         outputWidth: outputGradient.width, kernel: kernel, stride: stride, padding: padding)
+        context.parallelFor(input.channels) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * g.paddedCount + g.wideCount + 16) { scratch in
+                let padded = scratch.baseAddress!, paddedGradient = padded + g.paddedCount, wide = paddedGradient + g.paddedCount
+                for c in range {
+                    let filter = weights + c * kernel * kernel
+                    let filterGradient = weightGradient + c * kernel * kernel
+                    filterGradient.update(repeating: 0, count: kernel * kernel)
+                    for n in 0..<input.batch {
+                        pad(input.channel(c) + n * input.plane, into: padded, g)
+                        paddedGradient.update(repeating: 0, count: g.paddedCount)
+                        let gradientOut = outputGradient.channel(c) + n * outputGradient.plane
+                        if stride == 1 {
+                            // Wide copy of dY with zeroed junk columns.
+                            wide.update(repeating: 0, count: g.wideCount)
+                            for oy in 0..<g.outputHeight {
+                                (wide + oy * g.paddedWidth).update(from: gradientOut + oy * g.outputWidth, count: g.outputWidth)
+                            }
+                            let length = g.wideCount - (kernel - 1)
+                            for ky in 0..<kernel {
+                                for kx in 0..<kernel {
+                                    let offset = ky * g.paddedWidth + kx
+                                    filterGradient[ky * kernel + kx] += Reductions.dot(wide, padded + offset, length)
+                                    let w = filter[ky * kernel + kx]
+                                    let target = paddedGradient + offset
+                                    for j in 0..<length { target[j] += w * wide[j] }
+                                }
+                            }
+                        } else {
+                            for oy in 0..<g.outputHeight {
+                                let row = gradientOut + oy * g.outputWidth
+                                for ky in 0..<kernel {
+                                    let source = padded + (oy * stride + ky) * g.paddedWidth
+                                    let target = paddedGradient + (oy * stride + ky) * g.paddedWidth
+                                    for kx in 0..<kernel {
+                                        let w = filter[ky * kernel + kx]
+                                        var sum: Float = 0
+                                        for ox in 0..<g.outputWidth {
+                                            sum += row[ox] * source[ox * stride + kx]
+                                            target[ox * stride + kx] += w * row[ox]
+                                        }
+                                        filterGradient[ky * kernel + kx] += sum
+                                    }
+                                }
+                            }
+                        }
+                        guard let inputGradient else { continue }
+                        let destination = inputGradient.channel(c) + n * inputGradient.plane
+                        for y in 0..<g.height {
+                            let source = paddedGradient + (y + g.padding) * g.paddedWidth + g.padding
+                            let row = destination + y * g.width
+                            if accumulateInput {
+                                for x in 0..<g.width { row[x] += source[x] }
+                            } else {
+                                row.update(from: source, count: g.width)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/// One differentiable operation of a `Graph`. Layers own their parameters and any scratch
+/// memory, sized once per batch size in `prepare`, so training steps do not allocate.
+///
+/// Backward is layer-wise over a static graph: the graph runs `forward` in order and
+/// `backward` in reverse; each layer reads what it kept from forward and writes the gradient
+/// of each input, overwriting (`accumulate[i] == false`, first writer) or adding (a value
+/// feeding several layers).
+public protocol Layer: AnyObject {
+    var parameters: [Parameter] { get }
+    /// Non-trainable tensors saved in checkpoints (batch-norm running statistics).
+    var state: [(name: String, tensor: Tensor)] { get }
+    /// Per-image output shape for these per-image input shapes.
+    func outputShape(for inputs: [ValueShape]) -> ValueShape
+    /// Sizes scratch memory for `batch` images.
+    func prepare(batch: Int, inputs: [ValueShape])
+    func forward(inputs: [FeatureMap], output: FeatureMap, training: Bool, context: ExecutionContext)
+    func backward(inputs: [FeatureMap], output: FeatureMap, outputGradient: FeatureMap,
+                  inputGradients: [FeatureMap?], accumulate: [Bool], context: ExecutionContext)
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+    public var state: [(name: String, tensor: Tensor)] { [] }
+    public func prepare(batch: Int, inputs: [ValueShape]) {}
+}
+
+/// Scratch buffer that grows to the largest size requested and is then reused.
+final class Scratch {
+    private(set) var tensor = Tensor(shape: [0])
+    func ensure(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if tensor.count < count { tensor = Tensor(shape: [count]) }
+        return tensor.data
+    }
+    var data: UnsafeMutablePointer<Float> { tensor.data }
+}
+
+@inline(__always)
+func store(_ destination: UnsafeMutablePointer<Float>, _ value: Float, accumulate: Bool) {
+    if accumulate { destination.pointee += value } else { destination.pointee = value }
+}

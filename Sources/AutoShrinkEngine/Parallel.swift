@@ -1,0 +1,29 @@
+import Dispatch
+
+/// How many threads engine kernels use; set once per process from `--threads`.
+/// Kernels split work into at most this many contiguous chunks, so results do not depend
+/// on scheduling (each output element is computed by exactly one chunk, in a fixed order).
+public struct ExecutionContext: Sendable {
+    public var threads: Int
+    public init(threads: Int) { self.threads = max(1, threads) }
+
+    /// Calls `body(range)` for `threads` (or fewer) contiguous chunks of 0..<count, in parallel.
+    /// Small jobs (count < minimumPerChunk * 2) run inline.
+    @inline(__always)
+    public func parallelFor(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = min(threads, max(1, count / max(minimumPerChunk, 1)))
+        if chunks <= 1 || count <= 1 {
+            body(0..<count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            // Chunks touch disjoint memory by construction; the closure is only shared for this call.
+            nonisolated(unsafe) let shared = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { shared(start..<end) }
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// A network architecture as stored in `*.arch.json` (format `autoshrink.architecture`, version 1).
+///
+/// Two families share the format:
+/// - sequential networks (e.g. `refnet`): `stem` layers only, no `cell`, no `stages`;
+/// - ShrinkCNN cell networks: a `stem`, one shared `cell` DAG and `stages` of cells.
+/// Every network ends with the `head`: global average pool -> optional dropout -> linear(classes).
+/// Input is one image of `input.channels x input.height x input.width`.
+public struct Architecture: Codable, Hashable, Sendable {
+    public static let formatName = "autoshrink.architecture"
+    public static let currentVersion = 1
+
+    public var format: String
+    public var version: Int
+    public var name: String
+    public var input: InputShape
+    public var classes: Int
+    public var stem: [StemLayer]
+    public var cell: CellDAG?
+    public var stages: [Stage]
+    public var head: Head
+
+    public init(name: String, input: InputShape, classes: Int, stem: [StemLayer],
+                cell: CellDAG? = nil, stages: [Stage] = [], head: Head = Head()) {
+        self.format = Architecture.formatName
+        self.version = Architecture.currentVersion
+        self.name = name
+        self.input = input
+        self.classes = classes
+        self.stem = stem
+        self.cell = cell
+        self.stages = stages
+        self.head = head
+    }
+}
+
+/// Image shape fed to the network: channels x height x width.
+public struct InputShape: Codable, Hashable, Sendable {
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+    public init(channels: Int, height: Int, width: Int) {
+        self.channels = channels; self.height = height; self.width = width
+    }
+}
+
+/// Nonlinearity applied after a convolution's batch norm.
+public enum Activation: String, Codable, Hashable, Sendable {
+    case relu, relu6, none
+}
+
+/// One stem layer: convolution (no bias) -> batch norm -> activation, padding kernel/2.
+public struct StemLayer: Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Hashable, Sendable {
+        /// Dense convolution (groups = 1).
+        case conv
+        /// Depthwise convolution (groups = channels, output channels = input channels).
+        case depthwise
+    }
+    public var kind: Kind
+    /// Output channels; ignored (equal to the input) for depthwise layers.
+    public var outputChannels: Int
+    public var kernel: Int
+    public var stride: Int
+    public var activation: Activation
+
+    public init(_ kind: Kind, outputChannels: Int, kernel: Int, stride: Int = 1, activation: Activation = .relu) {
+        self.kind = kind; self.outputChannels = outputChannels; self.kernel = kernel
+        self.stride = stride; self.activation = activation
+    }
+}
+
+/// A stage of cells sharing the network's cell topology. Node widths are `width` channels;
+/// `pool` 2 makes the stage's first cell a reducing cell (node 0 = 2x2 max-pool, stride 2).
+public struct Stage: Codable, Hashable, Sendable {
+    public var width: Int
+    public var pool: Int
+    public var cells: Int
+    public init(width: Int, pool: Int, cells: Int = 1) {
+        self.width = width; self.pool = pool; self.cells = cells
+    }
+}
+
+/// Classifier head: global average pool -> dropout(p) in training -> linear(classes).
+public struct Head: Codable, Hashable, Sendable {
+    public var dropout: Double
+    public init(dropout: Double = 0) { self.dropout = dropout }
+}
+
+/// Errors loading or validating an architecture file; descriptions are one line.
+public struct ArchitectureError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Architecture {
+    /// Canonical JSON: sorted keys, sorted edges, fixed formatting, so equal architectures
+    /// give equal bytes (and equal hashes).
+    public func canonicalJSON() -> Data {
+        var copy = self
+        copy.cell = cell?.canonical()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        // Encoding plain value types cannot fail.
+        return try! encoder.encode(copy) + Data("\n".utf8)
+    }
+
+    /// Stable 64-bit FNV-1a hash of the canonical JSON, as 16 hex digits.
+    public var stableHash: String {
+        fnv1aHex(canonicalJSON())
+    }
+
+    /// Writes the canonical JSON atomically (a temporary file renamed into place).
+    public func write(to path: String) throws {
+        try canonicalJSON().write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// Reads and validates an `*.arch.json` file.
+    public static func load(path: String) throws -> Architecture {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ArchitectureError("\(path): cannot read architecture file")
+        }
+        return try decode(data, source: path)
+    }
+
+    /// Decodes and validates architecture JSON; `source` names the file in errors.
+    public static func decode(_ data: Data, source: String) throws -> Architecture {
+        struct Header: Decodable { var format: String?; var version: Int? }
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: data) } catch {
+            throw ArchitectureError("\(source): not valid JSON (\(oneLine(error)))")
+        }
+        guard header.format == formatName else {
+            throw ArchitectureError("\(source): not an architecture file (format is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(formatName)')")
+        }
+        guard header.version == currentVersion else {
+            throw ArchitectureError("\(source): unsupported architecture version \(header.version.map(String.init) ?? "missing") (this autoshrink reads version \(currentVersion))")
+        }
+        let architecture: Architecture
+        do { architecture = try JSONDecoder().decode(Architecture.self, from: data) } catch {
+            throw ArchitectureError("\(source): \(oneLine(error))")
+        }
+        try architecture.validate(source: source)
+        return architecture
+    }
+
+    /// Checks ranges and consistency; throws a one-line error naming `source`.
+    public func validate(source: String = "architecture") throws {
+        func fail(_ message: String) -> ArchitectureError { ArchitectureError("\(source): \(message)") }
+        guard input.channels > 0, input.height > 0, input.width > 0 else { throw fail("input shape must be positive") }
+        guard classes >= 2 else { throw fail("classes must be at least 2") }
+        for (index, layer) in stem.enumerated() {
+            guard [1, 3, 5, 7].contains(layer.kernel) else { throw fail("stem[\(index)]: kernel must be 1, 3, 5 or 7") }
+            guard layer.stride == 1 || layer.stride == 2 else { throw fail("stem[\(index)]: stride must be 1 or 2") }
+            guard layer.kind == .depthwise || layer.outputChannels > 0 else { throw fail("stem[\(index)]: outputChannels must be positive") }
+        }
+        if !stages.isEmpty {
+            guard let cell else { throw fail("stages need a 'cell'") }
+            try cell.validate(source: source)
+        }
+        for (index, stage) in stages.enumerated() {
+            guard stage.width > 0, stage.cells > 0 else { throw fail("stages[\(index)]: width and cells must be positive") }
+            guard stage.pool == 1 || stage.pool == 2 else { throw fail("stages[\(index)]: pool must be 1 or 2") }
+        }
+        guard head.dropout >= 0, head.dropout < 1 else { throw fail("head.dropout must be in [0, 1)") }
+        var height = input.height, width = input.width
+        for layer in stem where layer.stride == 2 { height = (height + 1) / 2; width = (width + 1) / 2 }
+        for stage in stages where stage.pool == 2 {
+            guard height % 2 == 0, width % 2 == 0, height >= 2, width >= 2 else {
+                throw fail("a pooling stage needs an even feature map, got \(height)x\(width) from a \(input.height)x\(input.width) input")
+            }
+            height /= 2; width /= 2
+        }
+    }
+}
+
+/// 64-bit FNV-1a over bytes, as 16 lowercase hex digits.
+public func fnv1aHex(_ data: Data) -> String {
+    String(format: "%016llx", fnv1a(data))
+}
+
+/// A decoding error flattened to one line (key path and reason).
+func oneLine(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, let context):
+        return "missing key '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+        return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
+    case DecodingError.dataCorrupted(let context):
+        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return path.isEmpty ? context.debugDescription : "invalid value at '\(path)': \(context.debugDescription)"
+    default:
+        return "\(error)".replacingOccurrences(of: "\n", with: " ")
+    }
+}

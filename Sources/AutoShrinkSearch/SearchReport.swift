@@ -1,0 +1,140 @@
+import Foundation
+import AutoShrinkModel
+
+/// Progress figures attached to candidate and step events.
+public struct SearchProgress: Hashable, Sendable {
+    /// Candidates evaluated so far, including those recorded before a resume.
+    public var candidatesDone: Int
+    /// Upper bound on candidates still to evaluate (AutoShrink assumes one edge per step).
+    public var candidatesRemaining: Int
+    public var meanSecondsPerCandidate: Double
+    /// mean seconds per candidate x remaining candidates / parallel workers.
+    public var etaSeconds: Double
+}
+
+/// What the search reports while it runs. Each event carries a ready-made `line` (also written to
+/// `search.log`) for the CLI to print.
+public enum SearchEvent: Sendable {
+    case started(configuration: SearchConfiguration, plannedCandidates: Int, resumedCandidates: Int)
+    case candidate(CandidateRecord, progress: SearchProgress, line: String)
+    case step(StepSummary, best: StepSummary?, progress: SearchProgress, line: String)
+    case finished(SearchResult)
+}
+
+/// Receives progress; called from worker threads, one event at a time, in trajectory order.
+public protocol SearchObserver: Sendable {
+    func searchDidReport(_ event: SearchEvent)
+}
+
+/// Text renderings of search progress and results (pure functions).
+public enum SearchReport {
+    /// One candidate: `step 3 [2] -1->4  25 edges  acc 0.8123  MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB  lat 1.23ms  score 0.8456  ok  12.3s  (41 done, ETA 1h02m)`.
+    public static func candidateLine(_ record: CandidateRecord, progress: SearchProgress) -> String {
+        let edge = record.removedEdge.map { "-\($0)" } ?? "random"
+        return "step \(record.step) [\(record.candidate)] \(edge)  \(record.edgesLeft) edges  acc \(String(format: "%.4f", record.accuracy))  "
+            + resourceText(record.resources)
+            + "  score \(String(format: "%.4f", record.score))  \(record.feasible ? "ok" : "INFEASIBLE")  \(String(format: "%.1f", record.seconds))s  ep \(record.epochs)"
+            + "  (\(progress.candidatesDone) done, ETA \(duration(progress.etaSeconds)))"
+    }
+
+    /// One finished step: winner, edges left, best so far and ETA.
+    public static func stepLine(_ summary: StepSummary, best: StepSummary?, progress: SearchProgress) -> String {
+        let winner = summary.winner
+        let removed = winner.removedEdge.map { "removed \($0), " } ?? ""
+        let bestText = best.map { "best so far step \($0.step) score \(String(format: "%.4f", $0.winner.score)) acc \(String(format: "%.4f", $0.winner.accuracy))" }
+            ?? "no feasible snapshot yet"
+        return "== step \(summary.step): \(removed)\(summary.edgesLeft) edges left, acc \(String(format: "%.4f", winner.accuracy)), score \(String(format: "%.4f", winner.score))\(winner.feasible ? "" : " (infeasible)"), "
+            + resourceText(winner.resources) + "; \(bestText); \(progress.candidatesDone) candidates done, ~\(progress.candidatesRemaining) to go, ETA \(duration(progress.etaSeconds))"
+    }
+
+    /// The trajectory: one row per step (the step's winner), the best snapshot marked `*`.
+    public static func trajectoryTable(_ result: SearchResult) -> String {
+        let hasLatency = result.records.contains { $0.resources.latencyMilliseconds != nil }
+        var headers = ["step", "removed", "edges", "acc", "MACs", "params", "weights", "peak act"]
+        if hasLatency { headers.append("latency") }
+        headers += ["score", "feasible", "best"]
+        let rows = result.steps.map { summary -> [String] in
+            let winner = summary.winner
+            var row = [String(summary.step), winner.removedEdge?.description ?? "-", String(winner.edgesLeft),
+                       String(format: "%.4f", winner.accuracy), ArchitectureSummary.scaled(Double(winner.resources.macs)),
+                       ArchitectureSummary.scaled(Double(winner.resources.parameters)), kib(winner.resources.weightBytes),
+                       kib(winner.resources.peakActivationBytes)]
+            if hasLatency { row.append(winner.resources.latencyMilliseconds.map { String(format: "%.3fms", $0) } ?? "-") }
+            row += [String(format: "%.4f", winner.score), winner.feasible ? "yes" : "no", result.best?.step == summary.step ? "*" : ""]
+            return row
+        }
+        let right = Set(0..<headers.count).subtracting([1, headers.count - 2, headers.count - 1])
+        return ArchitectureSummary.table(headers: headers, rows: rows, rightAligned: right)
+    }
+
+    /// The Pareto front of all candidates (accuracy vs. latency or MACs).
+    public static func paretoTable(_ result: SearchResult) -> String {
+        let resourceName = result.paretoResource == .latencyMilliseconds ? "latency" : "MACs"
+        let rows = result.paretoFront.map { record -> [String] in
+            [record.id, String(record.edgesLeft), String(format: "%.4f", record.accuracy),
+             result.paretoResource == .latencyMilliseconds
+                ? String(format: "%.3fms", record.resources.latencyMilliseconds ?? 0)
+                : ArchitectureSummary.scaled(Double(record.resources.macs)),
+             String(format: "%.4f", record.score), record.feasible ? "yes" : "no"]
+        }
+        return ArchitectureSummary.table(headers: ["candidate", "edges", "acc", resourceName, "score", "feasible"], rows: rows,
+                                         rightAligned: [1, 2, 3, 4])
+    }
+
+    /// The result in a few lines: best snapshot, its figures, budget and time.
+    public static func summary(_ result: SearchResult) -> String {
+        var lines: [String] = []
+        if let best = result.best, let path = result.bestArchitecturePath {
+            let winner = best.winner
+            lines.append("best: step \(best.step) (\(winner.edgesLeft) edges) -> \(path)")
+            lines.append("  acc \(String(format: "%.4f", winner.accuracy)), score \(String(format: "%.4f", winner.score)), " + resourceText(winner.resources))
+        } else {
+            lines.append("best: no feasible snapshot")
+        }
+        lines.append("candidates trained: \(result.candidatesTrained) (\(result.candidatesTrainedThisSession) in this session), \(result.steps.count) steps, candidate time \(duration(result.candidateSeconds)), wall time \(duration(result.wallSeconds))")
+        lines.append("Pareto front (acc vs \(result.paretoResource == .latencyMilliseconds ? "latency" : "MACs")): \(result.paretoFront.count) candidates")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB[  lat 1.230ms]`.
+    public static func resourceText(_ resources: CandidateResources) -> String {
+        var text = "MACs \(ArchitectureSummary.scaled(Double(resources.macs)))  params \(ArchitectureSummary.scaled(Double(resources.parameters)))  wts \(kib(resources.weightBytes))  peak \(kib(resources.peakActivationBytes))"
+        if let latency = resources.latencyMilliseconds { text += "  lat \(String(format: "%.3f", latency))ms" }
+        return text
+    }
+
+    /// `3h02m`, `4m05s`, `12s`.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let total = Int(seconds.rounded())
+        if total >= 3600 { return "\(total / 3600)h\(twoDigits(total % 3600 / 60))m" }
+        if total >= 60 { return "\(total / 60)m\(twoDigits(total % 60))s" }
+        return "\(total)s"
+    }
+
+    static func kib(_ bytes: Int) -> String { String(format: "%.1fKiB", Double(bytes) / 1024) }
+}
+
+/// Pareto front of evaluated candidates: maximise accuracy, minimise one resource.
+public enum ParetoFront {
+    /// Candidates not dominated by another (one at least as accurate and at most as costly, better
+    /// in one of the two), by ascending resource; among equal cells only the first record counts.
+    /// Records without a value for `resource` are skipped.
+    public static func compute(_ records: [CandidateRecord], resource: ResourceKind) -> [CandidateRecord] {
+        var seen = Set<[Edge]>()
+        let unique = records.filter { seen.insert($0.cellEdges).inserted }
+        let valued = unique.compactMap { record in record.resources.value(of: resource).map { (record, $0) } }
+        let sorted = valued.sorted { a, b in
+            if a.1 != b.1 { return a.1 < b.1 }
+            if a.0.accuracy != b.0.accuracy { return a.0.accuracy > b.0.accuracy }
+            return (a.0.step, a.0.candidate) < (b.0.step, b.0.candidate)
+        }
+        var front: [CandidateRecord] = []
+        var bestAccuracy = -Double.infinity
+        for (record, _) in sorted where record.accuracy > bestAccuracy {
+            front.append(record)
+            bestAccuracy = record.accuracy
+        }
+        return front
+    }
+}

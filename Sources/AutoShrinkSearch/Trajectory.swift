@@ -1,0 +1,167 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import AutoShrinkModel
+
+/// One evaluated candidate: a line of `trajectory.jsonl` (JSON object, sorted keys):
+/// `step`, `candidate` (index in the step), `id`, `removed_edge` ([from, to] or null for random
+/// candidates), `cell_edges` (the candidate cell's edges), `edges_left`, `arch_hash` (stable hash
+/// of the candidate network), `accuracy` (0..1), `macs`, `params`, `weight_bytes` (int8),
+/// `peak_activation_bytes` (int8), `latency_ms` (or null), `score`, `feasible`, `seconds`, `epochs`.
+public struct CandidateRecord: Codable, Hashable, Sendable {
+    public var step: Int
+    public var candidate: Int
+    public var id: String
+    public var removedEdge: Edge?
+    public var cellEdges: [Edge]
+    public var edgesLeft: Int
+    public var architectureHash: String
+    public var accuracy: Double
+    public var resources: CandidateResources
+    public var score: Double
+    public var feasible: Bool
+    public var seconds: Double
+    public var epochs: Int
+
+    public init(step: Int, candidate: Int, id: String, removedEdge: Edge?, cellEdges: [Edge], edgesLeft: Int,
+                architectureHash: String, accuracy: Double, resources: CandidateResources, score: Double,
+                feasible: Bool, seconds: Double, epochs: Int) {
+        self.step = step; self.candidate = candidate; self.id = id; self.removedEdge = removedEdge
+        self.cellEdges = cellEdges; self.edgesLeft = edgesLeft; self.architectureHash = architectureHash
+        self.accuracy = accuracy; self.resources = resources; self.score = score; self.feasible = feasible
+        self.seconds = seconds; self.epochs = epochs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, candidate, id, accuracy, macs, params, score, feasible, seconds, epochs
+        case removedEdge = "removed_edge", cellEdges = "cell_edges", edgesLeft = "edges_left"
+        case architectureHash = "arch_hash", weightBytes = "weight_bytes"
+        case peakActivationBytes = "peak_activation_bytes", latencyMilliseconds = "latency_ms"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        step = try container.decode(Int.self, forKey: .step)
+        candidate = try container.decode(Int.self, forKey: .candidate)
+        id = try container.decode(String.self, forKey: .id)
+        removedEdge = try container.decodeIfPresent(Edge.self, forKey: .removedEdge)
+        cellEdges = try container.decode([Edge].self, forKey: .cellEdges)
+        edgesLeft = try container.decode(Int.self, forKey: .edgesLeft)
+        architectureHash = try container.decode(String.self, forKey: .architectureHash)
+        accuracy = try container.decode(Double.self, forKey: .accuracy)
+        resources = CandidateResources(
+            macs: try container.decode(Int.self, forKey: .macs),
+            parameters: try container.decode(Int.self, forKey: .params),
+            weightBytes: try container.decode(Int.self, forKey: .weightBytes),
+            peakActivationBytes: try container.decode(Int.self, forKey: .peakActivationBytes),
+            latencyMilliseconds: try container.decodeIfPresent(Double.self, forKey: .latencyMilliseconds))
+        score = try container.decode(Double.self, forKey: .score)
+        feasible = try container.decode(Bool.self, forKey: .feasible)
+        seconds = try container.decode(Double.self, forKey: .seconds)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(step, forKey: .step)
+        try container.encode(candidate, forKey: .candidate)
+        try container.encode(id, forKey: .id)
+        if let removedEdge { try container.encode(removedEdge, forKey: .removedEdge) } else { try container.encodeNil(forKey: .removedEdge) }
+        try container.encode(cellEdges, forKey: .cellEdges)
+        try container.encode(edgesLeft, forKey: .edgesLeft)
+        try container.encode(architectureHash, forKey: .architectureHash)
+        try container.encode(accuracy, forKey: .accuracy)
+        try container.encode(resources.macs, forKey: .macs)
+        try container.encode(resources.parameters, forKey: .params)
+        try container.encode(resources.weightBytes, forKey: .weightBytes)
+        try container.encode(resources.peakActivationBytes, forKey: .peakActivationBytes)
+        if let latency = resources.latencyMilliseconds { try container.encode(latency, forKey: .latencyMilliseconds) } else {
+            try container.encodeNil(forKey: .latencyMilliseconds)
+        }
+        try container.encode(score, forKey: .score)
+        try container.encode(feasible, forKey: .feasible)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(epochs, forKey: .epochs)
+    }
+
+    /// The line written to `trajectory.jsonl` (sorted keys, no newline).
+    public func jsonLine() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The candidate's cell over `operations`.
+    public func cell(operations: [NodeOperation]) -> CellDAG {
+        CellDAG(nodes: operations.count, operations: operations, edges: cellEdges)
+    }
+}
+
+/// `trajectory.jsonl`: append-only, one `CandidateRecord` per line, each line written with a
+/// single `write` and `fsync`ed, so a kill leaves at most a torn last line.
+public enum TrajectoryFile {
+    /// Records of the file at `path` ([] if it does not exist). A torn last line (no newline, or
+    /// not decodable) is ignored and, when `repair` is true, cut off the file. Any other
+    /// undecodable line is an error naming the line.
+    public static func load(path: String, repair: Bool) throws -> [CandidateRecord] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        guard let data = FileManager.default.contents(atPath: path) else { throw SearchError("\(path): cannot read trajectory") }
+        var records: [CandidateRecord] = []
+        var validLength = 0
+        var lineStart = data.startIndex
+        var lineNumber = 0
+        let decoder = JSONDecoder()
+        while lineStart < data.endIndex {
+            lineNumber += 1
+            guard let newline = data[lineStart...].firstIndex(of: UInt8(ascii: "\n")) else { break }  // torn tail
+            let line = data[lineStart..<newline]
+            let isLast = newline + 1 == data.endIndex
+            if !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
+                do {
+                    records.append(try decoder.decode(CandidateRecord.self, from: Data(line)))
+                } catch {
+                    if isLast { break }  // the last complete line may still be a torn write
+                    throw SearchError("\(path): line \(lineNumber) is not a valid trajectory record; the file is corrupt (fix or remove it, or use --force to start over)")
+                }
+            }
+            validLength = newline + 1 - data.startIndex
+            lineStart = newline + 1
+        }
+        if repair && validLength < data.count {
+            guard truncate(path, off_t(validLength)) == 0 else {
+                throw SearchError("\(path): cannot cut the torn last line (\(String(cString: strerror(errno))))")
+            }
+        }
+        return records
+    }
+
+    /// Appends `record` as one line and syncs it to disk.
+    public static func append(_ record: CandidateRecord, path: String) throws {
+        try appendLine(record.jsonLine(), path: path, sync: true)
+    }
+}
+
+/// Appends `line` + newline to `path` with one `write` call (creating the file), optionally `fsync`ed.
+func appendLine(_ line: String, path: String, sync: Bool) throws {
+    let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+    guard descriptor >= 0 else { throw SearchError("\(path): cannot open for appending (\(String(cString: strerror(errno))))") }
+    defer { close(descriptor) }
+    var bytes = Array((line + "\n").utf8)
+    var written = 0
+    while written < bytes.count {
+        let result = bytes.withUnsafeMutableBytes { buffer in
+            write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+        }
+        if result < 0 {
+            if errno == EINTR { continue }
+            throw SearchError("\(path): write failed (\(String(cString: strerror(errno))))")
+        }
+        written += result
+    }
+    if sync && fsync(descriptor) != 0 {
+        throw SearchError("\(path): fsync failed (\(String(cString: strerror(errno))))")
+    }
+}

@@ -1,0 +1,151 @@
+/*
+ * kernel_common.h - private to the runtime: compile-time path selection, the scalar fixed-point
+ * arithmetic every int8 kernel shares, and the internal GEMM engines behind the convolutions.
+ *
+ * Layout letters: H = height, W = width, C = channels, K = kernel size, R = K*K*C_in,
+ * R4 = ceil(R / 4), P = output pixels of one GEMM tile.
+ */
+#ifndef AUTOSHRINK_KERNEL_COMMON_H
+#define AUTOSHRINK_KERNEL_COMMON_H
+
+#include "autoshrink_runtime.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- path selection ---------------------------------------------------------------------------- */
+
+#if !defined(AUTOSHRINK_PORTABLE)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+#define AS_X86_AVX512 1
+#if defined(__AVX512VNNI__)
+#define AS_X86_AVX512_VNNI 1
+#endif
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+#define AS_X86_AVX2 1
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define AS_ARM_NEON 1
+#if defined(__ARM_FEATURE_DOTPROD)
+#define AS_ARM_DOTPROD 1
+#endif
+#endif
+#endif
+
+#if defined(AS_X86_AVX512) || defined(AS_X86_AVX2)
+#include <immintrin.h>
+#endif
+#if defined(AS_ARM_NEON)
+#include <arm_neon.h>
+#endif
+
+#if defined(__GNUC__)
+#define AS_ALWAYS_INLINE __attribute__((always_inline)) inline
+#define AS_ALIGN64 __attribute__((aligned(64)))
+#else
+#define AS_ALWAYS_INLINE inline
+#define AS_ALIGN64
+#endif
+
+/* ---- scalar fixed-point arithmetic (gemmlowp definitions) ------------------------------------- */
+
+/* round(a * b / 2^31) with halves rounded up, computed as gemmlowp does: (ab + nudge) / 2^31 with
+ * truncating division, nudge = 2^30 for ab >= 0 and 1 - 2^30 otherwise. The only overflow,
+ * INT32_MIN * INT32_MIN, saturates. */
+static inline int32_t as__srdhm(int32_t a, int32_t b)
+{
+    int64_t ab, nudge;
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent rounded to nearest with halves away from zero (exponent 0..31). The floor division
+ * is done exactly in 64 bits instead of relying on >> of negative values. */
+static inline int32_t as__rdbpot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1u);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t floor_div = (int32_t)(((int64_t)x - remainder) / ((int64_t)1 << exponent));
+    return floor_div + (remainder > threshold ? 1 : 0);
+}
+
+/* MBQM(x, m, s): saturating x * 2^max(s,0), then SRDHM by m, then RDBPOT by max(-s,0). */
+static inline int32_t as__mbqm(int32_t x, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    int64_t shifted = (int64_t)x * ((int64_t)1 << left);
+    if (shifted > INT32_MAX) {
+        shifted = INT32_MAX;
+    } else if (shifted < INT32_MIN) {
+        shifted = INT32_MIN;
+    }
+    return as__rdbpot(as__srdhm((int32_t)shifted, multiplier), right);
+}
+
+/* clamp(zp + value, lo, hi) without int32 overflow. */
+static inline int8_t as__output_s8(int32_t value, int32_t zero_point, int32_t lo, int32_t hi)
+{
+    int64_t v = (int64_t)value + zero_point;
+    if (v < lo) {
+        v = lo;
+    }
+    if (v > hi) {
+        v = hi;
+    }
+    return (int8_t)v;
+}
+
+static inline float as__activate_f32(float v, as_activation activation)
+{
+    if (activation == AS_ACTIVATION_NONE) {
+        return v;
+    }
+    v = v > 0.0f ? v : 0.0f;
+    if (activation == AS_ACTIVATION_RELU6 && v > 6.0f) {
+        v = 6.0f;
+    }
+    return v;
+}
+
+/* Clamp bounds of a float activation; NONE gives (-FLT_MAX, FLT_MAX). */
+void as__activation_bounds_f32(as_activation activation, float *lo, float *hi);
+
+/* ---- internal engines -------------------------------------------------------------------------- */
+
+/* Geometry of a convolution lowered to a GEMM: output pixel (y, x) reads the K x K window at input
+ * (y*stride - padding, x*stride - padding); pointwise convs and FC are K = 1, padding 0. */
+typedef struct as__conv_shape {
+    int in_height, in_width, in_channels, in_pixel_stride;
+    int kernel_size, stride, padding;
+    int out_height, out_width, out_channels, out_pixel_stride;
+} as__conv_shape;
+
+/* output [H_out][W_out][C_out] = act(bias + conv(input, weights [R][C_out])). */
+void as__conv_gemm_f32(const as__conv_shape *shape, const float *input, const float *weights,
+                       const float *bias, as_activation activation, float *output);
+
+/* output = requant(bias + conv(input - zp, weights [R4][C_out][4])). */
+void as__conv_gemm_s8(const as__conv_shape *shape, const int8_t *input, int32_t input_zero_point,
+                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
+                      int8_t *output);
+
+/* out[i] = clamp(zp + MBQM(acc[i], m_i, s_i), lo, hi) for i < count, with (m_i, s_i) = (multiplier[i],
+ * shift[i]) when per_channel, else (multiplier[0], shift[0]). acc, out: [count]. */
+void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
+                        int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out);
+
+/* out[i] = MBQM(x[i], multiplier, shift) (one multiplier for the row); in place allowed. x, out: [count]. */
+void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out);
+
+/* out[i] = clamp(x[i], lo, hi). x, out: [count]. */
+void as__clamp_row_f32(const float *x, int count, float lo, float hi, float *out);
+
+#endif /* AUTOSHRINK_KERNEL_COMMON_H */

@@ -1,0 +1,282 @@
+/*
+ * requantize.c - the int8 fixed-point arithmetic (TFLite / gemmlowp scheme), float <-> int8
+ * conversion, and the vectorised row requantization every int8 kernel ends with.
+ *
+ * Layout letters: C = channels. Rows are [C] int32 accumulators of one output pixel.
+ */
+#include "kernel_common.h"
+#include "simd_requant.h"
+
+#include <float.h>
+
+/* ---- public scalar helpers ---------------------------------------------------------------------- */
+
+int32_t as_saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    return as__srdhm(a, b);
+}
+
+int32_t as_rounding_divide_by_pot(int32_t x, int exponent)
+{
+    return as__rdbpot(x, exponent);
+}
+
+int32_t as_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift)
+{
+    return as__mbqm(x, multiplier, shift);
+}
+
+int8_t as_requantize_value(int32_t accumulator, int32_t multiplier, int shift, int32_t output_zero_point,
+                           int32_t activation_min, int32_t activation_max)
+{
+    return as__output_s8(as__mbqm(accumulator, multiplier, shift), output_zero_point, activation_min,
+                         activation_max);
+}
+
+/* round(value) with halves away from zero, exact for any double in range (no libm). */
+static int64_t round_half_away(double value)
+{
+    int64_t whole = (int64_t)value; /* truncates toward zero */
+    const double fraction = value - (double)whole; /* exact */
+    if (fraction >= 0.5) {
+        whole += 1;
+    } else if (fraction <= -0.5) {
+        whole -= 1;
+    }
+    return whole;
+}
+
+void as_quantize_multiplier(double real_multiplier, int32_t *multiplier, int *shift)
+{
+    double mantissa = real_multiplier;
+    int exponent = 0;
+    int64_t fixed;
+    /* NaN fails the first comparison, infinity the second */
+    if (!(real_multiplier > 0.0) || real_multiplier > DBL_MAX) {
+        *multiplier = 0;
+        *shift = 0;
+        return;
+    }
+    /* frexp without libm: mantissa in [0.5, 1), real = mantissa * 2^exponent (scaling by 2 is exact) */
+    while (mantissa >= 1.0) {
+        mantissa *= 0.5;
+        exponent++;
+    }
+    while (mantissa < 0.5) {
+        mantissa *= 2.0;
+        exponent--;
+    }
+    fixed = round_half_away(mantissa * 2147483648.0);
+    if (fixed == ((int64_t)1 << 31)) {
+        fixed /= 2;
+        exponent++;
+    }
+    if (exponent < -31) {
+        fixed = 0;
+        exponent = 0;
+    }
+    if (exponent > 30) {
+        fixed = INT32_MAX;
+        exponent = 30;
+    }
+    *multiplier = (int32_t)fixed;
+    *shift = exponent;
+}
+
+void as_quantize_s8(const float *input, size_t count, float scale, int32_t zero_point, int8_t *output)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        double v = (double)input[i] / (double)scale;
+        int64_t q;
+        if (v != v) {
+            q = zero_point;
+        } else {
+            if (v > 1e6) {
+                v = 1e6;
+            } else if (v < -1e6) {
+                v = -1e6;
+            }
+            q = round_half_away(v) + zero_point;
+        }
+        output[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+    }
+}
+
+void as_dequantize_s8(const int8_t *input, size_t count, float scale, int32_t zero_point, float *output)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        output[i] = scale * (float)((int32_t)input[i] - zero_point);
+    }
+}
+
+void as_activation_range_s8(as_activation activation, float output_scale, int32_t output_zero_point,
+                            int32_t *activation_min, int32_t *activation_max)
+{
+    int32_t lo = -128, hi = 127;
+    if (activation != AS_ACTIVATION_NONE) {
+        const float zero = 0.0f;
+        int8_t q;
+        as_quantize_s8(&zero, 1, output_scale, output_zero_point, &q);
+        lo = q > lo ? q : lo;
+    }
+    if (activation == AS_ACTIVATION_RELU6) {
+        const float six = 6.0f;
+        int8_t q;
+        as_quantize_s8(&six, 1, output_scale, output_zero_point, &q);
+        hi = q < hi ? q : hi;
+    }
+    *activation_min = lo;
+    *activation_max = hi;
+}
+
+void as_add_params_s8_init(float input1_scale, int32_t input1_zero_point, float input2_scale,
+                           int32_t input2_zero_point, float output_scale, int32_t output_zero_point,
+                           as_activation activation, as_add_params_s8 *params)
+{
+    const double s1 = input1_scale, s2 = input2_scale;
+    const double twice_max_input_scale = 2.0 * (s1 > s2 ? s1 : s2);
+    int shift;
+    params->input1_zero_point = input1_zero_point;
+    params->input2_zero_point = input2_zero_point;
+    params->output_zero_point = output_zero_point;
+    params->left_shift = AS_ADD_LEFT_SHIFT;
+    as_quantize_multiplier(s1 / twice_max_input_scale, &params->input1_multiplier, &shift);
+    params->input1_shift = shift;
+    as_quantize_multiplier(s2 / twice_max_input_scale, &params->input2_multiplier, &shift);
+    params->input2_shift = shift;
+    as_quantize_multiplier(twice_max_input_scale / ((double)(1 << AS_ADD_LEFT_SHIFT) * (double)output_scale),
+                           &params->output_multiplier, &shift);
+    params->output_shift = shift;
+    as_activation_range_s8(activation, output_scale, output_zero_point, &params->activation_min,
+                           &params->activation_max);
+}
+
+void as__activation_bounds_f32(as_activation activation, float *lo, float *hi)
+{
+    *lo = activation == AS_ACTIVATION_NONE ? -FLT_MAX : 0.0f;
+    *hi = activation == AS_ACTIVATION_RELU6 ? 6.0f : FLT_MAX;
+}
+
+/* ---- row kernels ------------------------------------------------------------------------------- */
+
+void as__clamp_row_f32(const float *x, int count, float lo, float hi, float *out)
+{
+    int i;
+    for (i = 0; i < count; i++) {
+        float v = x[i];
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        out[i] = v;
+    }
+}
+
+void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
+                        int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out)
+{
+    int i = 0;
+#if defined(AS_X86_AVX512)
+    {
+        const __m512i zp = _mm512_set1_epi32(zero_point);
+        const __m512i lo_zp = _mm512_set1_epi32(lo - zero_point);
+        const __m512i hi_zp = _mm512_set1_epi32(hi - zero_point);
+        as__rq_avx512 q;
+        as__rq_avx512_init(&q, _mm512_set1_epi32(multiplier[0]), _mm512_set1_epi32(shift[0]));
+        for (; i < count; i += 16) {
+            const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF
+                                                   : (__mmask16)((1u << (count - i)) - 1u);
+            __m512i v;
+            if (per_channel) {
+                as__rq_avx512_init(&q, _mm512_maskz_loadu_epi32(mask, multiplier + i),
+                                   _mm512_maskz_loadu_epi32(mask, shift + i));
+            }
+            v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + i));
+            _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, as__output_avx512(v, zp, lo_zp, hi_zp));
+        }
+    }
+#elif defined(AS_X86_AVX2)
+    {
+        const __m256i zp = _mm256_set1_epi32(zero_point);
+        const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point);
+        const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
+        as__rq_avx2 q;
+        as__rq_avx2_init(&q, _mm256_set1_epi32(multiplier[0]), _mm256_set1_epi32(shift[0]));
+        for (; i + 8 <= count; i += 8) {
+            __m256i v;
+            __m128i words;
+            if (per_channel) {
+                as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + i)),
+                                 _mm256_loadu_si256((const __m256i *)(shift + i)));
+            }
+            v = as__rq_avx2_apply(&q, _mm256_loadu_si256((const __m256i *)(acc + i)));
+            v = as__output_avx2(v, zp, lo_zp, hi_zp);
+            words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            _mm_storel_epi64((__m128i *)(out + i), _mm_packs_epi16(words, words));
+        }
+    }
+#elif defined(AS_ARM_NEON)
+    {
+        const int32x4_t zp = vdupq_n_s32(zero_point);
+        const int8x16_t lo8 = vdupq_n_s8((int8_t)lo), hi8 = vdupq_n_s8((int8_t)hi);
+        int32x4_t m = vdupq_n_s32(multiplier[0]);
+        int32x4_t left = vdupq_n_s32(shift[0] > 0 ? shift[0] : 0);
+        int32x4_t neg_right = vdupq_n_s32(shift[0] > 0 ? 0 : shift[0]);
+        for (; i + 16 <= count; i += 16) {
+            int32x4_t v[4];
+            int j;
+            for (j = 0; j < 4; j++) {
+                if (per_channel) {
+                    const int32x4_t s = vld1q_s32(shift + i + 4 * j);
+                    m = vld1q_s32(multiplier + i + 4 * j);
+                    left = vmaxq_s32(s, vdupq_n_s32(0));
+                    neg_right = vminq_s32(s, vdupq_n_s32(0));
+                }
+                v[j] = as__mbqm_neon(vld1q_s32(acc + i + 4 * j), m, left, neg_right);
+            }
+            vst1q_s8(out + i, as__output16_neon(v[0], v[1], v[2], v[3], zp, lo8, hi8));
+        }
+    }
+#endif
+    for (; i < count; i++) {
+        const int c = per_channel ? i : 0;
+        out[i] = as__output_s8(as__mbqm(acc[i], multiplier[c], shift[c]), zero_point, lo, hi);
+    }
+}
+
+void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out)
+{
+    int i = 0;
+#if defined(AS_X86_AVX512)
+    {
+        as__rq_avx512 q;
+        as__rq_avx512_init(&q, _mm512_set1_epi32(multiplier), _mm512_set1_epi32(shift));
+        for (; i < count; i += 16) {
+            const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF
+                                                   : (__mmask16)((1u << (count - i)) - 1u);
+            _mm512_mask_storeu_epi32(out + i, mask, as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, x + i)));
+        }
+    }
+#elif defined(AS_X86_AVX2)
+    {
+        as__rq_avx2 q;
+        as__rq_avx2_init(&q, _mm256_set1_epi32(multiplier), _mm256_set1_epi32(shift));
+        for (; i + 8 <= count; i += 8) {
+            _mm256_storeu_si256((__m256i *)(out + i),
+                                as__rq_avx2_apply(&q, _mm256_loadu_si256((const __m256i *)(x + i))));
+        }
+    }
+#elif defined(AS_ARM_NEON)
+    {
+        const int32x4_t m = vdupq_n_s32(multiplier);
+        const int32x4_t left = vdupq_n_s32(shift > 0 ? shift : 0);
+        const int32x4_t neg_right = vdupq_n_s32(shift > 0 ? 0 : shift);
+        for (; i + 4 <= count; i += 4) {
+            vst1q_s32(out + i, as__mbqm_neon(vld1q_s32(x + i), m, left, neg_right));
+        }
+    }
+#endif
+    for (; i < count; i++) {
+        out[i] = as__mbqm(x[i], multiplier, shift);
+    }
+}

@@ -1,0 +1,152 @@
+/*
+ * simd_requant.h - private: vector versions of MBQM (see kernel_common.h for the scalar definition).
+ * Each one is bit-exact against as__mbqm for every int32 input, multiplier and shift in [-31, 30].
+ *
+ * x86 computes SRDHM as floor((x*m + 2^30) / 2^31) from 64-bit products of the even and odd lanes
+ * (gemmlowp's nudge + truncating division equals this floor), then RDBPOT with per-lane variable
+ * shifts. Arm uses vqrdmulh (the same rounding) and the gemmlowp fixup before vrshl.
+ */
+#ifndef AUTOSHRINK_SIMD_REQUANT_H
+#define AUTOSHRINK_SIMD_REQUANT_H
+
+#include "kernel_common.h"
+
+#if defined(AS_X86_AVX512)
+
+/* Per-lane constants derived from (multiplier, shift), reused across many accumulator vectors. */
+typedef struct as__rq_avx512 {
+    __m512i multiplier, multiplier_odd, left, right, mask, half_mask;
+    __mmask16 multiplier_is_min;
+    int any_left;
+} as__rq_avx512;
+
+static inline void as__rq_avx512_init(as__rq_avx512 *q, __m512i multiplier, __m512i shift)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
+    q->multiplier = multiplier;
+    q->multiplier_odd = _mm512_srli_epi64(multiplier, 32);
+    q->left = _mm512_max_epi32(shift, zero);
+    q->right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+    q->mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, q->right), one);
+    q->half_mask = _mm512_srai_epi32(q->mask, 1);
+    q->multiplier_is_min = _mm512_cmpeq_epi32_mask(multiplier, _mm512_set1_epi32(INT32_MIN));
+    q->any_left = _mm512_test_epi32_mask(q->left, q->left) != 0;
+}
+
+static AS_ALWAYS_INLINE __m512i as__rq_avx512_apply(const as__rq_avx512 *q, __m512i x)
+{
+    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
+    const __m512i int_min = _mm512_set1_epi32(INT32_MIN);
+    const __m512i int_max = _mm512_set1_epi32(INT32_MAX);
+    __m512i even, odd, high, remainder, threshold, result;
+    if (q->any_left) {
+        const __m512i shifted = _mm512_sllv_epi32(x, q->left);
+        const __mmask16 overflow = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(shifted, q->left), x);
+        const __m512i saturated = _mm512_xor_si512(int_max, _mm512_srai_epi32(x, 31));
+        x = _mm512_mask_mov_epi32(shifted, overflow, saturated);
+    }
+    even = _mm512_add_epi64(_mm512_mul_epi32(x, q->multiplier), round);
+    odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->multiplier_odd), round);
+    high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
+    high = _mm512_mask_mov_epi32(high, _mm512_mask_cmpeq_epi32_mask(q->multiplier_is_min, x, int_min),
+                                 int_max);
+    remainder = _mm512_and_si512(high, q->mask);
+    threshold = _mm512_add_epi32(q->half_mask, _mm512_srli_epi32(high, 31));
+    result = _mm512_srav_epi32(high, q->right);
+    return _mm512_mask_add_epi32(result, _mm512_cmpgt_epi32_mask(remainder, threshold), result,
+                                 _mm512_set1_epi32(1));
+}
+
+/* clamp(zp + v, lo, hi) as int32 lanes, without overflow: clamp to [lo - zp, hi - zp] first. */
+static AS_ALWAYS_INLINE __m512i as__output_avx512(__m512i v, __m512i zero_point, __m512i lo_minus_zp,
+                                                  __m512i hi_minus_zp)
+{
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo_minus_zp), hi_minus_zp), zero_point);
+}
+
+#endif /* AS_X86_AVX512 */
+
+#if defined(AS_X86_AVX2)
+
+typedef struct as__rq_avx2 {
+    __m256i multiplier, multiplier_odd, left, right, mask, half_mask, multiplier_is_min;
+    int any_left;
+} as__rq_avx2;
+
+static inline void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi32(1);
+    q->multiplier = multiplier;
+    q->multiplier_odd = _mm256_srli_epi64(multiplier, 32);
+    q->left = _mm256_max_epi32(shift, zero);
+    q->right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
+    q->mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q->right), one);
+    q->half_mask = _mm256_srai_epi32(q->mask, 1);
+    q->multiplier_is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
+    q->any_left = !_mm256_testz_si256(q->left, q->left);
+}
+
+static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i x)
+{
+    const __m256i round = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i int_min = _mm256_set1_epi32(INT32_MIN);
+    const __m256i int_max = _mm256_set1_epi32(INT32_MAX);
+    __m256i even, odd, high, remainder, threshold, result, overflow;
+    if (q->any_left) {
+        const __m256i shifted = _mm256_sllv_epi32(x, q->left);
+        const __m256i same = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, q->left), x);
+        const __m256i saturated = _mm256_xor_si256(int_max, _mm256_srai_epi32(x, 31));
+        x = _mm256_blendv_epi8(saturated, shifted, same);
+    }
+    even = _mm256_add_epi64(_mm256_mul_epi32(x, q->multiplier), round);
+    odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd), round);
+    high = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+    overflow = _mm256_and_si256(q->multiplier_is_min, _mm256_cmpeq_epi32(x, int_min));
+    high = _mm256_blendv_epi8(high, int_max, overflow);
+    remainder = _mm256_and_si256(high, q->mask);
+    threshold = _mm256_add_epi32(q->half_mask, _mm256_srli_epi32(high, 31));
+    result = _mm256_srav_epi32(high, q->right);
+    /* cmpgt yields -1 where the remainder rounds up */
+    return _mm256_sub_epi32(result, _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, __m256i lo_minus_zp,
+                                                __m256i hi_minus_zp)
+{
+    return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo_minus_zp), hi_minus_zp), zero_point);
+}
+
+#endif /* AS_X86_AVX2 */
+
+#if defined(AS_ARM_NEON)
+
+/* left = max(shift, 0); neg_right = min(shift, 0) (a negative vrshl count shifts right). */
+static AS_ALWAYS_INLINE int32x4_t as__mbqm_neon(int32x4_t x, int32x4_t multiplier, int32x4_t left,
+                                                int32x4_t neg_right)
+{
+    int32x4_t fixup;
+    x = vqshlq_s32(x, left);
+    x = vqrdmulhq_s32(x, multiplier);
+    /* -1 for negative x when shifting right, so vrshl's round-half-up becomes half-away-from-zero */
+    fixup = vshrq_n_s32(vandq_s32(x, neg_right), 31);
+    x = vqaddq_s32(x, fixup);
+    return vrshlq_s32(x, neg_right);
+}
+
+/* 16 int32 lanes -> 16 int8: saturating add of zp, narrow, clamp. */
+static AS_ALWAYS_INLINE int8x16_t as__output16_neon(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3,
+                                                   int32x4_t zero_point, int8x16_t lo, int8x16_t hi)
+{
+    const int16x8_t a = vcombine_s16(vqmovn_s32(vqaddq_s32(v0, zero_point)),
+                                     vqmovn_s32(vqaddq_s32(v1, zero_point)));
+    const int16x8_t b = vcombine_s16(vqmovn_s32(vqaddq_s32(v2, zero_point)),
+                                     vqmovn_s32(vqaddq_s32(v3, zero_point)));
+    const int8x16_t r = vcombine_s8(vqmovn_s16(a), vqmovn_s16(b));
+    return vminq_s8(vmaxq_s8(r, lo), hi);
+}
+
+#endif /* AS_ARM_NEON */
+
+#endif /* AUTOSHRINK_SIMD_REQUANT_H */

@@ -1,0 +1,20 @@
+import ArgumentParser
+import AutoShrinkEngine
+import AutoShrinkModel
+
+/// `autoshrink`: find, train, quantize and ship a small CNN for a Linux edge device.
+@main
+struct AutoShrink: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autoshrink",
+        abstract: "Topology-aware NAS (AutoShrink) for Linux edge devices: profile, search, train, export, deploy.",
+        version: AutoShrinkVersion.string,
+        subcommands: [TrainCommand.self, EvaluateCommand.self, BenchCommand.self])
+
+    static func main() {
+        // OpenBLAS picks its kernel when it loads, before main: re-exec once with a better
+        // OPENBLAS_CORETYPE when it fell back to a generic one (see BLASConfiguration).
+        BLASConfiguration.reexecIfBeneficial()
+        self.main(nil)
+    }
+}

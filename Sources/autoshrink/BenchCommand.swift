@@ -1,0 +1,103 @@
+import ArgumentParser
+import AutoShrinkData
+import AutoShrinkEngine
+import AutoShrinkModel
+import Foundation
+
+/// `autoshrink bench`: benchmarks that print figures.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchTrainCommand.self])
+}
+
+/// `autoshrink bench train`: training and inference throughput on random data after warm-up.
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Training and inference images/s of an architecture on random data.")
+
+    @Option(help: "Architecture: built-in name or *.arch.json.") var arch: String = "refnet"
+    @Option(help: "Images per batch.") var batchSize: Int = 64
+    @Option(help: "Input shape CxHxW for built-in architectures.") var input: String = "1x28x28"
+    @Option(help: "Timed repetitions (the median is reported).") var repeats: Int = 5
+    @Option(help: "Training steps per repetition.") var steps: Int = 20
+    @Flag(help: "Also print forward/backward milliseconds per layer.") var layers = false
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard batchSize >= 1, repeats >= 1, steps >= 1 else { throw ValidationError("--batch-size, --repeats and --steps must be positive") }
+        guard parsedInput != nil else { throw ValidationError("--input must look like 1x28x28") }
+    }
+
+    var parsedInput: InputShape? {
+        let parts = input.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { return nil }
+        return InputShape(channels: parts[0], height: parts[1], width: parts[2])
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let context = engine.makeContext(output: out)
+        let architecture = try resolveArchitecture(arch, input: parsedInput!, classes: 10)
+        let network = Network(architecture: architecture, context: context, seed: engine.seed)
+        out.line("bench train: \(architecture.name), batch \(batchSize), \(engine.threads) threads, \(BLASConfiguration.summary)")
+        // Random images and labels, one batch's worth, reused every step.
+        let count = batchSize * 8
+        let imageSize = architecture.input.channels * architecture.input.height * architecture.input.width
+        var generator = SeededGenerator(seed: engine.seed)
+        let pixels = (0..<(count * imageSize)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let labels = (0..<count).map { _ in Int32(generator.nextInt(below: architecture.classes)) }
+        let dataset = Dataset(name: "random", split: .train, channels: architecture.input.channels,
+                              height: architecture.input.height, width: architecture.input.width,
+                              classCount: architecture.classes, rawPixels: pixels, labels: labels)
+        let images = dataset.images
+        let trainer = Trainer(network: network, configuration: TrainingConfiguration(
+            epochs: 1, batchSize: batchSize, optimizer: OptimizerConfiguration(kind: .sgd, learningRate: 0.01, weightDecay: 5e-4)))
+        let batches = (0..<8).map { Array(($0 * batchSize)..<(($0 + 1) * batchSize))[...] }
+        for step in 0..<5 { trainer.trainStep(dataset, indices: batches[step % 8]) }   // warm-up
+        var trainRates: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now()
+            for step in 0..<steps { trainer.trainStep(dataset, indices: batches[step % 8]) }
+            trainRates.append(Double(steps * batchSize) / elapsed(since: start))
+        }
+        let graph = network.graph
+        if layers {
+            graph.profiling = true
+            for step in 0..<steps { trainer.trainStep(dataset, indices: batches[step % 8]) }
+            graph.profiling = false
+            out.result("layer                                     shape        forward ms  backward ms")
+            for (index, node) in graph.nodes.enumerated() {
+                let name = String(describing: type(of: node.layer))
+                out.result(String(format: "%-4d %-36@ %-12@ %9.3f  %9.3f", index, name, graph.shapes[node.output].description,
+                                  graph.forwardSeconds[index] * 1000 / Double(steps), graph.backwardSeconds[index] * 1000 / Double(steps)))
+            }
+        }
+        var inferRates: [Double] = []
+        images.withUnsafeBufferPointer { graph.setInput($0.baseAddress!, batch: batchSize) }
+        for _ in 0..<3 { graph.forward(batch: batchSize, training: false) }
+        for _ in 0..<repeats {
+            let start = DispatchTime.now()
+            for step in 0..<steps {
+                images.withUnsafeBufferPointer { graph.setInput($0.baseAddress! + (step % 8) * batchSize * imageSize, batch: batchSize) }
+                graph.forward(batch: batchSize, training: false)
+            }
+            inferRates.append(Double(steps * batchSize) / elapsed(since: start))
+        }
+        let train = median(trainRates), infer = median(inferRates)
+        out.result(String(format: "train %.0f images/s  infer %.0f images/s  (median of %d x %d steps; train min %.0f max %.0f)",
+                          train, infer, repeats, steps, trainRates.min()!, trainRates.max()!))
+        out.json(["train_images_per_second": train, "infer_images_per_second": infer, "batch_size": batchSize,
+                  "threads": engine.threads, "architecture": architecture.name, "blas_core": BLASConfiguration.coreName])
+    }
+}
+
+func elapsed(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import AutoShrinkData
+import AutoShrinkEngine
+import AutoShrinkModel
+import Foundation
+
+/// `autoshrink train`: trains an architecture on a dataset and saves a checkpoint.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an architecture (built-in or *.arch.json) and save a checkpoint.")
+
+    @OptionGroup var data: DatasetOptions
+    @Option(help: "Architecture: a built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))) or an *.arch.json file.")
+    var arch: String = "refnet"
+    @Option(help: "Training epochs.") var epochs: Int = 10
+    @Option(help: "Images per batch.") var batchSize: Int = 64
+    @Option(help: "Optimizer: sgd (Nesterov momentum 0.9), adam or rmsprop.") var optimizer: OptimizerKind = .sgd
+    @Option(help: "Peak learning rate (default: 0.05 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
+    @Option(help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-4
+    @Option(help: "Learning-rate schedule: constant, cosine or step.") var schedule: LearningRateSchedule.Kind = .cosine
+    @Option(help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
+    @Option(help: "Validation images per class held out from the training set (class-balanced).")
+    var validationPerClass: Int = 100
+    @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
+    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH).") var out: String?
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        guard validationPerClass >= 0 else { throw ValidationError("--validation-per-class must not be negative") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
+    }
+
+    var learningRate: Float {
+        lr ?? [.sgd: 0.05, .adam: 0.002, .rmsprop: 0.001][optimizer]!
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let start = DispatchTime.now()
+        let context = engine.makeContext(output: out)
+        let (fullTrain, test) = try DatasetLoader.loadTrainAndTest(data.dataset, directory: data.dataDir)
+        let architecture = try resolveArchitecture(arch, input: InputShape(channels: fullTrain.channels, height: fullTrain.height, width: fullTrain.width),
+                                                   classes: fullTrain.classCount)
+        let perClass = (fullTrain.classCounts().min() ?? 0) - validationPerClass
+        guard perClass > 0 else { throw CLIError("--validation-per-class \(validationPerClass) leaves no training images") }
+        let (train, validation) = validationPerClass > 0
+            ? try fullTrain.balancedSplit(trainPerClass: perClass, validationPerClass: validationPerClass, seed: engine.seed)
+            : (fullTrain, nil as Dataset?) as (Dataset, Dataset?)
+        let directory = self.out ?? "runs/train-\(architecture.name)"
+        let configuration = TrainingConfiguration(
+            epochs: epochs, batchSize: batchSize,
+            optimizer: OptimizerConfiguration(kind: optimizer, learningRate: learningRate, weightDecay: weightDecay),
+            schedule: schedule, warmupEpochs: warmupEpochs, seed: engine.seed,
+            augmentation: augment ? Augmentation(padding: 2, horizontalFlip: true) : nil)
+        let network = Network(architecture: architecture, context: context, seed: engine.seed)
+        let costs = CostSummary(network: network)
+        out.line("""
+            autoshrink train
+              dataset       \(data.dataset.rawValue) (\(train.count) train, \(validation?.count ?? 0) validation, \(test.count) test) from \(data.dataDir ?? data.dataset.defaultDirectory)
+              architecture  \(architecture.name) [\(architecture.stableHash)] \(costs.text)
+              training      \(epochs) epochs, batch \(batchSize), \(optimizer.rawValue) lr \(learningRate) \(schedule.rawValue) schedule, warm-up \(warmupEpochs) epochs, weight decay \(weightDecay)\(augment ? ", augmentation" : "")
+              engine        \(engine.threads) threads, seed \(engine.seed), \(BLASConfiguration.summary)
+              output        \(directory)/model.ckpt
+            """)
+        let trainer = Trainer(network: network, configuration: configuration)
+        let result = trainer.fit(train: train, validation: validation) { report in
+            let validationText = report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-"
+            out.line(String(format: "epoch %3d/%d  loss %.4f  train acc %.4f  val acc %@  %7.0f images/s  lr %.4g  ETA %@",
+                            report.epoch, epochs, report.loss, report.trainAccuracy, validationText, report.imagesPerSecond,
+                            report.learningRate, formatDuration(report.etaSeconds)))
+        }
+        let testAccuracy = trainer.evaluate(test).accuracy
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let checkpointPath = directory + "/model.ckpt"
+        let metadata = CheckpointMetadata(dataset: data.dataset.rawValue, epochs: result.epochs.count, testAccuracy: testAccuracy,
+                                          validationAccuracy: result.bestValidationAccuracy, seed: engine.seed,
+                                          normalizationMean: train.normalization.mean, normalizationStd: train.normalization.std)
+        try Checkpoint(network: network, metadata: metadata).write(to: checkpointPath)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        out.result(String(format: "test accuracy %.4f  (%@, %.0f train images/s, %@)  checkpoint %@",
+                          testAccuracy, architecture.name, result.trainImagesPerSecond, formatDuration(seconds), checkpointPath))
+        let summary: [String: Any?] = [
+            "test_accuracy": testAccuracy, "validation_accuracy": result.bestValidationAccuracy,
+            "train_images_per_second": result.trainImagesPerSecond, "epochs": result.epochs.count,
+            "seconds": seconds, "checkpoint": checkpointPath, "architecture": architecture.name,
+            "architecture_hash": architecture.stableHash, "parameters": network.parameterCount,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: summary.mapValues { $0 ?? NSNull() }, options: [.sortedKeys, .prettyPrinted])
+        try data.write(to: URL(fileURLWithPath: directory + "/train.json"), options: .atomic)
+        out.json(summary)
+    }
+}
+
+/// Short cost line for configuration printouts (parameters; MACs once the cost model lands).
+struct CostSummary {
+    let text: String
+    init(network: Network) {
+        text = "\(network.parameterCount) parameters"
+    }
+}
+
+/// `autoshrink evaluate CHECKPOINT`: test accuracy of a checkpoint.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Test accuracy of a checkpoint.")
+
+    @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String
+    @OptionGroup var data: DatasetOptions
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let out = Output(options: output)
+        let start = DispatchTime.now()
+        let context = engine.makeContext(output: out)
+        let stored = try Checkpoint.load(path: checkpoint)
+        let normalization = Normalization(mean: stored.metadata.normalizationMean, std: stored.metadata.normalizationStd)
+        let test = try DatasetLoader.load(data.dataset, split: .test, directory: data.dataDir, normalization: normalization)
+        let input = stored.architecture.input
+        guard input == InputShape(channels: test.channels, height: test.height, width: test.width), stored.architecture.classes == test.classCount else {
+            throw CLIError("\(checkpoint): trained for \(input.channels)x\(input.height)x\(input.width) inputs, \(data.dataset.rawValue) has \(test.channels)x\(test.height)x\(test.width)")
+        }
+        let network = try stored.makeNetwork(context: context)
+        out.line("evaluating \(checkpoint) (\(stored.architecture.name), trained on \(stored.metadata.dataset)) on \(test.count) \(data.dataset.rawValue) test images")
+        let trainer = Trainer(network: network, configuration: TrainingConfiguration(
+            epochs: 1, optimizer: OptimizerConfiguration(kind: .sgd, learningRate: 0, weightDecay: 0)))
+        let (accuracy, loss) = trainer.evaluate(test)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        out.result(String(format: "test accuracy %.4f  loss %.4f", accuracy, loss))
+        out.json(["test_accuracy": accuracy, "test_loss": loss, "images": test.count, "seconds": seconds, "checkpoint": checkpoint])
+    }
+}

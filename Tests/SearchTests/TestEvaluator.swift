@@ -1,0 +1,86 @@
+import Foundation
+import AutoShrinkModel
+@testable import AutoShrinkSearch
+
+/// A deterministic stand-in for proxy training: accuracy grows with log10(MACs) plus a small
+/// offset from the architecture hash, so different cells score differently but reproducibly.
+/// `jitter` sleeps a hash-derived few milliseconds so parallel workers finish out of order;
+/// `failAfter` throws once that many evaluations have completed (a simulated crash).
+struct PseudoAccuracyEvaluator: CandidateEvaluator {
+    var jitter = false
+    var failAfter: Int? = nil
+    let counter = Counter()
+
+    struct Crash: Error {}
+
+    func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
+        if let failAfter, counter.increment() > failAfter { throw Crash() }
+        let cost = CostModel.costs(of: request.architecture)
+        let hash = UInt64(fnv1aHex(Data((request.architecture.cell?.edges.description ?? "").utf8)), radix: 16)!
+        let offset = Double(hash % 1000) / 1000 * 0.05
+        let accuracy = min(0.99, max(0.05, 0.55 + 0.12 * log10(Double(cost.macs) / 1e6) + offset))
+        if jitter { usleep(UInt32(hash % 4) * 2000) }
+        return EvaluationResult(accuracy: accuracy, epochs: 1 + Int(hash % 20), seconds: Double(hash % 97) / 10)
+    }
+}
+
+/// Counts calls across threads.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func increment() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// Records every request (thread-safe) and writes a small file at `weightsOutputPath`.
+final class RecordingEvaluator: CandidateEvaluator, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var requests: [EvaluationRequest] = []
+    let inner = PseudoAccuracyEvaluator()
+
+    func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
+        lock.lock(); requests.append(request); lock.unlock()
+        if let path = request.weightsOutputPath { try Data(request.candidateID.utf8).write(to: URL(fileURLWithPath: path)) }
+        return try inner.evaluate(request)
+    }
+}
+
+/// Collects observer events.
+final class EventLog: SearchObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var lines: [String] = []
+    private(set) var candidateEvents = 0
+    private(set) var stepEvents = 0
+    func searchDidReport(_ event: SearchEvent) {
+        lock.lock(); defer { lock.unlock() }
+        switch event {
+        case .candidate(_, _, let line): candidateEvents += 1; lines.append(line)
+        case .step(_, _, _, let line): stepEvents += 1; lines.append(line)
+        case .started, .finished: break
+        }
+    }
+}
+
+/// A fresh empty directory path under the temporary directory (not created).
+func temporaryRunPath(_ label: String) -> String {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-search-tests")
+    try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+    return base.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+}
+
+/// A small, fast configuration: 5 nodes (10 edges), K = 4.
+func smallConfiguration(seed: UInt64 = 11, strategy: SearchStrategyKind = .autoshrink, workers: Int = 1,
+                        score: ScoreFunction = .reference) -> SearchConfiguration {
+    SearchConfiguration(strategy: strategy, dataset: "test", nodes: 5, candidates: 4, seed: seed, baseWidth: 4,
+                        workers: workers, score: score)
+}
+
+/// Bytes of a file, empty when missing.
+func contents(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
+
+/// Names of the files under `snapshots/`, sorted, with their bytes.
+func snapshotFiles(_ run: String) -> [String: Data] {
+    let directory = RunDirectory(path: run).snapshotsPath
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return Dictionary(uniqueKeysWithValues: names.map { ($0, contents("\(directory)/\($0)")) })
+}

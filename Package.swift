@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkModel", "CArmadillo", "TOMLKit"]),
         .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine"]),
         .executableTarget(name: "autoshrink", dependencies: [
-            "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel",
+            "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
+            "AutoShrinkDevice", "AutoShrinkExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -49,7 +49,12 @@ public struct RunDirectory: Hashable, Sendable {
         if !contents.isEmpty {
             if resume {
                 if manager.fileExists(atPath: configPath) {
-                    let stored = try SearchConfiguration.load(path: configPath)
+                    let stored: SearchConfiguration
+                    do { stored = try SearchConfiguration.load(path: configPath) } catch {
+                        guard force else { throw error }
+                        try clear()
+                        return try create(configuration)
+                    }
                     if let difference = stored.firstDifference(from: configuration) {
                         guard force else {
                             throw SearchError("\(path): the run was made with a different configuration: \(difference); use --force to start over")
@@ -71,8 +76,13 @@ public struct RunDirectory: Hashable, Sendable {
                 try clear()
             }
         }
+        return try create(configuration)
+    }
+
+    /// Creates the directory layout and writes `config.json`; a new run has no records.
+    private func create(_ configuration: SearchConfiguration) throws -> [CandidateRecord] {
         do {
-            try manager.createDirectory(atPath: snapshotsPath, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: snapshotsPath, withIntermediateDirectories: true)
         } catch {
             throw SearchError("\(path): cannot create run directory (\(error.localizedDescription))")
         }
@@ -102,7 +112,8 @@ public struct RunDirectory: Hashable, Sendable {
     /// Appends a timestamped line to `search.log`.
     func log(_ line: String) {
         let stamp = ISO8601DateFormatter().string(from: Date())
-        try? appendLine(line.split(separator: "\n", omittingEmptySubsequences: false)
+        let text = line.hasSuffix("\n") ? String(line.dropLast()) : line
+        try? appendLine(text.split(separator: "\n", omittingEmptySubsequences: false)
                             .map { "\(stamp) \($0)" }.joined(separator: "\n"), path: logPath, sync: false)
     }
 }

@@ -28,9 +28,9 @@ public protocol SearchObserver: Sendable {
 
 /// Text renderings of search progress and results (pure functions).
 public enum SearchReport {
-    /// One candidate: `step 3 [2] -1->4  25 edges  acc 0.8123  MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB  lat 1.23ms  score 0.8456  ok  12.3s  (41 done, ETA 1h02m)`.
+    /// One candidate: `step 3 [2] rm 1->4  25 edges  acc 0.8123  MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB  lat 1.23ms  score 0.8456  ok  12.3s  (41 done, ETA 1h02m)`.
     public static func candidateLine(_ record: CandidateRecord, progress: SearchProgress) -> String {
-        let edge = record.removedEdge.map { "-\($0)" } ?? "random"
+        let edge = record.removedEdge.map { "rm \($0)" } ?? "random"
         return "step \(record.step) [\(record.candidate)] \(edge)  \(record.edgesLeft) edges  acc \(String(format: "%.4f", record.accuracy))  "
             + resourceText(record.resources)
             + "  score \(String(format: "%.4f", record.score))  \(record.feasible ? "ok" : "INFEASIBLE")  \(String(format: "%.1f", record.seconds))s  ep \(record.epochs)"
@@ -96,6 +96,14 @@ public enum SearchReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// A machine-readable summary (for `--json`): best snapshot and its figures, budget, time,
+    /// and the Pareto front's candidate ids. Sorted keys, one JSON object.
+    public static func json(_ result: SearchResult) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(JSONSummary(result)), as: UTF8.self)
+    }
+
     /// `MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB[  lat 1.230ms]`.
     public static func resourceText(_ resources: CandidateResources) -> String {
         var text = "MACs \(ArchitectureSummary.scaled(Double(resources.macs)))  params \(ArchitectureSummary.scaled(Double(resources.parameters)))  wts \(kib(resources.weightBytes))  peak \(kib(resources.peakActivationBytes))"
@@ -136,5 +144,54 @@ public enum ParetoFront {
             bestAccuracy = record.accuracy
         }
         return front
+    }
+}
+
+/// The `--json` summary (snake_case keys; `best` and `latency_ms` are null when absent).
+private struct JSONSummary: Encodable {
+    let result: SearchResult
+    init(_ result: SearchResult) { self.result = result }
+
+    enum Keys: String, CodingKey {
+        case runDirectory = "run_directory", strategy, candidatesTrained = "candidates_trained"
+        case candidatesTrainedThisSession = "candidates_trained_this_session", steps
+        case candidateSeconds = "candidate_seconds", wallSeconds = "wall_seconds"
+        case paretoResource = "pareto_resource", paretoFront = "pareto_front", best
+    }
+    enum BestKeys: String, CodingKey {
+        case path, step, candidate, edges, accuracy, score, macs, params
+        case weightBytes = "weight_bytes", peakActivationBytes = "peak_activation_bytes", latency = "latency_ms"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(result.runDirectory, forKey: .runDirectory)
+        try container.encode(result.strategy.rawValue, forKey: .strategy)
+        try container.encode(result.candidatesTrained, forKey: .candidatesTrained)
+        try container.encode(result.candidatesTrainedThisSession, forKey: .candidatesTrainedThisSession)
+        try container.encode(result.steps.count, forKey: .steps)
+        try container.encode(result.candidateSeconds, forKey: .candidateSeconds)
+        try container.encode(result.wallSeconds, forKey: .wallSeconds)
+        try container.encode(result.paretoResource.rawValue, forKey: .paretoResource)
+        try container.encode(result.paretoFront.map(\.id), forKey: .paretoFront)
+        guard let best = result.best, let path = result.bestArchitecturePath else {
+            try container.encodeNil(forKey: .best)
+            return
+        }
+        let winner = best.winner
+        var nested = container.nestedContainer(keyedBy: BestKeys.self, forKey: .best)
+        try nested.encode(path, forKey: .path)
+        try nested.encode(best.step, forKey: .step)
+        try nested.encode(winner.id, forKey: .candidate)
+        try nested.encode(winner.edgesLeft, forKey: .edges)
+        try nested.encode(winner.accuracy, forKey: .accuracy)
+        try nested.encode(winner.score, forKey: .score)
+        try nested.encode(winner.resources.macs, forKey: .macs)
+        try nested.encode(winner.resources.parameters, forKey: .params)
+        try nested.encode(winner.resources.weightBytes, forKey: .weightBytes)
+        try nested.encode(winner.resources.peakActivationBytes, forKey: .peakActivationBytes)
+        if let latency = winner.resources.latencyMilliseconds { try nested.encode(latency, forKey: .latency) } else {
+            try nested.encodeNil(forKey: .latency)
+        }
     }
 }

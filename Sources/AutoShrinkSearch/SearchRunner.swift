@@ -239,12 +239,15 @@ private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: Sco
     guard result.epochs >= 0, result.seconds.isFinite, result.seconds >= 0 else {
         throw SearchError("evaluator returned \(result.epochs) epochs / \(result.seconds) s for \(job.candidate.id)")
     }
-    return CandidateRecord(
+    let record = CandidateRecord(
         step: job.candidate.step, candidate: job.candidate.index, id: job.candidate.id, removedEdge: job.candidate.removedEdge,
         cellEdges: job.candidate.cell.edges, edgesLeft: job.candidate.cell.edges.count,
         architectureHash: job.request.architecture.stableHash, accuracy: result.accuracy, resources: job.resources,
         score: score.score(accuracy: result.accuracy, resources: job.resources), feasible: score.isFeasible(job.resources),
         seconds: result.seconds, epochs: result.epochs)
+    // Continue with the values a resumed run reads back from the trajectory line, so winners and
+    // the best snapshot are chosen from identical numbers in both cases.
+    return try JSONDecoder().decode(CandidateRecord.self, from: Data(record.jsonLine().utf8))
 }
 
 /// A candidate waiting for evaluation.

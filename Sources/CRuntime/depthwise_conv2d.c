@@ -59,13 +59,16 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const size_t row = (size_t)in_width * in_pixel_stride;
-    float acc[DW_CHUNK];
+    float acc[DW_CHUNK], bias_row[DW_CHUNK];
     float lo, hi;
     int c0, oy, ox, c, ky, kx;
     as__activation_bounds_f32(activation, &lo, &hi);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
         const float *w = weights + c0;
+        for (c = 0; c < nc; c++) {
+            bias_row[c] = bias ? bias[c0 + c] : 0.0f;
+        }
         for (oy = 0; oy < out_height; oy++) {
             const int y0 = oy * stride - 1;
             int ky_lo, ky_hi;
@@ -80,19 +83,19 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
                     const float *r1 = r0 + row, *r2 = r0 + 2 * row;
                     const size_t p1 = (size_t)in_pixel_stride, p2 = 2 * (size_t)in_pixel_stride;
                     for (c = 0; c < nc; c++) {
-                        float v = bias ? bias[c0 + c] : 0.0f;
+                        float v = bias_row[c];
                         v += r0[c] * w[c] + r0[p1 + c] * w[channels + c] + r0[p2 + c] * w[2 * channels + c];
                         v += r1[c] * w[3 * channels + c] + r1[p1 + c] * w[4 * channels + c] +
                              r1[p2 + c] * w[5 * channels + c];
                         v += r2[c] * w[6 * channels + c] + r2[p1 + c] * w[7 * channels + c] +
                              r2[p2 + c] * w[8 * channels + c];
-                        v = v < lo ? lo : v;
-                        y[c] = v > hi ? hi : v;
+                        acc[c] = v;
                     }
+                    as__clamp_row_f32(acc, nc, lo, hi, y);
                     continue;
                 }
                 for (c = 0; c < nc; c++) {
-                    acc[c] = bias ? bias[c0 + c] : 0.0f;
+                    acc[c] = bias_row[c];
                 }
                 for (ky = ky_lo; ky < ky_hi; ky++) {
                     for (kx = kx_lo; kx < kx_hi; kx++) {
@@ -153,11 +156,14 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const size_t row = (size_t)in_width * in_pixel_stride;
     const int16_t zp = (int16_t)input_zero_point;
-    int32_t acc[DW_CHUNK];
+    int32_t acc[DW_CHUNK], bias_row[DW_CHUNK];
     int c0, oy, ox, c, ky, kx;
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
         const int8_t *w = weights + c0;
+        for (c = 0; c < nc; c++) {
+            bias_row[c] = bias ? bias[c0 + c] : 0;
+        }
         for (oy = 0; oy < out_height; oy++) {
             const int y0 = oy * stride - 1;
             int ky_lo, ky_hi;
@@ -171,7 +177,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
                     const int8_t *r1 = r0 + row, *r2 = r0 + 2 * row;
                     const size_t p1 = (size_t)in_pixel_stride, p2 = 2 * (size_t)in_pixel_stride;
                     for (c = 0; c < nc; c++) {
-                        int32_t v = bias ? bias[c0 + c] : 0;
+                        int32_t v = bias_row[c];
                         v += AS_DW_TAP(r0[c], w[c]) + AS_DW_TAP(r0[p1 + c], w[channels + c]) +
                              AS_DW_TAP(r0[p2 + c], w[2 * channels + c]);
                         v += AS_DW_TAP(r1[c], w[3 * channels + c]) + AS_DW_TAP(r1[p1 + c], w[4 * channels + c]) +
@@ -182,7 +188,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
                     }
                 } else {
                     for (c = 0; c < nc; c++) {
-                        acc[c] = bias ? bias[c0 + c] : 0;
+                        acc[c] = bias_row[c];
                     }
                     for (ky = ky_lo; ky < ky_hi; ky++) {
                         for (kx = kx_lo; kx < kx_hi; kx++) {

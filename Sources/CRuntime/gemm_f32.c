@@ -7,30 +7,62 @@
  *   out[p][o] = act(bias[o] + sum_r x_p[r] * w[r][o])     x_p = im2col row of pixel p [R], w [R][C_out]
  *
  * Pointwise convs and FC read their rows straight from the input (a pixel's channels are
- * contiguous); KxK convs stage im2col rows for a tile of P pixels into a stack buffer [P][STAGE]
- * (padding stages 0), in passes of at most STAGE floats of the reduction. The inner kernel broadcasts
- * one input value and multiply-adds it into a row of output channels (contiguous in w).
+ * contiguous). KxK convs read interior pixels straight from the input too, through a table of
+ * reduction offsets (r -> (ky*W + kx)*pixel_stride + ci from the window origin); pixels whose window
+ * leaves the image stage im2col rows into a stack buffer [P][STAGE] (padding stages 0), in passes of
+ * at most STAGE floats. The inner kernel broadcasts one input value and multiply-adds it into a row
+ * of output channels (contiguous in w).
  */
 #include "kernel_common.h"
 
 #define TILE_PIXELS 8
 #define OC_CHUNK 256
 #define STAGE_FLOATS 512
+#define MAX_OFFSETS 2048 /* longest reduction read through the offset table */
 
 /* ---- staging ------------------------------------------------------------------------------------ */
 
-static void put_run(float *row, int r0, int r1, int r, const float *src, int count)
+/* dst[0..count) = src[0..count): runs move in chunks of 4 floats, longer runs end with an overlapping
+ * chunk, shorter ones copy 4 floats when both sides have room (the extra values are overwritten by
+ * the runs staged after this one). */
+static void copy_run(float *dst, const float *src, int count, ptrdiff_t src_room, ptrdiff_t dst_room)
 {
-    int lo = r > r0 ? r : r0;
-    int hi = r + count < r1 ? r + count : r1;
+    int i;
+    if (count >= 4) {
+        for (i = 0; i + 4 <= count; i += 4) {
+            memcpy(dst + i, src + i, 4 * sizeof(float));
+        }
+        if (i < count) {
+            memcpy(dst + count - 4, src + count - 4, 4 * sizeof(float));
+        }
+    } else if (src_room >= 4 && dst_room >= 4) {
+        memcpy(dst, src, 4 * sizeof(float));
+    } else {
+        for (i = 0; i < count; i++) {
+            dst[i] = src[i];
+        }
+    }
+}
+
+typedef struct stage_context {
+    const as__conv_shape *shape;
+    const float *input;
+    const float *input_end; /* one past the last input value the kernel may read */
+} stage_context;
+
+/* Writes the part of the logical run [r, r + count) inside the pass window [r0, r1) of `row`;
+ * src == NULL writes zeros. Runs must be written in increasing r. */
+static void put_run(const stage_context *x, float *row, int r0, int r1, int r, const float *src, int count)
+{
+    const int lo = r > r0 ? r : r0;
+    const int hi = r + count < r1 ? r + count : r1;
     int i;
     if (hi <= lo) {
         return;
     }
     if (src) {
-        for (i = lo; i < hi; i++) {
-            row[i - r0] = src[i - r];
-        }
+        copy_run(row + (lo - r0), src + (lo - r), hi - lo, x->input_end - (src + (lo - r)),
+                 STAGE_FLOATS - (lo - r0));
     } else {
         for (i = lo; i < hi; i++) {
             row[i - r0] = 0.0f;
@@ -38,14 +70,25 @@ static void put_run(float *row, int r0, int r1, int r, const float *src, int cou
     }
 }
 
-/* row [r1 - r0] = im2col values r0..r1 of output pixel `pixel` (K > 1). */
-static void stage_row(const as__conv_shape *s, const float *input, int pixel, int r0, int r1, float *row)
+/* row [r1 - r0] = im2col values r0..r1 of output pixel (oy, ox) (K > 1). */
+static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, float *row)
 {
+    const as__conv_shape *s = x->shape;
     const int k = s->kernel_size, c = s->in_channels, ps = s->in_pixel_stride;
-    const int oy = pixel / s->out_width, ox = pixel % s->out_width;
     const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
     int kx_lo = -x0, kx_hi = s->in_width - x0;
     int ky, kx;
+    if (r0 == 0 && r1 == k * k * c && ps == c && y0 >= 0 && x0 >= 0 && y0 + k <= s->in_height &&
+        x0 + k <= s->in_width) {
+        /* interior pixel, dense input, whole reduction: K runs of K*C contiguous values */
+        const float *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
+        const size_t line = (size_t)s->in_width * c;
+        const int run = k * c;
+        for (ky = 0; ky < k; ky++) {
+            copy_run(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line), STAGE_FLOATS - ky * run);
+        }
+        return;
+    }
     kx_lo = kx_lo < 0 ? 0 : kx_lo > k ? k : kx_lo;
     kx_hi = kx_hi < kx_lo ? kx_lo : kx_hi > k ? k : kx_hi;
     for (ky = 0; ky < k; ky++) {
@@ -59,25 +102,26 @@ static void stage_row(const as__conv_shape *s, const float *input, int pixel, in
             continue;
         }
         if (iy < 0 || iy >= s->in_height) {
-            put_run(row, r0, r1, run, NULL, k * c);
+            put_run(x, row, r0, r1, run, NULL, k * c);
             continue;
         }
-        put_run(row, r0, r1, run, NULL, kx_lo * c);
-        put_run(row, r0, r1, run + kx_hi * c, NULL, (k - kx_hi) * c);
-        src = input + ((size_t)iy * s->in_width + (x0 + kx_lo)) * ps;
+        put_run(x, row, r0, r1, run, NULL, kx_lo * c);
+        src = x->input + ((size_t)iy * s->in_width + (x0 + kx_lo)) * ps;
         if (ps == c) {
-            put_run(row, r0, r1, run + kx_lo * c, src, (kx_hi - kx_lo) * c);
+            put_run(x, row, r0, r1, run + kx_lo * c, src, (kx_hi - kx_lo) * c);
         } else {
             for (kx = kx_lo; kx < kx_hi; kx++) {
-                put_run(row, r0, r1, run + kx * c, src + (size_t)(kx - kx_lo) * ps, c);
+                put_run(x, row, r0, r1, run + kx * c, src + (size_t)(kx - kx_lo) * ps, c);
             }
         }
+        put_run(x, row, r0, r1, run + kx_hi * c, NULL, (k - kx_hi) * c);
     }
 }
 
 /* ---- micro-kernels ----------------------------------------------------------------------------
- * Contract: acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{k < depth} a[p][k] * w[k * w_stride + o]
- * for p < rows, o < width; acc rows are OC_CHUNK apart, a[p] are row pointers.
+ * Contract: acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{k < depth} a[p][off(k)] * w[k * w_stride + o]
+ * for p < rows, o < width, with off(k) = offsets ? offsets[k] : k; acc rows are OC_CHUNK apart and
+ * a[p] are row pointers.
  */
 
 #if defined(AS_X86_AVX512)
@@ -85,9 +129,9 @@ static void stage_row(const as__conv_shape *s, const float *input, int pixel, in
 #define TILE_WIDTH 32
 #define TILE_MASKED_LOADS 1
 
-static AS_ALWAYS_INLINE void avx512_tile(const int rows, const int wide, const float *const *a, int depth,
-                                         const float *w, size_t w_stride, __mmask16 m0, __mmask16 m1,
-                                         const float *init, float *acc)
+static AS_ALWAYS_INLINE void avx512_tile(const int rows, const int wide, const float *const *a,
+                                         const int32_t *offsets, int depth, const float *w, size_t w_stride,
+                                         __mmask16 m0, __mmask16 m1, const float *init, float *acc)
 {
     __m512 c0[TILE_PIXELS], c1[TILE_PIXELS];
     int r, k;
@@ -106,10 +150,11 @@ static AS_ALWAYS_INLINE void avx512_tile(const int rows, const int wide, const f
     }
     for (k = 0; k < depth; k++) {
         const float *wk = w + (size_t)k * w_stride;
+        const int off = offsets ? offsets[k] : k;
         const __m512 w0 = _mm512_maskz_loadu_ps(m0, wk);
         const __m512 w1 = wide ? _mm512_maskz_loadu_ps(m1, wk + 16) : _mm512_setzero_ps();
         for (r = 0; r < rows; r++) {
-            const __m512 x = _mm512_set1_ps(a[r][k]);
+            const __m512 x = _mm512_set1_ps(a[r][off]);
             c0[r] = _mm512_fmadd_ps(x, w0, c0[r]);
             if (wide) {
                 c1[r] = _mm512_fmadd_ps(x, w1, c1[r]);
@@ -124,34 +169,39 @@ static AS_ALWAYS_INLINE void avx512_tile(const int rows, const int wide, const f
     }
 }
 
-static void tile_kernel(int rows, const float *const *a, int depth, const float *w, size_t w_stride, int width,
-                        const float *init, float *acc)
+/* rows in blocks of 8, 4, 1; one specialisation per (width class, offsets or contiguous) */
+#define AS_AVX512_ROWS(wide, offs)                                                                     \
+    do {                                                                                               \
+        for (; r + 8 <= rows; r += 8) {                                                                \
+            avx512_tile(8, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);   \
+        }                                                                                              \
+        if (r + 4 <= rows) {                                                                           \
+            avx512_tile(4, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);   \
+            r += 4;                                                                                    \
+        }                                                                                              \
+        for (; r < rows; r++) {                                                                        \
+            avx512_tile(1, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);   \
+        }                                                                                              \
+    } while (0)
+
+static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
+                        size_t w_stride, int width, const float *init, float *acc)
 {
     const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
     const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
                          : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
     int r = 0;
     if (width > 16) {
-        for (; r + 8 <= rows; r += 8) {
-            avx512_tile(8, 1, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-        }
-        if (r + 4 <= rows) {
-            avx512_tile(4, 1, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 4;
-        }
-        for (; r < rows; r++) {
-            avx512_tile(1, 1, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        if (offsets) {
+            AS_AVX512_ROWS(1, offsets);
+        } else {
+            AS_AVX512_ROWS(1, NULL);
         }
     } else {
-        for (; r + 8 <= rows; r += 8) {
-            avx512_tile(8, 0, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-        }
-        if (r + 4 <= rows) {
-            avx512_tile(4, 0, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 4;
-        }
-        for (; r < rows; r++) {
-            avx512_tile(1, 0, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        if (offsets) {
+            AS_AVX512_ROWS(0, offsets);
+        } else {
+            AS_AVX512_ROWS(0, NULL);
         }
     }
 }
@@ -161,8 +211,9 @@ static void tile_kernel(int rows, const float *const *a, int depth, const float 
 #define TILE_WIDTH 16
 #define TILE_MASKED_LOADS 1
 
-static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, int depth, const float *w,
-                                       size_t w_stride, __m256i m0, __m256i m1, const float *init, float *acc)
+static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, const int32_t *offsets, int depth,
+                                       const float *w, size_t w_stride, __m256i m0, __m256i m1, const float *init,
+                                       float *acc)
 {
     __m256 c0[4], c1[4];
     int r, k;
@@ -173,10 +224,11 @@ static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, in
     }
     for (k = 0; k < depth; k++) {
         const float *wk = w + (size_t)k * w_stride;
+        const int off = offsets ? offsets[k] : k;
         const __m256 w0 = _mm256_maskload_ps(wk, m0);
         const __m256 w1 = _mm256_maskload_ps(wk + 8, m1);
         for (r = 0; r < rows; r++) {
-            const __m256 x = _mm256_broadcast_ss(a[r] + k);
+            const __m256 x = _mm256_broadcast_ss(a[r] + off);
             c0[r] = _mm256_fmadd_ps(x, w0, c0[r]);
             c1[r] = _mm256_fmadd_ps(x, w1, c1[r]);
         }
@@ -187,18 +239,27 @@ static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, in
     }
 }
 
-static void tile_kernel(int rows, const float *const *a, int depth, const float *w, size_t w_stride, int width,
-                        const float *init, float *acc)
+static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
+                        size_t w_stride, int width, const float *init, float *acc)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lane);
     int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        avx2_tile(4, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-    }
-    for (; r < rows; r++) {
-        avx2_tile(1, a + r, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+    if (offsets) {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        }
+    } else {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        }
     }
 }
 
@@ -206,8 +267,8 @@ static void tile_kernel(int rows, const float *const *a, int depth, const float 
 
 #define TILE_WIDTH 16
 
-static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, int depth, const float *w,
-                                       size_t w_stride, const float *init, float *acc)
+static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, const int32_t *offsets, int depth,
+                                       const float *w, size_t w_stride, const float *init, float *acc)
 {
     float32x4_t c[4][4];
     int r, j, k = 0;
@@ -217,11 +278,13 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, in
             c[r][j] = vld1q_f32(src + 4 * j);
         }
     }
-    for (; k + 4 <= depth; k += 4) {
-        float32x4_t x[4];
-        for (r = 0; r < rows; r++) {
-            x[r] = vld1q_f32(a[r] + k);
-        }
+    if (!offsets) {
+        /* contiguous rows: four reduction steps per vector load of each row */
+        for (; k + 4 <= depth; k += 4) {
+            float32x4_t x[4];
+            for (r = 0; r < rows; r++) {
+                x[r] = vld1q_f32(a[r] + k);
+            }
 #define AS_FMLA_LANE(lane)                                                                             \
     do {                                                                                               \
         const float *wl = w + (size_t)(k + (lane)) * w_stride;                                         \
@@ -234,18 +297,20 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, in
             c[r][3] = vfmaq_laneq_f32(c[r][3], w3, x[r], lane);                                        \
         }                                                                                              \
     } while (0)
-        AS_FMLA_LANE(0);
-        AS_FMLA_LANE(1);
-        AS_FMLA_LANE(2);
-        AS_FMLA_LANE(3);
+            AS_FMLA_LANE(0);
+            AS_FMLA_LANE(1);
+            AS_FMLA_LANE(2);
+            AS_FMLA_LANE(3);
 #undef AS_FMLA_LANE
+        }
     }
     for (; k < depth; k++) {
         const float *wl = w + (size_t)k * w_stride;
+        const int off = offsets ? offsets[k] : k;
         const float32x4_t w0 = vld1q_f32(wl), w1 = vld1q_f32(wl + 4);
         const float32x4_t w2 = vld1q_f32(wl + 8), w3 = vld1q_f32(wl + 12);
         for (r = 0; r < rows; r++) {
-            const float x = a[r][k];
+            const float x = a[r][off];
             c[r][0] = vfmaq_n_f32(c[r][0], w0, x);
             c[r][1] = vfmaq_n_f32(c[r][1], w1, x);
             c[r][2] = vfmaq_n_f32(c[r][2], w2, x);
@@ -259,16 +324,25 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, in
     }
 }
 
-static void tile_kernel(int rows, const float *const *a, int depth, const float *w, size_t w_stride, int width,
-                        const float *init, float *acc)
+static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
+                        size_t w_stride, int width, const float *init, float *acc)
 {
     int r = 0;
     (void)width;
-    for (; r + 4 <= rows; r += 4) {
-        neon_tile(4, a + r, depth, w, w_stride, init, acc + r * OC_CHUNK);
-    }
-    for (; r < rows; r++) {
-        neon_tile(1, a + r, depth, w, w_stride, init, acc + r * OC_CHUNK);
+    if (offsets) {
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, offsets, depth, w, w_stride, init, acc + r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            neon_tile(1, a + r, offsets, depth, w, w_stride, init, acc + r * OC_CHUNK);
+        }
+    } else {
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, NULL, depth, w, w_stride, init, acc + r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            neon_tile(1, a + r, NULL, depth, w, w_stride, init, acc + r * OC_CHUNK);
+        }
     }
 }
 
@@ -277,8 +351,8 @@ static void tile_kernel(int rows, const float *const *a, int depth, const float 
 #define TILE_WIDTH 32
 #define TILE_MASKED_LOADS 1
 
-static void tile_kernel(int rows, const float *const *a, int depth, const float *w, size_t w_stride, int width,
-                        const float *init, float *acc)
+static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
+                        size_t w_stride, int width, const float *init, float *acc)
 {
     int r, k, o;
     for (r = 0; r < rows; r++) {
@@ -289,7 +363,7 @@ static void tile_kernel(int rows, const float *const *a, int depth, const float 
             }
         }
         for (k = 0; k < depth; k++) {
-            const float x = a[r][k];
+            const float x = a[r][offsets ? offsets[k] : k];
             const float *wk = w + (size_t)k * w_stride;
             for (o = 0; o < width; o++) {
                 c[o] += x * wk[o];
@@ -302,76 +376,167 @@ static void tile_kernel(int rows, const float *const *a, int depth, const float 
 
 /* ---- engine ------------------------------------------------------------------------------------ */
 
+typedef struct engine {
+    stage_context x;
+    const float *weights;
+    const int32_t *offsets; /* [R] window offsets for direct KxK tiles */
+    int reduction;
+    float lo, hi;
+    float *stage; /* [TILE_PIXELS][STAGE_FLOATS] */
+    float *acc;   /* [TILE_PIXELS][OC_CHUNK] */
+} engine;
+
+/* acc[rows][chunk] (+)= rows of the GEMM for weight columns oc0.. through tile_kernel, handling the
+ * array's last weight row when full-width loads would run past it. */
+static void gemm_columns(const engine *e, int rows, const float *const *a, const int32_t *offsets, int r0,
+                         int depth, int last_pass, int oc0, int chunk, const float *init)
+{
+    const int c_out = e->x.shape->out_channels;
+    int o;
+    for (o = 0; o < chunk; o += TILE_WIDTH) {
+        const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
+        const float *w = e->weights + (size_t)r0 * c_out + oc0 + o;
+        const float *tile_init = init ? init + o : NULL;
+#if defined(TILE_MASKED_LOADS)
+        (void)last_pass;
+        tile_kernel(rows, a, offsets, depth, w, (size_t)c_out, width, tile_init, e->acc + o);
+#else
+        if (last_pass && oc0 + o + TILE_WIDTH > c_out) {
+            float last[TILE_WIDTH] AS_ALIGN64;
+            const float *shifted[TILE_PIXELS];
+            const int k = depth - 1;
+            int i, p;
+            for (i = 0; i < TILE_WIDTH; i++) {
+                last[i] = i < width ? w[(size_t)k * c_out + i] : 0.0f;
+            }
+            for (p = 0; p < rows; p++) {
+                shifted[p] = a[p] + (offsets ? offsets[k] : k);
+            }
+            if (depth > 1) {
+                tile_kernel(rows, a, offsets, depth - 1, w, (size_t)c_out, width, tile_init, e->acc + o);
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, NULL, e->acc + o);
+            } else {
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, tile_init, e->acc + o);
+            }
+        } else {
+            tile_kernel(rows, a, offsets, depth, w, (size_t)c_out, width, tile_init, e->acc + o);
+        }
+#endif
+    }
+}
+
+/* Output pixels (oy, ox), (oy, ox + 1), ... (`rows` of them, wrapping to the next output row unless
+ * direct KxK) for channels oc0..oc0 + chunk. direct: read the input in place. */
+static void run_tile(const engine *e, int oy, int ox, int rows, int direct, int oc0, int chunk,
+                     const float *bias_row, float *output)
+{
+    const as__conv_shape *s = e->x.shape;
+    const float *a[TILE_PIXELS];
+    int p, r0, o;
+    if (direct) {
+        for (p = 0; p < rows; p++) {
+            const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
+            a[p] = e->x.input + ((size_t)y0 * s->in_width + x0) * s->in_pixel_stride;
+            if (++ox == s->out_width) {
+                ox = 0;
+                oy++;
+            }
+        }
+        gemm_columns(e, rows, a, s->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, 1, oc0, chunk,
+                     bias_row);
+    } else {
+        for (r0 = 0; r0 < e->reduction; r0 += STAGE_FLOATS) {
+            const int r1 = e->reduction - r0 < STAGE_FLOATS ? e->reduction : r0 + STAGE_FLOATS;
+            int y = oy, x = ox;
+            for (p = 0; p < rows; p++) {
+                stage_row(&e->x, y, x, r0, r1, e->stage + p * STAGE_FLOATS);
+                a[p] = e->stage + p * STAGE_FLOATS;
+                if (++x == s->out_width) {
+                    x = 0;
+                    y++;
+                }
+            }
+            gemm_columns(e, rows, a, NULL, r0, r1 - r0, r1 == e->reduction, oc0, chunk, r0 == 0 ? bias_row : NULL);
+        }
+    }
+    for (p = 0; p < rows; p++) {
+        const float *acc = e->acc + p * OC_CHUNK;
+        float *y = output + (size_t)p * s->out_pixel_stride;
+        for (o = 0; o < chunk; o++) {
+            float v = acc[o];
+            v = v < e->lo ? e->lo : v;
+            y[o] = v > e->hi ? e->hi : v;
+        }
+    }
+}
+
 void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
                        as_activation activation, float *output)
 {
     float stage[TILE_PIXELS * STAGE_FLOATS] AS_ALIGN64;
     float acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
     float bias_row[OC_CHUNK] AS_ALIGN64;
-    const float *rows_ptr[TILE_PIXELS];
-    const int c_out = s->out_channels;
-    const int reduction = s->kernel_size * s->kernel_size * s->in_channels;
+    int32_t offsets[MAX_OFFSETS];
+    const int k = s->kernel_size, c_out = s->out_channels;
     const int pixels = s->out_height * s->out_width;
-    const int direct = s->kernel_size == 1; /* rows read in place, one pass over the reduction */
-    const int pass = direct ? reduction : STAGE_FLOATS;
-    float lo, hi;
-    int oc0, p0, r0, o, p;
+    engine e;
+    int oc0, o, p0, oy;
 
-    as__activation_bounds_f32(activation, &lo, &hi);
+    e.x.shape = s;
+    e.x.input = input;
+    e.x.input_end = input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + s->in_channels;
+    e.weights = weights;
+    e.reduction = k * k * s->in_channels;
+    e.stage = stage;
+    e.acc = acc;
+    e.offsets = NULL;
+    as__activation_bounds_f32(activation, &e.lo, &e.hi);
+    if (k > 1 && e.reduction <= MAX_OFFSETS) {
+        int ky, kx, ci, r = 0;
+        for (ky = 0; ky < k; ky++) {
+            for (kx = 0; kx < k; kx++) {
+                for (ci = 0; ci < s->in_channels; ci++) {
+                    offsets[r++] = (int32_t)(((size_t)ky * s->in_width + kx) * s->in_pixel_stride + ci);
+                }
+            }
+        }
+        e.offsets = offsets;
+    }
+
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
         for (o = 0; o < OC_CHUNK; o++) {
             bias_row[o] = (bias && o < chunk) ? bias[oc0 + o] : 0.0f;
         }
-        for (p0 = 0; p0 < pixels; p0 += TILE_PIXELS) {
-            const int rows = pixels - p0 < TILE_PIXELS ? pixels - p0 : TILE_PIXELS;
-            for (r0 = 0; r0 < reduction; r0 += pass) {
-                const int r1 = reduction - r0 < pass ? reduction : r0 + pass;
-                const int depth = r1 - r0;
-                const float *init = r0 == 0 ? bias_row : NULL;
-                for (p = 0; p < rows; p++) {
-                    const int pixel = p0 + p;
-                    if (direct) {
-                        const int y = (pixel / s->out_width) * s->stride, x = (pixel % s->out_width) * s->stride;
-                        rows_ptr[p] = input + ((size_t)y * s->in_width + x) * s->in_pixel_stride;
-                    } else {
-                        stage_row(s, input, pixel, r0, r1, stage + p * STAGE_FLOATS);
-                        rows_ptr[p] = stage + p * STAGE_FLOATS;
-                    }
-                }
-                for (o = 0; o < chunk; o += TILE_WIDTH) {
-                    const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
-                    const float *w = weights + (size_t)r0 * c_out + oc0 + o;
-#if defined(TILE_MASKED_LOADS)
-                    tile_kernel(rows, rows_ptr, depth, w, (size_t)c_out, width, init ? init + o : NULL, acc + o);
-#else
-                    /* full-width loads of the array's last weight row would run past its end */
-                    if (r1 == reduction && oc0 + o + TILE_WIDTH > c_out) {
-                        float last[TILE_WIDTH] AS_ALIGN64;
-                        const float *shifted[TILE_PIXELS];
-                        int i;
-                        for (i = 0; i < TILE_WIDTH; i++) {
-                            last[i] = i < width ? w[(size_t)(depth - 1) * c_out + i] : 0.0f;
-                        }
-                        for (p = 0; p < rows; p++) {
-                            shifted[p] = rows_ptr[p] + depth - 1;
-                        }
-                        if (depth > 1) {
-                            tile_kernel(rows, rows_ptr, depth - 1, w, (size_t)c_out, width, init ? init + o : NULL,
-                                        acc + o);
-                            tile_kernel(rows, shifted, 1, last, 0, width, NULL, acc + o);
-                        } else {
-                            tile_kernel(rows, shifted, 1, last, 0, width, init ? init + o : NULL, acc + o);
-                        }
-                    } else {
-                        tile_kernel(rows, rows_ptr, depth, w, (size_t)c_out, width, init ? init + o : NULL, acc + o);
-                    }
-#endif
-                }
+        if (k == 1 || !e.offsets) {
+            /* consecutive pixels, across output rows */
+            for (p0 = 0; p0 < pixels; p0 += TILE_PIXELS) {
+                const int rows = pixels - p0 < TILE_PIXELS ? pixels - p0 : TILE_PIXELS;
+                run_tile(&e, p0 / s->out_width, p0 % s->out_width, rows, k == 1, oc0, chunk, bias_row,
+                         output + (size_t)p0 * s->out_pixel_stride + oc0);
             }
-            for (p = 0; p < rows; p++) {
-                as__clamp_row_f32(acc + p * OC_CHUNK, chunk, lo, hi,
-                                  output + (size_t)(p0 + p) * s->out_pixel_stride + oc0);
+            continue;
+        }
+        /* per output row: staged border pixels on both sides of a run of interior pixels */
+        for (oy = 0; oy < s->out_height; oy++) {
+            const int y0 = oy * s->stride - s->padding;
+            int ox_lo = (s->padding + s->stride - 1) / s->stride;
+            int ox_hi = s->in_width - k + s->padding >= 0 ? (s->in_width - k + s->padding) / s->stride + 1 : 0;
+            int segment, ox;
+            if (y0 < 0 || y0 + k > s->in_height || ox_hi > s->out_width) {
+                ox_hi = ox_hi > s->out_width ? s->out_width : ox_hi;
+            }
+            if (y0 < 0 || y0 + k > s->in_height || ox_hi <= ox_lo) {
+                ox_lo = ox_hi = s->out_width; /* whole row staged */
+            }
+            for (segment = 0; segment < 3; segment++) {
+                const int begin = segment == 0 ? 0 : segment == 1 ? ox_lo : ox_hi;
+                const int end = segment == 0 ? ox_lo : segment == 1 ? ox_hi : s->out_width;
+                for (ox = begin; ox < end; ox += TILE_PIXELS) {
+                    const int rows = end - ox < TILE_PIXELS ? end - ox : TILE_PIXELS;
+                    run_tile(&e, oy, ox, rows, segment == 1, oc0, chunk, bias_row,
+                             output + ((size_t)oy * s->out_width + ox) * s->out_pixel_stride + oc0);
+                }
             }
         }
     }

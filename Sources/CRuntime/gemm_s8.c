@@ -34,41 +34,85 @@
 
 /* ---- staging ------------------------------------------------------------------------------------ */
 
-static void copy_flip(uint8_t *dst, const int8_t *src, int count)
+/* 16 bytes, flipped into the staged domain */
+static AS_ALWAYS_INLINE void copy16_flip(uint8_t *dst, const int8_t *src)
+{
+    uint8_t t[16];
+    int i;
+    memcpy(t, src, 16);
+    for (i = 0; i < 16; i++) {
+        t[i] = (uint8_t)(t[i] ^ STAGE_FLIP);
+    }
+    memcpy(dst, t, 16);
+}
+
+/* dst[0..count) = flip(src[0..count)). Runs are short (K*C_in bytes), so they move in 16-byte
+ * chunks: longer runs end with an overlapping chunk, shorter ones copy 16 bytes when both sides
+ * have room (the extra bytes are overwritten by the runs staged after this one). */
+static void copy_flip(uint8_t *dst, const int8_t *src, int count, ptrdiff_t src_room, ptrdiff_t dst_room)
 {
     int i;
-    for (i = 0; i < count; i++) {
-        dst[i] = (uint8_t)((uint8_t)src[i] ^ STAGE_FLIP);
+    if (count >= 16) {
+        for (i = 0; i + 16 <= count; i += 16) {
+            copy16_flip(dst + i, src + i);
+        }
+        if (i < count) {
+            copy16_flip(dst + count - 16, src + count - 16);
+        }
+    } else if (src_room >= 16 && dst_room >= 16) {
+        copy16_flip(dst, src);
+    } else {
+        for (i = 0; i < count; i++) {
+            dst[i] = (uint8_t)((uint8_t)src[i] ^ STAGE_FLIP);
+        }
     }
 }
 
-/* Writes the part of the logical run [r, r + count) that falls in the pass window [r0, r1) of row;
- * src == NULL writes `pad` bytes. */
-static void put_run(uint8_t *row, int r0, int r1, int r, const int8_t *src, int count, uint8_t pad)
+typedef struct stage_context {
+    const as__conv_shape *shape;
+    const int8_t *input;
+    const int8_t *input_end; /* one past the last input byte the kernel may read */
+    uint8_t pad;             /* staged value of a padding tap */
+} stage_context;
+
+/* Writes the part of the logical run [r, r + count) inside the pass window [r0, r1) of `row`;
+ * src == NULL writes padding. Runs must be written in increasing r. */
+static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r, const int8_t *src, int count)
 {
-    int lo = r > r0 ? r : r0;
-    int hi = r + count < r1 ? r + count : r1;
+    const int lo = r > r0 ? r : r0;
+    const int hi = r + count < r1 ? r + count : r1;
     if (hi <= lo) {
         return;
     }
     if (src) {
-        copy_flip(row + (lo - r0), src + (lo - r), hi - lo);
+        copy_flip(row + (lo - r0), src + (lo - r), hi - lo, x->input_end - (src + (lo - r)),
+                  STAGE_BYTES - (lo - r0));
     } else {
-        memset(row + (lo - r0), pad, (size_t)(hi - lo));
+        memset(row + (lo - r0), x->pad, (size_t)(hi - lo));
     }
 }
 
-/* row [round_up(r1 - r0, 16)] = staged im2col values r0..r1 of output pixel `pixel`. */
-static void stage_row(const as__conv_shape *s, const int8_t *input, uint8_t pad, int pixel, int r0, int r1,
-                      uint8_t *row)
+/* row [round_up(r1 - r0, 16)] = staged im2col values r0..r1 of output pixel (oy, ox). */
+static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, uint8_t *row)
 {
+    const as__conv_shape *s = x->shape;
     const int k = s->kernel_size, c = s->in_channels, ps = s->in_pixel_stride;
-    const int oy = pixel / s->out_width, ox = pixel % s->out_width;
     const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
     const int staged = ((r1 - r0) + 15) & ~15;
     int ky, kx;
     if (k == 1) {
-        copy_flip(row, input + ((size_t)y0 * s->in_width + x0) * ps + r0, r1 - r0);
+        const int8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * ps + r0;
+        copy_flip(row, src, r1 - r0, x->input_end - src, STAGE_BYTES);
+    } else if (r0 == 0 && r1 == k * k * c && ps == c && y0 >= 0 && x0 >= 0 && y0 + k <= s->in_height &&
+               x0 + k <= s->in_width) {
+        /* interior pixel, dense input, whole reduction: K runs of K*C contiguous bytes */
+        const int8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
+        const size_t line = (size_t)s->in_width * c;
+        const int run = k * c;
+        for (ky = 0; ky < k; ky++) {
+            copy_flip(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line),
+                      STAGE_BYTES - ky * run);
+        }
     } else {
         /* taps kx in [kx_lo, kx_hi) are inside the image horizontally */
         int kx_lo = -x0, kx_hi = s->in_width - x0;
@@ -85,23 +129,28 @@ static void stage_row(const as__conv_shape *s, const int8_t *input, uint8_t pad,
                 continue;
             }
             if (iy < 0 || iy >= s->in_height) {
-                put_run(row, r0, r1, run, NULL, k * c, pad);
+                put_run(x, row, r0, r1, run, NULL, k * c);
                 continue;
             }
-            put_run(row, r0, r1, run, NULL, kx_lo * c, pad);
-            put_run(row, r0, r1, run + kx_hi * c, NULL, (k - kx_hi) * c, pad);
-            src = input + ((size_t)iy * s->in_width + (x0 + kx_lo)) * ps;
+            put_run(x, row, r0, r1, run, NULL, kx_lo * c);
+            src = x->input + ((size_t)iy * s->in_width + (x0 + kx_lo)) * ps;
             if (ps == c) {
-                put_run(row, r0, r1, run + kx_lo * c, src, (kx_hi - kx_lo) * c, pad);
+                put_run(x, row, r0, r1, run + kx_lo * c, src, (kx_hi - kx_lo) * c);
             } else {
                 for (kx = kx_lo; kx < kx_hi; kx++) {
-                    put_run(row, r0, r1, run + kx * c, src + (size_t)(kx - kx_lo) * ps, c, pad);
+                    put_run(x, row, r0, r1, run + kx * c, src + (size_t)(kx - kx_lo) * ps, c);
                 }
             }
+            put_run(x, row, r0, r1, run + kx_hi * c, NULL, (k - kx_hi) * c);
         }
     }
     if (staged > r1 - r0) {
-        memset(row + (r1 - r0), 0, (size_t)(staged - (r1 - r0)));
+        static const uint8_t zeros[16] = {0};
+        if (STAGE_BYTES - (r1 - r0) >= 16) {
+            memcpy(row + (r1 - r0), zeros, 16);
+        } else {
+            memset(row + (r1 - r0), 0, (size_t)(staged - (r1 - r0)));
+        }
     }
 }
 
@@ -397,10 +446,15 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
     const int groups_total = (reduction + 3) / 4;
     const int pixels = s->out_height * s->out_width;
     const size_t w_stride = (size_t)c_out * 4;
-    /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
-    const uint8_t pad = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
     const uint32_t offset = (uint32_t)(input_zero_point + (STAGE_FLIP ? 128 : 0));
+    stage_context x;
     int oc0, p0, r0, o, p;
+
+    x.shape = s;
+    x.input = input;
+    x.input_end = input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + s->in_channels;
+    /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
+    x.pad = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
@@ -420,8 +474,13 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
                 const int groups = (r1 - r0 + 3) / 4;
                 const int g0 = r0 / 4;
                 const int32_t *init = r0 == 0 ? bias_eff : NULL;
+                int oy = p0 / s->out_width, ox = p0 % s->out_width;
                 for (p = 0; p < rows; p++) {
-                    stage_row(s, input, pad, p0 + p, r0, r1, stage + p * STAGE_BYTES);
+                    stage_row(&x, oy, ox, r0, r1, stage + p * STAGE_BYTES);
+                    if (++ox == s->out_width) {
+                        ox = 0;
+                        oy++;
+                    }
                 }
                 for (o = 0; o < chunk; o += TILE_WIDTH) {
                     const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
@@ -448,11 +507,9 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
 #endif
                 }
             }
-            for (p = 0; p < rows; p++) {
-                as__requant_row_s8(acc + p * OC_CHUNK, chunk, requant->multiplier + oc0, requant->shift + oc0, 1,
-                                   requant->output_zero_point, requant->activation_min,
-                                   requant->activation_max, output + (size_t)(p0 + p) * s->out_pixel_stride + oc0);
-            }
+            as__requant_tile_s8(acc, rows, OC_CHUNK, chunk, requant->multiplier + oc0, requant->shift + oc0,
+                                requant->output_zero_point, requant->activation_min, requant->activation_max,
+                                output + (size_t)p0 * s->out_pixel_stride + oc0, (size_t)s->out_pixel_stride);
         }
     }
     (void)groups_total;

@@ -142,6 +142,12 @@ void as__conv_gemm_s8(const as__conv_shape *shape, const int8_t *input, int32_t 
 void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
                         int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out);
 
+/* The same for a tile: out[p * out_stride + o] from acc[p * acc_stride + o], per-channel (m[o], s[o]),
+ * p < rows, o < count. */
+void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
+                         size_t out_stride);
+
 /* out[i] = MBQM(x[i], multiplier, shift) (one multiplier for the row); in place allowed. x, out: [count]. */
 void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out);
 

@@ -280,3 +280,76 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
         out[i] = as__mbqm(x[i], multiplier, shift);
     }
 }
+
+void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
+                         size_t out_stride)
+{
+    int o = 0, p;
+#if defined(AS_X86_AVX512)
+    {
+        const __m512i zp = _mm512_set1_epi32(zero_point);
+        const __m512i lo_zp = _mm512_set1_epi32(lo - zero_point);
+        const __m512i hi_zp = _mm512_set1_epi32(hi - zero_point);
+        for (; o < count; o += 16) {
+            const __mmask16 mask = count - o >= 16 ? (__mmask16)0xFFFF
+                                                   : (__mmask16)((1u << (count - o)) - 1u);
+            as__rq_avx512 q;
+            as__rq_avx512_init(&q, _mm512_maskz_loadu_epi32(mask, multiplier + o),
+                               _mm512_maskz_loadu_epi32(mask, shift + o));
+            for (p = 0; p < rows; p++) {
+                const __m512i v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + (size_t)p * acc_stride + o));
+                _mm512_mask_cvtepi32_storeu_epi8(out + p * out_stride + o, mask, as__output_avx512(v, zp, lo_zp, hi_zp));
+            }
+        }
+    }
+#elif defined(AS_X86_AVX2)
+    {
+        const __m256i zp = _mm256_set1_epi32(zero_point);
+        const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point);
+        const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
+        for (; o + 8 <= count; o += 8) {
+            as__rq_avx2 q;
+            as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
+                             _mm256_loadu_si256((const __m256i *)(shift + o)));
+            for (p = 0; p < rows; p++) {
+                __m256i v = as__rq_avx2_apply(&q, _mm256_loadu_si256((const __m256i *)(acc + (size_t)p * acc_stride + o)));
+                __m128i words;
+                v = as__output_avx2(v, zp, lo_zp, hi_zp);
+                words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+                _mm_storel_epi64((__m128i *)(out + p * out_stride + o), _mm_packs_epi16(words, words));
+            }
+        }
+    }
+#elif defined(AS_ARM_NEON)
+    {
+        const int32x4_t zp = vdupq_n_s32(zero_point);
+        const int8x16_t lo8 = vdupq_n_s8((int8_t)lo), hi8 = vdupq_n_s8((int8_t)hi);
+        for (; o + 16 <= count; o += 16) {
+            int32x4_t m[4], left[4], neg_right[4];
+            int j;
+            for (j = 0; j < 4; j++) {
+                const int32x4_t sh = vld1q_s32(shift + o + 4 * j);
+                m[j] = vld1q_s32(multiplier + o + 4 * j);
+                left[j] = vmaxq_s32(sh, vdupq_n_s32(0));
+                neg_right[j] = vminq_s32(sh, vdupq_n_s32(0));
+            }
+            for (p = 0; p < rows; p++) {
+                const int32_t *a = acc + (size_t)p * acc_stride + o;
+                vst1q_s8(out + p * out_stride + o,
+                         as__output16_neon(as__mbqm_neon(vld1q_s32(a), m[0], left[0], neg_right[0]),
+                                           as__mbqm_neon(vld1q_s32(a + 4), m[1], left[1], neg_right[1]),
+                                           as__mbqm_neon(vld1q_s32(a + 8), m[2], left[2], neg_right[2]),
+                                           as__mbqm_neon(vld1q_s32(a + 12), m[3], left[3], neg_right[3]), zp, lo8,
+                                           hi8));
+            }
+        }
+    }
+#endif
+    if (o < count) {
+        for (p = 0; p < rows; p++) {
+            as__requant_row_s8(acc + (size_t)p * acc_stride + o, count - o, multiplier + o, shift + o, 1, zero_point,
+                               lo, hi, out + p * out_stride + o);
+        }
+    }
+}

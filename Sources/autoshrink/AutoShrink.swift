@@ -9,7 +9,8 @@ struct AutoShrink: ParsableCommand {
         commandName: "autoshrink",
         abstract: "Topology-aware NAS (AutoShrink) for Linux edge devices: profile, search, train, export, deploy.",
         version: AutoShrinkVersion.string,
-        subcommands: [TrainCommand.self, EvaluateCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, SearchCommand.self, EvaluateCommand.self, InfoCommand.self, BenchCommand.self,
+                      SearchWorkerCommand.self])
 
     static func main() {
         // OpenBLAS picks its kernel when it loads, before main: re-exec once with a better

@@ -100,7 +100,8 @@ struct TrainCommand: ParsableCommand {
 struct CostSummary {
     let text: String
     init(network: Network) {
-        text = "\(network.parameterCount) parameters"
+        let cost = CostModel.costs(of: network.layers)
+        text = "\(ArchitectureSummary.scaled(Double(cost.macs))) MACs, \(network.parameterCount) parameters"
     }
 }
 

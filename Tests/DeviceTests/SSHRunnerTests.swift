@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import AutoShrinkDevice
 
 /// Against a real sshd on 127.0.0.1 started by tools/test-sshd in a temp dir (own config, host key, client key).
@@ -98,7 +101,14 @@ struct SSHRunnerTests {
             #expect(message.contains("@127.0.0.1:\(closedPort) (ssh: connect to host 127.0.0.1 port \(closedPort): Connection refused)"),
                     "\(message)")
         }
-        #expect(throws: DeviceRunnerError.self) { try runner.run("/bin/true", arguments: [], timeout: 5) }
+        let expectedReason = "ssh: connect to host 127.0.0.1 port \(closedPort): Connection refused"
+        let target = "\(String(cString: getpwuid(getuid()).pointee.pw_name))@127.0.0.1:\(closedPort)"
+        #expect(throws: DeviceRunnerError.unreachable(device: "gone", step: "upload hostname", target: target, reason: expectedReason)) {
+            try runner.upload("/etc/hostname")
+        }
+        #expect(throws: DeviceRunnerError.unreachable(device: "gone", step: "run true", target: target, reason: expectedReason)) {
+            try runner.run("/bin/true", arguments: [], timeout: 5)
+        }
     }
 
     @Test("host-key checking stays on: an unknown host key refuses to log in")
@@ -126,10 +136,10 @@ struct SSHRunnerTests {
         let runner = SSHRunner(device: device, settings: settings)
         #expect(runner.remoteDirectory == "auto shrink")
         #expect(runner.sshArguments(remoteCommand: "uname -m") == [
-            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-i", "/k",
+            "-o", "ServerAliveInterval=5", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", "/k",
             "-p", "2200", "pi@pi.local", "--", "uname -m"])
         #expect(runner.scpArguments(localPath: "/a b", remotePath: "./auto shrink/a b") == [
-            "-p", "-q", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-i", "/k",
+            "-p", "-o", "ServerAliveInterval=5", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", "/k",
             "-P", "2200", "--", "/a b", "pi@pi.local:./auto shrink/a b"])
         let noPort = SSHSettings(host: "::1", remoteDirectory: "x")
         let bare = SSHRunner(device: device, settings: noPort)

@@ -181,3 +181,18 @@ private func killedRun(_ reference: Reference, keep: Int, tornHalf: Bool) throws
     let state = String(decoding: contents(RunDirectory(path: reference.path).statePath), as: UTF8.self)
     #expect(state.contains("\"finished\" : true"))
 }
+
+@Test func anUnreadableStoredConfigIsReportedAndForceStartsOver() throws {
+    let reference = try Reference()
+    let configPath = RunDirectory(path: reference.path).configPath
+    let text = String(decoding: contents(configPath), as: UTF8.self).replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2")
+    try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
+    #expect(throws: SearchError("\(configPath): unsupported search config version 2 (this autoshrink reads version 1)")) {
+        _ = try SearchRunner(configuration: smallConfiguration(), runDirectory: reference.path, evaluator: PseudoAccuracyEvaluator())
+            .run(resume: true)
+    }
+    let result = try SearchRunner(configuration: smallConfiguration(), runDirectory: reference.path, evaluator: PseudoAccuracyEvaluator())
+        .run(resume: true, force: true)
+    #expect(result.candidatesTrainedThisSession == reference.lines.count)
+    #expect(contents(RunDirectory(path: reference.path).trajectoryPath) == reference.trajectory)
+}

@@ -34,7 +34,7 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
                                                             maxWeightKilobytes: 100, maxMACs: 5_000_000))
     let violations = score.violations(resources)
     #expect(violations.map(\.limit) == ["--max-latency-ms", "--max-peak-activation-kb", "--max-macs"])
-    #expect(violations[1].actual == 200_000 / 1024)
+    #expect(violations[1].actual == 200_000.0 / 1024)
     #expect(!score.isFeasible(resources))
     #expect(score.summary.contains("limits: --max-latency-ms 3, --max-peak-activation-kb 100, --max-weights-kb 100, --max-macs 5000000"))
     #expect(throws: SearchError("--max-macs must be positive")) {

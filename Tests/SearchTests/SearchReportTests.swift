@@ -11,7 +11,7 @@ import AutoShrinkModel
     let result = try SearchRunner(configuration: configuration, runDirectory: run, evaluator: PseudoAccuracyEvaluator(),
                                   observer: events).run()
     let first = events.lines[0]
-    #expect(first.hasPrefix("step 1 [0] -"))
+    #expect(first.hasPrefix("step 1 [0] rm "))
     #expect(first.contains("edges  acc 0."))
     #expect(first.contains("MACs ") && first.contains("params ") && first.contains("peak ") && first.contains("score "))
     #expect(first.contains("(1 done, ETA "))
@@ -29,6 +29,13 @@ import AutoShrinkModel
     #expect(SearchReport.paretoTable(result).split(separator: "\n").count == 2 + result.paretoFront.count)
     #expect(!result.paretoFront.isEmpty)
     #expect(result.paretoResource == .macs)
+
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(SearchReport.json(result).utf8)) as? [String: Any])
+    #expect(json["candidates_trained"] as? Int == result.candidatesTrained)
+    let best = try #require(json["best"] as? [String: Any])
+    #expect(best["path"] as? String == RunDirectory(path: run).bestArchitecturePath)
+    #expect(abs((best["score"] as? Double ?? 0) - result.bestScore!) < 1e-12)
+    #expect(best["latency_ms"] is NSNull)
 }
 
 @Test func durations() {

@@ -27,7 +27,7 @@ import AutoShrinkModel
             let cell = current.removing(record.removedEdge!)
             #expect(record.cellEdges == cell.edges)
             #expect(record.edgesLeft == cell.edges.count)
-            #expect(record.score == record.accuracy - 0.1 * (log10(Double(record.resources.macs)) - 6))
+            #expect(abs(record.score - (record.accuracy - 0.1 * (log10(Double(record.resources.macs)) - 6))) < 1e-12)
         }
         // Winner: best score, ties to the lowest edge.
         let bestScore = summary.candidates.map(\.score).max()!
@@ -203,4 +203,16 @@ struct MACsLatency: LatencyPredictor {
         _ = try SearchRunner(configuration: configuration, runDirectory: other, evaluator: PseudoAccuracyEvaluator()).run()
     }
     #expect(!FileManager.default.fileExists(atPath: other))
+}
+
+@Test func referenceSettingRunsDownToTheEmptyCell() throws {
+    // N = 8, K = 10, the proxy widths: at most 235 candidates, the last snapshot has no edges.
+    let configuration = SearchConfiguration(dataset: "test", seed: 4, workers: 2)
+    let result = try SearchRunner(configuration: configuration, runDirectory: temporaryRunPath("reference-setting"),
+                                  evaluator: PseudoAccuracyEvaluator()).run()
+    #expect(result.steps[0].candidates.count == 10)
+    #expect(result.steps[0].candidates.allSatisfy { $0.edgesLeft <= 27 })
+    #expect(result.candidatesTrained <= 235)
+    #expect(result.steps.last?.edgesLeft == 0)
+    #expect(result.best != nil)
 }

@@ -61,11 +61,21 @@ final class EventLog: SearchObserver, @unchecked Sendable {
     }
 }
 
-/// A fresh empty directory path under the temporary directory (not created).
+/// This test process's scratch directory; removed when the process exits.
+private func testScratchDirectory() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-search-tests-\(getpid())").path
+}
+
+private let removeScratchAtExit: Void = {
+    atexit { try? FileManager.default.removeItem(atPath: testScratchDirectory()) }
+}()
+
+/// A fresh empty directory path under the process's scratch directory (not created).
 func temporaryRunPath(_ label: String) -> String {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-search-tests")
-    try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-    return base.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+    _ = removeScratchAtExit
+    let base = testScratchDirectory()
+    try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+    return "\(base)/\(label)-\(UUID().uuidString)"
 }
 
 /// A small, fast configuration: 5 nodes (10 edges), K = 4.

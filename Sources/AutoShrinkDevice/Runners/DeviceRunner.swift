@@ -30,6 +30,29 @@ public protocol DeviceRunner: Sendable {
     func cleanup() throws
 }
 
+/// What one finished program run produced: its output, exit status and wall-clock time.
+///
+/// `exitStatus` follows the shell convention: a program killed by signal N reports `128 + N`.
+/// `seconds` is measured by the controller, so for SSH it includes the connection.
+public struct RunResult: Sendable, Equatable, Codable {
+    public var stdout: String
+    public var stderr: String
+    public var exitStatus: Int32
+    public var seconds: Double
+
+    public init(stdout: String, stderr: String, exitStatus: Int32, seconds: Double) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exitStatus = exitStatus
+        self.seconds = seconds
+    }
+
+    /// The first non-empty line of stderr (or stdout when stderr is empty), for one-line error messages.
+    public var firstOutputLine: String {
+        firstNonEmptyLine(stderr) ?? firstNonEmptyLine(stdout) ?? ""
+    }
+}
+
 /// A runner could not do its step; `description` is one line naming the device and the step.
 public enum DeviceRunnerError: Error, CustomStringConvertible, LocalizedError, Equatable {
     /// The network connection failed (refused, timed out, name not resolved).

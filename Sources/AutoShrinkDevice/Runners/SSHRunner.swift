@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs binaries on a remote device with the system's OpenSSH client (`ssh` and `scp`).
 ///
-/// Every call is `ssh -o BatchMode=yes -o ConnectTimeout=10 [options] [-i identity] [-p port] [user@]host -- <command>`.
+/// Every call is `ssh [ssh_options] -o BatchMode=yes -o ConnectTimeout=10 [-i identity] [-p port] [user@]host -- <command>`.
 /// Host-key checking stays on and ~/.ssh/config applies; the device file's `ssh_options` are added verbatim.
 /// The remote login shell parses `<command>`, so it is built only by `ShellQuoting.command` from an argument vector.
 /// Remote runs are wrapped in the device's `timeout` tool when it has one, so a hung benchmark does not
@@ -30,9 +30,10 @@ public final class SSHRunner: DeviceRunner, @unchecked Sendable {
     }
 
     /// Options shared by ssh and scp, before the port option (which differs: `-p` vs `-P`).
+    /// The device's own options come first because ssh keeps the first value it sees for each setting,
+    /// so a device file can raise ConnectTimeout for a slow link.
     var commonOptions: [String] {
-        var options = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=\(connectTimeout)"]
-        options += settings.options
+        var options = settings.options + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=\(connectTimeout)"]
         if let identity = settings.identityFile { options += ["-i", identity] }
         return options
     }
@@ -52,10 +53,11 @@ public final class SSHRunner: DeviceRunner, @unchecked Sendable {
 
     /// The scp argument vector that copies `localPath` to `remotePath`.
     public func scpArguments(localPath: String, remotePath: String) -> [String] {
-        // `-p` keeps the executable bit. A host with ':' (IPv6) needs brackets in scp's host:path syntax.
+        // `-p` keeps the executable bit. No `-q`: it would also hide ssh's diagnostics, which name the failure.
+        // A host with ':' (IPv6) needs brackets in scp's host:path syntax.
         let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
         let target = (settings.user.map { "\($0)@" } ?? "") + host + ":" + remotePath
-        return ["-p", "-q"] + commonOptions + (settings.port.map { ["-P", String($0)] } ?? []) + ["--", localPath, target]
+        return ["-p"] + commonOptions + (settings.port.map { ["-P", String($0)] } ?? []) + ["--", localPath, target]
     }
 
     /// The remote shell command for `arguments`, killed by the device's `timeout` after `seconds` when it has one.

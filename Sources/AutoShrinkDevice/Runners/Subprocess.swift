@@ -3,29 +3,6 @@ import Foundation
 import Glibc
 #endif
 
-/// What one finished program run produced: its output, exit status and wall-clock time.
-///
-/// `exitStatus` follows the shell convention: a program killed by signal N reports `128 + N`.
-/// `seconds` is measured by the controller, so for SSH it includes the connection.
-public struct RunResult: Sendable, Equatable, Codable {
-    public var stdout: String
-    public var stderr: String
-    public var exitStatus: Int32
-    public var seconds: Double
-
-    public init(stdout: String, stderr: String, exitStatus: Int32, seconds: Double) {
-        self.stdout = stdout
-        self.stderr = stderr
-        self.exitStatus = exitStatus
-        self.seconds = seconds
-    }
-
-    /// The first non-empty line of stderr (or stdout when stderr is empty), for one-line error messages.
-    public var firstOutputLine: String {
-        firstNonEmptyLine(stderr) ?? firstNonEmptyLine(stdout) ?? ""
-    }
-}
-
 /// The first line of `text` that is not blank, trimmed.
 func firstNonEmptyLine(_ text: String) -> String? {
     for line in text.split(whereSeparator: \.isNewline) {
@@ -54,17 +31,17 @@ public func findExecutable(_ name: String, path: String? = nil) -> String? {
 }
 
 /// How a subprocess ended.
-enum SubprocessOutcome {
+public enum SubprocessOutcome: Sendable {
     case finished(RunResult)
     /// Killed after `timeout` seconds; what it printed until then.
     case timedOut(RunResult)
 }
 
 /// Failures to start a subprocess at all (as opposed to the program failing).
-struct SubprocessLaunchError: Error, CustomStringConvertible {
+public struct SubprocessLaunchError: Error, CustomStringConvertible {
     var executable: String
     var reason: String
-    var description: String { "cannot start '\(executable)': \(reason)" }
+    public var description: String { "cannot start '\(executable)': \(reason)" }
 }
 
 /// Runs `executable` (a path) with `arguments` by posix_spawn (fork/exec, no shell), capturing stdout and stderr.
@@ -76,7 +53,7 @@ struct SubprocessLaunchError: Error, CustomStringConvertible {
 /// Output goes to temporary files rather than pipes, so a chatty program cannot fill a pipe buffer and
 /// a killed program's leftover children cannot keep a read blocked.
 /// On timeout the process gets SIGTERM, then SIGKILL two seconds later.
-func runSubprocess(
+public func runSubprocess(
     executable: String,
     arguments: [String],
     timeout: Double? = nil,

@@ -1,0 +1,204 @@
+import ArgumentParser
+import AutoShrinkData
+import AutoShrinkDevice
+import AutoShrinkEngine
+import AutoShrinkModel
+import AutoShrinkSearch
+import Foundation
+
+extension SearchStrategyKind: ExpressibleByArgument {}
+
+/// `autoshrink search`: AutoShrink (progressive edge shrinking of a cell DAG) under device constraints.
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Run a constraint-aware AutoShrink search (or the random baseline) on a proxy task.",
+        discussion: """
+            Candidates are trained on a class-balanced proxy subset of the training set and scored by
+            acc - 0.1*(log10(MACs) - 6) by default. Add soft terms with --term RESOURCE:TARGET:WEIGHT
+            (each adds -WEIGHT*log10(value/TARGET); resources: macs, parameters, weight_bytes,
+            peak_activation_bytes, latency_ms) and hard limits with --max-*. Latency needs --profile.
+            Runs live in runs/NAME and can be resumed after a kill with --resume.
+            """)
+
+    @Option(help: "Run name; the run lives in runs/NAME.") var name: String = "search"
+    @Option(help: "Runs directory.") var runsDir: String = "runs"
+    @OptionGroup var data: DatasetOptions
+    @Option(help: "Search strategy: autoshrink or random (same candidate budget).") var strategy: SearchStrategyKind = .autoshrink
+    @Option(help: "Nodes per cell DAG (node 0 is the input).") var nodes: Int = 8
+    @Option(help: "Candidate edges sampled per step (K).") var candidates: Int = 10
+    @Option(help: "Stop when this many edges are left (0 = shrink to the end).") var minEdges: Int = 0
+    @Option(help: "Proxy training images per class.") var proxyPerClass: Int = 500
+    @Option(help: "Validation images per class held out from the training set.") var validationPerClass: Int = 100
+    @Option(help: "Maximum epochs per candidate (early exits apply).") var epochs: Int = 20
+    @Option(help: "Adam learning rate for candidates.") var lr: Double = 4e-3
+    @Option(help: "Batch size for candidates.") var batchSize: Int = 128
+    @Flag(help: "Candidates start from the parent's trained weights (topology knowledge accumulation).") var inherit = false
+    @Option(help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
+    @Option(name: .customLong("term"), help: "Soft score term RESOURCE:TARGET:WEIGHT (repeatable); replaces the default MACs term.")
+    var terms: [String] = []
+    @Option(help: "Device profile (profiles/X.json) for predicted latency.") var profile: String?
+    @Option(help: "Hard limit: predicted latency in ms (needs --profile).") var maxLatencyMs: Double?
+    @Option(help: "Hard limit: peak int8 activation memory in KiB.") var maxPeakMemoryKb: Double?
+    @Option(help: "Hard limit: int8 weight bytes in KiB.") var maxWeightsKb: Double?
+    @Option(help: "Hard limit: multiply-accumulates per image.") var maxMacs: Int?
+    @Flag(help: "Continue an interrupted run without retraining finished candidates.") var resume = false
+    @Flag(help: "Start over in a run directory made with another configuration.") var force = false
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard nodes >= 2, nodes <= 16 else { throw ValidationError("--nodes must be in 2...16") }
+        guard candidates >= 1 else { throw ValidationError("--candidates must be at least 1") }
+        guard proxyPerClass >= 1, validationPerClass >= 1 else { throw ValidationError("--proxy-per-class and --validation-per-class must be positive") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard !name.isEmpty, !name.contains("/") else { throw ValidationError("--name must be a plain name (no '/')") }
+        if inherit && strategy == .random { throw ValidationError("--inherit applies to --strategy autoshrink only") }
+        let latencyTerm = try parsedTerms().contains { $0.resource == .latencyMilliseconds }
+        if maxLatencyMs != nil || latencyTerm, profile == nil {
+            throw ValidationError("--max-latency-ms and latency_ms terms need --profile profiles/DEVICE.json")
+        }
+    }
+
+    func parsedTerms() throws -> [ResourceTerm] {
+        try terms.map { text in
+            let parts = text.split(separator: ":").map(String.init)
+            guard parts.count == 3, let kind = ResourceKind(rawValue: parts[0]), let target = Double(parts[1]), let weight = Double(parts[2]),
+                  target > 0, weight >= 0 else {
+                throw ValidationError("--term '\(text)': expected RESOURCE:TARGET:WEIGHT with RESOURCE one of \(ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")), TARGET > 0")
+            }
+            return ResourceTerm(kind, target: target, weight: weight)
+        }
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let context = engine.makeContext(output: out)
+        let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0) }
+        let shape = data.dataset.imageShape
+        let score = ScoreFunction(terms: terms.isEmpty ? ScoreFunction.reference.terms : try parsedTerms(),
+                                  limits: HardLimits(maxLatencyMilliseconds: maxLatencyMs, maxPeakActivationKilobytes: maxPeakMemoryKb,
+                                                     maxWeightKilobytes: maxWeightsKb, maxMACs: maxMacs))
+        let configuration = SearchConfiguration(
+            strategy: strategy, dataset: data.dataset.rawValue,
+            input: InputShape(channels: shape.channels, height: shape.height, width: shape.width), classes: data.dataset.classCount,
+            nodes: nodes, candidates: candidates, minEdges: minEdges, seed: engine.seed, proxyPerClass: proxyPerClass,
+            epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit, workers: workers, score: score,
+            latencyProfile: predictor?.identity, extra: ["validationPerClass": String(validationPerClass)])
+        // Impossible constraints are refused before any data is loaded or any candidate trained.
+        _ = try SearchRunner.precheck(configuration, meter: ResourceMeter(latencyPredictor: predictor))
+        let runDirectory = runsDir + "/" + name
+        let threadsPerWorker = max(1, engine.threads / workers)
+        out.line("""
+            autoshrink search
+              run          \(runDirectory)\(resume ? " (resume)" : "")
+              strategy     \(strategy.rawValue), N=\(nodes) nodes, K=\(candidates) candidates per step, down to \(minEdges) edges
+              node ops     \(configuration.nodeOperations.map(\.rawValue).joined(separator: " "))
+              proxy        \(data.dataset.rawValue): \(proxyPerClass)/class train, \(validationPerClass)/class validation; \
+            Adam lr \(lr), batch \(batchSize), <= \(epochs) epochs with early exits\(inherit ? ", weights inherited from the parent" : "")
+              score        \(score.summary)
+              profile      \(predictor.map { "\($0.identity)" } ?? "none (resources from the cost model)")
+              engine       \(workers) worker(s) x \(threadsPerWorker) thread(s), seed \(engine.seed), \(BLASConfiguration.summary)
+            """)
+        let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
+                                      validationPerClass: validationPerClass, seed: engine.seed)
+        _ = context
+        let evaluator: any CandidateEvaluator = workers == 1
+            ? TrainingEvaluator(task: task, configuration: configuration, threads: engine.threads)
+            : WorkerProcessEvaluator(configuration: configuration, dataDirectory: data.dataDir, threads: threadsPerWorker,
+                                     runDirectory: runDirectory)
+        let runner = SearchRunner(configuration: configuration, runDirectory: runDirectory, evaluator: evaluator,
+                                  latencyPredictor: predictor, observer: PrintingObserver(output: out))
+        let result = try runner.run(resume: resume, force: force)
+        out.line(SearchReport.trajectoryTable(result))
+        out.result(SearchReport.summary(result))
+        let best = result.best?.winner
+        out.json([
+            "best_arch": result.bestArchitecturePath, "best_accuracy": best?.accuracy, "best_score": best?.score,
+            "macs": best?.resources.macs, "params": best?.resources.parameters,
+            "peak_activation_bytes": best?.resources.peakActivationBytes, "weight_bytes": best?.resources.weightBytes,
+            "latency_ms": best?.resources.latencyMilliseconds, "seconds": result.wallSeconds,
+            "candidate_seconds": result.candidateSeconds, "candidates_trained": result.candidatesTrained,
+            "candidates_trained_this_session": result.candidatesTrainedThisSession, "steps": result.steps.count,
+            "run_directory": runDirectory, "strategy": strategy.rawValue,
+        ])
+    }
+}
+
+/// Prints the search's ready-made progress lines.
+struct PrintingObserver: SearchObserver {
+    let output: Output
+    func searchDidReport(_ event: SearchEvent) {
+        switch event {
+        case .started(_, let planned, let resumed):
+            output.line("planned candidates: \(planned)" + (resumed > 0 ? ", \(resumed) already done" : ""))
+        case .candidate(_, _, let line): output.line("  " + line)
+        case .step(_, _, _, let line): output.line(line)
+        case .finished: break
+        }
+    }
+}
+
+/// Trains each candidate in a separate `autoshrink search-worker` process with its share of the
+/// threads, so W candidates train in parallel without sharing a heap or a BLAS. The worker
+/// re-derives the proxy task from the same seed, so results equal in-process training.
+struct WorkerProcessEvaluator: CandidateEvaluator {
+    let configuration: SearchConfiguration
+    let dataDirectory: String?
+    let threads: Int
+    let runDirectory: String
+
+    func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
+        let scratch = runDirectory + "/work"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let architecturePath = scratch + "/\(request.candidateID).arch.json"
+        let configurationPath = scratch + "/config.json"
+        try request.architecture.write(to: architecturePath)
+        if !FileManager.default.fileExists(atPath: configurationPath) {
+            try configuration.canonicalJSON().write(to: URL(fileURLWithPath: configurationPath), options: .atomic)
+        }
+        var arguments = ["search-worker", "--config", configurationPath, "--arch", architecturePath,
+                         "--seed", String(request.seed), "--threads", String(threads)]
+        if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
+        if let parent = request.parentWeightsPath { arguments += ["--parent-weights", parent] }
+        if let output = request.weightsOutputPath { arguments += ["--weights-out", output] }
+        let outcome = try runSubprocess(executable: "/proc/self/exe", arguments: arguments)
+        guard case .finished(let result) = outcome else { throw SearchError("worker for \(request.candidateID) timed out") }
+        defer { try? FileManager.default.removeItem(atPath: architecturePath) }
+        guard result.exitStatus == 0, let line = result.stdout.split(separator: "\n").last,
+              let decoded = try? JSONDecoder().decode(EvaluationResult.self, from: Data(line.utf8)) else {
+            let reason = result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.exitStatus)"
+            throw SearchError("worker for \(request.candidateID) failed: \(reason)")
+        }
+        return decoded
+    }
+}
+
+/// `autoshrink search-worker` (internal): trains one candidate for a parallel search and prints
+/// its EvaluationResult as JSON.
+struct SearchWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "search-worker", abstract: "Internal: train one search candidate.",
+                                                    shouldDisplay: false)
+    @Option var config: String
+    @Option var arch: String
+    @Option var seed: UInt64
+    @Option var threads: Int = 1
+    @Option var dataDir: String?
+    @Option var parentWeights: String?
+    @Option var weightsOut: String?
+
+    func run() throws {
+        _ = BLASConfiguration.configureForEngine()
+        let configuration = try SearchConfiguration.load(path: config)
+        guard let kind = DatasetKind(rawValue: configuration.dataset) else { throw CLIError("unknown dataset \(configuration.dataset)") }
+        let validationPerClass = Int(configuration.extra["validationPerClass"] ?? "") ?? 100
+        let task = try ProxyTask.load(dataset: kind, directory: dataDir, perClass: configuration.proxyPerClass,
+                                      validationPerClass: validationPerClass, seed: configuration.seed)
+        let architecture = try Architecture.load(path: arch)
+        let request = EvaluationRequest(architecture: architecture, candidateID: "worker", step: 0, index: 0, seed: seed,
+                                        parentWeightsPath: parentWeights, weightsOutputPath: weightsOut)
+        let result = try TrainingEvaluator(task: task, configuration: configuration, threads: threads).evaluate(request)
+        print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+    }
+}

@@ -1,0 +1,730 @@
+/*
+ * kernel_selftest.c - runs every optimized kernel against its reference twin on deterministic
+ * pseudo-random data and prints one line per int8 case with an FNV-1a hash of the optimized output
+ * buffer (sentinels included). The int8 lines must be identical on every architecture and path
+ * (x86 AVX-512 VNNI / AVX2 / portable, aarch64 sdot / NEON, armv7); RuntimeTests compares them.
+ * Float results are only checked against the reference (with tolerance) and never printed.
+ *
+ * Layout letters: H = height, W = width, C = channels, K = kernel size, R = K*K*C_in.
+ * Buffers are allocated to their exact extent so AddressSanitizer catches any over-read; outputs
+ * are written into channel slices of wider pixels, pre-filled with a sentinel pattern and followed
+ * by guard bytes, and everything outside the slice must stay untouched.
+ *
+ * Build: cc -std=c99 -O3 -I<CRuntime>/include -I<CRuntime> kernel_selftest.c <every CRuntime .c file>
+ * Usage: kernel_selftest [--quick]     exit status 0 when every case matches.
+ */
+#include "autoshrink_runtime.h"
+#include "kernel_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GUARD 64
+
+static int failures = 0;
+static int int8_cases = 0;
+static int float_cases = 0;
+
+/* ---- deterministic data ------------------------------------------------------------------------ */
+
+typedef struct rng {
+    uint64_t state;
+} rng;
+
+static uint32_t next_u32(rng *r)
+{
+    r->state = r->state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    return (uint32_t)(r->state >> 32);
+}
+
+static int rand_int(rng *r, int lo, int hi) /* inclusive */
+{
+    return lo + (int)(next_u32(r) % (uint32_t)(hi - lo + 1));
+}
+
+static float rand_float(rng *r, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(next_u32(r) >> 8) / 16777216.0f;
+}
+
+static uint32_t fnv1a(const void *data, size_t size, uint32_t h)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < size; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+static void *xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* A [H][W][C] tensor stored as a channel slice [offset, offset + C) of pixels `stride` wide. */
+typedef struct slice {
+    int pixels, channels, offset, stride;
+} slice;
+
+static slice make_slice(rng *r, int pixels, int channels, int wide)
+{
+    slice s;
+    s.pixels = pixels;
+    s.channels = channels;
+    s.offset = wide ? rand_int(r, 0, 5) : 0;
+    s.stride = channels + s.offset + (wide ? rand_int(r, 0, 7) : 0);
+    return s;
+}
+
+/* elements from the slice base to the end of its last channel */
+static size_t slice_extent(slice s)
+{
+    return s.pixels == 0 ? 0 : (size_t)(s.pixels - 1) * s.stride + s.offset + s.channels;
+}
+
+static int8_t *random_s8(rng *r, size_t count, int lo, int hi)
+{
+    int8_t *p = (int8_t *)xmalloc(count);
+    size_t i;
+    for (i = 0; i < count; i++) {
+        p[i] = (int8_t)rand_int(r, lo, hi);
+    }
+    return p;
+}
+
+static float *random_f32(rng *r, size_t count, float lo, float hi)
+{
+    float *p = (float *)xmalloc(count * sizeof(float));
+    size_t i;
+    for (i = 0; i < count; i++) {
+        p[i] = rand_float(r, lo, hi);
+    }
+    return p;
+}
+
+static int32_t *random_s32(rng *r, size_t count, int lo, int hi)
+{
+    int32_t *p = (int32_t *)xmalloc(count * sizeof(int32_t));
+    size_t i;
+    for (i = 0; i < count; i++) {
+        p[i] = rand_int(r, lo, hi);
+    }
+    return p;
+}
+
+/* ---- output checking --------------------------------------------------------------------------- */
+
+static unsigned char sentinel(size_t i)
+{
+    return (unsigned char)(i * 37u + 11u);
+}
+
+/* Output buffers: the slice extent plus GUARD bytes, filled with the sentinel pattern. */
+static void *sentinel_buffer(size_t bytes)
+{
+    unsigned char *p = (unsigned char *)xmalloc(bytes + GUARD);
+    size_t i;
+    for (i = 0; i < bytes + GUARD; i++) {
+        p[i] = sentinel(i);
+    }
+    return p;
+}
+
+static int in_slice(slice s, size_t element)
+{
+    const size_t within = element % (size_t)s.stride;
+    return element / (size_t)s.stride < (size_t)s.pixels && within >= (size_t)s.offset &&
+           within < (size_t)(s.offset + s.channels);
+}
+
+/* Everything outside the slice (gaps between pixels, guard bytes) must still hold the sentinel. */
+static int check_untouched(const char *name, const unsigned char *buffer, slice s, size_t element_size)
+{
+    const size_t bytes = slice_extent(s) * element_size + GUARD;
+    size_t i;
+    for (i = 0; i < bytes; i++) {
+        if (!in_slice(s, i / element_size) && buffer[i] != sentinel(i)) {
+            fprintf(stderr, "FAIL %s: byte %lu outside the output slice was overwritten\n", name,
+                    (unsigned long)i);
+            failures++;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void finish_s8(const char *name, const char *shape, const int8_t *got, const int8_t *want, slice s)
+{
+    const size_t bytes = slice_extent(s) + GUARD;
+    size_t i;
+    int8_cases++;
+    check_untouched(name, (const unsigned char *)got, s, 1);
+    check_untouched(name, (const unsigned char *)want, s, 1);
+    for (i = 0; i < bytes; i++) {
+        if (got[i] != want[i]) {
+            fprintf(stderr, "FAIL %s %s: element %lu (pixel %lu channel %ld) optimized %d reference %d\n", name,
+                    shape, (unsigned long)i, (unsigned long)(i / s.stride), (long)(i % s.stride) - s.offset,
+                    got[i], want[i]);
+            failures++;
+            break;
+        }
+    }
+    printf("%s %s fnv=%08x\n", name, shape, (unsigned)fnv1a(got, bytes, 2166136261u));
+}
+
+static void finish_f32(const char *name, const char *shape, const float *got, const float *want, slice s,
+                       float tolerance)
+{
+    size_t p;
+    int c;
+    float_cases++;
+    check_untouched(name, (const unsigned char *)got, s, sizeof(float));
+    check_untouched(name, (const unsigned char *)want, s, sizeof(float));
+    for (p = 0; p < (size_t)s.pixels; p++) {
+        for (c = 0; c < s.channels; c++) {
+            const size_t i = p * s.stride + s.offset + c;
+            const float d = got[i] - want[i];
+            const float m = want[i] < 0 ? -want[i] : want[i];
+            if (!(d <= tolerance * (1.0f + m) && -d <= tolerance * (1.0f + m))) {
+                fprintf(stderr, "FAIL %s %s: pixel %lu channel %d optimized %g reference %g\n", name, shape,
+                        (unsigned long)p, c, (double)got[i], (double)want[i]);
+                failures++;
+                return;
+            }
+        }
+    }
+}
+
+/* Per-channel requantization as an exporter would produce it: multipliers for reals around
+ * s_in * s_w / s_out (occasionally >= 1 to exercise the left shift), random zero points, an activation. */
+typedef struct requant_case {
+    int32_t *multiplier, *shift;
+    as_requant_s8 params;
+} requant_case;
+
+static requant_case make_requant(rng *r, int channels, double typical)
+{
+    requant_case q;
+    int c;
+    int32_t lo, hi;
+    const as_activation act = (as_activation)rand_int(r, 0, 2);
+    const float out_scale = rand_float(r, 0.01f, 0.1f);
+    q.multiplier = (int32_t *)xmalloc((size_t)channels * sizeof(int32_t));
+    q.shift = (int32_t *)xmalloc((size_t)channels * sizeof(int32_t));
+    for (c = 0; c < channels; c++) {
+        double real = typical * (0.25 + 1.5 * rand_float(r, 0.0f, 1.0f));
+        int shift;
+        if (rand_int(r, 0, 15) == 0) {
+            real = 1.0 + 3.0 * rand_float(r, 0.0f, 1.0f);
+        }
+        as_quantize_multiplier(real, &q.multiplier[c], &shift);
+        q.shift[c] = shift;
+    }
+    q.params.multiplier = q.multiplier;
+    q.params.shift = q.shift;
+    q.params.output_zero_point = rand_int(r, -128, 127);
+    as_activation_range_s8(act, out_scale, q.params.output_zero_point, &lo, &hi);
+    if (lo > hi) {
+        lo = hi;
+    }
+    q.params.activation_min = lo;
+    q.params.activation_max = hi;
+    return q;
+}
+
+static void free_requant(requant_case *q)
+{
+    free(q->multiplier);
+    free(q->shift);
+}
+
+/* ---- convolution cases (KxK, pointwise, FC share the GEMM engines) ---------------------------- */
+
+enum conv_kind { CONV_KXK, CONV_POINTWISE, CONV_FC };
+
+static void conv_case(rng *r, enum conv_kind kind, int height, int width, int in_channels, int out_channels,
+                      int kernel, int stride, int wide)
+{
+    const int out_h = kind == CONV_FC ? 1 : as_conv_output_size(height, kernel, stride);
+    const int out_w = kind == CONV_FC ? 1 : as_conv_output_size(width, kernel, stride);
+    const int reduction = kernel * kernel * in_channels;
+    const slice in = make_slice(r, kind == CONV_FC ? 1 : height * width, in_channels, kind == CONV_FC ? 0 : wide);
+    const slice out = make_slice(r, out_h * out_w, out_channels, kind == CONV_FC ? 0 : wide);
+    const int32_t in_zp = rand_int(r, -128, 127);
+    char shape[160];
+    const char *name_s8 = kind == CONV_KXK ? "conv2d_s8" : kind == CONV_POINTWISE ? "pointwise_conv_s8"
+                                                                                   : "fully_connected_s8";
+    const char *name_f32 = kind == CONV_KXK ? "conv2d_f32" : kind == CONV_POINTWISE ? "pointwise_conv_f32"
+                                                                                     : "fully_connected_f32";
+    sprintf(shape, "h=%d w=%d cin=%d cout=%d k=%d s=%d in=%d/%d out=%d/%d zp=%d", height, width, in_channels,
+            out_channels, kernel, stride, in.offset, in.stride, out.offset, out.stride, (int)in_zp);
+    {
+        /* int8: weights [R4][C_out][4] generated in [C_out][R] order and packed */
+        int8_t *input = random_s8(r, slice_extent(in), -128, 127);
+        int8_t *w_oi = random_s8(r, (size_t)reduction * out_channels, -127, 127);
+        int8_t *weights = (int8_t *)xmalloc(AS_WEIGHTS_S8_BYTES(reduction, out_channels));
+        int32_t *bias = random_s32(r, (size_t)out_channels, -20000, 20000);
+        requant_case q = make_requant(r, out_channels, 1.0 / (60.0 * reduction + 60.0));
+        int8_t *got = (int8_t *)sentinel_buffer(slice_extent(out));
+        int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
+        const int8_t *x = input + in.offset;
+        const int32_t *b = rand_int(r, 0, 7) == 0 ? NULL : bias;
+        as_pack_weights_s8(w_oi, out_channels, reduction, weights);
+        if (kind == CONV_KXK) {
+            as_conv2d_s8(x, height, width, in_channels, in.stride, in_zp, weights, b, kernel, stride, out_channels,
+                         &q.params, got + out.offset, out.stride);
+            as_conv2d_s8_ref(x, height, width, in_channels, in.stride, in_zp, weights, b, kernel, stride,
+                             out_channels, &q.params, want + out.offset, out.stride);
+        } else if (kind == CONV_POINTWISE) {
+            as_pointwise_conv_s8(x, height, width, in_channels, in.stride, in_zp, weights, b, stride, out_channels,
+                                 &q.params, got + out.offset, out.stride);
+            as_pointwise_conv_s8_ref(x, height, width, in_channels, in.stride, in_zp, weights, b, stride,
+                                     out_channels, &q.params, want + out.offset, out.stride);
+        } else {
+            as_fully_connected_s8(x, in_channels, in_zp, weights, b, out_channels, &q.params, got + out.offset);
+            as_fully_connected_s8_ref(x, in_channels, in_zp, weights, b, out_channels, &q.params,
+                                      want + out.offset);
+        }
+        finish_s8(name_s8, shape, got, want, out);
+        free(input);
+        free(w_oi);
+        free(weights);
+        free(bias);
+        free_requant(&q);
+        free(got);
+        free(want);
+    }
+    {
+        float *input = random_f32(r, slice_extent(in), -1.0f, 1.0f);
+        float *w_oi = random_f32(r, (size_t)reduction * out_channels, -1.0f, 1.0f);
+        float *weights = (float *)xmalloc((size_t)reduction * out_channels * sizeof(float));
+        float *bias = random_f32(r, (size_t)out_channels, -1.0f, 1.0f);
+        const as_activation act = (as_activation)rand_int(r, 0, 2);
+        float *got = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        float *want = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        const float *x = input + in.offset;
+        as_pack_weights_f32(w_oi, out_channels, reduction, weights);
+        if (kind == CONV_KXK) {
+            as_conv2d_f32(x, height, width, in_channels, in.stride, weights, bias, kernel, stride, out_channels, act,
+                          got + out.offset, out.stride);
+            as_conv2d_f32_ref(x, height, width, in_channels, in.stride, weights, bias, kernel, stride, out_channels,
+                              act, want + out.offset, out.stride);
+        } else if (kind == CONV_POINTWISE) {
+            as_pointwise_conv_f32(x, height, width, in_channels, in.stride, weights, bias, stride, out_channels,
+                                  act, got + out.offset, out.stride);
+            as_pointwise_conv_f32_ref(x, height, width, in_channels, in.stride, weights, bias, stride,
+                                      out_channels, act, want + out.offset, out.stride);
+        } else {
+            as_fully_connected_f32(x, in_channels, weights, bias, out_channels, act, got + out.offset);
+            as_fully_connected_f32_ref(x, in_channels, weights, bias, out_channels, act, want + out.offset);
+        }
+        finish_f32(name_f32, shape, got, want, out, 2e-6f * (float)(reduction + 8));
+        free(input);
+        free(w_oi);
+        free(weights);
+        free(bias);
+        free(got);
+        free(want);
+    }
+}
+
+/* ---- depthwise --------------------------------------------------------------------------------- */
+
+static void depthwise_case(rng *r, int height, int width, int channels, int stride, int wide)
+{
+    const int out_h = as_conv_output_size(height, 3, stride), out_w = as_conv_output_size(width, 3, stride);
+    const slice in = make_slice(r, height * width, channels, wide);
+    const slice out = make_slice(r, out_h * out_w, channels, wide);
+    const int32_t in_zp = rand_int(r, -128, 127);
+    char shape[160];
+    sprintf(shape, "h=%d w=%d c=%d s=%d in=%d/%d out=%d/%d zp=%d", height, width, channels, stride, in.offset,
+            in.stride, out.offset, out.stride, (int)in_zp);
+    {
+        int8_t *input = random_s8(r, slice_extent(in), -128, 127);
+        int8_t *weights = random_s8(r, (size_t)9 * channels, -128, 127); /* full int8 range on purpose */
+        int32_t *bias = random_s32(r, (size_t)channels, -5000, 5000);
+        requant_case q = make_requant(r, channels, 1.0 / 600.0);
+        int8_t *got = (int8_t *)sentinel_buffer(slice_extent(out));
+        int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
+        as_depthwise_conv3x3_s8(input + in.offset, height, width, channels, in.stride, in_zp, weights, bias, stride,
+                                &q.params, got + out.offset, out.stride);
+        as_depthwise_conv3x3_s8_ref(input + in.offset, height, width, channels, in.stride, in_zp, weights, bias,
+                                    stride, &q.params, want + out.offset, out.stride);
+        finish_s8("depthwise_conv3x3_s8", shape, got, want, out);
+        free(input);
+        free(weights);
+        free(bias);
+        free_requant(&q);
+        free(got);
+        free(want);
+    }
+    {
+        float *input = random_f32(r, slice_extent(in), -1.0f, 1.0f);
+        float *weights = random_f32(r, (size_t)9 * channels, -1.0f, 1.0f);
+        float *bias = random_f32(r, (size_t)channels, -1.0f, 1.0f);
+        const as_activation act = (as_activation)rand_int(r, 0, 2);
+        float *got = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        float *want = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        as_depthwise_conv3x3_f32(input + in.offset, height, width, channels, in.stride, weights, bias, stride, act,
+                                 got + out.offset, out.stride);
+        as_depthwise_conv3x3_f32_ref(input + in.offset, height, width, channels, in.stride, weights, bias, stride,
+                                     act, want + out.offset, out.stride);
+        finish_f32("depthwise_conv3x3_f32", shape, got, want, out, 1e-5f);
+        free(input);
+        free(weights);
+        free(bias);
+        free(got);
+        free(want);
+    }
+}
+
+/* ---- pooling, copies, add ---------------------------------------------------------------------- */
+
+static void pool_case(rng *r, int height, int width, int channels, int wide)
+{
+    const slice in = make_slice(r, height * width, channels, wide);
+    const slice out = make_slice(r, (height / 2) * (width / 2), channels, wide);
+    const slice gap = make_slice(r, 1, channels, 0);
+    char shape[160];
+    sprintf(shape, "h=%d w=%d c=%d in=%d/%d out=%d/%d", height, width, channels, in.offset, in.stride, out.offset,
+            out.stride);
+    {
+        int8_t *input = random_s8(r, slice_extent(in), -128, 127);
+        int8_t *got = (int8_t *)sentinel_buffer(slice_extent(out));
+        int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
+        const int32_t in_zp = rand_int(r, -128, 127), out_zp = rand_int(r, -128, 127);
+        int32_t multiplier;
+        int shift;
+        as_max_pool2x2_s8(input + in.offset, height, width, channels, in.stride, got + out.offset, out.stride);
+        as_max_pool2x2_s8_ref(input + in.offset, height, width, channels, in.stride, want + out.offset, out.stride);
+        finish_s8("max_pool2x2_s8", shape, got, want, out);
+        free(got);
+        free(want);
+        got = (int8_t *)sentinel_buffer(slice_extent(gap));
+        want = (int8_t *)sentinel_buffer(slice_extent(gap));
+        as_quantize_multiplier(rand_float(r, 0.5f, 2.0f) / (double)(height * width), &multiplier, &shift);
+        as_global_avg_pool_s8(input + in.offset, height, width, channels, in.stride, in_zp, multiplier, shift, out_zp,
+                              got);
+        as_global_avg_pool_s8_ref(input + in.offset, height, width, channels, in.stride, in_zp, multiplier, shift,
+                                  out_zp, want);
+        finish_s8("global_avg_pool_s8", shape, got, want, gap);
+        free(got);
+        free(want);
+        free(input);
+    }
+    {
+        float *input = random_f32(r, slice_extent(in), -1.0f, 1.0f);
+        float *got = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        float *want = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        as_max_pool2x2_f32(input + in.offset, height, width, channels, in.stride, got + out.offset, out.stride);
+        as_max_pool2x2_f32_ref(input + in.offset, height, width, channels, in.stride, want + out.offset, out.stride);
+        finish_f32("max_pool2x2_f32", shape, got, want, out, 0.0f);
+        free(got);
+        free(want);
+        got = (float *)sentinel_buffer(slice_extent(gap) * sizeof(float));
+        want = (float *)sentinel_buffer(slice_extent(gap) * sizeof(float));
+        as_global_avg_pool_f32(input + in.offset, height, width, channels, in.stride, got);
+        as_global_avg_pool_f32_ref(input + in.offset, height, width, channels, in.stride, want);
+        finish_f32("global_avg_pool_f32", shape, got, want, gap, 1e-6f);
+        free(got);
+        free(want);
+        free(input);
+    }
+}
+
+static void copy_add_case(rng *r, int height, int width, int channels, int wide)
+{
+    const int pixels = height * width;
+    const slice a = make_slice(r, pixels, channels, wide);
+    const slice b = make_slice(r, pixels, channels, wide);
+    const slice out = make_slice(r, pixels, channels, wide);
+    char shape[160];
+    sprintf(shape, "h=%d w=%d c=%d a=%d/%d b=%d/%d out=%d/%d", height, width, channels, a.offset, a.stride,
+            b.offset, b.stride, out.offset, out.stride);
+    {
+        int8_t *x1 = random_s8(r, slice_extent(a), -128, 127);
+        int8_t *x2 = random_s8(r, slice_extent(b), -128, 127);
+        int8_t *got = (int8_t *)sentinel_buffer(slice_extent(out));
+        int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
+        as_add_params_s8 params;
+        int32_t multiplier;
+        int shift;
+        as_copy_channels_s8(x1 + a.offset, height, width, channels, a.stride, got + out.offset, out.stride);
+        as_copy_channels_s8_ref(x1 + a.offset, height, width, channels, a.stride, want + out.offset, out.stride);
+        finish_s8("copy_channels_s8", shape, got, want, out);
+        free(got);
+        free(want);
+
+        got = (int8_t *)sentinel_buffer(slice_extent(out));
+        want = (int8_t *)sentinel_buffer(slice_extent(out));
+        as_quantize_multiplier(rand_float(r, 0.2f, 3.0f), &multiplier, &shift);
+        {
+            const int32_t in_zp = rand_int(r, -128, 127), out_zp = rand_int(r, -128, 127);
+            as_requantize_s8(x1 + a.offset, height, width, channels, a.stride, in_zp, multiplier, shift, out_zp,
+                             got + out.offset, out.stride);
+            as_requantize_s8_ref(x1 + a.offset, height, width, channels, a.stride, in_zp, multiplier, shift, out_zp,
+                                 want + out.offset, out.stride);
+        }
+        finish_s8("requantize_s8", shape, got, want, out);
+        free(got);
+        free(want);
+
+        got = (int8_t *)sentinel_buffer(slice_extent(out));
+        want = (int8_t *)sentinel_buffer(slice_extent(out));
+        {
+            const float s1 = rand_float(r, 0.01f, 0.2f);
+            const int32_t zp1 = rand_int(r, -128, 127);
+            const float s2 = rand_float(r, 0.01f, 0.2f);
+            const int32_t zp2 = rand_int(r, -128, 127);
+            const float s_out = rand_float(r, 0.02f, 0.3f);
+            const int32_t zp_out = rand_int(r, -128, 127);
+            const as_activation act = (as_activation)rand_int(r, 0, 2);
+            as_add_params_s8_init(s1, zp1, s2, zp2, s_out, zp_out, act, &params);
+        }
+        as_add_s8(x1 + a.offset, a.stride, x2 + b.offset, b.stride, height, width, channels, &params,
+                  got + out.offset, out.stride);
+        as_add_s8_ref(x1 + a.offset, a.stride, x2 + b.offset, b.stride, height, width, channels, &params,
+                      want + out.offset, out.stride);
+        finish_s8("add_s8", shape, got, want, out);
+        free(got);
+        free(want);
+        free(x1);
+        free(x2);
+    }
+    {
+        float *x1 = random_f32(r, slice_extent(a), -4.0f, 4.0f);
+        float *x2 = random_f32(r, slice_extent(b), -4.0f, 4.0f);
+        float *got = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        float *want = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        const as_activation act = (as_activation)rand_int(r, 0, 2);
+        as_copy_channels_f32(x1 + a.offset, height, width, channels, a.stride, got + out.offset, out.stride);
+        as_copy_channels_f32_ref(x1 + a.offset, height, width, channels, a.stride, want + out.offset, out.stride);
+        finish_f32("copy_channels_f32", shape, got, want, out, 0.0f);
+        free(got);
+        free(want);
+        got = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        want = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        as_add_f32(x1 + a.offset, a.stride, x2 + b.offset, b.stride, height, width, channels, act, got + out.offset,
+                   out.stride);
+        as_add_f32_ref(x1 + a.offset, a.stride, x2 + b.offset, b.stride, height, width, channels, act,
+                       want + out.offset, out.stride);
+        finish_f32("add_f32", shape, got, want, out, 0.0f);
+        free(got);
+        free(want);
+        free(x1);
+        free(x2);
+    }
+}
+
+/* Concat of three inputs into one buffer (slices of the output pixel). */
+static void concat_case(rng *r, int height, int width)
+{
+    const int pixels = height * width;
+    int channels[3], strides[3], total = 0, i;
+    int8_t *inputs[3];
+    const int8_t *views[3];
+    float *inputs_f[3];
+    const float *views_f[3];
+    slice out;
+    char shape[160];
+    for (i = 0; i < 3; i++) {
+        channels[i] = rand_int(r, 1, 40);
+        strides[i] = channels[i] + rand_int(r, 0, 3);
+        total += channels[i];
+    }
+    out = make_slice(r, pixels, total, 1);
+    sprintf(shape, "h=%d w=%d c=%d+%d+%d out=%d/%d", height, width, channels[0], channels[1], channels[2],
+            out.offset, out.stride);
+    {
+        int8_t *got = (int8_t *)sentinel_buffer(slice_extent(out));
+        int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
+        int offset = 0;
+        for (i = 0; i < 3; i++) {
+            const size_t extent = (size_t)(pixels - 1) * strides[i] + channels[i];
+            inputs[i] = random_s8(r, extent, -128, 127);
+            views[i] = inputs[i];
+            as_copy_channels_s8_ref(inputs[i], height, width, channels[i], strides[i], want + out.offset + offset,
+                                    out.stride);
+            offset += channels[i];
+        }
+        as_concat_channels_s8(views, channels, strides, 3, height, width, got + out.offset, out.stride);
+        finish_s8("concat_channels_s8", shape, got, want, out);
+        for (i = 0; i < 3; i++) {
+            free(inputs[i]);
+        }
+        free(got);
+        free(want);
+    }
+    {
+        float *got = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        float *want = (float *)sentinel_buffer(slice_extent(out) * sizeof(float));
+        int offset = 0;
+        for (i = 0; i < 3; i++) {
+            const size_t extent = (size_t)(pixels - 1) * strides[i] + channels[i];
+            inputs_f[i] = random_f32(r, extent, -1.0f, 1.0f);
+            views_f[i] = inputs_f[i];
+            as_copy_channels_f32_ref(inputs_f[i], height, width, channels[i], strides[i],
+                                     want + out.offset + offset, out.stride);
+            offset += channels[i];
+        }
+        as_concat_channels_f32(views_f, channels, strides, 3, height, width, got + out.offset, out.stride);
+        finish_f32("concat_channels_f32", shape, got, want, out, 0.0f);
+        for (i = 0; i < 3; i++) {
+            free(inputs_f[i]);
+        }
+        free(got);
+        free(want);
+    }
+}
+
+/* ---- requantization rows (vector paths) against the scalar definition ------------------------- */
+
+static int32_t edge_value(rng *r)
+{
+    static const int32_t edges[] = {INT32_MIN, INT32_MIN + 1, -1073741824, -65536, -3, -2, -1, 0, 1, 2, 3,
+                                    65535, 1073741824, INT32_MAX - 1, INT32_MAX};
+    if (rand_int(r, 0, 3) == 0) {
+        return edges[rand_int(r, 0, (int)(sizeof edges / sizeof edges[0]) - 1)];
+    }
+    return (int32_t)next_u32(r);
+}
+
+static void requant_rows(rng *r, int rounds)
+{
+    enum { N = 77 };
+    int32_t acc[N], multiplier[N], shift[N], mbqm[N];
+    int8_t got[N];
+    uint32_t h = 2166136261u;
+    int round, i;
+    for (round = 0; round < rounds; round++) {
+        const int32_t zp = rand_int(r, -128, 127);
+        int32_t lo = rand_int(r, -128, 127), hi = rand_int(r, -128, 127);
+        const int per_channel = round % 2;
+        if (lo > hi) {
+            const int32_t t = lo;
+            lo = hi;
+            hi = t;
+        }
+        for (i = 0; i < N; i++) {
+            acc[i] = edge_value(r);
+            multiplier[i] = rand_int(r, 0, 7) == 0 ? edge_value(r) : (int32_t)(0x40000000u + (next_u32(r) >> 2));
+            shift[i] = rand_int(r, -31, 30);
+            if (rand_int(r, 0, 2) == 0) {
+                shift[i] = rand_int(r, -12, 2);
+            }
+        }
+        as__requant_row_s8(acc, N, multiplier, shift, per_channel, zp, lo, hi, got);
+        for (i = 0; i < N; i++) {
+            const int c = per_channel ? i : 0;
+            const int8_t want = as_requantize_value(acc[i], multiplier[c], shift[c], zp, lo, hi);
+            if (got[i] != want) {
+                fprintf(stderr, "FAIL requant_row: acc %ld multiplier %ld shift %ld zp %ld -> %d, want %d\n",
+                        (long)acc[i], (long)multiplier[c], (long)shift[c], (long)zp, got[i], want);
+                failures++;
+                break;
+            }
+        }
+        h = fnv1a(got, N, h);
+        as__mbqm_row(acc, N, multiplier[0], shift[0], mbqm);
+        for (i = 0; i < N; i++) {
+            if (mbqm[i] != as_multiply_by_quantized_multiplier(acc[i], multiplier[0], shift[0])) {
+                fprintf(stderr, "FAIL mbqm_row: x %ld multiplier %ld shift %ld -> %ld\n", (long)acc[i],
+                        (long)multiplier[0], (long)shift[0], (long)mbqm[i]);
+                failures++;
+                break;
+            }
+        }
+        h = fnv1a(mbqm, sizeof mbqm, h);
+        int8_cases++;
+    }
+    printf("requant_rows rounds=%d fnv=%08x\n", rounds, (unsigned)h);
+}
+
+/* ---- driver ------------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    static const int channel_set[] = {1, 3, 7, 16, 33, 64};
+    static const int size_set[] = {1, 2, 3, 5, 7, 8, 13};
+    const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    const int random_cases = quick ? 24 : 80;
+    rng r;
+    int i, ci, co, k, s;
+    r.state = 20240601u;
+
+    fprintf(stderr, "kernel_selftest: runtime %s, path %s%s\n", AUTOSHRINK_RUNTIME_VERSION, as_runtime_simd_path(),
+            quick ? ", quick" : "");
+    requant_rows(&r, quick ? 200 : 2000);
+
+    /* systematic channel grid on small images, then random shapes, then shapes that split passes */
+    for (ci = 0; ci < 6; ci++) {
+        for (co = 0; co < 6; co++) {
+            conv_case(&r, CONV_KXK, 5 + (ci + co) % 3, 6 - co % 2, channel_set[ci], channel_set[co], 3, 1 + (ci + co) % 2,
+                      (ci + co) % 2);
+            conv_case(&r, CONV_POINTWISE, 4 + co % 3, 3 + ci % 2, channel_set[ci], channel_set[co], 1, 1 + co % 2,
+                      ci % 2);
+            conv_case(&r, CONV_FC, 1, 1, channel_set[ci] * (1 + co), channel_set[co], 1, 1, 0);
+        }
+    }
+    for (i = 0; i < random_cases; i++) {
+        const int h = size_set[rand_int(&r, 0, 6)];
+        const int w = size_set[rand_int(&r, 0, 6)];
+        const int cin = rand_int(&r, 0, 3) == 0 ? channel_set[rand_int(&r, 0, 5)] : rand_int(&r, 1, 70);
+        const int cout = rand_int(&r, 0, 3) == 0 ? channel_set[rand_int(&r, 0, 5)] : rand_int(&r, 1, 90);
+        /* one draw per statement: argument evaluation order differs between compilers */
+        int a, b, c, d;
+        k = 2 * rand_int(&r, 0, 2) + 1;
+        s = rand_int(&r, 1, 3);
+        a = rand_int(&r, 0, 1);
+        conv_case(&r, CONV_KXK, h, w, cin, cout, k, s, a);
+        a = rand_int(&r, 1, 2);
+        b = rand_int(&r, 0, 1);
+        conv_case(&r, CONV_POINTWISE, h, w, cin, cout, 1, a, b);
+        a = rand_int(&r, 1, 80);
+        b = rand_int(&r, 1, 2);
+        c = rand_int(&r, 0, 1);
+        depthwise_case(&r, h, w, a, b, c);
+        a = rand_int(&r, 1, 9);
+        b = rand_int(&r, 1, 9);
+        c = rand_int(&r, 1, 80);
+        d = rand_int(&r, 0, 1);
+        pool_case(&r, a, b, c, d);
+        a = rand_int(&r, 1, 6);
+        b = rand_int(&r, 1, 6);
+        c = rand_int(&r, 1, 80);
+        d = rand_int(&r, 0, 1);
+        copy_add_case(&r, a, b, c, d);
+    }
+    for (ci = 0; ci < 6; ci++) {
+        for (s = 1; s <= 2; s++) {
+            depthwise_case(&r, 7 + s, 6 + ci % 2, channel_set[ci], s, 1);
+        }
+    }
+    depthwise_case(&r, 4, 5, 300, 2, 1);       /* more channels than one accumulator pass */
+    conv_case(&r, CONV_KXK, 5, 4, 130, 20, 3, 1, 1); /* R = 1170: several int8 and float passes */
+    conv_case(&r, CONV_KXK, 3, 3, 8, 300, 3, 2, 1);  /* more output channels than one chunk */
+    conv_case(&r, CONV_POINTWISE, 3, 5, 1500, 17, 1, 1, 1);
+    conv_case(&r, CONV_POINTWISE, 6, 6, 40, 270, 1, 2, 1);
+    conv_case(&r, CONV_FC, 1, 1, 2049, 10, 1, 1, 0);
+    conv_case(&r, CONV_KXK, 28, 28, 1, 16, 3, 1, 0); /* the refnet stem */
+    conv_case(&r, CONV_KXK, 28, 28, 16, 32, 3, 2, 0);
+    pool_case(&r, 30, 31, 300, 1);
+    copy_add_case(&r, 3, 3, 600, 1);
+    for (i = 0; i < 6; i++) {
+        const int h = rand_int(&r, 1, 7);
+        const int w = rand_int(&r, 1, 7);
+        concat_case(&r, h, w);
+    }
+
+    printf("summary int8_cases=%d\n", int8_cases);
+    fprintf(stderr, "kernel_selftest: %d int8 cases, %d float cases, %d failures\n", int8_cases, float_cases,
+            failures);
+    return failures == 0 ? 0 : 1;
+}

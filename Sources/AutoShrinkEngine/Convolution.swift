@@ -17,6 +17,7 @@ public final class Convolution: Layer {
     public let weight: Parameter
     public var parameters: [Parameter] { [weight] }
 
+    private let depthwise = DepthwiseKernels()
     private let columns = Scratch()          // im2col of the forward input, kept for backward
     private let columnGradient = Scratch()
 
@@ -57,7 +58,7 @@ public final class Convolution: Layer {
     public func forward(inputs: [FeatureMap], output: FeatureMap, training: Bool, context: ExecutionContext) {
         let input = inputs[0]
         if isDepthwise {
-            DepthwiseKernels.forward(input: input, weights: weight.value.data, output: output,
+            depthwise.forward(input: input, weights: weight.value.data, output: output,
                                      kernel: kernel, stride: stride, padding: padding, context: context)
             return
         }
@@ -83,7 +84,7 @@ public final class Convolution: Layer {
                          inputGradients: [FeatureMap?], accumulate: [Bool], context: ExecutionContext) {
         let input = inputs[0]
         if isDepthwise {
-            DepthwiseKernels.backward(input: input, weights: weight.value.data, weightGradient: weight.gradient.data,
+            depthwise.backward(input: input, weights: weight.value.data, weightGradient: weight.gradient.data,
                                       outputGradient: outputGradient, inputGradient: inputGradients[0],
                                       accumulateInput: accumulate[0], kernel: kernel, stride: stride,
                                       padding: padding, context: context)
@@ -203,131 +204,146 @@ enum Im2Col {
     }
 }
 
-/// Direct depthwise convolution (one kxk filter per channel), parallel over channels.
+/// Direct depthwise convolution (one KxK filter per channel), parallel over channels.
 ///
-/// Each (channel, image) plane is first copied into a zero-padded plane P of
-/// (H + 2*padding) x (W + 2*padding). For stride 1 the output is computed in P's row pitch
-/// ("wide" rows with kernel-1 junk columns), so every filter tap is one long contiguous
-/// multiply-add over the plane that the compiler vectorises; the junk columns are dropped on
-/// the way out (forward) or zeroed (backward) so they never contribute.
-enum DepthwiseKernels {
+/// For one channel, a block of B images is copied into a stack of zero-padded planes
+/// S[B][PH][PW] (PH = H + 2*padding, PW = W + 2*padding). In that layout every filter tap is a
+/// fixed offset `ky*PW + kx`, so the stride-1 convolution of the whole block is
+///     wide[j] = sum over taps of w[tap] * S[j + offset(tap)],
+/// one long contiguous multiply-add per tap that the compiler vectorises. Output pixel
+/// (n, oy, ox) is wide[n*PH*PW + (oy*stride)*PW + ox*stride]; the other positions are junk and
+/// are skipped (forward) or hold zero gradient (backward). Stride 2 computes the stride-1 result
+/// and subsamples it: 4x the multiply-adds, but vector ones instead of scalar gathers.
+/// Backward uses the same layout: with G the output gradient scattered into wide positions,
+///     dW[tap] = sum_j G[j] * S[j + offset(tap)]  and  dS[i] = sum over taps of w[tap] * G[i - offset(tap)].
+final class DepthwiseKernels {
     struct Geometry {
         let height: Int, width: Int, outputHeight: Int, outputWidth: Int
-        let kernel: Int, stride: Int, padding: Int
+        let kernel: Int, stride: Int, padding: Int, batch: Int
         var paddedHeight: Int { height + 2 * padding }
         var paddedWidth: Int { width + 2 * padding }
-        var paddedCount: Int { paddedHeight * paddedWidth }
-        /// Length of a stride-1 wide output plane: outputHeight rows of paddedWidth.
-        var wideCount: Int { outputHeight * paddedWidth }
+        var paddedPlane: Int { paddedHeight * paddedWidth }
+        /// Images per block: as many padded planes as fit in ~16 KiB (L1), at least one.
+        var block: Int { max(1, min(batch, 4096 / paddedPlane)) }
+        /// Largest tap offset: (K-1)*PW + (K-1).
+        var margin: Int { (kernel - 1) * paddedWidth + kernel - 1 }
+        func offset(_ tap: Int) -> Int { (tap / kernel) * paddedWidth + tap % kernel }
+        func widePosition(_ n: Int, _ oy: Int, _ ox: Int) -> Int { n * paddedPlane + oy * stride * paddedWidth + ox * stride }
     }
 
-    @inline(__always)
-    static func pad(_ source: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>, _ g: Geometry) {
-        padded.update(repeating: 0, count: g.paddedCount)
-        for y in 0..<g.height {
-            (padded + (y + g.padding) * g.paddedWidth + g.padding).update(from: source + y * g.width, count: g.width)
+    /// Per-chunk scratch: stack, wide buffer (with a leading zero margin) and stack gradient.
+    private var scratch: [Scratch] = []
+
+    private func buffers(chunks: Int, _ g: Geometry) -> [UnsafeMutablePointer<Float>] {
+        while scratch.count < chunks { scratch.append(Scratch()) }
+        let stack = g.block * g.paddedPlane
+        return (0..<chunks).map { chunk in
+            let base = scratch[chunk].ensure(3 * stack + g.margin)
+            // Zeroed on every call: padding borders and junk gradient positions are then never written.
+            base.update(repeating: 0, count: 3 * stack + g.margin)
+            return base
         }
     }
 
-    static func forward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, output: FeatureMap,
-                        kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
+    /// Copies images first..<first+count of one channel plane set into the padded stack (interiors only).
+    @inline(__always)
+    private static func fill(_ stack: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int, _ g: Geometry) {
+        for n in 0..<count {
+            for y in 0..<g.height {
+                (stack + n * g.paddedPlane + (y + g.padding) * g.paddedWidth + g.padding)
+                    .update(from: source + (n * g.height + y) * g.width, count: g.width)
+            }
+        }
+    }
+
+    func forward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, output: FeatureMap,
+                 kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
         let g = Geometry(height: input.height, width: input.width, outputHeight: output.height, outputWidth: output.width,
-                         kernel: kernel, stride: stride, padding: padding)
-        context.parallelFor(input.channels) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount + g.wideCount + 16) { scratch in
-                let padded = scratch.baseAddress!, wide = padded + g.paddedCount
-                for c in range {
-                    let filter = weights + c * kernel * kernel
-                    for n in 0..<input.batch {
-                        pad(input.channel(c) + n * input.plane, into: padded, g)
-                        let destination = output.channel(c) + n * output.plane
-                        if stride == 1 {
-                            let length = g.wideCount - (kernel - 1)
-                            wide.update(repeating: 0, count: g.wideCount)
-                            for ky in 0..<kernel {
-                                for kx in 0..<kernel {
-                                    let w = filter[ky * kernel + kx]
-                                    let source = padded + ky * g.paddedWidth + kx
-                                    for j in 0..<length { wide[j] += w * source[j] }
-                                }
-                            }
-                            for oy in 0..<g.outputHeight {
-                                (destination + oy * g.outputWidth).update(from: wide + oy * g.paddedWidth, count: g.outputWidth)
-                            }
-                        } else {
-                            destination.update(repeating: 0, count: output.plane)
-                            for oy in 0..<g.outputHeight {
-                                let row = destination + oy * g.outputWidth
-                                for ky in 0..<kernel {
-                                    let source = padded + (oy * stride + ky) * g.paddedWidth
-                                    for kx in 0..<kernel {
-                                        let w = filter[ky * kernel + kx]
-                                        for ox in 0..<g.outputWidth { row[ox] += w * source[ox * stride + kx] }
-                                    }
-                                }
+                         kernel: kernel, stride: stride, padding: padding, batch: input.batch)
+        let chunkBuffers = buffers(chunks: context.chunkCount(input.channels), g)
+        let taps = kernel * kernel
+        context.parallelChunks(input.channels) { chunk, range in
+            let stack = chunkBuffers[chunk], wide = stack + g.block * g.paddedPlane
+            for c in range {
+                let filter = weights + c * taps
+                var first = 0
+                while first < input.batch {
+                    let count = min(g.block, input.batch - first)
+                    DepthwiseKernels.fill(stack, from: input.channel(c) + first * input.plane, count: count, g)
+                    let length = count * g.paddedPlane - g.margin
+                    let w0 = filter[0]
+                    for j in 0..<length { wide[j] = w0 * stack[j] }
+                    for tap in 1..<taps {
+                        let w = filter[tap], source = stack + g.offset(tap)
+                        for j in 0..<length { wide[j] += w * source[j] }
+                    }
+                    let destination = output.channel(c) + first * output.plane
+                    for n in 0..<count {
+                        for oy in 0..<g.outputHeight {
+                            let row = destination + (n * g.outputHeight + oy) * g.outputWidth
+                            let source = wide + g.widePosition(n, oy, 0)
+                            if stride == 1 {
+                                row.update(from: source, count: g.outputWidth)
+                            } else {
+                                for ox in 0..<g.outputWidth { row[ox] = source[ox * stride] }
                             }
                         }
                     }
+                    first += count
                 }
             }
         }
     }
 
-    static func backward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
-                         outputGradient: FeatureMap, inputGradient: FeatureMap?, accumulateInput: Bool,
-                         kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
+    func backward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
+                  outputGradient: FeatureMap, inputGradient: FeatureMap?, accumulateInput: Bool,
+                  kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
         let g = Geometry(height: input.height, width: input.width, outputHeight: outputGradient.height,
-                         outputWidth: outputGradient.width, kernel: kernel, stride: stride, padding: padding)
-        context.parallelFor(input.channels) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * g.paddedCount + g.wideCount + 16) { scratch in
-                let padded = scratch.baseAddress!, paddedGradient = padded + g.paddedCount, wide = paddedGradient + g.paddedCount
-                for c in range {
-                    let filter = weights + c * kernel * kernel
-                    let filterGradient = weightGradient + c * kernel * kernel
-                    filterGradient.update(repeating: 0, count: kernel * kernel)
-                    for n in 0..<input.batch {
-                        pad(input.channel(c) + n * input.plane, into: padded, g)
-                        paddedGradient.update(repeating: 0, count: g.paddedCount)
-                        let gradientOut = outputGradient.channel(c) + n * outputGradient.plane
-                        if stride == 1 {
-                            // Wide copy of dY with zeroed junk columns.
-                            wide.update(repeating: 0, count: g.wideCount)
-                            for oy in 0..<g.outputHeight {
-                                (wide + oy * g.paddedWidth).update(from: gradientOut + oy * g.outputWidth, count: g.outputWidth)
-                            }
-                            let length = g.wideCount - (kernel - 1)
-                            for ky in 0..<kernel {
-                                for kx in 0..<kernel {
-                                    let offset = ky * g.paddedWidth + kx
-                                    filterGradient[ky * kernel + kx] += Reductions.dot(wide, padded + offset, length)
-                                    let w = filter[ky * kernel + kx]
-                                    let target = paddedGradient + offset
-                                    for j in 0..<length { target[j] += w * wide[j] }
-                                }
-                            }
-                        } else {
-                            for oy in 0..<g.outputHeight {
-                                let row = gradientOut + oy * g.outputWidth
-                                for ky in 0..<kernel {
-                                    let source = padded + (oy * stride + ky) * g.paddedWidth
-                                    let target = paddedGradient + (oy * stride + ky) * g.paddedWidth
-                                    for kx in 0..<kernel {
-                                        let w = filter[ky * kernel + kx]
-                                        var sum: Float = 0
-                                        for ox in 0..<g.outputWidth {
-                                            sum += row[ox] * source[ox * stride + kx]
-                                            target[ox * stride + kx] += w * row[ox]
-                                        }
-                                        filterGradient[ky * kernel + kx] += sum
-                                    }
-                                }
+                         outputWidth: outputGradient.width, kernel: kernel, stride: stride, padding: padding, batch: input.batch)
+        let chunkBuffers = buffers(chunks: context.chunkCount(input.channels), g)
+        let taps = kernel * kernel
+        context.parallelChunks(input.channels) { chunk, range in
+            let stackSize = g.block * g.paddedPlane
+            let stack = chunkBuffers[chunk]
+            let gradient = stack + stackSize + g.margin        // G[j], with g.margin zeros before index 0
+            let stackGradient = gradient + stackSize
+            for c in range {
+                let filter = weights + c * taps
+                let filterGradient = weightGradient + c * taps
+                filterGradient.update(repeating: 0, count: taps)
+                var first = 0
+                while first < input.batch {
+                    let count = min(g.block, input.batch - first)
+                    let total = count * g.paddedPlane
+                    DepthwiseKernels.fill(stack, from: input.channel(c) + first * input.plane, count: count, g)
+                    let dy = outputGradient.channel(c) + first * outputGradient.plane
+                    for n in 0..<count {
+                        for oy in 0..<g.outputHeight {
+                            let row = dy + (n * g.outputHeight + oy) * g.outputWidth
+                            let target = gradient + g.widePosition(n, oy, 0)
+                            if stride == 1 {
+                                target.update(from: row, count: g.outputWidth)
+                            } else {
+                                for ox in 0..<g.outputWidth { target[ox * stride] = row[ox] }
                             }
                         }
-                        guard let inputGradient else { continue }
-                        let destination = inputGradient.channel(c) + n * inputGradient.plane
+                    }
+                    for tap in 0..<taps {
+                        let offset = g.offset(tap)
+                        filterGradient[tap] += Reductions.dot(gradient, stack + offset, total - offset)
+                    }
+                    guard let inputGradient else { first += count; continue }
+                    let w0 = filter[0]
+                    for i in 0..<total { stackGradient[i] = w0 * gradient[i] }
+                    for tap in 1..<taps {
+                        let w = filter[tap], source = gradient - g.offset(tap)
+                        for i in 0..<total { stackGradient[i] += w * source[i] }
+                    }
+                    let destination = inputGradient.channel(c) + first * inputGradient.plane
+                    for n in 0..<count {
                         for y in 0..<g.height {
-                            let source = paddedGradient + (y + g.padding) * g.paddedWidth + g.padding
-                            let row = destination + y * g.width
+                            let source = stackGradient + n * g.paddedPlane + (y + g.padding) * g.paddedWidth + g.padding
+                            let row = destination + (n * g.height + y) * g.width
                             if accumulateInput {
                                 for x in 0..<g.width { row[x] += source[x] }
                             } else {
@@ -335,6 +351,7 @@ enum DepthwiseKernels {
                             }
                         }
                     }
+                    first += count
                 }
             }
         }

@@ -26,4 +26,26 @@ public struct ExecutionContext: Sendable {
             }
         }
     }
+
+    /// Like `parallelFor`, also passing the chunk index (0..<chunkCount(count)) so a body can
+    /// use per-chunk scratch memory.
+    @inline(__always)
+    public func parallelChunks(_ count: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+        let chunks = chunkCount(count)
+        if chunks <= 1 {
+            body(0, 0..<count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let shared = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { shared(chunk, start..<end) }
+            }
+        }
+    }
+
+    /// Number of chunks `parallelChunks` uses for `count` items.
+    public func chunkCount(_ count: Int) -> Int { max(1, min(threads, count)) }
 }

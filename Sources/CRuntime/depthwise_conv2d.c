@@ -14,6 +14,7 @@
 #include "kernel_common.h"
 
 #define DW_CHUNK 256 /* channels per pass (accumulator row on the stack) */
+#define DW_TILE 8     /* int8: output pixels requantized together */
 
 /* Range of taps k in [0, 3) with 0 <= origin + k < size. */
 static void tap_range(int origin, int size, int *lo, int *hi)
@@ -52,6 +53,24 @@ void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_widt
     }
 }
 
+/* y[c] = clamp(bias[c] + sum of the nine taps) for an interior pixel; x = window origin [3][3][C] with
+ * the input's row and pixel strides, w = weights [3][3][C] (channel stride `channels`). */
+static void interior_f32(const float *x, size_t row, size_t pixel, const float *w, size_t channels,
+                         const float *bias_row, int nc, float lo, float hi, float *restrict y)
+{
+    const float *r0 = x, *r1 = x + row, *r2 = x + 2 * row;
+    const size_t p1 = pixel, p2 = 2 * pixel;
+    int c;
+    for (c = 0; c < nc; c++) {
+        float v = bias_row[c];
+        v += r0[c] * w[c] + r0[p1 + c] * w[channels + c] + r0[p2 + c] * w[2 * channels + c];
+        v += r1[c] * w[3 * channels + c] + r1[p1 + c] * w[4 * channels + c] + r1[p2 + c] * w[5 * channels + c];
+        v += r2[c] * w[6 * channels + c] + r2[p1 + c] * w[7 * channels + c] + r2[p2 + c] * w[8 * channels + c];
+        v = v < lo ? lo : v;
+        y[c] = v > hi ? hi : v;
+    }
+}
+
 void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, int channels,
                               int in_pixel_stride, const float *weights, const float *bias, int stride,
                               as_activation activation, float *output, int out_pixel_stride)
@@ -59,6 +78,7 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const size_t row = (size_t)in_width * in_pixel_stride;
+    const size_t p1 = (size_t)in_pixel_stride;
     float acc[DW_CHUNK], bias_row[DW_CHUNK];
     float lo, hi;
     int c0, oy, ox, c, ky, kx;
@@ -75,23 +95,12 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
             tap_range(y0, in_height, &ky_lo, &ky_hi);
             for (ox = 0; ox < out_width; ox++) {
                 const int x0 = ox * stride - 1;
-                float *y = output + ((size_t)oy * out_width + ox) * out_pixel_stride + c0;
+                float *restrict y = output + ((size_t)oy * out_width + ox) * out_pixel_stride + c0;
                 int kx_lo, kx_hi;
                 tap_range(x0, in_width, &kx_lo, &kx_hi);
                 if (ky_lo == 0 && ky_hi == 3 && kx_lo == 0 && kx_hi == 3) {
-                    const float *r0 = input + ((size_t)y0 * in_width + x0) * in_pixel_stride + c0;
-                    const float *r1 = r0 + row, *r2 = r0 + 2 * row;
-                    const size_t p1 = (size_t)in_pixel_stride, p2 = 2 * (size_t)in_pixel_stride;
-                    for (c = 0; c < nc; c++) {
-                        float v = bias_row[c];
-                        v += r0[c] * w[c] + r0[p1 + c] * w[channels + c] + r0[p2 + c] * w[2 * channels + c];
-                        v += r1[c] * w[3 * channels + c] + r1[p1 + c] * w[4 * channels + c] +
-                             r1[p2 + c] * w[5 * channels + c];
-                        v += r2[c] * w[6 * channels + c] + r2[p1 + c] * w[7 * channels + c] +
-                             r2[p2 + c] * w[8 * channels + c];
-                        acc[c] = v;
-                    }
-                    as__clamp_row_f32(acc, nc, lo, hi, y);
+                    interior_f32(input + ((size_t)y0 * in_width + x0) * in_pixel_stride + c0, row, p1, w,
+                                 (size_t)channels, bias_row, nc, lo, hi, y);
                     continue;
                 }
                 for (c = 0; c < nc; c++) {
@@ -99,15 +108,18 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
                 }
                 for (ky = ky_lo; ky < ky_hi; ky++) {
                     for (kx = kx_lo; kx < kx_hi; kx++) {
-                        const float *xt =
+                        const float *restrict xt =
                             input + ((size_t)(y0 + ky) * in_width + (x0 + kx)) * in_pixel_stride + c0;
-                        const float *wt = w + (ky * 3 + kx) * channels;
+                        const float *restrict wt = w + (ky * 3 + kx) * channels;
                         for (c = 0; c < nc; c++) {
                             acc[c] += xt[c] * wt[c];
                         }
                     }
                 }
-                as__clamp_row_f32(acc, nc, lo, hi, y);
+                for (c = 0; c < nc; c++) {
+                    const float v = acc[c] < lo ? lo : acc[c];
+                    y[c] = v > hi ? hi : v;
+                }
             }
         }
     }
@@ -144,8 +156,28 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
     }
 }
 
+
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
+
+/* acc[c] = bias[c] + sum of the nine taps (x - zp) * w for an interior pixel (see interior_f32). */
+static void interior_s8(const int8_t *x, size_t row, size_t pixel, const int8_t *w, size_t channels, int16_t zp,
+                        const int32_t *bias_row, int nc, int32_t *restrict acc)
+{
+    const int8_t *r0 = x, *r1 = x + row, *r2 = x + 2 * row;
+    const size_t p1 = pixel, p2 = 2 * pixel;
+    int c;
+    for (c = 0; c < nc; c++) {
+        int32_t v = bias_row[c];
+        v += AS_DW_TAP(r0[c], w[c]) + AS_DW_TAP(r0[p1 + c], w[channels + c]) +
+             AS_DW_TAP(r0[p2 + c], w[2 * channels + c]);
+        v += AS_DW_TAP(r1[c], w[3 * channels + c]) + AS_DW_TAP(r1[p1 + c], w[4 * channels + c]) +
+             AS_DW_TAP(r1[p2 + c], w[5 * channels + c]);
+        v += AS_DW_TAP(r2[c], w[6 * channels + c]) + AS_DW_TAP(r2[p1 + c], w[7 * channels + c]) +
+             AS_DW_TAP(r2[p2 + c], w[8 * channels + c]);
+        acc[c] = v;
+    }
+}
 
 void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, int channels,
                              int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
@@ -155,9 +187,10 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const size_t row = (size_t)in_width * in_pixel_stride;
+    const size_t p1 = (size_t)in_pixel_stride;
     const int16_t zp = (int16_t)input_zero_point;
-    int32_t acc[DW_CHUNK], bias_row[DW_CHUNK];
-    int c0, oy, ox, c, ky, kx;
+    int32_t acc[DW_TILE * DW_CHUNK], bias_row[DW_CHUNK];
+    int c0, oy, ox0, ox, c, ky, kx;
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
         const int8_t *w = weights + c0;
@@ -168,42 +201,37 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
             const int y0 = oy * stride - 1;
             int ky_lo, ky_hi;
             tap_range(y0, in_height, &ky_lo, &ky_hi);
-            for (ox = 0; ox < out_width; ox++) {
-                const int x0 = ox * stride - 1;
-                int kx_lo, kx_hi;
-                tap_range(x0, in_width, &kx_lo, &kx_hi);
-                if (ky_lo == 0 && ky_hi == 3 && kx_lo == 0 && kx_hi == 3) {
-                    const int8_t *r0 = input + ((size_t)y0 * in_width + x0) * in_pixel_stride + c0;
-                    const int8_t *r1 = r0 + row, *r2 = r0 + 2 * row;
-                    const size_t p1 = (size_t)in_pixel_stride, p2 = 2 * (size_t)in_pixel_stride;
-                    for (c = 0; c < nc; c++) {
-                        int32_t v = bias_row[c];
-                        v += AS_DW_TAP(r0[c], w[c]) + AS_DW_TAP(r0[p1 + c], w[channels + c]) +
-                             AS_DW_TAP(r0[p2 + c], w[2 * channels + c]);
-                        v += AS_DW_TAP(r1[c], w[3 * channels + c]) + AS_DW_TAP(r1[p1 + c], w[4 * channels + c]) +
-                             AS_DW_TAP(r1[p2 + c], w[5 * channels + c]);
-                        v += AS_DW_TAP(r2[c], w[6 * channels + c]) + AS_DW_TAP(r2[p1 + c], w[7 * channels + c]) +
-                             AS_DW_TAP(r2[p2 + c], w[8 * channels + c]);
-                        acc[c] = v;
+            /* accumulators of up to DW_TILE pixels [DW_TILE][DW_CHUNK], requantized together */
+            for (ox0 = 0; ox0 < out_width; ox0 += DW_TILE) {
+                const int pixels = out_width - ox0 < DW_TILE ? out_width - ox0 : DW_TILE;
+                for (ox = ox0; ox < ox0 + pixels; ox++) {
+                    const int x0 = ox * stride - 1;
+                    int32_t *restrict a = acc + (ox - ox0) * DW_CHUNK;
+                    int kx_lo, kx_hi;
+                    tap_range(x0, in_width, &kx_lo, &kx_hi);
+                    if (ky_lo == 0 && ky_hi == 3 && kx_lo == 0 && kx_hi == 3) {
+                        interior_s8(input + ((size_t)y0 * in_width + x0) * in_pixel_stride + c0, row, p1, w,
+                                    (size_t)channels, zp, bias_row, nc, a);
+                        continue;
                     }
-                } else {
                     for (c = 0; c < nc; c++) {
-                        acc[c] = bias_row[c];
+                        a[c] = bias_row[c];
                     }
                     for (ky = ky_lo; ky < ky_hi; ky++) {
                         for (kx = kx_lo; kx < kx_hi; kx++) {
-                            const int8_t *xt =
+                            const int8_t *restrict xt =
                                 input + ((size_t)(y0 + ky) * in_width + (x0 + kx)) * in_pixel_stride + c0;
-                            const int8_t *wt = w + (ky * 3 + kx) * channels;
+                            const int8_t *restrict wt = w + (ky * 3 + kx) * channels;
                             for (c = 0; c < nc; c++) {
-                                acc[c] += AS_DW_TAP(xt[c], wt[c]);
+                                a[c] += AS_DW_TAP(xt[c], wt[c]);
                             }
                         }
                     }
                 }
-                as__requant_row_s8(acc, nc, requant->multiplier + c0, requant->shift + c0, 1,
-                                   requant->output_zero_point, requant->activation_min, requant->activation_max,
-                                   output + ((size_t)oy * out_width + ox) * out_pixel_stride + c0);
+                as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
+                                    requant->output_zero_point, requant->activation_min, requant->activation_max,
+                                    output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
+                                    (size_t)out_pixel_stride);
             }
         }
     }

@@ -44,6 +44,22 @@ static void copy_run(float *dst, const float *src, int count, ptrdiff_t src_room
     }
 }
 
+/* dst[0..count) = 0, in chunks of 4 floats while the row has room (same overwrite rule as copy_run). */
+static void zero_run(float *dst, int count, ptrdiff_t dst_room)
+{
+    static const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    if (dst_room >= ((count + 3) & ~3)) {
+        for (; i < count; i += 4) {
+            memcpy(dst + i, zeros, sizeof zeros);
+        }
+        return;
+    }
+    for (; i < count; i++) {
+        dst[i] = 0.0f;
+    }
+}
+
 typedef struct stage_context {
     const as__conv_shape *shape;
     const float *input;
@@ -78,14 +94,21 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, fl
     const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
     int kx_lo = -x0, kx_hi = s->in_width - x0;
     int ky, kx;
-    if (r0 == 0 && r1 == k * k * c && ps == c && y0 >= 0 && x0 >= 0 && y0 + k <= s->in_height &&
-        x0 + k <= s->in_width) {
-        /* interior pixel, dense input, whole reduction: K runs of K*C contiguous values */
-        const float *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
-        const size_t line = (size_t)s->in_width * c;
-        const int run = k * c;
+    if (r0 == 0 && r1 == k * k * c) {
+        /* whole reduction in one pass: taps in order, each a copied or zeroed run of C values */
+        float *dst = row;
         for (ky = 0; ky < k; ky++) {
-            copy_run(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line), STAGE_FLOATS - ky * run);
+            const int iy = y0 + ky;
+            for (kx = 0; kx < k; kx++, dst += c) {
+                const int ix = x0 + kx;
+                const float *src;
+                if (iy < 0 || iy >= s->in_height || ix < 0 || ix >= s->in_width) {
+                    zero_run(dst, c, STAGE_FLOATS - (dst - row));
+                    continue;
+                }
+                src = x->input + ((size_t)iy * s->in_width + ix) * ps;
+                copy_run(dst, src, c, x->input_end - src, STAGE_FLOATS - (dst - row));
+            }
         }
         return;
     }
@@ -119,9 +142,11 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, fl
 }
 
 /* ---- micro-kernels ----------------------------------------------------------------------------
- * Contract: acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{k < depth} a[p][off(k)] * w[k * w_stride + o]
- * for p < rows, o < width, with off(k) = offsets ? offsets[k] : k; acc rows are OC_CHUNK apart and
- * a[p] are row pointers.
+ * Contract of tile_kernel:
+ *   v[p][o] = (init ? init[o] : acc[p][o]) + sum_{k < depth} a[p][off(k)] * w[k * w_stride + o]
+ * for p < rows and o < width, with off(k) = offsets ? offsets[k] : k and a[p] row pointers. The result
+ * is stored to acc[p][o] (rows OC_CHUNK apart) or, when out != NULL (last pass), clamped to [lo, hi]
+ * into out[p][o]; exactly `width` values are written per output row.
  */
 
 #if defined(AS_X86_AVX512)
@@ -131,7 +156,8 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, fl
 
 static AS_ALWAYS_INLINE void avx512_tile(const int rows, const int wide, const float *const *a,
                                          const int32_t *offsets, int depth, const float *w, size_t w_stride,
-                                         __mmask16 m0, __mmask16 m1, const float *init, float *acc)
+                                         __mmask16 m0, __mmask16 m1, const float *init, float *acc,
+                                         float *const *out, float lo, float hi)
 {
     __m512 c0[TILE_PIXELS], c1[TILE_PIXELS];
     int r, k;
@@ -161,31 +187,45 @@ static AS_ALWAYS_INLINE void avx512_tile(const int rows, const int wide, const f
             }
         }
     }
-    for (r = 0; r < rows; r++) {
-        _mm512_mask_storeu_ps(acc + r * OC_CHUNK, m0, c0[r]);
-        if (wide) {
-            _mm512_mask_storeu_ps(acc + r * OC_CHUNK + 16, m1, c1[r]);
+    if (out) {
+        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+        for (r = 0; r < rows; r++) {
+            _mm512_mask_storeu_ps(out[r], m0, _mm512_min_ps(_mm512_max_ps(c0[r], vlo), vhi));
+            if (wide) {
+                _mm512_mask_storeu_ps(out[r] + 16, m1, _mm512_min_ps(_mm512_max_ps(c1[r], vlo), vhi));
+            }
+        }
+    } else {
+        for (r = 0; r < rows; r++) {
+            _mm512_mask_storeu_ps(acc + r * OC_CHUNK, m0, c0[r]);
+            if (wide) {
+                _mm512_mask_storeu_ps(acc + r * OC_CHUNK + 16, m1, c1[r]);
+            }
         }
     }
 }
 
-/* rows in blocks of 8, 4, 1; one specialisation per (width class, offsets or contiguous) */
-#define AS_AVX512_ROWS(wide, offs)                                                                     \
-    do {                                                                                               \
-        for (; r + 8 <= rows; r += 8) {                                                                \
-            avx512_tile(8, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);   \
-        }                                                                                              \
-        if (r + 4 <= rows) {                                                                           \
-            avx512_tile(4, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);   \
-            r += 4;                                                                                    \
-        }                                                                                              \
-        for (; r < rows; r++) {                                                                        \
-            avx512_tile(1, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);   \
-        }                                                                                              \
+/* rows in blocks of 8, 4, 1 for one (width class, offsets or contiguous) specialisation */
+#define AS_AVX512_ROWS(wide, offs)                                                                              \
+    do {                                                                                                        \
+        for (; r + 8 <= rows; r += 8) {                                                                         \
+            avx512_tile(8, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK,             \
+                        out ? out + r : NULL, lo, hi);                                                          \
+        }                                                                                                       \
+        if (r + 4 <= rows) {                                                                                    \
+            avx512_tile(4, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK,             \
+                        out ? out + r : NULL, lo, hi);                                                          \
+            r += 4;                                                                                             \
+        }                                                                                                       \
+        for (; r < rows; r++) {                                                                                 \
+            avx512_tile(1, wide, a + r, offs, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK,             \
+                        out ? out + r : NULL, lo, hi);                                                          \
+        }                                                                                                       \
     } while (0)
 
 static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
-                        size_t w_stride, int width, const float *init, float *acc)
+                        size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
+                        float hi)
 {
     const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
     const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
@@ -213,7 +253,7 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
 
 static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, const int32_t *offsets, int depth,
                                        const float *w, size_t w_stride, __m256i m0, __m256i m1, const float *init,
-                                       float *acc)
+                                       float *acc, float *const *out, float lo, float hi)
 {
     __m256 c0[4], c1[4];
     int r, k;
@@ -233,14 +273,23 @@ static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, co
             c1[r] = _mm256_fmadd_ps(x, w1, c1[r]);
         }
     }
-    for (r = 0; r < rows; r++) {
-        _mm256_maskstore_ps(acc + r * OC_CHUNK, m0, c0[r]);
-        _mm256_maskstore_ps(acc + r * OC_CHUNK + 8, m1, c1[r]);
+    if (out) {
+        const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+        for (r = 0; r < rows; r++) {
+            _mm256_maskstore_ps(out[r], m0, _mm256_min_ps(_mm256_max_ps(c0[r], vlo), vhi));
+            _mm256_maskstore_ps(out[r] + 8, m1, _mm256_min_ps(_mm256_max_ps(c1[r], vlo), vhi));
+        }
+    } else {
+        for (r = 0; r < rows; r++) {
+            _mm256_maskstore_ps(acc + r * OC_CHUNK, m0, c0[r]);
+            _mm256_maskstore_ps(acc + r * OC_CHUNK + 8, m1, c1[r]);
+        }
     }
 }
 
 static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
-                        size_t w_stride, int width, const float *init, float *acc)
+                        size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
+                        float hi)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
@@ -248,17 +297,21 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
     int r = 0;
     if (offsets) {
         for (; r + 4 <= rows; r += 4) {
-            avx2_tile(4, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+            avx2_tile(4, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
         }
         for (; r < rows; r++) {
-            avx2_tile(1, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+            avx2_tile(1, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
         }
     } else {
         for (; r + 4 <= rows; r += 4) {
-            avx2_tile(4, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+            avx2_tile(4, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
         }
         for (; r < rows; r++) {
-            avx2_tile(1, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+            avx2_tile(1, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
         }
     }
 }
@@ -268,7 +321,8 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
 #define TILE_WIDTH 16
 
 static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, const int32_t *offsets, int depth,
-                                       const float *w, size_t w_stride, const float *init, float *acc)
+                                       const float *w, size_t w_stride, int width, const float *init, float *acc,
+                                       float *const *out, float lo, float hi)
 {
     float32x4_t c[4][4];
     int r, j, k = 0;
@@ -317,31 +371,46 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, co
             c[r][3] = vfmaq_n_f32(c[r][3], w3, x);
         }
     }
-    for (r = 0; r < rows; r++) {
-        for (j = 0; j < 4; j++) {
-            vst1q_f32(acc + r * OC_CHUNK + 4 * j, c[r][j]);
+    if (out) {
+        const float32x4_t vlo = vdupq_n_f32(lo), vhi = vdupq_n_f32(hi);
+        for (r = 0; r < rows; r++) {
+            float clamped[16];
+            for (j = 0; j < 4; j++) {
+                vst1q_f32(clamped + 4 * j, vminq_f32(vmaxq_f32(c[r][j], vlo), vhi));
+            }
+            memcpy(out[r], clamped, (size_t)width * sizeof(float));
+        }
+    } else {
+        for (r = 0; r < rows; r++) {
+            for (j = 0; j < 4; j++) {
+                vst1q_f32(acc + r * OC_CHUNK + 4 * j, c[r][j]);
+            }
         }
     }
 }
 
 static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
-                        size_t w_stride, int width, const float *init, float *acc)
+                        size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
+                        float hi)
 {
     int r = 0;
-    (void)width;
     if (offsets) {
         for (; r + 4 <= rows; r += 4) {
-            neon_tile(4, a + r, offsets, depth, w, w_stride, init, acc + r * OC_CHUNK);
+            neon_tile(4, a + r, offsets, depth, w, w_stride, width, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
         }
         for (; r < rows; r++) {
-            neon_tile(1, a + r, offsets, depth, w, w_stride, init, acc + r * OC_CHUNK);
+            neon_tile(1, a + r, offsets, depth, w, w_stride, width, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
         }
     } else {
         for (; r + 4 <= rows; r += 4) {
-            neon_tile(4, a + r, NULL, depth, w, w_stride, init, acc + r * OC_CHUNK);
+            neon_tile(4, a + r, NULL, depth, w, w_stride, width, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL, lo,
+                      hi);
         }
         for (; r < rows; r++) {
-            neon_tile(1, a + r, NULL, depth, w, w_stride, init, acc + r * OC_CHUNK);
+            neon_tile(1, a + r, NULL, depth, w, w_stride, width, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL, lo,
+                      hi);
         }
     }
 }
@@ -352,7 +421,8 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
 #define TILE_MASKED_LOADS 1
 
 static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
-                        size_t w_stride, int width, const float *init, float *acc)
+                        size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
+                        float hi)
 {
     int r, k, o;
     for (r = 0; r < rows; r++) {
@@ -369,6 +439,12 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
                 c[o] += x * wk[o];
             }
         }
+        if (out) {
+            for (o = 0; o < width; o++) {
+                const float v = c[o] < lo ? lo : c[o];
+                out[r][o] = v > hi ? hi : v;
+            }
+        }
     }
 }
 
@@ -383,29 +459,37 @@ typedef struct engine {
     int reduction;
     float lo, hi;
     float *stage; /* [TILE_PIXELS][STAGE_FLOATS] */
-    float *acc;   /* [TILE_PIXELS][OC_CHUNK] */
+    float *acc;   /* [TILE_PIXELS][OC_CHUNK] partial sums between passes */
 } engine;
 
-/* acc[rows][chunk] (+)= rows of the GEMM for weight columns oc0.. through tile_kernel, handling the
- * array's last weight row when full-width loads would run past it. */
-static void gemm_columns(const engine *e, int rows, const float *const *a, const int32_t *offsets, int r0,
-                         int depth, int last_pass, int oc0, int chunk, const float *init)
+/* One reduction pass [r0, r0 + depth) over all column tiles of channels oc0..oc0 + chunk. out[p]
+ * (the pixels' outputs at oc0) is given on the last pass. Arm runs the array's last weight row from
+ * a zero-padded copy where full-width loads would run past the end of the weights. */
+static void gemm_pass(const engine *e, int rows, const float *const *a, const int32_t *offsets, int r0, int depth,
+                      int oc0, int chunk, const float *init, float *const *out)
 {
     const int c_out = e->x.shape->out_channels;
-    int o;
+    float *shifted_out[TILE_PIXELS];
+    int o, p;
     for (o = 0; o < chunk; o += TILE_WIDTH) {
         const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
         const float *w = e->weights + (size_t)r0 * c_out + oc0 + o;
         const float *tile_init = init ? init + o : NULL;
+        float *const *tile_out = NULL;
+        if (out) {
+            for (p = 0; p < rows; p++) {
+                shifted_out[p] = out[p] + o;
+            }
+            tile_out = shifted_out;
+        }
 #if defined(TILE_MASKED_LOADS)
-        (void)last_pass;
-        tile_kernel(rows, a, offsets, depth, w, (size_t)c_out, width, tile_init, e->acc + o);
+        tile_kernel(rows, a, offsets, depth, w, (size_t)c_out, width, tile_init, e->acc + o, tile_out, e->lo, e->hi);
 #else
-        if (last_pass && oc0 + o + TILE_WIDTH > c_out) {
+        if (out && oc0 + o + TILE_WIDTH > c_out) {
             float last[TILE_WIDTH] AS_ALIGN64;
             const float *shifted[TILE_PIXELS];
             const int k = depth - 1;
-            int i, p;
+            int i;
             for (i = 0; i < TILE_WIDTH; i++) {
                 last[i] = i < width ? w[(size_t)k * c_out + i] : 0.0f;
             }
@@ -413,61 +497,61 @@ static void gemm_columns(const engine *e, int rows, const float *const *a, const
                 shifted[p] = a[p] + (offsets ? offsets[k] : k);
             }
             if (depth > 1) {
-                tile_kernel(rows, a, offsets, depth - 1, w, (size_t)c_out, width, tile_init, e->acc + o);
-                tile_kernel(rows, shifted, NULL, 1, last, 0, width, NULL, e->acc + o);
+                tile_kernel(rows, a, offsets, depth - 1, w, (size_t)c_out, width, tile_init, e->acc + o, NULL,
+                            e->lo, e->hi);
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, NULL, e->acc + o, tile_out, e->lo, e->hi);
             } else {
-                tile_kernel(rows, shifted, NULL, 1, last, 0, width, tile_init, e->acc + o);
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, tile_init, e->acc + o, tile_out, e->lo, e->hi);
             }
         } else {
-            tile_kernel(rows, a, offsets, depth, w, (size_t)c_out, width, tile_init, e->acc + o);
+            tile_kernel(rows, a, offsets, depth, w, (size_t)c_out, width, tile_init, e->acc + o, tile_out, e->lo,
+                        e->hi);
         }
 #endif
     }
 }
 
-/* Output pixels (oy, ox), (oy, ox + 1), ... (`rows` of them, wrapping to the next output row unless
- * direct KxK) for channels oc0..oc0 + chunk. direct: read the input in place. */
-static void run_tile(const engine *e, int oy, int ox, int rows, int direct, int oc0, int chunk,
-                     const float *bias_row, float *output)
+/* One tile of output pixels (y[p], x[p]) for channels oc0..oc0 + chunk; outputs go to out[p].
+ * direct: read the input in place (pointwise, or KxK pixels whose window lies inside the image). */
+static void run_tile(const engine *e, int rows, const int *y, const int *x, float *const *out, int direct,
+                     int oc0, int chunk, const float *bias_row)
 {
     const as__conv_shape *s = e->x.shape;
     const float *a[TILE_PIXELS];
-    int p, r0, o;
+    int p, r0;
     if (direct) {
         for (p = 0; p < rows; p++) {
-            const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
+            const int y0 = y[p] * s->stride - s->padding, x0 = x[p] * s->stride - s->padding;
             a[p] = e->x.input + ((size_t)y0 * s->in_width + x0) * s->in_pixel_stride;
-            if (++ox == s->out_width) {
-                ox = 0;
-                oy++;
-            }
         }
-        gemm_columns(e, rows, a, s->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, 1, oc0, chunk,
-                     bias_row);
-    } else {
-        for (r0 = 0; r0 < e->reduction; r0 += STAGE_FLOATS) {
-            const int r1 = e->reduction - r0 < STAGE_FLOATS ? e->reduction : r0 + STAGE_FLOATS;
-            int y = oy, x = ox;
-            for (p = 0; p < rows; p++) {
-                stage_row(&e->x, y, x, r0, r1, e->stage + p * STAGE_FLOATS);
-                a[p] = e->stage + p * STAGE_FLOATS;
-                if (++x == s->out_width) {
-                    x = 0;
-                    y++;
-                }
-            }
-            gemm_columns(e, rows, a, NULL, r0, r1 - r0, r1 == e->reduction, oc0, chunk, r0 == 0 ? bias_row : NULL);
-        }
+        gemm_pass(e, rows, a, s->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, oc0, chunk, bias_row, out);
+        return;
     }
-    for (p = 0; p < rows; p++) {
-        const float *acc = e->acc + p * OC_CHUNK;
-        float *y = output + (size_t)p * s->out_pixel_stride;
-        for (o = 0; o < chunk; o++) {
-            float v = acc[o];
-            v = v < e->lo ? e->lo : v;
-            y[o] = v > e->hi ? e->hi : v;
+    for (r0 = 0; r0 < e->reduction; r0 += STAGE_FLOATS) {
+        const int r1 = e->reduction - r0 < STAGE_FLOATS ? e->reduction : r0 + STAGE_FLOATS;
+        for (p = 0; p < rows; p++) {
+            stage_row(&e->x, y[p], x[p], r0, r1, e->stage + p * STAGE_FLOATS);
+            a[p] = e->stage + p * STAGE_FLOATS;
         }
+        gemm_pass(e, rows, a, NULL, r0, r1 - r0, oc0, chunk, r0 == 0 ? bias_row : NULL,
+                  r1 == e->reduction ? out : NULL);
     }
+}
+
+/* Pixels queued for one kind of tile (staged or direct). */
+typedef struct tile_queue {
+    int y[TILE_PIXELS], x[TILE_PIXELS];
+    float *out[TILE_PIXELS];
+} tile_queue;
+
+/* Interior output columns [*lo, *hi) of a row: those whose K-wide window lies inside the input. */
+static void interior_columns(const as__conv_shape *s, int *lo, int *hi)
+{
+    const int k = s->kernel_size;
+    *lo = (s->padding + s->stride - 1) / s->stride;
+    *hi = s->in_width - k + s->padding >= 0 ? (s->in_width - k + s->padding) / s->stride + 1 : 0;
+    *hi = *hi > s->out_width ? s->out_width : *hi;
+    *hi = *hi < *lo ? *lo : *hi;
 }
 
 void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
@@ -478,9 +562,8 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
     float bias_row[OC_CHUNK] AS_ALIGN64;
     int32_t offsets[MAX_OFFSETS];
     const int k = s->kernel_size, c_out = s->out_channels;
-    const int pixels = s->out_height * s->out_width;
     engine e;
-    int oc0, o, p0, oy;
+    int oc0, o, oy, ox;
 
     e.x.shape = s;
     e.x.input = input;
@@ -504,40 +587,45 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
     }
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
+        /* pixels in raster order: every pointwise pixel and the interior pixels of a KxK conv go to
+         * direct tiles, the others to staged tiles; a tile runs as soon as it holds TILE_PIXELS */
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
+        tile_queue staged, direct;
+        int n_staged = 0, n_direct = 0;
+        int col_lo, col_hi;
         for (o = 0; o < OC_CHUNK; o++) {
             bias_row[o] = (bias && o < chunk) ? bias[oc0 + o] : 0.0f;
         }
-        if (k == 1 || !e.offsets) {
-            /* consecutive pixels, across output rows */
-            for (p0 = 0; p0 < pixels; p0 += TILE_PIXELS) {
-                const int rows = pixels - p0 < TILE_PIXELS ? pixels - p0 : TILE_PIXELS;
-                run_tile(&e, p0 / s->out_width, p0 % s->out_width, rows, k == 1, oc0, chunk, bias_row,
-                         output + (size_t)p0 * s->out_pixel_stride + oc0);
-            }
-            continue;
-        }
-        /* per output row: staged border pixels on both sides of a run of interior pixels */
+        interior_columns(s, &col_lo, &col_hi);
         for (oy = 0; oy < s->out_height; oy++) {
             const int y0 = oy * s->stride - s->padding;
-            int ox_lo = (s->padding + s->stride - 1) / s->stride;
-            int ox_hi = s->in_width - k + s->padding >= 0 ? (s->in_width - k + s->padding) / s->stride + 1 : 0;
-            int segment, ox;
-            if (y0 < 0 || y0 + k > s->in_height || ox_hi > s->out_width) {
-                ox_hi = ox_hi > s->out_width ? s->out_width : ox_hi;
-            }
-            if (y0 < 0 || y0 + k > s->in_height || ox_hi <= ox_lo) {
-                ox_lo = ox_hi = s->out_width; /* whole row staged */
-            }
-            for (segment = 0; segment < 3; segment++) {
-                const int begin = segment == 0 ? 0 : segment == 1 ? ox_lo : ox_hi;
-                const int end = segment == 0 ? ox_lo : segment == 1 ? ox_hi : s->out_width;
-                for (ox = begin; ox < end; ox += TILE_PIXELS) {
-                    const int rows = end - ox < TILE_PIXELS ? end - ox : TILE_PIXELS;
-                    run_tile(&e, oy, ox, rows, segment == 1, oc0, chunk, bias_row,
-                             output + ((size_t)oy * s->out_width + ox) * s->out_pixel_stride + oc0);
+            const int rows_inside = k == 1 || (e.offsets && y0 >= 0 && y0 + k <= s->in_height);
+            float *row_out = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
+            for (ox = 0; ox < s->out_width; ox++) {
+                if (rows_inside && (k == 1 || (ox >= col_lo && ox < col_hi))) {
+                    direct.y[n_direct] = oy;
+                    direct.x[n_direct] = ox;
+                    direct.out[n_direct] = row_out + (size_t)ox * s->out_pixel_stride;
+                    if (++n_direct == TILE_PIXELS) {
+                        run_tile(&e, n_direct, direct.y, direct.x, direct.out, 1, oc0, chunk, bias_row);
+                        n_direct = 0;
+                    }
+                } else {
+                    staged.y[n_staged] = oy;
+                    staged.x[n_staged] = ox;
+                    staged.out[n_staged] = row_out + (size_t)ox * s->out_pixel_stride;
+                    if (++n_staged == TILE_PIXELS) {
+                        run_tile(&e, n_staged, staged.y, staged.x, staged.out, 0, oc0, chunk, bias_row);
+                        n_staged = 0;
+                    }
                 }
             }
+        }
+        if (n_direct) {
+            run_tile(&e, n_direct, direct.y, direct.x, direct.out, 1, oc0, chunk, bias_row);
+        }
+        if (n_staged) {
+            run_tile(&e, n_staged, staged.y, staged.x, staged.out, 0, oc0, chunk, bias_row);
         }
     }
 }

@@ -119,6 +119,33 @@ import AutoShrinkModel
     }
 }
 
+/// Activation ranges measured by running the float engine.
+@Suite struct CalibrationTests {
+    @Test func rangesOfEveryTensor() throws {
+        let dataset = ONNXExportTests.quadrantDataset(count: 40, seed: 5)
+        let network = Network(architecture: ONNXExportTests.cellArchitecture(), context: ONNXExportTests.context, seed: 1)
+        let minMax = Calibration.collect(network: network, dataset: dataset, limit: 40, batchSize: 16)
+        let percentile = Calibration.collect(network: network, dataset: dataset, limit: 40, method: .percentile(99), batchSize: 16)
+        #expect(minMax.images == 40)
+        let graph = network.layers
+        #expect(Set(minMax.ranges.keys) == Set(graph.tensors.indices))
+        for node in graph.layers {
+            let range = try #require(minMax[node.output]), clipped = try #require(percentile[node.output])
+            #expect(clipped.min >= range.min && clipped.max <= range.max, "\(node.name)")
+            if case .convolution(let spec) = node.operation {
+                // Post-activation values: ReLU and ReLU6 outputs are never negative.
+                if spec.activation != .none { #expect(range.min >= 0, "\(node.name)") }
+                if spec.activation == .relu6 { #expect(range.max <= 6, "\(node.name)") }
+            }
+        }
+        // Without a normalisation the input range is what the images showed.
+        let observed = dataset.images.withUnsafeBufferPointer {
+            Calibration.collect(network: network, images: $0, count: 40)
+        }
+        #expect(observed[0] == ValueRange(min: dataset.images.min()!, max: dataset.images.max()!))
+    }
+}
+
 /// Float and QDQ int8 exports of trained networks, run with onnxruntime through tools/onnx/run.py.
 @Suite(.serialized) struct ONNXExportTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -34,6 +34,8 @@ def main():
     session = common.make_session(args.model, threads=args.threads)
     mean, std = common.normalization(session)
     pixels = common.read_idx(args.idx)
+    if pixels.ndim not in (3, 4):
+        sys.exit(f"{args.idx}: images must be N x H x W or N x C x H x W, found shape {list(pixels.shape)}")
     labels = common.read_idx(args.labels).astype(np.int64)
     if len(pixels) != len(labels):
         sys.exit(f"{len(pixels)} images but {len(labels)} labels")

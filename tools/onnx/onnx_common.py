@@ -33,6 +33,7 @@ def make_session(model_path, threads=1, optimized_path=None, optimization="all")
     }[optimization]
     if optimized_path:
         options.optimized_model_filepath = optimized_path
+        options.log_severity_level = 3  # no warning that the saved graph is hardware-specific
     return ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
 
 

@@ -1,6 +1,7 @@
-// An in-memory subset of ONNX (onnx.proto, IR version 8) and its serialisation. Field numbers
-// are those of onnx.proto; the messages are written in field-number-agnostic order, which
-// protobuf parsers accept.
+// An in-memory subset of ONNX (onnx.proto, IR version 8) and its serialisation with
+// `ProtobufWriter`. Field numbers are those of onnx.proto (named in each `encoded()`); fields are
+// written in a fixed order that need not follow the numbers, which protobuf parsers accept.
+// Repeated integers are written packed, which proto2 parsers accept for unpacked fields too.
 
 /// ONNX tensor element types (`TensorProto.DataType`).
 public enum ONNXDataType: Int64, Sendable {

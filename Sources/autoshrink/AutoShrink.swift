@@ -9,7 +9,8 @@ struct AutoShrink: ParsableCommand {
         commandName: "autoshrink",
         abstract: "Topology-aware NAS (AutoShrink) for Linux edge devices: profile, search, train, export, deploy.",
         version: AutoShrinkVersion.string,
-        subcommands: [TrainCommand.self, SearchCommand.self, EvaluateCommand.self, InfoCommand.self, BenchCommand.self,
+        subcommands: [ProfileCommand.self, PredictCommand.self, SearchCommand.self, TrainCommand.self, EvaluateCommand.self,
+                      ExportCommand.self, DeployCommand.self, InfoCommand.self, BenchCommand.self,
                       SearchWorkerCommand.self])
 
     static func main() {

@@ -65,8 +65,8 @@ public final class BatchNorm: Layer {
                 let x = input.channel(c), y = output.channel(c)
                 let mean: Float, inverseStd: Float
                 if training {
-                    mean = Reductions.sum(x, count) / Float(count)
-                    let variance = Reductions.squaredDeviation(x, count, mean: mean) / Float(count)
+                    let (mean_, variance) = Reductions.meanAndVariance(x, count)
+                    mean = mean_
                     inverseStd = 1 / (variance + epsilon).squareRoot()
                     batchMean.data[c] = mean
                     batchInverseStd.data[c] = inverseStd

@@ -121,49 +121,57 @@ public final class Convolution: Layer {
     }
 }
 
+/// Copies a short row with an inlined loop: rows here are 7..32 floats, where a memmove call
+/// costs more than the copy.
+@inline(__always)
+func copyRow(_ destination: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ count: Int) {
+    for i in 0..<count { destination[i] = source[i] }
+}
+
 /// im2col / col2im for CNHW batches. Row r = (c, ky, kx) of cols[C*k*k, N*Ho*Wo];
 /// column (n, oy, ox) holds input (c, n, oy*stride - padding + ky, ox*stride - padding + kx) or 0.
+///
+/// Work is split over images. Each (channel, image) plane is first copied into a small
+/// zero-bordered plane P (H + 2*padding) x (W + 2*padding) kept in L1, so the gathers need no
+/// bounds checks: cols(c, ky, kx)[n, oy, ox] = P[oy*stride + ky][ox*stride + kx].
 enum Im2Col {
-    /// Valid output range [lo, hi) along one axis for kernel offset `offset`: those o with
-    /// 0 <= o*stride - padding + offset < size.
-    @inline(__always)
-    static func validRange(offset: Int, size: Int, outputSize: Int, stride: Int, padding: Int) -> (Int, Int) {
-        let shift = offset - padding
-        var lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride
-        var hi = (size - 1 - shift) >= 0 ? (size - 1 - shift) / stride + 1 : 0
-        lo = min(lo, outputSize); hi = min(max(hi, lo), outputSize)
-        return (lo, hi)
+    struct Geometry {
+        let height: Int, width: Int, outputHeight: Int, outputWidth: Int, kernel: Int, stride: Int, padding: Int
+        var paddedWidth: Int { width + 2 * padding }
+        var paddedCount: Int { (height + 2 * padding) * paddedWidth }
     }
 
     static func pack(input: FeatureMap, columns: UnsafeMutablePointer<Float>, kernel: Int, stride: Int, padding: Int,
                      outputHeight: Int, outputWidth: Int, context: ExecutionContext) {
-        let rows = input.channels * kernel * kernel
+        let g = Geometry(height: input.height, width: input.width, outputHeight: outputHeight, outputWidth: outputWidth,
+                         kernel: kernel, stride: stride, padding: padding)
         let outputPlane = outputHeight * outputWidth
         let rowLength = input.batch * outputPlane
-        context.parallelFor(rows) { range in
-            for row in range {
-                let c = row / (kernel * kernel)
-                let ky = (row / kernel) % kernel
-                let kx = row % kernel
-                let (yLo, yHi) = validRange(offset: ky, size: input.height, outputSize: outputHeight, stride: stride, padding: padding)
-                let (xLo, xHi) = validRange(offset: kx, size: input.width, outputSize: outputWidth, stride: stride, padding: padding)
-                let destinationRow = columns + row * rowLength
-                for n in 0..<input.batch {
-                    let destination = destinationRow + n * outputPlane
-                    let source = input.channel(c) + n * input.plane
-                    if yLo > 0 { destination.update(repeating: 0, count: yLo * outputWidth) }
-                    for oy in yLo..<yHi {
-                        let outRow = destination + oy * outputWidth
-                        let inRow = source + (oy * stride - padding + ky) * input.width - padding + kx
-                        for ox in 0..<xLo { outRow[ox] = 0 }
-                        if stride == 1 {
-                            (outRow + xLo).update(from: inRow + xLo, count: xHi - xLo)
-                        } else {
-                            for ox in xLo..<xHi { outRow[ox] = inRow[ox * stride] }
+        context.parallelFor(input.batch) { images in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount) { buffer in
+                let padded = buffer.baseAddress!
+                padded.update(repeating: 0, count: g.paddedCount)
+                for n in images {
+                    for c in 0..<input.channels {
+                        let source = input.channel(c) + n * input.plane
+                        for y in 0..<g.height {
+                            copyRow(padded + (y + padding) * g.paddedWidth + padding, source + y * g.width, g.width)
                         }
-                        for ox in xHi..<outputWidth { outRow[ox] = 0 }
+                        for ky in 0..<kernel {
+                            for kx in 0..<kernel {
+                                let destination = columns + ((c * kernel + ky) * kernel + kx) * rowLength + n * outputPlane
+                                for oy in 0..<outputHeight {
+                                    let from = padded + (oy * stride + ky) * g.paddedWidth + kx
+                                    let to = destination + oy * outputWidth
+                                    if stride == 1 {
+                                        copyRow(to, from, outputWidth)
+                                    } else {
+                                        for ox in 0..<outputWidth { to[ox] = from[ox * stride] }
+                                    }
+                                }
+                            }
+                        }
                     }
-                    if yHi < outputHeight { (destination + yHi * outputWidth).update(repeating: 0, count: (outputHeight - yHi) * outputWidth) }
                 }
             }
         }
@@ -173,28 +181,38 @@ enum Im2Col {
     static func unpack(columns: UnsafeMutablePointer<Float>, inputGradient: FeatureMap, accumulate: Bool,
                        kernel: Int, stride: Int, padding: Int, outputHeight: Int, outputWidth: Int,
                        context: ExecutionContext) {
+        let g = Geometry(height: inputGradient.height, width: inputGradient.width, outputHeight: outputHeight,
+                         outputWidth: outputWidth, kernel: kernel, stride: stride, padding: padding)
         let outputPlane = outputHeight * outputWidth
         let rowLength = inputGradient.batch * outputPlane
-        // Parallel over input channels: the rows of channel c only touch channel c.
-        context.parallelFor(inputGradient.channels) { range in
-            for c in range {
-                if !accumulate { inputGradient.channel(c).update(repeating: 0, count: inputGradient.channelStride) }
-                for ky in 0..<kernel {
-                    for kx in 0..<kernel {
-                        let row = (c * kernel + ky) * kernel + kx
-                        let (yLo, yHi) = validRange(offset: ky, size: inputGradient.height, outputSize: outputHeight, stride: stride, padding: padding)
-                        let (xLo, xHi) = validRange(offset: kx, size: inputGradient.width, outputSize: outputWidth, stride: stride, padding: padding)
-                        for n in 0..<inputGradient.batch {
-                            let source = columns + row * rowLength + n * outputPlane
-                            let destination = inputGradient.channel(c) + n * inputGradient.plane
-                            for oy in yLo..<yHi {
-                                let inRow = destination + (oy * stride - padding + ky) * inputGradient.width - padding + kx
-                                let outRow = source + oy * outputWidth
-                                if stride == 1 {
-                                    for ox in xLo..<xHi { inRow[ox] += outRow[ox] }
-                                } else {
-                                    for ox in xLo..<xHi { inRow[ox * stride] += outRow[ox] }
+        context.parallelFor(inputGradient.batch) { images in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount) { buffer in
+                let padded = buffer.baseAddress!
+                for n in images {
+                    for c in 0..<inputGradient.channels {
+                        padded.update(repeating: 0, count: g.paddedCount)
+                        for ky in 0..<kernel {
+                            for kx in 0..<kernel {
+                                let source = columns + ((c * kernel + ky) * kernel + kx) * rowLength + n * outputPlane
+                                for oy in 0..<outputHeight {
+                                    let to = padded + (oy * stride + ky) * g.paddedWidth + kx
+                                    let from = source + oy * outputWidth
+                                    if stride == 1 {
+                                        for ox in 0..<outputWidth { to[ox] += from[ox] }
+                                    } else {
+                                        for ox in 0..<outputWidth { to[ox * stride] += from[ox] }
+                                    }
                                 }
+                            }
+                        }
+                        let destination = inputGradient.channel(c) + n * inputGradient.plane
+                        for y in 0..<g.height {
+                            let from = padded + (y + padding) * g.paddedWidth + padding
+                            let row = destination + y * g.width
+                            if accumulate {
+                                for x in 0..<g.width { row[x] += from[x] }
+                            } else {
+                                copyRow(row, from, g.width)
                             }
                         }
                     }
@@ -231,18 +249,23 @@ final class DepthwiseKernels {
         func widePosition(_ n: Int, _ oy: Int, _ ox: Int) -> Int { n * paddedPlane + oy * stride * paddedWidth + ox * stride }
     }
 
-    /// Per-chunk scratch: stack, wide buffer (with a leading zero margin) and stack gradient.
+    /// Per-chunk scratch, laid out as [stack | forward wide | margin zeros | gradient G | stack gradient].
+    /// Zeroed only when (re)allocated: stack borders and G's junk positions are never written, every
+    /// other position is fully overwritten before it is read.
     private var scratch: [Scratch] = []
+    private var scratchGeometry: (paddedPlane: Int, block: Int, margin: Int)?
 
     private func buffers(chunks: Int, _ g: Geometry) -> [UnsafeMutablePointer<Float>] {
-        while scratch.count < chunks { scratch.append(Scratch()) }
         let stack = g.block * g.paddedPlane
-        return (0..<chunks).map { chunk in
-            let base = scratch[chunk].ensure(3 * stack + g.margin)
-            // Zeroed on every call: padding borders and junk gradient positions are then never written.
-            base.update(repeating: 0, count: 3 * stack + g.margin)
-            return base
+        let size = 4 * stack + g.margin
+        let geometry = (g.paddedPlane, g.block, g.margin)
+        if scratchGeometry.map({ $0 != geometry }) ?? true { scratch = []; scratchGeometry = geometry }
+        while scratch.count < chunks {
+            let buffer = Scratch()
+            buffer.ensure(size).update(repeating: 0, count: size)
+            scratch.append(buffer)
         }
+        return (0..<chunks).map { scratch[$0].data }
     }
 
     /// Copies images first..<first+count of one channel plane set into the padded stack (interiors only).
@@ -250,8 +273,8 @@ final class DepthwiseKernels {
     private static func fill(_ stack: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int, _ g: Geometry) {
         for n in 0..<count {
             for y in 0..<g.height {
-                (stack + n * g.paddedPlane + (y + g.padding) * g.paddedWidth + g.padding)
-                    .update(from: source + (n * g.height + y) * g.width, count: g.width)
+                copyRow(stack + n * g.paddedPlane + (y + g.padding) * g.paddedWidth + g.padding,
+                        source + (n * g.height + y) * g.width, g.width)
             }
         }
     }
@@ -283,7 +306,7 @@ final class DepthwiseKernels {
                             let row = destination + (n * g.outputHeight + oy) * g.outputWidth
                             let source = wide + g.widePosition(n, oy, 0)
                             if stride == 1 {
-                                row.update(from: source, count: g.outputWidth)
+                                copyRow(row, source, g.outputWidth)
                             } else {
                                 for ox in 0..<g.outputWidth { row[ox] = source[ox * stride] }
                             }
@@ -305,7 +328,7 @@ final class DepthwiseKernels {
         context.parallelChunks(input.channels) { chunk, range in
             let stackSize = g.block * g.paddedPlane
             let stack = chunkBuffers[chunk]
-            let gradient = stack + stackSize + g.margin        // G[j], with g.margin zeros before index 0
+            let gradient = stack + 2 * stackSize + g.margin    // G[j], with g.margin zeros before index 0
             let stackGradient = gradient + stackSize
             for c in range {
                 let filter = weights + c * taps
@@ -322,7 +345,7 @@ final class DepthwiseKernels {
                             let row = dy + (n * g.outputHeight + oy) * g.outputWidth
                             let target = gradient + g.widePosition(n, oy, 0)
                             if stride == 1 {
-                                target.update(from: row, count: g.outputWidth)
+                                copyRow(target, row, g.outputWidth)
                             } else {
                                 for ox in 0..<g.outputWidth { target[ox * stride] = row[ox] }
                             }
@@ -347,7 +370,7 @@ final class DepthwiseKernels {
                             if accumulateInput {
                                 for x in 0..<g.width { row[x] += source[x] }
                             } else {
-                                row.update(from: source, count: g.width)
+                                copyRow(row, source, g.width)
                             }
                         }
                     }

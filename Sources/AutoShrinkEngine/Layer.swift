@@ -27,6 +27,7 @@ extension Layer {
 /// Scratch buffer that grows to the largest size requested and is then reused.
 final class Scratch {
     private(set) var tensor = Tensor(shape: [0])
+    @discardableResult
     func ensure(_ count: Int) -> UnsafeMutablePointer<Float> {
         if tensor.count < count { tensor = Tensor(shape: [count]) }
         return tensor.data

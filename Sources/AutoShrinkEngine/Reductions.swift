@@ -16,19 +16,32 @@ enum Reductions {
         return total
     }
 
-    /// sum of (x[i] - mean)^2
+    /// Mean and biased variance in one pass, with sums shifted by x[0] so that a large common
+    /// offset does not cancel catastrophically.
     @inline(__always)
-    static func squaredDeviation(_ x: UnsafePointer<Float>, _ count: Int, mean: Float) -> Float {
-        var a = SIMD8<Float>(), b = SIMD8<Float>()
-        let m = SIMD8<Float>(repeating: mean)
+    static func meanAndVariance(_ x: UnsafePointer<Float>, _ count: Int) -> (Float, Float) {
+        guard count > 0 else { return (0, 0) }
+        let shift = x[0]
+        let k = SIMD8<Float>(repeating: shift)
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), q0 = SIMD8<Float>(), q1 = SIMD8<Float>()
         var i = 0
         while i + 16 <= count {
-            let d0 = load8(x + i) - m, d1 = load8(x + i + 8) - m
-            a += d0 * d0; b += d1 * d1; i += 16
+            let d0 = load8(x + i) - k, d1 = load8(x + i + 8) - k
+            s0 += d0; s1 += d1; q0 += d0 * d0; q1 += d1 * d1; i += 16
         }
-        var total = (a + b).sum()
-        while i < count { let d = x[i] - mean; total += d * d; i += 1 }
-        return total
+        var sum = (s0 + s1).sum(), squares = (q0 + q1).sum()
+        while i < count { let d = x[i] - shift; sum += d; squares += d * d; i += 1 }
+        let n = Float(count)
+        let meanShifted = sum / n
+        let mean = shift + meanShifted
+        // Second, exact pass for the variance when the one-pass estimate may have cancelled badly.
+        var variance = squares / n - meanShifted * meanShifted
+        if variance < 1e-3 * squares / n {
+            var total: Float = 0
+            for j in 0..<count { let d = x[j] - mean; total += d * d }
+            variance = total / n
+        }
+        return (mean, max(variance, 0))
     }
 
     /// (sum of g[i], sum of g[i] * x[i])

@@ -22,6 +22,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
     @Option(help: "Validation images per class held out from the training set (class-balanced).")
     var validationPerClass: Int = 100
+    @Option(help: "Train on only this many images per class (class-balanced subset; default: all).")
+    var trainPerClass: Int?
     @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
     @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH).") var out: String?
     @OptionGroup var engine: EngineOptions
@@ -32,6 +34,7 @@ struct TrainCommand: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         guard validationPerClass >= 0 else { throw ValidationError("--validation-per-class must not be negative") }
+        if let trainPerClass, trainPerClass < 1 { throw ValidationError("--train-per-class must be at least 1") }
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
     }
 
@@ -46,11 +49,15 @@ struct TrainCommand: ParsableCommand {
         let (fullTrain, test) = try DatasetLoader.loadTrainAndTest(data.dataset, directory: data.dataDir)
         let architecture = try resolveArchitecture(arch, input: InputShape(channels: fullTrain.channels, height: fullTrain.height, width: fullTrain.width),
                                                    classes: fullTrain.classCount)
-        let perClass = (fullTrain.classCounts().min() ?? 0) - validationPerClass
-        guard perClass > 0 else { throw CLIError("--validation-per-class \(validationPerClass) leaves no training images") }
-        let (train, validation) = validationPerClass > 0
+        let available = (fullTrain.classCounts().min() ?? 0) - validationPerClass
+        guard available > 0 else { throw CLIError("--validation-per-class \(validationPerClass) leaves no training images") }
+        if let trainPerClass, trainPerClass > available {
+            throw CLIError("--train-per-class \(trainPerClass): the smallest class has only \(available) training images left")
+        }
+        let perClass = trainPerClass ?? available
+        let (train, validation) = validationPerClass > 0 || trainPerClass != nil
             ? try fullTrain.balancedSplit(trainPerClass: perClass, validationPerClass: validationPerClass, seed: engine.seed)
-            : (fullTrain, nil as Dataset?) as (Dataset, Dataset?)
+            : (fullTrain, fullTrain.subset([])) as (Dataset, Dataset)
         let directory = self.out ?? "runs/train-\(architecture.name)"
         let configuration = TrainingConfiguration(
             epochs: epochs, batchSize: batchSize,
@@ -61,14 +68,14 @@ struct TrainCommand: ParsableCommand {
         let costs = CostSummary(network: network)
         out.line("""
             autoshrink train
-              dataset       \(data.dataset.rawValue) (\(train.count) train, \(validation?.count ?? 0) validation, \(test.count) test) from \(data.dataDir ?? data.dataset.defaultDirectory)
+              dataset       \(data.dataset.rawValue) (\(train.count) train, \(validation.count) validation, \(test.count) test) from \(data.dataDir ?? data.dataset.defaultDirectory)
               architecture  \(architecture.name) [\(architecture.stableHash)] \(costs.text)
               training      \(epochs) epochs, batch \(batchSize), \(optimizer.rawValue) lr \(learningRate) \(schedule.rawValue) schedule, warm-up \(warmupEpochs) epochs, weight decay \(weightDecay)\(augment ? ", augmentation" : "")
               engine        \(engine.threads) threads, seed \(engine.seed), \(BLASConfiguration.summary)
               output        \(directory)/model.ckpt
             """)
         let trainer = Trainer(network: network, configuration: configuration)
-        let result = trainer.fit(train: train, validation: validation) { report in
+        let result = trainer.fit(train: train, validation: validation.count > 0 ? validation : nil) { report in
             let validationText = report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-"
             out.line(String(format: "epoch %3d/%d  loss %.4f  train acc %.4f  val acc %@  %7.0f images/s  lr %.4g  ETA %@",
                             report.epoch, epochs, report.loss, report.trainAccuracy, validationText, report.imagesPerSecond,

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// End-to-end searches with real training on a tiny Fashion-MNIST proxy.
+@Suite(.serialized, .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"))
+struct SearchCLITests {
+    static let tiny = ["--nodes", "4", "--candidates", "2", "--proxy-per-class", "12", "--validation-per-class", "8",
+                       "--epochs", "1", "--batch-size", "32", "--threads", "2", "--seed", "3"]
+
+    @Test func tinySearchEndToEnd() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let result = try CLI.run(["search", "--runs-dir", runs, "--name", "tiny", "--json"] + Self.tiny)
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = result.json
+        let best = try #require(summary["best_arch"] as? String)
+        #expect(FileManager.default.fileExists(atPath: best))
+        #expect((summary["candidates_trained"] as? Int ?? 0) >= 5)
+        for key in ["best_accuracy", "best_score", "macs", "params", "peak_activation_bytes", "seconds"] {
+            #expect(summary[key] != nil && !(summary[key] is NSNull), "missing \(key)")
+        }
+        let trajectory = try String(contentsOfFile: runs + "/tiny/trajectory.jsonl", encoding: .utf8)
+        #expect(trajectory.split(separator: "\n").count == summary["candidates_trained"] as? Int)
+        // The found architecture trains with `autoshrink train`.
+        let info = try CLI.run(["info", best, "--json"])
+        #expect(info.status == 0 && (info.json["macs"] as? Int ?? 0) > 0)
+    }
+
+    @Test func impossibleConstraintIsRefusedBeforeTraining() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let result = try CLI.run(["search", "--runs-dir", runs, "--name", "impossible", "--max-macs", "1000"] + Self.tiny)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--max-macs") && result.stderr.contains("cannot be met"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: runs + "/impossible/trajectory.jsonl"))
+    }
+
+    /// SIGKILL mid-run, resume, and compare with an uninterrupted run of the same seed.
+    @Test func killedSearchResumesToTheSameResult() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let reference = try CLI.run(["search", "--runs-dir", runs, "--name", "whole"] + Self.tiny)
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.executable)
+        process.arguments = ["search", "--runs-dir", runs, "--name", "killed", "--quiet"] + Self.tiny
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let trajectory = runs + "/killed/trajectory.jsonl"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let lines = (try? String(contentsOfFile: trajectory, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines >= 3 || !process.isRunning { break }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+
+        let resumed = try CLI.run(["search", "--runs-dir", runs, "--name", "killed", "--resume"] + Self.tiny)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let expected = try String(contentsOfFile: runs + "/whole/best.arch.json", encoding: .utf8)
+        let actual = try String(contentsOfFile: runs + "/killed/best.arch.json", encoding: .utf8)
+        // The architecture name embeds the run's name-independent step, so the files must be identical.
+        #expect(actual == expected)
+        func accuracies(_ run: String) throws -> [String] {
+            try String(contentsOfFile: runs + "/\(run)/trajectory.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+                return "\(object["step"] ?? "") \(object["removed_edge"] ?? "") \(object["accuracy"] ?? "") \(object["score"] ?? "")"
+            }
+        }
+        #expect(try accuracies("killed") == accuracies("whole"))
+    }
+}

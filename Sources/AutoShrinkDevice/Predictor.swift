@@ -1,17 +1,154 @@
 import AutoShrinkModel
+import Foundation
 
-/// Latency predictor from a device profile (placeholder until the profiler lands).
+/// Predicts a network's latency on a device from its profile: the per-operator table summed over the
+/// network's layers, then the profile's calibration (latency = a * table_sum + b * layers + c, fitted
+/// on whole networks measured on the device).
+///
+/// A layer whose exact configuration is in the table uses its measured median; any other is
+/// interpolated by work (MACs for convolutions and FC, elements otherwise) between the nearest
+/// measured entries of the same kind and data type (`LayerPrediction.source` says which).
 public struct ProfileLatencyPredictor: LatencyPredictor {
+    /// `<device>@<first 12 hex digits of the profile file's FNV-1a content hash>`; recorded in search runs.
     public let identity: String
-    public static func load(path: String) throws -> ProfileLatencyPredictor {
-        throw PredictorError("\(path): device profiles are not supported by this build yet")
+    public let profile: DeviceProfile
+    /// Data type of the table rows used (int8: what ships).
+    public let dtype: OperatorDataType
+    public var calibration: LatencyCalibration { profile.predictor.calibration }
+
+    private let table: [OperatorConfiguration: Double]
+    /// Entries per (kind, dtype), sorted by work, for interpolation.
+    private let byKind: [KindKey: [(configuration: OperatorConfiguration, microseconds: Double)]]
+
+    private struct KindKey: Hashable { var kind: OperatorKind; var dtype: OperatorDataType }
+
+    /// A predictor over `profile` (no staleness check; `load(path:)` does that).
+    public init(profile: DeviceProfile, identity: String, dtype: OperatorDataType = .int8) {
+        self.profile = profile
+        self.identity = identity
+        self.dtype = dtype
+        var table: [OperatorConfiguration: Double] = [:]
+        var byKind: [KindKey: [(configuration: OperatorConfiguration, microseconds: Double)]] = [:]
+        for entry in profile.entries {
+            let configuration = entry.configuration
+            table[configuration] = entry.medianMicroseconds
+            byKind[KindKey(kind: entry.op, dtype: entry.dtype), default: []].append((configuration, entry.medianMicroseconds))
+        }
+        self.table = table
+        self.byKind = byKind.mapValues { $0.sorted { $0.configuration.work < $1.configuration.work } }
     }
+
+    /// Loads `path`, refusing profiles of other kernels: "<path>: stale profile (made with runtime
+    /// <short hash>, this autoshrink has <short hash>), re-run autoshrink profile".
+    public static func load(path: String) throws -> ProfileLatencyPredictor {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read profile" : "no such profile file"
+            throw ProfileError("\(path): \(reason)")
+        }
+        let profile = try DeviceProfile.decode(data, source: path)
+        guard profile.runtime.hash == RuntimeSources.hash else {
+            throw ProfileError("\(path): stale profile (made with runtime \(profile.runtime.hash.prefix(12)), this autoshrink has \(RuntimeSources.hash.prefix(12))), re-run autoshrink profile")
+        }
+        return ProfileLatencyPredictor(profile: profile, identity: "\(profile.device.name)@\(fnv1aHex(data).prefix(12))")
+    }
+
+    // MARK: Predictions
+
+    /// Calibrated end-to-end latency of `graph` in milliseconds.
     public func predictLatencyMilliseconds(_ graph: LayerGraph) throws -> Double {
-        throw PredictorError("no profile")
+        let predictions = try layerPredictions(graph)
+        let sum = predictions.reduce(0) { $0 + $1.tableMicroseconds } / 1000
+        return calibration.latency(tableSumMilliseconds: sum, layers: predictions.filter { $0.configuration != nil }.count)
+    }
+
+    /// Sum of the table times over the layers (no calibration), milliseconds.
+    public func tableSumMilliseconds(_ graph: LayerGraph) throws -> Double {
+        try layerPredictions(graph).reduce(0) { $0 + $1.tableMicroseconds } / 1000
+    }
+
+    /// Per-layer latency in milliseconds (a * table time + b per kernel layer; dropout 0). The layers
+    /// sum to the total minus the calibration's intercept. A layer the runtime has no kernel for gets NaN.
+    public func layerLatencies(_ graph: LayerGraph) -> [(name: String, milliseconds: Double)] {
+        graph.layers.map { layer in
+            guard let prediction = try? predict(layer, in: graph) else { return (layer.name, .nan) }
+            return (layer.name, prediction.milliseconds)
+        }
+    }
+
+    /// Every layer's prediction with where its time came from.
+    public func layerPredictions(_ graph: LayerGraph) throws -> [LayerPrediction] {
+        try graph.layers.map { try predict($0, in: graph) }
+    }
+
+    /// Layers of `graph` whose configuration is not in the table (they are interpolated).
+    public func missingConfigurations(_ graph: LayerGraph) throws -> [OperatorConfiguration] {
+        try layerPredictions(graph).compactMap { prediction in
+            if case .interpolated = prediction.source { return prediction.configuration }
+            return nil
+        }
+    }
+
+    private func predict(_ layer: LayerNode, in graph: LayerGraph) throws -> LayerPrediction {
+        guard let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: dtype) else {
+            return LayerPrediction(name: layer.name, configuration: nil, tableMicroseconds: 0, milliseconds: 0, source: .none)
+        }
+        let (microseconds, source) = try tableTime(configuration)
+        let milliseconds = calibration.tableScale * microseconds / 1000 + calibration.perLayerMilliseconds
+        return LayerPrediction(name: layer.name, configuration: configuration, tableMicroseconds: microseconds,
+                               milliseconds: milliseconds, source: source)
+    }
+
+    /// The table's time for `configuration` (microseconds): measured, or interpolated by work.
+    public func tableTime(_ configuration: OperatorConfiguration) throws -> (microseconds: Double, source: LayerPrediction.Source) {
+        if let measured = table[configuration] { return (measured, .measured) }
+        guard let all = byKind[KindKey(kind: configuration.kind, dtype: configuration.dtype)], !all.isEmpty else {
+            throw ProfileError("profile \(identity) has no \(configuration.dtype.rawValue) \(configuration.kind.rawValue) entries to estimate \(configuration) from")
+        }
+        // Nearest relatives first: same stride, kernel and input size; then same stride and kernel; then the kind.
+        let sameGeometry = all.filter {
+            $0.configuration.stride == configuration.stride && $0.configuration.kernel == configuration.kernel
+                && $0.configuration.height == configuration.height && $0.configuration.width == configuration.width
+        }
+        let sameKernel = all.filter { $0.configuration.stride == configuration.stride && $0.configuration.kernel == configuration.kernel }
+        let candidates = !sameGeometry.isEmpty ? sameGeometry : (!sameKernel.isEmpty ? sameKernel : all)
+        let work = configuration.work
+        let below = candidates.last { $0.configuration.work <= work }
+        let above = candidates.first { $0.configuration.work >= work }
+        let microseconds: Double
+        var from: [OperatorConfiguration] = []
+        switch (below, above) {
+        case let (low?, high?) where high.configuration.work > low.configuration.work:
+            let t = (work - low.configuration.work) / (high.configuration.work - low.configuration.work)
+            microseconds = low.microseconds + t * (high.microseconds - low.microseconds)
+            from = [low.configuration, high.configuration]
+        case let (nearest?, _), let (nil, nearest?):
+            // Outside the measured range (or equal work): scale the nearest entry by work.
+            microseconds = nearest.configuration.work > 0 ? nearest.microseconds * work / nearest.configuration.work : nearest.microseconds
+            from = [nearest.configuration]
+        case (nil, nil):
+            microseconds = 0
+        }
+        return (microseconds, .interpolated(from: from))
     }
 }
 
-public struct PredictorError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// One layer's predicted latency and where it came from.
+public struct LayerPrediction: Sendable {
+    public enum Source: Sendable, Equatable {
+        /// The configuration's own table row.
+        case measured
+        /// Estimated by work from these table rows.
+        case interpolated(from: [OperatorConfiguration])
+        /// The layer runs no kernel (dropout).
+        case none
+    }
+
+    public var name: String
+    /// The kernel configuration (nil for layers without a kernel).
+    public var configuration: OperatorConfiguration?
+    /// Uncalibrated table time, microseconds.
+    public var tableMicroseconds: Double
+    /// Calibrated per-layer latency (a * table + b), milliseconds.
+    public var milliseconds: Double
+    public var source: Source
 }

@@ -3,7 +3,7 @@
 /// The C runtime kernel sources, embedded so exports and profiler harnesses use exactly these files.
 public enum RuntimeSources {
     /// SHA-256 over (relative path, contents) of every file: the runtime version in profiles and exports.
-    public static let hash = "2b6002767bb128568cdc92ad5ead38c87b913bf6aa2727ff0bed428a35d6d2f7"
+    public static let hash = "25741f1a30f24b3cdd0e4e203b47384c83cd41ec3496dcbbee8c7b97d551862d"
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = [
         ("add.c", #"""
@@ -366,20 +366,24 @@ void as_conv2d_s8(const int8_t *input, int in_height, int in_width, int in_chann
 /*
  * depthwise_conv2d.c - depthwise 3x3 convolution, stride 1 or 2, padding 1, fused bias + activation.
  *
- * Layout letters: H = height, W = width, C = channels.
+ * Layout letters: H = height, W = width, C = channels, P = output pixels of a group.
  *   input   [H][W][C]              pixel stride in_pixel_stride
  *   weights [3][3][C]              tap (ky, kx) of channel c at (ky*3 + kx)*C + c
  *   bias    [C]
  *   output  [H_out][W_out][C]      pixel stride out_pixel_stride, H_out = (H - 1)/stride + 1
- * Every tap is a contiguous run of channels, so the optimized twins vectorise across channels:
- * interior pixels sum all nine taps in one pass per channel block, border pixels loop over the
- * taps that fall inside the image. int8 products (x - zp) * w lie in [-32640, 32640] and are exact
- * in int16, which lets the compiler use 16-bit multiplies before widening into int32 sums.
+ * Every tap is a contiguous run of channels, so the optimized twins vectorise across channels. They
+ * work on groups of up to P = 8 output pixels of a row: each pixel gets nine tap pointers (taps
+ * outside the image point at a padding row: zeros for float, the zero point for int8, which then
+ * contributes (zp - zp) * w = 0), and each block of channels runs over the group with its nine
+ * weight vectors in registers.
+ * int8 folds the zero point into the bias, sum (x - zp) w = sum x w - zp sum_t w, so the inner loop
+ * is a plain widening multiply-add; the portable path instead multiplies (x - zp) * w in int16,
+ * which is exact for any int8 x, w and zero point ([-255, 255] x [-128, 127]).
  */
 #include "kernel_common.h"
 
-#define DW_CHUNK 256 /* channels per pass (accumulator row on the stack) */
-#define DW_TILE 8     /* int8: output pixels requantized together */
+#define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
+#define DW_GROUP 8   /* output pixels per group */
 
 void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_width, int channels,
                                   int in_pixel_stride, const float *weights, const float *bias, int stride,
@@ -408,38 +412,91 @@ void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_widt
     }
 }
 
-/* y[c] = clamp(bias[c] + sum_t tap[t][c] * w[t][c]) for the nine taps of one output pixel. */
-static void pixel_f32(const float *const *tap, const float *w, size_t channels, const float *bias_row, int nc,
-                      float lo, float hi, float *restrict y)
+/* taps[p][t] = pointer to tap t = ky*3 + kx of output pixel (oy, ox0 + p) at channel c0, or `pad`
+ * outside the image. */
+static void group_taps(const void *input, size_t element, int in_height, int in_width, int in_pixel_stride,
+                       int stride, int oy, int ox0, int pixels, int c0, const void *pad, const void *taps[][9])
 {
-    const float *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
-    const float *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
-    int c;
-    for (c = 0; c < nc; c++) {
-        float v = bias_row[c];
-        v += t0[c] * w[c] + t1[c] * w[channels + c] + t2[c] * w[2 * channels + c];
-        v += t3[c] * w[3 * channels + c] + t4[c] * w[4 * channels + c] + t5[c] * w[5 * channels + c];
-        v += t6[c] * w[6 * channels + c] + t7[c] * w[7 * channels + c] + t8[c] * w[8 * channels + c];
-        v = v < lo ? lo : v;
-        y[c] = v > hi ? hi : v;
+    const char *base = (const char *)input;
+    const size_t pixel_bytes = (size_t)in_pixel_stride * element, row_bytes = (size_t)in_width * pixel_bytes;
+    const int y0 = oy * stride - 1;
+    const int rows_inside = y0 >= 0 && y0 + 3 <= in_height;
+    int p, ky, kx;
+    for (p = 0; p < pixels; p++) {
+        const int x0 = (ox0 + p) * stride - 1;
+        if (rows_inside && x0 >= 0 && x0 + 3 <= in_width) {
+            const char *origin = base + ((size_t)y0 * in_width + x0) * pixel_bytes + (size_t)c0 * element;
+            for (ky = 0; ky < 3; ky++) {
+                for (kx = 0; kx < 3; kx++) {
+                    taps[p][ky * 3 + kx] = origin + ky * row_bytes + kx * pixel_bytes;
+                }
+            }
+            continue;
+        }
+        for (ky = 0; ky < 3; ky++) {
+            const int iy = y0 + ky;
+            for (kx = 0; kx < 3; kx++) {
+                const int ix = x0 + kx;
+                taps[p][ky * 3 + kx] =
+                    (iy < 0 || iy >= in_height || ix < 0 || ix >= in_width)
+                        ? pad
+                        : (const void *)(base + ((size_t)iy * in_width + ix) * pixel_bytes + (size_t)c0 * element);
+            }
+        }
     }
 }
 
-/* Pointers to the nine taps of the window at (y0, x0) (+ channel offset c0); taps outside the image
- * point at `pad`, a row of padding values. */
-#define AS_DW_TAPS(type, taps, input, y0, x0, c0, pad)                                                  \
-    do {                                                                                               \
-        int ky_, kx_;                                                                                  \
-        for (ky_ = 0; ky_ < 3; ky_++) {                                                                \
-            for (kx_ = 0; kx_ < 3; kx_++) {                                                            \
-                const int iy_ = (y0) + ky_, ix_ = (x0) + kx_;                                          \
-                (taps)[ky_ * 3 + kx_] =                                                                \
-                    (iy_ < 0 || iy_ >= in_height || ix_ < 0 || ix_ >= in_width)                        \
-                        ? (pad)                                                                        \
-                        : (input) + ((size_t)iy_ * in_width + ix_) * in_pixel_stride + (c0);          \
-            }                                                                                          \
-        }                                                                                              \
-    } while (0)
+/* out[p][c] = clamp(bias[c] + sum_t taps[p][t][c] * w[t * channels + c]) for p < pixels, c < nc. */
+static void group_f32(int pixels, const void *taps[][9], const float *w, size_t channels, const float *bias_row,
+                      int nc, float lo, float hi, float *out, size_t out_pixel_stride)
+{
+    int p, c = 0;
+#if defined(AS_X86_AVX512)
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (; c < nc; c += 16) {
+        const __mmask16 m = nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
+        __m512 wt[9];
+        const __m512 b = _mm512_maskz_loadu_ps(m, bias_row + c);
+        int t;
+        for (t = 0; t < 9; t++) {
+            wt[t] = _mm512_maskz_loadu_ps(m, w + t * channels + c);
+        }
+        for (p = 0; p < pixels; p++) {
+            /* three partial sums (one per kernel row) keep the FMA chains short */
+            __m512 v[3];
+            for (t = 0; t < 3; t++) {
+                v[t] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, (const float *)taps[p][3 * t] + c), wt[3 * t]);
+            }
+            v[0] = _mm512_add_ps(v[0], b);
+            for (t = 0; t < 3; t++) {
+                v[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, (const float *)taps[p][3 * t + 1] + c), wt[3 * t + 1],
+                                       v[t]);
+                v[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, (const float *)taps[p][3 * t + 2] + c), wt[3 * t + 2],
+                                       v[t]);
+            }
+            v[0] = _mm512_add_ps(_mm512_add_ps(v[0], v[1]), v[2]);
+            _mm512_mask_storeu_ps(out + p * out_pixel_stride + c, m, _mm512_min_ps(_mm512_max_ps(v[0], vlo), vhi));
+        }
+    }
+#endif
+    for (p = 0; p < pixels; p++) {
+        const float *t0 = (const float *)taps[p][0], *t1 = (const float *)taps[p][1];
+        const float *t2 = (const float *)taps[p][2], *t3 = (const float *)taps[p][3];
+        const float *t4 = (const float *)taps[p][4], *t5 = (const float *)taps[p][5];
+        const float *t6 = (const float *)taps[p][6], *t7 = (const float *)taps[p][7];
+        const float *t8 = (const float *)taps[p][8];
+        float *restrict y = out + p * out_pixel_stride;
+        int i;
+        for (i = c; i < nc; i++) {
+            float v = bias_row[i];
+            v += t0[i] * w[i] + t1[i] * w[channels + i] + t2[i] * w[2 * channels + i];
+            v += t3[i] * w[3 * channels + i] + t4[i] * w[4 * channels + i] + t5[i] * w[5 * channels + i];
+            v += t6[i] * w[6 * channels + i] + t7[i] * w[7 * channels + i] + t8[i] * w[8 * channels + i];
+            v = v < lo ? lo : v;
+            y[i] = v > hi ? hi : v;
+        }
+    }
+}
 
 void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, int channels,
                               int in_pixel_stride, const float *weights, const float *bias, int stride,
@@ -448,9 +505,9 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     float bias_row[DW_CHUNK], zeros[DW_CHUNK];
-    const float *taps[9];
+    const void *taps[DW_GROUP][9];
     float lo, hi;
-    int c0, oy, ox, c;
+    int c0, oy, ox0, c;
     as__activation_bounds_f32(activation, &lo, &hi);
     for (c = 0; c < DW_CHUNK; c++) {
         zeros[c] = 0.0f;
@@ -461,10 +518,12 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
             bias_row[c] = bias ? bias[c0 + c] : 0.0f;
         }
         for (oy = 0; oy < out_height; oy++) {
-            for (ox = 0; ox < out_width; ox++) {
-                AS_DW_TAPS(const float *, taps, input, oy * stride - 1, ox * stride - 1, c0, zeros);
-                pixel_f32(taps, weights + c0, (size_t)channels, bias_row, nc, lo, hi,
-                          output + ((size_t)oy * out_width + ox) * out_pixel_stride + c0);
+            for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
+                const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
+                group_taps(input, sizeof(float), in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
+                           zeros, taps);
+                group_f32(pixels, taps, weights + c0, (size_t)channels, bias_row, nc, lo, hi,
+                          output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0, (size_t)out_pixel_stride);
             }
         }
     }
@@ -505,21 +564,50 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
-/* acc[c] = bias[c] + sum_t (tap[t][c] - zp) * w[t][c] for the nine taps of one output pixel. */
-static void pixel_s8(const int8_t *const *tap, const int8_t *w, size_t channels, int16_t zp,
-                     const int32_t *bias_row, int nc, int32_t *restrict acc)
+/* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
+ * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
+static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
+                     const int32_t *bias_row, const int32_t *bias_eff, int nc, int32_t *acc)
 {
-    const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
-    const int8_t *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
-    int c;
-    for (c = 0; c < nc; c++) {
-        int32_t v = bias_row[c];
-        v += AS_DW_TAP(t0[c], w[c]) + AS_DW_TAP(t1[c], w[channels + c]) + AS_DW_TAP(t2[c], w[2 * channels + c]);
-        v += AS_DW_TAP(t3[c], w[3 * channels + c]) + AS_DW_TAP(t4[c], w[4 * channels + c]) +
-             AS_DW_TAP(t5[c], w[5 * channels + c]);
-        v += AS_DW_TAP(t6[c], w[6 * channels + c]) + AS_DW_TAP(t7[c], w[7 * channels + c]) +
-             AS_DW_TAP(t8[c], w[8 * channels + c]);
-        acc[c] = v;
+    int p, c = 0;
+#if defined(AS_X86_AVX512)
+    for (; c < nc; c += 16) {
+        const __mmask16 m = nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
+        __m512i wt[9];
+        const __m512i b = _mm512_maskz_loadu_epi32(m, bias_eff + c);
+        int t;
+        for (t = 0; t < 9; t++) {
+            wt[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c));
+        }
+        for (p = 0; p < pixels; p++) {
+            __m512i v = b;
+            for (t = 0; t < 9; t++) {
+                const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (const int8_t *)taps[p][t] + c));
+                v = _mm512_add_epi32(v, _mm512_mullo_epi32(x, wt[t]));
+            }
+            _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
+        }
+    }
+#else
+    (void)bias_eff;
+#endif
+    for (p = 0; p < pixels; p++) {
+        const int8_t *t0 = (const int8_t *)taps[p][0], *t1 = (const int8_t *)taps[p][1];
+        const int8_t *t2 = (const int8_t *)taps[p][2], *t3 = (const int8_t *)taps[p][3];
+        const int8_t *t4 = (const int8_t *)taps[p][4], *t5 = (const int8_t *)taps[p][5];
+        const int8_t *t6 = (const int8_t *)taps[p][6], *t7 = (const int8_t *)taps[p][7];
+        const int8_t *t8 = (const int8_t *)taps[p][8];
+        int32_t *restrict a = acc + p * DW_CHUNK;
+        int i;
+        for (i = c; i < nc; i++) {
+            int32_t v = bias_row[i];
+            v += AS_DW_TAP(t0[i], w[i]) + AS_DW_TAP(t1[i], w[channels + i]) + AS_DW_TAP(t2[i], w[2 * channels + i]);
+            v += AS_DW_TAP(t3[i], w[3 * channels + i]) + AS_DW_TAP(t4[i], w[4 * channels + i]) +
+                 AS_DW_TAP(t5[i], w[5 * channels + i]);
+            v += AS_DW_TAP(t6[i], w[6 * channels + i]) + AS_DW_TAP(t7[i], w[7 * channels + i]) +
+                 AS_DW_TAP(t8[i], w[8 * channels + i]);
+            a[i] = v;
+        }
     }
 }
 
@@ -531,24 +619,27 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const int16_t zp = (int16_t)input_zero_point;
-    int32_t acc[DW_TILE * DW_CHUNK], bias_row[DW_CHUNK];
+    int32_t acc[DW_GROUP * DW_CHUNK], bias_row[DW_CHUNK], bias_eff[DW_CHUNK];
     int8_t zero_points[DW_CHUNK]; /* padding taps read the zero point: x - zp = 0 */
-    const int8_t *taps[9];
-    int c0, oy, ox0, ox, c;
+    const void *taps[DW_GROUP][9];
+    int c0, oy, ox0, c, t;
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
         for (c = 0; c < nc; c++) {
+            int32_t sum = 0;
+            for (t = 0; t < 9; t++) {
+                sum += weights[t * channels + c0 + c];
+            }
             bias_row[c] = bias ? bias[c0 + c] : 0;
+            bias_eff[c] = bias_row[c] - input_zero_point * sum;
         }
         for (oy = 0; oy < out_height; oy++) {
-            /* accumulators of up to DW_TILE pixels [DW_TILE][DW_CHUNK], requantized together */
-            for (ox0 = 0; ox0 < out_width; ox0 += DW_TILE) {
-                const int pixels = out_width - ox0 < DW_TILE ? out_width - ox0 : DW_TILE;
-                for (ox = ox0; ox < ox0 + pixels; ox++) {
-                    AS_DW_TAPS(const int8_t *, taps, input, oy * stride - 1, ox * stride - 1, c0, zero_points);
-                    pixel_s8(taps, weights + c0, (size_t)channels, zp, bias_row, nc, acc + (ox - ox0) * DW_CHUNK);
-                }
+            for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
+                const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
+                group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0, zero_points,
+                           taps);
+                group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
                 as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
                                     requant->output_zero_point, requant->activation_min, requant->activation_max,
                                     output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
@@ -645,8 +736,10 @@ void as_fully_connected_s8(const int8_t *input, int in_channels, int32_t input_z
 
 #define TILE_PIXELS 8
 #define OC_CHUNK 256
-#define STAGE_FLOATS 512
-#define MAX_OFFSETS 2048 /* longest reduction read through the offset table */
+#define STAGE_FLOATS 256
+#define MAX_OFFSETS 1024 /* longest reduction read through the offset table */
+#define PADDED_FLOATS 6144 /* largest input copied once with its zero border (all pixels direct) */
+#define ZERO_RUN 64      /* longest channel run staged branch-free */
 
 /* ---- staging ------------------------------------------------------------------------------------ */
 
@@ -669,22 +762,6 @@ static void copy_run(float *dst, const float *src, int count, ptrdiff_t src_room
         for (i = 0; i < count; i++) {
             dst[i] = src[i];
         }
-    }
-}
-
-/* dst[0..count) = 0, in chunks of 4 floats while the row has room (same overwrite rule as copy_run). */
-static void zero_run(float *dst, int count, ptrdiff_t dst_room)
-{
-    static const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int i = 0;
-    if (dst_room >= ((count + 3) & ~3)) {
-        for (; i < count; i += 4) {
-            memcpy(dst + i, zeros, sizeof zeros);
-        }
-        return;
-    }
-    for (; i < count; i++) {
-        dst[i] = 0.0f;
     }
 }
 
@@ -722,20 +799,19 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, fl
     const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
     int kx_lo = -x0, kx_hi = s->in_width - x0;
     int ky, kx;
-    if (r0 == 0 && r1 == k * k * c) {
-        /* whole reduction in one pass: taps in order, each a copied or zeroed run of C values */
+    if (r0 == 0 && r1 == k * k * c && c <= ZERO_RUN) {
+        /* whole reduction in one pass, short channel runs: every tap copies C values, taps outside
+         * the image from a row of zeros (no data-dependent branches) */
+        static const float zeros[ZERO_RUN + 4] = {0.0f};
         float *dst = row;
         for (ky = 0; ky < k; ky++) {
             const int iy = y0 + ky;
+            const int row_inside = iy >= 0 && iy < s->in_height;
             for (kx = 0; kx < k; kx++, dst += c) {
                 const int ix = x0 + kx;
-                const float *src;
-                if (iy < 0 || iy >= s->in_height || ix < 0 || ix >= s->in_width) {
-                    zero_run(dst, c, STAGE_FLOATS - (dst - row));
-                    continue;
-                }
-                src = x->input + ((size_t)iy * s->in_width + ix) * ps;
-                copy_run(dst, src, c, x->input_end - src, STAGE_FLOATS - (dst - row));
+                const int inside = row_inside && ix >= 0 && ix < s->in_width;
+                const float *src = inside ? x->input + ((size_t)iy * s->in_width + ix) * ps : zeros;
+                copy_run(dst, src, c, inside ? x->input_end - src : ZERO_RUN + 4, STAGE_FLOATS - (dst - row));
             }
         }
         return;
@@ -1139,38 +1215,36 @@ static void gemm_pass(const engine *e, int rows, const float *const *a, const in
     }
 }
 
-/* One tile of output pixels (y[p], x[p]) for channels oc0..oc0 + chunk; outputs go to out[p].
- * direct: read the input in place (pointwise, or KxK pixels whose window lies inside the image). */
-static void run_tile(const engine *e, int rows, const int *y, const int *x, float *const *out, int direct,
-                     int oc0, int chunk, const float *bias_row)
+/* Pixels queued for one kind of tile: output pixel (y, x) with its output row (at oc0) and, for
+ * direct tiles, its window origin in the input. */
+typedef struct tile_queue {
+    int y[TILE_PIXELS], x[TILE_PIXELS];
+    const float *in[TILE_PIXELS];
+    float *out[TILE_PIXELS];
+} tile_queue;
+
+/* One tile of queued pixels for channels oc0..oc0 + chunk. direct: read the input in place
+ * (pointwise, or KxK pixels whose window lies inside the image); otherwise stage im2col rows. */
+static void run_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                     const float *bias_row)
 {
-    const as__conv_shape *s = e->x.shape;
     const float *a[TILE_PIXELS];
     int p, r0;
     if (direct) {
-        for (p = 0; p < rows; p++) {
-            const int y0 = y[p] * s->stride - s->padding, x0 = x[p] * s->stride - s->padding;
-            a[p] = e->x.input + ((size_t)y0 * s->in_width + x0) * s->in_pixel_stride;
-        }
-        gemm_pass(e, rows, a, s->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, oc0, chunk, bias_row, out);
+        gemm_pass(e, rows, q->in, e->x.shape->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, oc0, chunk,
+                  bias_row, q->out);
         return;
     }
     for (r0 = 0; r0 < e->reduction; r0 += STAGE_FLOATS) {
         const int r1 = e->reduction - r0 < STAGE_FLOATS ? e->reduction : r0 + STAGE_FLOATS;
         for (p = 0; p < rows; p++) {
-            stage_row(&e->x, y[p], x[p], r0, r1, e->stage + p * STAGE_FLOATS);
+            stage_row(&e->x, q->y[p], q->x[p], r0, r1, e->stage + p * STAGE_FLOATS);
             a[p] = e->stage + p * STAGE_FLOATS;
         }
         gemm_pass(e, rows, a, NULL, r0, r1 - r0, oc0, chunk, r0 == 0 ? bias_row : NULL,
-                  r1 == e->reduction ? out : NULL);
+                  r1 == e->reduction ? q->out : NULL);
     }
 }
-
-/* Pixels queued for one kind of tile (staged or direct). */
-typedef struct tile_queue {
-    int y[TILE_PIXELS], x[TILE_PIXELS];
-    float *out[TILE_PIXELS];
-} tile_queue;
 
 /* Interior output columns [*lo, *hi) of a row: those whose K-wide window lies inside the input. */
 static void interior_columns(const as__conv_shape *s, int *lo, int *hi)
@@ -1182,8 +1256,8 @@ static void interior_columns(const as__conv_shape *s, int *lo, int *hi)
     *hi = *hi < *lo ? *lo : *hi;
 }
 
-void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
-                       as_activation activation, float *output)
+static void conv_gemm(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
+                      as_activation activation, float *output)
 {
     float stage[TILE_PIXELS * STAGE_FLOATS] AS_ALIGN64;
     float acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
@@ -1228,34 +1302,73 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
         for (oy = 0; oy < s->out_height; oy++) {
             const int y0 = oy * s->stride - s->padding;
             const int rows_inside = k == 1 || (e.offsets && y0 >= 0 && y0 + k <= s->in_height);
-            float *row_out = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
+            const size_t in_step = (size_t)s->stride * s->in_pixel_stride;
+            /* window origin of direct pixel ox: in_row + (ox * stride - padding) * pixel_stride */
+            const float *in_row = input + (size_t)(rows_inside ? y0 : 0) * s->in_width * s->in_pixel_stride;
+            float *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
             for (ox = 0; ox < s->out_width; ox++) {
+                float *out = out_row + (size_t)ox * s->out_pixel_stride;
                 if (rows_inside && (k == 1 || (ox >= col_lo && ox < col_hi))) {
-                    direct.y[n_direct] = oy;
-                    direct.x[n_direct] = ox;
-                    direct.out[n_direct] = row_out + (size_t)ox * s->out_pixel_stride;
+                    direct.in[n_direct] = in_row + (size_t)ox * in_step - (size_t)s->padding * s->in_pixel_stride;
+                    direct.out[n_direct] = out;
                     if (++n_direct == TILE_PIXELS) {
-                        run_tile(&e, n_direct, direct.y, direct.x, direct.out, 1, oc0, chunk, bias_row);
+                        run_tile(&e, n_direct, &direct, 1, oc0, chunk, bias_row);
                         n_direct = 0;
                     }
                 } else {
                     staged.y[n_staged] = oy;
                     staged.x[n_staged] = ox;
-                    staged.out[n_staged] = row_out + (size_t)ox * s->out_pixel_stride;
+                    staged.out[n_staged] = out;
                     if (++n_staged == TILE_PIXELS) {
-                        run_tile(&e, n_staged, staged.y, staged.x, staged.out, 0, oc0, chunk, bias_row);
+                        run_tile(&e, n_staged, &staged, 0, oc0, chunk, bias_row);
                         n_staged = 0;
                     }
                 }
             }
         }
         if (n_direct) {
-            run_tile(&e, n_direct, direct.y, direct.x, direct.out, 1, oc0, chunk, bias_row);
+            run_tile(&e, n_direct, &direct, 1, oc0, chunk, bias_row);
         }
         if (n_staged) {
-            run_tile(&e, n_staged, staged.y, staged.x, staged.out, 0, oc0, chunk, bias_row);
+            run_tile(&e, n_staged, &staged, 0, oc0, chunk, bias_row);
         }
     }
+}
+
+void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
+                       as_activation activation, float *output)
+{
+    const int pad = s->padding;
+    const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
+    if (s->kernel_size > 1 && pad > 0 && (size_t)padded_height * padded_width * s->in_channels <= PADDED_FLOATS) {
+        /* small input: copy it once into a zero border [H + 2p][W + 2p][C] so every window is inside */
+        float padded[PADDED_FLOATS];
+        as__conv_shape inner = *s;
+        const int c = s->in_channels;
+        int y, x;
+        memset(padded, 0, (size_t)padded_height * padded_width * c * sizeof(float));
+        for (y = 0; y < s->in_height; y++) {
+            float *dst = padded + ((size_t)(y + pad) * padded_width + pad) * c;
+            const float *src = input + (size_t)y * s->in_width * s->in_pixel_stride;
+            if (s->in_pixel_stride == c) {
+                memcpy(dst, src, (size_t)s->in_width * c * sizeof(float));
+                continue;
+            }
+            for (x = 0; x < s->in_width; x++) {
+                int i;
+                for (i = 0; i < c; i++) {
+                    dst[(size_t)x * c + i] = src[(size_t)x * s->in_pixel_stride + i];
+                }
+            }
+        }
+        inner.in_height = padded_height;
+        inner.in_width = padded_width;
+        inner.in_pixel_stride = c;
+        inner.padding = 0;
+        conv_gemm(&inner, padded, weights, bias, activation, output);
+        return;
+    }
+    conv_gemm(s, input, weights, bias, activation, output);
 }
 """#),
         ("gemm_s8.c", #"""
@@ -1268,24 +1381,35 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
  *   acc[p][o] = bias[o] + sum_r (x_p[r] - zp_in) * w[r][o]          x_p = im2col row of pixel p [R]
  *   out[p][o] = clamp(zp_out + MBQM(acc[p][o], m[o], s[o]), min, max)
  *
- * For a tile of P output pixels the im2col rows are staged into a stack buffer [P][STAGE_BYTES]
- * (one pass covers up to STAGE_BYTES of the reduction; longer reductions take several passes and
- * keep partial sums in the accumulator tile). Spatial padding stages the input zero point; the row
- * tail up to a multiple of 16 stages 0 so that it contributes nothing whatever the weights hold.
  * Since sum (x - zp) w = sum x w - zp * sum w, the zero point is folded into an effective bias once
- * per call and the inner loops are plain int8 dot products:
- *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so rows are staged as
- *     x + 128 (x ^ 0x80) and the bias absorbs (zp + 128) * sum w;
+ * per call and the inner loops are plain int8 dot products over groups of 4 reduction values:
+ *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so activations enter the
+ *     kernel as x + 128 (x ^ 0x80, the "staged domain") and the bias absorbs (zp + 128) * sum w;
  *   - aarch64 with dotprod: sdot (signed x signed) by lane;
  *   - aarch64 NEON: vmull_s8 + vpadal into pairwise int32 sums;
  *   - portable C otherwise.
  * All paths compute the same exact integers, so the outputs are bit-identical everywhere.
+ *
+ * Where the activations come from:
+ *   - staged rows: for a tile of P output pixels the im2col rows are copied into a stack buffer
+ *     [P][STAGE_BYTES], in passes of at most STAGE_BYTES of the reduction (partial sums stay in the
+ *     accumulator tile between passes). Spatial padding stages the input zero point; the row tail
+ *     up to a multiple of 16 stages 0 so that it contributes nothing whatever the weights hold.
+ *   - direct rows: a KxK conv whose zero-padded input fits PADDED_BYTES is first copied, already in
+ *     the staged domain, into a padded stack image; when C_in % 4 == 0 every 4-byte group of a
+ *     pixel's window is then contiguous and the kernel reads it in place through a table of group
+ *     offsets (no staging at all). Stems with C_in < 4 still stage, but from the padded image
+ *     without any border cases.
  */
 #include "kernel_common.h"
 
-#define TILE_PIXELS 8   /* output pixels per tile */
-#define OC_CHUNK 256    /* output channels whose accumulators stay in the stack tile */
-#define STAGE_BYTES 1024 /* reduction bytes staged per pixel and pass; multiple of 16 */
+#define TILE_PIXELS 8          /* output pixels per tile */
+#define OC_CHUNK 256           /* output channels whose accumulators stay in the stack tile */
+#define STAGE_BYTES 1024       /* reduction bytes staged per pixel and pass; multiple of 16 */
+#define MAX_GROUP_OFFSETS 1024 /* longest reduction (in groups) read through the offset table */
+#define PADDED_BYTES 16384     /* largest zero-padded input copied once */
+#define PADDED_SLACK 16        /* readable bytes after the padded image (short over-reads) */
+#define REPACK_BYTES 4096      /* largest weight tensor repacked for channel-padded stems */
 
 #if defined(AS_X86_AVX512_VNNI)
 #define STAGE_FLIP 0x80
@@ -1293,52 +1417,58 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
 #define STAGE_FLIP 0x00
 #endif
 
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define AS_LITTLE_ENDIAN 1
+#endif
+
 /* ---- staging ------------------------------------------------------------------------------------ */
 
-/* 16 bytes, flipped into the staged domain */
-static AS_ALWAYS_INLINE void copy16_flip(uint8_t *dst, const int8_t *src)
+/* 16 bytes, XORed with `flip` */
+static AS_ALWAYS_INLINE void copy16(uint8_t *dst, const uint8_t *src, uint8_t flip)
 {
     uint8_t t[16];
     int i;
     memcpy(t, src, 16);
     for (i = 0; i < 16; i++) {
-        t[i] = (uint8_t)(t[i] ^ STAGE_FLIP);
+        t[i] = (uint8_t)(t[i] ^ flip);
     }
     memcpy(dst, t, 16);
 }
 
-/* dst[0..count) = flip(src[0..count)). Runs are short (K*C_in bytes), so they move in 16-byte
+/* dst[0..count) = src[0..count) ^ flip. Runs are short (K*C_in bytes), so they move in 16-byte
  * chunks: longer runs end with an overlapping chunk, shorter ones copy 16 bytes when both sides
  * have room (the extra bytes are overwritten by the runs staged after this one). */
-static void copy_flip(uint8_t *dst, const int8_t *src, int count, ptrdiff_t src_room, ptrdiff_t dst_room)
+static void copy_run(uint8_t *dst, const uint8_t *src, int count, ptrdiff_t src_room, ptrdiff_t dst_room,
+                     uint8_t flip)
 {
     int i;
     if (count >= 16) {
         for (i = 0; i + 16 <= count; i += 16) {
-            copy16_flip(dst + i, src + i);
+            copy16(dst + i, src + i, flip);
         }
         if (i < count) {
-            copy16_flip(dst + count - 16, src + count - 16);
+            copy16(dst + count - 16, src + count - 16, flip);
         }
     } else if (src_room >= 16 && dst_room >= 16) {
-        copy16_flip(dst, src);
+        copy16(dst, src, flip);
     } else {
         for (i = 0; i < count; i++) {
-            dst[i] = (uint8_t)((uint8_t)src[i] ^ STAGE_FLIP);
+            dst[i] = (uint8_t)(src[i] ^ flip);
         }
     }
 }
 
 typedef struct stage_context {
     const as__conv_shape *shape;
-    const int8_t *input;
-    const int8_t *input_end; /* one past the last input byte the kernel may read */
-    uint8_t pad;             /* staged value of a padding tap */
+    const uint8_t *input;     /* bytes of the int8 input, or of the padded image (staged domain) */
+    const uint8_t *input_end; /* one past the last byte the kernel may read */
+    uint8_t pad;              /* staged value of a padding tap */
+    uint8_t flip;             /* XOR that brings input bytes into the staged domain */
 } stage_context;
 
 /* Writes the part of the logical run [r, r + count) inside the pass window [r0, r1) of `row`;
  * src == NULL writes padding. Runs must be written in increasing r. */
-static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r, const int8_t *src, int count)
+static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r, const uint8_t *src, int count)
 {
     const int lo = r > r0 ? r : r0;
     const int hi = r + count < r1 ? r + count : r1;
@@ -1346,12 +1476,38 @@ static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r,
         return;
     }
     if (src) {
-        copy_flip(row + (lo - r0), src + (lo - r), hi - lo, x->input_end - (src + (lo - r)),
-                  STAGE_BYTES - (lo - r0));
+        copy_run(row + (lo - r0), src + (lo - r), hi - lo, x->input_end - (src + (lo - r)), STAGE_BYTES - (lo - r0),
+                 x->flip);
     } else {
         memset(row + (lo - r0), x->pad, (size_t)(hi - lo));
     }
 }
+
+#if defined(AS_LITTLE_ENDIAN)
+/* Small windows (R <= 16, runs of at most 8 bytes): the K runs are assembled in two 64-bit words
+ * and stored at once, so the kernel's 4-byte reads never straddle two staging stores. */
+static void stage_small(const uint8_t *src, size_t line, int k, int run, uint8_t flip, uint8_t *row)
+{
+    const uint64_t run_mask = run == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * run)) - 1u);
+    const uint64_t flips = (uint64_t)flip * UINT64_C(0x0101010101010101);
+    uint64_t word[2] = {0, 0};
+    int ky, pos = 0;
+    for (ky = 0; ky < k; ky++, pos += run) {
+        uint64_t v;
+        memcpy(&v, src + (size_t)ky * line, 8);
+        v = (v ^ flips) & run_mask;
+        if (pos < 8) {
+            word[0] |= v << (8 * pos);
+            if (pos + run > 8) {
+                word[1] |= v >> (8 * (8 - pos));
+            }
+        } else {
+            word[1] |= v << (8 * (pos - 8));
+        }
+    }
+    memcpy(row, word, 16);
+}
+#endif
 
 /* row [round_up(r1 - r0, 16)] = staged im2col values r0..r1 of output pixel (oy, ox). */
 static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, uint8_t *row)
@@ -1362,17 +1518,23 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
     const int staged = ((r1 - r0) + 15) & ~15;
     int ky, kx;
     if (k == 1) {
-        const int8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * ps + r0;
-        copy_flip(row, src, r1 - r0, x->input_end - src, STAGE_BYTES);
+        const uint8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * ps + r0;
+        copy_run(row, src, r1 - r0, x->input_end - src, STAGE_BYTES, x->flip);
     } else if (r0 == 0 && r1 == k * k * c && ps == c && y0 >= 0 && x0 >= 0 && y0 + k <= s->in_height &&
                x0 + k <= s->in_width) {
         /* interior pixel, dense input, whole reduction: K runs of K*C contiguous bytes */
-        const int8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
+        const uint8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
         const size_t line = (size_t)s->in_width * c;
         const int run = k * c;
+#if defined(AS_LITTLE_ENDIAN)
+        if (k * run <= 16 && run <= 8 && x->input_end - (src + (size_t)(k - 1) * line) >= 8) {
+            stage_small(src, line, k, run, x->flip, row);
+            return;
+        }
+#endif
         for (ky = 0; ky < k; ky++) {
-            copy_flip(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line),
-                      STAGE_BYTES - ky * run);
+            copy_run(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line), STAGE_BYTES - ky * run,
+                     x->flip);
         }
     } else {
         /* taps kx in [kx_lo, kx_hi) are inside the image horizontally */
@@ -1382,7 +1544,7 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
         for (ky = 0; ky < k; ky++) {
             const int iy = y0 + ky;
             const int run = ky * k * c; /* r of tap (ky, 0), channel 0 */
-            const int8_t *src;
+            const uint8_t *src;
             if (run >= r1) {
                 break;
             }
@@ -1445,20 +1607,22 @@ static void weight_sums(const int8_t *weights, int out_channels, int reduction, 
 }
 
 /* ---- micro-kernels ----------------------------------------------------------------------------
- * Contract of every tile function:
- *   acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{g < groups} sum_t a_p[4g + t] * w[g][o][t]
- * for p < rows and o < the tile width, where a_p = stage + p * STAGE_BYTES (staged domain) and
- * w[g] = weights + g * w_stride bytes. acc rows are OC_CHUNK apart. Lanes past the tile width may be
- * computed from whatever the loads return but are never stored beyond the accumulator tile.
+ * Contract of tile_kernel:
+ *   acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{g < groups} sum_t a[p][off(g) + t] * w[g][o][t]
+ * for p < rows and o < width, with off(g) = offsets ? offsets[g] : 4g, a[p] row pointers into staged
+ * bytes (read as unsigned for VNNI, signed otherwise) and w[g] = weights + g * w_stride bytes. acc
+ * rows are OC_CHUNK apart. Lanes past `width` may be computed from whatever the loads return but
+ * are only stored inside the accumulator tile.
  */
 
 #if defined(AS_X86_AVX512_VNNI)
 
 #define TILE_WIDTH 32 /* output channels per tile: two zmm registers of int32 */
+#define TILE_MASKED_LOADS 1
 
-static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uint8_t *stage, int groups,
-                                       const int8_t *w, size_t w_stride, __mmask16 m0, __mmask16 m1,
-                                       const int32_t *init, int32_t *acc)
+static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uint8_t *const *a,
+                                       const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                       __mmask16 m0, __mmask16 m1, const int32_t *init, int32_t *acc)
 {
     __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
     int r, g;
@@ -1477,12 +1641,13 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
     }
     for (g = 0; g < groups; g++) {
         const int8_t *wg = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
         const __m512i w0 = _mm512_maskz_loadu_epi32(m0, wg);
         const __m512i w1 = wide ? _mm512_maskz_loadu_epi32(m1, wg + 64) : _mm512_setzero_si512();
         for (r = 0; r < rows; r++) {
             int32_t quad;
             __m512i x;
-            memcpy(&quad, stage + r * STAGE_BYTES + 4 * g, sizeof quad);
+            memcpy(&quad, a[r] + off, sizeof quad);
             x = _mm512_set1_epi32(quad);
             c0[r] = _mm512_dpbusd_epi32(c0[r], x, w0);
             if (wide) {
@@ -1498,47 +1663,45 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
     }
 }
 
-static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t *w, size_t w_stride,
-                        int width, const int32_t *init, int32_t *acc)
+#define AS_VNNI_ROWS(wide, offs)                                                                                 \
+    do {                                                                                                         \
+        for (; r + 8 <= rows; r += 8) {                                                                          \
+            vnni_tile(8, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+        }                                                                                                        \
+        if (r + 4 <= rows) {                                                                                     \
+            vnni_tile(4, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+            r += 4;                                                                                              \
+        }                                                                                                        \
+        if (r + 2 <= rows) {                                                                                     \
+            vnni_tile(2, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+            r += 2;                                                                                              \
+        }                                                                                                        \
+        if (r < rows) {                                                                                          \
+            vnni_tile(1, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+        }                                                                                                        \
+    } while (0)
+
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
     const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
                          : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
     int r = 0;
     if (width > 16) {
-        for (; r + 8 <= rows; r += 8) {
-            vnni_tile(8, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-        }
-        if (r + 4 <= rows) {
-            vnni_tile(4, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 4;
-        }
-        if (r + 2 <= rows) {
-            vnni_tile(2, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 2;
-        }
-        if (r < rows) {
-            vnni_tile(1, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        if (offsets) {
+            AS_VNNI_ROWS(1, offsets);
+        } else {
+            AS_VNNI_ROWS(1, NULL);
         }
     } else {
-        for (; r + 8 <= rows; r += 8) {
-            vnni_tile(8, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-        }
-        if (r + 4 <= rows) {
-            vnni_tile(4, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 4;
-        }
-        if (r + 2 <= rows) {
-            vnni_tile(2, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 2;
-        }
-        if (r < rows) {
-            vnni_tile(1, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        if (offsets) {
+            AS_VNNI_ROWS(0, offsets);
+        } else {
+            AS_VNNI_ROWS(0, NULL);
         }
     }
 }
-
-#define TILE_MASKED_LOADS 1 /* loads past the tile width are masked: no over-read of the weights */
 
 #elif defined(AS_ARM_NEON)
 
@@ -1546,8 +1709,8 @@ static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t
 
 #if defined(AS_ARM_DOTPROD)
 
-static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int groups, const int8_t *w,
-                                       size_t w_stride, const int32_t *init, int32_t *acc)
+static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, const int32_t *init, int32_t *acc)
 {
     int32x4_t c[4][4];
     int r, j, g = 0;
@@ -1557,11 +1720,13 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
             c[r][j] = vld1q_s32(src + 4 * j);
         }
     }
-    for (; g + 4 <= groups; g += 4) {
-        int8x16_t x[4];
-        for (r = 0; r < rows; r++) {
-            x[r] = vld1q_s8((const int8_t *)(stage + r * STAGE_BYTES + 4 * g));
-        }
+    if (!offsets) {
+        /* contiguous rows (padded to 16 bytes): four groups per load, sdot by lane */
+        for (; g + 4 <= groups; g += 4) {
+            int8x16_t x[4];
+            for (r = 0; r < rows; r++) {
+                x[r] = vld1q_s8((const int8_t *)(a[r] + 4 * g));
+            }
 #define AS_SDOT_LANE(lane)                                                                             \
     do {                                                                                               \
         const int8_t *wl = w + (size_t)(g + (lane)) * w_stride;                                        \
@@ -1574,20 +1739,22 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
             c[r][3] = vdotq_laneq_s32(c[r][3], w3, x[r], lane);                                        \
         }                                                                                              \
     } while (0)
-        AS_SDOT_LANE(0);
-        AS_SDOT_LANE(1);
-        AS_SDOT_LANE(2);
-        AS_SDOT_LANE(3);
+            AS_SDOT_LANE(0);
+            AS_SDOT_LANE(1);
+            AS_SDOT_LANE(2);
+            AS_SDOT_LANE(3);
 #undef AS_SDOT_LANE
+        }
     }
     for (; g < groups; g++) {
         const int8_t *wl = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
         const int8x16_t w0 = vld1q_s8(wl), w1 = vld1q_s8(wl + 16);
         const int8x16_t w2 = vld1q_s8(wl + 32), w3 = vld1q_s8(wl + 48);
         for (r = 0; r < rows; r++) {
             int32_t quad;
             int8x16_t x;
-            memcpy(&quad, stage + r * STAGE_BYTES + 4 * g, sizeof quad);
+            memcpy(&quad, a[r] + off, sizeof quad);
             x = vreinterpretq_s8_s32(vdupq_n_s32(quad));
             c[r][0] = vdotq_s32(c[r][0], w0, x);
             c[r][1] = vdotq_s32(c[r][1], w1, x);
@@ -1606,8 +1773,8 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
 
 #else /* plain NEON: widening multiplies, pairwise accumulation */
 
-static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int groups, const int8_t *w,
-                                       size_t w_stride, const int32_t *init, int32_t *acc)
+static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, const int32_t *init, int32_t *acc)
 {
     /* pairs[r][j] = [o k01, o k23, o' k01, o' k23] for output channels o = 2j, o' = 2j + 1 */
     int32x4_t pairs[2][8];
@@ -1619,10 +1786,11 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
     }
     for (g = 0; g < groups; g++) {
         const int8_t *wl = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
         int8x8_t x[2];
         for (r = 0; r < rows; r++) {
             int32_t quad;
-            memcpy(&quad, stage + r * STAGE_BYTES + 4 * g, sizeof quad);
+            memcpy(&quad, a[r] + off, sizeof quad);
             x[r] = vreinterpret_s8_s32(vdup_n_s32(quad));
         }
         for (j = 0; j < 8; j++) {
@@ -1645,42 +1813,57 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
 
 #endif /* AS_ARM_DOTPROD */
 
-static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t *w, size_t w_stride,
-                        int width, const int32_t *init, int32_t *acc)
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     int r = 0;
     (void)width;
+    if (offsets) {
 #if NEON_ROWS == 4
-    for (; r + 4 <= rows; r += 4) {
-        neon_tile(4, stage + r * STAGE_BYTES, groups, w, w_stride, init, acc + r * OC_CHUNK);
-    }
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
 #endif
-    for (; r + 2 <= rows; r += 2) {
-        neon_tile(2, stage + r * STAGE_BYTES, groups, w, w_stride, init, acc + r * OC_CHUNK);
-    }
-    if (r < rows) {
-        neon_tile(1, stage + r * STAGE_BYTES, groups, w, w_stride, init, acc + r * OC_CHUNK);
+        for (; r + 2 <= rows; r += 2) {
+            neon_tile(2, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+        if (r < rows) {
+            neon_tile(1, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+    } else {
+#if NEON_ROWS == 4
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+#endif
+        for (; r + 2 <= rows; r += 2) {
+            neon_tile(2, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+        if (r < rows) {
+            neon_tile(1, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
     }
 }
 
 #else /* portable */
 
 #define TILE_WIDTH 32
+#define TILE_MASKED_LOADS 1 /* reads exactly `width` channels */
 
-static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t *w, size_t w_stride,
-                        int width, const int32_t *init, int32_t *acc)
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     int r, g, o;
     for (r = 0; r < rows; r++) {
-        const int8_t *a = (const int8_t *)(stage + r * STAGE_BYTES);
-        int32_t *c = acc + r * OC_CHUNK;
+        int32_t *c = acc + (size_t)r * OC_CHUNK;
         if (init) {
             for (o = 0; o < width; o++) {
                 c[o] = init[o];
             }
         }
         for (g = 0; g < groups; g++) {
-            const int32_t a0 = a[4 * g], a1 = a[4 * g + 1], a2 = a[4 * g + 2], a3 = a[4 * g + 3];
+            const int8_t *x = (const int8_t *)(a[r] + (offsets ? offsets[g] : 4 * g));
+            const int32_t a0 = x[0], a1 = x[1], a2 = x[2], a3 = x[3];
             const int8_t *wg = w + (size_t)g * w_stride;
             for (o = 0; o < width; o++) {
                 c[o] += a0 * wg[4 * o] + a1 * wg[4 * o + 1] + a2 * wg[4 * o + 2] + a3 * wg[4 * o + 3];
@@ -1689,37 +1872,135 @@ static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t
     }
 }
 
-#define TILE_MASKED_LOADS 1 /* reads exactly `width` channels */
-
 #endif
 
 /* ---- engine ------------------------------------------------------------------------------------ */
 
-void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
-                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
-                      int8_t *output)
+typedef struct engine {
+    stage_context x;
+    const int8_t *weights;
+    const int32_t *offsets; /* [R4] byte offsets of the groups in a window, for direct tiles */
+    int reduction, groups_total;
+    const as_requant_s8 *requant;
+    uint8_t *stage;          /* [TILE_PIXELS][STAGE_BYTES] */
+    int32_t *acc;            /* [TILE_PIXELS][OC_CHUNK] */
+    const int32_t *bias_eff; /* [OC_CHUNK] bias with the zero point folded in */
+} engine;
+
+/* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
+ * Arm runs the array's last weight group from a zero-padded copy where full-width loads would run
+ * past the end of the weights. */
+static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const int32_t *offsets, int g0,
+                      int groups, int oc0, int chunk, const int32_t *init)
+{
+    const int c_out = e->x.shape->out_channels;
+    const size_t w_stride = (size_t)c_out * 4;
+    int o;
+    for (o = 0; o < chunk; o += TILE_WIDTH) {
+        const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
+        const int8_t *w = e->weights + ((size_t)g0 * c_out + oc0 + o) * 4;
+        const int32_t *tile_init = init ? init + o : NULL;
+#if defined(TILE_MASKED_LOADS)
+        tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+#else
+        if (g0 + groups == e->groups_total && oc0 + o + TILE_WIDTH > c_out) {
+            int8_t last[TILE_WIDTH * 4] AS_ALIGN64;
+            const uint8_t *shifted[TILE_PIXELS];
+            const int g = groups - 1;
+            int p;
+            memset(last, 0, sizeof last);
+            memcpy(last, w + (size_t)g * w_stride, (size_t)width * 4);
+            for (p = 0; p < rows; p++) {
+                shifted[p] = a[p] + (offsets ? offsets[g] : 4 * g);
+            }
+            if (groups > 1) {
+                tile_kernel(rows, a, offsets, groups - 1, w, w_stride, width, tile_init, e->acc + o);
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, NULL, e->acc + o);
+            } else {
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, tile_init, e->acc + o);
+            }
+        } else {
+            tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+        }
+#endif
+    }
+}
+
+/* Pixels queued for one kind of tile: output pixel (y, x), its output row (at oc0) and, for direct
+ * tiles, its window origin in the padded image. */
+typedef struct tile_queue {
+    int y[TILE_PIXELS], x[TILE_PIXELS];
+    const uint8_t *in[TILE_PIXELS];
+    int8_t *out[TILE_PIXELS];
+} tile_queue;
+
+static void run_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk)
+{
+    const as_requant_s8 *rq = e->requant;
+    const uint8_t *a[TILE_PIXELS];
+    int p, r0;
+    if (direct) {
+        gemm_pass(e, rows, q->in, e->offsets, 0, e->groups_total, oc0, chunk, e->bias_eff);
+    } else {
+        for (r0 = 0; r0 < e->reduction; r0 += STAGE_BYTES) {
+            const int r1 = e->reduction - r0 < STAGE_BYTES ? e->reduction : r0 + STAGE_BYTES;
+            for (p = 0; p < rows; p++) {
+                stage_row(&e->x, q->y[p], q->x[p], r0, r1, e->stage + p * STAGE_BYTES);
+                a[p] = e->stage + p * STAGE_BYTES;
+            }
+            gemm_pass(e, rows, a, NULL, r0 / 4, (r1 - r0 + 3) / 4, oc0, chunk, r0 == 0 ? e->bias_eff : NULL);
+        }
+    }
+    as__requant_rows_s8(e->acc, rows, OC_CHUNK, chunk, rq->multiplier + oc0, rq->shift + oc0, rq->output_zero_point,
+                        rq->activation_min, rq->activation_max, q->out);
+}
+
+static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
+                      uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
+                      const as_requant_s8 *requant, int8_t *output)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
     int32_t bias_eff[OC_CHUNK] AS_ALIGN64;
-    const int c_out = s->out_channels;
-    const int reduction = s->kernel_size * s->kernel_size * s->in_channels;
-    const int groups_total = (reduction + 3) / 4;
-    const int pixels = s->out_height * s->out_width;
-    const size_t w_stride = (size_t)c_out * 4;
+    int32_t offsets[MAX_GROUP_OFFSETS];
+    const int k = s->kernel_size, c = s->in_channels, c_out = s->out_channels;
+    /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
     const uint32_t offset = (uint32_t)(input_zero_point + (STAGE_FLIP ? 128 : 0));
-    stage_context x;
-    int oc0, p0, r0, o, p;
+    engine e;
+    int oc0, o, oy, ox;
 
-    x.shape = s;
-    x.input = input;
-    x.input_end = input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + s->in_channels;
-    /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
-    x.pad = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
+    e.x.shape = s;
+    e.x.input = input;
+    e.x.input_end = input_end;
+    e.x.pad = pad;
+    e.x.flip = flip;
+    e.weights = weights;
+    e.reduction = k * k * c;
+    e.groups_total = (e.reduction + 3) / 4;
+    e.requant = requant;
+    e.stage = stage;
+    e.acc = acc;
+    e.bias_eff = bias_eff;
+    e.offsets = NULL;
+    /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
+    if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
+        e.groups_total <= MAX_GROUP_OFFSETS) {
+        int ky, kx, ci, g = 0;
+        for (ky = 0; ky < k; ky++) {
+            for (kx = 0; kx < k; kx++) {
+                for (ci = 0; ci < c; ci += 4) {
+                    offsets[g++] = (int32_t)(((size_t)ky * s->in_width + kx) * c + ci);
+                }
+            }
+        }
+        e.offsets = offsets;
+    }
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
-        weight_sums(weights, c_out, reduction, oc0, chunk, bias_eff);
+        tile_queue staged, direct;
+        int n_staged = 0, n_direct = 0;
+        weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
         for (o = 0; o < chunk; o++) {
             /* modular arithmetic: the final accumulator is exact even if this term wraps */
             const uint32_t b = bias ? (uint32_t)bias[oc0 + o] : 0u;
@@ -1728,52 +2009,116 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         for (o = chunk; o < OC_CHUNK; o++) {
             bias_eff[o] = 0;
         }
-        for (p0 = 0; p0 < pixels; p0 += TILE_PIXELS) {
-            const int rows = pixels - p0 < TILE_PIXELS ? pixels - p0 : TILE_PIXELS;
-            for (r0 = 0; r0 < reduction; r0 += STAGE_BYTES) {
-                const int r1 = reduction - r0 < STAGE_BYTES ? reduction : r0 + STAGE_BYTES;
-                const int groups = (r1 - r0 + 3) / 4;
-                const int g0 = r0 / 4;
-                const int32_t *init = r0 == 0 ? bias_eff : NULL;
-                int oy = p0 / s->out_width, ox = p0 % s->out_width;
-                for (p = 0; p < rows; p++) {
-                    stage_row(&x, oy, ox, r0, r1, stage + p * STAGE_BYTES);
-                    if (++ox == s->out_width) {
-                        ox = 0;
-                        oy++;
+        for (oy = 0; oy < s->out_height; oy++) {
+            int8_t *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
+            for (ox = 0; ox < s->out_width; ox++) {
+                int8_t *out = out_row + (size_t)ox * s->out_pixel_stride;
+                if (e.offsets) {
+                    /* window origin (oy * stride, ox * stride) of the dense padded image */
+                    direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) * c;
+                    direct.out[n_direct] = out;
+                    if (++n_direct == TILE_PIXELS) {
+                        run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+                        n_direct = 0;
                     }
-                }
-                for (o = 0; o < chunk; o += TILE_WIDTH) {
-                    const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
-                    const int8_t *w = weights + ((size_t)g0 * c_out + oc0 + o) * 4;
-#if defined(TILE_MASKED_LOADS)
-                    tile_kernel(rows, stage, groups, w, w_stride, width, init ? init + o : NULL, acc + o);
-#else
-                    /* full-width weight loads of the array's last group would run past its end:
-                     * run that group from a zero-padded copy */
-                    if (g0 + groups == groups_total && oc0 + o + TILE_WIDTH > c_out) {
-                        int8_t last[TILE_WIDTH * 4] AS_ALIGN64;
-                        memset(last, 0, sizeof last);
-                        memcpy(last, w + (size_t)(groups - 1) * w_stride, (size_t)width * 4);
-                        if (groups > 1) {
-                            tile_kernel(rows, stage, groups - 1, w, w_stride, width, init ? init + o : NULL,
-                                        acc + o);
-                            tile_kernel(rows, stage + 4 * (groups - 1), 1, last, 0, width, NULL, acc + o);
-                        } else {
-                            tile_kernel(rows, stage, 1, last, 0, width, init ? init + o : NULL, acc + o);
-                        }
-                    } else {
-                        tile_kernel(rows, stage, groups, w, w_stride, width, init ? init + o : NULL, acc + o);
+                } else {
+                    staged.y[n_staged] = oy;
+                    staged.x[n_staged] = ox;
+                    staged.out[n_staged] = out;
+                    if (++n_staged == TILE_PIXELS) {
+                        run_tile(&e, n_staged, &staged, 0, oc0, chunk);
+                        n_staged = 0;
                     }
-#endif
                 }
             }
-            as__requant_tile_s8(acc, rows, OC_CHUNK, chunk, requant->multiplier + oc0, requant->shift + oc0,
-                                requant->output_zero_point, requant->activation_min, requant->activation_max,
-                                output + (size_t)p0 * s->out_pixel_stride + oc0, (size_t)s->out_pixel_stride);
+        }
+        if (n_direct) {
+            run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+        }
+        if (n_staged) {
+            run_tile(&e, n_staged, &staged, 0, oc0, chunk);
         }
     }
-    (void)groups_total;
+}
+
+/* padded[(y + pad) * W' + (x + pad)][ci] = flip(input[y][x][ci]) for ci < C; the border and the
+ * extra channels ci in [C, C') keep what the caller put there. padded: [H + 2p][W + 2p][C']. */
+static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, int padded_width,
+                        int padded_channels, uint8_t *padded)
+{
+    const int height = s->in_height, width = s->in_width, c = s->in_channels;
+    const size_t in_pixel_stride = (size_t)s->in_pixel_stride;
+    int y, x, i;
+    for (y = 0; y < height; y++) {
+        uint8_t *restrict dst = padded + ((size_t)(y + pad) * padded_width + pad) * padded_channels;
+        const uint8_t *restrict src = input + (size_t)y * width * in_pixel_stride;
+        if (in_pixel_stride == (size_t)c && padded_channels == c) {
+            const size_t row_bytes = (size_t)width * c;
+            size_t j;
+            for (j = 0; j < row_bytes; j++) {
+                dst[j] = (uint8_t)(src[j] ^ STAGE_FLIP);
+            }
+            continue;
+        }
+        for (x = 0; x < width; x++) {
+            for (i = 0; i < c; i++) {
+                dst[(size_t)x * padded_channels + i] = (uint8_t)(src[(size_t)x * in_pixel_stride + i] ^ STAGE_FLIP);
+            }
+        }
+    }
+}
+
+void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
+{
+    const int k = s->kernel_size, pad = s->padding, c = s->in_channels, c_out = s->out_channels;
+    const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
+    /* channels of the padded image: rounded up to a group of 4 for small C_in (then the weights are
+     * repacked with zero rows for the extra channels), so that groups never straddle taps */
+    const int padded_channels = (c % 4 != 0 && (size_t)k * k * ((c + 3) & ~3) * c_out <= REPACK_BYTES) ? (c + 3) & ~3
+                                                                                                  : c;
+    const size_t bytes = (size_t)padded_height * padded_width * padded_channels;
+    /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
+    const uint8_t pad_byte = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
+    if (k > 1 && pad > 0 && bytes <= PADDED_BYTES) {
+        /* small input: copy it once, in the staged domain, inside a zero-point border so that every
+         * window lies inside the image */
+        uint8_t padded[PADDED_BYTES + PADDED_SLACK];
+        int8_t repacked[REPACK_BYTES];
+        as__conv_shape inner = *s;
+        const int8_t *w = weights;
+        memset(padded, pad_byte, bytes);
+        memset(padded + bytes, 0, PADDED_SLACK);
+        copy_padded(s, (const uint8_t *)input, pad, padded_width, padded_channels, padded);
+        if (padded_channels != c) {
+            /* weights [R4][C_out][4] -> [R'4][C_out][4] with R' = K*K*C': tap t, channel ci moves from
+             * r = t*C + ci to r' = t*C' + ci; the extra channels get zero weights */
+            const int taps = k * k, groups = taps * padded_channels / 4;
+            int t, ci, o;
+            memset(repacked, 0, (size_t)groups * c_out * 4);
+            for (t = 0; t < taps; t++) {
+                for (ci = 0; ci < c; ci++) {
+                    const int r = t * c + ci, rp = t * padded_channels + ci;
+                    for (o = 0; o < c_out; o++) {
+                        repacked[((size_t)(rp / 4) * c_out + o) * 4 + rp % 4] =
+                            weights[((size_t)(r / 4) * c_out + o) * 4 + r % 4];
+                    }
+                }
+            }
+            w = repacked;
+        }
+        inner.in_height = padded_height;
+        inner.in_width = padded_width;
+        inner.in_channels = padded_channels;
+        inner.in_pixel_stride = padded_channels;
+        inner.padding = 0;
+        conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
+                  output);
+        return;
+    }
+    conv_gemm(s, (const uint8_t *)input,
+              (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
+              STAGE_FLIP, input_zero_point, weights, bias, requant, output);
 }
 """#),
         ("include/autoshrink_runtime.h", #"""
@@ -2271,6 +2616,10 @@ void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier
 void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
                          const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
                          size_t out_stride);
+
+/* The same with one output pointer per row: out[p][o]. */
+void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *const *out);
 
 /* out[i] = MBQM(x[i], multiplier, shift) (one multiplier for the row); in place allowed. x, out: [count]. */
 void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out);
@@ -2812,7 +3161,7 @@ void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier
                                    _mm512_maskz_loadu_epi32(mask, shift + i));
             }
             v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + i));
-            _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, as__output_avx512(v, zp, lo_zp, hi_zp));
+            _mm_mask_storeu_epi8(out + i, mask, _mm512_cvtepi32_epi8(as__output_avx512(v, zp, lo_zp, hi_zp)));
         }
     }
 #elif defined(AS_X86_AVX2)
@@ -2901,9 +3250,11 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
     }
 }
 
-void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
-                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
-                         size_t out_stride)
+/* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. */
+static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
+                                           const int32_t *multiplier, const int32_t *shift, int32_t zero_point,
+                                           int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                                           int8_t *const *rows_out)
 {
     int o = 0, p;
 #if defined(AS_X86_AVX512)
@@ -2919,7 +3270,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
                                _mm512_maskz_loadu_epi32(mask, shift + o));
             for (p = 0; p < rows; p++) {
                 const __m512i v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + (size_t)p * acc_stride + o));
-                _mm512_mask_cvtepi32_storeu_epi8(out + p * out_stride + o, mask, as__output_avx512(v, zp, lo_zp, hi_zp));
+                _mm_mask_storeu_epi8((rows_out ? rows_out[p] : out + p * out_stride) + o, mask, _mm512_cvtepi32_epi8(as__output_avx512(v, zp, lo_zp, hi_zp)));
             }
         }
     }
@@ -2937,7 +3288,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
                 __m128i words;
                 v = as__output_avx2(v, zp, lo_zp, hi_zp);
                 words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-                _mm_storel_epi64((__m128i *)(out + p * out_stride + o), _mm_packs_epi16(words, words));
+                _mm_storel_epi64((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o), _mm_packs_epi16(words, words));
             }
         }
     }
@@ -2956,7 +3307,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
             }
             for (p = 0; p < rows; p++) {
                 const int32_t *a = acc + (size_t)p * acc_stride + o;
-                vst1q_s8(out + p * out_stride + o,
+                vst1q_s8((rows_out ? rows_out[p] : out + p * out_stride) + o,
                          as__output16_neon(as__mbqm_neon(vld1q_s32(a), m[0], left[0], neg_right[0]),
                                            as__mbqm_neon(vld1q_s32(a + 4), m[1], left[1], neg_right[1]),
                                            as__mbqm_neon(vld1q_s32(a + 8), m[2], left[2], neg_right[2]),
@@ -2969,9 +3320,22 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
     if (o < count) {
         for (p = 0; p < rows; p++) {
             as__requant_row_s8(acc + (size_t)p * acc_stride + o, count - o, multiplier + o, shift + o, 1, zero_point,
-                               lo, hi, out + p * out_stride + o);
+                               lo, hi, (rows_out ? rows_out[p] : out + p * out_stride) + o);
         }
     }
+}
+
+void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
+                         size_t out_stride)
+{
+    requant_block(acc, rows, acc_stride, count, multiplier, shift, zero_point, lo, hi, out, out_stride, NULL);
+}
+
+void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *const *out)
+{
+    requant_block(acc, rows, acc_stride, count, multiplier, shift, zero_point, lo, hi, NULL, 0, out);
 }
 """#),
         ("simd_requant.h", #"""
@@ -2994,7 +3358,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
 typedef struct as__rq_avx512 {
     __m512i multiplier, multiplier_odd, left, right, mask, half_mask;
     __mmask16 multiplier_is_min;
-    int any_left;
+    int any_left, any_min;
 } as__rq_avx512;
 
 static inline void as__rq_avx512_init(as__rq_avx512 *q, __m512i multiplier, __m512i shift)
@@ -3008,6 +3372,7 @@ static inline void as__rq_avx512_init(as__rq_avx512 *q, __m512i multiplier, __m5
     q->mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, q->right), one);
     q->half_mask = _mm512_srai_epi32(q->mask, 1);
     q->multiplier_is_min = _mm512_cmpeq_epi32_mask(multiplier, _mm512_set1_epi32(INT32_MIN));
+    q->any_min = q->multiplier_is_min != 0;
     q->any_left = _mm512_test_epi32_mask(q->left, q->left) != 0;
 }
 
@@ -3016,7 +3381,7 @@ static AS_ALWAYS_INLINE __m512i as__rq_avx512_apply(const as__rq_avx512 *q, __m5
     const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
     const __m512i int_min = _mm512_set1_epi32(INT32_MIN);
     const __m512i int_max = _mm512_set1_epi32(INT32_MAX);
-    __m512i even, odd, high, remainder, threshold, result;
+    __m512i even, odd, high, remainder, result;
     if (q->any_left) {
         const __m512i shifted = _mm512_sllv_epi32(x, q->left);
         const __mmask16 overflow = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(shifted, q->left), x);
@@ -3026,13 +3391,15 @@ static AS_ALWAYS_INLINE __m512i as__rq_avx512_apply(const as__rq_avx512 *q, __m5
     even = _mm512_add_epi64(_mm512_mul_epi32(x, q->multiplier), round);
     odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->multiplier_odd), round);
     high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
-    high = _mm512_mask_mov_epi32(high, _mm512_mask_cmpeq_epi32_mask(q->multiplier_is_min, x, int_min),
-                                 int_max);
-    remainder = _mm512_and_si512(high, q->mask);
-    threshold = _mm512_add_epi32(q->half_mask, _mm512_srli_epi32(high, 31));
+    if (q->any_min) {
+        high = _mm512_mask_mov_epi32(high, _mm512_mask_cmpeq_epi32_mask(q->multiplier_is_min, x, int_min),
+                                     int_max);
+    }
+    /* round half away from zero: (remainder - [high < 0]) > half_mask rounds the quotient up */
+    remainder = _mm512_add_epi32(_mm512_and_si512(high, q->mask), _mm512_srai_epi32(high, 31));
     result = _mm512_srav_epi32(high, q->right);
-    return _mm512_mask_add_epi32(result, _mm512_cmpgt_epi32_mask(remainder, threshold), result,
-                                 _mm512_set1_epi32(1));
+    return _mm512_mask_sub_epi32(result, _mm512_cmpgt_epi32_mask(remainder, q->half_mask), result,
+                                 _mm512_set1_epi32(-1));
 }
 
 /* clamp(zp + v, lo, hi) as int32 lanes, without overflow: clamp to [lo - zp, hi - zp] first. */

@@ -1,20 +1,24 @@
 /*
  * depthwise_conv2d.c - depthwise 3x3 convolution, stride 1 or 2, padding 1, fused bias + activation.
  *
- * Layout letters: H = height, W = width, C = channels.
+ * Layout letters: H = height, W = width, C = channels, P = output pixels of a group.
  *   input   [H][W][C]              pixel stride in_pixel_stride
  *   weights [3][3][C]              tap (ky, kx) of channel c at (ky*3 + kx)*C + c
  *   bias    [C]
  *   output  [H_out][W_out][C]      pixel stride out_pixel_stride, H_out = (H - 1)/stride + 1
- * Every tap is a contiguous run of channels, so the optimized twins vectorise across channels:
- * interior pixels sum all nine taps in one pass per channel block, border pixels loop over the
- * taps that fall inside the image. int8 products (x - zp) * w lie in [-32640, 32640] and are exact
- * in int16, which lets the compiler use 16-bit multiplies before widening into int32 sums.
+ * Every tap is a contiguous run of channels, so the optimized twins vectorise across channels. They
+ * work on groups of up to P = 8 output pixels of a row: each pixel gets nine tap pointers (taps
+ * outside the image point at a padding row: zeros for float, the zero point for int8, which then
+ * contributes (zp - zp) * w = 0), and each block of channels runs over the group with its nine
+ * weight vectors in registers.
+ * int8 folds the zero point into the bias, sum (x - zp) w = sum x w - zp sum_t w, so the inner loop
+ * is a plain widening multiply-add; the portable path instead multiplies (x - zp) * w in int16,
+ * which is exact for any int8 x, w and zero point ([-255, 255] x [-128, 127]).
  */
 #include "kernel_common.h"
 
-#define DW_CHUNK 256 /* channels per pass (accumulator row on the stack) */
-#define DW_TILE 8     /* int8: output pixels requantized together */
+#define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
+#define DW_GROUP 8   /* output pixels per group */
 
 void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_width, int channels,
                                   int in_pixel_stride, const float *weights, const float *bias, int stride,
@@ -43,38 +47,91 @@ void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_widt
     }
 }
 
-/* y[c] = clamp(bias[c] + sum_t tap[t][c] * w[t][c]) for the nine taps of one output pixel. */
-static void pixel_f32(const float *const *tap, const float *w, size_t channels, const float *bias_row, int nc,
-                      float lo, float hi, float *restrict y)
+/* taps[p][t] = pointer to tap t = ky*3 + kx of output pixel (oy, ox0 + p) at channel c0, or `pad`
+ * outside the image. */
+static void group_taps(const void *input, size_t element, int in_height, int in_width, int in_pixel_stride,
+                       int stride, int oy, int ox0, int pixels, int c0, const void *pad, const void *taps[][9])
 {
-    const float *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
-    const float *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
-    int c;
-    for (c = 0; c < nc; c++) {
-        float v = bias_row[c];
-        v += t0[c] * w[c] + t1[c] * w[channels + c] + t2[c] * w[2 * channels + c];
-        v += t3[c] * w[3 * channels + c] + t4[c] * w[4 * channels + c] + t5[c] * w[5 * channels + c];
-        v += t6[c] * w[6 * channels + c] + t7[c] * w[7 * channels + c] + t8[c] * w[8 * channels + c];
-        v = v < lo ? lo : v;
-        y[c] = v > hi ? hi : v;
+    const char *base = (const char *)input;
+    const size_t pixel_bytes = (size_t)in_pixel_stride * element, row_bytes = (size_t)in_width * pixel_bytes;
+    const int y0 = oy * stride - 1;
+    const int rows_inside = y0 >= 0 && y0 + 3 <= in_height;
+    int p, ky, kx;
+    for (p = 0; p < pixels; p++) {
+        const int x0 = (ox0 + p) * stride - 1;
+        if (rows_inside && x0 >= 0 && x0 + 3 <= in_width) {
+            const char *origin = base + ((size_t)y0 * in_width + x0) * pixel_bytes + (size_t)c0 * element;
+            for (ky = 0; ky < 3; ky++) {
+                for (kx = 0; kx < 3; kx++) {
+                    taps[p][ky * 3 + kx] = origin + ky * row_bytes + kx * pixel_bytes;
+                }
+            }
+            continue;
+        }
+        for (ky = 0; ky < 3; ky++) {
+            const int iy = y0 + ky;
+            for (kx = 0; kx < 3; kx++) {
+                const int ix = x0 + kx;
+                taps[p][ky * 3 + kx] =
+                    (iy < 0 || iy >= in_height || ix < 0 || ix >= in_width)
+                        ? pad
+                        : (const void *)(base + ((size_t)iy * in_width + ix) * pixel_bytes + (size_t)c0 * element);
+            }
+        }
     }
 }
 
-/* Pointers to the nine taps of the window at (y0, x0) (+ channel offset c0); taps outside the image
- * point at `pad`, a row of padding values. */
-#define AS_DW_TAPS(type, taps, input, y0, x0, c0, pad)                                                  \
-    do {                                                                                               \
-        int ky_, kx_;                                                                                  \
-        for (ky_ = 0; ky_ < 3; ky_++) {                                                                \
-            for (kx_ = 0; kx_ < 3; kx_++) {                                                            \
-                const int iy_ = (y0) + ky_, ix_ = (x0) + kx_;                                          \
-                (taps)[ky_ * 3 + kx_] =                                                                \
-                    (iy_ < 0 || iy_ >= in_height || ix_ < 0 || ix_ >= in_width)                        \
-                        ? (pad)                                                                        \
-                        : (input) + ((size_t)iy_ * in_width + ix_) * in_pixel_stride + (c0);          \
-            }                                                                                          \
-        }                                                                                              \
-    } while (0)
+/* out[p][c] = clamp(bias[c] + sum_t taps[p][t][c] * w[t * channels + c]) for p < pixels, c < nc. */
+static void group_f32(int pixels, const void *taps[][9], const float *w, size_t channels, const float *bias_row,
+                      int nc, float lo, float hi, float *out, size_t out_pixel_stride)
+{
+    int p, c = 0;
+#if defined(AS_X86_AVX512)
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (; c < nc; c += 16) {
+        const __mmask16 m = nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
+        __m512 wt[9];
+        const __m512 b = _mm512_maskz_loadu_ps(m, bias_row + c);
+        int t;
+        for (t = 0; t < 9; t++) {
+            wt[t] = _mm512_maskz_loadu_ps(m, w + t * channels + c);
+        }
+        for (p = 0; p < pixels; p++) {
+            /* three partial sums (one per kernel row) keep the FMA chains short */
+            __m512 v[3];
+            for (t = 0; t < 3; t++) {
+                v[t] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, (const float *)taps[p][3 * t] + c), wt[3 * t]);
+            }
+            v[0] = _mm512_add_ps(v[0], b);
+            for (t = 0; t < 3; t++) {
+                v[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, (const float *)taps[p][3 * t + 1] + c), wt[3 * t + 1],
+                                       v[t]);
+                v[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, (const float *)taps[p][3 * t + 2] + c), wt[3 * t + 2],
+                                       v[t]);
+            }
+            v[0] = _mm512_add_ps(_mm512_add_ps(v[0], v[1]), v[2]);
+            _mm512_mask_storeu_ps(out + p * out_pixel_stride + c, m, _mm512_min_ps(_mm512_max_ps(v[0], vlo), vhi));
+        }
+    }
+#endif
+    for (p = 0; p < pixels; p++) {
+        const float *t0 = (const float *)taps[p][0], *t1 = (const float *)taps[p][1];
+        const float *t2 = (const float *)taps[p][2], *t3 = (const float *)taps[p][3];
+        const float *t4 = (const float *)taps[p][4], *t5 = (const float *)taps[p][5];
+        const float *t6 = (const float *)taps[p][6], *t7 = (const float *)taps[p][7];
+        const float *t8 = (const float *)taps[p][8];
+        float *restrict y = out + p * out_pixel_stride;
+        int i;
+        for (i = c; i < nc; i++) {
+            float v = bias_row[i];
+            v += t0[i] * w[i] + t1[i] * w[channels + i] + t2[i] * w[2 * channels + i];
+            v += t3[i] * w[3 * channels + i] + t4[i] * w[4 * channels + i] + t5[i] * w[5 * channels + i];
+            v += t6[i] * w[6 * channels + i] + t7[i] * w[7 * channels + i] + t8[i] * w[8 * channels + i];
+            v = v < lo ? lo : v;
+            y[i] = v > hi ? hi : v;
+        }
+    }
+}
 
 void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, int channels,
                               int in_pixel_stride, const float *weights, const float *bias, int stride,
@@ -83,9 +140,9 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     float bias_row[DW_CHUNK], zeros[DW_CHUNK];
-    const float *taps[9];
+    const void *taps[DW_GROUP][9];
     float lo, hi;
-    int c0, oy, ox, c;
+    int c0, oy, ox0, c;
     as__activation_bounds_f32(activation, &lo, &hi);
     for (c = 0; c < DW_CHUNK; c++) {
         zeros[c] = 0.0f;
@@ -96,10 +153,12 @@ void as_depthwise_conv3x3_f32(const float *input, int in_height, int in_width, i
             bias_row[c] = bias ? bias[c0 + c] : 0.0f;
         }
         for (oy = 0; oy < out_height; oy++) {
-            for (ox = 0; ox < out_width; ox++) {
-                AS_DW_TAPS(const float *, taps, input, oy * stride - 1, ox * stride - 1, c0, zeros);
-                pixel_f32(taps, weights + c0, (size_t)channels, bias_row, nc, lo, hi,
-                          output + ((size_t)oy * out_width + ox) * out_pixel_stride + c0);
+            for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
+                const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
+                group_taps(input, sizeof(float), in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
+                           zeros, taps);
+                group_f32(pixels, taps, weights + c0, (size_t)channels, bias_row, nc, lo, hi,
+                          output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0, (size_t)out_pixel_stride);
             }
         }
     }
@@ -140,21 +199,50 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
-/* acc[c] = bias[c] + sum_t (tap[t][c] - zp) * w[t][c] for the nine taps of one output pixel. */
-static void pixel_s8(const int8_t *const *tap, const int8_t *w, size_t channels, int16_t zp,
-                     const int32_t *bias_row, int nc, int32_t *restrict acc)
+/* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
+ * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
+static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
+                     const int32_t *bias_row, const int32_t *bias_eff, int nc, int32_t *acc)
 {
-    const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
-    const int8_t *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
-    int c;
-    for (c = 0; c < nc; c++) {
-        int32_t v = bias_row[c];
-        v += AS_DW_TAP(t0[c], w[c]) + AS_DW_TAP(t1[c], w[channels + c]) + AS_DW_TAP(t2[c], w[2 * channels + c]);
-        v += AS_DW_TAP(t3[c], w[3 * channels + c]) + AS_DW_TAP(t4[c], w[4 * channels + c]) +
-             AS_DW_TAP(t5[c], w[5 * channels + c]);
-        v += AS_DW_TAP(t6[c], w[6 * channels + c]) + AS_DW_TAP(t7[c], w[7 * channels + c]) +
-             AS_DW_TAP(t8[c], w[8 * channels + c]);
-        acc[c] = v;
+    int p, c = 0;
+#if defined(AS_X86_AVX512)
+    for (; c < nc; c += 16) {
+        const __mmask16 m = nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
+        __m512i wt[9];
+        const __m512i b = _mm512_maskz_loadu_epi32(m, bias_eff + c);
+        int t;
+        for (t = 0; t < 9; t++) {
+            wt[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c));
+        }
+        for (p = 0; p < pixels; p++) {
+            __m512i v = b;
+            for (t = 0; t < 9; t++) {
+                const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (const int8_t *)taps[p][t] + c));
+                v = _mm512_add_epi32(v, _mm512_mullo_epi32(x, wt[t]));
+            }
+            _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
+        }
+    }
+#else
+    (void)bias_eff;
+#endif
+    for (p = 0; p < pixels; p++) {
+        const int8_t *t0 = (const int8_t *)taps[p][0], *t1 = (const int8_t *)taps[p][1];
+        const int8_t *t2 = (const int8_t *)taps[p][2], *t3 = (const int8_t *)taps[p][3];
+        const int8_t *t4 = (const int8_t *)taps[p][4], *t5 = (const int8_t *)taps[p][5];
+        const int8_t *t6 = (const int8_t *)taps[p][6], *t7 = (const int8_t *)taps[p][7];
+        const int8_t *t8 = (const int8_t *)taps[p][8];
+        int32_t *restrict a = acc + p * DW_CHUNK;
+        int i;
+        for (i = c; i < nc; i++) {
+            int32_t v = bias_row[i];
+            v += AS_DW_TAP(t0[i], w[i]) + AS_DW_TAP(t1[i], w[channels + i]) + AS_DW_TAP(t2[i], w[2 * channels + i]);
+            v += AS_DW_TAP(t3[i], w[3 * channels + i]) + AS_DW_TAP(t4[i], w[4 * channels + i]) +
+                 AS_DW_TAP(t5[i], w[5 * channels + i]);
+            v += AS_DW_TAP(t6[i], w[6 * channels + i]) + AS_DW_TAP(t7[i], w[7 * channels + i]) +
+                 AS_DW_TAP(t8[i], w[8 * channels + i]);
+            a[i] = v;
+        }
     }
 }
 
@@ -166,24 +254,27 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const int16_t zp = (int16_t)input_zero_point;
-    int32_t acc[DW_TILE * DW_CHUNK], bias_row[DW_CHUNK];
+    int32_t acc[DW_GROUP * DW_CHUNK], bias_row[DW_CHUNK], bias_eff[DW_CHUNK];
     int8_t zero_points[DW_CHUNK]; /* padding taps read the zero point: x - zp = 0 */
-    const int8_t *taps[9];
-    int c0, oy, ox0, ox, c;
+    const void *taps[DW_GROUP][9];
+    int c0, oy, ox0, c, t;
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
         for (c = 0; c < nc; c++) {
+            int32_t sum = 0;
+            for (t = 0; t < 9; t++) {
+                sum += weights[t * channels + c0 + c];
+            }
             bias_row[c] = bias ? bias[c0 + c] : 0;
+            bias_eff[c] = bias_row[c] - input_zero_point * sum;
         }
         for (oy = 0; oy < out_height; oy++) {
-            /* accumulators of up to DW_TILE pixels [DW_TILE][DW_CHUNK], requantized together */
-            for (ox0 = 0; ox0 < out_width; ox0 += DW_TILE) {
-                const int pixels = out_width - ox0 < DW_TILE ? out_width - ox0 : DW_TILE;
-                for (ox = ox0; ox < ox0 + pixels; ox++) {
-                    AS_DW_TAPS(const int8_t *, taps, input, oy * stride - 1, ox * stride - 1, c0, zero_points);
-                    pixel_s8(taps, weights + c0, (size_t)channels, zp, bias_row, nc, acc + (ox - ox0) * DW_CHUNK);
-                }
+            for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
+                const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
+                group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0, zero_points,
+                           taps);
+                group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
                 as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
                                     requant->output_zero_point, requant->activation_min, requant->activation_max,
                                     output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,

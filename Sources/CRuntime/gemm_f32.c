@@ -17,8 +17,10 @@
 
 #define TILE_PIXELS 8
 #define OC_CHUNK 256
-#define STAGE_FLOATS 512
-#define MAX_OFFSETS 2048 /* longest reduction read through the offset table */
+#define STAGE_FLOATS 256
+#define MAX_OFFSETS 1024 /* longest reduction read through the offset table */
+#define PADDED_FLOATS 6144 /* largest input copied once with its zero border (all pixels direct) */
+#define ZERO_RUN 64      /* longest channel run staged branch-free */
 
 /* ---- staging ------------------------------------------------------------------------------------ */
 
@@ -41,22 +43,6 @@ static void copy_run(float *dst, const float *src, int count, ptrdiff_t src_room
         for (i = 0; i < count; i++) {
             dst[i] = src[i];
         }
-    }
-}
-
-/* dst[0..count) = 0, in chunks of 4 floats while the row has room (same overwrite rule as copy_run). */
-static void zero_run(float *dst, int count, ptrdiff_t dst_room)
-{
-    static const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int i = 0;
-    if (dst_room >= ((count + 3) & ~3)) {
-        for (; i < count; i += 4) {
-            memcpy(dst + i, zeros, sizeof zeros);
-        }
-        return;
-    }
-    for (; i < count; i++) {
-        dst[i] = 0.0f;
     }
 }
 
@@ -94,20 +80,19 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, fl
     const int y0 = oy * s->stride - s->padding, x0 = ox * s->stride - s->padding;
     int kx_lo = -x0, kx_hi = s->in_width - x0;
     int ky, kx;
-    if (r0 == 0 && r1 == k * k * c) {
-        /* whole reduction in one pass: taps in order, each a copied or zeroed run of C values */
+    if (r0 == 0 && r1 == k * k * c && c <= ZERO_RUN) {
+        /* whole reduction in one pass, short channel runs: every tap copies C values, taps outside
+         * the image from a row of zeros (no data-dependent branches) */
+        static const float zeros[ZERO_RUN + 4] = {0.0f};
         float *dst = row;
         for (ky = 0; ky < k; ky++) {
             const int iy = y0 + ky;
+            const int row_inside = iy >= 0 && iy < s->in_height;
             for (kx = 0; kx < k; kx++, dst += c) {
                 const int ix = x0 + kx;
-                const float *src;
-                if (iy < 0 || iy >= s->in_height || ix < 0 || ix >= s->in_width) {
-                    zero_run(dst, c, STAGE_FLOATS - (dst - row));
-                    continue;
-                }
-                src = x->input + ((size_t)iy * s->in_width + ix) * ps;
-                copy_run(dst, src, c, x->input_end - src, STAGE_FLOATS - (dst - row));
+                const int inside = row_inside && ix >= 0 && ix < s->in_width;
+                const float *src = inside ? x->input + ((size_t)iy * s->in_width + ix) * ps : zeros;
+                copy_run(dst, src, c, inside ? x->input_end - src : ZERO_RUN + 4, STAGE_FLOATS - (dst - row));
             }
         }
         return;
@@ -511,38 +496,36 @@ static void gemm_pass(const engine *e, int rows, const float *const *a, const in
     }
 }
 
-/* One tile of output pixels (y[p], x[p]) for channels oc0..oc0 + chunk; outputs go to out[p].
- * direct: read the input in place (pointwise, or KxK pixels whose window lies inside the image). */
-static void run_tile(const engine *e, int rows, const int *y, const int *x, float *const *out, int direct,
-                     int oc0, int chunk, const float *bias_row)
+/* Pixels queued for one kind of tile: output pixel (y, x) with its output row (at oc0) and, for
+ * direct tiles, its window origin in the input. */
+typedef struct tile_queue {
+    int y[TILE_PIXELS], x[TILE_PIXELS];
+    const float *in[TILE_PIXELS];
+    float *out[TILE_PIXELS];
+} tile_queue;
+
+/* One tile of queued pixels for channels oc0..oc0 + chunk. direct: read the input in place
+ * (pointwise, or KxK pixels whose window lies inside the image); otherwise stage im2col rows. */
+static void run_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                     const float *bias_row)
 {
-    const as__conv_shape *s = e->x.shape;
     const float *a[TILE_PIXELS];
     int p, r0;
     if (direct) {
-        for (p = 0; p < rows; p++) {
-            const int y0 = y[p] * s->stride - s->padding, x0 = x[p] * s->stride - s->padding;
-            a[p] = e->x.input + ((size_t)y0 * s->in_width + x0) * s->in_pixel_stride;
-        }
-        gemm_pass(e, rows, a, s->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, oc0, chunk, bias_row, out);
+        gemm_pass(e, rows, q->in, e->x.shape->kernel_size == 1 ? NULL : e->offsets, 0, e->reduction, oc0, chunk,
+                  bias_row, q->out);
         return;
     }
     for (r0 = 0; r0 < e->reduction; r0 += STAGE_FLOATS) {
         const int r1 = e->reduction - r0 < STAGE_FLOATS ? e->reduction : r0 + STAGE_FLOATS;
         for (p = 0; p < rows; p++) {
-            stage_row(&e->x, y[p], x[p], r0, r1, e->stage + p * STAGE_FLOATS);
+            stage_row(&e->x, q->y[p], q->x[p], r0, r1, e->stage + p * STAGE_FLOATS);
             a[p] = e->stage + p * STAGE_FLOATS;
         }
         gemm_pass(e, rows, a, NULL, r0, r1 - r0, oc0, chunk, r0 == 0 ? bias_row : NULL,
-                  r1 == e->reduction ? out : NULL);
+                  r1 == e->reduction ? q->out : NULL);
     }
 }
-
-/* Pixels queued for one kind of tile (staged or direct). */
-typedef struct tile_queue {
-    int y[TILE_PIXELS], x[TILE_PIXELS];
-    float *out[TILE_PIXELS];
-} tile_queue;
 
 /* Interior output columns [*lo, *hi) of a row: those whose K-wide window lies inside the input. */
 static void interior_columns(const as__conv_shape *s, int *lo, int *hi)
@@ -554,8 +537,8 @@ static void interior_columns(const as__conv_shape *s, int *lo, int *hi)
     *hi = *hi < *lo ? *lo : *hi;
 }
 
-void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
-                       as_activation activation, float *output)
+static void conv_gemm(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
+                      as_activation activation, float *output)
 {
     float stage[TILE_PIXELS * STAGE_FLOATS] AS_ALIGN64;
     float acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
@@ -600,32 +583,71 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
         for (oy = 0; oy < s->out_height; oy++) {
             const int y0 = oy * s->stride - s->padding;
             const int rows_inside = k == 1 || (e.offsets && y0 >= 0 && y0 + k <= s->in_height);
-            float *row_out = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
+            const size_t in_step = (size_t)s->stride * s->in_pixel_stride;
+            /* window origin of direct pixel ox: in_row + (ox * stride - padding) * pixel_stride */
+            const float *in_row = input + (size_t)(rows_inside ? y0 : 0) * s->in_width * s->in_pixel_stride;
+            float *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
             for (ox = 0; ox < s->out_width; ox++) {
+                float *out = out_row + (size_t)ox * s->out_pixel_stride;
                 if (rows_inside && (k == 1 || (ox >= col_lo && ox < col_hi))) {
-                    direct.y[n_direct] = oy;
-                    direct.x[n_direct] = ox;
-                    direct.out[n_direct] = row_out + (size_t)ox * s->out_pixel_stride;
+                    direct.in[n_direct] = in_row + (size_t)ox * in_step - (size_t)s->padding * s->in_pixel_stride;
+                    direct.out[n_direct] = out;
                     if (++n_direct == TILE_PIXELS) {
-                        run_tile(&e, n_direct, direct.y, direct.x, direct.out, 1, oc0, chunk, bias_row);
+                        run_tile(&e, n_direct, &direct, 1, oc0, chunk, bias_row);
                         n_direct = 0;
                     }
                 } else {
                     staged.y[n_staged] = oy;
                     staged.x[n_staged] = ox;
-                    staged.out[n_staged] = row_out + (size_t)ox * s->out_pixel_stride;
+                    staged.out[n_staged] = out;
                     if (++n_staged == TILE_PIXELS) {
-                        run_tile(&e, n_staged, staged.y, staged.x, staged.out, 0, oc0, chunk, bias_row);
+                        run_tile(&e, n_staged, &staged, 0, oc0, chunk, bias_row);
                         n_staged = 0;
                     }
                 }
             }
         }
         if (n_direct) {
-            run_tile(&e, n_direct, direct.y, direct.x, direct.out, 1, oc0, chunk, bias_row);
+            run_tile(&e, n_direct, &direct, 1, oc0, chunk, bias_row);
         }
         if (n_staged) {
-            run_tile(&e, n_staged, staged.y, staged.x, staged.out, 0, oc0, chunk, bias_row);
+            run_tile(&e, n_staged, &staged, 0, oc0, chunk, bias_row);
         }
     }
+}
+
+void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float *weights, const float *bias,
+                       as_activation activation, float *output)
+{
+    const int pad = s->padding;
+    const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
+    if (s->kernel_size > 1 && pad > 0 && (size_t)padded_height * padded_width * s->in_channels <= PADDED_FLOATS) {
+        /* small input: copy it once into a zero border [H + 2p][W + 2p][C] so every window is inside */
+        float padded[PADDED_FLOATS];
+        as__conv_shape inner = *s;
+        const int c = s->in_channels;
+        int y, x;
+        memset(padded, 0, (size_t)padded_height * padded_width * c * sizeof(float));
+        for (y = 0; y < s->in_height; y++) {
+            float *dst = padded + ((size_t)(y + pad) * padded_width + pad) * c;
+            const float *src = input + (size_t)y * s->in_width * s->in_pixel_stride;
+            if (s->in_pixel_stride == c) {
+                memcpy(dst, src, (size_t)s->in_width * c * sizeof(float));
+                continue;
+            }
+            for (x = 0; x < s->in_width; x++) {
+                int i;
+                for (i = 0; i < c; i++) {
+                    dst[(size_t)x * c + i] = src[(size_t)x * s->in_pixel_stride + i];
+                }
+            }
+        }
+        inner.in_height = padded_height;
+        inner.in_width = padded_width;
+        inner.in_pixel_stride = c;
+        inner.padding = 0;
+        conv_gemm(&inner, padded, weights, bias, activation, output);
+        return;
+    }
+    conv_gemm(s, input, weights, bias, activation, output);
 }

@@ -7,24 +7,35 @@
  *   acc[p][o] = bias[o] + sum_r (x_p[r] - zp_in) * w[r][o]          x_p = im2col row of pixel p [R]
  *   out[p][o] = clamp(zp_out + MBQM(acc[p][o], m[o], s[o]), min, max)
  *
- * For a tile of P output pixels the im2col rows are staged into a stack buffer [P][STAGE_BYTES]
- * (one pass covers up to STAGE_BYTES of the reduction; longer reductions take several passes and
- * keep partial sums in the accumulator tile). Spatial padding stages the input zero point; the row
- * tail up to a multiple of 16 stages 0 so that it contributes nothing whatever the weights hold.
  * Since sum (x - zp) w = sum x w - zp * sum w, the zero point is folded into an effective bias once
- * per call and the inner loops are plain int8 dot products:
- *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so rows are staged as
- *     x + 128 (x ^ 0x80) and the bias absorbs (zp + 128) * sum w;
+ * per call and the inner loops are plain int8 dot products over groups of 4 reduction values:
+ *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so activations enter the
+ *     kernel as x + 128 (x ^ 0x80, the "staged domain") and the bias absorbs (zp + 128) * sum w;
  *   - aarch64 with dotprod: sdot (signed x signed) by lane;
  *   - aarch64 NEON: vmull_s8 + vpadal into pairwise int32 sums;
  *   - portable C otherwise.
  * All paths compute the same exact integers, so the outputs are bit-identical everywhere.
+ *
+ * Where the activations come from:
+ *   - staged rows: for a tile of P output pixels the im2col rows are copied into a stack buffer
+ *     [P][STAGE_BYTES], in passes of at most STAGE_BYTES of the reduction (partial sums stay in the
+ *     accumulator tile between passes). Spatial padding stages the input zero point; the row tail
+ *     up to a multiple of 16 stages 0 so that it contributes nothing whatever the weights hold.
+ *   - direct rows: a KxK conv whose zero-padded input fits PADDED_BYTES is first copied, already in
+ *     the staged domain, into a padded stack image; when C_in % 4 == 0 every 4-byte group of a
+ *     pixel's window is then contiguous and the kernel reads it in place through a table of group
+ *     offsets (no staging at all). Stems with C_in < 4 still stage, but from the padded image
+ *     without any border cases.
  */
 #include "kernel_common.h"
 
-#define TILE_PIXELS 8   /* output pixels per tile */
-#define OC_CHUNK 256    /* output channels whose accumulators stay in the stack tile */
-#define STAGE_BYTES 1024 /* reduction bytes staged per pixel and pass; multiple of 16 */
+#define TILE_PIXELS 8          /* output pixels per tile */
+#define OC_CHUNK 256           /* output channels whose accumulators stay in the stack tile */
+#define STAGE_BYTES 1024       /* reduction bytes staged per pixel and pass; multiple of 16 */
+#define MAX_GROUP_OFFSETS 1024 /* longest reduction (in groups) read through the offset table */
+#define PADDED_BYTES 16384     /* largest zero-padded input copied once */
+#define PADDED_SLACK 16        /* readable bytes after the padded image (short over-reads) */
+#define REPACK_BYTES 4096      /* largest weight tensor repacked for channel-padded stems */
 
 #if defined(AS_X86_AVX512_VNNI)
 #define STAGE_FLIP 0x80
@@ -32,52 +43,58 @@
 #define STAGE_FLIP 0x00
 #endif
 
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define AS_LITTLE_ENDIAN 1
+#endif
+
 /* ---- staging ------------------------------------------------------------------------------------ */
 
-/* 16 bytes, flipped into the staged domain */
-static AS_ALWAYS_INLINE void copy16_flip(uint8_t *dst, const int8_t *src)
+/* 16 bytes, XORed with `flip` */
+static AS_ALWAYS_INLINE void copy16(uint8_t *dst, const uint8_t *src, uint8_t flip)
 {
     uint8_t t[16];
     int i;
     memcpy(t, src, 16);
     for (i = 0; i < 16; i++) {
-        t[i] = (uint8_t)(t[i] ^ STAGE_FLIP);
+        t[i] = (uint8_t)(t[i] ^ flip);
     }
     memcpy(dst, t, 16);
 }
 
-/* dst[0..count) = flip(src[0..count)). Runs are short (K*C_in bytes), so they move in 16-byte
+/* dst[0..count) = src[0..count) ^ flip. Runs are short (K*C_in bytes), so they move in 16-byte
  * chunks: longer runs end with an overlapping chunk, shorter ones copy 16 bytes when both sides
  * have room (the extra bytes are overwritten by the runs staged after this one). */
-static void copy_flip(uint8_t *dst, const int8_t *src, int count, ptrdiff_t src_room, ptrdiff_t dst_room)
+static void copy_run(uint8_t *dst, const uint8_t *src, int count, ptrdiff_t src_room, ptrdiff_t dst_room,
+                     uint8_t flip)
 {
     int i;
     if (count >= 16) {
         for (i = 0; i + 16 <= count; i += 16) {
-            copy16_flip(dst + i, src + i);
+            copy16(dst + i, src + i, flip);
         }
         if (i < count) {
-            copy16_flip(dst + count - 16, src + count - 16);
+            copy16(dst + count - 16, src + count - 16, flip);
         }
     } else if (src_room >= 16 && dst_room >= 16) {
-        copy16_flip(dst, src);
+        copy16(dst, src, flip);
     } else {
         for (i = 0; i < count; i++) {
-            dst[i] = (uint8_t)((uint8_t)src[i] ^ STAGE_FLIP);
+            dst[i] = (uint8_t)(src[i] ^ flip);
         }
     }
 }
 
 typedef struct stage_context {
     const as__conv_shape *shape;
-    const int8_t *input;
-    const int8_t *input_end; /* one past the last input byte the kernel may read */
-    uint8_t pad;             /* staged value of a padding tap */
+    const uint8_t *input;     /* bytes of the int8 input, or of the padded image (staged domain) */
+    const uint8_t *input_end; /* one past the last byte the kernel may read */
+    uint8_t pad;              /* staged value of a padding tap */
+    uint8_t flip;             /* XOR that brings input bytes into the staged domain */
 } stage_context;
 
 /* Writes the part of the logical run [r, r + count) inside the pass window [r0, r1) of `row`;
  * src == NULL writes padding. Runs must be written in increasing r. */
-static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r, const int8_t *src, int count)
+static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r, const uint8_t *src, int count)
 {
     const int lo = r > r0 ? r : r0;
     const int hi = r + count < r1 ? r + count : r1;
@@ -85,12 +102,38 @@ static void put_run(const stage_context *x, uint8_t *row, int r0, int r1, int r,
         return;
     }
     if (src) {
-        copy_flip(row + (lo - r0), src + (lo - r), hi - lo, x->input_end - (src + (lo - r)),
-                  STAGE_BYTES - (lo - r0));
+        copy_run(row + (lo - r0), src + (lo - r), hi - lo, x->input_end - (src + (lo - r)), STAGE_BYTES - (lo - r0),
+                 x->flip);
     } else {
         memset(row + (lo - r0), x->pad, (size_t)(hi - lo));
     }
 }
+
+#if defined(AS_LITTLE_ENDIAN)
+/* Small windows (R <= 16, runs of at most 8 bytes): the K runs are assembled in two 64-bit words
+ * and stored at once, so the kernel's 4-byte reads never straddle two staging stores. */
+static void stage_small(const uint8_t *src, size_t line, int k, int run, uint8_t flip, uint8_t *row)
+{
+    const uint64_t run_mask = run == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * run)) - 1u);
+    const uint64_t flips = (uint64_t)flip * UINT64_C(0x0101010101010101);
+    uint64_t word[2] = {0, 0};
+    int ky, pos = 0;
+    for (ky = 0; ky < k; ky++, pos += run) {
+        uint64_t v;
+        memcpy(&v, src + (size_t)ky * line, 8);
+        v = (v ^ flips) & run_mask;
+        if (pos < 8) {
+            word[0] |= v << (8 * pos);
+            if (pos + run > 8) {
+                word[1] |= v >> (8 * (8 - pos));
+            }
+        } else {
+            word[1] |= v << (8 * (pos - 8));
+        }
+    }
+    memcpy(row, word, 16);
+}
+#endif
 
 /* row [round_up(r1 - r0, 16)] = staged im2col values r0..r1 of output pixel (oy, ox). */
 static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, uint8_t *row)
@@ -101,17 +144,23 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
     const int staged = ((r1 - r0) + 15) & ~15;
     int ky, kx;
     if (k == 1) {
-        const int8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * ps + r0;
-        copy_flip(row, src, r1 - r0, x->input_end - src, STAGE_BYTES);
+        const uint8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * ps + r0;
+        copy_run(row, src, r1 - r0, x->input_end - src, STAGE_BYTES, x->flip);
     } else if (r0 == 0 && r1 == k * k * c && ps == c && y0 >= 0 && x0 >= 0 && y0 + k <= s->in_height &&
                x0 + k <= s->in_width) {
         /* interior pixel, dense input, whole reduction: K runs of K*C contiguous bytes */
-        const int8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
+        const uint8_t *src = x->input + ((size_t)y0 * s->in_width + x0) * c;
         const size_t line = (size_t)s->in_width * c;
         const int run = k * c;
+#if defined(AS_LITTLE_ENDIAN)
+        if (k * run <= 16 && run <= 8 && x->input_end - (src + (size_t)(k - 1) * line) >= 8) {
+            stage_small(src, line, k, run, x->flip, row);
+            return;
+        }
+#endif
         for (ky = 0; ky < k; ky++) {
-            copy_flip(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line),
-                      STAGE_BYTES - ky * run);
+            copy_run(row + ky * run, src + ky * line, run, x->input_end - (src + ky * line), STAGE_BYTES - ky * run,
+                     x->flip);
         }
     } else {
         /* taps kx in [kx_lo, kx_hi) are inside the image horizontally */
@@ -121,7 +170,7 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
         for (ky = 0; ky < k; ky++) {
             const int iy = y0 + ky;
             const int run = ky * k * c; /* r of tap (ky, 0), channel 0 */
-            const int8_t *src;
+            const uint8_t *src;
             if (run >= r1) {
                 break;
             }
@@ -184,20 +233,22 @@ static void weight_sums(const int8_t *weights, int out_channels, int reduction, 
 }
 
 /* ---- micro-kernels ----------------------------------------------------------------------------
- * Contract of every tile function:
- *   acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{g < groups} sum_t a_p[4g + t] * w[g][o][t]
- * for p < rows and o < the tile width, where a_p = stage + p * STAGE_BYTES (staged domain) and
- * w[g] = weights + g * w_stride bytes. acc rows are OC_CHUNK apart. Lanes past the tile width may be
- * computed from whatever the loads return but are never stored beyond the accumulator tile.
+ * Contract of tile_kernel:
+ *   acc[p][o] = (init ? init[o] : acc[p][o]) + sum_{g < groups} sum_t a[p][off(g) + t] * w[g][o][t]
+ * for p < rows and o < width, with off(g) = offsets ? offsets[g] : 4g, a[p] row pointers into staged
+ * bytes (read as unsigned for VNNI, signed otherwise) and w[g] = weights + g * w_stride bytes. acc
+ * rows are OC_CHUNK apart. Lanes past `width` may be computed from whatever the loads return but
+ * are only stored inside the accumulator tile.
  */
 
 #if defined(AS_X86_AVX512_VNNI)
 
 #define TILE_WIDTH 32 /* output channels per tile: two zmm registers of int32 */
+#define TILE_MASKED_LOADS 1
 
-static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uint8_t *stage, int groups,
-                                       const int8_t *w, size_t w_stride, __mmask16 m0, __mmask16 m1,
-                                       const int32_t *init, int32_t *acc)
+static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uint8_t *const *a,
+                                       const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                       __mmask16 m0, __mmask16 m1, const int32_t *init, int32_t *acc)
 {
     __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
     int r, g;
@@ -216,12 +267,13 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
     }
     for (g = 0; g < groups; g++) {
         const int8_t *wg = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
         const __m512i w0 = _mm512_maskz_loadu_epi32(m0, wg);
         const __m512i w1 = wide ? _mm512_maskz_loadu_epi32(m1, wg + 64) : _mm512_setzero_si512();
         for (r = 0; r < rows; r++) {
             int32_t quad;
             __m512i x;
-            memcpy(&quad, stage + r * STAGE_BYTES + 4 * g, sizeof quad);
+            memcpy(&quad, a[r] + off, sizeof quad);
             x = _mm512_set1_epi32(quad);
             c0[r] = _mm512_dpbusd_epi32(c0[r], x, w0);
             if (wide) {
@@ -237,47 +289,45 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
     }
 }
 
-static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t *w, size_t w_stride,
-                        int width, const int32_t *init, int32_t *acc)
+#define AS_VNNI_ROWS(wide, offs)                                                                                 \
+    do {                                                                                                         \
+        for (; r + 8 <= rows; r += 8) {                                                                          \
+            vnni_tile(8, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+        }                                                                                                        \
+        if (r + 4 <= rows) {                                                                                     \
+            vnni_tile(4, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+            r += 4;                                                                                              \
+        }                                                                                                        \
+        if (r + 2 <= rows) {                                                                                     \
+            vnni_tile(2, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+            r += 2;                                                                                              \
+        }                                                                                                        \
+        if (r < rows) {                                                                                          \
+            vnni_tile(1, wide, a + r, offs, groups, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK);      \
+        }                                                                                                        \
+    } while (0)
+
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
     const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
                          : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
     int r = 0;
     if (width > 16) {
-        for (; r + 8 <= rows; r += 8) {
-            vnni_tile(8, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-        }
-        if (r + 4 <= rows) {
-            vnni_tile(4, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 4;
-        }
-        if (r + 2 <= rows) {
-            vnni_tile(2, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 2;
-        }
-        if (r < rows) {
-            vnni_tile(1, 1, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        if (offsets) {
+            AS_VNNI_ROWS(1, offsets);
+        } else {
+            AS_VNNI_ROWS(1, NULL);
         }
     } else {
-        for (; r + 8 <= rows; r += 8) {
-            vnni_tile(8, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-        }
-        if (r + 4 <= rows) {
-            vnni_tile(4, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 4;
-        }
-        if (r + 2 <= rows) {
-            vnni_tile(2, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
-            r += 2;
-        }
-        if (r < rows) {
-            vnni_tile(1, 0, stage + r * STAGE_BYTES, groups, w, w_stride, m0, m1, init, acc + r * OC_CHUNK);
+        if (offsets) {
+            AS_VNNI_ROWS(0, offsets);
+        } else {
+            AS_VNNI_ROWS(0, NULL);
         }
     }
 }
-
-#define TILE_MASKED_LOADS 1 /* loads past the tile width are masked: no over-read of the weights */
 
 #elif defined(AS_ARM_NEON)
 
@@ -285,8 +335,8 @@ static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t
 
 #if defined(AS_ARM_DOTPROD)
 
-static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int groups, const int8_t *w,
-                                       size_t w_stride, const int32_t *init, int32_t *acc)
+static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, const int32_t *init, int32_t *acc)
 {
     int32x4_t c[4][4];
     int r, j, g = 0;
@@ -296,11 +346,13 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
             c[r][j] = vld1q_s32(src + 4 * j);
         }
     }
-    for (; g + 4 <= groups; g += 4) {
-        int8x16_t x[4];
-        for (r = 0; r < rows; r++) {
-            x[r] = vld1q_s8((const int8_t *)(stage + r * STAGE_BYTES + 4 * g));
-        }
+    if (!offsets) {
+        /* contiguous rows (padded to 16 bytes): four groups per load, sdot by lane */
+        for (; g + 4 <= groups; g += 4) {
+            int8x16_t x[4];
+            for (r = 0; r < rows; r++) {
+                x[r] = vld1q_s8((const int8_t *)(a[r] + 4 * g));
+            }
 #define AS_SDOT_LANE(lane)                                                                             \
     do {                                                                                               \
         const int8_t *wl = w + (size_t)(g + (lane)) * w_stride;                                        \
@@ -313,20 +365,22 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
             c[r][3] = vdotq_laneq_s32(c[r][3], w3, x[r], lane);                                        \
         }                                                                                              \
     } while (0)
-        AS_SDOT_LANE(0);
-        AS_SDOT_LANE(1);
-        AS_SDOT_LANE(2);
-        AS_SDOT_LANE(3);
+            AS_SDOT_LANE(0);
+            AS_SDOT_LANE(1);
+            AS_SDOT_LANE(2);
+            AS_SDOT_LANE(3);
 #undef AS_SDOT_LANE
+        }
     }
     for (; g < groups; g++) {
         const int8_t *wl = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
         const int8x16_t w0 = vld1q_s8(wl), w1 = vld1q_s8(wl + 16);
         const int8x16_t w2 = vld1q_s8(wl + 32), w3 = vld1q_s8(wl + 48);
         for (r = 0; r < rows; r++) {
             int32_t quad;
             int8x16_t x;
-            memcpy(&quad, stage + r * STAGE_BYTES + 4 * g, sizeof quad);
+            memcpy(&quad, a[r] + off, sizeof quad);
             x = vreinterpretq_s8_s32(vdupq_n_s32(quad));
             c[r][0] = vdotq_s32(c[r][0], w0, x);
             c[r][1] = vdotq_s32(c[r][1], w1, x);
@@ -345,8 +399,8 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
 
 #else /* plain NEON: widening multiplies, pairwise accumulation */
 
-static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int groups, const int8_t *w,
-                                       size_t w_stride, const int32_t *init, int32_t *acc)
+static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, const int32_t *init, int32_t *acc)
 {
     /* pairs[r][j] = [o k01, o k23, o' k01, o' k23] for output channels o = 2j, o' = 2j + 1 */
     int32x4_t pairs[2][8];
@@ -358,10 +412,11 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
     }
     for (g = 0; g < groups; g++) {
         const int8_t *wl = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
         int8x8_t x[2];
         for (r = 0; r < rows; r++) {
             int32_t quad;
-            memcpy(&quad, stage + r * STAGE_BYTES + 4 * g, sizeof quad);
+            memcpy(&quad, a[r] + off, sizeof quad);
             x[r] = vreinterpret_s8_s32(vdup_n_s32(quad));
         }
         for (j = 0; j < 8; j++) {
@@ -384,42 +439,57 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *stage, int
 
 #endif /* AS_ARM_DOTPROD */
 
-static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t *w, size_t w_stride,
-                        int width, const int32_t *init, int32_t *acc)
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     int r = 0;
     (void)width;
+    if (offsets) {
 #if NEON_ROWS == 4
-    for (; r + 4 <= rows; r += 4) {
-        neon_tile(4, stage + r * STAGE_BYTES, groups, w, w_stride, init, acc + r * OC_CHUNK);
-    }
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
 #endif
-    for (; r + 2 <= rows; r += 2) {
-        neon_tile(2, stage + r * STAGE_BYTES, groups, w, w_stride, init, acc + r * OC_CHUNK);
-    }
-    if (r < rows) {
-        neon_tile(1, stage + r * STAGE_BYTES, groups, w, w_stride, init, acc + r * OC_CHUNK);
+        for (; r + 2 <= rows; r += 2) {
+            neon_tile(2, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+        if (r < rows) {
+            neon_tile(1, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+    } else {
+#if NEON_ROWS == 4
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+#endif
+        for (; r + 2 <= rows; r += 2) {
+            neon_tile(2, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+        if (r < rows) {
+            neon_tile(1, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
     }
 }
 
 #else /* portable */
 
 #define TILE_WIDTH 32
+#define TILE_MASKED_LOADS 1 /* reads exactly `width` channels */
 
-static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t *w, size_t w_stride,
-                        int width, const int32_t *init, int32_t *acc)
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     int r, g, o;
     for (r = 0; r < rows; r++) {
-        const int8_t *a = (const int8_t *)(stage + r * STAGE_BYTES);
-        int32_t *c = acc + r * OC_CHUNK;
+        int32_t *c = acc + (size_t)r * OC_CHUNK;
         if (init) {
             for (o = 0; o < width; o++) {
                 c[o] = init[o];
             }
         }
         for (g = 0; g < groups; g++) {
-            const int32_t a0 = a[4 * g], a1 = a[4 * g + 1], a2 = a[4 * g + 2], a3 = a[4 * g + 3];
+            const int8_t *x = (const int8_t *)(a[r] + (offsets ? offsets[g] : 4 * g));
+            const int32_t a0 = x[0], a1 = x[1], a2 = x[2], a3 = x[3];
             const int8_t *wg = w + (size_t)g * w_stride;
             for (o = 0; o < width; o++) {
                 c[o] += a0 * wg[4 * o] + a1 * wg[4 * o + 1] + a2 * wg[4 * o + 2] + a3 * wg[4 * o + 3];
@@ -428,37 +498,135 @@ static void tile_kernel(int rows, const uint8_t *stage, int groups, const int8_t
     }
 }
 
-#define TILE_MASKED_LOADS 1 /* reads exactly `width` channels */
-
 #endif
 
 /* ---- engine ------------------------------------------------------------------------------------ */
 
-void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
-                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
-                      int8_t *output)
+typedef struct engine {
+    stage_context x;
+    const int8_t *weights;
+    const int32_t *offsets; /* [R4] byte offsets of the groups in a window, for direct tiles */
+    int reduction, groups_total;
+    const as_requant_s8 *requant;
+    uint8_t *stage;          /* [TILE_PIXELS][STAGE_BYTES] */
+    int32_t *acc;            /* [TILE_PIXELS][OC_CHUNK] */
+    const int32_t *bias_eff; /* [OC_CHUNK] bias with the zero point folded in */
+} engine;
+
+/* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
+ * Arm runs the array's last weight group from a zero-padded copy where full-width loads would run
+ * past the end of the weights. */
+static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const int32_t *offsets, int g0,
+                      int groups, int oc0, int chunk, const int32_t *init)
+{
+    const int c_out = e->x.shape->out_channels;
+    const size_t w_stride = (size_t)c_out * 4;
+    int o;
+    for (o = 0; o < chunk; o += TILE_WIDTH) {
+        const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
+        const int8_t *w = e->weights + ((size_t)g0 * c_out + oc0 + o) * 4;
+        const int32_t *tile_init = init ? init + o : NULL;
+#if defined(TILE_MASKED_LOADS)
+        tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+#else
+        if (g0 + groups == e->groups_total && oc0 + o + TILE_WIDTH > c_out) {
+            int8_t last[TILE_WIDTH * 4] AS_ALIGN64;
+            const uint8_t *shifted[TILE_PIXELS];
+            const int g = groups - 1;
+            int p;
+            memset(last, 0, sizeof last);
+            memcpy(last, w + (size_t)g * w_stride, (size_t)width * 4);
+            for (p = 0; p < rows; p++) {
+                shifted[p] = a[p] + (offsets ? offsets[g] : 4 * g);
+            }
+            if (groups > 1) {
+                tile_kernel(rows, a, offsets, groups - 1, w, w_stride, width, tile_init, e->acc + o);
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, NULL, e->acc + o);
+            } else {
+                tile_kernel(rows, shifted, NULL, 1, last, 0, width, tile_init, e->acc + o);
+            }
+        } else {
+            tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+        }
+#endif
+    }
+}
+
+/* Pixels queued for one kind of tile: output pixel (y, x), its output row (at oc0) and, for direct
+ * tiles, its window origin in the padded image. */
+typedef struct tile_queue {
+    int y[TILE_PIXELS], x[TILE_PIXELS];
+    const uint8_t *in[TILE_PIXELS];
+    int8_t *out[TILE_PIXELS];
+} tile_queue;
+
+static void run_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk)
+{
+    const as_requant_s8 *rq = e->requant;
+    const uint8_t *a[TILE_PIXELS];
+    int p, r0;
+    if (direct) {
+        gemm_pass(e, rows, q->in, e->offsets, 0, e->groups_total, oc0, chunk, e->bias_eff);
+    } else {
+        for (r0 = 0; r0 < e->reduction; r0 += STAGE_BYTES) {
+            const int r1 = e->reduction - r0 < STAGE_BYTES ? e->reduction : r0 + STAGE_BYTES;
+            for (p = 0; p < rows; p++) {
+                stage_row(&e->x, q->y[p], q->x[p], r0, r1, e->stage + p * STAGE_BYTES);
+                a[p] = e->stage + p * STAGE_BYTES;
+            }
+            gemm_pass(e, rows, a, NULL, r0 / 4, (r1 - r0 + 3) / 4, oc0, chunk, r0 == 0 ? e->bias_eff : NULL);
+        }
+    }
+    as__requant_rows_s8(e->acc, rows, OC_CHUNK, chunk, rq->multiplier + oc0, rq->shift + oc0, rq->output_zero_point,
+                        rq->activation_min, rq->activation_max, q->out);
+}
+
+static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
+                      uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
+                      const as_requant_s8 *requant, int8_t *output)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
     int32_t bias_eff[OC_CHUNK] AS_ALIGN64;
-    const int c_out = s->out_channels;
-    const int reduction = s->kernel_size * s->kernel_size * s->in_channels;
-    const int groups_total = (reduction + 3) / 4;
-    const int pixels = s->out_height * s->out_width;
-    const size_t w_stride = (size_t)c_out * 4;
+    int32_t offsets[MAX_GROUP_OFFSETS];
+    const int k = s->kernel_size, c = s->in_channels, c_out = s->out_channels;
+    /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
     const uint32_t offset = (uint32_t)(input_zero_point + (STAGE_FLIP ? 128 : 0));
-    stage_context x;
-    int oc0, p0, r0, o, p;
+    engine e;
+    int oc0, o, oy, ox;
 
-    x.shape = s;
-    x.input = input;
-    x.input_end = input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + s->in_channels;
-    /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
-    x.pad = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
+    e.x.shape = s;
+    e.x.input = input;
+    e.x.input_end = input_end;
+    e.x.pad = pad;
+    e.x.flip = flip;
+    e.weights = weights;
+    e.reduction = k * k * c;
+    e.groups_total = (e.reduction + 3) / 4;
+    e.requant = requant;
+    e.stage = stage;
+    e.acc = acc;
+    e.bias_eff = bias_eff;
+    e.offsets = NULL;
+    /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
+    if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
+        e.groups_total <= MAX_GROUP_OFFSETS) {
+        int ky, kx, ci, g = 0;
+        for (ky = 0; ky < k; ky++) {
+            for (kx = 0; kx < k; kx++) {
+                for (ci = 0; ci < c; ci += 4) {
+                    offsets[g++] = (int32_t)(((size_t)ky * s->in_width + kx) * c + ci);
+                }
+            }
+        }
+        e.offsets = offsets;
+    }
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
-        weight_sums(weights, c_out, reduction, oc0, chunk, bias_eff);
+        tile_queue staged, direct;
+        int n_staged = 0, n_direct = 0;
+        weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
         for (o = 0; o < chunk; o++) {
             /* modular arithmetic: the final accumulator is exact even if this term wraps */
             const uint32_t b = bias ? (uint32_t)bias[oc0 + o] : 0u;
@@ -467,50 +635,120 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         for (o = chunk; o < OC_CHUNK; o++) {
             bias_eff[o] = 0;
         }
-        for (p0 = 0; p0 < pixels; p0 += TILE_PIXELS) {
-            const int rows = pixels - p0 < TILE_PIXELS ? pixels - p0 : TILE_PIXELS;
-            for (r0 = 0; r0 < reduction; r0 += STAGE_BYTES) {
-                const int r1 = reduction - r0 < STAGE_BYTES ? reduction : r0 + STAGE_BYTES;
-                const int groups = (r1 - r0 + 3) / 4;
-                const int g0 = r0 / 4;
-                const int32_t *init = r0 == 0 ? bias_eff : NULL;
-                int oy = p0 / s->out_width, ox = p0 % s->out_width;
-                for (p = 0; p < rows; p++) {
-                    stage_row(&x, oy, ox, r0, r1, stage + p * STAGE_BYTES);
-                    if (++ox == s->out_width) {
-                        ox = 0;
-                        oy++;
+        for (oy = 0; oy < s->out_height; oy++) {
+            int8_t *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
+            for (ox = 0; ox < s->out_width; ox++) {
+                int8_t *out = out_row + (size_t)ox * s->out_pixel_stride;
+                if (e.offsets) {
+                    /* window origin (oy * stride, ox * stride) of the dense padded image */
+                    direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) * c;
+                    direct.out[n_direct] = out;
+                    if (++n_direct == TILE_PIXELS) {
+                        run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+                        n_direct = 0;
                     }
-                }
-                for (o = 0; o < chunk; o += TILE_WIDTH) {
-                    const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
-                    const int8_t *w = weights + ((size_t)g0 * c_out + oc0 + o) * 4;
-#if defined(TILE_MASKED_LOADS)
-                    tile_kernel(rows, stage, groups, w, w_stride, width, init ? init + o : NULL, acc + o);
-#else
-                    /* full-width weight loads of the array's last group would run past its end:
-                     * run that group from a zero-padded copy */
-                    if (g0 + groups == groups_total && oc0 + o + TILE_WIDTH > c_out) {
-                        int8_t last[TILE_WIDTH * 4] AS_ALIGN64;
-                        memset(last, 0, sizeof last);
-                        memcpy(last, w + (size_t)(groups - 1) * w_stride, (size_t)width * 4);
-                        if (groups > 1) {
-                            tile_kernel(rows, stage, groups - 1, w, w_stride, width, init ? init + o : NULL,
-                                        acc + o);
-                            tile_kernel(rows, stage + 4 * (groups - 1), 1, last, 0, width, NULL, acc + o);
-                        } else {
-                            tile_kernel(rows, stage, 1, last, 0, width, init ? init + o : NULL, acc + o);
-                        }
-                    } else {
-                        tile_kernel(rows, stage, groups, w, w_stride, width, init ? init + o : NULL, acc + o);
+                } else {
+                    staged.y[n_staged] = oy;
+                    staged.x[n_staged] = ox;
+                    staged.out[n_staged] = out;
+                    if (++n_staged == TILE_PIXELS) {
+                        run_tile(&e, n_staged, &staged, 0, oc0, chunk);
+                        n_staged = 0;
                     }
-#endif
                 }
             }
-            as__requant_tile_s8(acc, rows, OC_CHUNK, chunk, requant->multiplier + oc0, requant->shift + oc0,
-                                requant->output_zero_point, requant->activation_min, requant->activation_max,
-                                output + (size_t)p0 * s->out_pixel_stride + oc0, (size_t)s->out_pixel_stride);
+        }
+        if (n_direct) {
+            run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+        }
+        if (n_staged) {
+            run_tile(&e, n_staged, &staged, 0, oc0, chunk);
         }
     }
-    (void)groups_total;
+}
+
+/* padded[(y + pad) * W' + (x + pad)][ci] = flip(input[y][x][ci]) for ci < C; the border and the
+ * extra channels ci in [C, C') keep what the caller put there. padded: [H + 2p][W + 2p][C']. */
+static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, int padded_width,
+                        int padded_channels, uint8_t *padded)
+{
+    const int height = s->in_height, width = s->in_width, c = s->in_channels;
+    const size_t in_pixel_stride = (size_t)s->in_pixel_stride;
+    int y, x, i;
+    for (y = 0; y < height; y++) {
+        uint8_t *restrict dst = padded + ((size_t)(y + pad) * padded_width + pad) * padded_channels;
+        const uint8_t *restrict src = input + (size_t)y * width * in_pixel_stride;
+        if (in_pixel_stride == (size_t)c && padded_channels == c) {
+            const size_t row_bytes = (size_t)width * c;
+            size_t j;
+            for (j = 0; j < row_bytes; j++) {
+                dst[j] = (uint8_t)(src[j] ^ STAGE_FLIP);
+            }
+            continue;
+        }
+        if (c == 1) {
+            for (x = 0; x < width; x++) {
+                dst[(size_t)x * padded_channels] = (uint8_t)(src[(size_t)x * in_pixel_stride] ^ STAGE_FLIP);
+            }
+            continue;
+        }
+        for (x = 0; x < width; x++) {
+            for (i = 0; i < c; i++) {
+                dst[(size_t)x * padded_channels + i] = (uint8_t)(src[(size_t)x * in_pixel_stride + i] ^ STAGE_FLIP);
+            }
+        }
+    }
+}
+
+void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
+{
+    const int k = s->kernel_size, pad = s->padding, c = s->in_channels, c_out = s->out_channels;
+    const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
+    /* channels of the padded image: rounded up to a group of 4 for small C_in (then the weights are
+     * repacked with zero rows for the extra channels), so that groups never straddle taps */
+    const int padded_channels = (c % 4 != 0 && (size_t)k * k * ((c + 3) & ~3) * c_out <= REPACK_BYTES) ? (c + 3) & ~3
+                                                                                                  : c;
+    const size_t bytes = (size_t)padded_height * padded_width * padded_channels;
+    /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
+    const uint8_t pad_byte = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
+    if (k > 1 && pad > 0 && bytes <= PADDED_BYTES) {
+        /* small input: copy it once, in the staged domain, inside a zero-point border so that every
+         * window lies inside the image */
+        uint8_t padded[PADDED_BYTES + PADDED_SLACK];
+        int8_t repacked[REPACK_BYTES];
+        as__conv_shape inner = *s;
+        const int8_t *w = weights;
+        memset(padded, pad_byte, bytes);
+        memset(padded + bytes, 0, PADDED_SLACK);
+        copy_padded(s, (const uint8_t *)input, pad, padded_width, padded_channels, padded);
+        if (padded_channels != c) {
+            /* weights [R4][C_out][4] -> [R'4][C_out][4] with R' = K*K*C': tap t, channel ci moves from
+             * r = t*C + ci to r' = t*C' + ci; the extra channels get zero weights */
+            const int taps = k * k, groups = taps * padded_channels / 4;
+            int t, ci, o;
+            memset(repacked, 0, (size_t)groups * c_out * 4);
+            for (t = 0; t < taps; t++) {
+                for (ci = 0; ci < c; ci++) {
+                    const int r = t * c + ci, rp = t * padded_channels + ci;
+                    for (o = 0; o < c_out; o++) {
+                        repacked[((size_t)(rp / 4) * c_out + o) * 4 + rp % 4] =
+                            weights[((size_t)(r / 4) * c_out + o) * 4 + r % 4];
+                    }
+                }
+            }
+            w = repacked;
+        }
+        inner.in_height = padded_height;
+        inner.in_width = padded_width;
+        inner.in_channels = padded_channels;
+        inner.in_pixel_stride = padded_channels;
+        inner.padding = 0;
+        conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
+                  output);
+        return;
+    }
+    conv_gemm(s, (const uint8_t *)input,
+              (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
+              STAGE_FLIP, input_zero_point, weights, bias, requant, output);
 }

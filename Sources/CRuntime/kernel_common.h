@@ -148,6 +148,10 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
                          const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
                          size_t out_stride);
 
+/* The same with one output pointer per row: out[p][o]. */
+void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *const *out);
+
 /* out[i] = MBQM(x[i], multiplier, shift) (one multiplier for the row); in place allowed. x, out: [count]. */
 void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out);
 

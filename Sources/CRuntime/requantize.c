@@ -192,7 +192,7 @@ void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier
                                    _mm512_maskz_loadu_epi32(mask, shift + i));
             }
             v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + i));
-            _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, as__output_avx512(v, zp, lo_zp, hi_zp));
+            _mm_mask_storeu_epi8(out + i, mask, _mm512_cvtepi32_epi8(as__output_avx512(v, zp, lo_zp, hi_zp)));
         }
     }
 #elif defined(AS_X86_AVX2)
@@ -281,9 +281,11 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
     }
 }
 
-void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
-                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
-                         size_t out_stride)
+/* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. */
+static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
+                                           const int32_t *multiplier, const int32_t *shift, int32_t zero_point,
+                                           int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                                           int8_t *const *rows_out)
 {
     int o = 0, p;
 #if defined(AS_X86_AVX512)
@@ -299,7 +301,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
                                _mm512_maskz_loadu_epi32(mask, shift + o));
             for (p = 0; p < rows; p++) {
                 const __m512i v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + (size_t)p * acc_stride + o));
-                _mm512_mask_cvtepi32_storeu_epi8(out + p * out_stride + o, mask, as__output_avx512(v, zp, lo_zp, hi_zp));
+                _mm_mask_storeu_epi8((rows_out ? rows_out[p] : out + p * out_stride) + o, mask, _mm512_cvtepi32_epi8(as__output_avx512(v, zp, lo_zp, hi_zp)));
             }
         }
     }
@@ -317,7 +319,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
                 __m128i words;
                 v = as__output_avx2(v, zp, lo_zp, hi_zp);
                 words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-                _mm_storel_epi64((__m128i *)(out + p * out_stride + o), _mm_packs_epi16(words, words));
+                _mm_storel_epi64((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o), _mm_packs_epi16(words, words));
             }
         }
     }
@@ -336,7 +338,7 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
             }
             for (p = 0; p < rows; p++) {
                 const int32_t *a = acc + (size_t)p * acc_stride + o;
-                vst1q_s8(out + p * out_stride + o,
+                vst1q_s8((rows_out ? rows_out[p] : out + p * out_stride) + o,
                          as__output16_neon(as__mbqm_neon(vld1q_s32(a), m[0], left[0], neg_right[0]),
                                            as__mbqm_neon(vld1q_s32(a + 4), m[1], left[1], neg_right[1]),
                                            as__mbqm_neon(vld1q_s32(a + 8), m[2], left[2], neg_right[2]),
@@ -349,7 +351,20 @@ void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count
     if (o < count) {
         for (p = 0; p < rows; p++) {
             as__requant_row_s8(acc + (size_t)p * acc_stride + o, count - o, multiplier + o, shift + o, 1, zero_point,
-                               lo, hi, out + p * out_stride + o);
+                               lo, hi, (rows_out ? rows_out[p] : out + p * out_stride) + o);
         }
     }
+}
+
+void as__requant_tile_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out,
+                         size_t out_stride)
+{
+    requant_block(acc, rows, acc_stride, count, multiplier, shift, zero_point, lo, hi, out, out_stride, NULL);
+}
+
+void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count, const int32_t *multiplier,
+                         const int32_t *shift, int32_t zero_point, int32_t lo, int32_t hi, int8_t *const *out)
+{
+    requant_block(acc, rows, acc_stride, count, multiplier, shift, zero_point, lo, hi, NULL, 0, out);
 }

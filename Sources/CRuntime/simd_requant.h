@@ -17,7 +17,7 @@
 typedef struct as__rq_avx512 {
     __m512i multiplier, multiplier_odd, left, right, mask, half_mask;
     __mmask16 multiplier_is_min;
-    int any_left;
+    int any_left, any_min;
 } as__rq_avx512;
 
 static inline void as__rq_avx512_init(as__rq_avx512 *q, __m512i multiplier, __m512i shift)
@@ -31,6 +31,7 @@ static inline void as__rq_avx512_init(as__rq_avx512 *q, __m512i multiplier, __m5
     q->mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, q->right), one);
     q->half_mask = _mm512_srai_epi32(q->mask, 1);
     q->multiplier_is_min = _mm512_cmpeq_epi32_mask(multiplier, _mm512_set1_epi32(INT32_MIN));
+    q->any_min = q->multiplier_is_min != 0;
     q->any_left = _mm512_test_epi32_mask(q->left, q->left) != 0;
 }
 
@@ -39,7 +40,7 @@ static AS_ALWAYS_INLINE __m512i as__rq_avx512_apply(const as__rq_avx512 *q, __m5
     const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
     const __m512i int_min = _mm512_set1_epi32(INT32_MIN);
     const __m512i int_max = _mm512_set1_epi32(INT32_MAX);
-    __m512i even, odd, high, remainder, threshold, result;
+    __m512i even, odd, high, remainder, result;
     if (q->any_left) {
         const __m512i shifted = _mm512_sllv_epi32(x, q->left);
         const __mmask16 overflow = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(shifted, q->left), x);
@@ -49,13 +50,15 @@ static AS_ALWAYS_INLINE __m512i as__rq_avx512_apply(const as__rq_avx512 *q, __m5
     even = _mm512_add_epi64(_mm512_mul_epi32(x, q->multiplier), round);
     odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->multiplier_odd), round);
     high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
-    high = _mm512_mask_mov_epi32(high, _mm512_mask_cmpeq_epi32_mask(q->multiplier_is_min, x, int_min),
-                                 int_max);
-    remainder = _mm512_and_si512(high, q->mask);
-    threshold = _mm512_add_epi32(q->half_mask, _mm512_srli_epi32(high, 31));
+    if (q->any_min) {
+        high = _mm512_mask_mov_epi32(high, _mm512_mask_cmpeq_epi32_mask(q->multiplier_is_min, x, int_min),
+                                     int_max);
+    }
+    /* round half away from zero: (remainder - [high < 0]) > half_mask rounds the quotient up */
+    remainder = _mm512_add_epi32(_mm512_and_si512(high, q->mask), _mm512_srai_epi32(high, 31));
     result = _mm512_srav_epi32(high, q->right);
-    return _mm512_mask_add_epi32(result, _mm512_cmpgt_epi32_mask(remainder, threshold), result,
-                                 _mm512_set1_epi32(1));
+    return _mm512_mask_sub_epi32(result, _mm512_cmpgt_epi32_mask(remainder, q->half_mask), result,
+                                 _mm512_set1_epi32(-1));
 }
 
 /* clamp(zp + v, lo, hi) as int32 lanes, without overflow: clamp to [lo - zp, hi - zp] first. */

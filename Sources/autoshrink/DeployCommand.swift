@@ -1,7 +1,61 @@
 import ArgumentParser
+import AutoShrinkDevice
+import AutoShrinkExport
+import Foundation
 
-/// `autoshrink deploy` (being written).
+/// `autoshrink deploy`: run an exported model on a device and compare with the export and the profile.
 struct DeployCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "deploy", abstract: "(not available yet)", shouldDisplay: false)
-    func run() throws { throw CLIError("autoshrink deploy is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Copy an exported model to a device, run real test images and the latency bench there.",
+        discussion: """
+        Uploads the export's binary and the test images with the device's runner (scp for SSH devices, qemu for \
+        emulated ones), classifies the images, times the binary and prints measured accuracy and latency next to \
+        what the export measured and what profiles/<device>.json predicts. An export built for another toolchain \
+        is rebuilt from its sources for this device first.
+        """)
+
+    @Argument(help: "Export directory (deploy/NAME).") var export: String
+    @Option(help: "Device: a name from devices/ or a devices/*.toml file.") var device: String = "local"
+    @Option(help: "Test images to classify on the device (default: all).") var images: Int?
+    @Option(help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
+    @Option(help: "Directory holding the dataset files (default: the dataset's standard location).") var dataDir: String?
+    @Option(help: "Directory of device profiles.") var profiles: String = "profiles"
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let images, images < 1 { throw ValidationError("--images must be at least 1") }
+        guard benchRuns >= 1 else { throw ValidationError("--bench-runs must be at least 1") }
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let target = try DeviceDescription.resolve(device)
+        let manifest = try Deployment.Manifest.load(directory: export)
+        out.line("""
+            autoshrink deploy
+              export        \(export) (\(manifest.precision.rawValue), built for \(manifest.deviceName), \(manifest.architecture.rawValue))
+              device        \(target.name) (\(target.architecture.rawValue), \(target.runner.kind.rawValue) runner)
+              run           \(images.map(String.init) ?? "all") \(manifest.dataset) test images, \(benchRuns) timed runs
+            """)
+        let report = try Deployment.run(exportDirectory: export, device: target, images: images, dataDirectory: dataDir,
+                                        benchRuns: benchRuns, profilesDirectory: profiles,
+                                        progress: { out.line("  ... \($0)") })
+        func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
+        out.result("deployed \(report.binary) on \(target.name)\(report.rebuilt ? " (rebuilt for it)" : "")")
+        out.result("  accuracy      \(percent(report.accuracy)) on \(report.images) test images (export measured \(percent(report.exportAccuracy)))")
+        out.result(String(format: "  latency       measured median %.4f ms, p90 %.4f ms (%@)%@", report.latency.medianMilliseconds,
+                          report.latency.p90Milliseconds, report.latency.simd,
+                          report.latency.emulated ? " [emulated: not a hardware figure]" : ""))
+        if let predicted = report.predictedLatencyMilliseconds {
+            out.result(String(format: "  predicted     %.4f ms from %@/%@.json (measured / predicted = %.2f)", predicted, profiles,
+                              target.name, report.latency.medianMilliseconds / predicted))
+        } else {
+            out.result("  predicted     - (\(report.predictionNote ?? "no profile"))")
+        }
+        if let peak = report.peakResidentKiB {
+            out.result("  memory        peak RSS \(peak) KiB (arena \(report.arenaBytes.map(String.init) ?? "-") bytes)")
+        }
+        out.json(report.jsonObject())
+    }
 }

@@ -1,7 +1,119 @@
 import ArgumentParser
+import AutoShrinkData
+import AutoShrinkDevice
+import AutoShrinkEngine
+import AutoShrinkExport
+import AutoShrinkModel
+import Foundation
 
-/// `autoshrink export` (being written).
+/// `autoshrink export`: quantize a checkpoint to int8 and generate, build and measure a standalone C
+/// inference program for a device (DESIGN.md §4 export directory, §5 quantization).
 struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "(not available yet)", shouldDisplay: false)
-    func run() throws { throw CLIError("autoshrink export is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Quantize a checkpoint (int8, TFLite scheme) and generate a standalone C inference program for a device.",
+        discussion: """
+        Writes deploy/NAME/: model.h, model.c, main.c, idx.c, runtime/ (the kernels), Makefile, model.onnx, \
+        export.json and the binaries model (int8, or float32 with --float) and model-float / model-int8 for \
+        comparison, built with the device's compiler. Both binaries run on the full test set on the device \
+        (under qemu for qemu devices, over SSH for SSH devices). An existing directory is replaced only when \
+        the whole export succeeded.
+        """)
+
+    @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String
+    @Option(help: "Device: a name from devices/ or a devices/*.toml file.") var device: String = "local"
+    @Flag(help: "Precision of the main binary (the other is built beside it).") var precision: PrecisionChoice = .int8
+    @Option(help: "Training images used to calibrate activation ranges.") var calibration: Int = 512
+    @Option(help: "Calibrate with the P-th percentile of each tensor's values instead of min/max (e.g. 99.99).")
+    var percentile: Double?
+    @Flag(help: "Also write model.int8.onnx (QDQ, uint8 activations) beside model.onnx.") var onnx = false
+    @Option(help: "Output directory (default: deploy/<architecture name>).") var out: String?
+    @Option(help: "Directory holding the dataset files (default: the dataset's standard location).") var dataDir: String?
+    @Option(help: "Test images for the accuracy runs (default: all).") var testImages: Int?
+    @Option(help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
+    @Flag(help: "Only generate and build; do not run the binaries.") var noRun = false
+    @Option(help: "Worker threads for calibration (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var output: OutputOptions
+
+    enum PrecisionChoice: String, EnumerableFlag {
+        case int8, float
+        static func help(for value: PrecisionChoice) -> ArgumentHelp? {
+            value == .int8 ? "Main binary in int8 (default)." : "Main binary in float32."
+        }
+    }
+
+    func validate() throws {
+        guard calibration >= 1 else { throw ValidationError("--calibration must be at least 1") }
+        if let percentile, !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
+        if let testImages, testImages < 1 { throw ValidationError("--test-images must be at least 1") }
+        guard benchRuns >= 1 else { throw ValidationError("--bench-runs must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let stored = try Checkpoint.load(path: checkpoint)
+        let target = try DeviceDescription.resolve(device)
+        let architecture = stored.architecture
+        let directory = self.out ?? "deploy/\(architecture.name)"
+        guard let kind = DatasetKind(rawValue: stored.metadata.dataset.lowercased()) else {
+            throw CLIError("\(checkpoint): trained on '\(stored.metadata.dataset)', which autoshrink cannot load calibration images for")
+        }
+        let normalization = Normalization(mean: stored.metadata.normalizationMean, std: stored.metadata.normalizationStd)
+        let train = try DatasetLoader.load(kind, split: .train, directory: dataDir, normalization: normalization)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-export-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let tests = noRun ? nil : try TestImages.locate(dataset: kind.rawValue, directory: dataDir, scratch: scratch)
+
+        var options = ExportOptions()
+        options.precision = precision == .int8 ? .int8 : .float32
+        options.calibrationImages = calibration
+        options.calibrationMethod = percentile.map { .percentile($0) } ?? .minMax
+        options.quantizedONNX = onnx
+        options.measure = !noRun
+        options.testImageLimit = testImages
+        options.benchRuns = benchRuns
+        let cost = CostModel.costs(of: architecture.lowered())
+        out.line("""
+            autoshrink export
+              checkpoint    \(checkpoint): \(architecture.name) [\(architecture.stableHash)], \(ArchitectureSummary.scaled(Double(cost.macs))) MACs, trained on \(stored.metadata.dataset)\(stored.metadata.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? "")
+              device        \(target.name) (\(target.architecture.rawValue), \(target.compiler.cc) \(target.compiler.flags.joined(separator: " ")), \(target.runner.kind.rawValue) runner)
+              quantization  int8 TFLite scheme, calibration on \(calibration) training images (\(percentile.map { "percentile \($0)" } ?? "min/max")); main binary \(options.precision.rawValue)
+              output        \(directory)/\(onnx ? " (+ model.int8.onnx)" : "")
+            """)
+        let report = try ModelExporter.export(
+            checkpoint: stored, calibration: train, testImages: tests, device: target, outputDirectory: directory,
+            options: options, context: ExecutionContext(threads: threads), progress: { out.line("  ... \($0)") })
+
+        func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
+        let primary = report.precision
+        let plan = report.plans[primary]!
+        var lines = [
+            "exported \(architecture.name) to \(report.directory)/ for \(target.name)",
+            "  binary        \(report.binary)",
+            String(format: "  accuracy      float %@, int8 %@ on %@ test images%@", percent(report.accuracy[.float32]),
+                   percent(report.accuracy[.int8]), report.testImages.map(String.init) ?? "-",
+                   report.accuracy[.float32].flatMap { f in report.accuracy[.int8].map { String(format: " (drop %.2f points)", (f - $0) * 100) } } ?? ""),
+            "  code          \(report.codeSizes[primary]!.textBytes) bytes .text (model \(report.codeSizes[primary]!.modelTextBytes) + kernels used; all kernels \(report.allKernelsTextBytes))",
+            "  weights       \(report.weightBytes[primary]!) bytes (\(primary.rawValue)); float32 \(report.weightBytes[.float32]!)",
+            String(format: "  arena         %d bytes, lower bound %d (%.3fx, %@); no reuse would need %d",
+                   plan.arenaBytes, plan.lowerBoundBytes, Double(plan.arenaBytes) / Double(max(plan.lowerBoundBytes, 1)),
+                   plan.planner, report.unplannedPeakBytes * primary.bytesPerElementForReport),
+        ]
+        if let latency = report.latency[primary] {
+            let other = report.latency[primary == .int8 ? .float32 : .int8]
+            lines.append(String(format: "  latency       median %.4f ms, p90 %.4f ms (%@, %d runs)%@%@", latency.medianMilliseconds,
+                                latency.p90Milliseconds, latency.simd, latency.runs,
+                                other.map { String(format: "; %@ %.4f ms", primary == .int8 ? "float32" : "int8", $0.medianMilliseconds) } ?? "",
+                                latency.emulated ? " [emulated: not a hardware figure]" : ""))
+        }
+        for line in lines { out.result(line) }
+        out.json(report.jsonObject())
+    }
+}
+
+extension ModelPrecision {
+    /// Bytes per activation element, for the unplanned-peak figure in the summary.
+    var bytesPerElementForReport: Int { self == .int8 ? 1 : 4 }
 }

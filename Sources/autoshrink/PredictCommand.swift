@@ -1,7 +1,87 @@
 import ArgumentParser
+import AutoShrinkDevice
+import AutoShrinkModel
+import Foundation
 
-/// `autoshrink predict` (being written).
+/// `autoshrink predict ARCH --profile P`: predicted latency and memory of an architecture on a profiled device.
 struct PredictCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "predict", abstract: "(not available yet)", shouldDisplay: false)
-    func run() throws { throw CLIError("autoshrink predict is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Predict an architecture's int8 latency on a profiled device, with its peak activation and weight bytes.",
+        discussion: """
+            Sums the profile's per-operator int8 table over the network's layers and applies the profile's
+            calibration. Layers whose exact shape was not profiled are interpolated by MACs from the nearest
+            measured shapes and marked '~'. Built-in names take the input shape of the profile's space.
+            """)
+
+    @Argument(help: "A built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))), an *.arch.json file or a checkpoint.")
+    var arch: String
+    @Option(help: "Device profile (profiles/X.json).")
+    var profile: String
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let out = Output(options: output)
+        let predictor = try ProfileLatencyPredictor.load(path: profile)
+        let architecture = try resolve(space: predictor.profile.space)
+        let graph = architecture.lowered()
+        let cost = CostModel.costs(of: graph)
+        let predictions = try predictor.layerPredictions(graph)
+        let latency = try predictor.predictLatencyMilliseconds(graph)
+        let interpolated = predictions.filter { if case .interpolated = $0.source { return true } else { return false } }
+
+        out.line("""
+            autoshrink predict
+              architecture \(architecture.name) (\(architecture.stableHash))
+              profile      \(profile) (\(predictor.identity), \(predictor.profile.environment.cpuModel ?? "unknown CPU"))
+            """)
+        var rows: [[String]] = []
+        for (layer, prediction) in zip(cost.layers, predictions) {
+            let mark: String
+            switch prediction.source {
+            case .measured: mark = ""
+            case .interpolated: mark = "~"
+            case .none: mark = "-"
+            }
+            rows.append([layer.name, layer.operation, layer.outputShape.description, ArchitectureSummary.grouped(layer.macs),
+                         String(format: "%.1f", prediction.tableMicroseconds), mark + String(format: "%.4f", prediction.milliseconds)])
+        }
+        let calibration = predictor.calibration
+        if !output.quiet {
+            out.line(ArchitectureSummary.table(headers: ["layer", "op", "output", "MACs", "table us", "predicted ms"], rows: rows,
+                                               rightAligned: [3, 4, 5]))
+            out.line(String(format: "  calibration  %.4f * table_sum + %.4f ms * %d layers %@ %.4f ms",
+                            calibration.tableScale, calibration.perLayerMilliseconds,
+                            predictions.filter { $0.configuration != nil }.count,
+                            calibration.interceptMilliseconds < 0 ? "-" : "+", abs(calibration.interceptMilliseconds)))
+            if !interpolated.isEmpty {
+                out.warn("note: \(interpolated.count) of \(predictions.count) layers were not profiled and are interpolated by MACs (marked ~); profile a space that covers this architecture for measured values")
+            }
+            if let within = predictor.profile.predictor.heldoutWithin10Percent, let mape = predictor.profile.predictor.heldoutMAPE {
+                out.line(String(format: "  accuracy     %.0f%% of %d held-out networks within +-10%%, MAPE %.1f%%",
+                                100 * within, predictor.profile.predictor.heldoutNetworks, mape))
+            }
+        }
+        out.result(String(format: "%@ on %@: %.3f ms predicted, peak activations %@, weights %@ (int8)", architecture.name,
+                          predictor.profile.device.name, latency, ArchitectureSummary.bytes(cost.peakActivationBytesInt8),
+                          ArchitectureSummary.bytes(cost.weightBytesInt8)))
+        out.json([
+            "architecture": architecture.name, "hash": architecture.stableHash, "profile": profile, "identity": predictor.identity,
+            "latency_ms": latency, "peak_activation_bytes": cost.peakActivationBytesInt8, "weight_bytes": cost.weightBytesInt8,
+            "macs": cost.macs, "layers": predictions.count, "interpolated_layers": interpolated.count,
+        ])
+    }
+
+    /// Built-in (shaped like the profile's space), checkpoint or architecture file.
+    func resolve(space: ProfileSpaceSummary) throws -> Architecture {
+        if let builtin = BuiltinArchitectures.architecture(named: arch, input: space.input, classes: space.classes) { return builtin }
+        guard FileManager.default.fileExists(atPath: arch) else {
+            throw CLIError("unknown architecture '\(arch)': not a built-in (\(BuiltinArchitectures.names.joined(separator: ", "))) and no such file")
+        }
+        if arch.hasSuffix(".ckpt") { return try Checkpoint.load(path: arch).architecture }
+        if let data = FileManager.default.contents(atPath: arch), data.starts(with: Checkpoint.magic) {
+            return try Checkpoint.load(path: arch).architecture
+        }
+        return try Architecture.load(path: arch)
+    }
 }

@@ -1,7 +1,148 @@
 import ArgumentParser
+import AutoShrinkData
+import AutoShrinkDevice
+import AutoShrinkModel
+import AutoShrinkSearch
+import Foundation
 
-/// `autoshrink profile` (being written).
+/// `autoshrink profile`: measure a device with the kernels that ship and write profiles/<device>.json.
 struct ProfileCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "profile", abstract: "(not available yet)", shouldDisplay: false)
-    func run() throws { throw CLIError("autoshrink profile is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Measure per-operator and whole-network latency on a device and fit its latency predictor.",
+        discussion: """
+            Builds a benchmark harness from the embedded C runtime kernels with the device's compiler, runs it
+            on the device (locally, over SSH or under qemu), times every operator shape the search space can
+            produce (int8, and float32 for comparison) and a sample of whole networks, and fits
+            latency = a * table_sum + b * layers + c on half of the networks, judging it on the other half.
+            --space: quick (5-node cells), reference (8-node cells, the paper's) or a file: a search
+            config.json (its cell, seed and macro structure) or an *.arch.json (its cell's shrink space).
+            refnet is always included. The profile is written atomically; on failure an earlier one stays.
+            """)
+
+    @Option(help: "Device: a name from devices/ or a path to a device .toml file.")
+    var device: String
+    @Option(help: "Search space: quick, reference, or a search config.json / *.arch.json file.")
+    var space: String = "quick"
+    @Option(help: "Dataset whose image shape and classes the quick/reference networks take.")
+    var dataset: DatasetKind = .fashionMNIST
+    @Option(help: "Timing samples per operator and per network.")
+    var repeats: Int = 31
+    @Option(help: "Whole networks to time (half fit the predictor, half judge it).")
+    var networks: Int = 60
+    @Option(help: "Minimum milliseconds per timing sample (small operators are batched up to it).")
+    var sampleMs: Double = 1.0
+    @Flag(help: "Measure the int8 table only (skip the float32 comparison column).")
+    var int8Only = false
+    @Option(help: "Seed of the network sample and the fit/held-out split.")
+    var seed: UInt64 = 1
+    @Option(help: "Seconds one harness run may take on the device before it is killed.")
+    var timeout: Double = 1800
+    @Option(help: "Output file (default: profiles/<device name>.json).")
+    var out: String?
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard repeats >= 3 else { throw ValidationError("--repeats must be at least 3") }
+        guard networks >= 0 else { throw ValidationError("--networks must not be negative") }
+        guard sampleMs > 0, sampleMs <= 1000 else { throw ValidationError("--sample-ms must be in (0, 1000]") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let deviceDescription = try DeviceDescription.resolve(device)
+        let profileSpace = try resolveSpace()
+        let outputPath = self.out ?? "profiles/\(deviceDescription.name).json"
+        let dtypes: [OperatorDataType] = int8Only ? [.int8] : [.int8, .float32]
+        let options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
+                                      sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)
+        let operatorCount = try profileSpace.operators(dtypes: dtypes).count
+        let runnerText: String
+        switch deviceDescription.runner {
+        case .local: runnerText = "local"
+        case .ssh(let settings): runnerText = "ssh \(settings.displayTarget), remote dir \(settings.remoteDirectory)"
+        case .qemu(let settings): runnerText = "qemu \(settings.binary) -cpu \(settings.cpu) -L \(settings.sysroot)"
+        }
+        let summary = profileSpace.summary
+        out.line("""
+            autoshrink profile
+              device       \(deviceDescription.name) (\(deviceDescription.architecture.rawValue)), runner \(runnerText)
+              compiler     \(deviceDescription.compiler.cc) \(deviceDescription.compiler.flags.joined(separator: " "))
+              runtime      \(RuntimeSources.hash.prefix(12))
+              space        \(summary.name): \(summary.nodes.map { "\($0)-node cells, widths \(summary.widths.map(String.init).joined(separator: "/")), " } ?? "")\
+            input \(summary.input.channels)x\(summary.input.height)x\(summary.input.width), \(summary.classes) classes, plus \(summary.fixed.joined(separator: ", "))
+              operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))
+              timing       \(repeats) samples of >= \(formatMilliseconds(sampleMs)) ms per item, spread over \(min(options.rounds, repeats)) harness runs; \(networks) whole networks (int8)
+              output       \(outputPath)
+            """)
+
+        let start = Date()
+        let profile = try Profiler(device: deviceDescription, options: options).run(writingTo: outputPath) { event in
+            switch event {
+            case .step(let text):
+                out.line("  \(text)")
+            case let .progress(phase, done, total, elapsed):
+                let percent = total > 0 ? 100 * done / total : 100
+                out.line("  measuring \(phase): run \(done)/\(total) (\(percent)%), \(formatDuration(elapsed))")
+            case .warning(let text):
+                out.warn("warning: \(text)")
+            }
+        }
+
+        let predictor = profile.predictor
+        let calibration = predictor.calibration
+        out.line(String(format: "  predictor    latency = %.4f * table_sum + %.4f ms * layers + %.4f ms (%@)",
+                        calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds, predictor.method))
+        if let within = predictor.heldoutWithin10Percent, let mape = predictor.heldoutMAPE {
+            out.result(String(format: "held-out networks: %.0f%% of %d within +-10%%, MAPE %.1f%%, worst %.1f%% (plain table sum: %.0f%% within, MAPE %.1f%%)",
+                              100 * within, predictor.heldoutNetworks, mape, predictor.heldoutMaxError ?? 0,
+                              100 * (predictor.tableSumWithin10Percent ?? 0), predictor.tableSumMAPE ?? 0))
+        } else {
+            out.result("no held-out networks (--networks \(networks)): the predictor is the plain table sum")
+        }
+        let environment = profile.environment
+        out.line("  environment  \(environment.cpuModel ?? "unknown CPU"), \(environment.coreCount.map { "\($0) cores" } ?? "? cores"), governor \(environment.governor ?? "n/a"), \(environment.temperatureCelsius.map { String(format: "%.0f C", $0) } ?? "temperature n/a")")
+        out.result("wrote \(outputPath): \(profile.entries.count) operators, \(profile.networks.count) networks, harness peak RSS \(profile.harness.peakRSSBytes.map { ArchitectureSummary.bytes($0) } ?? "n/a"), \(formatDuration(Date().timeIntervalSince(start)))")
+        out.json([
+            "profile": outputPath, "device": deviceDescription.name, "entries": profile.entries.count,
+            "networks": profile.networks.count, "seconds": profile.seconds,
+            "predictor_within_10pct": predictor.heldoutWithin10Percent, "predictor_mape": predictor.heldoutMAPE,
+            "table_scale": calibration.tableScale, "per_layer_ms": calibration.perLayerMilliseconds,
+            "intercept_ms": calibration.interceptMilliseconds, "peak_rss_bytes": profile.harness.peakRSSBytes,
+            "median_spread": profile.harness.medianSpread, "warnings": profile.warnings, "runtime": profile.runtime.hash,
+        ])
+    }
+
+    /// quick / reference, or a search config / architecture file.
+    func resolveSpace() throws -> ProfileSpace {
+        let shape = dataset.imageShape
+        let input = InputShape(channels: shape.channels, height: shape.height, width: shape.width)
+        switch space {
+        case "quick": return .quick(input: input, classes: dataset.classCount)
+        case "reference": return .reference(input: input, classes: dataset.classCount)
+        default: break
+        }
+        guard let data = FileManager.default.contents(atPath: space) else {
+            throw CLIError("--space '\(space)': not quick, reference or a readable file")
+        }
+        struct Header: Decodable { var format: String? }
+        let format = (try? JSONDecoder().decode(Header.self, from: data))?.format
+        switch format {
+        case SearchConfiguration.formatName:
+            let configuration = try SearchConfiguration.load(path: space)
+            try configuration.validate()
+            let base = configuration.architecture(cell: configuration.startCell, name: "\(configuration.architectureName)-full")
+            return ProfileSpace(name: space, base: base, anyNodeOperations: false,
+                                fixedArchitectures: [BuiltinArchitectures.refnet(input: configuration.input, classes: configuration.classes)])
+        case Architecture.formatName:
+            return .architecture(try Architecture.load(path: space), name: space)
+        default:
+            throw CLIError("\(space): neither a search config ('\(SearchConfiguration.formatName)') nor an architecture ('\(Architecture.formatName)')")
+        }
+    }
+}
+
+func formatMilliseconds(_ value: Double) -> String {
+    value == value.rounded() ? String(Int(value)) : String(format: "%g", value)
 }

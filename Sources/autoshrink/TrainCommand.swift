@@ -16,12 +16,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training epochs.") var epochs: Int = 10
     @Option(help: "Images per batch.") var batchSize: Int = 64
     @Option(help: "Optimizer: sgd (Nesterov momentum 0.9), adam or rmsprop.") var optimizer: OptimizerKind = .sgd
-    @Option(help: "Peak learning rate (default: 0.05 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
-    @Option(help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-4
+    @Option(help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
+    @Option(help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-5
     @Option(help: "Learning-rate schedule: constant, cosine or step.") var schedule: LearningRateSchedule.Kind = .cosine
     @Option(help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
     @Option(help: "Validation images per class held out from the training set (class-balanced).")
-    var validationPerClass: Int = 100
+    var validationPerClass: Int = 50
     @Option(help: "Train on only this many images per class (class-balanced subset; default: all).")
     var trainPerClass: Int?
     @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     var learningRate: Float {
-        lr ?? [.sgd: 0.05, .adam: 0.002, .rmsprop: 0.001][optimizer]!
+        lr ?? [.sgd: 0.2, .adam: 0.002, .rmsprop: 0.001][optimizer]!
     }
 
     func run() throws {

@@ -713,6 +713,11 @@ int main(int argc, char **argv)
     conv_case(&r, CONV_POINTWISE, 3, 5, 1500, 17, 1, 1, 1);
     conv_case(&r, CONV_POINTWISE, 6, 6, 40, 270, 1, 2, 1);
     conv_case(&r, CONV_FC, 1, 1, 2049, 10, 1, 1, 0);
+    /* inputs too large for the padded copy (> 16 KiB int8, > 6144 floats): border pixels staged */
+    conv_case(&r, CONV_KXK, 21, 23, 40, 9, 3, 1, 1);
+    conv_case(&r, CONV_KXK, 19, 22, 45, 21, 5, 2, 1);
+    conv_case(&r, CONV_KXK, 40, 41, 11, 6, 3, 2, 0);
+    conv_case(&r, CONV_KXK, 33, 30, 3, 24, 3, 2, 1);
     conv_case(&r, CONV_KXK, 28, 28, 1, 16, 3, 1, 0); /* the refnet stem */
     conv_case(&r, CONV_KXK, 28, 28, 16, 32, 3, 2, 0);
     pool_case(&r, 30, 31, 300, 1);

@@ -33,10 +33,11 @@ let package = Package(
         .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkEngine", "AutoShrinkData"]),
         .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
         .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkModel", "CArmadillo", "TOMLKit"]),
+        .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkSearch", "AutoShrinkModel"]),
         .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
-            "AutoShrinkDevice", "AutoShrinkExport",
+            "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice"]),
+        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink"]),
     ]
 )

@@ -10,7 +10,7 @@ struct AutoShrink: ParsableCommand {
         abstract: "Topology-aware NAS (AutoShrink) for Linux edge devices: profile, search, train, export, deploy.",
         version: AutoShrinkVersion.string,
         subcommands: [ProfileCommand.self, PredictCommand.self, SearchCommand.self, TrainCommand.self, EvaluateCommand.self,
-                      ExportCommand.self, DeployCommand.self, InfoCommand.self, BenchCommand.self,
+                      ExportCommand.self, DeployCommand.self, ReportCommand.self, InfoCommand.self, BenchCommand.self,
                       SearchWorkerCommand.self])
 
     static func main() {

@@ -21,9 +21,47 @@ struct SearchCLITests {
         }
         let trajectory = try String(contentsOfFile: runs + "/tiny/trajectory.jsonl", encoding: .utf8)
         #expect(trajectory.split(separator: "\n").count == summary["candidates_trained"] as? Int)
-        // The found architecture trains with `autoshrink train`.
         let info = try CLI.run(["info", best, "--json"])
         #expect(info.status == 0 && (info.json["macs"] as? Int ?? 0) > 0)
+
+        // The HTML report renders in headless Chromium: no script errors, a non-empty page.
+        let report = try CLI.run(["report", runs + "/tiny", "--json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let page = try #require(report.json["report"] as? String)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("Chosen cell"))
+        try Self.renderInChromium(page)
+    }
+
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Loads the page in headless Chromium, dumps the DOM and a screenshot; fails on console
+    /// errors, an empty body or a blank screenshot.
+    static func renderInChromium(_ page: String) throws {
+        guard let chromium else {
+            Issue.record("chromium is not installed: run tools/setup (Debian package chromium) to render the report")
+            return
+        }
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: chromium)
+        let screenshot = directory + "/report.png"
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(directory)/profile",
+                             "--enable-logging=stderr", "--v=0", "--window-size=1100,2000",
+                             "--screenshot=\(screenshot)", "file://" + page]
+        let log = directory + "/chromium.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardError = process.standardOutput
+        try process.run()
+        process.waitUntilExit()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "chromium failed: \(output.suffix(400))")
+        let consoleErrors = output.split(separator: "\n").filter { $0.contains("CONSOLE") || $0.contains("Uncaught") }
+        #expect(consoleErrors.isEmpty, "script errors: \(consoleErrors)")
+        let png = FileManager.default.contents(atPath: screenshot) ?? Data()
+        #expect(png.count > 20_000, "screenshot of \(png.count) bytes looks blank")
     }
 
     @Test func impossibleConstraintIsRefusedBeforeTraining() throws {

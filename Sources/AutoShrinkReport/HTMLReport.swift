@@ -1,0 +1,232 @@
+import AutoShrinkModel
+import AutoShrinkSearch
+import Foundation
+
+/// What an exported model adds to the report (from deploy/NAME/export.json and deploy results).
+public struct ExportFigures: Sendable {
+    public var floatAccuracy: Double?
+    public var int8Accuracy: Double?
+    public var textBytes: Int?
+    public var weightBytes: Int?
+    public var arenaBytes: Int?
+    public var arenaLowerBoundBytes: Int?
+    public var measuredLatencyMilliseconds: Double?
+    public var predictedLatencyMilliseconds: Double?
+    public var binary: String?
+
+    public init(floatAccuracy: Double? = nil, int8Accuracy: Double? = nil, textBytes: Int? = nil, weightBytes: Int? = nil,
+                arenaBytes: Int? = nil, arenaLowerBoundBytes: Int? = nil, measuredLatencyMilliseconds: Double? = nil,
+                predictedLatencyMilliseconds: Double? = nil, binary: String? = nil) {
+        self.floatAccuracy = floatAccuracy; self.int8Accuracy = int8Accuracy; self.textBytes = textBytes
+        self.weightBytes = weightBytes; self.arenaBytes = arenaBytes; self.arenaLowerBoundBytes = arenaLowerBoundBytes
+        self.measuredLatencyMilliseconds = measuredLatencyMilliseconds
+        self.predictedLatencyMilliseconds = predictedLatencyMilliseconds; self.binary = binary
+    }
+
+    /// Reads the keys `autoshrink export` writes into export.json (missing keys stay nil).
+    public static func load(exportJSON path: String) throws -> ExportFigures {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ReportError("\(path): cannot read export summary")
+        }
+        func double(_ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
+        func int(_ key: String) -> Int? { (object[key] as? NSNumber)?.intValue }
+        return ExportFigures(floatAccuracy: double("float_accuracy"), int8Accuracy: double("int8_accuracy"),
+                             textBytes: int("text_bytes"), weightBytes: int("weight_bytes"), arenaBytes: int("arena_bytes"),
+                             arenaLowerBoundBytes: int("arena_lower_bound_bytes"),
+                             measuredLatencyMilliseconds: double("measured_latency_ms") ?? double("median_ms"),
+                             predictedLatencyMilliseconds: double("predicted_latency_ms"), binary: object["binary"] as? String)
+    }
+}
+
+public struct ReportError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Everything the report shows, gathered by the caller (the CLI) from a run directory.
+public struct ReportInput: Sendable {
+    public var runName: String
+    public var configuration: SearchConfiguration
+    public var records: [CandidateRecord]
+    public var chosen: Architecture?
+    /// Per-layer predicted latency of the chosen network from the device profile, if any.
+    public var layerLatencies: [(name: String, milliseconds: Double)]?
+    public var profileName: String?
+    public var export: ExportFigures?
+
+    public init(runName: String, configuration: SearchConfiguration, records: [CandidateRecord], chosen: Architecture?,
+                layerLatencies: [(name: String, milliseconds: Double)]? = nil, profileName: String? = nil, export: ExportFigures? = nil) {
+        self.runName = runName; self.configuration = configuration; self.records = records; self.chosen = chosen
+        self.layerLatencies = layerLatencies; self.profileName = profileName; self.export = export
+    }
+}
+
+/// One self-contained HTML page (inline CSS and SVG, no scripts, no network) about a search run.
+public enum HTMLReport {
+    public static func render(_ input: ReportInput) -> String {
+        let records = input.records
+        let useLatency = !records.isEmpty && records.allSatisfy { $0.resources.latencyMilliseconds != nil }
+        let resource: (CandidateRecord) -> Double = {
+            useLatency ? $0.resources.latencyMilliseconds! : Double($0.resources.macs)
+        }
+        let resourceName = useLatency ? "predicted latency (ms)" : "MACs"
+        let winners = stepWinners(records)
+        let chosenEdges = input.chosen?.cell.map { Set($0.edges) }
+        let chosenRecord = winners.last { chosenEdges != nil && Set($0.cellEdges) == chosenEdges }
+        let front = ParetoFront.compute(records, resource: useLatency ? .latencyMilliseconds : .macs)
+        let frontIDs = Set(front.map(\.id))
+
+        var body = ""
+        body += "<h1>autoshrink report: \(HTML.escape(input.runName))</h1>"
+        body += "<p class=\"meta\">strategy <b>\(input.configuration.strategy.rawValue)</b>, N=\(input.configuration.nodes) nodes, K=\(input.configuration.candidates), proxy \(input.configuration.proxyPerClass)/class, ≤\(input.configuration.epochs) epochs, seed \(input.configuration.seed); score \(HTML.escape(input.configuration.score.summary)); \(records.count) candidates trained in \(SearchReport.duration(records.reduce(0) { $0 + $1.seconds }))\(input.profileName.map { "; profile \(HTML.escape($0))" } ?? "")</p>"
+
+        if let record = chosenRecord ?? winners.max(by: { $0.score < $1.score }) {
+            body += "<h2>Chosen network</h2><table class=\"figures\">"
+            body += row("proxy accuracy", HTML.percent(record.accuracy))
+            body += row("score", String(format: "%.4f", record.score))
+            body += row("edges", "\(record.edgesLeft) (step \(record.step))")
+            body += row("MACs", HTML.scaled(Double(record.resources.macs)))
+            body += row("parameters", HTML.scaled(Double(record.resources.parameters)))
+            body += row("int8 weights", HTML.bytes(record.resources.weightBytes))
+            body += row("peak int8 activations", HTML.bytes(record.resources.peakActivationBytes))
+            if let latency = record.resources.latencyMilliseconds { body += row("predicted latency", String(format: "%.3f ms", latency)) }
+            body += "</table>"
+        }
+
+        body += "<h2>Trajectory</h2><p>The winning candidate of each shrinking step (edges left decrease to the right).</p><div class=\"row\">"
+        var accuracyChart = SVGChart(width: 480, height: 300, xLabel: "edges left", yLabel: "accuracy")
+        accuracyChart.points = winners.map { .init(x: -Double($0.edgesLeft), y: $0.accuracy, label: "step \($0.step): \($0.edgesLeft) edges, acc \(HTML.percent($0.accuracy))", style: .step) }
+        accuracyChart.lines = [(winners.map { (-Double($0.edgesLeft), $0.accuracy) }, "#2b6cb0", false)]
+        accuracyChart.xTickLabel = { HTML.number(-$0) }
+        body += "<figure>" + accuracyChart.render() + "<figcaption>edges left vs accuracy</figcaption></figure>"
+        var resourceChart = SVGChart(width: 480, height: 300, xLabel: "edges left", yLabel: resourceName)
+        resourceChart.points = winners.map { .init(x: -Double($0.edgesLeft), y: resource($0), label: "step \($0.step): \($0.edgesLeft) edges, \(resourceName) \(HTML.scaled(resource($0)))", style: .step) }
+        resourceChart.lines = [(winners.map { (-Double($0.edgesLeft), resource($0)) }, "#2b6cb0", false)]
+        resourceChart.xTickLabel = { HTML.number(-$0) }
+        body += "<figure>" + resourceChart.render() + "<figcaption>edges left vs \(resourceName)</figcaption></figure></div>"
+
+        body += "<h2>All candidates</h2><p>Every trained candidate; orange: Pareto front (no other candidate is both more accurate and cheaper); star: the chosen network; hollow red: infeasible.</p>"
+        var scatter = SVGChart(width: 720, height: 400, xLabel: resourceName + (useLatency ? "" : " (log)"), yLabel: "accuracy")
+        scatter.logX = !useLatency
+        scatter.points = records.map { record in
+            let style: SVGChart.Style = record.id == chosenRecord?.id ? .chosen : (!record.feasible ? .infeasible : (frontIDs.contains(record.id) ? .pareto : .candidate))
+            return .init(x: resource(record), y: record.accuracy,
+                         label: "\(record.id): \(record.edgesLeft) edges, acc \(HTML.percent(record.accuracy)), \(resourceName) \(HTML.scaled(resource(record))), score \(String(format: "%.4f", record.score))",
+                         style: style)
+        }
+        scatter.lines = [(front.sorted { resource($0) < resource($1) }.map { (resource($0), $0.accuracy) }, "#e08a1e", true)]
+        body += "<figure>" + scatter.render() + "</figure>"
+
+        if let cell = input.chosen?.cell {
+            body += "<h2>Chosen cell</h2><p>Node 0 is the cell input (a 2x2 max-pool in reducing cells); leaves are concatenated and added to the (projected) input.</p>"
+            body += "<figure>" + CellDrawing.svg(cell) + "</figure>"
+        }
+
+        if let chosen = input.chosen {
+            let cost = CostModel.costs(of: chosen)
+            let latencies = Dictionary((input.layerLatencies ?? []).map { ($0.name, $0.milliseconds) }, uniquingKeysWith: { a, _ in a })
+            body += "<h2>Layers</h2><table><tr><th>#</th><th>layer</th><th>op</th><th>output</th><th>MACs</th><th>params</th>"
+            body += input.layerLatencies == nil ? "</tr>" : "<th>predicted latency</th><th></th></tr>"
+            let maxLatency = latencies.values.max() ?? 1
+            for (index, layer) in cost.layers.enumerated() {
+                body += "<tr><td>\(index)</td><td>\(HTML.escape(layer.name))</td><td>\(HTML.escape(layer.operation))</td><td>\(layer.outputShape)</td><td class=\"n\">\(HTML.grouped(layer.macs))</td><td class=\"n\">\(HTML.grouped(layer.parameters))</td>"
+                if input.layerLatencies != nil {
+                    let ms = latencies[layer.name] ?? 0
+                    body += "<td class=\"n\">\(String(format: "%.4f ms", ms))</td><td><svg width=\"160\" height=\"10\"><rect width=\"\(String(format: "%.1f", 160 * ms / max(maxLatency, 1e-12)))\" height=\"10\" fill=\"#2b6cb0\"/></svg></td>"
+                }
+                body += "</tr>"
+            }
+            body += "</table>"
+        }
+
+        if let export = input.export {
+            body += "<h2>Export</h2><table class=\"figures\">"
+            if let value = export.floatAccuracy { body += row("float32 test accuracy", HTML.percent(value)) }
+            if let value = export.int8Accuracy { body += row("int8 test accuracy", HTML.percent(value)) }
+            if let f = export.floatAccuracy, let q = export.int8Accuracy { body += row("int8 - float", String(format: "%+.2f points", (q - f) * 100)) }
+            if let value = export.measuredLatencyMilliseconds { body += row("measured latency (median)", String(format: "%.4f ms", value)) }
+            if let value = export.predictedLatencyMilliseconds { body += row("predicted latency", String(format: "%.4f ms", value)) }
+            if let value = export.textBytes { body += row("code (.text, model + kernels)", HTML.bytes(value)) }
+            if let value = export.weightBytes { body += row("weights", HTML.bytes(value)) }
+            if let value = export.arenaBytes {
+                body += row("activation arena", HTML.bytes(value) + (export.arenaLowerBoundBytes.map { " (lower bound \(HTML.bytes($0)))" } ?? ""))
+            }
+            if let value = export.binary { body += row("binary", HTML.escape(value)) }
+            body += "</table>"
+        }
+        return page(title: "autoshrink: \(input.runName)", body: body)
+    }
+
+    /// Winners of each step in order (the trajectory).
+    static func stepWinners(_ records: [CandidateRecord]) -> [CandidateRecord] {
+        let steps = Dictionary(grouping: records, by: \.step)
+        return steps.keys.sorted().compactMap { step in
+            steps[step]!.max { a, b in (a.feasible ? 1 : 0, a.score) < (b.feasible ? 1 : 0, b.score) }
+        }
+    }
+
+    private static func row(_ name: String, _ value: String) -> String { "<tr><th>\(HTML.escape(name))</th><td>\(value)</td></tr>" }
+
+    private static func page(title: String, body: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
+        <style>
+        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
+        h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+        .meta { color: #555; } table { border-collapse: collapse; font-size: 0.9em; }
+        td, th { padding: 2px 8px; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+        tr:nth-child(even) { background: #f6f6f6; } .figures th { font-weight: normal; color: #555; }
+        .row { display: flex; gap: 1em; flex-wrap: wrap; } figure { margin: 0.5em 0; } svg { max-width: 100%; height: auto; }
+        figcaption { color: #555; font-size: 0.85em; text-align: center; }
+        </style></head><body>
+        \(body)
+        <p class="meta">generated by autoshrink \(AutoShrinkVersion.string)</p>
+        </body></html>
+
+        """
+    }
+}
+
+/// Draws a cell DAG: nodes left to right in index order, edges as arcs above the row.
+enum CellDrawing {
+    static func svg(_ cell: CellDAG) -> String {
+        let live = cell.reachable
+        let leaves = Set(cell.leaves)
+        let spacing = 100.0, width = spacing * Double(cell.nodes) + 40, height = 260.0, baseline = 200.0
+        func x(_ node: Int) -> Double { 40 + spacing * Double(node) + spacing / 2 - 30 }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
+        svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>"
+        for edge in cell.edges where live[edge.from] {
+            let (x1, x2) = (x(edge.from) + 14, x(edge.to) - 14)
+            let lift = 28.0 * Double(edge.to - edge.from)
+            svg += "<path d=\"M \(x1) \(baseline - 12) C \(x1) \(baseline - 12 - lift), \(x2) \(baseline - 12 - lift), \(x2) \(baseline - 12)\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\"><title>\(edge)</title></path>"
+        }
+        for node in 0..<cell.nodes {
+            let operation = cell.operations[node]
+            let color = !live[node] ? "#ddd" : (operation == .input ? "#9ecae1" : (operation == .sepconv3x3 ? "#fdae6b" : "#a1d99b"))
+            svg += "<circle cx=\"\(x(node))\" cy=\"\(baseline)\" r=\"16\" fill=\"\(color)\" stroke=\"\(leaves.contains(node) && node != 0 ? "#d62728" : "#333")\" stroke-width=\"\(leaves.contains(node) ? 2.5 : 1)\"><title>node \(node): \(operation.rawValue)\(live[node] ? "" : " (unreachable)")</title></circle>"
+            svg += "<text x=\"\(x(node))\" y=\"\(baseline + 5)\" font-size=\"13\" text-anchor=\"middle\">\(node)</text>"
+            let label = operation == .input ? "input" : (operation == .sepconv3x3 ? "sep3x3" : "conv1x1")
+            svg += "<text x=\"\(x(node))\" y=\"\(baseline + 36)\" font-size=\"11\" text-anchor=\"middle\">\(label)</text>"
+        }
+        svg += "<text x=\"10\" y=\"\(height - 6)\" font-size=\"11\" fill=\"#555\">red ring: leaf (feeds the cell output)</text>"
+        return svg + "</svg>"
+    }
+}
+
+/// HTML text helpers.
+enum HTML {
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+    static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+    static func scaled(_ value: Double) -> String { ArchitectureSummary.scaled(value) }
+    static func grouped(_ value: Int) -> String { ArchitectureSummary.grouped(value) }
+    static func bytes(_ value: Int) -> String { ArchitectureSummary.bytes(value) }
+    static func number(_ value: Double) -> String {
+        abs(value) >= 1000 ? scaled(value) : (value == value.rounded() ? String(Int(value)) : String(format: "%.3g", value))
+    }
+}

@@ -9,8 +9,8 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Predict an architecture's int8 latency on a profiled device, with its peak activation and weight bytes.",
         discussion: """
-            Sums the profile's per-operator int8 table over the network's layers and applies the profile's
-            calibration. Layers whose exact shape was not profiled are interpolated by MACs from the nearest
+            Sums the profile's per-operator int8 table over the network's layers and applies the profile's \
+            calibration. Layers whose exact shape was not profiled are interpolated by MACs from the nearest \
             measured shapes and marked '~'. Built-in names take the input shape of the profile's space.
             """)
 

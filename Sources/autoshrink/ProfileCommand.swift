@@ -11,13 +11,14 @@ struct ProfileCommand: ParsableCommand {
         commandName: "profile",
         abstract: "Measure per-operator and whole-network latency on a device and fit its latency predictor.",
         discussion: """
-            Builds a benchmark harness from the embedded C runtime kernels with the device's compiler, runs it
-            on the device (locally, over SSH or under qemu), times every operator shape the search space can
-            produce (int8, and float32 for comparison) and a sample of whole networks, and fits
+            Builds a benchmark harness from the embedded C runtime kernels with the device's compiler, runs it \
+            on the device (locally, over SSH or under qemu), times every operator shape the search space can \
+            produce (int8, and float32 for comparison) and a sample of whole networks, and fits \
             latency = a * table_sum + b * layers + c on half of the networks, judging it on the other half.
-            --space: quick (5-node cells), reference (8-node cells, the paper's) or a file: a search
-            config.json (its cell, seed and macro structure) or an *.arch.json (its cell's shrink space).
-            refnet is always included. The profile is written atomically; on failure an earlier one stays.
+
+            --space: quick (5-node cells), reference (8-node cells, the paper's setting) or a file: a search \
+            config.json (its cell operations and macro structure) or an *.arch.json (the shrink space of its \
+            cell). refnet is always included. The profile is written atomically; on failure an earlier one stays.
             """)
 
     @Option(help: "Device: a name from devices/ or a path to a device .toml file.")

@@ -1,0 +1,427 @@
+import AutoShrinkModel
+import Foundation
+
+/// A measured device profile as stored in `profiles/<device>.json` (format `autoshrink.profile`, version 1):
+/// the device, the runtime kernels' hash, the environment, the per-operator latency table, the
+/// whole-network measurements and the fitted latency predictor with its held-out accuracy.
+public struct DeviceProfile: Codable, Sendable {
+    public static let formatName = "autoshrink.profile"
+    public static let currentVersion = 1
+
+    public var format: String
+    public var version: Int
+    public var device: ProfileDevice
+    public var runtime: ProfileRuntime
+    public var environment: DeviceEnvironment
+    public var space: ProfileSpaceSummary
+    public var measurement: ProfileMeasurementSettings
+    /// The per-operator table, sorted by dtype, kind and shape.
+    public var entries: [ProfileEntry]
+    public var networks: [NetworkMeasurement]
+    public var predictor: PredictorSummary
+    public var harness: HarnessSummary
+    /// Problems noticed while measuring (governor, noisy timings, heat), for humans.
+    public var warnings: [String]
+    public var notes: String
+    /// ISO 8601 time the measurement finished.
+    public var created: String
+    /// Wall-clock seconds the profile took.
+    public var seconds: Double
+
+    public init(device: ProfileDevice, runtime: ProfileRuntime, environment: DeviceEnvironment, space: ProfileSpaceSummary,
+                measurement: ProfileMeasurementSettings, entries: [ProfileEntry], networks: [NetworkMeasurement],
+                predictor: PredictorSummary, harness: HarnessSummary, warnings: [String] = [], notes: String = "",
+                created: String, seconds: Double) {
+        self.format = DeviceProfile.formatName
+        self.version = DeviceProfile.currentVersion
+        self.device = device; self.runtime = runtime; self.environment = environment; self.space = space
+        self.measurement = measurement; self.entries = entries; self.networks = networks; self.predictor = predictor
+        self.harness = harness; self.warnings = warnings; self.notes = notes; self.created = created; self.seconds = seconds
+    }
+}
+
+/// The measured device: its name and the description it was measured with.
+public struct ProfileDevice: Codable, Equatable, Sendable {
+    public var name: String
+    public var description: DeviceDescription
+
+    public init(name: String, description: DeviceDescription) {
+        self.name = name
+        self.description = description
+    }
+}
+
+/// The kernels that were measured: `RuntimeSources.hash` and the SIMD path the harness was built with.
+public struct ProfileRuntime: Codable, Equatable, Sendable {
+    public var hash: String
+    public var simdPath: String?
+
+    public init(hash: String, simdPath: String?) {
+        self.hash = hash
+        self.simdPath = simdPath
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hash
+        case simdPath = "simd_path"
+    }
+}
+
+/// How the timings were taken.
+public struct ProfileMeasurementSettings: Codable, Equatable, Sendable {
+    /// Samples per operator and per network.
+    public var repeats: Int
+    /// Harness runs the samples are spread over (one pass over all items per sample).
+    public var rounds: Int
+    /// Minimum duration of one sample (small operators run several times per sample).
+    public var sampleMicroseconds: Double
+    /// The outlier rule, in words.
+    public var outlierRule: String
+
+    public init(repeats: Int, rounds: Int, sampleMicroseconds: Double, outlierRule: String) {
+        self.repeats = repeats
+        self.rounds = rounds
+        self.sampleMicroseconds = sampleMicroseconds
+        self.outlierRule = outlierRule
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case repeats, rounds
+        case sampleMicroseconds = "sample_us"
+        case outlierRule = "outlier_rule"
+    }
+}
+
+/// One row of the per-operator table (times per call, microseconds).
+public struct ProfileEntry: Codable, Equatable, Sendable {
+    public var op: OperatorKind
+    public var dtype: OperatorDataType
+    public var inputChannels: Int
+    public var outputChannels: Int
+    public var height: Int
+    public var width: Int
+    public var stride: Int
+    public var kernel: Int
+    /// Input tensors (concat parts, 2 for add, else 1).
+    public var inputs: Int
+    public var medianMicroseconds: Double
+    public var p10Microseconds: Double
+    public var p90Microseconds: Double
+    /// Samples kept after outlier rejection.
+    public var repetitions: Int
+    /// Calls per sample.
+    public var batch: Int
+
+    public init(configuration: OperatorConfiguration, medianMicroseconds: Double, p10Microseconds: Double,
+                p90Microseconds: Double, repetitions: Int, batch: Int) {
+        op = configuration.kind; dtype = configuration.dtype
+        inputChannels = configuration.inputChannels; outputChannels = configuration.outputChannels
+        height = configuration.height; width = configuration.width
+        stride = configuration.stride; kernel = configuration.kernel; inputs = configuration.inputs
+        self.medianMicroseconds = medianMicroseconds; self.p10Microseconds = p10Microseconds
+        self.p90Microseconds = p90Microseconds; self.repetitions = repetitions; self.batch = batch
+    }
+
+    public var configuration: OperatorConfiguration {
+        OperatorConfiguration(kind: op, dtype: dtype, inputChannels: inputChannels, outputChannels: outputChannels,
+                              height: height, width: width, stride: stride, kernel: kernel, inputs: inputs)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case op, dtype
+        case inputChannels = "in_channels"
+        case outputChannels = "out_channels"
+        case height, width, stride, kernel, inputs
+        case medianMicroseconds = "median_us"
+        case p10Microseconds = "p10_us"
+        case p90Microseconds = "p90_us"
+        case repetitions, batch
+    }
+}
+
+/// One whole network timed end to end on the device, next to what the predictor says.
+public struct NetworkMeasurement: Codable, Equatable, Sendable {
+    public var name: String
+    /// `fit` (used to fit the calibration) or `heldout` (used to judge it).
+    public var role: String
+    /// Live cell edges (nil for sequential networks such as refnet).
+    public var edges: Int?
+    /// Layers that run a kernel.
+    public var layers: Int
+    public var macs: Int
+    /// Sum of the table's int8 medians over the layers.
+    public var tableSumMilliseconds: Double
+    public var measuredMilliseconds: Double
+    public var p10Milliseconds: Double
+    public var p90Milliseconds: Double
+    public var predictedMilliseconds: Double
+    /// FNV-1a of the int8 output bytes (identical on every architecture for the same network and seed).
+    public var outputChecksum: String
+
+    /// (predicted - measured) / measured.
+    public var relativeError: Double { (predictedMilliseconds - measuredMilliseconds) / measuredMilliseconds }
+
+    enum CodingKeys: String, CodingKey {
+        case name, role, edges, layers, macs
+        case tableSumMilliseconds = "table_sum_ms"
+        case measuredMilliseconds = "measured_ms"
+        case p10Milliseconds = "p10_ms"
+        case p90Milliseconds = "p90_ms"
+        case predictedMilliseconds = "predicted_ms"
+        case outputChecksum = "output_checksum"
+    }
+}
+
+/// The calibration on top of the table sum: latency = tableScale * table_sum + perLayer * layers + intercept.
+public struct LatencyCalibration: Codable, Equatable, Sendable {
+    public var tableScale: Double
+    public var perLayerMilliseconds: Double
+    public var interceptMilliseconds: Double
+
+    public init(tableScale: Double, perLayerMilliseconds: Double, interceptMilliseconds: Double) {
+        self.tableScale = tableScale
+        self.perLayerMilliseconds = perLayerMilliseconds
+        self.interceptMilliseconds = interceptMilliseconds
+    }
+
+    /// The plain table sum (no calibration).
+    public static let identity = LatencyCalibration(tableScale: 1, perLayerMilliseconds: 0, interceptMilliseconds: 0)
+
+    /// Calibrated latency from the table sum (ms) and the number of kernel layers; never below 0.
+    public func latency(tableSumMilliseconds: Double, layers: Int) -> Double {
+        max(0, tableScale * tableSumMilliseconds + perLayerMilliseconds * Double(layers) + interceptMilliseconds)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tableScale = "table_scale"
+        case perLayerMilliseconds = "per_layer_ms"
+        case interceptMilliseconds = "intercept_ms"
+    }
+}
+
+/// The fitted predictor and how well it did on networks it was not fitted on.
+public struct PredictorSummary: Codable, Equatable, Sendable {
+    /// The model in words.
+    public var model: String
+    /// Data type of the table the predictor sums (int8, what ships).
+    public var dtype: OperatorDataType
+    public var calibration: LatencyCalibration
+    /// How the calibration was obtained (`weighted least squares`, or a fallback when too few networks).
+    public var method: String
+    public var fitNetworks: Int
+    public var heldoutNetworks: Int
+    /// Share of held-out networks predicted within +-10 % (0...1); nil without held-out networks.
+    public var heldoutWithin10Percent: Double?
+    /// Mean absolute percentage error on the held-out networks (percent).
+    public var heldoutMAPE: Double?
+    /// Largest absolute relative error on the held-out networks (percent).
+    public var heldoutMaxError: Double?
+    /// The same two figures for the uncalibrated table sum, for comparison.
+    public var tableSumWithin10Percent: Double?
+    public var tableSumMAPE: Double?
+
+    public init(model: String, dtype: OperatorDataType, calibration: LatencyCalibration, method: String, fitNetworks: Int,
+                heldoutNetworks: Int, heldoutWithin10Percent: Double? = nil, heldoutMAPE: Double? = nil,
+                heldoutMaxError: Double? = nil, tableSumWithin10Percent: Double? = nil, tableSumMAPE: Double? = nil) {
+        self.model = model; self.dtype = dtype; self.calibration = calibration; self.method = method
+        self.fitNetworks = fitNetworks; self.heldoutNetworks = heldoutNetworks
+        self.heldoutWithin10Percent = heldoutWithin10Percent; self.heldoutMAPE = heldoutMAPE; self.heldoutMaxError = heldoutMaxError
+        self.tableSumWithin10Percent = tableSumWithin10Percent; self.tableSumMAPE = tableSumMAPE
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, dtype, calibration, method
+        case fitNetworks = "fit_networks"
+        case heldoutNetworks = "heldout_networks"
+        case heldoutWithin10Percent = "heldout_within_10pct"
+        case heldoutMAPE = "heldout_mape"
+        case heldoutMaxError = "heldout_max_error_pct"
+        case tableSumWithin10Percent = "table_sum_within_10pct"
+        case tableSumMAPE = "table_sum_mape"
+    }
+}
+
+/// About the harness process itself.
+public struct HarnessSummary: Codable, Equatable, Sendable {
+    /// Largest peak resident set of any harness run (ru_maxrss), bytes. Under qemu it includes the emulator.
+    public var peakRSSBytes: Int?
+    /// Harness runs (one per chunk of operators or networks).
+    public var runs: Int
+    /// Median p90/p10 of the operators above `Profiler.noiseFloorMicroseconds` (1.0 = perfectly steady).
+    public var medianSpread: Double?
+
+    public init(peakRSSBytes: Int?, runs: Int, medianSpread: Double? = nil) {
+        self.peakRSSBytes = peakRSSBytes
+        self.runs = runs
+        self.medianSpread = medianSpread
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case peakRSSBytes = "peak_rss_bytes"
+        case runs
+        case medianSpread = "median_spread"
+    }
+}
+
+// MARK: - Errors
+
+/// A profiling or profile-file problem; `description` is one line. Profiling steps read
+/// "device <name>: <step>: <reason>", file problems "<path>: <reason>".
+public struct ProfileError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+
+    public init(device: String, step: String, reason: String) {
+        description = "device \(device): \(step): \(reason)"
+    }
+
+    public var errorDescription: String? { description }
+
+    /// `error` as a one-line profiling error of `step`: runner errors already name the device and
+    /// their step and pass through; toolchain errors get the step inserted after the device.
+    static func wrapping(_ error: Error, device: String, step: String) -> Error {
+        switch error {
+        case is DeviceRunnerError, is ProfileError:
+            return error
+        case let toolchain as ToolchainError:
+            let prefix = "device \(device): "
+            let text = toolchain.description
+            return ProfileError(device: device, step: step, reason: text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
+        default:
+            return ProfileError(device: device, step: step, reason: "\(error)")
+        }
+    }
+}
+
+// MARK: - Reading and writing
+
+extension DeviceProfile {
+    /// Reads and checks a profile file (format, version, structure, values). Does not check the
+    /// runtime hash: `ProfileLatencyPredictor.load` refuses stale profiles.
+    public static func load(path: String) throws -> DeviceProfile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read profile" : "no such profile file"
+            throw ProfileError("\(path): \(reason)")
+        }
+        return try decode(data, source: path)
+    }
+
+    /// Decodes profile JSON; `source` names the file in errors.
+    public static func decode(_ data: Data, source: String) throws -> DeviceProfile {
+        struct Header: Decodable { var format: String?; var version: Int? }
+        let header: Header
+        do {
+            header = try JSONDecoder().decode(Header.self, from: data)
+        } catch {
+            throw ProfileError("\(source): malformed profile (not a JSON object)")
+        }
+        guard header.format == formatName else {
+            throw ProfileError("\(source): not a device profile (format is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(formatName)')")
+        }
+        guard header.version == currentVersion else {
+            throw ProfileError("\(source): unsupported profile version \(header.version.map(String.init) ?? "missing") (this autoshrink reads version \(currentVersion)); re-run autoshrink profile")
+        }
+        let profile: DeviceProfile
+        do {
+            profile = try JSONDecoder().decode(DeviceProfile.self, from: data)
+        } catch {
+            throw ProfileError("\(source): malformed profile (\(decodingProblem(error)))")
+        }
+        try profile.validate(source: source)
+        return profile
+    }
+
+    /// Value checks the decoder cannot do.
+    public func validate(source: String) throws {
+        func fail(_ problem: String) -> ProfileError { ProfileError("\(source): malformed profile (\(problem))") }
+        guard !entries.isEmpty else { throw fail("no operator entries") }
+        for (index, entry) in entries.enumerated() {
+            let values = [entry.medianMicroseconds, entry.p10Microseconds, entry.p90Microseconds]
+            guard values.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw fail("entries[\(index)]: times must be finite and >= 0") }
+            guard [entry.inputChannels, entry.outputChannels, entry.height, entry.width, entry.stride, entry.kernel, entry.inputs]
+                .allSatisfy({ $0 >= 1 }) else { throw fail("entries[\(index)]: shapes must be positive") }
+        }
+        let calibration = predictor.calibration
+        guard [calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds].allSatisfy(\.isFinite) else {
+            throw fail("predictor.calibration: coefficients must be finite")
+        }
+    }
+
+    /// The profile as JSON text: objects with sorted keys, one table row per line.
+    public func jsonText() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try! encoder.encode(self)
+        let object = try! JSONSerialization.jsonObject(with: data)
+        return CompactJSON.render(object) + "\n"
+    }
+
+    /// Writes the profile atomically (temporary file renamed into place), creating the directory;
+    /// an earlier file at `path` stays as it was when anything fails.
+    public func write(to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            try Data(jsonText().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ProfileError("\(path): cannot write profile (\(error.localizedDescription))")
+        }
+    }
+}
+
+/// A decoding error as a short phrase naming the key path.
+private func decodingProblem(_ error: Error) -> String {
+    func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+    switch error {
+    case DecodingError.keyNotFound(let key, let context):
+        return "missing key '\(path(context.codingPath + [key]))'"
+    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+        return "wrong type at '\(path(context.codingPath))'"
+    case DecodingError.dataCorrupted(let context):
+        let where_ = path(context.codingPath)
+        return where_.isEmpty ? "not valid JSON" : "invalid value at '\(where_)'"
+    default:
+        return "\(error)".replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+/// JSON text that stays readable and diffable for large tables: objects one key per line with sorted
+/// keys, but an array whose elements are flat objects or scalars prints one element per line.
+enum CompactJSON {
+    static func render(_ value: Any, indent: String = "") -> String {
+        let inner = indent + "  "
+        if let dictionary = value as? [String: Any] {
+            if dictionary.isEmpty { return "{}" }
+            let lines = dictionary.keys.sorted().map { key in "\(inner)\(scalar(key)): \(render(dictionary[key]!, indent: inner))" }
+            return "{\n" + lines.joined(separator: ",\n") + "\n\(indent)}"
+        }
+        if let array = value as? [Any] {
+            if array.isEmpty { return "[]" }
+            if array.allSatisfy(isFlat) {
+                return "[\n" + array.map { inner + flat($0) }.joined(separator: ",\n") + "\n\(indent)]"
+            }
+            return "[\n" + array.map { inner + render($0, indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        }
+        return scalar(value)
+    }
+
+    private static func isFlat(_ value: Any) -> Bool {
+        if let dictionary = value as? [String: Any] { return dictionary.values.allSatisfy { !($0 is [String: Any]) && !($0 is [Any]) } }
+        return !(value is [Any])
+    }
+
+    private static func flat(_ value: Any) -> String {
+        if let dictionary = value as? [String: Any] {
+            return "{" + dictionary.keys.sorted().map { "\(scalar($0)): \(scalar(dictionary[$0]!))" }.joined(separator: ", ") + "}"
+        }
+        return scalar(value)
+    }
+
+    private static func scalar(_ value: Any) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,342 @@
+import AutoShrinkModel
+import Foundation
+
+// The Swift side of the C harness (HarnessSource.swift): plan text for operators and lowered networks,
+// building it for a device from the embedded runtime sources, running it through a runner and
+// reading its output back.
+
+/// One `network ... end` block of a harness plan: a network of runtime kernels with a data type and a
+/// seed for its random weights and inputs. An operator of the latency table is a network of one layer.
+public struct HarnessNetwork: Sendable, Equatable {
+    public var name: String
+    public var dtype: OperatorDataType
+    public var seed: UInt64
+    /// The `tensor` and layer lines between `network` and `end`.
+    public var body: [String]
+
+    /// The block as the harness reads it.
+    public var planText: String {
+        (["network \(name) \(dtype.harnessName) \(seed)"] + body + ["end"]).joined(separator: "\n") + "\n"
+    }
+
+    /// One operator as a one-layer network: input tensor(s), output tensor, the layer.
+    public init(operator configuration: OperatorConfiguration, name: String, seed: UInt64) {
+        self.name = name
+        self.dtype = configuration.dtype
+        self.seed = seed
+        let c = configuration
+        let input = "tensor \(c.inputChannels) \(c.height) \(c.width)"
+        let output = "tensor \(c.outputChannels) \(c.outputHeight) \(c.outputWidth)"
+        switch c.kind {
+        case .convolution:
+            body = [input, output, "conv 1 0 \(c.kernel) \(c.stride) 1"]
+        case .pointwise:
+            body = [input, output, "pointwise 1 0 \(c.stride) 1"]
+        case .depthwise:
+            body = [input, output, "depthwise 1 0 \(c.stride) 1"]
+        case .maxPool:
+            body = [input, output, "maxpool 1 0"]
+        case .globalAveragePool:
+            body = [input, output, "gap 1 0"]
+        case .linear:
+            body = ["tensor \(c.inputChannels) 1 1", "tensor \(c.outputChannels) 1 1", "linear 1 0"]
+        case .add:
+            body = [input, input, input, "add 2 0 1"]
+        case .concat:
+            // Parts as equal as possible (the first ones take the remainder).
+            let parts = max(1, min(c.inputs, c.outputChannels))
+            let widths = (0..<parts).map { c.outputChannels / parts + ($0 < c.outputChannels % parts ? 1 : 0) }
+            body = widths.map { "tensor \($0) \(c.height) \(c.width)" } + [output,
+                   "concat \(parts) \(parts) " + (0..<parts).map(String.init).joined(separator: " ")]
+        }
+    }
+
+    /// A lowered network, layer by layer in execution order; dropout (the identity in inference)
+    /// runs no kernel, so its output is its input.
+    public init(graph: LayerGraph, name: String, dtype: OperatorDataType, seed: UInt64) throws {
+        self.name = name
+        self.dtype = dtype
+        self.seed = seed
+        var planIndex = [Int](repeating: -1, count: graph.tensors.count)  // graph tensor -> plan tensor
+        var aliases: [Int: Int] = [:]
+        for layer in graph.layers { if case .dropout = layer.operation { aliases[layer.output] = layer.inputs[0] } }
+        var lines: [String] = []
+        var count = 0
+        for (index, shape) in graph.tensors.enumerated() where aliases[index] == nil {
+            planIndex[index] = count
+            count += 1
+            lines.append("tensor \(shape.channels) \(shape.height) \(shape.width)")
+        }
+        func resolve(_ tensor: Int) -> Int {
+            var current = tensor
+            while let source = aliases[current] { current = source }
+            return planIndex[current]
+        }
+        for layer in graph.layers {
+            let output = resolve(layer.output)
+            let inputs = layer.inputs.map(resolve)
+            switch layer.operation {
+            case .convolution(let spec):
+                let relu = spec.activation == .none ? 0 : 1
+                if spec.isDepthwise {
+                    guard spec.kernel == 3 else { throw UnsupportedLayerError("layer \(layer.name): the runtime has depthwise 3x3 only") }
+                    lines.append("depthwise \(output) \(inputs[0]) \(spec.stride) \(relu)")
+                } else if spec.groups == 1 {
+                    lines.append(spec.kernel == 1
+                                 ? "pointwise \(output) \(inputs[0]) \(spec.stride) \(relu)"
+                                 : "conv \(output) \(inputs[0]) \(spec.kernel) \(spec.stride) \(relu)")
+                } else {
+                    throw UnsupportedLayerError("layer \(layer.name): grouped convolutions have no runtime kernel")
+                }
+            case .maxPool: lines.append("maxpool \(output) \(inputs[0])")
+            case .concat: lines.append("concat \(output) \(inputs.count) " + inputs.map(String.init).joined(separator: " "))
+            case .add: lines.append("add \(output) \(inputs[0]) \(inputs[1])")
+            case .globalAveragePool: lines.append("gap \(output) \(inputs[0])")
+            case .dropout: break
+            case .linear: lines.append("linear \(output) \(inputs[0])")
+            }
+        }
+        body = lines
+    }
+}
+
+/// The raw timing samples of one network from one `harness time` run.
+public struct HarnessSamples: Sendable, Equatable {
+    public var name: String
+    /// Inferences per sample.
+    public var batch: Int
+    /// FNV-1a of the output tensor's bytes and of every tensor's bytes, as 8 hex digits.
+    public var outputChecksum: String
+    public var allChecksum: String
+    /// Mean nanoseconds per inference of each sample, in the order taken.
+    public var nanoseconds: [Double]
+}
+
+/// Timing of one item pooled over several harness runs ("rounds"), in microseconds per inference.
+///
+/// Interference (other processes, a busy sibling hyperthread, interrupts, migrations) only ever slows a
+/// run down, and on a shared machine it comes in spells that can cover more than half of the time. So
+/// the estimate is the **median over rounds of each round's fastest sample**: a round (one harness run)
+/// takes its few samples of an item in separate passes spread over the run, the fastest of them is
+/// clean unless the whole round was disturbed, and the median over rounds survives up to half of the
+/// rounds being disturbed. p10 and p90 describe the spread of all samples below the upper Tukey fence
+/// Q3 + 3 IQR (one-sided: samples above it are interference, not the kernel).
+public struct TimingSummary: Sendable, Equatable {
+    /// The estimate: median over rounds of the per-round minimum.
+    public var medianMicroseconds: Double
+    public var p10Microseconds: Double
+    public var p90Microseconds: Double
+    /// Samples below the fence (of `samples`).
+    public var kept: Int
+    public var samples: Int
+
+    public static let outlierRule = "median_us: median over rounds (harness runs) of each round's fastest sample; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"
+    public static let fenceInterquartileRanges = 3.0
+
+    /// Summarises samples (nanoseconds per inference) grouped by round; nil without samples.
+    public init?(rounds: [[Double]]) {
+        let minima = rounds.compactMap { $0.filter(\.isFinite).min() }.sorted()
+        let sorted = rounds.joined().filter(\.isFinite).sorted()
+        guard !minima.isEmpty, !sorted.isEmpty else { return nil }
+        let q1 = Self.percentile(sorted, 0.25), q3 = Self.percentile(sorted, 0.75)
+        let fence = q3 + Self.fenceInterquartileRanges * (q3 - q1)
+        let kept = Array(sorted.prefix { $0 <= fence })
+        medianMicroseconds = Self.percentile(minima, 0.5) / 1000
+        p10Microseconds = Self.percentile(kept, 0.1) / 1000
+        p90Microseconds = Self.percentile(kept, 0.9) / 1000
+        self.kept = kept.count
+        samples = sorted.count
+    }
+
+    /// Percentile of sorted values, linear interpolation between ranks.
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        guard sorted.count > 1 else { return sorted.first ?? 0 }
+        let rank = fraction * Double(sorted.count - 1)
+        let low = Int(rank.rounded(.down))
+        guard low + 1 < sorted.count else { return sorted[sorted.count - 1] }
+        let weight = rank - Double(low)
+        return sorted[low] * (1 - weight) + sorted[low + 1] * weight
+    }
+}
+
+/// Everything one harness run printed.
+public struct HarnessOutput: Sendable {
+    /// The runtime's compiled-in SIMD path (`as_runtime_simd_path`).
+    public var simdPath: String?
+    /// `time` mode: raw samples per network, in plan order.
+    public var samples: [HarnessSamples] = []
+    /// `check` mode: name -> (output checksum, all-tensor checksum).
+    public var checksums: [String: (output: String, all: String)] = [:]
+    /// Peak resident set of the harness process (`ru_maxrss`), kilobytes.
+    public var peakRSSKilobytes: Int?
+
+    /// Parses the harness's stdout; unknown lines are ignored, malformed known ones are errors.
+    static func parse(_ text: String) throws -> HarnessOutput {
+        var output = HarnessOutput()
+        for line in text.split(whereSeparator: \.isNewline) {
+            let fields = line.split(separator: " ").map(String.init)
+            guard let tag = fields.first else { continue }
+            switch tag {
+            case "simd" where fields.count == 2:
+                output.simdPath = fields[1]
+            case "samples":
+                let values = fields.dropFirst(5).compactMap(Double.init)
+                guard fields.count >= 6, let batch = Int(fields[2]), values.count == fields.count - 5 else {
+                    throw HarnessOutputError("malformed samples line '\(line.prefix(120))'")
+                }
+                output.samples.append(HarnessSamples(name: fields[1], batch: batch, outputChecksum: fields[3],
+                                                     allChecksum: fields[4], nanoseconds: values))
+            case "checksum":
+                guard fields.count == 4 else { throw HarnessOutputError("malformed checksum line '\(line)'") }
+                output.checksums[fields[1]] = (fields[2], fields[3])
+            case "peak_rss_kb":
+                output.peakRSSKilobytes = fields.count == 2 ? Int(fields[1]) : nil
+            default:
+                continue
+            }
+        }
+        return output
+    }
+}
+
+struct HarnessOutputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+// MARK: - Building and running
+
+/// Writes the embedded runtime sources and the harness into a directory and builds them with the device's toolchain.
+public struct HarnessBuilder: Sendable {
+    public let device: DeviceDescription
+
+    public init(device: DeviceDescription) { self.device = device }
+
+    /// Builds `<directory>/harness` and returns its path. The runtime files go to `<directory>/runtime/`;
+    /// the sources compile to objects in parallel, then link. Errors name the device and the step.
+    public func build(in directory: String) throws -> String {
+        let step = "build harness"
+        let fileManager = FileManager.default
+        let runtimeDirectory = "\(directory)/runtime"
+        var sources: [String] = []
+        do {
+            for file in RuntimeSources.files {
+                let path = "\(runtimeDirectory)/\(file.path)"
+                try fileManager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try file.contents.write(toFile: path, atomically: false, encoding: .utf8)
+                if path.hasSuffix(".c") { sources.append(path) }
+            }
+            let harnessPath = "\(directory)/\(HarnessSource.fileName)"
+            try HarnessSource.text.write(toFile: harnessPath, atomically: false, encoding: .utf8)
+            sources.append(harnessPath)
+        } catch {
+            throw ProfileError(device: device.name, step: step, reason: "cannot write sources to \(directory): \(error.localizedDescription)")
+        }
+
+        let toolchain = Toolchain(device: device)
+        let sourcePaths = sources
+        let includes = ["\(runtimeDirectory)/include", runtimeDirectory]
+        let objects = sourcePaths.map { "\(directory)/objects/\((($0 as NSString).lastPathComponent as NSString).deletingPathExtension).o" }
+        let failures = LockedErrors()
+        DispatchQueue.concurrentPerform(iterations: sources.count) { index in
+            do {
+                try toolchain.compileObject(source: sourcePaths[index], includeDirectories: includes, output: objects[index])
+            } catch {
+                failures.append(index, error)
+            }
+        }
+        if let first = failures.first { throw ProfileError.wrapping(first, device: device.name, step: step) }
+        let binary = "\(directory)/harness"
+        do {
+            try toolchain.compile(sources: objects, output: binary)
+        } catch {
+            throw ProfileError.wrapping(error, device: device.name, step: step)
+        }
+        return binary
+    }
+}
+
+/// Errors collected from concurrent work; the one with the lowest index wins, so reports are deterministic.
+private final class LockedErrors: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [(Int, Error)] = []
+    func append(_ index: Int, _ error: Error) { lock.withLock { errors.append((index, error)) } }
+    var first: Error? { lock.withLock { errors.min { $0.0 < $1.0 }?.1 } }
+}
+
+/// A harness binary staged on a device, with a local directory for plan files.
+public struct DeviceHarness: Sendable {
+    public let runner: any DeviceRunner
+    /// The binary's path on the device.
+    public let devicePath: String
+    /// Where plan files are written before upload.
+    public let localDirectory: String
+
+    /// Uploads `binary` (built by `HarnessBuilder`) through `runner`.
+    public static func upload(_ binary: String, runner: any DeviceRunner, localDirectory: String) throws -> DeviceHarness {
+        do {
+            try runner.prepare()
+            let path = try runner.upload(binary)
+            return DeviceHarness(runner: runner, devicePath: path, localDirectory: localDirectory)
+        } catch {
+            throw ProfileError.wrapping(error, device: runner.device.name, step: "upload harness")
+        }
+    }
+
+    /// `harness time`: times every network (samples split over `passes` passes, each sample >= `sampleMicroseconds`).
+    public func time(_ networks: [HarnessNetwork], samples: Int, passes: Int, sampleMicroseconds: Double,
+                     timeout: Double) throws -> HarnessOutput {
+        let output = try run(mode: "time", networks, extra: [String(samples), String(passes), String(sampleMicroseconds)],
+                             timeout: timeout)
+        let names = Set(output.samples.map(\.name))
+        if let missing = networks.first(where: { !names.contains($0.name) }) {
+            throw ProfileError(device: runner.device.name, step: "run harness", reason: "the harness printed no result for \(missing.name)")
+        }
+        return output
+    }
+
+    /// `harness check`: runs every network once and reports output checksums.
+    public func check(_ networks: [HarnessNetwork], timeout: Double) throws -> HarnessOutput {
+        try run(mode: "check", networks, extra: [], timeout: timeout)
+    }
+
+    private func run(mode: String, _ networks: [HarnessNetwork], extra: [String], timeout: Double) throws -> HarnessOutput {
+        let device = runner.device.name
+        let planPath = "\(localDirectory)/plan-\(UUID().uuidString.prefix(8).lowercased()).txt"
+        do {
+            try networks.map(\.planText).joined().write(toFile: planPath, atomically: false, encoding: .utf8)
+        } catch {
+            throw ProfileError(device: device, step: "write plan", reason: error.localizedDescription)
+        }
+        defer { try? FileManager.default.removeItem(atPath: planPath) }
+        let devicePlan: String
+        do {
+            devicePlan = try runner.upload(planPath)
+        } catch {
+            throw ProfileError.wrapping(error, device: device, step: "upload plan")
+        }
+        let result: RunResult
+        do {
+            result = try runner.run(devicePath, arguments: [mode, devicePlan] + extra, timeout: timeout)
+        } catch {
+            throw ProfileError.wrapping(error, device: device, step: "run harness")
+        }
+        guard result.exitStatus == 0 else {
+            let how = result.exitStatus > 128
+                ? "was killed by signal \(result.exitStatus - 128)\(signalName(result.exitStatus - 128))"
+                : "exited with status \(result.exitStatus)"
+            let detail = result.firstOutputLine
+            throw ProfileError(device: device, step: "run harness", reason: "the harness \(how)" + (detail.isEmpty ? "" : ": \(detail)"))
+        }
+        do {
+            return try HarnessOutput.parse(result.stdout)
+        } catch {
+            throw ProfileError(device: device, step: "run harness", reason: "\(error)")
+        }
+    }
+}
+
+private func signalName(_ number: Int32) -> String {
+    let names: [Int32: String] = [4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"]
+    return names[number].map { " (\($0))" } ?? ""
+}

@@ -178,7 +178,8 @@ public enum HTMLReport {
         .meta { color: #555; } table { border-collapse: collapse; font-size: 0.9em; }
         td, th { padding: 2px 8px; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
         tr:nth-child(even) { background: #f6f6f6; } .figures th { font-weight: normal; color: #555; }
-        .row { display: flex; gap: 1em; flex-wrap: wrap; } figure { margin: 0.5em 0; } svg { max-width: 100%; height: auto; }
+        .row { display: flex; gap: 1em; flex-wrap: wrap; } .row figure { flex: 1 1 45%; } figure { margin: 0.5em 0; }
+        figure > svg { width: 100%; height: auto; } figure > svg.cell { width: auto; max-width: 100%; }
         figcaption { color: #555; font-size: 0.85em; text-align: center; }
         </style></head><body>
         \(body)
@@ -194,9 +195,11 @@ enum CellDrawing {
     static func svg(_ cell: CellDAG) -> String {
         let live = cell.reachable
         let leaves = Set(cell.leaves)
-        let spacing = 100.0, width = spacing * Double(cell.nodes) + 40, height = 260.0, baseline = 200.0
+        let spacing = 100.0, width = spacing * Double(cell.nodes) + 40
+        let highest = cell.edges.map { 28.0 * Double($0.to - $0.from) * 0.75 }.max() ?? 0
+        let baseline = highest + 40, height = baseline + 60
         func x(_ node: Int) -> Double { 40 + spacing * Double(node) + spacing / 2 - 30 }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
+        var svg = "<svg class=\"cell\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
         svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>"
         for edge in cell.edges where live[edge.from] {
             let (x1, x2) = (x(edge.from) + 14, x(edge.to) - 14)

@@ -9,7 +9,7 @@ struct AutoShrink: ParsableCommand {
         commandName: "autoshrink",
         abstract: "Topology-aware NAS (AutoShrink) for Linux edge devices: profile, search, train, export, deploy.",
         version: AutoShrinkVersion.string,
-        subcommands: [ProfileCommand.self, PredictCommand.self, SearchCommand.self, TrainCommand.self, EvaluateCommand.self,
+        subcommands: [QuickstartCommand.self, ProfileCommand.self, PredictCommand.self, SearchCommand.self, TrainCommand.self, EvaluateCommand.self,
                       ExportCommand.self, DeployCommand.self, ReportCommand.self, InfoCommand.self, BenchCommand.self,
                       SearchWorkerCommand.self])
 

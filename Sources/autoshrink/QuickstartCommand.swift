@@ -1,0 +1,138 @@
+import ArgumentParser
+import AutoShrinkDevice
+import Foundation
+
+/// `autoshrink quickstart`: the whole flow on this machine with small defaults.
+///
+/// Each step runs as a child `autoshrink` process (the same commands a user would type), so the
+/// quickstart is exactly the documented flow; its `--json` summary feeds the next step.
+struct QuickstartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quickstart",
+        abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
+        discussion: """
+            Defaults finish in about 10-15 minutes on 2 cores. Scale up with --nodes 8 --candidates 10
+            --proxy-per-class 500 --search-epochs 20 --train-epochs 10 (the reference setting).
+            """)
+
+    @Option(help: "Output directory for the profile, run, model, export and report.") var out: String = "quickstart"
+    @Option(help: "Device description (name or devices/X.toml).") var device: String = "local"
+    @Option(help: "Search: nodes per cell.") var nodes: Int = 5
+    @Option(help: "Search: candidates per step.") var candidates: Int = 3
+    @Option(help: "Search: proxy training images per class.") var proxyPerClass: Int = 100
+    @Option(help: "Search: epochs per candidate.") var searchEpochs: Int = 2
+    @Option(help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 4.0
+    @Option(help: "Final training epochs of the winner.") var trainEpochs: Int = 3
+    @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
+    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard nodes >= 2, candidates >= 1, proxyPerClass >= 1, searchEpochs >= 1, trainEpochs >= 1, threads >= 1 else {
+            throw ValidationError("--nodes >= 2 and the other counts must be positive")
+        }
+        guard budget > 0 else { throw ValidationError("--budget must be positive") }
+    }
+
+    struct Step {
+        var name: String
+        var arguments: [String]
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        let start = Date()
+        let directory = URL(fileURLWithPath: self.out).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let deviceName = (try? DeviceDescription.resolve(device).name) ?? device
+        let profile = "\(directory)/profiles/\(deviceName).json"
+        try FileManager.default.createDirectory(atPath: "\(directory)/profiles", withIntermediateDirectories: true)
+        let data = dataDir.map { ["--data-dir", $0] } ?? []
+        out.line("""
+            autoshrink quickstart
+              output   \(directory)
+              device   \(device)
+              search   N=\(nodes), K=\(candidates), \(proxyPerClass)/class, \(searchEpochs) epochs, latency budget \(budget) x refnet
+              train    \(trainEpochs) epochs on the full training set
+            """)
+        var timings: [(String, Double)] = []
+        func step(_ number: Int, _ title: String, _ arguments: [String]) throws -> [String: Any] {
+            out.line("[\(number)/7] \(title) ...")
+            let stepStart = Date()
+            let summary = try runChild(arguments + ["--json"])
+            let seconds = Date().timeIntervalSince(stepStart)
+            timings.append((title, seconds))
+            out.line("      done in \(formatDuration(seconds))")
+            return summary
+        }
+
+        let profiled = try step(1, "profile \(device) (quick space)", ["profile", "--device", device, "--space", "quick", "--out", profile])
+        let refnet = try step(2, "predict refnet on \(device)", ["predict", "refnet", "--profile", profile])
+        guard let refnetLatency = refnet["latency_ms"] as? Double else { throw CLIError("quickstart: predict gave no latency_ms") }
+        let limit = refnetLatency * budget
+        out.line(String(format: "      refnet predicted %.4f ms -> latency budget %.4f ms", refnetLatency, limit))
+        let search = try step(3, "search", ["search", "--runs-dir", "\(directory)/runs", "--name", "quickstart", "--force",
+                                            "--nodes", String(nodes), "--candidates", String(candidates),
+                                            "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
+                                            "--profile", profile, "--max-latency-ms", String(limit),
+                                            "--term", "latency_ms:\(limit):0.1", "--threads", String(threads)] + data)
+        guard let best = search["best_arch"] as? String else { throw CLIError("quickstart: the search found no feasible network") }
+        let trained = try step(4, "train the winner", ["train", "--arch", best, "--epochs", String(trainEpochs),
+                                                       "--out", "\(directory)/model", "--threads", String(threads)] + data)
+        guard let checkpoint = trained["checkpoint"] as? String else { throw CLIError("quickstart: training wrote no checkpoint") }
+        let exported = try step(5, "export int8 for \(device)", ["export", checkpoint, "--device", device, "--onnx",
+                                                                 "--out", "\(directory)/deploy"] + data)
+        let deployed = try step(6, "run the binary on \(device)", ["deploy", "\(directory)/deploy", "--device", device,
+                                                                  "--profiles", "\(directory)/profiles"] + data)
+        let report = try step(7, "write the report", ["report", "\(directory)/runs/quickstart", "--profile", profile,
+                                                      "--export", "\(directory)/deploy", "--out", "\(directory)/report.html"])
+        let seconds = Date().timeIntervalSince(start)
+
+        func number(_ object: [String: Any], _ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
+        func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
+        func ms(_ value: Double?) -> String { value.map { String(format: "%.4f ms", $0) } ?? "-" }
+        func bytes(_ value: Double?) -> String { value.map { String(format: "%.1f KiB", $0 / 1024) } ?? "-" }
+        let rows: [(String, String)] = [
+            ("float accuracy (test)", percent(number(exported, "float_accuracy"))),
+            ("int8 accuracy (test)", percent(number(exported, "int8_accuracy"))),
+            ("predicted latency", ms(number(deployed, "predicted_latency_ms"))),
+            ("measured latency (median)", ms(number(deployed, "measured_latency_ms"))),
+            ("activation arena", bytes(number(exported, "arena_bytes"))),
+            ("code (.text)", bytes(number(exported, "text_bytes"))),
+            ("weights", bytes(number(exported, "weight_bytes"))),
+            ("profile", profiled["profile"] as? String ?? profile),
+            ("run", "\(directory)/runs/quickstart"),
+            ("best architecture", best),
+            ("checkpoint", checkpoint),
+            ("binary", exported["binary"] as? String ?? "-"),
+            ("ONNX", exported["onnx"] as? String ?? "-"),
+            ("report", report["report"] as? String ?? "\(directory)/report.html"),
+            ("total time", formatDuration(seconds)),
+        ]
+        let width = rows.map(\.0.count).max() ?? 0
+        out.result("\nquickstart summary")
+        for (name, value) in rows { out.result("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
+        out.line("step times: " + timings.map { "\($0.0) \(formatDuration($0.1))" }.joined(separator: ", "))
+        out.json(["report": report["report"] as? String ?? "\(directory)/report.html", "binary": exported["binary"] as? String,
+                  "int8_accuracy": number(exported, "int8_accuracy"), "float_accuracy": number(exported, "float_accuracy"),
+                  "measured_latency_ms": number(deployed, "measured_latency_ms"),
+                  "predicted_latency_ms": number(deployed, "predicted_latency_ms"), "seconds": seconds,
+                  "best_arch": best, "checkpoint": checkpoint])
+    }
+
+    /// Runs `autoshrink ARGS` as a child process and returns its --json summary (the last stdout line).
+    private func runChild(_ arguments: [String]) throws -> [String: Any] {
+        let outcome = try runSubprocess(executable: "/proc/self/exe", arguments: arguments)
+        guard case .finished(let result) = outcome else { throw CLIError("quickstart: autoshrink \(arguments[0]) timed out") }
+        guard result.exitStatus == 0 else {
+            let reason = result.stderr.split(separator: "\n").first { $0.hasPrefix("Error:") || !$0.isEmpty }.map(String.init)
+                ?? "exit status \(result.exitStatus)"
+            throw CLIError("quickstart: autoshrink \(arguments[0]) failed: \(reason)")
+        }
+        guard let line = result.stdout.split(separator: "\n").last,
+              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw CLIError("quickstart: autoshrink \(arguments[0]) printed no JSON summary")
+        }
+        return object
+    }
+}

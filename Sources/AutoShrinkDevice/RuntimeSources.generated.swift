@@ -3,7 +3,7 @@
 /// The C runtime kernel sources, embedded so exports and profiler harnesses use exactly these files.
 public enum RuntimeSources {
     /// SHA-256 over (relative path, contents) of every file: the runtime version in profiles and exports.
-    public static let hash = "25741f1a30f24b3cdd0e4e203b47384c83cd41ec3496dcbbee8c7b97d551862d"
+    public static let hash = "fe7996da0fa00d9af97e5cc9b92fc94dbe890b857ddf667a289c879b91659372"
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = [
         ("add.c", #"""
@@ -103,6 +103,7 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
         }
     }
 }
+
 """#),
         ("concat.c", #"""
 /*
@@ -234,6 +235,7 @@ void as_requantize_s8(const int8_t *input, int height, int width, int channels, 
         }
     }
 }
+
 """#),
         ("conv2d.c", #"""
 /*
@@ -361,6 +363,7 @@ void as_conv2d_s8(const int8_t *input, int in_height, int in_width, int in_chann
                                         out_channels, out_pixel_stride);
     as__conv_gemm_s8(&s, input, input_zero_point, weights, bias, requant, output);
 }
+
 """#),
         ("depthwise_conv2d.c", #"""
 /*
@@ -446,6 +449,23 @@ static void group_taps(const void *input, size_t element, int in_height, int in_
     }
 }
 
+/* y[i] = clamp(bias[i] + sum_t tap[t][i] * w[t * channels + i]) for i in [begin, nc) (portable loop). */
+static void pixel_f32(const float *const *tap, int begin, int nc, const float *w, size_t channels,
+                      const float *bias_row, float lo, float hi, float *restrict y)
+{
+    const float *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
+    const float *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
+    int i;
+    for (i = begin; i < nc; i++) {
+        float v = bias_row[i];
+        v += t0[i] * w[i] + t1[i] * w[channels + i] + t2[i] * w[2 * channels + i];
+        v += t3[i] * w[3 * channels + i] + t4[i] * w[4 * channels + i] + t5[i] * w[5 * channels + i];
+        v += t6[i] * w[6 * channels + i] + t7[i] * w[7 * channels + i] + t8[i] * w[8 * channels + i];
+        v = v < lo ? lo : v;
+        y[i] = v > hi ? hi : v;
+    }
+}
+
 /* out[p][c] = clamp(bias[c] + sum_t taps[p][t][c] * w[t * channels + c]) for p < pixels, c < nc. */
 static void group_f32(int pixels, const void *taps[][9], const float *w, size_t channels, const float *bias_row,
                       int nc, float lo, float hi, float *out, size_t out_pixel_stride)
@@ -480,21 +500,12 @@ static void group_f32(int pixels, const void *taps[][9], const float *w, size_t 
     }
 #endif
     for (p = 0; p < pixels; p++) {
-        const float *t0 = (const float *)taps[p][0], *t1 = (const float *)taps[p][1];
-        const float *t2 = (const float *)taps[p][2], *t3 = (const float *)taps[p][3];
-        const float *t4 = (const float *)taps[p][4], *t5 = (const float *)taps[p][5];
-        const float *t6 = (const float *)taps[p][6], *t7 = (const float *)taps[p][7];
-        const float *t8 = (const float *)taps[p][8];
-        float *restrict y = out + p * out_pixel_stride;
-        int i;
-        for (i = c; i < nc; i++) {
-            float v = bias_row[i];
-            v += t0[i] * w[i] + t1[i] * w[channels + i] + t2[i] * w[2 * channels + i];
-            v += t3[i] * w[3 * channels + i] + t4[i] * w[4 * channels + i] + t5[i] * w[5 * channels + i];
-            v += t6[i] * w[6 * channels + i] + t7[i] * w[7 * channels + i] + t8[i] * w[8 * channels + i];
-            v = v < lo ? lo : v;
-            y[i] = v > hi ? hi : v;
+        const float *tap[9];
+        int t;
+        for (t = 0; t < 9; t++) {
+            tap[t] = (const float *)taps[p][t];
         }
+        pixel_f32(tap, c, nc, w, channels, bias_row, lo, hi, out + p * out_pixel_stride);
     }
 }
 
@@ -564,6 +575,24 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
+/* a[i] = bias[i] + sum_t (tap[t][i] - zp) * w[t * channels + i] for i in [begin, nc) (portable loop). */
+static void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
+                     const int32_t *bias_row, int32_t *restrict a)
+{
+    const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
+    const int8_t *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
+    int i;
+    for (i = begin; i < nc; i++) {
+        int32_t v = bias_row[i];
+        v += AS_DW_TAP(t0[i], w[i]) + AS_DW_TAP(t1[i], w[channels + i]) + AS_DW_TAP(t2[i], w[2 * channels + i]);
+        v += AS_DW_TAP(t3[i], w[3 * channels + i]) + AS_DW_TAP(t4[i], w[4 * channels + i]) +
+             AS_DW_TAP(t5[i], w[5 * channels + i]);
+        v += AS_DW_TAP(t6[i], w[6 * channels + i]) + AS_DW_TAP(t7[i], w[7 * channels + i]) +
+             AS_DW_TAP(t8[i], w[8 * channels + i]);
+        a[i] = v;
+    }
+}
+
 /* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
  * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
 static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
@@ -592,22 +621,12 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
     (void)bias_eff;
 #endif
     for (p = 0; p < pixels; p++) {
-        const int8_t *t0 = (const int8_t *)taps[p][0], *t1 = (const int8_t *)taps[p][1];
-        const int8_t *t2 = (const int8_t *)taps[p][2], *t3 = (const int8_t *)taps[p][3];
-        const int8_t *t4 = (const int8_t *)taps[p][4], *t5 = (const int8_t *)taps[p][5];
-        const int8_t *t6 = (const int8_t *)taps[p][6], *t7 = (const int8_t *)taps[p][7];
-        const int8_t *t8 = (const int8_t *)taps[p][8];
-        int32_t *restrict a = acc + p * DW_CHUNK;
-        int i;
-        for (i = c; i < nc; i++) {
-            int32_t v = bias_row[i];
-            v += AS_DW_TAP(t0[i], w[i]) + AS_DW_TAP(t1[i], w[channels + i]) + AS_DW_TAP(t2[i], w[2 * channels + i]);
-            v += AS_DW_TAP(t3[i], w[3 * channels + i]) + AS_DW_TAP(t4[i], w[4 * channels + i]) +
-                 AS_DW_TAP(t5[i], w[5 * channels + i]);
-            v += AS_DW_TAP(t6[i], w[6 * channels + i]) + AS_DW_TAP(t7[i], w[7 * channels + i]) +
-                 AS_DW_TAP(t8[i], w[8 * channels + i]);
-            a[i] = v;
+        const int8_t *tap[9];
+        int t;
+        for (t = 0; t < 9; t++) {
+            tap[t] = (const int8_t *)taps[p][t];
         }
+        pixel_s8(tap, c, nc, w, channels, zp, bias_row, acc + p * DW_CHUNK);
     }
 }
 
@@ -648,6 +667,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
         }
     }
 }
+
 """#),
         ("fully_connected.c", #"""
 /*
@@ -715,6 +735,7 @@ void as_fully_connected_s8(const int8_t *input, int in_channels, int32_t input_z
     const as__conv_shape s = fc_shape(in_channels, out_channels);
     as__conv_gemm_s8(&s, input, input_zero_point, weights, bias, requant, output);
 }
+
 """#),
         ("gemm_f32.c", #"""
 /*
@@ -725,21 +746,26 @@ void as_fully_connected_s8(const int8_t *input, int in_channels, int32_t input_z
  *
  *   out[p][o] = act(bias[o] + sum_r x_p[r] * w[r][o])     x_p = im2col row of pixel p [R], w [R][C_out]
  *
- * Pointwise convs and FC read their rows straight from the input (a pixel's channels are
- * contiguous). KxK convs read interior pixels straight from the input too, through a table of
- * reduction offsets (r -> (ky*W + kx)*pixel_stride + ci from the window origin); pixels whose window
- * leaves the image stage im2col rows into a stack buffer [P][STAGE] (padding stages 0), in passes of
- * at most STAGE floats. The inner kernel broadcasts one input value and multiply-adds it into a row
- * of output channels (contiguous in w).
+ * The inner kernel (up to 8 pixels x 32 output channels in registers) broadcasts one input value and
+ * multiply-adds it into a row of output channels, contiguous in w; bias is the initial value and the
+ * activation clamp is applied in registers before the store. Where the rows come from:
+ *   - pointwise convs and FC: straight from the input (a pixel's channels are contiguous);
+ *   - KxK convs, "direct" pixels whose window lies inside the image: straight from the input through
+ *     a table of reduction offsets (r -> (ky*W + kx)*pixel_stride + ci from the window origin);
+ *   - the other pixels: im2col rows staged in a stack buffer [P][STAGE] (padding stages 0), in passes
+ *     of at most STAGE floats with partial sums kept in an accumulator tile;
+ *   - a KxK conv whose zero-padded input fits PADDED_FLOATS (every stem) is first copied into a padded
+ *     stack image, so that all of its pixels are direct.
+ * Pixels are queued in raster order into direct and staged tiles, each run when full.
  */
 #include "kernel_common.h"
 
-#define TILE_PIXELS 8
-#define OC_CHUNK 256
-#define STAGE_FLOATS 256
-#define MAX_OFFSETS 1024 /* longest reduction read through the offset table */
-#define PADDED_FLOATS 6144 /* largest input copied once with its zero border (all pixels direct) */
-#define ZERO_RUN 64      /* longest channel run staged branch-free */
+#define TILE_PIXELS 8        /* output pixels per tile */
+#define OC_CHUNK 256         /* output channels whose partial sums fit the accumulator tile */
+#define STAGE_FLOATS 256     /* reduction values staged per pixel and pass */
+#define MAX_OFFSETS 1024     /* longest reduction read through the offset table */
+#define PADDED_FLOATS 6144   /* largest input copied once with its zero border (all pixels direct) */
+#define ZERO_RUN 64          /* longest channel run staged branch-free */
 
 /* ---- staging ------------------------------------------------------------------------------------ */
 
@@ -1370,6 +1396,7 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
     }
     conv_gemm(s, input, weights, bias, activation, output);
 }
+
 """#),
         ("gemm_s8.c", #"""
 /*
@@ -1385,6 +1412,7 @@ void as__conv_gemm_f32(const as__conv_shape *s, const float *input, const float 
  * per call and the inner loops are plain int8 dot products over groups of 4 reduction values:
  *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so activations enter the
  *     kernel as x + 128 (x ^ 0x80, the "staged domain") and the bias absorbs (zp + 128) * sum w;
+ *   - x86 AVX2: sign-extension to int16 and vpmaddwd;
  *   - aarch64 with dotprod: sdot (signed x signed) by lane;
  *   - aarch64 NEON: vmull_s8 + vpadal into pairwise int32 sums;
  *   - portable C otherwise.
@@ -1699,6 +1727,69 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
             AS_VNNI_ROWS(0, offsets);
         } else {
             AS_VNNI_ROWS(0, NULL);
+        }
+    }
+}
+
+#elif defined(AS_X86_AVX2)
+
+/* AVX2 (also AVX-512 without VNNI): bytes sign-extended to int16 and multiplied with vpmaddwd, which is
+ * exact (vpmaddubsw would saturate its int16 pair sums). One ymm of weights holds 4 output channels x
+ * 4 reduction values as int16; vpmaddwd leaves per-channel pair sums [o k01, o k23] that are folded
+ * with vphaddd at the end. */
+#define TILE_WIDTH 8
+#define TILE_MASKED_LOADS 1
+
+static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, __m256i mask, const int32_t *init,
+                                       int32_t *acc)
+{
+    __m256i lo[4], hi[4]; /* pair sums of channels 0-3 and 4-7 */
+    int r, g;
+    for (r = 0; r < rows; r++) {
+        lo[r] = _mm256_setzero_si256();
+        hi[r] = _mm256_setzero_si256();
+    }
+    for (g = 0; g < groups; g++) {
+        const __m256i wb = _mm256_maskload_epi32((const int *)(const void *)(w + (size_t)g * w_stride), mask);
+        const __m256i w0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(wb));
+        const __m256i w1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(wb, 1));
+        const int off = offsets ? offsets[g] : 4 * g;
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m256i x;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm256_cvtepi8_epi16(_mm_set1_epi32(quad)); /* [k0 k1 k2 k3] x 4 as int16 */
+            lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(x, w0));
+            hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(x, w1));
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        /* hadd gives [o0 o1 o4 o5 | o2 o3 o6 o7]; the qword permute restores o0..o7 */
+        const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
+        const __m256i base = _mm256_maskload_epi32(init ? init : acc + r * OC_CHUNK, mask);
+        _mm256_maskstore_epi32(acc + r * OC_CHUNK, mask, _mm256_add_epi32(base, sums));
+    }
+}
+
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
+{
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int r = 0;
+    if (offsets) {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+        }
+    } else {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
         }
     }
 }
@@ -2060,6 +2151,12 @@ static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, 
             }
             continue;
         }
+        if (c == 1) {
+            for (x = 0; x < width; x++) {
+                dst[(size_t)x * padded_channels] = (uint8_t)(src[(size_t)x * in_pixel_stride] ^ STAGE_FLIP);
+            }
+            continue;
+        }
         for (x = 0; x < width; x++) {
             for (i = 0; i < c; i++) {
                 dst[(size_t)x * padded_channels + i] = (uint8_t)(src[(size_t)x * in_pixel_stride + i] ^ STAGE_FLIP);
@@ -2120,6 +2217,7 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
               STAGE_FLIP, input_zero_point, weights, bias, requant, output);
 }
+
 """#),
         ("include/autoshrink_runtime.h", #"""
 /*
@@ -2166,10 +2264,12 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
  * as gemmlowp defines them (the left shift saturates to int32 here; TFLite leaves overflow undefined).
  * Accumulation is exact in int32 for R <= 65536.
  *
- * Optimized paths are chosen at compile time: x86 AVX-512 (F/BW/VL, VNNI for int8 GEMMs), AVX2+FMA,
- * aarch64 NEON (sdot with __ARM_FEATURE_DOTPROD), otherwise portable C loops written for the
- * auto-vectoriser. Define AUTOSHRINK_PORTABLE to force the portable C paths.
- * Optimized kernels use bounded stack scratch (below 64 KiB).
+ * Optimized paths are chosen at compile time from the target flags (e.g. -march=native,
+ * -mcpu=cortex-a76): x86 AVX-512 (F/BW/VL/DQ; VNNI for the int8 GEMMs), x86 AVX2+FMA, aarch64 NEON
+ * (sdot with __ARM_FEATURE_DOTPROD), otherwise portable C loops written for the auto-vectoriser
+ * (armv7 and x86-64 baseline builds). Define AUTOSHRINK_PORTABLE to force the portable C paths.
+ * Optimized kernels use bounded stack scratch (at most about 52 KiB for the deepest call chain) and
+ * are thread-safe: no static mutable data anywhere.
  */
 #ifndef AUTOSHRINK_RUNTIME_H
 #define AUTOSHRINK_RUNTIME_H
@@ -2465,6 +2565,7 @@ void as_fully_connected_s8_ref(const int8_t *input, int in_channels, int32_t inp
 #endif
 
 #endif /* AUTOSHRINK_RUNTIME_H */
+
 """#),
         ("kernel_common.h", #"""
 /*
@@ -2624,10 +2725,8 @@ void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count
 /* out[i] = MBQM(x[i], multiplier, shift) (one multiplier for the row); in place allowed. x, out: [count]. */
 void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out);
 
-/* out[i] = clamp(x[i], lo, hi). x, out: [count]. */
-void as__clamp_row_f32(const float *x, int count, float lo, float hi, float *out);
-
 #endif /* AUTOSHRINK_KERNEL_COMMON_H */
+
 """#),
         ("layout.c", #"""
 /*
@@ -2690,6 +2789,7 @@ const char *as_runtime_simd_path(void)
     return "portable";
 #endif
 }
+
 """#),
         ("pointwise_conv2d.c", #"""
 /*
@@ -2790,6 +2890,7 @@ void as_pointwise_conv_s8(const int8_t *input, int in_height, int in_width, int 
                                              out_channels, out_pixel_stride);
     as__conv_gemm_s8(&s, input, input_zero_point, weights, bias, requant, output);
 }
+
 """#),
         ("pooling.c", #"""
 /*
@@ -2965,6 +3066,7 @@ void as_global_avg_pool_s8(const int8_t *input, int height, int width, int chann
         as__requant_row_s8(acc, nc, &multiplier, &shift32, 0, output_zero_point, -128, 127, output + c0);
     }
 }
+
 """#),
         ("requantize.c", #"""
 /*
@@ -3129,17 +3231,6 @@ void as__activation_bounds_f32(as_activation activation, float *lo, float *hi)
 }
 
 /* ---- row kernels ------------------------------------------------------------------------------- */
-
-void as__clamp_row_f32(const float *x, int count, float lo, float hi, float *out)
-{
-    int i;
-    for (i = 0; i < count; i++) {
-        float v = x[i];
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        out[i] = v;
-    }
-}
 
 void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
                         int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out)
@@ -3337,6 +3428,7 @@ void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count
 {
     requant_block(acc, rows, acc_stride, count, multiplier, shift, zero_point, lo, hi, NULL, 0, out);
 }
+
 """#),
         ("simd_requant.h", #"""
 /*
@@ -3494,6 +3586,7 @@ static AS_ALWAYS_INLINE int8x16_t as__output16_neon(int32x4_t v0, int32x4_t v1, 
 #endif /* AS_ARM_NEON */
 
 #endif /* AUTOSHRINK_SIMD_REQUANT_H */
+
 """#),
         ("timing.c", #"""
 /*
@@ -3512,6 +3605,7 @@ uint64_t as_time_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec;
 }
+
 """#),
     ]
 }

@@ -81,6 +81,23 @@ static void group_taps(const void *input, size_t element, int in_height, int in_
     }
 }
 
+/* y[i] = clamp(bias[i] + sum_t tap[t][i] * w[t * channels + i]) for i in [begin, nc) (portable loop). */
+static void pixel_f32(const float *const *tap, int begin, int nc, const float *w, size_t channels,
+                      const float *bias_row, float lo, float hi, float *restrict y)
+{
+    const float *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
+    const float *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
+    int i;
+    for (i = begin; i < nc; i++) {
+        float v = bias_row[i];
+        v += t0[i] * w[i] + t1[i] * w[channels + i] + t2[i] * w[2 * channels + i];
+        v += t3[i] * w[3 * channels + i] + t4[i] * w[4 * channels + i] + t5[i] * w[5 * channels + i];
+        v += t6[i] * w[6 * channels + i] + t7[i] * w[7 * channels + i] + t8[i] * w[8 * channels + i];
+        v = v < lo ? lo : v;
+        y[i] = v > hi ? hi : v;
+    }
+}
+
 /* out[p][c] = clamp(bias[c] + sum_t taps[p][t][c] * w[t * channels + c]) for p < pixels, c < nc. */
 static void group_f32(int pixels, const void *taps[][9], const float *w, size_t channels, const float *bias_row,
                       int nc, float lo, float hi, float *out, size_t out_pixel_stride)
@@ -115,21 +132,12 @@ static void group_f32(int pixels, const void *taps[][9], const float *w, size_t 
     }
 #endif
     for (p = 0; p < pixels; p++) {
-        const float *t0 = (const float *)taps[p][0], *t1 = (const float *)taps[p][1];
-        const float *t2 = (const float *)taps[p][2], *t3 = (const float *)taps[p][3];
-        const float *t4 = (const float *)taps[p][4], *t5 = (const float *)taps[p][5];
-        const float *t6 = (const float *)taps[p][6], *t7 = (const float *)taps[p][7];
-        const float *t8 = (const float *)taps[p][8];
-        float *restrict y = out + p * out_pixel_stride;
-        int i;
-        for (i = c; i < nc; i++) {
-            float v = bias_row[i];
-            v += t0[i] * w[i] + t1[i] * w[channels + i] + t2[i] * w[2 * channels + i];
-            v += t3[i] * w[3 * channels + i] + t4[i] * w[4 * channels + i] + t5[i] * w[5 * channels + i];
-            v += t6[i] * w[6 * channels + i] + t7[i] * w[7 * channels + i] + t8[i] * w[8 * channels + i];
-            v = v < lo ? lo : v;
-            y[i] = v > hi ? hi : v;
+        const float *tap[9];
+        int t;
+        for (t = 0; t < 9; t++) {
+            tap[t] = (const float *)taps[p][t];
         }
+        pixel_f32(tap, c, nc, w, channels, bias_row, lo, hi, out + p * out_pixel_stride);
     }
 }
 
@@ -199,6 +207,24 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
+/* a[i] = bias[i] + sum_t (tap[t][i] - zp) * w[t * channels + i] for i in [begin, nc) (portable loop). */
+static void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
+                     const int32_t *bias_row, int32_t *restrict a)
+{
+    const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
+    const int8_t *t5 = tap[5], *t6 = tap[6], *t7 = tap[7], *t8 = tap[8];
+    int i;
+    for (i = begin; i < nc; i++) {
+        int32_t v = bias_row[i];
+        v += AS_DW_TAP(t0[i], w[i]) + AS_DW_TAP(t1[i], w[channels + i]) + AS_DW_TAP(t2[i], w[2 * channels + i]);
+        v += AS_DW_TAP(t3[i], w[3 * channels + i]) + AS_DW_TAP(t4[i], w[4 * channels + i]) +
+             AS_DW_TAP(t5[i], w[5 * channels + i]);
+        v += AS_DW_TAP(t6[i], w[6 * channels + i]) + AS_DW_TAP(t7[i], w[7 * channels + i]) +
+             AS_DW_TAP(t8[i], w[8 * channels + i]);
+        a[i] = v;
+    }
+}
+
 /* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
  * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
 static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
@@ -227,22 +253,12 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
     (void)bias_eff;
 #endif
     for (p = 0; p < pixels; p++) {
-        const int8_t *t0 = (const int8_t *)taps[p][0], *t1 = (const int8_t *)taps[p][1];
-        const int8_t *t2 = (const int8_t *)taps[p][2], *t3 = (const int8_t *)taps[p][3];
-        const int8_t *t4 = (const int8_t *)taps[p][4], *t5 = (const int8_t *)taps[p][5];
-        const int8_t *t6 = (const int8_t *)taps[p][6], *t7 = (const int8_t *)taps[p][7];
-        const int8_t *t8 = (const int8_t *)taps[p][8];
-        int32_t *restrict a = acc + p * DW_CHUNK;
-        int i;
-        for (i = c; i < nc; i++) {
-            int32_t v = bias_row[i];
-            v += AS_DW_TAP(t0[i], w[i]) + AS_DW_TAP(t1[i], w[channels + i]) + AS_DW_TAP(t2[i], w[2 * channels + i]);
-            v += AS_DW_TAP(t3[i], w[3 * channels + i]) + AS_DW_TAP(t4[i], w[4 * channels + i]) +
-                 AS_DW_TAP(t5[i], w[5 * channels + i]);
-            v += AS_DW_TAP(t6[i], w[6 * channels + i]) + AS_DW_TAP(t7[i], w[7 * channels + i]) +
-                 AS_DW_TAP(t8[i], w[8 * channels + i]);
-            a[i] = v;
+        const int8_t *tap[9];
+        int t;
+        for (t = 0; t < 9; t++) {
+            tap[t] = (const int8_t *)taps[p][t];
         }
+        pixel_s8(tap, c, nc, w, channels, zp, bias_row, acc + p * DW_CHUNK);
     }
 }
 

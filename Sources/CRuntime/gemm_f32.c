@@ -6,21 +6,26 @@
  *
  *   out[p][o] = act(bias[o] + sum_r x_p[r] * w[r][o])     x_p = im2col row of pixel p [R], w [R][C_out]
  *
- * Pointwise convs and FC read their rows straight from the input (a pixel's channels are
- * contiguous). KxK convs read interior pixels straight from the input too, through a table of
- * reduction offsets (r -> (ky*W + kx)*pixel_stride + ci from the window origin); pixels whose window
- * leaves the image stage im2col rows into a stack buffer [P][STAGE] (padding stages 0), in passes of
- * at most STAGE floats. The inner kernel broadcasts one input value and multiply-adds it into a row
- * of output channels (contiguous in w).
+ * The inner kernel (up to 8 pixels x 32 output channels in registers) broadcasts one input value and
+ * multiply-adds it into a row of output channels, contiguous in w; bias is the initial value and the
+ * activation clamp is applied in registers before the store. Where the rows come from:
+ *   - pointwise convs and FC: straight from the input (a pixel's channels are contiguous);
+ *   - KxK convs, "direct" pixels whose window lies inside the image: straight from the input through
+ *     a table of reduction offsets (r -> (ky*W + kx)*pixel_stride + ci from the window origin);
+ *   - the other pixels: im2col rows staged in a stack buffer [P][STAGE] (padding stages 0), in passes
+ *     of at most STAGE floats with partial sums kept in an accumulator tile;
+ *   - a KxK conv whose zero-padded input fits PADDED_FLOATS (every stem) is first copied into a padded
+ *     stack image, so that all of its pixels are direct.
+ * Pixels are queued in raster order into direct and staged tiles, each run when full.
  */
 #include "kernel_common.h"
 
-#define TILE_PIXELS 8
-#define OC_CHUNK 256
-#define STAGE_FLOATS 256
-#define MAX_OFFSETS 1024 /* longest reduction read through the offset table */
-#define PADDED_FLOATS 6144 /* largest input copied once with its zero border (all pixels direct) */
-#define ZERO_RUN 64      /* longest channel run staged branch-free */
+#define TILE_PIXELS 8        /* output pixels per tile */
+#define OC_CHUNK 256         /* output channels whose partial sums fit the accumulator tile */
+#define STAGE_FLOATS 256     /* reduction values staged per pixel and pass */
+#define MAX_OFFSETS 1024     /* longest reduction read through the offset table */
+#define PADDED_FLOATS 6144   /* largest input copied once with its zero border (all pixels direct) */
+#define ZERO_RUN 64          /* longest channel run staged branch-free */
 
 /* ---- staging ------------------------------------------------------------------------------------ */
 

@@ -11,6 +11,7 @@
  * per call and the inner loops are plain int8 dot products over groups of 4 reduction values:
  *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so activations enter the
  *     kernel as x + 128 (x ^ 0x80, the "staged domain") and the bias absorbs (zp + 128) * sum w;
+ *   - x86 AVX2: sign-extension to int16 and vpmaddwd;
  *   - aarch64 with dotprod: sdot (signed x signed) by lane;
  *   - aarch64 NEON: vmull_s8 + vpadal into pairwise int32 sums;
  *   - portable C otherwise.
@@ -325,6 +326,69 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
             AS_VNNI_ROWS(0, offsets);
         } else {
             AS_VNNI_ROWS(0, NULL);
+        }
+    }
+}
+
+#elif defined(AS_X86_AVX2)
+
+/* AVX2 (also AVX-512 without VNNI): bytes sign-extended to int16 and multiplied with vpmaddwd, which is
+ * exact (vpmaddubsw would saturate its int16 pair sums). One ymm of weights holds 4 output channels x
+ * 4 reduction values as int16; vpmaddwd leaves per-channel pair sums [o k01, o k23] that are folded
+ * with vphaddd at the end. */
+#define TILE_WIDTH 8
+#define TILE_MASKED_LOADS 1
+
+static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, __m256i mask, const int32_t *init,
+                                       int32_t *acc)
+{
+    __m256i lo[4], hi[4]; /* pair sums of channels 0-3 and 4-7 */
+    int r, g;
+    for (r = 0; r < rows; r++) {
+        lo[r] = _mm256_setzero_si256();
+        hi[r] = _mm256_setzero_si256();
+    }
+    for (g = 0; g < groups; g++) {
+        const __m256i wb = _mm256_maskload_epi32((const int *)(const void *)(w + (size_t)g * w_stride), mask);
+        const __m256i w0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(wb));
+        const __m256i w1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(wb, 1));
+        const int off = offsets ? offsets[g] : 4 * g;
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m256i x;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm256_cvtepi8_epi16(_mm_set1_epi32(quad)); /* [k0 k1 k2 k3] x 4 as int16 */
+            lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(x, w0));
+            hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(x, w1));
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        /* hadd gives [o0 o1 o4 o5 | o2 o3 o6 o7]; the qword permute restores o0..o7 */
+        const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
+        const __m256i base = _mm256_maskload_epi32(init ? init : acc + r * OC_CHUNK, mask);
+        _mm256_maskstore_epi32(acc + r * OC_CHUNK, mask, _mm256_add_epi32(base, sums));
+    }
+}
+
+static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
+{
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int r = 0;
+    if (offsets) {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+        }
+    } else {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
         }
     }
 }

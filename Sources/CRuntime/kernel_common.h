@@ -155,7 +155,4 @@ void as__requant_rows_s8(const int32_t *acc, int rows, int acc_stride, int count
 /* out[i] = MBQM(x[i], multiplier, shift) (one multiplier for the row); in place allowed. x, out: [count]. */
 void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, int32_t *out);
 
-/* out[i] = clamp(x[i], lo, hi). x, out: [count]. */
-void as__clamp_row_f32(const float *x, int count, float lo, float hi, float *out);
-
 #endif /* AUTOSHRINK_KERNEL_COMMON_H */

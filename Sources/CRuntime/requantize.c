@@ -161,17 +161,6 @@ void as__activation_bounds_f32(as_activation activation, float *lo, float *hi)
 
 /* ---- row kernels ------------------------------------------------------------------------------- */
 
-void as__clamp_row_f32(const float *x, int count, float lo, float hi, float *out)
-{
-    int i;
-    for (i = 0; i < count; i++) {
-        float v = x[i];
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        out[i] = v;
-    }
-}
-
 void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
                         int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out)
 {

@@ -42,10 +42,12 @@
  * as gemmlowp defines them (the left shift saturates to int32 here; TFLite leaves overflow undefined).
  * Accumulation is exact in int32 for R <= 65536.
  *
- * Optimized paths are chosen at compile time: x86 AVX-512 (F/BW/VL, VNNI for int8 GEMMs), AVX2+FMA,
- * aarch64 NEON (sdot with __ARM_FEATURE_DOTPROD), otherwise portable C loops written for the
- * auto-vectoriser. Define AUTOSHRINK_PORTABLE to force the portable C paths.
- * Optimized kernels use bounded stack scratch (below 64 KiB).
+ * Optimized paths are chosen at compile time from the target flags (e.g. -march=native,
+ * -mcpu=cortex-a76): x86 AVX-512 (F/BW/VL/DQ; VNNI for the int8 GEMMs), x86 AVX2+FMA, aarch64 NEON
+ * (sdot with __ARM_FEATURE_DOTPROD), otherwise portable C loops written for the auto-vectoriser
+ * (armv7 and x86-64 baseline builds). Define AUTOSHRINK_PORTABLE to force the portable C paths.
+ * Optimized kernels use bounded stack scratch (at most about 52 KiB for the deepest call chain) and
+ * are thread-safe: no static mutable data anywhere.
  */
 #ifndef AUTOSHRINK_RUNTIME_H
 #define AUTOSHRINK_RUNTIME_H

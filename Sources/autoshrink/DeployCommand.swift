@@ -42,7 +42,9 @@ struct DeployCommand: ParsableCommand {
                                         benchRuns: benchRuns, profilesDirectory: profiles,
                                         progress: { out.line("  ... \($0)") })
         func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
-        out.result("deployed \(report.binary) on \(target.name)\(report.rebuilt ? " (rebuilt for it)" : "")")
+        out.result(report.rebuilt
+            ? "deployed \(export) on \(target.name), rebuilt with \(target.compiler.cc) \(target.compiler.flags.joined(separator: " "))"
+            : "deployed \(report.binary) on \(target.name)")
         out.result("  accuracy      \(percent(report.accuracy)) on \(report.images) test images (export measured \(percent(report.exportAccuracy)))")
         out.result(String(format: "  latency       measured median %.4f ms, p90 %.4f ms (%@)%@", report.latency.medianMilliseconds,
                           report.latency.p90Milliseconds, report.latency.simd,

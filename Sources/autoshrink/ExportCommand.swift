@@ -39,7 +39,7 @@ struct ExportCommand: ParsableCommand {
     enum PrecisionChoice: String, EnumerableFlag {
         case int8, float
         static func help(for value: PrecisionChoice) -> ArgumentHelp? {
-            value == .int8 ? "Main binary in int8 (default)." : "Main binary in float32."
+            value == .int8 ? "Main binary in int8." : "Main binary in float32."
         }
     }
 
@@ -97,7 +97,7 @@ struct ExportCommand: ParsableCommand {
                    report.accuracy[.float32].flatMap { f in report.accuracy[.int8].map { String(format: " (drop %.2f points)", (f - $0) * 100) } } ?? ""),
             "  code          \(report.codeSizes[primary]!.textBytes) bytes .text (model \(report.codeSizes[primary]!.modelTextBytes) + kernels used; all kernels \(report.allKernelsTextBytes))",
             "  weights       \(report.weightBytes[primary]!) bytes (\(primary.rawValue)); float32 \(report.weightBytes[.float32]!)",
-            String(format: "  arena         %d bytes, lower bound %d (%.3fx, %@); no reuse would need %d",
+            String(format: "  arena         %d bytes, lower bound %d (%.3fx, %@); cost-model peak without in-place reuse %d",
                    plan.arenaBytes, plan.lowerBoundBytes, Double(plan.arenaBytes) / Double(max(plan.lowerBoundBytes, 1)),
                    plan.planner, report.unplannedPeakBytes * primary.bytesPerElementForReport),
         ]

@@ -1,0 +1,174 @@
+import AutoShrinkDevice
+import AutoShrinkModel
+import Foundation
+
+/// What `Deployment.run` measured on a device, next to what the export and the profile expected.
+public struct DeploymentReport: Sendable {
+    public var device: DeviceDescription
+    /// The export's binary (when `rebuilt`, a build of its sources for this device ran instead).
+    public var binary: String
+    /// Whether the export was rebuilt with this device's toolchain.
+    public var rebuilt: Bool
+    public var precision: ModelPrecision
+    public var images: Int
+    public var accuracy: Double?
+    /// The accuracy the export measured for the same binary precision.
+    public var exportAccuracy: Double?
+    public var latency: LatencyMeasurement
+    /// From `profiles/<device>.json`, nil without a (usable) profile.
+    public var predictedLatencyMilliseconds: Double?
+    /// Why there is no prediction, when there is none.
+    public var predictionNote: String?
+    public var peakResidentKiB: Int?
+    public var arenaBytes: Int?
+
+    public func jsonObject() -> [String: Any] {
+        func value(_ optional: Any?) -> Any { optional ?? NSNull() }
+        return [
+            "device": device.name, "arch": device.architecture.rawValue, "binary": binary, "rebuilt": rebuilt,
+            "precision": precision.rawValue, "images": images, "accuracy": value(accuracy),
+            "export_accuracy": value(exportAccuracy),
+            "measured_latency_ms": latency.medianMilliseconds, "measured_latency_p90_ms": latency.p90Milliseconds,
+            "bench_runs": latency.runs, "simd": latency.simd, "emulated": latency.emulated,
+            "predicted_latency_ms": value(predictedLatencyMilliseconds), "prediction_note": value(predictionNote),
+            "peak_rss_kib": value(peakResidentKiB), "arena_bytes": value(arenaBytes),
+        ]
+    }
+}
+
+/// `autoshrink deploy`: runs an export's binary on a device — real test images and the latency
+/// bench — and sets the figures beside the export's and the profile's.
+///
+/// A binary built for another toolchain (other compiler, flags or architecture) is rebuilt from the
+/// export's sources with this device's toolchain in a temporary directory; when that compiler is not
+/// installed the deployment is refused with a one-line reason.
+public enum Deployment {
+    /// The parts of `export.json` deployment needs.
+    public struct Manifest: Sendable {
+        public var precision: ModelPrecision
+        public var binaryName: String
+        public var dataset: String
+        public var compiler: CompilerSettings
+        public var deviceName: String
+        public var architecture: DeviceArchitecture
+        public var accuracy: [ModelPrecision: Double]
+        public var arenaBytes: Int?
+
+        /// Reads and checks `DIRECTORY/export.json`.
+        public static func load(directory: String) throws -> Manifest {
+            let path = "\(directory)/export.json"
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ExportError("\(directory): not an export directory (no export.json); run autoshrink export first")
+            }
+            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ExportError("\(path): not valid JSON")
+            }
+            guard json["format"] as? String == ModelExporter.manifestFormat else {
+                throw ExportError("\(path): not an autoshrink export manifest (format is \(json["format"].map { "'\($0)'" } ?? "missing"))")
+            }
+            guard json["version"] as? Int == ModelExporter.manifestVersion else {
+                throw ExportError("\(path): unsupported export version \(json["version"].map { "\($0)" } ?? "missing") (this autoshrink reads version \(ModelExporter.manifestVersion))")
+            }
+            guard let precisionText = json["precision"] as? String, let precision = ModelPrecision(rawValue: precisionText),
+                  let binary = json["binary"] as? String, let dataset = json["dataset"] as? String,
+                  let device = json["device"] as? [String: Any], let cc = device["cc"] as? String,
+                  let flags = device["flags"] as? [String], let arch = (device["arch"] as? String).flatMap(DeviceArchitecture.init),
+                  let deviceName = device["name"] as? String else {
+                throw ExportError("\(path): missing or malformed keys (precision, binary, dataset, device)")
+            }
+            var accuracy: [ModelPrecision: Double] = [:]
+            accuracy[.int8] = json["int8_accuracy"] as? Double
+            accuracy[.float32] = json["float_accuracy"] as? Double
+            return Manifest(precision: precision, binaryName: (binary as NSString).lastPathComponent, dataset: dataset,
+                            compiler: CompilerSettings(cc: cc, flags: flags, ldflags: device["ldflags"] as? [String] ?? []),
+                            deviceName: deviceName, architecture: arch, accuracy: accuracy,
+                            arenaBytes: json["arena_bytes"] as? Int)
+        }
+    }
+
+    /// Deploys `exportDirectory` to `device`: `images` test images (nil = all) and `benchRuns` timed runs.
+    public static func run(exportDirectory: String, device: DeviceDescription, images: Int?, dataDirectory: String?,
+                           benchRuns: Int = 2000, profilesDirectory: String = "profiles", runTimeout: Double = 1800,
+                           progress: (String) -> Void = { _ in }) throws -> DeploymentReport {
+        let manifest = try Manifest.load(directory: exportDirectory)
+        let architecture = try Architecture.load(path: "\(exportDirectory)/model.arch.json")
+        let fileManager = FileManager.default
+        let scratch = fileManager.temporaryDirectory.appendingPathComponent("autoshrink-deploy-\(UUID().uuidString.prefix(8))").path
+        try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? fileManager.removeItem(atPath: scratch) }
+
+        var binary = "\(exportDirectory)/\(manifest.binaryName)"
+        var rebuilt = false
+        if manifest.compiler != device.compiler || manifest.architecture != device.architecture {
+            let toolchain = Toolchain(device: device)
+            guard toolchain.isAvailable else {
+                throw ExportError("\(exportDirectory) was built for \(manifest.deviceName) (\(manifest.architecture.rawValue), \(manifest.compiler.cc)); \(device.name) (\(device.architecture.rawValue)) needs a rebuild with \(device.compiler.cc), which is not installed (run tools/setup, or export for \(device.name) on a machine that has it)")
+            }
+            progress("rebuilding for \(device.name) with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) (the export was built for \(manifest.deviceName))")
+            binary = try rebuild(exportDirectory: exportDirectory, binaryName: manifest.binaryName, device: device, scratch: scratch)
+            rebuilt = true
+        }
+        guard fileManager.isExecutableFile(atPath: binary) else {
+            throw ExportError("\(binary): missing or not executable; run autoshrink export again")
+        }
+        let machine = try ELFSectionSizes.read(path: binary).machineName
+        let expected = device.architecture == .armv7 ? "arm" : device.architecture.rawValue
+        guard machine == expected else {
+            throw ExportError("\(binary) is a \(machine) binary but \(device.name) is \(device.architecture.rawValue); export for \(device.name) first")
+        }
+        let tests = try TestImages.locate(dataset: manifest.dataset, directory: dataDirectory, scratch: "\(scratch)/tests")
+
+        let runner = makeRunner(for: device)
+        progress("connecting to \(device.name) (\(device.runner.kind.rawValue) runner)")
+        try runner.prepare()
+        defer { try? runner.cleanup() }
+        progress("uploading \((binary as NSString).lastPathComponent) and the test images")
+        let deviceBinary = try runner.upload(binary)
+        let deviceTests = TestImages(images: try runner.upload(tests.images), labels: try runner.upload(tests.labels))
+        progress("classifying \(images.map(String.init) ?? "all") test images on \(device.name)")
+        let classification = try ModelRun.classify(runner: runner, binary: deviceBinary, tests: deviceTests, limit: images,
+                                                   timeout: runTimeout)
+        progress("timing \(benchRuns) runs on \(device.name)")
+        let latency = try ModelRun.bench(runner: runner, binary: deviceBinary, runs: benchRuns, timeout: runTimeout)
+
+        var predicted: Double?
+        var note: String?
+        let profile = "\(profilesDirectory)/\(device.name).json"
+        if fileManager.fileExists(atPath: profile) {
+            do {
+                predicted = try ProfileLatencyPredictor.load(path: profile).predictLatencyMilliseconds(architecture.lowered())
+            } catch {
+                note = "\(error)"
+            }
+        } else {
+            note = "no profile \(profile); run autoshrink profile --device \(device.name)"
+        }
+        return DeploymentReport(device: device, binary: rebuilt ? "\(exportDirectory)/\(manifest.binaryName)" : binary, rebuilt: rebuilt, precision: manifest.precision,
+                                images: classification.images, accuracy: classification.accuracy,
+                                exportAccuracy: manifest.accuracy[manifest.precision], latency: latency,
+                                predictedLatencyMilliseconds: predicted, predictionNote: note,
+                                peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes)
+    }
+
+    /// Builds the export's main binary from its sources with `device`'s toolchain in `scratch`.
+    static func rebuild(exportDirectory: String, binaryName: String, device: DeviceDescription, scratch: String) throws -> String {
+        let fileManager = FileManager.default
+        let copy = "\(scratch)/project"
+        try fileManager.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        var runtime: [String] = []
+        for entry in try fileManager.subpathsOfDirectory(atPath: exportDirectory) {
+            guard entry.hasSuffix(".c") || entry.hasSuffix(".h") else { continue }
+            let target = "\(copy)/\(entry)"
+            try fileManager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fileManager.copyItem(atPath: "\(exportDirectory)/\(entry)", toPath: target)
+            if entry.hasPrefix("runtime/") && entry.hasSuffix(".c") { runtime.append(entry) }
+        }
+        guard fileManager.fileExists(atPath: "\(copy)/model.c"), !runtime.isEmpty else {
+            throw ExportError("\(exportDirectory): model.c or runtime/ missing; run autoshrink export again")
+        }
+        let result = try ProjectBuilder(device: device).build(
+            directory: copy, runtimeSources: runtime.sorted(), harnessSources: ["main.c", "idx.c"],
+            targets: [ProjectBuilder.Target(modelSource: "model.c", binary: binaryName)], scratch: "\(scratch)/objects")
+        return result.binaries["model.c"]!
+    }
+}

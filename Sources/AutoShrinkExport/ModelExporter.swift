@@ -1,0 +1,462 @@
+import AutoShrinkData
+import AutoShrinkDevice
+import AutoShrinkEngine
+import AutoShrinkModel
+import Foundation
+
+/// Test images on this machine as IDX files (plain or gzip) that the generated binary reads.
+public struct TestImages: Sendable, Hashable {
+    public var images: String
+    public var labels: String
+    public init(images: String, labels: String) { self.images = images; self.labels = labels }
+
+    /// The official test files of an IDX dataset (Fashion-MNIST, MNIST), or — for other datasets —
+    /// the test split written as plain IDX files into `scratch`.
+    public static func locate(dataset name: String, directory: String?, scratch: String) throws -> TestImages {
+        guard let kind = DatasetKind(rawValue: name.lowercased()) else {
+            throw ExportError("the checkpoint was trained on '\(name)', which autoshrink cannot load test images for")
+        }
+        switch kind {
+        case .fashionMNIST, .mnist:
+            let paths = try DatasetLoader.idxPaths(kind, split: .test, directory: directory ?? kind.defaultDirectory)
+            return TestImages(images: paths.images, labels: paths.labels)
+        case .cifar10:
+            let test = try DatasetLoader.load(kind, split: .test, directory: directory, normalization: .unit(channels: 3))
+            return try write(test, directory: scratch)
+        }
+    }
+
+    /// Writes `dataset`'s raw pixels and labels as IDX files (images N x H x W for one channel,
+    /// N x C x H x W otherwise) named like the MNIST test files.
+    public static func write(_ dataset: Dataset, directory: String, limit: Int? = nil) throws -> TestImages {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let count = min(limit ?? dataset.count, dataset.count)
+        func header(_ dimensions: [Int]) -> [UInt8] {
+            var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
+            for dimension in dimensions { bytes += withUnsafeBytes(of: UInt32(dimension).bigEndian) { Array($0) } }
+            return bytes
+        }
+        let shape = dataset.channels == 1 ? [count, dataset.height, dataset.width]
+            : [count, dataset.channels, dataset.height, dataset.width]
+        let images = header(shape) + dataset.rawPixels[0..<(count * dataset.imageSize)]
+        let labels = header([count]) + dataset.labels[0..<count].map { UInt8(clamping: $0) }
+        let result = TestImages(images: "\(directory)/t10k-images-idx3-ubyte", labels: "\(directory)/t10k-labels-idx1-ubyte")
+        try Data(images).write(to: URL(fileURLWithPath: result.images))
+        try Data(labels).write(to: URL(fileURLWithPath: result.labels))
+        return result
+    }
+}
+
+/// How `ModelExporter.export` works.
+public struct ExportOptions: Sendable {
+    /// Precision of the main binary `model`; the other one is built beside it for comparison.
+    public var precision: ModelPrecision = .int8
+    public var calibrationImages: Int = 512
+    public var calibrationMethod: CalibrationMethod = .minMax
+    /// Also write `model.int8.onnx` (QDQ, uint8 activations).
+    public var quantizedONNX = false
+    public var planner: any MemoryPlanner = GreedyBySizePlanner()
+    /// Compiler flags after the device's (e.g. `-Werror` in tests).
+    public var extraCFlags: [String] = []
+    /// Run the binaries on the device (accuracy on the test images and the latency bench).
+    public var measure = true
+    /// Test images for the accuracy runs (nil = all).
+    public var testImageLimit: Int?
+    public var benchRuns = 2000
+    /// Seconds one run on the device may take.
+    public var runTimeout: Double = 1800
+
+    public init() {}
+}
+
+/// Latency of one binary measured with `model --bench` on the device.
+public struct LatencyMeasurement: Sendable, Hashable, Codable {
+    public var medianMilliseconds: Double
+    public var p90Milliseconds: Double
+    public var runs: Int
+    public var simd: String
+    /// Measured under qemu user-mode emulation: says nothing about real hardware.
+    public var emulated: Bool
+}
+
+/// One tensor's int8 quantization as `export.json` lists it.
+public struct TensorQuantizationRecord: Sendable, Hashable, Codable {
+    public var tensor: Int
+    public var name: String
+    public var scale: Float
+    public var zeroPoint: Int
+    /// The real range the quantization covers.
+    public var min: Float
+    public var max: Float
+}
+
+/// Everything an export produced and measured; `jsonObject` is `export.json`.
+public struct ExportReport: Sendable {
+    public var directory: String
+    public var modelName: String
+    public var architectureHash: String
+    public var device: DeviceDescription
+    public var precision: ModelPrecision
+    /// Binary paths (under `directory`) by precision.
+    public var binaries: [ModelPrecision: String]
+    public var onnx: String?
+    public var onnxInt8: String?
+    public var dataset: String
+    public var testImages: Int?
+    public var checkpointTestAccuracy: Double?
+    public var accuracy: [ModelPrecision: Double]
+    public var peakResidentKiB: [ModelPrecision: Int]
+    public var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize]
+    public var allKernelsTextBytes: Int
+    public var weightBytes: [ModelPrecision: Int]
+    public var quantizationConstantBytes: Int
+    public var plans: [ModelPrecision: MemoryPlan]
+    /// Peak live activation bytes with one buffer per tensor and no reuse (int8, the cost model's figure).
+    public var unplannedPeakBytes: Int
+    public var latency: [ModelPrecision: LatencyMeasurement]
+    public var calibrationImages: Int
+    public var calibrationMethod: String
+    /// Quantization of every lowered tensor.
+    public var quantization: [TensorQuantizationRecord]
+    public var seconds: Double
+
+    public var binary: String { binaries[precision]! }
+
+    /// The summary as JSON values (nil -> null), keys in snake case; `export.json` and `--json`.
+    public func jsonObject() -> [String: Any] {
+        func value(_ optional: Any?) -> Any { optional ?? NSNull() }
+        func latencyObject(_ measurement: LatencyMeasurement?) -> Any {
+            guard let measurement else { return NSNull() }
+            return ["median_ms": measurement.medianMilliseconds, "p90_ms": measurement.p90Milliseconds,
+                    "runs": measurement.runs, "simd": measurement.simd, "emulated": measurement.emulated] as [String: Any]
+        }
+        let primary = precision
+        return [
+            "format": ModelExporter.manifestFormat, "version": ModelExporter.manifestVersion,
+            "exporter_version": ModelExporter.version, "autoshrink_version": AutoShrinkVersion.string,
+            "model": modelName, "architecture_hash": architectureHash, "architecture_file": "model.arch.json",
+            "runtime_hash": RuntimeSources.hash,
+            "device": ["name": device.name, "arch": device.architecture.rawValue, "cc": device.compiler.cc,
+                       "flags": device.compiler.flags, "ldflags": device.compiler.ldflags] as [String: Any],
+            "precision": primary.rawValue,
+            "binary": binary,
+            "binaries": Dictionary(uniqueKeysWithValues: binaries.map { ($0.key.rawValue, $0.value) }),
+            "onnx": value(onnx), "onnx_int8": value(onnxInt8),
+            "dataset": dataset, "test_images": value(testImages),
+            "checkpoint_test_accuracy": value(checkpointTestAccuracy),
+            "float_accuracy": value(accuracy[.float32]), "int8_accuracy": value(accuracy[.int8]),
+            "accuracy_drop_points": value(accuracy[.float32].flatMap { f in accuracy[.int8].map { (f - $0) * 100 } }),
+            "peak_rss_kib": value(peakResidentKiB[primary]),
+            "text_bytes": codeSizes[primary]!.textBytes,
+            "text_bytes_model": codeSizes[primary]!.modelTextBytes,
+            "text_bytes_binary": codeSizes[primary]!.binaryTextBytes,
+            "text_bytes_int8": value(codeSizes[.int8]?.textBytes), "text_bytes_float": value(codeSizes[.float32]?.textBytes),
+            "text_bytes_all_kernels": allKernelsTextBytes,
+            "weight_bytes": weightBytes[primary]!, "weight_bytes_int8": value(weightBytes[.int8]),
+            "weight_bytes_float": value(weightBytes[.float32]),
+            "quantization_constant_bytes": quantizationConstantBytes,
+            "arena_bytes": plans[primary]!.arenaBytes, "arena_lower_bound_bytes": plans[primary]!.lowerBoundBytes,
+            "arena_bytes_int8": value(plans[.int8]?.arenaBytes), "arena_lower_bound_bytes_int8": value(plans[.int8]?.lowerBoundBytes),
+            "arena_bytes_float": value(plans[.float32]?.arenaBytes),
+            "arena_lower_bound_bytes_float": value(plans[.float32]?.lowerBoundBytes),
+            "arena_unplanned_peak_bytes_int8": unplannedPeakBytes,
+            "planner": plans[primary]!.planner,
+            "latency": latencyObject(latency[primary]),
+            "latency_median_ms": value(latency[primary]?.medianMilliseconds),
+            "latency_float": latencyObject(latency[.float32]), "latency_int8": latencyObject(latency[.int8]),
+            "calibration": ["images": calibrationImages, "method": calibrationMethod] as [String: Any],
+            "scheme": "TFLite int8: per-output-channel symmetric int8 weights, per-tensor asymmetric int8 activations, int32 bias, Q0.31 requantization",
+            "quantization": quantization.map {
+                ["tensor": $0.tensor, "name": $0.name, "scale": Double($0.scale), "zero_point": $0.zeroPoint,
+                 "min": Double($0.min), "max": Double($0.max)] as [String: Any]
+            },
+            "seconds": seconds,
+        ]
+    }
+}
+
+/// `autoshrink export`: checkpoint -> BN folding, calibration, int8 quantization, arena plan ->
+/// a standalone C project `deploy/NAME/` built for a device, measured on it.
+///
+/// The project (DESIGN.md §4): `model.h`, `model.c` (main precision) and `model_float.c` /
+/// `model_int8.c` (the other), `main.c` + `idx.c`/`idx.h` (harness), `runtime/` (the kernels verbatim),
+/// `Makefile`, `model.arch.json`, `model.onnx` (and `model.int8.onnx`), `export.json`, and the binaries
+/// `model` and `model-float` / `model-int8`. It is built in a temporary sibling directory and renamed
+/// into place only when everything succeeded, so a failed export leaves an earlier one intact.
+public enum ModelExporter {
+    /// Version of the generator (bump when generated code changes).
+    public static let version = "1"
+    public static let manifestFormat = "autoshrink.export"
+    public static let manifestVersion = 1
+
+    /// Source and binary names of each precision, given the main one.
+    public static func files(primary: ModelPrecision) -> [ModelPrecision: (source: String, binary: String)] {
+        primary == .int8
+            ? [.int8: ("model.c", "model"), .float32: ("model_float.c", "model-float")]
+            : [.float32: ("model.c", "model"), .int8: ("model_int8.c", "model-int8")]
+    }
+
+    public static func export(checkpoint: Checkpoint, calibration: Dataset, testImages: TestImages?,
+                              device: DeviceDescription, outputDirectory: String, options: ExportOptions,
+                              context: ExecutionContext, progress: (String) -> Void = { _ in }) throws -> ExportReport {
+        let start = Date()
+        let architecture = checkpoint.architecture
+        let folded = try FoldedNetwork(checkpoint: checkpoint)
+        let graph = folded.graph
+        try QuantizedNetwork.checkSupported(graph)
+        let metadata = checkpoint.metadata
+        let normalization = Normalization(mean: metadata.normalizationMean, std: metadata.normalizationStd)
+        let input = graph.tensors[graph.input]
+        guard calibration.channels == input.channels, calibration.height == input.height, calibration.width == input.width else {
+            throw ExportError("calibration images are \(calibration.channels)x\(calibration.height)x\(calibration.width), the model expects \(input)")
+        }
+
+        progress("calibrating on \(min(options.calibrationImages, calibration.count)) training images (\(label(options.calibrationMethod)))")
+        let network = try checkpoint.makeNetwork(context: context)
+        let calibrationSet = calibration.normalization == normalization ? calibration : calibration.normalized(with: normalization)
+        let ranges = Calibration.collect(network: network, dataset: calibrationSet, limit: options.calibrationImages,
+                                         method: options.calibrationMethod)
+        let layout = ActivationLayout.optimized(graph: graph, planner: options.planner)
+        var plans: [ModelPrecision: MemoryPlan] = [:]
+        for precision in ModelPrecision.allCases {
+            let plan = options.planner.plan(layout.bufferRequests(bytesPerElement: precision.bytesPerElement), alignment: 16)
+            if let problem = layout.violations(plan: plan, bytesPerElement: precision.bytesPerElement).first {
+                throw ExportError("internal error: the \(plan.planner) plan overlaps live tensors (\(problem))")
+            }
+            plans[precision] = plan
+        }
+        let quantized = try QuantizedNetwork(network: folded, ranges: ranges, layout: layout, normalization: normalization)
+        let description = ExportDescription(
+            modelName: architecture.name, architectureHash: architecture.stableHash, dataset: metadata.dataset,
+            calibration: "\(ranges.images) training images, \(label(options.calibrationMethod))",
+            exporterVersion: "\(AutoShrinkVersion.string) (exporter \(version))", runtimeHash: RuntimeSources.hash)
+        let generators = Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { precision in
+            (precision, CModelGenerator(network: folded, layout: layout, quantized: precision == .int8 ? quantized : nil,
+                                        plan: plans[precision]!, precision: precision, normalization: normalization,
+                                        description: description))
+        })
+
+        // Stage the project next to its destination.
+        let fileManager = FileManager.default
+        let destination = URL(fileURLWithPath: outputDirectory).standardizedFileURL.path
+        let parent = (destination as NSString).deletingLastPathComponent
+        let name = (destination as NSString).lastPathComponent
+        try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let staging = "\(parent)/.\(name).tmp-\(UUID().uuidString.prefix(8))"
+        try fileManager.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        var finished = false
+        defer { if !finished { try? fileManager.removeItem(atPath: staging) } }
+
+        progress("generating C in \(destination)/ (arena \(plans[options.precision]!.arenaBytes) bytes, lower bound \(plans[options.precision]!.lowerBoundBytes))")
+        let files = files(primary: options.precision)
+        let sources = try writeProject(directory: staging, generators: generators, files: files, graph: graph,
+                                       description: description, device: device, architecture: architecture)
+
+        var onnx: String?, onnxInt8: String?
+        try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.onnx")
+        onnx = "\(destination)/model.onnx"
+        if options.quantizedONNX {
+            try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.int8.onnx",
+                                   options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
+            onnxInt8 = "\(destination)/model.int8.onnx"
+        }
+
+        progress("building with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) for \(device.name) (\(device.architecture.rawValue))")
+        let builder = ProjectBuilder(device: device, extraFlags: options.extraCFlags)
+        let scratch = "\(staging)/.build"
+        let targets = ModelPrecision.allCases.map { ProjectBuilder.Target(modelSource: files[$0]!.source, binary: files[$0]!.binary) }
+        let build = try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
+                                      targets: targets, scratch: scratch)
+        try? fileManager.removeItem(atPath: scratch)
+        var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
+        for precision in ModelPrecision.allCases { codeSizes[precision] = build.codeSizes[files[precision]!.source] }
+
+        var accuracy: [ModelPrecision: Double] = [:]
+        var peak: [ModelPrecision: Int] = [:]
+        var latency: [ModelPrecision: LatencyMeasurement] = [:]
+        var testCount: Int?
+        if options.measure {
+            let runner = makeRunner(for: device)
+            try runner.prepare()
+            defer { try? runner.cleanup() }
+            var uploadedTests: TestImages?
+            if let testImages {
+                progress("uploading test images to \(device.name)")
+                uploadedTests = TestImages(images: try runner.upload(testImages.images), labels: try runner.upload(testImages.labels))
+            }
+            for precision in [options.precision, options.precision == .int8 ? .float32 : .int8] {
+                let binary = try runner.upload(build.binaries[files[precision]!.source]!)
+                if let tests = uploadedTests {
+                    progress("running the \(precision.rawValue) binary on the test images (\(device.name))")
+                    let result = try ModelRun.classify(runner: runner, binary: binary, tests: tests, limit: options.testImageLimit,
+                                                       timeout: options.runTimeout)
+                    accuracy[precision] = result.accuracy
+                    peak[precision] = result.peakResidentKiB
+                    testCount = result.images
+                }
+                progress("timing the \(precision.rawValue) binary (\(options.benchRuns) runs)")
+                latency[precision] = try ModelRun.bench(runner: runner, binary: binary, runs: options.benchRuns,
+                                                        timeout: options.runTimeout)
+            }
+        }
+
+        let quantizationTable = graph.tensors.indices.map { tensor in
+            TensorQuantizationRecord(tensor: tensor, name: QuantizedNetwork.tensorName(tensor, graph),
+                                     scale: quantized.tensors[tensor].scale, zeroPoint: quantized.tensors[tensor].zeroPoint,
+                                     min: quantized.ranges[tensor].min, max: quantized.ranges[tensor].max)
+        }
+        let report = ExportReport(
+            directory: destination, modelName: architecture.name, architectureHash: architecture.stableHash, device: device,
+            precision: options.precision,
+            binaries: Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { ($0, "\(destination)/\(files[$0]!.binary)") }),
+            onnx: onnx, onnxInt8: onnxInt8, dataset: metadata.dataset, testImages: testCount,
+            checkpointTestAccuracy: metadata.testAccuracy, accuracy: accuracy, peakResidentKiB: peak, codeSizes: codeSizes,
+            allKernelsTextBytes: build.allKernelsTextBytes,
+            weightBytes: generators.mapValues(\.weightBytes),
+            quantizationConstantBytes: generators[.int8]!.quantizationConstantBytes, plans: plans,
+            unplannedPeakBytes: CostModel.costs(of: graph).peakActivationBytesInt8, latency: latency,
+            calibrationImages: ranges.images, calibrationMethod: label(options.calibrationMethod),
+            quantization: quantizationTable, seconds: Date().timeIntervalSince(start))
+        let json = try JSONSerialization.data(withJSONObject: report.jsonObject(), options: [.prettyPrinted, .sortedKeys])
+        try (json + Data("\n".utf8)).write(to: URL(fileURLWithPath: "\(staging)/export.json"))
+
+        try replaceDirectory(destination, with: staging)
+        finished = true
+        return report
+    }
+
+    /// Writes every project file; returns the C sources (relative paths) of the runtime and the harness.
+    static func writeProject(directory: String, generators: [ModelPrecision: CModelGenerator],
+                             files: [ModelPrecision: (source: String, binary: String)], graph: LayerGraph,
+                             description: ExportDescription, device: DeviceDescription,
+                             architecture: Architecture) throws -> (runtime: [String], harness: [String]) {
+        func write(_ path: String, _ text: String) throws {
+            let full = "\(directory)/\(path)"
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: false, encoding: .utf8)
+        }
+        var runtime: [String] = []
+        for file in RuntimeSources.files {
+            try write("runtime/\(file.path)", file.contents)
+            if file.path.hasSuffix(".c") { runtime.append("runtime/\(file.path)") }
+        }
+        try write("model.h", CModelGenerator.header(graph: graph, description: description))
+        for (precision, generator) in generators { try write(files[precision]!.source, generator.source()) }
+        try write("idx.h", HarnessSources.idxHeader + "\n")
+        try write("idx.c", HarnessSources.idxSource + "\n")
+        try write("main.c", HarnessSources.mainSource + "\n")
+        try write("Makefile", makefile(device: device, files: files, runtime: runtime, description: description))
+        try architecture.write(to: "\(directory)/model.arch.json")
+        return (runtime, ["main.c", "idx.c"])
+    }
+
+    /// The project's Makefile: the device's compiler and flags after `-std=c99 -Wall -Wextra`.
+    static func makefile(device: DeviceDescription, files: [ModelPrecision: (source: String, binary: String)],
+                         runtime: [String], description: ExportDescription) -> String {
+        let ordered = files.sorted { $0.value.binary < $1.value.binary }
+        var text = """
+        # Makefile - \(description.modelName) inference binaries for device \(device.name) (\(device.architecture.rawValue)).
+        # Generated by autoshrink \(description.exporterVersion). `make` builds \(ordered.map(\.value.binary).joined(separator: " and ")).
+
+        CC = \(device.compiler.cc)
+        CFLAGS = \((Toolchain.baseFlags + device.compiler.flags + ProjectBuilder.sectionFlags).joined(separator: " "))
+        CPPFLAGS = -I. -Iruntime/include
+        LDFLAGS = -Wl,--gc-sections\(device.compiler.ldflags.isEmpty ? "" : " " + device.compiler.ldflags.joined(separator: " "))
+        LDLIBS = -lm
+
+        RUNTIME = \(runtime.joined(separator: " \\\n\t"))
+        HARNESS = main.c idx.c
+        HEADERS = model.h idx.h runtime/include/autoshrink_runtime.h
+
+        all: \(ordered.map(\.value.binary).joined(separator: " "))
+
+        """
+        for (precision, file) in ordered {
+            text += """
+
+            # \(precision.rawValue)
+            \(file.binary): $(HARNESS) \(file.source) $(RUNTIME) $(HEADERS)
+            \t$(CC) $(CFLAGS) $(CPPFLAGS) -o $@ $(HARNESS) \(file.source) $(RUNTIME) $(LDFLAGS) $(LDLIBS)
+
+            """
+        }
+        text += """
+
+        clean:
+        \trm -f \(ordered.map(\.value.binary).joined(separator: " "))
+
+        .PHONY: all clean
+
+        """
+        return text
+    }
+
+    /// Puts `staging` at `destination`, replacing what is there only once the rename can happen.
+    static func replaceDirectory(_ destination: String, with staging: String) throws {
+        let fileManager = FileManager.default
+        guard fileManager.fileExists(atPath: destination) else {
+            try fileManager.moveItem(atPath: staging, toPath: destination)
+            return
+        }
+        let parent = (destination as NSString).deletingLastPathComponent
+        let old = "\(parent)/.\((destination as NSString).lastPathComponent).old-\(UUID().uuidString.prefix(8))"
+        try fileManager.moveItem(atPath: destination, toPath: old)
+        do {
+            try fileManager.moveItem(atPath: staging, toPath: destination)
+        } catch {
+            try? fileManager.moveItem(atPath: old, toPath: destination)
+            throw ExportError("cannot move the new export into \(destination): \(error.localizedDescription)")
+        }
+        try? fileManager.removeItem(atPath: old)
+    }
+
+    static func label(_ method: CalibrationMethod) -> String {
+        switch method {
+        case .minMax: return "min/max"
+        case .percentile(let p): return "percentile \(p)"
+        }
+    }
+}
+
+/// Runs a generated binary on a device and reads its JSON summary line.
+public enum ModelRun {
+    public struct Classification: Sendable, Hashable {
+        public var images: Int
+        public var accuracy: Double?
+        public var peakResidentKiB: Int?
+    }
+
+    /// `model --idx IMAGES --labels LABELS [--limit N] --quiet --json` on the device.
+    public static func classify(runner: any DeviceRunner, binary: String, tests: TestImages, limit: Int?,
+                                timeout: Double) throws -> Classification {
+        var arguments = ["--idx", tests.images, "--labels", tests.labels, "--quiet", "--json"]
+        if let limit { arguments += ["--limit", String(limit)] }
+        let summary = try runJSON(runner: runner, binary: binary, arguments: arguments, timeout: timeout)
+        return Classification(images: summary["images"] as? Int ?? 0, accuracy: summary["accuracy"] as? Double,
+                              peakResidentKiB: (summary["peak_rss_kib"] as? Int).flatMap { $0 >= 0 ? $0 : nil })
+    }
+
+    /// `model --bench RUNS --json` on the device.
+    public static func bench(runner: any DeviceRunner, binary: String, runs: Int, timeout: Double) throws -> LatencyMeasurement {
+        let summary = try runJSON(runner: runner, binary: binary, arguments: ["--bench", String(runs), "--json"], timeout: timeout)
+        guard let median = summary["median_ms"] as? Double, let p90 = summary["p90_ms"] as? Double else {
+            throw ExportError("device \(runner.device.name): the bench printed no latency")
+        }
+        return LatencyMeasurement(medianMilliseconds: median, p90Milliseconds: p90, runs: summary["runs"] as? Int ?? runs,
+                                  simd: summary["simd"] as? String ?? "", emulated: runner.device.runner.kind == .qemu)
+    }
+
+    /// Runs the binary and parses the last stdout line as a JSON object.
+    public static func runJSON(runner: any DeviceRunner, binary: String, arguments: [String], timeout: Double) throws -> [String: Any] {
+        let result = try runner.run(binary, arguments: arguments, timeout: timeout)
+        guard result.exitStatus == 0 else {
+            throw ExportError("device \(runner.device.name): \((binary as NSString).lastPathComponent) exited with status \(result.exitStatus): \(result.firstOutputLine)")
+        }
+        let last = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        guard let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+            throw ExportError("device \(runner.device.name): \((binary as NSString).lastPathComponent) printed no JSON summary (last line: \(last.prefix(120)))")
+        }
+        return object
+    }
+}

@@ -1,0 +1,185 @@
+import AutoShrinkData
+import AutoShrinkDevice
+import AutoShrinkEngine
+import AutoShrinkModel
+import Foundation
+import Testing
+@testable import AutoShrinkExport
+
+/// End to end on Fashion-MNIST: a refnet trained for one quick epoch, exported for the local device,
+/// its int8 binary compared with the float Swift engine, then deployed locally and over SSH.
+@Suite(.serialized, .enabled(if: ExportFixtures.hasFashionMNIST && ExportFixtures.hasGCC,
+                             "Fashion-MNIST not in /usr/share/datasets/fashion-mnist or gcc missing"))
+struct ExportPipelineTests {
+    struct RefnetExport {
+        let directory: String
+        let checkpoint: Checkpoint
+        let test: Dataset
+        let tests: TestImages
+        let report: ExportReport
+        let device: DeviceDescription
+    }
+
+    /// refnet, 1 epoch on 8,000 training images (about 10 s on 2 cores, ~72 % test accuracy), exported for `local` and
+    /// measured there on 1,000 test images.
+    static let refnet: Result<RefnetExport, Error> = Result {
+        let directory = try ExportFixtures.temporaryDirectory("refnet")
+        let fullTrain = try DatasetLoader.load(.fashionMNIST, split: .train)
+        let train = fullTrain.subset(Array(0..<8000))
+        let test = try DatasetLoader.load(.fashionMNIST, split: .test, normalization: fullTrain.normalization)
+        let network = Network(architecture: BuiltinArchitectures.refnet(), context: ExportFixtures.context, seed: 1)
+        let trainer = Trainer(network: network, configuration: TrainingConfiguration(
+            epochs: 1, batchSize: 32, optimizer: OptimizerConfiguration(kind: .sgd, learningRate: 0.05, weightDecay: 5e-4),
+            schedule: .cosine, warmupEpochs: 0.1, seed: 2))
+        _ = trainer.fit(train: train, validation: nil)
+        let metadata = CheckpointMetadata(dataset: "fashion-mnist", epochs: 1, testAccuracy: nil, validationAccuracy: nil, seed: 1,
+                                          normalizationMean: fullTrain.normalization.mean, normalizationStd: fullTrain.normalization.std)
+        let checkpoint = Checkpoint(network: network, metadata: metadata)
+        try checkpoint.write(to: "\(directory)/model.ckpt")
+        let tests = try TestImages.locate(dataset: "fashion-mnist", directory: nil, scratch: directory)
+        let device = try ExportFixtures.device("local")
+        var options = ExportOptions()
+        options.calibrationImages = 256
+        options.testImageLimit = 1000
+        options.benchRuns = 200
+        options.quantizedONNX = true
+        options.extraCFlags = ["-Werror"]
+        let report = try ModelExporter.export(checkpoint: checkpoint, calibration: fullTrain, testImages: tests, device: device,
+                                              outputDirectory: "\(directory)/deploy/refnet", options: options,
+                                              context: ExportFixtures.context)
+        return RefnetExport(directory: directory, checkpoint: checkpoint, test: test, tests: tests, report: report, device: device)
+    }
+
+    @Test("exported int8 agrees with the float Swift engine on >= 99 % of 1,000 test images")
+    func int8AgreesWithEngine() throws {
+        let export = try Self.refnet.get()
+        let subset = export.test.subset(Array(0..<1000))
+        let network = try export.checkpoint.makeNetwork(context: ExportFixtures.context)
+        let expected = Trainer.predictions(network: network, dataset: subset)
+        let result = try ExportFixtures.run(export.report.binary, ["--idx", export.tests.images, "--limit", "1000"])
+        #expect(result.exitStatus == 0, "\(result.stderr)")
+        let rows = ExportFixtures.parsePredictions(result.stdout)
+        #expect(rows.count == 1000)
+        let agreeing = zip(rows, expected).filter { $0.predicted == $1 }.count
+        print("refnet (1 epoch, 8,000 images): int8 binary agrees with the float engine on \(agreeing) of 1000 test images")
+        #expect(agreeing >= 990, "int8 top-1 agrees on \(agreeing) of 1000")
+        // The float binary is the engine up to rounding.
+        let float = try ExportFixtures.run(export.report.binaries[.float32]!, ["--idx", export.tests.images, "--limit", "1000", "--quiet", "--json"])
+        #expect(float.exitStatus == 0)
+        let engineAccuracy = Double(zip(expected, subset.labels).filter { $0 == Int($1) }.count) / 1000
+        #expect(abs((export.report.accuracy[.float32] ?? -1) - engineAccuracy) <= 0.002)
+    }
+
+    @Test("export.json and --json hold the documented fields; figures are plausible")
+    func reportFields() throws {
+        let export = try Self.refnet.get()
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(export.report.directory)/export.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for key in ["binary", "onnx", "float_accuracy", "int8_accuracy", "text_bytes", "weight_bytes", "arena_bytes",
+                    "arena_lower_bound_bytes", "latency_median_ms", "architecture_hash", "runtime_hash", "quantization"] {
+            #expect(json[key] != nil && !(json[key] is NSNull), "export.json lacks \(key)")
+        }
+        #expect(json["binary"] as? String == "\(export.report.directory)/model")
+        #expect(json["onnx_int8"] as? String == "\(export.report.directory)/model.int8.onnx")
+        #expect(json["runtime_hash"] as? String == RuntimeSources.hash)
+        let report = export.report
+        #expect(report.testImages == 1000)
+        #expect((report.accuracy[.int8] ?? 0) > 0.6 && (report.accuracy[.float32] ?? 0) > 0.6)
+        #expect(abs(report.accuracy[.int8]! - report.accuracy[.float32]!) < 0.02)
+        let plan = report.plans[.int8]!
+        #expect(plan.arenaBytes >= plan.lowerBoundBytes && Double(plan.arenaBytes) <= 1.1 * Double(plan.lowerBoundBytes))
+        #expect(report.codeSizes[.int8]!.textBytes > 1000 && report.codeSizes[.int8]!.textBytes < report.allKernelsTextBytes)
+        // refnet: conv weights (no conv bias in the checkpoint, BN folding adds one) + linear.
+        #expect(report.weightBytes[.int8]! < report.weightBytes[.float32]!)
+        #expect((report.latency[.int8]?.medianMilliseconds ?? 0) > 0)
+        for file in ["model.onnx", "model.int8.onnx"] {
+            #expect(FileManager.default.fileExists(atPath: "\(report.directory)/\(file)"))
+        }
+    }
+
+    @Test("a failed export leaves the earlier one intact; a successful one replaces it")
+    func atomicReplace() throws {
+        let export = try Self.refnet.get()
+        let target = "\(export.directory)/deploy/replace"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try "earlier".write(toFile: "\(target)/marker", atomically: true, encoding: .utf8)
+        var broken = export.device
+        broken.name = "no-compiler"
+        broken.compiler.cc = "autoshrink-no-such-cc"
+        var options = ExportFixtures.buildOnlyOptions(calibration: 16)
+        options.extraCFlags = []
+        let calibration = export.test.subset(Array(0..<64))
+        #expect(throws: ToolchainError.self) {
+            try ModelExporter.export(checkpoint: export.checkpoint, calibration: calibration, testImages: nil, device: broken,
+                                     outputDirectory: target, options: options, context: ExportFixtures.context)
+        }
+        #expect(FileManager.default.fileExists(atPath: "\(target)/marker"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: "\(export.directory)/deploy").filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "staging directories left behind: \(leftovers)")
+        _ = try ModelExporter.export(checkpoint: export.checkpoint, calibration: calibration, testImages: nil, device: export.device,
+                                     outputDirectory: target, options: options, context: ExportFixtures.context)
+        #expect(!FileManager.default.fileExists(atPath: "\(target)/marker"))
+        #expect(FileManager.default.fileExists(atPath: "\(target)/export.json"))
+    }
+
+    @Test("deploy to the local device: accuracy and latency measured there")
+    func deployLocal() throws {
+        let export = try Self.refnet.get()
+        let report = try Deployment.run(exportDirectory: export.report.directory, device: export.device, images: 300,
+                                        dataDirectory: nil, benchRuns: 100, profilesDirectory: "\(export.directory)/no-profiles")
+        #expect(!report.rebuilt && report.images == 300)
+        #expect((report.accuracy ?? 0) > 0.6)
+        #expect(report.latency.medianMilliseconds > 0 && !report.latency.emulated)
+        #expect(report.predictedLatencyMilliseconds == nil && report.predictionNote?.contains("no profile") == true)
+        let json = report.jsonObject()
+        for key in ["accuracy", "measured_latency_ms", "predicted_latency_ms"] { #expect(json[key] != nil) }
+    }
+
+    @Test("deploy over SSH to a real sshd on 127.0.0.1 (scp upload, remote runs)",
+          .enabled(if: ExportTestSSHServer.isAvailable, "sshd, ssh, scp or ssh-keygen missing (tools/setup installs openssh)"))
+    func deployOverSSH() throws {
+        let export = try Self.refnet.get()
+        let (started, problem) = try ExportTestSSHServer.start()
+        guard let server = started else {
+            print("skipping the SSH deployment: tools/test-sshd could not start sshd: \(problem)")
+            return
+        }
+        defer { server.stop() }
+        let device = server.device(compiler: export.device.compiler)
+        let report = try Deployment.run(exportDirectory: export.report.directory, device: device, images: 200, dataDirectory: nil,
+                                        benchRuns: 50, profilesDirectory: "\(export.directory)/no-profiles")
+        #expect(!report.rebuilt && report.images == 200)
+        // Same binary, same images: the accuracy on the first 200 images matches a local run.
+        let local = try ExportFixtures.run(export.report.binary, ["--idx", export.tests.images, "--labels", export.tests.labels,
+                                                                  "--limit", "200", "--quiet", "--json"])
+        let localJSON = try JSONSerialization.jsonObject(with: Data(local.stdout.split(separator: "\n").last!.utf8)) as? [String: Any]
+        #expect(report.accuracy == localJSON?["accuracy"] as? Double)
+        // An unreachable device is one clear line.
+        var unreachable = device
+        if case .ssh(var settings) = unreachable.runner {
+            settings.port = 1 // nothing listens there: connection refused
+            unreachable.runner = .ssh(settings)
+        }
+        do {
+            _ = try Deployment.run(exportDirectory: export.report.directory, device: unreachable, images: 10, dataDirectory: nil,
+                                   benchRuns: 10, profilesDirectory: "\(export.directory)/no-profiles")
+            Issue.record("deploying to a closed port succeeded")
+        } catch {
+            #expect(!"\(error)".contains("\n") && "\(error)".contains("test-ssh"), "\(error)")
+        }
+    }
+
+    @Test("deploy refuses a binary for another toolchain it cannot rebuild")
+    func deployRefusesForeignBuild() throws {
+        let export = try Self.refnet.get()
+        let foreign = DeviceDescription(name: "far-away", architecture: .armv7,
+                                        compiler: CompilerSettings(cc: "autoshrink-no-such-cc", flags: ["-O2"]), runner: .local)
+        do {
+            _ = try Deployment.run(exportDirectory: export.report.directory, device: foreign, images: 10, dataDirectory: nil)
+            Issue.record("deploying an x86_64 build to an armv7 device without its compiler succeeded")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("needs a rebuild with autoshrink-no-such-cc, which is not installed"), "\(message)")
+        }
+    }
+}

@@ -88,8 +88,10 @@ public final class Trainer {
         network.graph.prepare(batch: batch)
     }
 
-    /// Trains for up to `configuration.epochs` epochs; `onEpoch` sees each epoch's report.
-    public func fit(train: Dataset, validation: Dataset?, onEpoch: (EpochReport) -> Void = { _ in }) -> TrainingResult {
+    /// Trains for up to `configuration.epochs` epochs; `onBatch` sees (batches done, batches planned)
+    /// after every batch (for progress bars), `onEpoch` each epoch's report.
+    public func fit(train: Dataset, validation: Dataset?, onBatch: ((Int, Int) -> Void)? = nil,
+                    onEpoch: (EpochReport) -> Void = { _ in }) -> TrainingResult {
         let start = DispatchTime.now()
         let batchSize = configuration.batchSize
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
@@ -113,6 +115,7 @@ public final class Trainer {
                 lossSum += Double(loss) * Double(batch.count)
                 correct += right
                 stepsTaken += 1
+                onBatch?((epoch - 1) * stepsPerEpoch + step + 1, stepsPerEpoch * configuration.epochs)
             }
             let epochSeconds = seconds(since: epochStart)
             trainSeconds += epochSeconds; trainImages += train.count

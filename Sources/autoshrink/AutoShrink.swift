@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoShrinkEngine
 import AutoShrinkModel
+import Foundation
 
 /// `autoshrink`: find, train, quantize and ship a small CNN for a Linux edge device.
 @main
@@ -17,6 +18,18 @@ struct AutoShrink: ParsableCommand {
         // OpenBLAS picks its kernel when it loads, before main: re-exec once with a better
         // OPENBLAS_CORETYPE when it fell back to a generic one (see BLASConfiguration).
         BLASConfiguration.reexecIfBeneficial()
-        self.main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            // ArgumentParser's own printing, except that a failure's "Error:" is red on a terminal.
+            let console = Console()
+            let code = exitCode(for: error)
+            guard code != .success, console.errorColours else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            let coloured = message.hasPrefix("Error:") ? console.styled("Error:", .red, stderr: true) + message.dropFirst(6) : message
+            console.printError(coloured)
+            Foundation.exit(code.rawValue)
+        }
     }
 }

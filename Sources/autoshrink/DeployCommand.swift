@@ -32,7 +32,7 @@ struct DeployCommand: ParsableCommand {
         let out = Output(options: output)
         let target = try DeviceDescription.resolve(device)
         let manifest = try Deployment.Manifest.load(directory: export)
-        out.line("""
+        out.heading("""
             autoshrink deploy
               export        \(export) (\(manifest.precision.rawValue), built for \(manifest.deviceName), \(manifest.architecture.rawValue))
               device        \(target.name) (\(target.architecture.rawValue), \(target.runner.kind.rawValue) runner)

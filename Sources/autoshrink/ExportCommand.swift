@@ -75,7 +75,7 @@ struct ExportCommand: ParsableCommand {
         options.testImageLimit = testImages
         options.benchRuns = benchRuns
         let cost = CostModel.costs(of: architecture.lowered())
-        out.line("""
+        out.heading("""
             autoshrink export
               checkpoint    \(checkpoint): \(architecture.name) [\(architecture.stableHash)], \(ArchitectureSummary.scaled(Double(cost.macs))) MACs, trained on \(stored.metadata.dataset)\(stored.metadata.testAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? "")
               device        \(target.name) (\(target.architecture.rawValue), \(target.compiler.cc) \(target.compiler.flags.joined(separator: " ")), \(target.runner.kind.rawValue) runner)

@@ -45,27 +45,6 @@ extension DatasetKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 
-/// Prints progress to stdout (unless quiet), warnings to stderr, and the JSON summary last.
-struct Output {
-    let options: OutputOptions
-
-    func line(_ text: String) {
-        if !options.quiet { print(text) }
-        fflush(nil)
-    }
-    func result(_ text: String) { print(text); fflush(nil) }
-    func warn(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
-
-    /// Prints `summary` as one JSON line when --json is on.
-    func json(_ summary: [String: Any?]) {
-        guard options.json else { return }
-        let cleaned = summary.mapValues { $0 ?? NSNull() }
-        let data = try! JSONSerialization.data(withJSONObject: cleaned, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
-        fflush(nil)
-    }
-}
-
 /// Resolves `--arch`: a built-in name or an `*.arch.json` file, shaped for the dataset.
 func resolveArchitecture(_ name: String, input: InputShape, classes: Int) throws -> Architecture {
     if let builtin = BuiltinArchitectures.architecture(named: name, input: input, classes: classes) { return builtin }

@@ -30,7 +30,7 @@ struct PredictCommand: ParsableCommand {
         let latency = try predictor.predictLatencyMilliseconds(graph)
         let interpolated = predictions.filter { if case .interpolated = $0.source { return true } else { return false } }
 
-        out.line("""
+        out.heading("""
             autoshrink predict
               architecture \(architecture.name) (\(architecture.stableHash))
               profile      \(profile) (\(predictor.identity), \(predictor.profile.environment.cpuModel ?? "unknown CPU"))

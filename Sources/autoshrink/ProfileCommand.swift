@@ -66,7 +66,7 @@ struct ProfileCommand: ParsableCommand {
         case .qemu(let settings): runnerText = "qemu \(settings.binary) -cpu \(settings.cpu) -L \(settings.sysroot)"
         }
         let summary = profileSpace.summary
-        out.line("""
+        out.heading("""
             autoshrink profile
               device       \(deviceDescription.name) (\(deviceDescription.architecture.rawValue)), runner \(runnerText)
               compiler     \(deviceDescription.compiler.cc) \(deviceDescription.compiler.flags.joined(separator: " "))
@@ -79,13 +79,15 @@ struct ProfileCommand: ParsableCommand {
             """)
 
         let start = Date()
+        var bar: ProgressBar?
         let profile = try Profiler(device: deviceDescription, options: options).run(writingTo: outputPath) { event in
             switch event {
             case .step(let text):
                 out.line("  \(text)")
-            case let .progress(phase, done, total, elapsed):
-                let percent = total > 0 ? 100 * done / total : 100
-                out.line("  measuring \(phase): run \(done)/\(total) (\(percent)%), \(formatDuration(elapsed))")
+            case let .progress(phase, done, total, _):
+                if done == 0 || bar == nil { bar = out.progress("measuring \(phase)", total: total, unit: "harness runs") }
+                bar?.update(done, total: total)
+                if done >= total { bar?.finish(); bar = nil }
             case .warning(let text):
                 out.warn("warning: \(text)")
             }

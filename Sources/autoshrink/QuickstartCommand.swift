@@ -48,7 +48,7 @@ struct QuickstartCommand: ParsableCommand {
         let profile = "\(directory)/profiles/\(deviceName).json"
         try FileManager.default.createDirectory(atPath: "\(directory)/profiles", withIntermediateDirectories: true)
         let data = dataDir.map { ["--data-dir", $0] } ?? []
-        out.line("""
+        out.heading("""
             autoshrink quickstart
               output   \(directory)
               device   \(device)
@@ -57,9 +57,9 @@ struct QuickstartCommand: ParsableCommand {
             """)
         var timings: [(String, Double)] = []
         func step(_ number: Int, _ title: String, _ arguments: [String]) throws -> [String: Any] {
-            out.line("[\(number)/7] \(title) ...")
+            out.line(out.console.styled("[\(number)/7] \(title)", .bold))
             let stepStart = Date()
-            let summary = try runChild(arguments + ["--json"])
+            let summary = try runChild(arguments + ["--json"], output: out)
             let seconds = Date().timeIntervalSince(stepStart)
             timings.append((title, seconds))
             out.line("      done in \(formatDuration(seconds))")
@@ -110,7 +110,7 @@ struct QuickstartCommand: ParsableCommand {
             ("total time", formatDuration(seconds)),
         ]
         let width = rows.map(\.0.count).max() ?? 0
-        out.result("\nquickstart summary")
+        out.result("\n" + out.console.styled("quickstart summary", .bold))
         for (name, value) in rows { out.result("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
         out.line("step times: " + timings.map { "\($0.0) \(formatDuration($0.1))" }.joined(separator: ", "))
         out.json(["report": report["report"] as? String ?? "\(directory)/report.html", "binary": exported["binary"] as? String,
@@ -121,18 +121,58 @@ struct QuickstartCommand: ParsableCommand {
     }
 
     /// Runs `autoshrink ARGS` as a child process and returns its --json summary (the last stdout line).
-    private func runChild(_ arguments: [String]) throws -> [String: Any] {
-        let outcome = try runSubprocess(executable: "/proc/self/exe", arguments: arguments)
-        guard case .finished(let result) = outcome else { throw CLIError("quickstart: autoshrink \(arguments[0]) timed out") }
-        guard result.exitStatus == 0 else {
-            let reason = result.stderr.split(separator: "\n").first { $0.hasPrefix("Error:") || !$0.isEmpty }.map(String.init)
-                ?? "exit status \(result.exitStatus)"
-            throw CLIError("quickstart: autoshrink \(arguments[0]) failed: \(reason)")
+    /// While it runs, the child's progress (its `AUTOSHRINK_PROGRESS_FILE`) is shown as this process's bar.
+    private func runChild(_ arguments: [String], output: Output) throws -> [String: Any] {
+        let progressPath = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-progress-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: progressPath) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["AUTOSHRINK_PROGRESS_FILE"] = progressPath
+        let child = ChildProcess()
+        Thread.detachNewThread { [environment] in
+            child.finish(Result { try runSubprocess(executable: "/proc/self/exe", arguments: arguments, environment: environment) })
         }
-        guard let line = result.stdout.split(separator: "\n").last,
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw CLIError("quickstart: autoshrink \(arguments[0]) printed no JSON summary")
+        var bar: ProgressBar?
+        var shown: ProgressState?
+        while true {
+            let outcome = child.wait(seconds: 0.25)
+            if let data = FileManager.default.contents(atPath: progressPath),
+               let state = try? JSONDecoder().decode(ProgressState.self, from: data), state != shown {
+                if state.label != shown?.label {
+                    bar?.finish(shown?.detail ?? "")
+                    bar = output.progress(state.label, total: state.total, unit: state.unit)
+                }
+                bar?.update(state.done, total: state.total, eta: state.etaSeconds, detail: state.detail)
+                shown = state
+            }
+            guard let outcome else { continue }
+            bar?.finish(shown?.detail ?? "")
+            guard case .finished(let result) = try outcome.get() else { throw CLIError("quickstart: autoshrink \(arguments[0]) timed out") }
+            guard result.exitStatus == 0 else {
+                let reason = result.stderr.split(separator: "\n").first { $0.hasPrefix("Error:") }.map(String.init)
+                    ?? result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.exitStatus)"
+                throw CLIError("quickstart: autoshrink \(arguments[0]) failed: \(reason)")
+            }
+            guard let line = result.stdout.split(separator: "\n").last,
+                  let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw CLIError("quickstart: autoshrink \(arguments[0]) printed no JSON summary")
+            }
+            return object
         }
-        return object
+    }
+}
+
+/// A child process run on its own thread, so the caller can poll its progress meanwhile.
+private final class ChildProcess: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<SubprocessOutcome, Error>?
+
+    func finish(_ outcome: Result<SubprocessOutcome, Error>) {
+        self.outcome = outcome
+        done.signal()
+    }
+
+    /// The outcome once the child has ended, nil if still running after `seconds`.
+    func wait(seconds: Double) -> Result<SubprocessOutcome, Error>? {
+        done.wait(timeout: .now() + seconds) == .success ? outcome : nil
     }
 }

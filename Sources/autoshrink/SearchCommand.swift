@@ -90,7 +90,7 @@ struct SearchCommand: ParsableCommand {
         _ = try SearchRunner.precheck(configuration, meter: ResourceMeter(latencyPredictor: predictor))
         let runDirectory = runsDir + "/" + name
         let threadsPerWorker = max(1, engine.threads / workers)
-        out.line("""
+        out.heading("""
             autoshrink search
               run          \(runDirectory)\(resume ? " (resume)" : "")
               strategy     \(strategy.rawValue), N=\(nodes) nodes, K=\(candidates) candidates per step, down to \(minEdges) edges
@@ -126,17 +126,40 @@ struct SearchCommand: ParsableCommand {
     }
 }
 
-/// Prints the search's ready-made progress lines.
-struct PrintingObserver: SearchObserver {
+/// Prints the search's ready-made progress lines (each carries its own ETA, so off a terminal the
+/// bar adds no lines) under a candidates bar.
+final class PrintingObserver: SearchObserver, @unchecked Sendable {
     let output: Output
+    private let lock = NSLock()
+    private var bar: ProgressBar?
+    private var best = ""
+
+    init(output: Output) { self.output = output }
+
     func searchDidReport(_ event: SearchEvent) {
-        switch event {
-        case .started(_, let planned, let resumed):
-            output.line("planned candidates: \(planned)" + (resumed > 0 ? ", \(resumed) already done" : ""))
-        case .candidate(_, _, let line): output.line("  " + line)
-        case .step(_, _, _, let line): output.line(line)
-        case .finished: break
+        lock.withLock {
+            switch event {
+            case .started(_, let planned, let resumed):
+                output.line("planned candidates: \(planned)" + (resumed > 0 ? ", \(resumed) already done" : ""))
+                bar = output.progress("search", total: planned, unit: "candidates", plainLines: false)
+                bar?.update(resumed, total: planned)
+            case .candidate(_, let progress, let line):
+                output.line("  " + line)
+                update(progress)
+            case .step(_, let summary, let progress, let line):
+                output.line(line)
+                if let summary { best = String(format: "best acc %.3f", summary.winner.accuracy) }
+                update(progress)
+            case .finished:
+                bar?.finish(best)
+                bar = nil
+            }
         }
+    }
+
+    private func update(_ progress: SearchProgress) {
+        bar?.update(progress.candidatesDone, total: progress.candidatesDone + progress.candidatesRemaining,
+                    eta: progress.etaSeconds, detail: best)
     }
 }
 

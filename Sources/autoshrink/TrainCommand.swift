@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
             augmentation: augment ? Augmentation(padding: 2, horizontalFlip: true) : nil)
         let network = Network(architecture: architecture, context: context, seed: engine.seed)
         let costs = CostSummary(network: network)
-        out.line("""
+        out.heading("""
             autoshrink train
               dataset       \(data.dataset.rawValue) (\(train.count) train, \(validation.count) validation, \(test.count) test) from \(data.dataDir ?? data.dataset.defaultDirectory)
               architecture  \(architecture.name) [\(architecture.stableHash)] \(costs.text)
@@ -75,12 +75,15 @@ struct TrainCommand: ParsableCommand {
               output        \(directory)/model.ckpt
             """)
         let trainer = Trainer(network: network, configuration: configuration)
-        let result = trainer.fit(train: train, validation: validation.count > 0 ? validation : nil) { report in
+        let bar = out.progress("training", total: 1, unit: "batches", plainLines: false)
+        let result = trainer.fit(train: train, validation: validation.count > 0 ? validation : nil,
+                                 onBatch: { bar.update($0, total: $1) }) { report in
             let validationText = report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-"
             out.line(String(format: "epoch %3d/%d  loss %.4f  train acc %.4f  val acc %@  %7.0f images/s  lr %.4g  ETA %@",
                             report.epoch, epochs, report.loss, report.trainAccuracy, validationText, report.imagesPerSecond,
                             report.learningRate, formatDuration(report.etaSeconds)))
         }
+        bar.finish(String(format: "%.0f train images/s", result.trainImagesPerSecond))
         let testAccuracy = trainer.evaluate(test).accuracy
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let checkpointPath = directory + "/model.ckpt"

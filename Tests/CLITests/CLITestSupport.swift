@@ -26,10 +26,26 @@ struct CLI {
         return testBinary.deletingLastPathComponent().appendingPathComponent("autoshrink").path
     }
 
-    /// Runs `autoshrink arguments...` in `directory`; stdout and stderr go through files so
-    /// large outputs cannot block.
+    /// Runs `autoshrink arguments...` in `directory`.
     @discardableResult
     static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        try CLIProcess.run(executable, arguments, in: directory, environment: environment)
+    }
+
+    /// A fresh temporary directory, removed by the caller.
+    static func temporaryDirectory() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.path
+    }
+
+    static let fashionMNISTPresent = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist")
+}
+
+/// Runs any program; stdout and stderr go through files so large outputs cannot block.
+enum CLIProcess {
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                    environment: [String: String] = [:]) throws -> CLI.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -45,17 +61,8 @@ struct CLI {
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        return CLI.Result(status: process.terminationStatus,
+                          stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                          stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
-
-    /// A fresh temporary directory, removed by the caller.
-    static func temporaryDirectory() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url.path
-    }
-
-    static let fashionMNISTPresent = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist")
 }

@@ -194,18 +194,38 @@ extension DeviceDescription {
     }
 
     /// Loads a device by name (`devices/<name>.toml`) or by path (anything with a slash or a `.toml` suffix).
-    public static func resolve(_ nameOrPath: String, devicesDirectory: String = "devices") throws -> DeviceDescription {
+    public static func resolve(_ nameOrPath: String, devicesDirectory: String? = nil) throws -> DeviceDescription {
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".toml") {
             return try load(path: nameOrPath)
         }
-        let path = "\(devicesDirectory)/\(nameOrPath).toml"
-        guard FileManager.default.fileExists(atPath: path) else {
-            let available = availableDeviceNames(in: devicesDirectory)
-            let list = available.isEmpty ? "none" : available.joined(separator: ", ")
-            throw DeviceDescriptionError(file: path, key: nil,
-                                         problem: "no such device '\(nameOrPath)' (available in \(devicesDirectory)/: \(list))")
+        let directories = devicesDirectory.map { [$0] } ?? searchDirectories()
+        for directory in directories where FileManager.default.fileExists(atPath: "\(directory)/\(nameOrPath).toml") {
+            return try load(path: "\(directory)/\(nameOrPath).toml")
         }
-        return try load(path: path)
+        let available = Set(directories.flatMap { availableDeviceNames(in: $0) }).sorted()
+        let list = available.isEmpty ? "none" : available.joined(separator: ", ")
+        throw DeviceDescriptionError(file: "\(directories[0])/\(nameOrPath).toml", key: nil,
+                                     problem: "no such device '\(nameOrPath)' (looked in \(directories.joined(separator: ", ")); available: \(list))")
+    }
+
+    /// Where device names are looked up: `./devices`, then `$AUTOSHRINK_DEVICES`, then the `devices/`
+    /// of the checkout the running executable was built in (`.build/release/autoshrink` -> `devices/`),
+    /// so the shipped boards work from any directory.
+    public static func searchDirectories(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var directories = ["devices"]
+        if let custom = environment["AUTOSHRINK_DEVICES"], !custom.isEmpty { directories.append(custom) }
+        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("devices").path
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+                directories.append(candidate)
+                break
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        var seen = Set<String>()
+        return directories.filter { seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }
     }
 
     /// Device names (file stems) in `directory`, sorted.

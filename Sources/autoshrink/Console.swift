@@ -143,7 +143,7 @@ struct ProgressState: Codable, Equatable {
         let head = "  " + label.padding(toLength: max(label.count, 10), withPad: " ", startingAt: 0) + "  "
         let counts = "  \(done)/\(total) \(unit)  \(Int((fraction * 100).rounded(.down)))%  \(timing)"
         let tail = detail.isEmpty ? "" : "  " + detail
-        let barWidth = max(10, min(30, width - 1 - head.count - counts.count - 2))
+        let barWidth = width >= 100 ? 24 : 12
         let filled = Int(fraction * Double(barWidth))
         let bar = String(repeating: "=", count: filled) + (filled < barWidth ? ">" + String(repeating: " ", count: barWidth - filled - 1) : "")
         return head + "[" + bar + "]" + counts + tail

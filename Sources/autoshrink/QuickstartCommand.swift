@@ -137,8 +137,11 @@ struct QuickstartCommand: ParsableCommand {
             let outcome = child.wait(seconds: 0.25)
             if let data = FileManager.default.contents(atPath: progressPath),
                let state = try? JSONDecoder().decode(ProgressState.self, from: data), state != shown {
+                if let shown, state.label != shown.label {
+                    bar?.update(shown.total, total: shown.total)  // the child moved on, so that phase ended
+                    bar?.finish(shown.detail)
+                }
                 if state.label != shown?.label {
-                    bar?.finish(shown?.detail ?? "")
                     bar = output.progress(state.label, total: state.total, unit: state.unit)
                 }
                 bar?.update(state.done, total: state.total, eta: state.etaSeconds, detail: state.detail)
@@ -148,7 +151,7 @@ struct QuickstartCommand: ParsableCommand {
             bar?.finish(shown?.detail ?? "")
             guard case .finished(let result) = try outcome.get() else { throw CLIError("quickstart: autoshrink \(arguments[0]) timed out") }
             guard result.exitStatus == 0 else {
-                let reason = result.stderr.split(separator: "\n").first { $0.hasPrefix("Error:") }.map(String.init)
+                let reason = result.stderr.split(separator: "\n").first { $0.hasPrefix("Error: ") }.map { String($0.dropFirst(7)) }
                     ?? result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.exitStatus)"
                 throw CLIError("quickstart: autoshrink \(arguments[0]) failed: \(reason)")
             }

@@ -85,11 +85,10 @@ public struct Checkpoint: Sendable {
         return data
     }
 
-    /// Writes atomically (temporary file + rename), so an existing checkpoint survives a failed write.
+    /// Writes atomically (`AtomicFile`), so an existing checkpoint survives a failed write and no
+    /// temporary file is left behind; errors read `cannot write PATH: No space left on device`.
     public func write(to path: String) throws {
-        do { try encoded().write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw CheckpointError("\(path): cannot write checkpoint (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(encoded(), to: path)
     }
 
     /// Reads and checks a checkpoint file; every problem is a one-line `CheckpointError` naming the file.

@@ -16,7 +16,7 @@ import Glibc
 /// Full disk: a real tmpfs (`mount -t tmpfs`, needs root / CAP_SYS_ADMIN); where mounting is not
 /// allowed, a real file size limit (`ulimit -f`, writes fail with EFBIG "File too large") instead.
 /// `AUTOSHRINK_ERROR_PATHS_FULL_DISK=ulimit` forces the fallback.
-@Suite("error paths a user can hit", .serialized)
+@Suite("error paths a user can hit")
 struct ErrorPathTests {
     @Test("walkthrough: one line, non-zero exit, earlier results intact",
           .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"),
@@ -26,13 +26,13 @@ struct ErrorPathTests {
         defer { w.remove() }
         let start = Date()
         try setUp(w)   // without the earlier results there is nothing to walk through
-        try w.step("missing dataset") { try missingDataset(w) }
-        try w.step("bad device file") { try badDeviceFile(w) }
-        try w.step("stale profile") { try staleProfile(w) }
-        try w.step("unreachable device") { try unreachableDevice(w) }
-        try w.step("infeasible constraints") { try infeasibleConstraints(w) }
-        try w.step("corrupt checkpoint") { try corruptCheckpoint(w) }
-        try w.step("full disk while writing") { try fullDisk(w) }
+        w.step("missing dataset") { try missingDataset(w) }
+        w.step("bad device file") { try badDeviceFile(w) }
+        w.step("stale profile") { try staleProfile(w) }
+        w.step("unreachable device") { try unreachableDevice(w) }
+        w.step("infeasible constraints") { try infeasibleConstraints(w) }
+        w.step("corrupt checkpoint") { try corruptCheckpoint(w) }
+        w.step("full disk while writing") { try fullDisk(w) }
         print("error-paths: walkthrough took \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         for (label, message) in w.messages { print("error-paths: | \(label) | \(message) |") }
     }
@@ -344,7 +344,7 @@ final class Workspace {
     }
 
     /// Runs a step; an error it throws is recorded and the walkthrough goes on with the next step.
-    func step(_ name: String, _ body: () throws -> Void) throws {
+    func step(_ name: String, _ body: () throws -> Void) {
         let start = Date()
         do { try body() } catch {
             Issue.record("step '\(name)' stopped: \(error)")

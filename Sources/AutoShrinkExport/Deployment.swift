@@ -97,6 +97,12 @@ public enum Deployment {
         try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(atPath: scratch) }
 
+        // Reach the device before rebuilding or staging anything: an unreachable device fails at once.
+        let runner = makeRunner(for: device)
+        progress("connecting to \(device.name) (\(device.runner.kind.rawValue) runner)")
+        try runner.prepare()
+        defer { try? runner.cleanup() }
+
         var binary = "\(exportDirectory)/\(manifest.binaryName)"
         var rebuilt = false
         if manifest.compiler != device.compiler || manifest.architecture != device.architecture {
@@ -118,10 +124,6 @@ public enum Deployment {
         }
         let tests = try TestImages.locate(dataset: manifest.dataset, directory: dataDirectory, scratch: "\(scratch)/tests")
 
-        let runner = makeRunner(for: device)
-        progress("connecting to \(device.name) (\(device.runner.kind.rawValue) runner)")
-        try runner.prepare()
-        defer { try? runner.cleanup() }
         progress("uploading \((binary as NSString).lastPathComponent) and the test images")
         let deviceBinary = try runner.upload(binary)
         let deviceTests = TestImages(images: try runner.upload(tests.images), labels: try runner.upload(tests.labels))

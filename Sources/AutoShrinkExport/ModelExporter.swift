@@ -41,8 +41,8 @@ public struct TestImages: Sendable, Hashable {
         let images = header(shape) + dataset.rawPixels[0..<(count * dataset.imageSize)]
         let labels = header([count]) + dataset.labels[0..<count].map { UInt8(clamping: $0) }
         let result = TestImages(images: "\(directory)/t10k-images-idx3-ubyte", labels: "\(directory)/t10k-labels-idx1-ubyte")
-        try Data(images).write(to: URL(fileURLWithPath: result.images))
-        try Data(labels).write(to: URL(fileURLWithPath: result.labels))
+        try AtomicFile.write(Data(images), to: result.images)
+        try AtomicFile.write(Data(labels), to: result.labels)
         return result
     }
 }
@@ -318,7 +318,7 @@ public enum ModelExporter {
             calibrationImages: ranges.images, calibrationMethod: label(options.calibrationMethod),
             quantization: quantizationTable, seconds: Date().timeIntervalSince(start))
         let json = try JSONSerialization.data(withJSONObject: report.jsonObject(), options: [.prettyPrinted, .sortedKeys])
-        try (json + Data("\n".utf8)).write(to: URL(fileURLWithPath: "\(staging)/export.json"))
+        try AtomicFile.write(json + Data("\n".utf8), to: "\(staging)/export.json")
 
         try replaceDirectory(destination, with: staging)
         finished = true
@@ -334,7 +334,7 @@ public enum ModelExporter {
             let full = "\(directory)/\(path)"
             try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            try text.write(toFile: full, atomically: false, encoding: .utf8)
+            try AtomicFile.write(text, to: full)
         }
         var runtime: [String] = []
         for file in RuntimeSources.files {

@@ -111,9 +111,9 @@ extension Architecture {
         fnv1aHex(canonicalJSON())
     }
 
-    /// Writes the canonical JSON atomically (a temporary file renamed into place).
+    /// Writes the canonical JSON atomically (`AtomicFile`: a temporary file renamed into place).
     public func write(to path: String) throws {
-        try canonicalJSON().write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(canonicalJSON(), to: path)
     }
 
     /// Reads and validates an `*.arch.json` file.

@@ -85,11 +85,10 @@ public struct Checkpoint: Sendable {
         return data
     }
 
-    /// Writes atomically (temporary file + rename), so an existing checkpoint survives a failed write.
+    /// Writes atomically (`AtomicFile`), so an existing checkpoint survives a failed write and no
+    /// temporary file is left behind; errors read `cannot write PATH: No space left on device`.
     public func write(to path: String) throws {
-        do { try encoded().write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw CheckpointError("\(path): cannot write checkpoint (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(encoded(), to: path)
     }
 
     /// Reads and checks a checkpoint file; every problem is a one-line `CheckpointError` naming the file.
@@ -108,14 +107,29 @@ public struct Checkpoint: Sendable {
         guard version == currentVersion else {
             throw fail("unsupported checkpoint version \(version) (this autoshrink reads version \(currentVersion))")
         }
-        let headerLength = Int(readLittleEndian(bytes, at: 12, as: UInt64.self))
-        guard headerLength > 0, 20 + headerLength + 8 <= bytes.count else { throw fail("truncated checkpoint (header)") }
+        // Every size read from the file is checked before arithmetic, so a damaged field is a
+        // one-line error, never an overflow trap or a huge allocation.
+        let storedHeaderLength = readLittleEndian(bytes, at: 12, as: UInt64.self)
+        guard storedHeaderLength > 0, bytes.count >= 28, storedHeaderLength <= UInt64(bytes.count - 28) else {
+            throw fail("truncated or corrupt checkpoint (header length \(storedHeaderLength), file holds \(bytes.count) bytes)")
+        }
+        let headerLength = Int(storedHeaderLength)
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20..<(20 + headerLength)])) } catch {
             throw fail("corrupt checkpoint header (\(oneLine(error)))")
         }
-        let payloadCount = header.tensors.reduce(0) { $0 + $1.count }
+        var payloadCount = 0
+        for record in header.tensors {
+            // No tensor can hold more floats than the file has bytes.
+            guard record.count >= 0, record.count <= bytes.count, record.shape.allSatisfy({ $0 >= 0 && $0 <= bytes.count }) else {
+                throw fail("corrupt checkpoint header (tensor \(record.name) claims \(record.count) values)")
+            }
+            payloadCount += record.count
+        }
         let payloadStart = 20 + headerLength
+        guard payloadCount <= bytes.count else {
+            throw fail("truncated checkpoint (\(bytes.count) bytes, the header lists \(payloadCount) values)")
+        }
         let expected = payloadStart + payloadCount * 4 + 8
         guard bytes.count >= expected else { throw fail("truncated checkpoint (\(bytes.count) bytes, expected \(expected))") }
         guard bytes.count == expected else { throw fail("checkpoint has \(bytes.count - expected) unexpected trailing bytes") }
@@ -125,7 +139,11 @@ public struct Checkpoint: Sendable {
         var offset = payloadStart
         var tensors: [(TensorRecord, [Float])] = []
         for record in header.tensors {
-            guard record.shape.reduce(1, *) == record.count else { throw fail("tensor \(record.name): shape does not match count") }
+            let (elements, overflow) = record.shape.reduce((1, false)) { partial, side in
+                let product = partial.0.multipliedReportingOverflow(by: side)
+                return (product.partialValue, partial.1 || product.overflow)
+            }
+            guard !overflow, elements == record.count else { throw fail("tensor \(record.name): shape does not match count") }
             var values = [Float](repeating: 0, count: record.count)
             values.withUnsafeMutableBytes { destination in
                 bytes.withUnsafeBytes { source in

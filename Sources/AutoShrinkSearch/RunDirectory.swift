@@ -102,11 +102,9 @@ public struct RunDirectory: Hashable, Sendable {
         }
     }
 
-    /// Writes `data` atomically (temporary file renamed into place).
+    /// Writes `data` atomically (`AtomicFile`: temporary file renamed into place, removed on failure).
     func write(_ data: Data, to target: String) throws {
-        do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
-            throw SearchError("\(target): cannot write (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(data, to: target)
     }
 
     /// Appends a timestamped line to `search.log`.

@@ -363,10 +363,10 @@ extension DeviceProfile {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            try Data(jsonText().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw ProfileError("\(path): cannot write profile (\(error.localizedDescription))")
+            throw ProfileError("\(path): cannot create the directory \(directory) (\(error.localizedDescription))")
         }
+        try AtomicFile.write(jsonText(), to: path)
     }
 }
 

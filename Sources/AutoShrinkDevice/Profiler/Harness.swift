@@ -223,14 +223,14 @@ public struct HarnessBuilder: Sendable {
             for file in RuntimeSources.files {
                 let path = "\(runtimeDirectory)/\(file.path)"
                 try fileManager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try file.contents.write(toFile: path, atomically: false, encoding: .utf8)
+                try AtomicFile.write(file.contents, to: path)
                 if path.hasSuffix(".c") { sources.append(path) }
             }
             let harnessPath = "\(directory)/\(HarnessSource.fileName)"
-            try HarnessSource.text.write(toFile: harnessPath, atomically: false, encoding: .utf8)
+            try AtomicFile.write(HarnessSource.text, to: harnessPath)
             sources.append(harnessPath)
         } catch {
-            throw ProfileError(device: device.name, step: step, reason: "cannot write sources to \(directory): \(error.localizedDescription)")
+            throw ProfileError(device: device.name, step: step, reason: "\(error)")
         }
 
         let toolchain = Toolchain(device: device)
@@ -304,9 +304,9 @@ public struct DeviceHarness: Sendable {
         let device = runner.device.name
         let planPath = "\(localDirectory)/plan-\(UUID().uuidString.prefix(8).lowercased()).txt"
         do {
-            try networks.map(\.planText).joined().write(toFile: planPath, atomically: false, encoding: .utf8)
+            try AtomicFile.write(networks.map(\.planText).joined(), to: planPath)
         } catch {
-            throw ProfileError(device: device, step: "write plan", reason: error.localizedDescription)
+            throw ProfileError(device: device, step: "write plan", reason: "\(error)")
         }
         defer { try? FileManager.default.removeItem(atPath: planPath) }
         let devicePlan: String

@@ -80,11 +80,14 @@ public struct Profiler: Sendable {
         let workDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("autoshrink-profile-\(name)-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
+        // Reach the device before spending time on the build: an unreachable device fails at once.
+        let runner = makeRunner(for: device)
+        progress(.step("connecting (\(device.runner.kind.rawValue) runner)"))
+        do { try runner.prepare() } catch { throw ProfileError.wrapping(error, device: name, step: "connect") }
+        defer { try? runner.cleanup() }
         progress(.step("building harness with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " "))"))
         let binary = try HarnessBuilder(device: device).build(in: workDirectory)
 
-        let runner = makeRunner(for: device)
-        defer { try? runner.cleanup() }
         progress(.step("uploading harness (\(device.runner.kind.rawValue) runner)"))
         let harness = try DeviceHarness.upload(binary, runner: runner, localDirectory: workDirectory)
         progress(.step("probing the environment"))

@@ -143,9 +143,7 @@ public enum ONNXExporter {
     /// Builds the model and writes it to `path` atomically.
     public static func write(checkpoint: Checkpoint, to path: String, options: ONNXExportOptions = ONNXExportOptions()) throws {
         let bytes = try model(checkpoint: checkpoint, options: options).serialized()
-        do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ONNXExportError("\(path): cannot write ONNX model (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(Data(bytes), to: path)
     }
 }
 

@@ -1,0 +1,99 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes whole result files (checkpoints, profiles, architectures, reports, ONNX models, manifests)
+/// so that a failure never leaves a half-written file or a stray temporary behind.
+///
+/// `write` creates a hidden temporary file in the target's directory (`.NAME.tmp-XXXXXXXX`, so the
+/// rename stays on one file system), writes all bytes, `fsync`s, closes and renames it over the
+/// target, then `fsync`s the directory. On any failure (a full disk, a file size limit, a missing
+/// directory) the temporary file is removed, the target keeps its earlier contents and the error is
+/// one line naming the target and the system's reason: `cannot write PATH: No space left on device`.
+/// The new file takes the permissions of the file it replaces (or 0666 minus the umask).
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        guard !name.isEmpty, name != ".", name != ".." else { throw FileWriteError(path: path, reason: "not a file name") }
+        let prefix = directory.isEmpty ? "" : directory + "/"
+
+        // A fresh name per attempt; O_EXCL makes a clash (or an attacker's symlink) an error, not an overwrite.
+        var temporary = ""
+        var descriptor: Int32 = -1
+        for _ in 0..<16 {
+            temporary = "\(prefix).\(name).tmp-\(UUID().uuidString.prefix(8).lowercased())"
+            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if descriptor >= 0 || errno != EEXIST { break }
+        }
+        guard descriptor >= 0 else { throw FileWriteError(path: path, errno: errno) }
+
+        var renamed = false
+        defer {
+            if descriptor >= 0 { close(descriptor) }
+            if !renamed { unlink(temporary) }
+        }
+        var existing = stat()
+        if stat(path, &existing) == 0, fchmod(descriptor, existing.st_mode & 0o7777) != 0 {
+            throw FileWriteError(path: path, errno: errno)
+        }
+        try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < buffer.count {
+                let written = posixWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw FileWriteError(path: path, errno: errno)
+                }
+                offset += written
+            }
+        }
+        // Some file systems (NFS, quotas) report a full disk only at fsync or close.
+        guard fsync(descriptor) == 0 else { throw FileWriteError(path: path, errno: errno) }
+        let closed = close(descriptor)
+        descriptor = -1
+        guard closed == 0 else { throw FileWriteError(path: path, errno: errno) }
+        guard rename(temporary, path) == 0 else { throw FileWriteError(path: path, errno: errno) }
+        renamed = true
+        // Make the rename itself durable; a failure here cannot be undone and the data is in place.
+        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            _ = fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    /// Writes `text` as UTF-8.
+    public static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+}
+
+/// `write(2)` (inside `AtomicFile` the name means the static method).
+private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
+}
+
+/// A result file could not be written; one line: `cannot write PATH: REASON`.
+public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Equatable, Sendable {
+    public var path: String
+    /// The system's reason, e.g. "No space left on device" (ENOSPC) or "File too large" (EFBIG).
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public init(path: String, errno code: Int32) {
+        self.init(path: path, reason: String(cString: strerror(code)))
+    }
+
+    public var description: String { "cannot write \(path): \(reason)" }
+    public var errorDescription: String? { description }
+}

@@ -36,9 +36,7 @@ struct ReportCommand: ParsableCommand {
                                                  records: records, chosen: chosen, layerLatencies: layerLatencies,
                                                  profileName: profile, export: exportFigures))
         let path = self.out ?? directory.path + "/report.html"
-        do { try Data(html.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw CLIError("\(path): cannot write report (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(html, to: path)
         out.result("report \(path) (\(records.count) candidates\(chosen == nil ? ", no best snapshot yet" : ""))")
         out.json(["report": path, "candidates": records.count])
     }

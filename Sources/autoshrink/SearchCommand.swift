@@ -179,7 +179,7 @@ struct WorkerProcessEvaluator: CandidateEvaluator {
         let configurationPath = scratch + "/config.json"
         try request.architecture.write(to: architecturePath)
         if !FileManager.default.fileExists(atPath: configurationPath) {
-            try configuration.canonicalJSON().write(to: URL(fileURLWithPath: configurationPath), options: .atomic)
+            try AtomicFile.write(configuration.canonicalJSON(), to: configurationPath)
         }
         var arguments = ["search-worker", "--config", configurationPath, "--arch", architecturePath,
                          "--seed", String(request.seed), "--threads", String(threads)]

@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
             "architecture_hash": architecture.stableHash, "parameters": network.parameterCount,
         ]
         let data = try JSONSerialization.data(withJSONObject: summary.mapValues { $0 ?? NSNull() }, options: [.sortedKeys, .prettyPrinted])
-        try data.write(to: URL(fileURLWithPath: directory + "/train.json"), options: .atomic)
+        try AtomicFile.write(data, to: directory + "/train.json")
         out.json(summary)
     }
 }

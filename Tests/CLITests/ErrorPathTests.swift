@@ -242,12 +242,7 @@ struct ErrorPathTests {
         let full = try Snapshot(disk)
         let rewrite = ["report", w.path("runs/tiny"), "--out", report]
         let failed = try w.expectFailure("report onto a full disk", rewrite, command: limited(rewrite, kilobytes: 4), mentions: [report])
-        withKnownIssue("""
-            ReportCommand.run writes with Data.write(options: .atomic), whose full-disk message is "There isn't enough space"; \
-            it needs AtomicFile.write (a CLI-level change): remove this withKnownIssue once it is made
-            """, isIntermittent: true) {
-            #expect(failed.message.contains(problem), "\(failed.message)")
-        }
+        #expect(failed.message.contains(problem), "\(failed.message)")
         full.expectUnchanged("the disk after the report")
         if mounted {
             // (Under a size limit the harness build itself would hit the limit first.)

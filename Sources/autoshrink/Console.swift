@@ -223,3 +223,46 @@ final class ProgressBar {
         }
     }
 }
+
+/// Steps whose length is not known in advance (building, running a binary on a device). Off a
+/// terminal each step is one line as it starts; on a terminal the running step is redrawn with its
+/// elapsed time twice a second and stays behind as a line with its duration once the next begins.
+final class StepTicker: @unchecked Sendable {
+    private let output: Output
+    private let lock = NSLock()
+    private var current: (text: String, start: Date)?
+    private var timer: DispatchSourceTimer?
+
+    init(output: Output) { self.output = output }
+
+    func start(_ text: String) {
+        finish()
+        guard output.console.stdoutIsTerminal, !output.options.quiet else {
+            output.line("  ... \(text)")
+            return
+        }
+        lock.withLock { current = (text, Date()) }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now(), repeating: .milliseconds(500))
+        timer.setEventHandler { [weak self] in self?.redraw() }
+        lock.withLock { self.timer = timer }
+        timer.resume()
+    }
+
+    func finish() {
+        let ended: (text: String, start: Date)? = lock.withLock {
+            timer?.cancel()
+            timer = nil
+            defer { current = nil }
+            return current
+        }
+        guard let ended else { return }
+        output.console.removeBar()
+        output.line("  ... \(ended.text) (\(formatDuration(Date().timeIntervalSince(ended.start))))")
+    }
+
+    private func redraw() {
+        guard let step = lock.withLock({ current }) else { return }
+        output.console.drawBar("  ... \(step.text)  \(formatDuration(Date().timeIntervalSince(step.start)))")
+    }
+}

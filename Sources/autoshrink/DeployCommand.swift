@@ -38,9 +38,12 @@ struct DeployCommand: ParsableCommand {
               device        \(target.name) (\(target.architecture.rawValue), \(target.runner.kind.rawValue) runner)
               run           \(images.map(String.init) ?? "all") \(manifest.dataset) test images, \(benchRuns) timed runs
             """)
+        let steps = StepTicker(output: out)
+        defer { steps.finish() }
         let report = try Deployment.run(exportDirectory: export, device: target, images: images, dataDirectory: dataDir,
                                         benchRuns: benchRuns, profilesDirectory: profiles,
-                                        progress: { out.line("  ... \($0)") })
+                                        progress: { steps.start($0) })
+        steps.finish()
         func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
         out.result(report.rebuilt
             ? "deployed \(export) on \(target.name), rebuilt with \(target.compiler.cc) \(target.compiler.flags.joined(separator: " "))"

@@ -82,9 +82,12 @@ struct ExportCommand: ParsableCommand {
               quantization  int8 TFLite scheme, calibration on \(calibration) training images (\(percentile.map { "percentile \($0)" } ?? "min/max")); main binary \(options.precision.rawValue)
               output        \(directory)/\(onnx ? " (+ model.int8.onnx)" : "")
             """)
+        let steps = StepTicker(output: out)
+        defer { steps.finish() }
         let report = try ModelExporter.export(
             checkpoint: stored, calibration: train, testImages: tests, device: target, outputDirectory: directory,
-            options: options, context: ExecutionContext(threads: threads), progress: { out.line("  ... \($0)") })
+            options: options, context: ExecutionContext(threads: threads), progress: { steps.start($0) })
+        steps.finish()
 
         func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
         let primary = report.precision

@@ -24,7 +24,7 @@ static int cmp_u64(const void *a, const void *b)
 
 typedef struct bench_case {
     const char *name;
-    int kind; /* 0 add, 1 requantize, 2 depthwise, 3 conv2d stem */
+    int kind; /* 0 add, 1 requantize, 2 depthwise, 3 conv2d stem, 4 channel copy */
     int h, w, c, in_stride, out_stride, stride;
 } bench_case;
 
@@ -51,6 +51,9 @@ static void run_case(const bench_case *k, int ref)
         (ref ? as_depthwise_conv3x3_s8_ref : as_depthwise_conv3x3_s8)(in1, k->h, k->w, k->c, k->in_stride, 6, wts,
                                                                       bias, k->stride, &rq, out, k->out_stride);
         break;
+    case 4:
+        (ref ? as_copy_channels_s8_ref : as_copy_channels_s8)(in1, k->h, k->w, k->c, k->in_stride, out, k->out_stride);
+        break;
     default:
         (ref ? as_conv2d_s8_ref : as_conv2d_s8)(in1, k->h, k->w, 1, k->in_stride, -128, wts, bias, 3, k->stride,
                                                 k->c, &rq, out, k->out_stride);
@@ -69,6 +72,8 @@ int main(int argc, char **argv)
         {"requantize_s8 14x14x16 s48->s48", 1, 14, 14, 16, 48, 48, 1},
         {"requantize_s8 7x7x32 s96->s96", 1, 7, 7, 32, 96, 96, 1},
         {"requantize_s8 28x28x32 contiguous", 1, 28, 28, 32, 32, 32, 1},
+        {"copy_channels_s8 28x28x32 s32->s48", 4, 28, 28, 32, 32, 48, 1},
+        {"copy_channels_s8 28x28x16 s16->s48", 4, 28, 28, 16, 16, 48, 1},
         {"depthwise3x3_s8 28x28x32 s1", 2, 28, 28, 32, 32, 32, 1},
         {"depthwise3x3_s8 14x14x16 in-s48", 2, 14, 14, 16, 48, 16, 1},
         {"depthwise3x3_s8 7x7x32 in-s96", 2, 7, 7, 32, 96, 32, 1},

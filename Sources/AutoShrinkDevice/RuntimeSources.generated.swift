@@ -3,7 +3,7 @@
 /// The C runtime kernel sources, embedded so exports and profiler harnesses use exactly these files.
 public enum RuntimeSources {
     /// SHA-256 over (relative path, contents) of every file: the runtime version in profiles and exports.
-    public static let hash = "560ee4ae19765faa3555c2e2ecd54a6ab2fbfd196ef4881e0ed2a0989b62628d"
+    public static let hash = "1ad5d43ac66ff441cbd5ad9de15af41ec743058f1e3c49004838a0bacf5cac77"
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = [
         ("add.c", #"""
@@ -292,6 +292,18 @@ void as_copy_channels_s8(const int8_t *input, int height, int width, int channel
     }
     if (in_pixel_stride == channels && out_pixel_stride == channels) {
         memcpy(output, input, (size_t)pixels * channels);
+        return;
+    }
+    if ((channels & 15) == 0 && channels <= 128) {
+        /* short pixel rows (concat slices): constant-size copies inline to one vector move each */
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            int c;
+            for (c = 0; c < channels; c += 16) {
+                memcpy(y + c, x + c, 16);
+            }
+        }
         return;
     }
     for (p = 0; p < pixels; p++) {
@@ -813,14 +825,21 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
         __m512i wt[9];
         const __m512i b = _mm512_maskz_loadu_epi32(m, bias_eff + c);
         int t;
+        /* weights as int32 lanes (w, 0) of two int16: vpmaddwd with a sign-extended x lane (x, 0 or -1)
+         * gives exactly x * w in one uop instead of vpmulld's two */
         for (t = 0; t < 9; t++) {
-            wt[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c));
+            wt[t] = _mm512_and_si512(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c)),
+                                     _mm512_set1_epi32(0xFFFF));
         }
         for (p = 0; p < pixels; p++) {
             __m512i v = b;
             for (t = 0; t < 9; t++) {
                 const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (const int8_t *)taps[p][t] + c));
-                v = _mm512_add_epi32(v, _mm512_mullo_epi32(x, wt[t]));
+#if defined(AS_X86_AVX512_VNNI)
+                v = _mm512_dpwssd_epi32(v, x, wt[t]);
+#else
+                v = _mm512_add_epi32(v, _mm512_madd_epi16(x, wt[t]));
+#endif
             }
             _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
         }

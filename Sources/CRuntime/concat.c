@@ -65,6 +65,18 @@ void as_copy_channels_s8(const int8_t *input, int height, int width, int channel
         memcpy(output, input, (size_t)pixels * channels);
         return;
     }
+    if ((channels & 15) == 0 && channels <= 128) {
+        /* short pixel rows (concat slices): constant-size copies inline to one vector move each */
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            int c;
+            for (c = 0; c < channels; c += 16) {
+                memcpy(y + c, x + c, 16);
+            }
+        }
+        return;
+    }
     for (p = 0; p < pixels; p++) {
         memcpy(output + (size_t)p * out_pixel_stride, input + (size_t)p * in_pixel_stride, (size_t)channels);
     }

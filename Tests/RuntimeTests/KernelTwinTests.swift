@@ -321,9 +321,9 @@ struct KernelTwinTests {
                         got[index] = x1[index]
                         want[index] = x1[index]
                     }
-                    as_add_s8(got.pointer, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c, &params,
+                    as_add_s8(got.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c, &params,
                               got.pointer + out.offset, Int32(out.stride))
-                    as_add_s8_ref(want.pointer, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
+                    as_add_s8_ref(want.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
                                   &params, want.pointer + out.offset, Int32(out.stride))
                 } else {
                     as_add_s8(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,

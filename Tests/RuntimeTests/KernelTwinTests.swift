@@ -124,6 +124,21 @@ struct KernelTwinTests {
         }
     }
 
+    /// The single-channel 3x3 path (stems): output widths up to and past its row limit (64), output
+    /// channels around its vector blocks and limit (64), strides 1-3, wide input and output pixels.
+    @Test("conv 3x3 with one input channel (stem path)", arguments: [1, 2, 3])
+    func convStem(stride: Int) {
+        var random = TestRandom(seed: UInt64(3300 + stride))
+        let shapes = [(28, 28), (1, 1), (2, 5), (9, 16), (5, 63), (4, 128), (3, 129), (31, 7)]
+        for (index, (height, width)) in shapes.enumerated() {
+            for outChannels in [1, 8, 16, 17, 32, 33, 64, 65] where random.int(0, 2) != 0 || outChannels == 32 {
+                checkConv(ConvCase(kind: .full, height: height, width: width, inChannels: 1, outChannels: outChannels,
+                                   kernel: 3, stride: stride, wide: random.bool()),
+                          seed: UInt64(3400 + 100 * stride + 10 * index + outChannels))
+            }
+        }
+    }
+
     @Test("conv shapes that split passes, channel chunks and padded copies")
     func convLargeShapes() {
         let cases = [

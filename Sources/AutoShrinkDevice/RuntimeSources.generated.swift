@@ -3,7 +3,7 @@
 /// The C runtime kernel sources, embedded so exports and profiler harnesses use exactly these files.
 public enum RuntimeSources {
     /// SHA-256 over (relative path, contents) of every file: the runtime version in profiles and exports.
-    public static let hash = "32e7a3bb9c8bf714c5817e554931373244f3aeb298c1ea3371e764664e6b501f"
+    public static let hash = "6822af413856ddac95daea81611cb2dc0de25842c34167fb84e30e24e63a3c80"
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = [
         ("add.c", #"""
@@ -294,14 +294,24 @@ void as_copy_channels_s8(const int8_t *input, int height, int width, int channel
         memcpy(output, input, (size_t)pixels * channels);
         return;
     }
-    if ((channels & 15) == 0 && channels <= 128) {
-        /* short pixel rows (concat slices): constant-size copies inline to one vector move each */
+    if (channels >= 8 && channels <= 128) {
+        /* short pixel rows (concat slices): constant-size copies inline to one vector move each; a
+         * ragged end is one more move that overlaps the previous one (within the slice) */
+        const int step = channels >= 16 ? 16 : 8;
         for (p = 0; p < pixels; p++) {
             const int8_t *x = input + (size_t)p * in_pixel_stride;
             int8_t *y = output + (size_t)p * out_pixel_stride;
-            int c;
-            for (c = 0; c < channels; c += 16) {
-                memcpy(y + c, x + c, 16);
+            int c = 0;
+            if (step == 16) {
+                for (; c + 16 <= channels; c += 16) {
+                    memcpy(y + c, x + c, 16);
+                }
+                if (c < channels) {
+                    memcpy(y + channels - 16, x + channels - 16, 16);
+                }
+            } else {
+                memcpy(y, x, 8);
+                memcpy(y + channels - 8, x + channels - 8, 8);
             }
         }
         return;

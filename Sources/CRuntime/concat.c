@@ -65,14 +65,24 @@ void as_copy_channels_s8(const int8_t *input, int height, int width, int channel
         memcpy(output, input, (size_t)pixels * channels);
         return;
     }
-    if ((channels & 15) == 0 && channels <= 128) {
-        /* short pixel rows (concat slices): constant-size copies inline to one vector move each */
+    if (channels >= 8 && channels <= 128) {
+        /* short pixel rows (concat slices): constant-size copies inline to one vector move each; a
+         * ragged end is one more move that overlaps the previous one (within the slice) */
+        const int step = channels >= 16 ? 16 : 8;
         for (p = 0; p < pixels; p++) {
             const int8_t *x = input + (size_t)p * in_pixel_stride;
             int8_t *y = output + (size_t)p * out_pixel_stride;
-            int c;
-            for (c = 0; c < channels; c += 16) {
-                memcpy(y + c, x + c, 16);
+            int c = 0;
+            if (step == 16) {
+                for (; c + 16 <= channels; c += 16) {
+                    memcpy(y + c, x + c, 16);
+                }
+                if (c < channels) {
+                    memcpy(y + channels - 16, x + channels - 16, 16);
+                }
+            } else {
+                memcpy(y, x, 8);
+                memcpy(y + channels - 8, x + channels - 8, 8);
             }
         }
         return;

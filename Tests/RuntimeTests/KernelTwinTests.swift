@@ -308,8 +308,9 @@ struct KernelTwinTests {
     /// The vector paths of add and requantize: contiguous tensors are processed as one flat row (so the
     /// vector tail falls anywhere), slices of wider pixels per pixel, and both in place (output == input 1),
     /// with zero points over the whole int8 range and requantize multipliers from 1/100 to 100 (left shifts).
-    @Test("add and requantize: contiguous, slices of wider pixels, in place",
-          arguments: [(28, 28, 16), (14, 14, 32), (7, 7, 33), (3, 5, 1), (1, 1, 17), (2, 9, 7), (4, 4, 64)])
+    @Test("add, requantize and copy: contiguous, slices of wider pixels, in place",
+          arguments: [(28, 28, 16), (14, 14, 32), (7, 7, 33), (3, 5, 1), (1, 1, 17), (2, 9, 7), (4, 4, 64), (3, 3, 12),
+                      (2, 2, 8), (2, 3, 129)])
     func elementwiseFastPaths(shape: (Int, Int, Int)) {
         let (height, width, channels) = shape
         var random = TestRandom(seed: UInt64(6500 + height * 1000 + width * 100 + channels))
@@ -369,6 +370,16 @@ struct KernelTwinTests {
                                          want.pointer + out.offset, Int32(out.stride))
                 }
                 expectSameInt8(got, want, out, "requantize int8 \(what) round \(round) multiplier \(real)")
+
+                if layout != 3 {
+                    got = outputBufferInt8(out)
+                    want = outputBufferInt8(out)
+                    as_copy_channels_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), got.pointer + out.offset,
+                                        Int32(out.stride))
+                    as_copy_channels_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), want.pointer + out.offset,
+                                            Int32(out.stride))
+                    expectSameInt8(got, want, out, "copy int8 \(what) round \(round)")
+                }
             }
         }
     }

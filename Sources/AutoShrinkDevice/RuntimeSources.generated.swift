@@ -3,7 +3,7 @@
 /// The C runtime kernel sources, embedded so exports and profiler harnesses use exactly these files.
 public enum RuntimeSources {
     /// SHA-256 over (relative path, contents) of every file: the runtime version in profiles and exports.
-    public static let hash = "fe7996da0fa00d9af97e5cc9b92fc94dbe890b857ddf667a289c879b91659372"
+    public static let hash = "6822af413856ddac95daea81611cb2dc0de25842c34167fb84e30e24e63a3c80"
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = [
         ("add.c", #"""
@@ -17,6 +17,7 @@ public enum RuntimeSources {
  * output scale. The optimized twin runs the same three MBQMs over channel rows with SIMD.
  */
 #include "kernel_common.h"
+#include "simd_requant.h"
 
 #define ADD_CHUNK 256 /* channels per pass (int32 rows on the stack) */
 
@@ -74,34 +75,154 @@ void as_add_s8_ref(const int8_t *input1, int in1_pixel_stride, const int8_t *inp
     }
 }
 
+/* Contiguous tensors are one flat row; otherwise one row per pixel. */
+static int add_flatten(int *pixels, int *channels, int s1, int s2, int so)
+{
+    if (s1 == *channels && s2 == *channels && so == *channels && (int64_t)*pixels * *channels <= INT32_MAX) {
+        *channels *= *pixels;
+        *pixels = 1;
+        return 1;
+    }
+    return 0;
+}
+
 void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2, int in2_pixel_stride,
                int height, int width, int channels, const as_add_params_s8 *params, int8_t *output,
                int out_pixel_stride)
 {
-    const int pixels = height * width;
-    const int32_t scale_up = (int32_t)1 << params->left_shift;
+    int pixels = height * width;
     const int32_t zp1 = params->input1_zero_point, zp2 = params->input2_zero_point;
-    int32_t a[ADD_CHUNK], b[ADD_CHUNK];
-    int p, c0, c;
-    for (p = 0; p < pixels; p++) {
-        const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
-        const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
-        int8_t *y = output + (size_t)p * out_pixel_stride;
-        for (c0 = 0; c0 < channels; c0 += ADD_CHUNK) {
-            const int nc = channels - c0 < ADD_CHUNK ? channels - c0 : ADD_CHUNK;
-            for (c = 0; c < nc; c++) {
-                a[c] = ((int32_t)x1[c0 + c] - zp1) * scale_up;
-                b[c] = ((int32_t)x2[c0 + c] - zp2) * scale_up;
+    const int32_t zo = params->output_zero_point, lo = params->activation_min, hi = params->activation_max;
+    const int ls = params->left_shift;
+    int p, c;
+    if (pixels <= 0 || channels <= 0) {
+        return;
+    }
+    add_flatten(&pixels, &channels, in1_pixel_stride, in2_pixel_stride, out_pixel_stride);
+#if defined(AS_X86_AVX512)
+    {
+        as__rq_avx512 q1, q2, qo;
+        const __m512i vzp1 = _mm512_set1_epi32(zp1), vzp2 = _mm512_set1_epi32(zp2);
+        const __m512i vzo = _mm512_set1_epi32(zo), vlo = _mm512_set1_epi32(lo - zo), vhi = _mm512_set1_epi32(hi - zo);
+        const __m128i vls = _mm_cvtsi32_si128(ls);
+        as__rq_avx512_init(&q1, _mm512_set1_epi32(params->input1_multiplier), _mm512_set1_epi32(params->input1_shift));
+        as__rq_avx512_init(&q2, _mm512_set1_epi32(params->input2_multiplier), _mm512_set1_epi32(params->input2_shift));
+        as__rq_avx512_init(&qo, _mm512_set1_epi32(params->output_multiplier), _mm512_set1_epi32(params->output_shift));
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
+            const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c < channels; c += 16) {
+                const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
+                __m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1 + c)), vzp1);
+                __m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2 + c)), vzp2);
+                a = as__rq_avx512_apply(&q1, _mm512_sll_epi32(a, vls));
+                b = as__rq_avx512_apply(&q2, _mm512_sll_epi32(b, vls));
+                a = as__rq_avx512_apply(&qo, _mm512_add_epi32(a, b));
+                _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(a, vzo, vlo, vhi)));
             }
-            as__mbqm_row(a, nc, params->input1_multiplier, params->input1_shift, a);
-            as__mbqm_row(b, nc, params->input2_multiplier, params->input2_shift, b);
-            for (c = 0; c < nc; c++) {
-                a[c] += b[c];
+        }
+        return;
+    }
+#elif defined(AS_X86_AVX2)
+    {
+        as__rq_avx2 q1, q2, qo;
+        const __m256i vzp1 = _mm256_set1_epi32(zp1), vzp2 = _mm256_set1_epi32(zp2);
+        const __m256i vzo = _mm256_set1_epi32(zo), vlo = _mm256_set1_epi32(lo - zo), vhi = _mm256_set1_epi32(hi - zo);
+        const __m128i vls = _mm_cvtsi32_si128(ls);
+        as__rq_avx2_init(&q1, _mm256_set1_epi32(params->input1_multiplier), _mm256_set1_epi32(params->input1_shift));
+        as__rq_avx2_init(&q2, _mm256_set1_epi32(params->input2_multiplier), _mm256_set1_epi32(params->input2_shift));
+        as__rq_avx2_init(&qo, _mm256_set1_epi32(params->output_multiplier), _mm256_set1_epi32(params->output_shift));
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
+            const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c + 8 <= channels; c += 8) {
+                __m256i a = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x1 + c))), vzp1);
+                __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x2 + c))), vzp2);
+                __m128i words;
+                a = as__rq_avx2_apply(&q1, _mm256_sll_epi32(a, vls));
+                b = as__rq_avx2_apply(&q2, _mm256_sll_epi32(b, vls));
+                a = as__output_avx2(as__rq_avx2_apply(&qo, _mm256_add_epi32(a, b)), vzo, vlo, vhi);
+                words = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+                _mm_storel_epi64((__m128i *)(y + c), _mm_packs_epi16(words, words));
             }
-            as__requant_row_s8(a, nc, &params->output_multiplier, &params->output_shift, 0,
-                               params->output_zero_point, params->activation_min, params->activation_max, y + c0);
+            for (; c < channels; c++) {
+                const int32_t a = as__mbqm(((int32_t)x1[c] - zp1) * ((int32_t)1 << ls), params->input1_multiplier, params->input1_shift);
+                const int32_t b = as__mbqm(((int32_t)x2[c] - zp2) * ((int32_t)1 << ls), params->input2_multiplier, params->input2_shift);
+                y[c] = as__output_s8(as__mbqm(a + b, params->output_multiplier, params->output_shift), zo, lo, hi);
+            }
+        }
+        return;
+    }
+#elif defined(AS_ARM_NEON)
+    {
+        const int32x4_t zero = vdupq_n_s32(0);
+        const int32x4_t m1 = vdupq_n_s32(params->input1_multiplier), m2 = vdupq_n_s32(params->input2_multiplier);
+        const int32x4_t mo = vdupq_n_s32(params->output_multiplier);
+        const int32x4_t s1 = vdupq_n_s32(params->input1_shift), s2 = vdupq_n_s32(params->input2_shift);
+        const int32x4_t so = vdupq_n_s32(params->output_shift);
+        const int32x4_t l1 = vmaxq_s32(s1, zero), r1 = vminq_s32(s1, zero);
+        const int32x4_t l2 = vmaxq_s32(s2, zero), r2 = vminq_s32(s2, zero);
+        const int32x4_t lo_ = vmaxq_s32(so, zero), ro = vminq_s32(so, zero);
+        const int32x4_t vzo = vdupq_n_s32(zo), vls = vdupq_n_s32(ls);
+        const int16x8_t vzp1 = vdupq_n_s16((int16_t)zp1), vzp2 = vdupq_n_s16((int16_t)zp2);
+        const int8x16_t lo8 = vdupq_n_s8((int8_t)lo), hi8 = vdupq_n_s8((int8_t)hi);
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
+            const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c + 16 <= channels; c += 16) {
+                const int8x16_t va = vld1q_s8(x1 + c), vb = vld1q_s8(x2 + c);
+                /* x - zp fits int16 exactly */
+                const int16x8_t a0 = vsubq_s16(vmovl_s8(vget_low_s8(va)), vzp1);
+                const int16x8_t a1 = vsubq_s16(vmovl_s8(vget_high_s8(va)), vzp1);
+                const int16x8_t b0 = vsubq_s16(vmovl_s8(vget_low_s8(vb)), vzp2);
+                const int16x8_t b1 = vsubq_s16(vmovl_s8(vget_high_s8(vb)), vzp2);
+                int32x4_t v[4];
+                const int16x4_t ah[4] = {vget_low_s16(a0), vget_high_s16(a0), vget_low_s16(a1), vget_high_s16(a1)};
+                const int16x4_t bh[4] = {vget_low_s16(b0), vget_high_s16(b0), vget_low_s16(b1), vget_high_s16(b1)};
+                int j;
+                for (j = 0; j < 4; j++) {
+                    const int32x4_t a = as__mbqm_neon(vshlq_s32(vmovl_s16(ah[j]), vls), m1, l1, r1);
+                    const int32x4_t b = as__mbqm_neon(vshlq_s32(vmovl_s16(bh[j]), vls), m2, l2, r2);
+                    v[j] = as__mbqm_neon(vaddq_s32(a, b), mo, lo_, ro);
+                }
+                vst1q_s8(y + c, as__output16_neon(v[0], v[1], v[2], v[3], vzo, lo8, hi8));
+            }
+            for (; c < channels; c++) {
+                const int32_t a = as__mbqm(((int32_t)x1[c] - zp1) * ((int32_t)1 << ls), params->input1_multiplier, params->input1_shift);
+                const int32_t b = as__mbqm(((int32_t)x2[c] - zp2) * ((int32_t)1 << ls), params->input2_multiplier, params->input2_shift);
+                y[c] = as__output_s8(as__mbqm(a + b, params->output_multiplier, params->output_shift), zo, lo, hi);
+            }
+        }
+        return;
+    }
+#else
+    {
+        const int32_t scale_up = (int32_t)1 << ls;
+        int32_t a[ADD_CHUNK], b[ADD_CHUNK];
+        int c0;
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
+            const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c0 = 0; c0 < channels; c0 += ADD_CHUNK) {
+                const int nc = channels - c0 < ADD_CHUNK ? channels - c0 : ADD_CHUNK;
+                for (c = 0; c < nc; c++) {
+                    a[c] = ((int32_t)x1[c0 + c] - zp1) * scale_up;
+                    b[c] = ((int32_t)x2[c0 + c] - zp2) * scale_up;
+                }
+                as__mbqm_row(a, nc, params->input1_multiplier, params->input1_shift, a);
+                as__mbqm_row(b, nc, params->input2_multiplier, params->input2_shift, b);
+                for (c = 0; c < nc; c++) {
+                    a[c] += b[c];
+                }
+                as__requant_row_s8(a, nc, &params->output_multiplier, &params->output_shift, 0, zo, lo, hi, y + c0);
+            }
         }
     }
+#endif
 }
 
 """#),
@@ -116,8 +237,8 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
  *   producers write their slices directly; these kernels cover the rest.
  */
 #include "kernel_common.h"
+#include "simd_requant.h"
 
-#define COPY_CHUNK 256 /* channels per pass of the requantizing copy */
 
 void as_copy_channels_f32_ref(const float *input, int height, int width, int channels, int in_pixel_stride,
                               float *output, int out_pixel_stride)
@@ -173,6 +294,28 @@ void as_copy_channels_s8(const int8_t *input, int height, int width, int channel
         memcpy(output, input, (size_t)pixels * channels);
         return;
     }
+    if (channels >= 8 && channels <= 128) {
+        /* short pixel rows (concat slices): constant-size copies inline to one vector move each; a
+         * ragged end is one more move that overlaps the previous one (within the slice) */
+        const int step = channels >= 16 ? 16 : 8;
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            int c = 0;
+            if (step == 16) {
+                for (; c + 16 <= channels; c += 16) {
+                    memcpy(y + c, x + c, 16);
+                }
+                if (c < channels) {
+                    memcpy(y + channels - 16, x + channels - 16, 16);
+                }
+            } else {
+                memcpy(y, x, 8);
+                memcpy(y + channels - 8, x + channels - 8, 8);
+            }
+        }
+        return;
+    }
     for (p = 0; p < pixels; p++) {
         memcpy(output + (size_t)p * out_pixel_stride, input + (size_t)p * in_pixel_stride, (size_t)channels);
     }
@@ -219,21 +362,108 @@ void as_requantize_s8(const int8_t *input, int height, int width, int channels, 
                       int32_t input_zero_point, int32_t multiplier, int shift, int32_t output_zero_point,
                       int8_t *output, int out_pixel_stride)
 {
-    const int pixels = height * width;
-    const int32_t shift32 = shift;
-    int32_t row[COPY_CHUNK];
-    int p, c0, c;
-    for (p = 0; p < pixels; p++) {
-        const int8_t *x = input + (size_t)p * in_pixel_stride;
-        int8_t *y = output + (size_t)p * out_pixel_stride;
-        for (c0 = 0; c0 < channels; c0 += COPY_CHUNK) {
-            const int nc = channels - c0 < COPY_CHUNK ? channels - c0 : COPY_CHUNK;
-            for (c = 0; c < nc; c++) {
-                row[c] = (int32_t)x[c0 + c] - input_zero_point;
+    int pixels = height * width;
+    int p, c;
+    if (pixels <= 0 || channels <= 0) {
+        return;
+    }
+    /* contiguous input and output: one flat row */
+    if (in_pixel_stride == channels && out_pixel_stride == channels && (int64_t)pixels * channels <= INT32_MAX) {
+        channels *= pixels;
+        pixels = 1;
+    }
+#if defined(AS_X86_AVX512)
+    {
+        as__rq_avx512 q;
+        const __m512i vzi = _mm512_set1_epi32(input_zero_point);
+        const __m512i vzo = _mm512_set1_epi32(output_zero_point);
+        const __m512i vlo = _mm512_set1_epi32(-128 - output_zero_point);
+        const __m512i vhi = _mm512_set1_epi32(127 - output_zero_point);
+        as__rq_avx512_init(&q, _mm512_set1_epi32(multiplier), _mm512_set1_epi32(shift));
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c < channels; c += 16) {
+                const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
+                const __m512i v = as__rq_avx512_apply(
+                    &q, _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + c)), vzi));
+                _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(v, vzo, vlo, vhi)));
             }
-            as__requant_row_s8(row, nc, &multiplier, &shift32, 0, output_zero_point, -128, 127, y + c0);
+        }
+        return;
+    }
+#elif defined(AS_X86_AVX2)
+    {
+        as__rq_avx2 q;
+        const __m256i vzi = _mm256_set1_epi32(input_zero_point);
+        const __m256i vzo = _mm256_set1_epi32(output_zero_point);
+        const __m256i vlo = _mm256_set1_epi32(-128 - output_zero_point);
+        const __m256i vhi = _mm256_set1_epi32(127 - output_zero_point);
+        as__rq_avx2_init(&q, _mm256_set1_epi32(multiplier), _mm256_set1_epi32(shift));
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c + 8 <= channels; c += 8) {
+                __m256i v = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x + c))), vzi);
+                __m128i words;
+                v = as__output_avx2(as__rq_avx2_apply(&q, v), vzo, vlo, vhi);
+                words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+                _mm_storel_epi64((__m128i *)(y + c), _mm_packs_epi16(words, words));
+            }
+            for (; c < channels; c++) {
+                y[c] = as__output_s8(as__mbqm((int32_t)x[c] - input_zero_point, multiplier, shift), output_zero_point,
+                                     -128, 127);
+            }
+        }
+        return;
+    }
+#elif defined(AS_ARM_NEON)
+    {
+        const int32x4_t m = vdupq_n_s32(multiplier);
+        const int32x4_t left = vdupq_n_s32(shift > 0 ? shift : 0);
+        const int32x4_t neg_right = vdupq_n_s32(shift > 0 ? 0 : shift);
+        const int32x4_t vzo = vdupq_n_s32(output_zero_point);
+        const int16x8_t vzi = vdupq_n_s16((int16_t)input_zero_point);
+        const int8x16_t lo8 = vdupq_n_s8(-128), hi8 = vdupq_n_s8(127);
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c + 16 <= channels; c += 16) {
+                const int8x16_t v = vld1q_s8(x + c);
+                const int16x8_t a0 = vsubq_s16(vmovl_s8(vget_low_s8(v)), vzi);
+                const int16x8_t a1 = vsubq_s16(vmovl_s8(vget_high_s8(v)), vzi);
+                vst1q_s8(y + c, as__output16_neon(as__mbqm_neon(vmovl_s16(vget_low_s16(a0)), m, left, neg_right),
+                                                  as__mbqm_neon(vmovl_s16(vget_high_s16(a0)), m, left, neg_right),
+                                                  as__mbqm_neon(vmovl_s16(vget_low_s16(a1)), m, left, neg_right),
+                                                  as__mbqm_neon(vmovl_s16(vget_high_s16(a1)), m, left, neg_right),
+                                                  vzo, lo8, hi8));
+            }
+            for (; c < channels; c++) {
+                y[c] = as__output_s8(as__mbqm((int32_t)x[c] - input_zero_point, multiplier, shift), output_zero_point,
+                                     -128, 127);
+            }
+        }
+        return;
+    }
+#else
+    {
+        /* the result depends only on the input byte: a 256-entry table built with the row requantizer */
+        int32_t row[256];
+        int8_t table[256];
+        const int32_t shift32 = shift;
+        for (c = 0; c < 256; c++) {
+            row[c] = (c - 128) - input_zero_point;
+        }
+        as__requant_row_s8(row, 256, &multiplier, &shift32, 0, output_zero_point, -128, 127, table);
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride;
+            int8_t *y = output + (size_t)p * out_pixel_stride;
+            for (c = 0; c < channels; c++) {
+                y[c] = table[(int)x[c] + 128];
+            }
         }
     }
+#endif
 }
 
 """#),
@@ -247,7 +477,8 @@ void as_requantize_s8(const int8_t *input, int height, int width, int channels, 
  *   weights [K][K][C_in][C_out]   float;  [R4][C_out][4] int8 (r = (ky*K + kx)*C_in + ci)
  *   bias    [C_out]
  *   output  [H_out][W_out][C_out] pixel stride out_pixel_stride, H_out = (H + 2*(K/2) - K)/stride + 1
- * The optimized twins lower to the GEMM engines (gemm_f32.c, gemm_s8.c).
+ * The optimized twins lower to the GEMM engines (gemm_f32.c, gemm_s8.c); on AVX-512 an int8 3x3 conv with
+ * one input channel (the stem) has a direct path instead (R = 9 is too short for im2col to pay off).
  */
 #include "kernel_common.h"
 
@@ -354,13 +585,113 @@ void as_conv2d_s8_ref(const int8_t *input, int in_height, int in_width, int in_c
     }
 }
 
+#if defined(AS_X86_AVX512)
+/* ---- int8 3x3 convolution of a single-channel input (the stem) -------------------------------- */
+/* R = 9 is too short for the im2col GEMM to pay off. Each output row gets its three input rows as int16
+ * (x - zp, padding 0); the nine taps of a pixel form five int16 pairs (x0,x1) (x3,x4) (x6,x7) (x2,x5)
+ * (x8,0), broadcast against matching weight pairs with vpmaddwd / vpdpwssd: |x - zp| <= 255 and
+ * |w| <= 128, so every pair sum is exact in int32. */
+
+#define STEM_MAX_WIDTH 64    /* output pixels per row */
+#define STEM_MAX_CHANNELS 64 /* output channels */
+
+static int conv2d_s8_stem(const int8_t *input, int in_height, int in_width, int in_pixel_stride,
+                          int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int stride,
+                          int out_channels, const as_requant_s8 *requant, int8_t *output, int out_pixel_stride)
+{
+    const int out_height = as_conv_output_size(in_height, 3, stride);
+    const int out_width = as_conv_output_size(in_width, 3, stride);
+    const int cols = (out_width - 1) * stride + 3; /* padded columns a row's windows read */
+    int32_t row[3][STEM_MAX_WIDTH * 2 + 3];        /* x - zp per padded column, 0 outside the image */
+    int32_t pairs[5][STEM_MAX_WIDTH];              /* packed int16 pairs per output pixel */
+    int32_t acc[STEM_MAX_WIDTH * STEM_MAX_CHANNELS];
+    __m512i wp[5][STEM_MAX_CHANNELS / 16], b[STEM_MAX_CHANNELS / 16];
+    __mmask16 mask[STEM_MAX_CHANNELS / 16];
+    static const int tap_pairs[5][2] = {{0, 1}, {3, 4}, {6, 7}, {2, 5}, {8, -1}};
+    const int blocks = (out_channels + 15) / 16;
+    int oy, ox, k, j, i;
+    if (out_width <= 0 || out_height <= 0 || out_width > STEM_MAX_WIDTH || out_channels <= 0 ||
+        out_channels > STEM_MAX_CHANNELS || stride < 1 || stride > 2 || cols > STEM_MAX_WIDTH * 2 + 3) {
+        return 0;
+    }
+    for (j = 0; j < blocks; j++) {
+        int32_t lanes[5][16], bias_lanes[16];
+        const int o0 = j * 16;
+        const int n = out_channels - o0 < 16 ? out_channels - o0 : 16;
+        mask[j] = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+        for (i = 0; i < 16; i++) {
+            const int o = o0 + i;
+            bias_lanes[i] = i < n && bias ? bias[o] : 0;
+            for (k = 0; k < 5; k++) {
+                const int t0 = tap_pairs[k][0], t1 = tap_pairs[k][1];
+                /* weight (r = t, o) of [R4][C_out][4] */
+                const int8_t w0 = i < n ? weights[((size_t)(t0 / 4) * out_channels + o) * 4 + t0 % 4] : 0;
+                const int8_t w1 = i < n && t1 >= 0 ? weights[((size_t)(t1 / 4) * out_channels + o) * 4 + t1 % 4] : 0;
+                lanes[k][i] = (int32_t)((uint32_t)(uint16_t)(int16_t)w0 | ((uint32_t)(uint16_t)(int16_t)w1 << 16));
+            }
+        }
+        for (k = 0; k < 5; k++) {
+            wp[k][j] = _mm512_loadu_si512(lanes[k]);
+        }
+        b[j] = _mm512_loadu_si512(bias_lanes);
+    }
+    for (oy = 0; oy < out_height; oy++) {
+        for (k = 0; k < 3; k++) {
+            const int iy = oy * stride + k - 1;
+            int c;
+            for (c = 0; c < cols; c++) {
+                const int ix = c - 1;
+                row[k][c] = iy >= 0 && iy < in_height && ix >= 0 && ix < in_width
+                                ? (int32_t)input[((size_t)iy * in_width + ix) * in_pixel_stride] - input_zero_point
+                                : 0;
+            }
+        }
+        for (ox = 0; ox < out_width; ox++) {
+            const int c = ox * stride;
+#define AS_STEM_PAIR(a, b) ((int32_t)(((uint32_t)(a) & 0xFFFFu) | ((uint32_t)(b) << 16)))
+            pairs[0][ox] = AS_STEM_PAIR(row[0][c], row[0][c + 1]);
+            pairs[1][ox] = AS_STEM_PAIR(row[1][c], row[1][c + 1]);
+            pairs[2][ox] = AS_STEM_PAIR(row[2][c], row[2][c + 1]);
+            pairs[3][ox] = AS_STEM_PAIR(row[0][c + 2], row[1][c + 2]);
+            pairs[4][ox] = AS_STEM_PAIR(row[2][c + 2], 0);
+#undef AS_STEM_PAIR
+        }
+        for (ox = 0; ox < out_width; ox++) {
+            for (j = 0; j < blocks; j++) {
+                __m512i v = b[j];
+                for (k = 0; k < 5; k++) {
+#if defined(AS_X86_AVX512_VNNI)
+                    v = _mm512_dpwssd_epi32(v, _mm512_set1_epi32(pairs[k][ox]), wp[k][j]);
+#else
+                    v = _mm512_add_epi32(v, _mm512_madd_epi16(_mm512_set1_epi32(pairs[k][ox]), wp[k][j]));
+#endif
+                }
+                _mm512_mask_storeu_epi32(acc + (size_t)ox * out_channels + j * 16, mask[j], v);
+            }
+        }
+        as__requant_tile_s8(acc, out_width, out_channels, out_channels, requant->multiplier, requant->shift,
+                            requant->output_zero_point, requant->activation_min, requant->activation_max,
+                            output + (size_t)oy * out_width * out_pixel_stride, (size_t)out_pixel_stride);
+    }
+    return 1;
+}
+#endif
+
 void as_conv2d_s8(const int8_t *input, int in_height, int in_width, int in_channels, int in_pixel_stride,
                   int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int kernel_size,
                   int stride, int out_channels, const as_requant_s8 *requant, int8_t *output,
                   int out_pixel_stride)
 {
-    const as__conv_shape s = conv_shape(in_height, in_width, in_channels, in_pixel_stride, kernel_size, stride,
-                                        out_channels, out_pixel_stride);
+    as__conv_shape s;
+#if defined(AS_X86_AVX512)
+    if (in_channels == 1 && kernel_size == 3 &&
+        conv2d_s8_stem(input, in_height, in_width, in_pixel_stride, input_zero_point, weights, bias, stride,
+                       out_channels, requant, output, out_pixel_stride)) {
+        return;
+    }
+#endif
+    s = conv_shape(in_height, in_width, in_channels, in_pixel_stride, kernel_size, stride, out_channels,
+                   out_pixel_stride);
     as__conv_gemm_s8(&s, input, input_zero_point, weights, bias, requant, output);
 }
 
@@ -605,14 +936,21 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
         __m512i wt[9];
         const __m512i b = _mm512_maskz_loadu_epi32(m, bias_eff + c);
         int t;
+        /* weights as int32 lanes (w, 0) of two int16: vpmaddwd with a sign-extended x lane (x, 0 or -1)
+         * gives exactly x * w in one uop instead of vpmulld's two */
         for (t = 0; t < 9; t++) {
-            wt[t] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c));
+            wt[t] = _mm512_and_si512(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c)),
+                                     _mm512_set1_epi32(0xFFFF));
         }
         for (p = 0; p < pixels; p++) {
             __m512i v = b;
             for (t = 0; t < 9; t++) {
                 const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (const int8_t *)taps[p][t] + c));
-                v = _mm512_add_epi32(v, _mm512_mullo_epi32(x, wt[t]));
+#if defined(AS_X86_AVX512_VNNI)
+                v = _mm512_dpwssd_epi32(v, x, wt[t]);
+#else
+                v = _mm512_add_epi32(v, _mm512_madd_epi16(x, wt[t]));
+#endif
             }
             _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
         }

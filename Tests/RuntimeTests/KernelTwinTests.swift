@@ -124,6 +124,21 @@ struct KernelTwinTests {
         }
     }
 
+    /// The single-channel 3x3 path (stems): output widths up to and past its row limit (64), output
+    /// channels around its vector blocks and limit (64), strides 1-3, wide input and output pixels.
+    @Test("conv 3x3 with one input channel (stem path)", arguments: [1, 2, 3])
+    func convStem(stride: Int) {
+        var random = TestRandom(seed: UInt64(3300 + stride))
+        let shapes = [(28, 28), (1, 1), (2, 5), (9, 16), (5, 63), (4, 128), (3, 129), (31, 7)]
+        for (index, (height, width)) in shapes.enumerated() {
+            for outChannels in [1, 8, 16, 17, 32, 33, 64, 65] where random.int(0, 2) != 0 || outChannels == 32 {
+                checkConv(ConvCase(kind: .full, height: height, width: width, inChannels: 1, outChannels: outChannels,
+                                   kernel: 3, stride: stride, wide: random.bool()),
+                          seed: UInt64(3400 + 100 * stride + 10 * index + outChannels))
+            }
+        }
+    }
+
     @Test("conv shapes that split passes, channel chunks and padded copies")
     func convLargeShapes() {
         let cases = [
@@ -287,6 +302,85 @@ struct KernelTwinTests {
             as_copy_channels_f32_ref(f1.pointer + a.offset, h, w, c, Int32(a.stride), wantF.pointer + out.offset,
                                      Int32(out.stride))
             expectCloseFloat(gotF, wantF, out, tolerance: 0, "copy float \(what)")
+        }
+    }
+
+    /// The vector paths of add and requantize: contiguous tensors are processed as one flat row (so the
+    /// vector tail falls anywhere), slices of wider pixels per pixel, and both in place (output == input 1),
+    /// with zero points over the whole int8 range and requantize multipliers from 1/100 to 100 (left shifts).
+    @Test("add, requantize and copy: contiguous, slices of wider pixels, in place",
+          arguments: [(28, 28, 16), (14, 14, 32), (7, 7, 33), (3, 5, 1), (1, 1, 17), (2, 9, 7), (4, 4, 64), (3, 3, 12),
+                      (2, 2, 8), (2, 3, 129)])
+    func elementwiseFastPaths(shape: (Int, Int, Int)) {
+        let (height, width, channels) = shape
+        var random = TestRandom(seed: UInt64(6500 + height * 1000 + width * 100 + channels))
+        let pixels = height * width
+        let (h, w, c) = (Int32(height), Int32(width), Int32(channels))
+        for layout in 0..<4 {
+            // 0: all dense, 1: all wide, 2: mixed, 3: in place (output aliases input 1, dense or wide)
+            let wideA = layout == 1 || (layout >= 2 && random.bool())
+            let a = ChannelSlice(pixels: pixels, channels: channels, wide: wideA, random: &random)
+            let b = ChannelSlice(pixels: pixels, channels: channels, wide: layout == 1 || (layout == 2 && random.bool()),
+                                 random: &random)
+            let out = layout == 3 ? a : ChannelSlice(pixels: pixels, channels: channels, wide: layout == 1, random: &random)
+            let what = "\(height)x\(width)x\(channels) layout \(layout) \(a) + \(b) -> \(out)"
+            for round in 0..<3 {
+                let x1 = randomInt8(a.extent, &random), x2 = randomInt8(b.extent, &random)
+                var params = as_add_params_s8()
+                let s1 = random.float(0.005, 0.3), z1 = random.int32(-128, 127)
+                let s2 = random.float(0.005, 0.3), z2 = random.int32(-128, 127)
+                let so = random.float(0.01, 0.5), zo = random.int32(-128, 127)
+                as_add_params_s8_init(s1, z1, s2, z2, so, zo, as_activation(rawValue: UInt32(round % 3)), &params)
+                var got = outputBufferInt8(out), want = outputBufferInt8(out)
+                if layout == 3 {
+                    for index in 0..<a.extent where a.contains(index) {
+                        got[index] = x1[index]
+                        want[index] = x1[index]
+                    }
+                    as_add_s8(got.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c, &params,
+                              got.pointer + out.offset, Int32(out.stride))
+                    as_add_s8_ref(want.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
+                                  &params, want.pointer + out.offset, Int32(out.stride))
+                } else {
+                    as_add_s8(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
+                              &params, got.pointer + out.offset, Int32(out.stride))
+                    as_add_s8_ref(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w,
+                                  c, &params, want.pointer + out.offset, Int32(out.stride))
+                }
+                expectSameInt8(got, want, out, "add int8 \(what) round \(round)")
+
+                var multiplier: Int32 = 0, shift: Int32 = 0
+                let real = [0.01, 0.37, 0.999, 1.0, 1.7, 12.5, 100.0][random.int(0, 6)]
+                as_quantize_multiplier(real, &multiplier, &shift)
+                got = outputBufferInt8(out)
+                want = outputBufferInt8(out)
+                if layout == 3 {
+                    for index in 0..<a.extent where a.contains(index) {
+                        got[index] = x1[index]
+                        want[index] = x1[index]
+                    }
+                    as_requantize_s8(got.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
+                                     got.pointer + out.offset, Int32(out.stride))
+                    as_requantize_s8_ref(want.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
+                                         want.pointer + out.offset, Int32(out.stride))
+                } else {
+                    as_requantize_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
+                                     got.pointer + out.offset, Int32(out.stride))
+                    as_requantize_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
+                                         want.pointer + out.offset, Int32(out.stride))
+                }
+                expectSameInt8(got, want, out, "requantize int8 \(what) round \(round) multiplier \(real)")
+
+                if layout != 3 {
+                    got = outputBufferInt8(out)
+                    want = outputBufferInt8(out)
+                    as_copy_channels_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), got.pointer + out.offset,
+                                        Int32(out.stride))
+                    as_copy_channels_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), want.pointer + out.offset,
+                                            Int32(out.stride))
+                    expectSameInt8(got, want, out, "copy int8 \(what) round \(round)")
+                }
+            }
         }
     }
 

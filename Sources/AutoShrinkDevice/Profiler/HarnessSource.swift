@@ -28,7 +28,7 @@ enum HarnessSource {
  *   pointwise OUT IN STRIDE ACT       1x1 convolution
  *   depthwise OUT IN STRIDE ACT       depthwise 3x3
  *   maxpool OUT IN                    2x2, stride 2
- *   concat OUT COUNT IN...            channel concat in order
+ *   concat OUT COUNT IN...            channel concat in order (s8: input 0 copied, the others requantized)
  *   add OUT IN1 IN2
  *   gap OUT IN                        global average pool
  *   linear OUT IN                     fully connected with bias
@@ -104,6 +104,8 @@ typedef struct layer {
     const void **parts;     /* concat inputs */
     int *part_channels;
     int *part_strides;
+    int32_t *part_multiplier; /* s8 concat: requantization of parts 1.. into the concat (part 0 is copied) */
+    int *part_shift;
 } layer;
 
 typedef struct network {
@@ -474,11 +476,19 @@ static void setup_network(network *net)
             l->parts = (const void **)checked_malloc((size_t)l->input_count * sizeof(void *));
             l->part_channels = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
             l->part_strides = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
+            l->part_multiplier = (int32_t *)checked_malloc((size_t)l->input_count * sizeof(int32_t));
+            l->part_shift = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
             for (p = 0; p < l->input_count; p++) {
                 const tensor *part = &net->tensors[l->inputs[p]];
                 l->parts[p] = part->data;
                 l->part_channels[p] = part->channels;
                 l->part_strides[p] = part->channels;
+                /* As in an export: a calibrated concat takes the quantization of its widest input, which
+                 * is copied; the other inputs are requantized into their slices (as_requantize_s8). Here
+                 * part 0 is the widest and the others have 3/4 of its scale (the cost does not depend on
+                 * the values). */
+                as_quantize_multiplier(p == 0 ? 1.0 : 0.75 * (double)part->scale / (double)out->scale,
+                                       &l->part_multiplier[p], &l->part_shift[p]);
             }
             break;
         }
@@ -508,8 +518,10 @@ static void teardown_network(network *net)
         layer *l = &net->layers[i];
         free(l->weights); free(l->bias); free(l->multiplier); free(l->shift);
         free((void *)l->parts); free(l->part_channels); free(l->part_strides);
+        free(l->part_multiplier); free(l->part_shift);
         l->weights = l->bias = NULL; l->multiplier = l->shift = NULL;
         l->parts = NULL; l->part_channels = l->part_strides = NULL;
+        l->part_multiplier = NULL; l->part_shift = NULL;
     }
 }
 
@@ -539,10 +551,24 @@ static void run_layer_s8(network *net, const layer *l)
     case LAYER_MAXPOOL:
         as_max_pool2x2_s8(x, in->height, in->width, in->channels, in->channels, y, out->channels);
         break;
-    case LAYER_CONCAT:
-        as_concat_channels_s8((const int8_t *const *)l->parts, l->part_channels, l->part_strides, l->input_count,
-                              out->height, out->width, y, out->channels);
+    case LAYER_CONCAT: {
+        /* what a generated model.c runs for a concat whose inputs are all copied: as_copy_channels_s8
+         * for the input that has the concat's quantization, as_requantize_s8 for the others */
+        int p, offset = 0;
+        for (p = 0; p < l->input_count; p++) {
+            const tensor *part = &net->tensors[l->inputs[p]];
+            if (p == 0) {
+                as_copy_channels_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
+                                    l->part_strides[p], y + offset, out->channels);
+            } else {
+                as_requantize_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
+                                 l->part_strides[p], part->zero_point, l->part_multiplier[p], l->part_shift[p],
+                                 out->zero_point, y + offset, out->channels);
+            }
+            offset += l->part_channels[p];
+        }
         break;
+    }
     case LAYER_ADD: {
         const tensor *second = &net->tensors[l->inputs[1]];
         as_add_s8(x, in->channels, (const int8_t *)second->data, second->channels, out->height, out->width,

@@ -15,7 +15,8 @@ public enum OperatorKind: String, Codable, Hashable, Sendable, CaseIterable, Com
     case depthwise
     /// 2x2 max-pool, stride 2 (`as_max_pool2x2_*`).
     case maxPool = "maxpool"
-    /// Channel concat of `inputs` tensors (`as_concat_channels_*`).
+    /// Channel concat of `inputs` tensors: float `as_concat_channels_f32`; int8 as exports run it, the first
+    /// input copied (`as_copy_channels_s8`), the others requantized into their slices (`as_requantize_s8`).
     case concat
     /// Elementwise add of two tensors (`as_add_*`).
     case add

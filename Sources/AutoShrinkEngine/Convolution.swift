@@ -19,6 +19,7 @@ public final class Convolution: Layer {
 
     private let depthwise = DepthwiseKernels()
     private let columns = Scratch()          // im2col of the forward input, kept for backward
+    private var blockColumns: [Scratch] = [] // per-chunk im2col blocks of the inference path
     private let columnGradient = Scratch()
 
     public init(name: String, inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int = 1,
@@ -62,6 +63,10 @@ public final class Convolution: Layer {
                                      kernel: kernel, stride: stride, padding: padding, context: context)
             return
         }
+        if !training, !isDirectPointwise, groups == 1 {
+            forwardInBlocks(input: input, output: output, context: context)
+            return
+        }
         let columnsCount = output.batch * output.plane
         let source: UnsafeMutablePointer<Float>
         if isDirectPointwise {
@@ -77,6 +82,30 @@ public final class Convolution: Layer {
                           a: weight.value.data + group * outputPerGroup * patch, lda: patch,
                           b: source + group * patch * columnsCount, ldb: columnsCount,
                           c: output.data + group * outputPerGroup * columnsCount, ldc: columnsCount, context: context)
+        }
+    }
+
+    /// Inference (nothing kept for backward): im2col and GEMM one block of images at a time, so each
+    /// block's columns (about 256 KiB) stay in cache instead of a whole-batch column matrix making a
+    /// round trip through memory. Blocks are fixed by the shapes, not by the thread count, and
+    /// every block is one single-threaded sgemm writing its own output columns.
+    private func forwardInBlocks(input: FeatureMap, output: FeatureMap, context: ExecutionContext) {
+        let plane = output.plane
+        let imagesPerBlock = max(1, min(input.batch, 65_536 / (patch * plane)))
+        let blocks = (input.batch + imagesPerBlock - 1) / imagesPerBlock
+        let chunks = context.chunkCount(blocks)
+        while blockColumns.count < chunks { blockColumns.append(Scratch()) }
+        let buffers = (0..<chunks).map { blockColumns[$0].ensure(patch * imagesPerBlock * plane) }
+        let single = ExecutionContext(threads: 1)
+        context.parallelChunks(blocks) { chunk, range in
+            for block in range {
+                let first = block * imagesPerBlock, count = min(imagesPerBlock, input.batch - first)
+                Im2Col.pack(input: input, images: first..<(first + count), columns: buffers[chunk], kernel: kernel,
+                            stride: stride, padding: padding, outputHeight: output.height, outputWidth: output.width)
+                GEMM.multiply(m: outputChannels, n: count * plane, k: patch, a: weight.value.data, lda: patch,
+                              b: buffers[chunk], ldb: count * plane,
+                              c: output.data + first * plane, ldc: output.batch * plane, context: single)
+            }
         }
     }
 
@@ -145,29 +174,46 @@ enum Im2Col {
                      outputHeight: Int, outputWidth: Int, context: ExecutionContext) {
         let g = Geometry(height: input.height, width: input.width, outputHeight: outputHeight, outputWidth: outputWidth,
                          kernel: kernel, stride: stride, padding: padding)
-        let outputPlane = outputHeight * outputWidth
-        let rowLength = input.batch * outputPlane
         context.parallelFor(input.batch) { images in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount) { buffer in
-                let padded = buffer.baseAddress!
-                padded.update(repeating: 0, count: g.paddedCount)
-                for n in images {
-                    for c in 0..<input.channels {
-                        let source = input.channel(c) + n * input.plane
-                        for y in 0..<g.height {
-                            copyRow(padded + (y + padding) * g.paddedWidth + padding, source + y * g.width, g.width)
-                        }
-                        for ky in 0..<kernel {
-                            for kx in 0..<kernel {
-                                let destination = columns + ((c * kernel + ky) * kernel + kx) * rowLength + n * outputPlane
-                                for oy in 0..<outputHeight {
-                                    let from = padded + (oy * stride + ky) * g.paddedWidth + kx
-                                    let to = destination + oy * outputWidth
-                                    if stride == 1 {
-                                        copyRow(to, from, outputWidth)
-                                    } else {
-                                        for ox in 0..<outputWidth { to[ox] = from[ox * stride] }
-                                    }
+            pack(input: input, images: images, into: columns, firstImage: 0, rowLength: input.batch * outputHeight * outputWidth, g)
+        }
+    }
+
+    /// Packs `images` of the batch: the columns of image n start at (n - firstImage) * outputPlane in
+    /// rows of `rowLength`, i.e. a block [C*K*K][images.count * outputPlane] when firstImage is
+    /// images.lowerBound.
+    static func pack(input: FeatureMap, images: Range<Int>, columns: UnsafeMutablePointer<Float>, kernel: Int, stride: Int,
+                     padding: Int, outputHeight: Int, outputWidth: Int) {
+        let g = Geometry(height: input.height, width: input.width, outputHeight: outputHeight, outputWidth: outputWidth,
+                         kernel: kernel, stride: stride, padding: padding)
+        pack(input: input, images: images, into: columns, firstImage: images.lowerBound,
+             rowLength: images.count * outputHeight * outputWidth, g)
+    }
+
+    private static func pack(input: FeatureMap, images: Range<Int>, into columns: UnsafeMutablePointer<Float>,
+                             firstImage: Int, rowLength: Int, _ g: Geometry) {
+        let kernel = g.kernel, stride = g.stride, padding = g.padding
+        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+        let outputPlane = outputHeight * outputWidth
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount) { buffer in
+            let padded = buffer.baseAddress!
+            padded.update(repeating: 0, count: g.paddedCount)
+            for n in images {
+                for c in 0..<input.channels {
+                    let source = input.channel(c) + n * input.plane
+                    for y in 0..<g.height {
+                        copyRow(padded + (y + padding) * g.paddedWidth + padding, source + y * g.width, g.width)
+                    }
+                    for ky in 0..<kernel {
+                        for kx in 0..<kernel {
+                            let destination = columns + ((c * kernel + ky) * kernel + kx) * rowLength + (n - firstImage) * outputPlane
+                            for oy in 0..<outputHeight {
+                                let from = padded + (oy * stride + ky) * g.paddedWidth + kx
+                                let to = destination + oy * outputWidth
+                                if stride == 1 {
+                                    copyRow(to, from, outputWidth)
+                                } else {
+                                    for ox in 0..<outputWidth { to[ox] = from[ox * stride] }
                                 }
                             }
                         }

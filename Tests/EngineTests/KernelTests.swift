@@ -19,6 +19,9 @@ import Testing
         Case(inputChannels: 12, outputChannels: 20, kernel: 1, stride: 2, groups: 1, height: 14, width: 14, batch: 3),
         Case(inputChannels: 6, outputChannels: 9, kernel: 3, stride: 1, groups: 3, height: 11, width: 6, batch: 2),
         Case(inputChannels: 3, outputChannels: 4, kernel: 7, stride: 2, groups: 1, height: 15, width: 15, batch: 2),
+        // Inference runs im2col + GEMM in blocks of images: several blocks and a short last one.
+        Case(inputChannels: 1, outputChannels: 16, kernel: 3, stride: 1, groups: 1, height: 28, width: 28, batch: 20),
+        Case(inputChannels: 16, outputChannels: 32, kernel: 3, stride: 2, groups: 1, height: 28, width: 28, batch: 7),
     ]
 
     @Test(arguments: cases)
@@ -39,13 +42,19 @@ import Testing
         func map(_ t: Tensor) -> FeatureMap {
             FeatureMap(data: t.data, channels: outputShape.channels, batch: c.batch, height: outputShape.height, width: outputShape.width)
         }
-        layer.forward(inputs: [xMap], output: map(fast), training: true, context: ExecutionContext(threads: 2))
         ReferenceKernels.convolution(input: xMap, weights: layer.weight.value.data, output: map(slow),
                                      kernel: c.kernel, stride: c.stride, padding: c.kernel / 2, groups: c.groups)
-        var worst: Float = 0
-        for i in 0..<slow.count { worst = max(worst, abs(fast.data[i] - slow.data[i])) }
-        #expect(worst < 1e-4, "max error \(worst) for \(c)")
-        #expect(fast.data[fast.count - 1] == 12345, "wrote past the output for \(c)")
+        var inferenceOutputs: [[Float]] = []
+        for (training, threads) in [(true, 2), (false, 2), (false, 1)] {
+            fast.data.update(repeating: .nan, count: slow.count)
+            layer.forward(inputs: [xMap], output: map(fast), training: training, context: ExecutionContext(threads: threads))
+            var worst: Float = 0
+            for i in 0..<slow.count { worst = max(worst, abs(fast.data[i] - slow.data[i])) }
+            #expect(worst < 1e-4, "max error \(worst) for \(c), training \(training), \(threads) threads")
+            #expect(fast.data[fast.count - 1] == 12345, "wrote past the output for \(c)")
+            if !training { inferenceOutputs.append(Array(UnsafeBufferPointer(start: fast.data, count: slow.count))) }
+        }
+        #expect(inferenceOutputs[0] == inferenceOutputs[1], "inference depends on the thread count for \(c)")
     }
 
     @Test(arguments: [(m: 17, n: 33, k: 9), (m: 64, n: 200, k: 32), (m: 3, n: 1000, k: 70), (m: 130, n: 40, k: 129)])

@@ -329,6 +329,10 @@ final class DepthwiseKernels {
                  kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
         let g = Geometry(height: input.height, width: input.width, outputHeight: output.height, outputWidth: output.width,
                          kernel: kernel, stride: stride, padding: padding, batch: input.batch)
+        if stride == 2 {
+            forwardStrideTwo(input: input, weights: weights, output: output, g, context: context)
+            return
+        }
         let chunkBuffers = buffers(chunks: context.chunkCount(input.channels), g)
         let taps = kernel * kernel
         context.parallelChunks(input.channels) { chunk, range in
@@ -363,6 +367,74 @@ final class DepthwiseKernels {
             }
         }
     }
+
+    /// Stride 2 forward without the 4x waste of subsampling a stride-1 result: the padded plane P
+    /// is split into four phase planes Q[a][b][i][j] = P[2i+a][2j+b] (QH = ceil(PH/2), QW = ceil(PW/2)),
+    /// so tap (ky, kx) reads phase (ky%2, kx%2) at the fixed offset (ky/2)*QW + kx/2 and
+    ///     wide[j] = sum over taps of w[tap] * Q[phase(tap)][j + offset(tap)]
+    /// is again one contiguous multiply-add per tap; output (n, oy, ox) = wide[n*QH*QW + oy*QW + ox].
+    private func forwardStrideTwo(input: FeatureMap, weights: UnsafeMutablePointer<Float>, output: FeatureMap,
+                                  _ g: Geometry, context: ExecutionContext) {
+        let phaseWidth = (g.paddedWidth + 1) / 2, phasePlane = ((g.paddedHeight + 1) / 2) * phaseWidth
+        let block = g.block, half = (g.kernel - 1) / 2
+        let margin = half * phaseWidth + half
+        let stack = block * phasePlane
+        let taps = g.kernel * g.kernel
+        let chunks = context.chunkCount(input.channels)
+        // [4 phase stacks | wide]; phase positions that map to padding are never written, so they stay zero.
+        let geometry = (phasePlane, block, margin)
+        if phaseGeometry.map({ $0 != geometry }) ?? true { phaseScratch = []; phaseGeometry = geometry }
+        while phaseScratch.count < chunks {
+            let buffer = Scratch()
+            buffer.ensure(5 * stack).update(repeating: 0, count: 5 * stack)
+            phaseScratch.append(buffer)
+        }
+        let buffers = (0..<chunks).map { phaseScratch[$0].data }
+        context.parallelChunks(input.channels) { chunk, range in
+            let phases = buffers[chunk], wide = phases + 4 * stack
+            for c in range {
+                let filter = weights + c * taps
+                var first = 0
+                while first < input.batch {
+                    let count = min(block, input.batch - first)
+                    let source = input.channel(c) + first * input.plane
+                    for n in 0..<count {
+                        for y in 0..<g.height {
+                            let py = y + g.padding
+                            let row = source + (n * g.height + y) * g.width
+                            let base = phases + (py & 1) * 2 * stack + n * phasePlane + (py >> 1) * phaseWidth
+                            for x in 0..<g.width {
+                                let px = x + g.padding
+                                base[(px & 1) * stack + (px >> 1)] = row[x]
+                            }
+                        }
+                    }
+                    let length = count * phasePlane - margin
+                    for tap in 0..<taps {
+                        let ky = tap / g.kernel, kx = tap % g.kernel
+                        let w = filter[tap]
+                        let from = phases + ((ky & 1) * 2 + (kx & 1)) * stack + (ky >> 1) * phaseWidth + (kx >> 1)
+                        if tap == 0 {
+                            for j in 0..<length { wide[j] = w * from[j] }
+                        } else {
+                            for j in 0..<length { wide[j] += w * from[j] }
+                        }
+                    }
+                    let destination = output.channel(c) + first * output.plane
+                    for n in 0..<count {
+                        for oy in 0..<g.outputHeight {
+                            copyRow(destination + (n * g.outputHeight + oy) * g.outputWidth,
+                                    wide + n * phasePlane + oy * phaseWidth, g.outputWidth)
+                        }
+                    }
+                    first += count
+                }
+            }
+        }
+    }
+
+    private var phaseScratch: [Scratch] = []
+    private var phaseGeometry: (phasePlane: Int, block: Int, margin: Int)?
 
     func backward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
                   outputGradient: FeatureMap, inputGradient: FeatureMap?, accumulateInput: Bool,

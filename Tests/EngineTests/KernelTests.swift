@@ -19,6 +19,7 @@ import Testing
         Case(inputChannels: 12, outputChannels: 20, kernel: 1, stride: 2, groups: 1, height: 14, width: 14, batch: 3),
         Case(inputChannels: 6, outputChannels: 9, kernel: 3, stride: 1, groups: 3, height: 11, width: 6, batch: 2),
         Case(inputChannels: 3, outputChannels: 4, kernel: 7, stride: 2, groups: 1, height: 15, width: 15, batch: 2),
+        Case(inputChannels: 6, outputChannels: 6, kernel: 5, stride: 2, groups: 6, height: 9, width: 11, batch: 3),
         // Inference runs im2col + GEMM in blocks of images: several blocks and a short last one.
         Case(inputChannels: 1, outputChannels: 16, kernel: 3, stride: 1, groups: 1, height: 28, width: 28, batch: 20),
         Case(inputChannels: 16, outputChannels: 32, kernel: 3, stride: 2, groups: 1, height: 28, width: 28, batch: 7),

@@ -276,8 +276,9 @@ enum Im2Col {
 ///     wide[j] = sum over taps of w[tap] * S[j + offset(tap)],
 /// one long contiguous multiply-add per tap that the compiler vectorises. Output pixel
 /// (n, oy, ox) is wide[n*PH*PW + (oy*stride)*PW + ox*stride]; the other positions are junk and
-/// are skipped (forward) or hold zero gradient (backward). Stride 2 computes the stride-1 result
-/// and subsamples it: 4x the multiply-adds, but vector ones instead of scalar gathers.
+/// are skipped (forward) or hold zero gradient (backward). Backward at stride 2 works on the
+/// stride-1 layout (4x the multiply-adds, but vector ones instead of scalar gathers); forward at
+/// stride 2 uses four phase planes instead (`forwardStrideTwo`), with no wasted work.
 /// Backward uses the same layout: with G the output gradient scattered into wide positions,
 ///     dW[tap] = sum_j G[j] * S[j + offset(tap)]  and  dS[i] = sum over taps of w[tap] * G[i - offset(tap)].
 final class DepthwiseKernels {

@@ -262,30 +262,20 @@ struct KernelTwinTests {
             let s2 = random.float(0.01, 0.2), z2 = random.int32(-128, 127)
             let so = random.float(0.02, 0.3), zo = random.int32(-128, 127)
             as_add_params_s8_init(s1, z1, s2, z2, so, zo, as_activation(rawValue: UInt32(random.int(0, 2))), &params)
-            var got = outputBufferInt8(out), want = outputBufferInt8(out)
-            as_add_s8(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c, &params,
-                      got.pointer + out.offset, Int32(out.stride))
-            as_add_s8_ref(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
-                          &params, want.pointer + out.offset, Int32(out.stride))
-            expectSameInt8(got, want, out, "add int8 \(what)")
-
-            got = outputBufferInt8(out)
-            want = outputBufferInt8(out)
-            as_copy_channels_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), got.pointer + out.offset,
-                                Int32(out.stride))
-            as_copy_channels_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), want.pointer + out.offset,
-                                    Int32(out.stride))
-            expectSameInt8(got, want, out, "copy int8 \(what)")
-
+            expectInt8Twin(out, "add int8 \(what)") { y, reference in
+                (reference ? as_add_s8_ref : as_add_s8)(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset,
+                                                        Int32(b.stride), h, w, c, &params, y + out.offset, Int32(out.stride))
+            }
+            expectInt8Twin(out, "copy int8 \(what)") { y, reference in
+                (reference ? as_copy_channels_s8_ref : as_copy_channels_s8)(x1.pointer + a.offset, h, w, c, Int32(a.stride),
+                                                                            y + out.offset, Int32(out.stride))
+            }
             var multiplier: Int32 = 0, shift: Int32 = 0
             as_quantize_multiplier(Double(random.float(0.2, 3)), &multiplier, &shift)
-            got = outputBufferInt8(out)
-            want = outputBufferInt8(out)
-            as_requantize_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
-                             got.pointer + out.offset, Int32(out.stride))
-            as_requantize_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
-                                 want.pointer + out.offset, Int32(out.stride))
-            expectSameInt8(got, want, out, "requantize int8 \(what)")
+            expectInt8Twin(out, "requantize int8 \(what)") { y, reference in
+                (reference ? as_requantize_s8_ref : as_requantize_s8)(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1,
+                                                                      multiplier, shift, zo, y + out.offset, Int32(out.stride))
+            }
 
             let f1 = randomFloat(a.extent, &random, -4, 4), f2 = randomFloat(b.extent, &random, -4, 4)
             let activation = as_activation(rawValue: UInt32(random.int(0, 2)))
@@ -331,54 +321,28 @@ struct KernelTwinTests {
                 let s2 = random.float(0.005, 0.3), z2 = random.int32(-128, 127)
                 let so = random.float(0.01, 0.5), zo = random.int32(-128, 127)
                 as_add_params_s8_init(s1, z1, s2, z2, so, zo, as_activation(rawValue: UInt32(round % 3)), &params)
-                var got = outputBufferInt8(out), want = outputBufferInt8(out)
-                if layout == 3 {
-                    for index in 0..<a.extent where a.contains(index) {
-                        got[index] = x1[index]
-                        want[index] = x1[index]
-                    }
-                    as_add_s8(got.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c, &params,
-                              got.pointer + out.offset, Int32(out.stride))
-                    as_add_s8_ref(want.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
-                                  &params, want.pointer + out.offset, Int32(out.stride))
-                } else {
-                    as_add_s8(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
-                              &params, got.pointer + out.offset, Int32(out.stride))
-                    as_add_s8_ref(x1.pointer + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w,
-                                  c, &params, want.pointer + out.offset, Int32(out.stride))
+                // In place: input 1 is read from the output buffer, which starts as a copy of it.
+                let inPlace = layout == 3
+                expectInt8Twin(out, preload: inPlace ? x1 : nil, "add int8 \(what) round \(round)") { y, reference in
+                    let add = reference ? as_add_s8_ref : as_add_s8
+                    add((inPlace ? y : x1.pointer) + a.offset, Int32(a.stride), x2.pointer + b.offset, Int32(b.stride), h, w, c,
+                        &params, y + out.offset, Int32(out.stride))
                 }
-                expectSameInt8(got, want, out, "add int8 \(what) round \(round)")
 
                 var multiplier: Int32 = 0, shift: Int32 = 0
                 let real = [0.01, 0.37, 0.999, 1.0, 1.7, 12.5, 100.0][random.int(0, 6)]
                 as_quantize_multiplier(real, &multiplier, &shift)
-                got = outputBufferInt8(out)
-                want = outputBufferInt8(out)
-                if layout == 3 {
-                    for index in 0..<a.extent where a.contains(index) {
-                        got[index] = x1[index]
-                        want[index] = x1[index]
-                    }
-                    as_requantize_s8(got.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
-                                     got.pointer + out.offset, Int32(out.stride))
-                    as_requantize_s8_ref(want.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
-                                         want.pointer + out.offset, Int32(out.stride))
-                } else {
-                    as_requantize_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
-                                     got.pointer + out.offset, Int32(out.stride))
-                    as_requantize_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
-                                         want.pointer + out.offset, Int32(out.stride))
+                expectInt8Twin(out, preload: inPlace ? x1 : nil, "requantize int8 \(what) round \(round) multiplier \(real)") { y, reference in
+                    let requantize = reference ? as_requantize_s8_ref : as_requantize_s8
+                    requantize((inPlace ? y : x1.pointer) + a.offset, h, w, c, Int32(a.stride), z1, multiplier, shift, zo,
+                               y + out.offset, Int32(out.stride))
                 }
-                expectSameInt8(got, want, out, "requantize int8 \(what) round \(round) multiplier \(real)")
 
-                if layout != 3 {
-                    got = outputBufferInt8(out)
-                    want = outputBufferInt8(out)
-                    as_copy_channels_s8(x1.pointer + a.offset, h, w, c, Int32(a.stride), got.pointer + out.offset,
-                                        Int32(out.stride))
-                    as_copy_channels_s8_ref(x1.pointer + a.offset, h, w, c, Int32(a.stride), want.pointer + out.offset,
-                                            Int32(out.stride))
-                    expectSameInt8(got, want, out, "copy int8 \(what) round \(round)")
+                if !inPlace {
+                    expectInt8Twin(out, "copy int8 \(what) round \(round)") { y, reference in
+                        let copy = reference ? as_copy_channels_s8_ref : as_copy_channels_s8
+                        copy(x1.pointer + a.offset, h, w, c, Int32(a.stride), y + out.offset, Int32(out.stride))
+                    }
                 }
             }
         }

@@ -152,6 +152,24 @@ func expectSameInt8(_ got: CBuffer<Int8>, _ want: CBuffer<Int8>, _ slice: Channe
             sourceLocation: sourceLocation)
 }
 
+/// Runs an int8 kernel (`reference` false) and its `_ref` twin (true) into fresh sentinel-filled
+/// output buffers and expects the same bytes. With `preload`, the output slice starts as a copy of
+/// it, for kernels that run in place (the closure then reads its input from the output buffer).
+func expectInt8Twin(_ out: ChannelSlice, preload: CBuffer<Int8>? = nil, _ what: String,
+                    sourceLocation: SourceLocation = #_sourceLocation,
+                    _ run: (_ output: UnsafeMutablePointer<Int8>, _ reference: Bool) -> Void) {
+    let got = outputBufferInt8(out), want = outputBufferInt8(out)
+    if let preload {
+        for index in 0..<out.extent where out.contains(index) {
+            got[index] = preload[index]
+            want[index] = preload[index]
+        }
+    }
+    run(got.pointer, false)
+    run(want.pointer, true)
+    expectSameInt8(got, want, out, what, sourceLocation: sourceLocation)
+}
+
 /// Float comparison with tolerance (relative to 1 + |reference|) plus the untouched check.
 func expectCloseFloat(_ got: CBuffer<Float>, _ want: CBuffer<Float>, _ slice: ChannelSlice, tolerance: Float,
                       _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {

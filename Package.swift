@@ -45,10 +45,11 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["AutoShrinkData", "CArmadillo"]),
         .testTarget(name: "ModelTests", dependencies: ["AutoShrinkModel", "AutoShrinkEngine"]),
         .testTarget(name: "SearchTests", dependencies: ["AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkData"]),
-        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel"], exclude: ["Fixtures"]),
+        .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
+        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel"]),
-        .testTarget(name: "CLITests", dependencies: ["autoshrink"]),
+        .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkTestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AutoShrinkTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -464,14 +465,14 @@ struct Snapshot {
 /// Fills the file system holding `path` to the last byte with one file.
 private func fill(_ path: String) throws {
     let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw SetupError("cannot create \(path): errno \(errno)") }
+    guard descriptor >= 0 else { throw TestSetupError("cannot create \(path): errno \(errno)") }
     defer { close(descriptor) }
     let chunk = [UInt8](repeating: 0xA5, count: 4096)
     while true {
         let written = chunk.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
         if written < 0 {
             if errno == EINTR { continue }
-            guard errno == ENOSPC else { throw SetupError("filling \(path): errno \(errno)") }
+            guard errno == ENOSPC else { throw TestSetupError("filling \(path): errno \(errno)") }
             break
         }
     }
@@ -480,28 +481,3 @@ private func fill(_ path: String) throws {
     while write(descriptor, &byte, 1) == 1 {}
 }
 
-struct SetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on (bound, read and closed again).
-private func freeLoopbackPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw SetupError("socket() failed: errno \(errno)") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw SetupError("bind() failed: errno \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-    }
-    guard named == 0 else { throw SetupError("getsockname() failed: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}

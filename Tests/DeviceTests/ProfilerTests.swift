@@ -1,6 +1,7 @@
 import AutoShrinkModel
 import Foundation
 import Testing
+import AutoShrinkTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

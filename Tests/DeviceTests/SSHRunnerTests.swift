@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AutoShrinkTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

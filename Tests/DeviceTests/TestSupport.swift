@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AutoShrinkTestSupport
 @testable import AutoShrinkDevice
 #if canImport(Glibc)
 import Glibc
@@ -75,34 +76,6 @@ func echoOutput(arch: String, _ arguments: [String]) -> String {
 let hasAArch64Toolchain = findExecutable("aarch64-linux-gnu-gcc") != nil
     && findExecutable("qemu-aarch64") != nil
     && FileManager.default.fileExists(atPath: "/usr/aarch64-linux-gnu/lib")
-
-/// An unused TCP port on 127.0.0.1 (bound to port 0, read back, released).
-func freeLoopbackPort() throws -> Int {
-    let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socketDescriptor >= 0 else { throw TestSetupError("socket() failed: errno \(errno)") }
-    defer { close(socketDescriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard bound == 0 else { throw TestSetupError("bind() failed: errno \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketDescriptor, $0, &length) }
-    }
-    guard named == 0 else { throw TestSetupError("getsockname() failed: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Runs a program directly (test plumbing; the code under test has its own).
 func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

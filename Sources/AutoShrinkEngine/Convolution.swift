@@ -19,7 +19,7 @@ public final class Convolution: Layer {
 
     private let depthwise = DepthwiseKernels()
     private let columns = Scratch()          // im2col of the forward input, kept for backward
-    private var blockColumns: [Scratch] = [] // per-chunk im2col blocks of the inference path
+    private let blockColumns = ChunkScratch() // per-chunk im2col blocks of the inference path
     private let columnGradient = Scratch()
 
     public init(name: String, inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int = 1,
@@ -91,11 +91,11 @@ public final class Convolution: Layer {
     /// every block is one single-threaded sgemm writing its own output columns.
     private func forwardInBlocks(input: FeatureMap, output: FeatureMap, context: ExecutionContext) {
         let plane = output.plane
-        let imagesPerBlock = max(1, min(input.batch, 65_536 / (patch * plane)))
+        let capacity = max(1, 65_536 / (patch * plane))  // images per block; fixed per layer, so buffers are reused
+        let imagesPerBlock = min(input.batch, capacity)
         let blocks = (input.batch + imagesPerBlock - 1) / imagesPerBlock
         let chunks = context.chunkCount(blocks)
-        while blockColumns.count < chunks { blockColumns.append(Scratch()) }
-        let buffers = (0..<chunks).map { blockColumns[$0].ensure(patch * imagesPerBlock * plane) }
+        let buffers = blockColumns.buffers(chunks: chunks, size: patch * capacity * plane, layout: [])
         let single = ExecutionContext(threads: 1)
         context.parallelChunks(blocks) { chunk, range in
             for block in range {
@@ -299,20 +299,10 @@ final class DepthwiseKernels {
     /// Per-chunk scratch, laid out as [stack | forward wide | margin zeros | gradient G | stack gradient].
     /// Zeroed only when (re)allocated: stack borders and G's junk positions are never written, every
     /// other position is fully overwritten before it is read.
-    private var scratch: [Scratch] = []
-    private var scratchGeometry: (paddedPlane: Int, block: Int, margin: Int)?
+    private let scratch = ChunkScratch()
 
     private func buffers(chunks: Int, _ g: Geometry) -> [UnsafeMutablePointer<Float>] {
-        let stack = g.block * g.paddedPlane
-        let size = 4 * stack + g.margin
-        let geometry = (g.paddedPlane, g.block, g.margin)
-        if scratchGeometry.map({ $0 != geometry }) ?? true { scratch = []; scratchGeometry = geometry }
-        while scratch.count < chunks {
-            let buffer = Scratch()
-            buffer.ensure(size).update(repeating: 0, count: size)
-            scratch.append(buffer)
-        }
-        return (0..<chunks).map { scratch[$0].data }
+        scratch.buffers(chunks: chunks, size: 4 * g.block * g.paddedPlane + g.margin, layout: [g.paddedPlane, g.block, g.margin])
     }
 
     /// Copies images first..<first+count of one channel plane set into the padded stack (interiors only).
@@ -383,14 +373,7 @@ final class DepthwiseKernels {
         let taps = g.kernel * g.kernel
         let chunks = context.chunkCount(input.channels)
         // [4 phase stacks | wide]; phase positions that map to padding are never written, so they stay zero.
-        let geometry = (phasePlane, block, margin)
-        if phaseGeometry.map({ $0 != geometry }) ?? true { phaseScratch = []; phaseGeometry = geometry }
-        while phaseScratch.count < chunks {
-            let buffer = Scratch()
-            buffer.ensure(5 * stack).update(repeating: 0, count: 5 * stack)
-            phaseScratch.append(buffer)
-        }
-        let buffers = (0..<chunks).map { phaseScratch[$0].data }
+        let buffers = phaseScratch.buffers(chunks: chunks, size: 5 * stack, layout: [phasePlane, block, margin])
         context.parallelChunks(input.channels) { chunk, range in
             let phases = buffers[chunk], wide = phases + 4 * stack
             for c in range {
@@ -434,8 +417,7 @@ final class DepthwiseKernels {
         }
     }
 
-    private var phaseScratch: [Scratch] = []
-    private var phaseGeometry: (phasePlane: Int, block: Int, margin: Int)?
+    private let phaseScratch = ChunkScratch()
 
     func backward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
                   outputGradient: FeatureMap, inputGradient: FeatureMap?, accumulateInput: Bool,

@@ -35,6 +35,25 @@ final class Scratch {
     var data: UnsafeMutablePointer<Float> { tensor.data }
 }
 
+/// One scratch buffer per parallel chunk, zeroed when allocated and reallocated only when `layout`
+/// (whatever decides sizes and positions) changes, so positions a kernel never writes, such as the
+/// borders of padded planes, stay zero from call to call.
+final class ChunkScratch {
+    private var buffers: [Scratch] = []
+    private var layout: [Int] = []
+
+    func buffers(chunks: Int, size: Int, layout: [Int]) -> [UnsafeMutablePointer<Float>] {
+        let layout = layout + [size]
+        if layout != self.layout { buffers = []; self.layout = layout }
+        while buffers.count < chunks {
+            let buffer = Scratch()
+            buffer.ensure(size).update(repeating: 0, count: size)
+            buffers.append(buffer)
+        }
+        return (0..<chunks).map { buffers[$0].data }
+    }
+}
+
 @inline(__always)
 func store(_ destination: UnsafeMutablePointer<Float>, _ value: Float, accumulate: Bool) {
     if accumulate { destination.pointee += value } else { destination.pointee = value }

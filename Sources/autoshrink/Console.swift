@@ -84,7 +84,8 @@ final class Console: @unchecked Sendable {
     }
 
     /// Replaces the progress file's content (written to a temporary file and renamed, so a reader
-    /// never sees half an object).
+    /// never sees half an object). Not `AtomicFile`: this runs up to ten times a second and needs no
+    /// fsync, and a failed update must not stop the work.
     func publish(_ state: ProgressState) {
         guard let progressFile, let data = try? JSONEncoder().encode(state) else { return }
         try? data.write(to: URL(fileURLWithPath: progressFile), options: .atomic)

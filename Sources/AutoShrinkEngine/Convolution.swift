@@ -96,15 +96,14 @@ public final class Convolution: Layer {
         let blocks = (input.batch + imagesPerBlock - 1) / imagesPerBlock
         let chunks = context.chunkCount(blocks)
         let buffers = blockColumns.buffers(chunks: chunks, size: patch * capacity * plane, layout: [])
-        let single = ExecutionContext(threads: 1)
         context.parallelChunks(blocks) { chunk, range in
             for block in range {
                 let first = block * imagesPerBlock, count = min(imagesPerBlock, input.batch - first)
                 Im2Col.pack(input: input, images: first..<(first + count), columns: buffers[chunk], kernel: kernel,
                             stride: stride, padding: padding, outputHeight: output.height, outputWidth: output.width)
-                GEMM.multiply(m: outputChannels, n: count * plane, k: patch, a: weight.value.data, lda: patch,
-                              b: buffers[chunk], ldb: count * plane,
-                              c: output.data + first * plane, ldc: output.batch * plane, context: single)
+                GEMM.multiplyInOneCall(m: outputChannels, n: count * plane, k: patch, a: weight.value.data, lda: patch,
+                                       b: buffers[chunk], ldb: count * plane,
+                                       c: output.data + first * plane, ldc: output.batch * plane)
             }
         }
     }

@@ -2,10 +2,45 @@ import COpenBLAS
 
 /// Row-major single-precision GEMM: C[M,N] = alpha * op(A)[M,K] x op(B)[K,N] + beta * C.
 ///
-/// OpenBLAS runs single-threaded (see `BLASConfiguration`); this wrapper splits the larger of
-/// M and N into `context.threads` blocks and calls sgemm once per block in parallel. Each
-/// element of C is produced by exactly one call, so results are identical for any thread count.
+/// OpenBLAS runs single-threaded (see `BLASConfiguration`); this wrapper cuts the larger of M and N
+/// into blocks and calls sgemm once per block, the threads of `context` taking whole blocks.
+/// The blocks depend on the shape only, never on the thread count: OpenBLAS's result for an element
+/// can depend on the shape of the call it belongs to (small-matrix paths, edge kernels, blocking
+/// differ per core type, e.g. Haswell/Zen vs SkylakeX), so only identical calls for every thread
+/// count make results bit-identical for 1, 2 or 16 threads (docs/architecture.md, "Threads").
 public enum GEMM {
+    /// How a GEMM of this shape is cut: along columns (N) or rows (M), in blocks of `length`
+    /// (a multiple of 16, so every call but the last stays on the kernel's full-width path), `count` blocks.
+    public struct Blocking: Equatable, Sendable {
+        public let splitColumns: Bool
+        public let length: Int
+        public let count: Int
+    }
+
+    /// Below this many multiply-adds a GEMM is one call (splitting would cost more than it saves).
+    static let singleCallWork = 64 * 64 * 32
+    /// At most this many blocks: enough to keep up to 8 threads busy, few enough that every block
+    /// still amortises OpenBLAS's packing of the other operand.
+    static let maximumBlocks = 8
+    /// Blocks are at least this long along the split dimension...
+    static let minimumBlockLength = 64
+    /// ...and hold at least this many multiply-adds, so a mid-sized GEMM is not cut into calls
+    /// too small to run at the kernel's full speed.
+    static let minimumBlockWork = 256 * 1024
+
+    /// The blocking of an m x n x k GEMM; a function of the shape alone.
+    public static func blocking(m: Int, n: Int, k: Int) -> Blocking {
+        let splitColumns = n >= m
+        let total = splitColumns ? n : m
+        let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k).partialValue
+        guard work >= singleCallWork, total >= 2 * minimumBlockLength else {
+            return Blocking(splitColumns: splitColumns, length: total, count: 1)
+        }
+        let count = max(1, min(maximumBlocks, total / minimumBlockLength, work / minimumBlockWork))
+        let length = ((total + count - 1) / count + 15) / 16 * 16
+        return Blocking(splitColumns: splitColumns, length: length, count: (total + length - 1) / length)
+    }
+
     public static func multiply(transposeA: Bool = false, transposeB: Bool = false,
                                 m: Int, n: Int, k: Int, alpha: Float = 1,
                                 a: UnsafePointer<Float>, lda: Int,
@@ -17,30 +52,41 @@ public enum GEMM {
             for row in 0..<m { scale(c + row * ldc, count: n, by: beta) }
             return
         }
-        let work = m * n * k
-        let threads = work < 64 * 64 * 32 ? 1 : context.threads
-        if threads == 1 {
+        let blocks = blocking(m: m, n: n, k: k)
+        if blocks.count == 1 {
             call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
-        let splitColumns = n >= m
-        let length = splitColumns ? n : m
-        // Blocks are multiples of 16 columns/rows so that every call stays on the kernel's fast path.
-        let unit = 16
-        let units = (length + unit - 1) / unit
-        ExecutionContext(threads: threads).parallelFor(units) { range in
-            let start = range.lowerBound * unit
-            let end = min(length, range.upperBound * unit)
-            if start >= end { return }
-            if splitColumns {
-                // op(B) columns start..<end; C columns start..<end.
-                let bBlock = transposeB ? b + start * ldb : b + start
-                call(transposeA, transposeB, m, end - start, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
-            } else {
-                let aBlock = transposeA ? a + start : a + start * lda
-                call(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
+        let total = blocks.splitColumns ? n : m
+        context.parallelFor(blocks.count) { range in
+            for block in range {
+                let start = block * blocks.length
+                let end = min(total, start + blocks.length)
+                if blocks.splitColumns {
+                    // op(B) columns start..<end; C columns start..<end.
+                    let bBlock = transposeB ? b + start * ldb : b + start
+                    call(transposeA, transposeB, m, end - start, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
+                } else {
+                    let aBlock = transposeA ? a + start : a + start * lda
+                    call(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
+                }
             }
         }
+    }
+
+    /// One sgemm call for the whole product, for callers that already cut the work by shape
+    /// (e.g. inference blocks of images) and run it on one thread.
+    public static func multiplyInOneCall(transposeA: Bool = false, transposeB: Bool = false,
+                                         m: Int, n: Int, k: Int, alpha: Float = 1,
+                                         a: UnsafePointer<Float>, lda: Int,
+                                         b: UnsafePointer<Float>, ldb: Int,
+                                         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 {
+            for row in 0..<m { scale(c + row * ldc, count: n, by: beta) }
+            return
+        }
+        call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
     @inline(__always)

@@ -73,6 +73,56 @@ struct SearchCLITests {
         #expect(!FileManager.default.fileExists(atPath: runs + "/impossible/trajectory.jsonl"))
     }
 
+    /// OpenBLAS core types this CPU can run: the thread-independence promise must hold for each,
+    /// since their kernels differ in how a call's shape changes the order of the sums.
+    static var runnableCoreTypes: [String] {
+        let flags = Set((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        var cores: [String] = []
+        if flags.isSuperset(of: ["avx2", "fma"]) { cores.append("Haswell") }
+        if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) { cores.append("SkylakeX") }
+        return cores
+    }
+
+    /// The same seed gives the same weights, trajectory and best architecture with 1 and 2 threads, for
+    /// every OpenBLAS core type this CPU runs (docs/architecture.md, "Threads").
+    @Test func searchIsThreadIndependent() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let options = ["--nodes", "3", "--candidates", "2", "--proxy-per-class", "12", "--validation-per-class", "8",
+                       "--epochs", "1", "--batch-size", "32", "--seed", "3"]
+        for core in Self.runnableCoreTypes {
+            var lines: [[String]] = []
+            var best: [String] = []
+            for threads in ["1", "2"] {
+                let name = "\(core)-\(threads)"
+                let result = try CLI.run(["search", "--runs-dir", runs, "--name", name, "--threads", threads] + options,
+                                         environment: ["OPENBLAS_CORETYPE": core])
+                #expect(result.status == 0, "\(result.stderr)")
+                lines.append(try String(contentsOfFile: runs + "/\(name)/trajectory.jsonl", encoding: .utf8)
+                    .split(separator: "\n").map { line in
+                        // Everything but the timing fields.
+                        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+                        return "\(object["step"] ?? "") \(object["removed_edge"] ?? "") \(object["accuracy"] ?? "") \(object["loss"] ?? "") \(object["score"] ?? "")"
+                    })
+                best.append(try String(contentsOfFile: runs + "/\(name)/best.arch.json", encoding: .utf8))
+            }
+            #expect(!lines[0].isEmpty)
+            // Training is the sensitive check: one differing sum anywhere changes the weights' bits.
+            var checkpoints: [Data] = []
+            for threads in ["1", "2"] {
+                let out = runs + "/train-\(core)-\(threads)"
+                let result = try CLI.run(["train", "--epochs", "1", "--train-per-class", "20", "--validation-per-class", "5",
+                                          "--threads", threads, "--out", out, "--quiet"], environment: ["OPENBLAS_CORETYPE": core])
+                #expect(result.status == 0, "\(result.stderr)")
+                checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: out + "/model.ckpt")))
+            }
+            #expect(checkpoints[0] == checkpoints[1], "OpenBLAS \(core): trained weights differ between 1 and 2 threads")
+            #expect(lines[0] == lines[1], "OpenBLAS \(core): trajectories differ between 1 and 2 threads")
+            #expect(best[0] == best[1], "OpenBLAS \(core): best architectures differ between 1 and 2 threads")
+        }
+    }
+
     /// SIGKILL mid-run, resume, and compare with an uninterrupted run of the same seed.
     @Test func killedSearchResumesToTheSameResult() throws {
         let runs = try CLI.temporaryDirectory()

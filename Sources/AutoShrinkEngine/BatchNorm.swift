@@ -56,10 +56,28 @@ public final class BatchNorm: Layer {
 
     public func outputShape(for inputs: [ValueShape]) -> ValueShape { inputs[0] }
 
+    /// The inference map y = act(x * scale + shift) from the running statistics.
+    public func inferenceAffine() -> ChannelAffine {
+        var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            let inverseStd = 1 / (runningVariance.data[c] + epsilon).squareRoot()
+            scale[c] = gamma.value.data[c] * inverseStd
+            shift[c] = beta.value.data[c] - runningMean.data[c] * scale[c]
+        }
+        return ChannelAffine(scale: scale, shift: shift, activation: activation)
+    }
+
     public func forward(inputs: [FeatureMap], output: FeatureMap, training: Bool, context: ExecutionContext) {
         let input = inputs[0]
         let count = input.channelStride
         let activation = self.activation
+        if !training {
+            let affine = inferenceAffine()
+            context.parallelFor(channels) { range in
+                for c in range { affine.apply(channel: c, input.channel(c), to: output.channel(c), count: count) }
+            }
+            return
+        }
         context.parallelFor(channels) { range in
             for c in range {
                 let x = input.channel(c), y = output.channel(c)

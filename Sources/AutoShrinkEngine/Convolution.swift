@@ -7,7 +7,7 @@ import Foundation
 /// convolutions are one GEMM straight on the input (CNHW makes X a [Cin, N*H*W] matrix); all
 /// others im2col the whole batch into cols[Cin*k*k, N*Ho*Wo] and run one GEMM per group,
 /// whose result is already the CNHW output.
-public final class Convolution: Layer {
+public final class Convolution: InferenceFusable {
     public let inputChannels: Int
     public let outputChannels: Int
     public let kernel: Int
@@ -58,15 +58,38 @@ public final class Convolution: Layer {
 
     public func forward(inputs: [FeatureMap], output: FeatureMap, training: Bool, context: ExecutionContext) {
         let input = inputs[0]
+        if !training {
+            forwardInference(inputs: inputs, output: output, epilogue: nil, context: context)
+            return
+        }
         if isDepthwise {
             depthwise.forward(input: input, weights: weight.value.data, output: output,
-                                     kernel: kernel, stride: stride, padding: padding, context: context)
+                              kernel: kernel, stride: stride, padding: padding, epilogue: nil, context: context)
             return
         }
-        if !training, !isDirectPointwise, groups == 1 {
-            forwardInBlocks(input: input, output: output, context: context)
-            return
+        forwardWhole(input: input, output: output, context: context)
+    }
+
+    /// Inference, with `epilogue` (a following batch norm) applied to each piece of output as it is made.
+    public func forwardInference(inputs: [FeatureMap], output: FeatureMap, epilogue: ChannelAffine?, context: ExecutionContext) {
+        let input = inputs[0]
+        if isDepthwise {
+            depthwise.forward(input: input, weights: weight.value.data, output: output,
+                              kernel: kernel, stride: stride, padding: padding, epilogue: epilogue, context: context)
+        } else if groups == 1 {
+            forwardInBlocks(input: input, output: output, epilogue: epilogue, context: context)
+        } else {
+            forwardWhole(input: input, output: output, context: context)
+            if let epilogue {
+                context.parallelFor(outputChannels) { range in
+                    for c in range { epilogue.apply(channel: c, output.channel(c), count: output.channelStride) }
+                }
+            }
         }
+    }
+
+    /// The whole batch at once: im2col of every image (kept for backward), one GEMM per group.
+    private func forwardWhole(input: FeatureMap, output: FeatureMap, context: ExecutionContext) {
         let columnsCount = output.batch * output.plane
         let source: UnsafeMutablePointer<Float>
         if isDirectPointwise {
@@ -87,23 +110,35 @@ public final class Convolution: Layer {
 
     /// Inference (nothing kept for backward): im2col and GEMM one block of images at a time, so each
     /// block's columns (about 256 KiB) stay in cache instead of a whole-batch column matrix making a
-    /// round trip through memory. Blocks are fixed by the shapes, not by the thread count, and
-    /// every block is one single-threaded sgemm writing its own output columns.
-    private func forwardInBlocks(input: FeatureMap, output: FeatureMap, context: ExecutionContext) {
+    /// round trip through memory; a 1x1 stride-1 convolution multiplies the block's input columns
+    /// in place. Blocks are fixed by the shapes, not by the thread count, every block is one
+    /// single-threaded sgemm writing its own output columns, and `epilogue` runs on those columns
+    /// right after, while they are in cache.
+    private func forwardInBlocks(input: FeatureMap, output: FeatureMap, epilogue: ChannelAffine?, context: ExecutionContext) {
         let plane = output.plane
         let capacity = max(1, 65_536 / (patch * plane))  // images per block; fixed per layer, so buffers are reused
         let imagesPerBlock = min(input.batch, capacity)
         let blocks = (input.batch + imagesPerBlock - 1) / imagesPerBlock
-        let chunks = context.chunkCount(blocks)
-        let buffers = blockColumns.buffers(chunks: chunks, size: patch * capacity * plane, layout: [])
+        let direct = isDirectPointwise
+        let buffers = direct ? [] : blockColumns.buffers(chunks: context.chunkCount(blocks), size: patch * capacity * plane, layout: [])
+        let rowLength = output.batch * plane
         context.parallelChunks(blocks) { chunk, range in
             for block in range {
                 let first = block * imagesPerBlock, count = min(imagesPerBlock, input.batch - first)
-                Im2Col.pack(input: input, images: first..<(first + count), columns: buffers[chunk], kernel: kernel,
-                            stride: stride, padding: padding, outputHeight: output.height, outputWidth: output.width)
+                let columns: UnsafeMutablePointer<Float>, columnStride: Int
+                if direct {
+                    columns = input.data + first * plane; columnStride = input.batch * plane
+                } else {
+                    columns = buffers[chunk]; columnStride = count * plane
+                    Im2Col.pack(input: input, images: first..<(first + count), columns: columns, kernel: kernel,
+                                stride: stride, padding: padding, outputHeight: output.height, outputWidth: output.width)
+                }
+                let destination = output.data + first * plane
                 GEMM.multiplyInOneCall(m: outputChannels, n: count * plane, k: patch, a: weight.value.data, lda: patch,
-                                       b: buffers[chunk], ldb: count * plane,
-                                       c: output.data + first * plane, ldc: output.batch * plane)
+                                       b: columns, ldb: columnStride, c: destination, ldc: rowLength)
+                if let epilogue {
+                    for c in 0..<outputChannels { epilogue.apply(channel: c, destination + c * rowLength, count: count * plane) }
+                }
             }
         }
     }
@@ -304,6 +339,46 @@ final class DepthwiseKernels {
         scratch.buffers(chunks: chunks, size: 4 * g.block * g.paddedPlane + g.margin, layout: [g.paddedPlane, g.block, g.margin])
     }
 
+    /// wide[j] = w[0]*S_0[j] + w[1]*S_1[j] + ... + w[taps-1]*S_{taps-1}[j] for j in 0..<length, where
+    /// S_t = `source(t)`. The taps are summed left to right for every j, exactly the sums of one
+    /// multiply-add pass per tap, but 32 outputs at a time stay in registers across all taps, so
+    /// `wide` is written once instead of read and written once per tap.
+    @inline(__always)
+    static func sumTaps(into wide: UnsafeMutablePointer<Float>, length: Int, weights: UnsafePointer<Float>, taps: Int,
+                        source: (Int) -> UnsafePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { sources in
+            for tap in 0..<taps { sources[tap] = source(tap) }
+            @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { Reductions.load8(p) }
+            @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+                UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+            }
+            var j = 0
+            while j + 32 <= length {
+                var w = SIMD8<Float>(repeating: weights[0])
+                var p = sources[0] + j
+                var a0 = w * load(p), a1 = w * load(p + 8), a2 = w * load(p + 16), a3 = w * load(p + 24)
+                for tap in 1..<taps {
+                    w = SIMD8<Float>(repeating: weights[tap]); p = sources[tap] + j
+                    a0 += w * load(p); a1 += w * load(p + 8); a2 += w * load(p + 16); a3 += w * load(p + 24)
+                }
+                store(a0, wide + j); store(a1, wide + j + 8); store(a2, wide + j + 16); store(a3, wide + j + 24)
+                j += 32
+            }
+            while j + 8 <= length {
+                var a = SIMD8<Float>(repeating: weights[0]) * load(sources[0] + j)
+                for tap in 1..<taps { a += SIMD8<Float>(repeating: weights[tap]) * load(sources[tap] + j) }
+                store(a, wide + j)
+                j += 8
+            }
+            while j < length {
+                var a = weights[0] * sources[0][j]
+                for tap in 1..<taps { a += weights[tap] * sources[tap][j] }
+                wide[j] = a
+                j += 1
+            }
+        }
+    }
+
     /// Copies images first..<first+count of one channel plane set into the padded stack (interiors only).
     @inline(__always)
     private static func fill(_ stack: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int, _ g: Geometry) {
@@ -315,12 +390,14 @@ final class DepthwiseKernels {
         }
     }
 
+    /// `epilogue` (a following batch norm at inference) is applied to each block of a channel's
+    /// output right after it is written.
     func forward(input: FeatureMap, weights: UnsafeMutablePointer<Float>, output: FeatureMap,
-                 kernel: Int, stride: Int, padding: Int, context: ExecutionContext) {
+                 kernel: Int, stride: Int, padding: Int, epilogue: ChannelAffine?, context: ExecutionContext) {
         let g = Geometry(height: input.height, width: input.width, outputHeight: output.height, outputWidth: output.width,
                          kernel: kernel, stride: stride, padding: padding, batch: input.batch)
         if stride == 2 {
-            forwardStrideTwo(input: input, weights: weights, output: output, g, context: context)
+            forwardStrideTwo(input: input, weights: weights, output: output, g, epilogue: epilogue, context: context)
             return
         }
         let chunkBuffers = buffers(chunks: context.chunkCount(input.channels), g)
@@ -334,12 +411,7 @@ final class DepthwiseKernels {
                     let count = min(g.block, input.batch - first)
                     DepthwiseKernels.fill(stack, from: input.channel(c) + first * input.plane, count: count, g)
                     let length = count * g.paddedPlane - g.margin
-                    let w0 = filter[0]
-                    for j in 0..<length { wide[j] = w0 * stack[j] }
-                    for tap in 1..<taps {
-                        let w = filter[tap], source = stack + g.offset(tap)
-                        for j in 0..<length { wide[j] += w * source[j] }
-                    }
+                    DepthwiseKernels.sumTaps(into: wide, length: length, weights: filter, taps: taps) { UnsafePointer(stack + g.offset($0)) }
                     let destination = output.channel(c) + first * output.plane
                     for n in 0..<count {
                         for oy in 0..<g.outputHeight {
@@ -352,6 +424,7 @@ final class DepthwiseKernels {
                             }
                         }
                     }
+                    epilogue?.apply(channel: c, destination, count: count * output.plane)
                     first += count
                 }
             }
@@ -364,7 +437,7 @@ final class DepthwiseKernels {
     ///     wide[j] = sum over taps of w[tap] * Q[phase(tap)][j + offset(tap)]
     /// is again one contiguous multiply-add per tap; output (n, oy, ox) = wide[n*QH*QW + oy*QW + ox].
     private func forwardStrideTwo(input: FeatureMap, weights: UnsafeMutablePointer<Float>, output: FeatureMap,
-                                  _ g: Geometry, context: ExecutionContext) {
+                                  _ g: Geometry, epilogue: ChannelAffine?, context: ExecutionContext) {
         let phaseWidth = (g.paddedWidth + 1) / 2, phasePlane = ((g.paddedHeight + 1) / 2) * phaseWidth
         let block = g.block, half = (g.kernel - 1) / 2
         let margin = half * phaseWidth + half
@@ -393,15 +466,11 @@ final class DepthwiseKernels {
                         }
                     }
                     let length = count * phasePlane - margin
-                    for tap in 0..<taps {
+                    DepthwiseKernels.sumTaps(into: wide, length: length, weights: filter, taps: taps) { tap in
                         let ky = tap / g.kernel, kx = tap % g.kernel
-                        let w = filter[tap]
-                        let from = phases + ((ky & 1) * 2 + (kx & 1)) * stack + (ky >> 1) * phaseWidth + (kx >> 1)
-                        if tap == 0 {
-                            for j in 0..<length { wide[j] = w * from[j] }
-                        } else {
-                            for j in 0..<length { wide[j] += w * from[j] }
-                        }
+                        let phase: Int = ((ky & 1) * 2 + (kx & 1)) * stack
+                        let offset: Int = (ky >> 1) * phaseWidth + (kx >> 1)
+                        return UnsafePointer(phases + phase + offset)
                     }
                     let destination = output.channel(c) + first * output.plane
                     for n in 0..<count {
@@ -410,6 +479,7 @@ final class DepthwiseKernels {
                                     wide + n * phasePlane + oy * phaseWidth, g.outputWidth)
                         }
                     }
+                    epilogue?.apply(channel: c, destination, count: count * output.plane)
                     first += count
                 }
             }

@@ -27,6 +27,13 @@ public final class Graph {
     public private(set) var forwardSeconds: [Double] = []
     public private(set) var backwardSeconds: [Double] = []
 
+    /// At inference, run each batch norm inside the layer that produces its input (`InferenceFusable`,
+    /// `ChannelAffine`): same numbers, one pass over memory less per pair. The producer's own output
+    /// value is then left unwritten, so callers that read intermediate values (calibration) turn it off.
+    public var fusesInference = true
+    /// Per node: the batch-norm node fused into it at inference, and whether the node itself is skipped.
+    private var inferencePlan: (fusedInto: [Int?], skipped: [Bool])?
+
     public init(input: ValueShape, context: ExecutionContext) {
         shapes = [input]
         self.context = context
@@ -39,6 +46,7 @@ public final class Graph {
         shapes.append(layer.outputShape(for: inputs.map { shapes[$0] }))
         nodes.append(Node(layer: layer, inputs: inputs, output: shapes.count - 1))
         capacity = 0
+        inferencePlan = nil
         return shapes.count - 1
     }
 
@@ -71,11 +79,38 @@ public final class Graph {
         if profiling && forwardSeconds.count != nodes.count {
             forwardSeconds = Array(repeating: 0, count: nodes.count); backwardSeconds = forwardSeconds
         }
+        let plan = !training && fusesInference ? fusionPlan() : nil
         for (index, node) in nodes.enumerated() {
+            if let plan, plan.skipped[index] { continue }
             let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
-            node.layer.forward(inputs: node.inputs.map(value), output: value(node.output), training: training, context: context)
+            if let plan, let fused = plan.fusedInto[index], let layer = node.layer as? InferenceFusable,
+               let norm = nodes[fused].layer as? BatchNorm {
+                layer.forwardInference(inputs: node.inputs.map(value), output: value(nodes[fused].output),
+                                       epilogue: norm.inferenceAffine(), context: context)
+            } else {
+                node.layer.forward(inputs: node.inputs.map(value), output: value(node.output), training: training, context: context)
+            }
             if profiling { forwardSeconds[index] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         }
+    }
+
+    /// Pairs (producer, batch norm) where the batch norm directly follows an `InferenceFusable`
+    /// producer and is the only reader of its output.
+    private func fusionPlan() -> (fusedInto: [Int?], skipped: [Bool]) {
+        if let inferencePlan { return inferencePlan }
+        var readers = [Int](repeating: 0, count: shapes.count)
+        for node in nodes { for input in node.inputs { readers[input] += 1 } }
+        var fusedInto = [Int?](repeating: nil, count: nodes.count)
+        var skipped = [Bool](repeating: false, count: nodes.count)
+        for index in nodes.indices.dropFirst() {
+            let node = nodes[index], producer = nodes[index - 1]
+            guard node.layer is BatchNorm, node.inputs == [producer.output], readers[producer.output] == 1,
+                  producer.output != output, producer.layer is InferenceFusable, !skipped[index - 1] else { continue }
+            fusedInto[index - 1] = index
+            skipped[index] = true
+        }
+        inferencePlan = (fusedInto, skipped)
+        return (fusedInto, skipped)
     }
 
     /// Copies `batch` NCHW images into the input value (transposing to CNHW when channels > 1).

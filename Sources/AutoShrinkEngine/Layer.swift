@@ -18,6 +18,38 @@ public protocol Layer: AnyObject {
                   inputGradients: [FeatureMap?], accumulate: [Bool], context: ExecutionContext)
 }
 
+/// y = activation(x * scale[c] + shift[c]) per channel c: a batch norm with its running statistics
+/// and fused activation, as `BatchNorm` computes it at inference. `Graph` hands it to the layer
+/// that produces the batch norm's input, which applies it to each piece of its output while that
+/// piece is still in cache, instead of the batch norm making a pass of its own over memory.
+public struct ChannelAffine {
+    public let scale: [Float]
+    public let shift: [Float]
+    public let activation: ActivationFunction
+
+    /// Applies channel `channel`'s map to `count` values at `values`, in place or from `source`.
+    @inline(__always)
+    public func apply(channel: Int, _ source: UnsafePointer<Float>, to values: UnsafeMutablePointer<Float>, count: Int) {
+        let scale = self.scale[channel], shift = self.shift[channel]
+        switch activation {
+        case .none: for i in 0..<count { values[i] = source[i] * scale + shift }
+        case .relu: for i in 0..<count { values[i] = max(source[i] * scale + shift, 0) }
+        case .relu6: for i in 0..<count { values[i] = min(max(source[i] * scale + shift, 0), 6) }
+        }
+    }
+
+    @inline(__always)
+    public func apply(channel: Int, _ values: UnsafeMutablePointer<Float>, count: Int) {
+        apply(channel: channel, UnsafePointer(values), to: values, count: count)
+    }
+}
+
+/// A layer that can run its inference forward pass with a `ChannelAffine` applied to its output.
+/// The result is bit-identical to `forward(training: false)` followed by the batch norm.
+public protocol InferenceFusable: Layer {
+    func forwardInference(inputs: [FeatureMap], output: FeatureMap, epilogue: ChannelAffine?, context: ExecutionContext)
+}
+
 extension Layer {
     public var parameters: [Parameter] { [] }
     public var state: [(name: String, tensor: Tensor)] { [] }

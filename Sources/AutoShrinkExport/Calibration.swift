@@ -55,6 +55,9 @@ public enum Calibration {
         let imageSize = graph.tensors[0].elements
         precondition(count > 0 && images.count >= count * imageSize, "calibration needs count images of C x H x W")
         let engine = network.graph
+        let fused = engine.fusesInference
+        engine.fusesInference = false  // every value is read below, including those a fused pass skips
+        defer { engine.fusesInference = fused }
         let batchCapacity = min(batchSize, count)
         engine.prepare(batch: batchCapacity)
         let tensorCount = graph.tensors.count

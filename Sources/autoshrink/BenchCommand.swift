@@ -20,7 +20,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Input shape CxHxW for built-in architectures.") var input: String = "1x28x28"
     @Option(help: "Timed repetitions (the median is reported).") var repeats: Int = 5
     @Option(help: "Training steps per repetition.") var steps: Int = 20
-    @Flag(help: "Also print forward/backward milliseconds per layer.") var layers = false
+    @Flag(help: "Also print training forward/backward and inference milliseconds per layer.") var layers = false
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
@@ -55,41 +55,62 @@ struct BenchTrainCommand: ParsableCommand {
             epochs: 1, batchSize: batchSize, optimizer: OptimizerConfiguration(kind: .sgd, learningRate: 0.01, weightDecay: 5e-4)))
         let batches = (0..<8).map { Array(($0 * batchSize)..<(($0 + 1) * batchSize))[...] }
         for step in 0..<5 { trainer.trainStep(dataset, indices: batches[step % 8]) }   // warm-up
-        var trainRates: [Double] = []
+        var trainRates: [Double] = [], trainCPURates: [Double] = []
         for _ in 0..<repeats {
-            let start = DispatchTime.now()
+            let start = DispatchTime.now(), cpuStart = processCPUSeconds()
             for step in 0..<steps { trainer.trainStep(dataset, indices: batches[step % 8]) }
             trainRates.append(Double(steps * batchSize) / elapsed(since: start))
+            trainCPURates.append(Double(steps * batchSize) / (processCPUSeconds() - cpuStart))
         }
         let graph = network.graph
         if layers {
             graph.profiling = true
             for step in 0..<steps { trainer.trainStep(dataset, indices: batches[step % 8]) }
+            let training = (forward: graph.forwardSeconds, backward: graph.backwardSeconds)
             graph.profiling = false
-            out.result("layer                                     shape        forward ms  backward ms")
+            // Inference per layer: a fresh profile of forward passes without training.
+            graph.profiling = true
+            images.withUnsafeBufferPointer { graph.setInput($0.baseAddress!, batch: batchSize) }
+            for _ in 0..<steps { graph.forward(batch: batchSize, training: false) }
+            let inference = zip(graph.forwardSeconds, training.forward).map { $0 - $1 }
+            graph.profiling = false
+            out.result("layer                                     shape        forward ms  backward ms  inference ms")
             for (index, node) in graph.nodes.enumerated() {
                 let name = String(describing: type(of: node.layer))
-                out.result(String(format: "%-4d %-36@ %-12@ %9.3f  %9.3f", index, name, graph.shapes[node.output].description,
-                                  graph.forwardSeconds[index] * 1000 / Double(steps), graph.backwardSeconds[index] * 1000 / Double(steps)))
+                out.result(String(format: "%-4d %-36@ %-12@ %9.3f  %9.3f  %9.3f", index, name, graph.shapes[node.output].description,
+                                  training.forward[index] * 1000 / Double(steps), training.backward[index] * 1000 / Double(steps),
+                                  inference[index] * 1000 / Double(steps)))
             }
         }
-        var inferRates: [Double] = []
+        var inferRates: [Double] = [], inferCPURates: [Double] = []
         images.withUnsafeBufferPointer { graph.setInput($0.baseAddress!, batch: batchSize) }
         for _ in 0..<3 { graph.forward(batch: batchSize, training: false) }
         for _ in 0..<repeats {
-            let start = DispatchTime.now()
+            let start = DispatchTime.now(), cpuStart = processCPUSeconds()
             for step in 0..<steps {
                 images.withUnsafeBufferPointer { graph.setInput($0.baseAddress! + (step % 8) * batchSize * imageSize, batch: batchSize) }
                 graph.forward(batch: batchSize, training: false)
             }
             inferRates.append(Double(steps * batchSize) / elapsed(since: start))
+            inferCPURates.append(Double(steps * batchSize) / (processCPUSeconds() - cpuStart))
         }
         let train = median(trainRates), infer = median(inferRates)
         out.result(String(format: "train %.0f images/s  infer %.0f images/s  (median of %d x %d steps; train min %.0f max %.0f)",
                           train, infer, repeats, steps, trainRates.min()!, trainRates.max()!))
+        // Images per CPU-second of this process: with --threads 1 it does not count the time the
+        // process waited for a core, so it stays comparable on a busy machine (docs/benchmarks.md).
+        out.result(String(format: "per CPU-second: train %.0f images  infer %.0f images", median(trainCPURates), median(inferCPURates)))
         out.json(["train_images_per_second": train, "infer_images_per_second": infer, "batch_size": batchSize,
+                  "train_images_per_cpu_second": median(trainCPURates), "infer_images_per_cpu_second": median(inferCPURates),
                   "threads": engine.threads, "architecture": architecture.name, "blas_core": BLASConfiguration.coreName])
     }
+}
+
+/// CPU time used so far by all threads of this process, in seconds.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
 func elapsed(since start: DispatchTime) -> Double {

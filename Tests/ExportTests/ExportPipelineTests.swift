@@ -50,7 +50,11 @@ struct ExportPipelineTests {
         return RefnetExport(directory: directory, checkpoint: checkpoint, test: test, tests: tests, report: report, device: device)
     }
 
-    @Test("exported int8 agrees with the float Swift engine on >= 99 % of 1,000 test images")
+    /// The fixture is a weak 1-epoch model (~72 %) with many near-ties between its top two classes;
+    /// how many of those flip under int8 depends on the training's last bits, which differ between
+    /// OpenBLAS core types (984 to 991 of 1000 seen with the Haswell, Zen and SkylakeX kernels). So
+    /// the bar is 98 % agreement, and int8 must be as accurate as float within one point.
+    @Test("exported int8 agrees with the float Swift engine on >= 98 % of 1,000 test images, same accuracy within 1 point")
     func int8AgreesWithEngine() throws {
         let export = try Self.refnet.get()
         let subset = export.test.subset(Array(0..<1000))
@@ -62,7 +66,10 @@ struct ExportPipelineTests {
         #expect(rows.count == 1000)
         let agreeing = zip(rows, expected).filter { $0.predicted == $1 }.count
         print("refnet (1 epoch, 8,000 images): int8 binary agrees with the float engine on \(agreeing) of 1000 test images")
-        #expect(agreeing >= 990, "int8 top-1 agrees on \(agreeing) of 1000")
+        #expect(agreeing >= 980, "int8 top-1 agrees on \(agreeing) of 1000")
+        let int8Correct = zip(rows, subset.labels).filter { $0.predicted == Int($1) }.count
+        let floatCorrect = zip(expected, subset.labels).filter { $0 == Int($1) }.count
+        #expect(abs(int8Correct - floatCorrect) <= 10, "int8 \(int8Correct) vs float \(floatCorrect) correct of 1000")
         // The float binary is the engine up to rounding.
         let float = try ExportFixtures.run(export.report.binaries[.float32]!, ["--idx", export.tests.images, "--limit", "1000", "--quiet", "--json"])
         #expect(float.exitStatus == 0)

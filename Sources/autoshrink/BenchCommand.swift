@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
 import AutoShrinkEngine
@@ -87,8 +88,8 @@ struct BenchTrainCommand: ParsableCommand {
         let train = median(trainRates), infer = median(inferRates)
         out.result(String(format: "train %.0f images/s  infer %.0f images/s  (median of %d x %d steps; train min %.0f max %.0f)",
                           train, infer, repeats, steps, trainRates.min()!, trainRates.max()!))
-        out.json(["train_images_per_second": train, "infer_images_per_second": infer, "batch_size": batchSize,
-                  "threads": engine.threads, "architecture": architecture.name, "blas_core": BLASConfiguration.coreName])
+        out.json(BenchSummary(trainImagesPerSecond: train, inferImagesPerSecond: infer, batchSize: batchSize,
+                              threads: engine.threads, architecture: architecture.name, blasCore: BLASConfiguration.coreName))
     }
 }
 

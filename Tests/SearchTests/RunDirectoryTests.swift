@@ -160,7 +160,7 @@ private func killedRun(_ reference: Reference, keep: Int, tornHalf: Bool) throws
     #expect(contents(path) == three)
     // Garbage in the middle is corruption, reported with its line number.
     try (reference.lines[0] + Data("garbage\n".utf8) + reference.lines[1]).write(to: URL(fileURLWithPath: path))
-    #expect(throws: SearchError("\(path): line 2 is not a valid trajectory record; the file is corrupt (fix or remove it, or use --force to start over)")) {
+    #expect(throws: SearchError("\(path): line 2 is not a valid trajectory record (not valid JSON); the file is corrupt (fix or remove it, or use --force to start over)")) {
         _ = try TrajectoryFile.load(path: path, repair: true)
     }
     #expect(try TrajectoryFile.load(path: temporaryRunPath("missing"), repair: true).isEmpty)

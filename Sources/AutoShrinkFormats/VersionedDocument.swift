@@ -49,7 +49,7 @@ extension VersionedDocument {
         }
         let document: Self
         do { document = try JSONDecoder().decode(Self.self, from: data) } catch {
-            throw documentError("\(source): \(DocumentError.describe(error))")
+            throw documentError("\(source): \(DocumentError.describe(error, data: data))")
         }
         try document.validate(source: source)
         return document
@@ -69,8 +69,10 @@ public struct DocumentError: Error, CustomStringConvertible, LocalizedError, Sen
     public var errorDescription: String? { description }
 
     /// A decoding error as one phrase naming the key path, e.g. `key 'entries[3].median_us': expected a number`
-    /// or `missing key 'input.channels'`; invalid JSON is `not valid JSON`.
-    public static func describe(_ error: any Error) -> String {
+    /// or `missing key 'input.channels'`; invalid JSON is `not valid JSON`. Given the decoded `data`,
+    /// valid JSON whose number does not fit (Foundation on Linux reports a fraction where an integer
+    /// belongs as invalid JSON, without a key) is told apart from JSON that does not parse.
+    public static func describe(_ error: any Error, data: Data? = nil) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, let context):
             return "missing key '\(keyPath(context.codingPath + [key]))'"
@@ -79,7 +81,12 @@ public struct DocumentError: Error, CustomStringConvertible, LocalizedError, Sen
         case DecodingError.valueNotFound(let type, let context):
             return "key '\(keyPath(context.codingPath))': expected \(expectation(type)), got null"
         case DecodingError.dataCorrupted(let context):
-            if context.codingPath.isEmpty { return "not valid JSON" }
+            if context.codingPath.isEmpty {
+                guard let data, (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+                    return "not valid JSON"
+                }
+                return "a number does not fit its key's type (a fraction or an out-of-range value where an integer belongs)"
+            }
             return "key '\(keyPath(context.codingPath))': invalid value (\(context.debugDescription.replacingOccurrences(of: "\n", with: " ")))"
         default:
             return "\(error)".replacingOccurrences(of: "\n", with: " ")
@@ -134,7 +141,7 @@ extension JSONSummary {
     /// Decodes one summary (e.g. a child command's last stdout line); `source` names it in errors.
     public static func decodeSummary(_ data: Data, source: String) throws -> Self {
         do { return try JSONDecoder().decode(Self.self, from: data) } catch {
-            throw DocumentError("\(source): \(DocumentError.describe(error))")
+            throw DocumentError("\(source): \(DocumentError.describe(error, data: data))")
         }
     }
 }

@@ -75,7 +75,11 @@ public struct ExportManifest: VersionedDocument, JSONSummary, Sendable {
     public var runtimeHash: String
     /// The device the export was built (and measured) for. Exports written before the device was
     /// embedded whole carry only name, arch and compiler; they load with a local runner.
-    public var device: DeviceDescription
+    public var device: DeviceDescription {
+        get { embeddedDevice.description }
+        set { embeddedDevice = EmbeddedDevice(newValue) }
+    }
+    private var embeddedDevice: EmbeddedDevice
     public var precision: ModelPrecision
     /// Path of the main binary.
     public var binary: String
@@ -132,7 +136,7 @@ public struct ExportManifest: VersionedDocument, JSONSummary, Sendable {
                 quantization: [TensorQuantizationRecord], seconds: Double) {
         self.exporterVersion = exporterVersion; self.autoshrinkVersion = autoshrinkVersion; self.model = model
         self.architectureHash = architectureHash; self.architectureFile = architectureFile; self.runtimeHash = runtimeHash
-        self.device = device; self.precision = precision; self.binary = binary; self.binaries = binaries
+        self.embeddedDevice = EmbeddedDevice(device); self.precision = precision; self.binary = binary; self.binaries = binaries
         self.onnx = onnx; self.onnxInt8 = onnxInt8; self.dataset = dataset; self.testImages = testImages
         self.checkpointTestAccuracy = checkpointTestAccuracy; self.floatAccuracy = floatAccuracy; self.int8Accuracy = int8Accuracy
         self.accuracyDropPoints = floatAccuracy.flatMap { f in int8Accuracy.map { (f - $0) * 100 } }
@@ -153,7 +157,7 @@ public struct ExportManifest: VersionedDocument, JSONSummary, Sendable {
 
     public typealias Keys = CodingKeys
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case format, version, model, device, precision, binary, binaries, onnx, dataset, planner, latency, calibration
+        case format, version, model, precision, binary, binaries, onnx, dataset, planner, latency, calibration
         case scheme, quantization, seconds
         case exporterVersion = "exporter_version", autoshrinkVersion = "autoshrink_version"
         case architectureHash = "architecture_hash", architectureFile = "architecture_file", runtimeHash = "runtime_hash"
@@ -168,93 +172,7 @@ public struct ExportManifest: VersionedDocument, JSONSummary, Sendable {
         case arenaLowerBoundBytesFloat = "arena_lower_bound_bytes_float"
         case arenaUnplannedPeakBytesInt8 = "arena_unplanned_peak_bytes_int8"
         case latencyMedianMilliseconds = "latency_median_ms", latencyFloat = "latency_float", latencyInt8 = "latency_int8"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        format = try c.decode(String.self, forKey: .format)
-        version = try c.decode(Int.self, forKey: .version)
-        exporterVersion = try c.decode(String.self, forKey: .exporterVersion)
-        autoshrinkVersion = try c.decode(String.self, forKey: .autoshrinkVersion)
-        model = try c.decode(String.self, forKey: .model)
-        architectureHash = try c.decode(String.self, forKey: .architectureHash)
-        architectureFile = try c.decode(String.self, forKey: .architectureFile)
-        runtimeHash = try c.decode(String.self, forKey: .runtimeHash)
-        device = try c.decode(EmbeddedDevice.self, forKey: .device).description
-        precision = try c.decode(ModelPrecision.self, forKey: .precision)
-        binary = try c.decode(String.self, forKey: .binary)
-        binaries = try c.decode([ModelPrecision: String].self, forKey: .binaries)
-        onnx = try c.decodeIfPresent(String.self, forKey: .onnx)
-        onnxInt8 = try c.decodeIfPresent(String.self, forKey: .onnxInt8)
-        dataset = try c.decode(String.self, forKey: .dataset)
-        testImages = try c.decodeIfPresent(Int.self, forKey: .testImages)
-        checkpointTestAccuracy = try c.decodeIfPresent(Double.self, forKey: .checkpointTestAccuracy)
-        floatAccuracy = try c.decodeIfPresent(Double.self, forKey: .floatAccuracy)
-        int8Accuracy = try c.decodeIfPresent(Double.self, forKey: .int8Accuracy)
-        accuracyDropPoints = try c.decodeIfPresent(Double.self, forKey: .accuracyDropPoints)
-        peakRSSKiB = try c.decodeIfPresent(Int.self, forKey: .peakRSSKiB)
-        textBytes = try c.decode(Int.self, forKey: .textBytes)
-        textBytesModel = try c.decode(Int.self, forKey: .textBytesModel)
-        textBytesBinary = try c.decode(Int.self, forKey: .textBytesBinary)
-        textBytesInt8 = try c.decodeIfPresent(Int.self, forKey: .textBytesInt8)
-        textBytesFloat = try c.decodeIfPresent(Int.self, forKey: .textBytesFloat)
-        textBytesAllKernels = try c.decode(Int.self, forKey: .textBytesAllKernels)
-        weightBytes = try c.decode(Int.self, forKey: .weightBytes)
-        weightBytesInt8 = try c.decodeIfPresent(Int.self, forKey: .weightBytesInt8)
-        weightBytesFloat = try c.decodeIfPresent(Int.self, forKey: .weightBytesFloat)
-        quantizationConstantBytes = try c.decode(Int.self, forKey: .quantizationConstantBytes)
-        arenaBytes = try c.decode(Int.self, forKey: .arenaBytes)
-        arenaLowerBoundBytes = try c.decode(Int.self, forKey: .arenaLowerBoundBytes)
-        arenaBytesInt8 = try c.decodeIfPresent(Int.self, forKey: .arenaBytesInt8)
-        arenaLowerBoundBytesInt8 = try c.decodeIfPresent(Int.self, forKey: .arenaLowerBoundBytesInt8)
-        arenaBytesFloat = try c.decodeIfPresent(Int.self, forKey: .arenaBytesFloat)
-        arenaLowerBoundBytesFloat = try c.decodeIfPresent(Int.self, forKey: .arenaLowerBoundBytesFloat)
-        arenaUnplannedPeakBytesInt8 = try c.decode(Int.self, forKey: .arenaUnplannedPeakBytesInt8)
-        planner = try c.decode(String.self, forKey: .planner)
-        latency = try c.decodeIfPresent(LatencyMeasurement.self, forKey: .latency)
-        latencyMedianMilliseconds = try c.decodeIfPresent(Double.self, forKey: .latencyMedianMilliseconds)
-        latencyFloat = try c.decodeIfPresent(LatencyMeasurement.self, forKey: .latencyFloat)
-        latencyInt8 = try c.decodeIfPresent(LatencyMeasurement.self, forKey: .latencyInt8)
-        calibration = try c.decode(Calibration.self, forKey: .calibration)
-        scheme = try c.decode(String.self, forKey: .scheme)
-        quantization = try c.decode([TensorQuantizationRecord].self, forKey: .quantization)
-        seconds = try c.decode(Double.self, forKey: .seconds)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(format, forKey: .format); try c.encode(version, forKey: .version)
-        try c.encode(exporterVersion, forKey: .exporterVersion); try c.encode(autoshrinkVersion, forKey: .autoshrinkVersion)
-        try c.encode(model, forKey: .model); try c.encode(architectureHash, forKey: .architectureHash)
-        try c.encode(architectureFile, forKey: .architectureFile); try c.encode(runtimeHash, forKey: .runtimeHash)
-        try c.encode(EmbeddedDevice(device), forKey: .device)
-        try c.encode(precision, forKey: .precision); try c.encode(binary, forKey: .binary)
-        try c.encode(binaries, forKey: .binaries)
-        try c.encodeIfPresent(onnx, forKey: .onnx); try c.encodeIfPresent(onnxInt8, forKey: .onnxInt8)
-        try c.encode(dataset, forKey: .dataset); try c.encodeIfPresent(testImages, forKey: .testImages)
-        try c.encodeIfPresent(checkpointTestAccuracy, forKey: .checkpointTestAccuracy)
-        try c.encodeIfPresent(floatAccuracy, forKey: .floatAccuracy); try c.encodeIfPresent(int8Accuracy, forKey: .int8Accuracy)
-        try c.encodeIfPresent(accuracyDropPoints, forKey: .accuracyDropPoints)
-        try c.encodeIfPresent(peakRSSKiB, forKey: .peakRSSKiB)
-        try c.encode(textBytes, forKey: .textBytes); try c.encode(textBytesModel, forKey: .textBytesModel)
-        try c.encode(textBytesBinary, forKey: .textBytesBinary)
-        try c.encodeIfPresent(textBytesInt8, forKey: .textBytesInt8); try c.encodeIfPresent(textBytesFloat, forKey: .textBytesFloat)
-        try c.encode(textBytesAllKernels, forKey: .textBytesAllKernels)
-        try c.encode(weightBytes, forKey: .weightBytes); try c.encodeIfPresent(weightBytesInt8, forKey: .weightBytesInt8)
-        try c.encodeIfPresent(weightBytesFloat, forKey: .weightBytesFloat)
-        try c.encode(quantizationConstantBytes, forKey: .quantizationConstantBytes)
-        try c.encode(arenaBytes, forKey: .arenaBytes); try c.encode(arenaLowerBoundBytes, forKey: .arenaLowerBoundBytes)
-        try c.encodeIfPresent(arenaBytesInt8, forKey: .arenaBytesInt8)
-        try c.encodeIfPresent(arenaLowerBoundBytesInt8, forKey: .arenaLowerBoundBytesInt8)
-        try c.encodeIfPresent(arenaBytesFloat, forKey: .arenaBytesFloat)
-        try c.encodeIfPresent(arenaLowerBoundBytesFloat, forKey: .arenaLowerBoundBytesFloat)
-        try c.encode(arenaUnplannedPeakBytesInt8, forKey: .arenaUnplannedPeakBytesInt8)
-        try c.encode(planner, forKey: .planner)
-        try c.encodeIfPresent(latency, forKey: .latency)
-        try c.encodeIfPresent(latencyMedianMilliseconds, forKey: .latencyMedianMilliseconds)
-        try c.encodeIfPresent(latencyFloat, forKey: .latencyFloat); try c.encodeIfPresent(latencyInt8, forKey: .latencyInt8)
-        try c.encode(calibration, forKey: .calibration); try c.encode(scheme, forKey: .scheme)
-        try c.encode(quantization, forKey: .quantization); try c.encode(seconds, forKey: .seconds)
+        case embeddedDevice = "device"
     }
 }
 

@@ -3,6 +3,9 @@
 // Layers (dependencies point down only), see docs/architecture.md:
 //   autoshrink (CLI)
 //   AutoShrinkExport  -> AutoShrinkDevice -> AutoShrinkSearch -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS
+//   AutoShrinkReport  -> AutoShrinkSearch, AutoShrinkModel
+//   AutoShrinkFormats (Foundation only: VersionedDocument loading, export.json, command summaries,
+//                      DeviceDescription), under AutoShrinkModel and everything above it
 //   AutoShrinkData (datasets, CZlib)      CArmadillo (least squares)      CRuntime (C99 inference kernels)
 import PackageDescription
 
@@ -30,13 +33,15 @@ let package = Package(
         .target(name: "AutoShrinkEngine", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "AutoShrinkData", dependencies: ["CZlib"]),
-        .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkEngine", "AutoShrinkData"]),
+        // Typed, versioned file formats and command summaries shared by writers and readers.
+        .target(name: "AutoShrinkFormats"),
+        .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData"]),
         .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
-        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkModel", "CArmadillo", "TOMLKit"]),
-        .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkSearch", "AutoShrinkModel"]),
+        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"]),
+        .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
         .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine"]),
         .executableTarget(name: "autoshrink", dependencies: [
-            "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
+            "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
             "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -48,8 +53,9 @@ let package = Package(
         .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
         .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice"]),
-        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel"]),
+        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkReport", "AutoShrinkSearch"]),
+        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
+        .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkTestSupport"]),
     ]
 )

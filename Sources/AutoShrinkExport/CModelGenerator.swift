@@ -2,11 +2,8 @@ import Foundation
 import AutoShrinkData
 import AutoShrinkModel
 
-/// Arithmetic of a generated model.
-public enum ModelPrecision: String, Sendable, Codable, CaseIterable {
-    case int8
-    case float32
-
+/// Arithmetic of a generated model (`ModelPrecision` is declared in AutoShrinkFormats, export.json's module).
+extension ModelPrecision {
     var bytesPerElement: Int { self == .int8 ? 1 : 4 }
     var cType: String { self == .int8 ? "int8_t" : "float" }
     var suffix: String { self == .int8 ? "s8" : "f32" }

@@ -22,17 +22,14 @@ public struct DeploymentReport: Sendable {
     public var peakResidentKiB: Int?
     public var arenaBytes: Int?
 
-    public func jsonObject() -> [String: Any] {
-        func value(_ optional: Any?) -> Any { optional ?? NSNull() }
-        return [
-            "device": device.name, "arch": device.architecture.rawValue, "binary": binary, "rebuilt": rebuilt,
-            "precision": precision.rawValue, "images": images, "accuracy": value(accuracy),
-            "export_accuracy": value(exportAccuracy),
-            "measured_latency_ms": latency.medianMilliseconds, "measured_latency_p90_ms": latency.p90Milliseconds,
-            "bench_runs": latency.runs, "simd": latency.simd, "emulated": latency.emulated,
-            "predicted_latency_ms": value(predictedLatencyMilliseconds), "prediction_note": value(predictionNote),
-            "peak_rss_kib": value(peakResidentKiB), "arena_bytes": value(arenaBytes),
-        ]
+    /// The `--json` summary of `autoshrink deploy`.
+    public func summary() -> DeploySummary {
+        DeploySummary(device: device.name, arch: device.architecture, binary: binary, rebuilt: rebuilt, precision: precision,
+                      images: images, accuracy: accuracy, exportAccuracy: exportAccuracy,
+                      measuredLatencyMilliseconds: latency.medianMilliseconds,
+                      measuredLatencyP90Milliseconds: latency.p90Milliseconds, benchRuns: latency.runs, simd: latency.simd,
+                      emulated: latency.emulated, predictedLatencyMilliseconds: predictedLatencyMilliseconds,
+                      predictionNote: predictionNote, peakRSSKiB: peakResidentKiB, arenaBytes: arenaBytes)
     }
 }
 
@@ -43,55 +40,23 @@ public struct DeploymentReport: Sendable {
 /// export's sources with this device's toolchain in a temporary directory; when that compiler is not
 /// installed the deployment is refused with a one-line reason.
 public enum Deployment {
-    /// The parts of `export.json` deployment needs.
-    public struct Manifest: Sendable {
-        public var precision: ModelPrecision
-        public var binaryName: String
-        public var dataset: String
-        public var compiler: CompilerSettings
-        public var deviceName: String
-        public var architecture: DeviceArchitecture
-        public var accuracy: [ModelPrecision: Double]
-        public var arenaBytes: Int?
-
-        /// Reads and checks `DIRECTORY/export.json`.
-        public static func load(directory: String) throws -> Manifest {
-            let path = "\(directory)/export.json"
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ExportError("\(directory): not an export directory (no export.json); run autoshrink export first")
-            }
-            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ExportError("\(path): not valid JSON")
-            }
-            guard json["format"] as? String == ModelExporter.manifestFormat else {
-                throw ExportError("\(path): not an autoshrink export manifest (format is \(json["format"].map { "'\($0)'" } ?? "missing"))")
-            }
-            guard json["version"] as? Int == ModelExporter.manifestVersion else {
-                throw ExportError("\(path): unsupported export version \(json["version"].map { "\($0)" } ?? "missing") (this autoshrink reads version \(ModelExporter.manifestVersion))")
-            }
-            guard let precisionText = json["precision"] as? String, let precision = ModelPrecision(rawValue: precisionText),
-                  let binary = json["binary"] as? String, let dataset = json["dataset"] as? String,
-                  let device = json["device"] as? [String: Any], let cc = device["cc"] as? String,
-                  let flags = device["flags"] as? [String], let arch = (device["arch"] as? String).flatMap(DeviceArchitecture.init),
-                  let deviceName = device["name"] as? String else {
-                throw ExportError("\(path): missing or malformed keys (precision, binary, dataset, device)")
-            }
-            var accuracy: [ModelPrecision: Double] = [:]
-            accuracy[.int8] = json["int8_accuracy"] as? Double
-            accuracy[.float32] = json["float_accuracy"] as? Double
-            return Manifest(precision: precision, binaryName: (binary as NSString).lastPathComponent, dataset: dataset,
-                            compiler: CompilerSettings(cc: cc, flags: flags, ldflags: device["ldflags"] as? [String] ?? []),
-                            deviceName: deviceName, architecture: arch, accuracy: accuracy,
-                            arenaBytes: json["arena_bytes"] as? Int)
+    /// Reads and checks `DIRECTORY/export.json`.
+    public static func manifest(directory: String) throws -> ExportManifest {
+        let path = "\(directory)/export.json"
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ExportError("\(directory): not an export directory (no export.json); run autoshrink export first")
         }
+        return try ExportManifest.loadDocument(path: path)
     }
 
     /// Deploys `exportDirectory` to `device`: `images` test images (nil = all) and `benchRuns` timed runs.
     public static func run(exportDirectory: String, device: DeviceDescription, images: Int?, dataDirectory: String?,
                            benchRuns: Int = 2000, profilesDirectory: String = "profiles", runTimeout: Double = 1800,
                            progress: (String) -> Void = { _ in }) throws -> DeploymentReport {
-        let manifest = try Manifest.load(directory: exportDirectory)
-        let architecture = try Architecture.load(path: "\(exportDirectory)/model.arch.json")
+        let manifest = try Deployment.manifest(directory: exportDirectory)
+        let binaryName = (manifest.binary as NSString).lastPathComponent
+        let built = manifest.device
+        let architecture = try Architecture.load(path: "\(exportDirectory)/\(manifest.architectureFile)")
         let fileManager = FileManager.default
         let scratch = fileManager.temporaryDirectory.appendingPathComponent("autoshrink-deploy-\(UUID().uuidString.prefix(8))").path
         try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -103,15 +68,15 @@ public enum Deployment {
         try runner.prepare()
         defer { try? runner.cleanup() }
 
-        var binary = "\(exportDirectory)/\(manifest.binaryName)"
+        var binary = "\(exportDirectory)/\(binaryName)"
         var rebuilt = false
-        if manifest.compiler != device.compiler || manifest.architecture != device.architecture {
+        if built.compiler != device.compiler || built.architecture != device.architecture {
             let toolchain = Toolchain(device: device)
             guard toolchain.isAvailable else {
-                throw ExportError("\(exportDirectory) was built for \(manifest.deviceName) (\(manifest.architecture.rawValue), \(manifest.compiler.cc)); \(device.name) (\(device.architecture.rawValue)) needs a rebuild with \(device.compiler.cc), which is not installed (run tools/setup, or export for \(device.name) on a machine that has it)")
+                throw ExportError("\(exportDirectory) was built for \(built.name) (\(built.architecture.rawValue), \(built.compiler.cc)); \(device.name) (\(device.architecture.rawValue)) needs a rebuild with \(device.compiler.cc), which is not installed (run tools/setup, or export for \(device.name) on a machine that has it)")
             }
-            progress("rebuilding for \(device.name) with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) (the export was built for \(manifest.deviceName))")
-            binary = try rebuild(exportDirectory: exportDirectory, binaryName: manifest.binaryName, device: device, scratch: scratch)
+            progress("rebuilding for \(device.name) with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) (the export was built for \(built.name))")
+            binary = try rebuild(exportDirectory: exportDirectory, binaryName: binaryName, device: device, scratch: scratch)
             rebuilt = true
         }
         guard fileManager.isExecutableFile(atPath: binary) else {
@@ -145,9 +110,9 @@ public enum Deployment {
         } else {
             note = "no profile \(profile); run autoshrink profile --device \(device.name)"
         }
-        return DeploymentReport(device: device, binary: rebuilt ? "\(exportDirectory)/\(manifest.binaryName)" : binary, rebuilt: rebuilt, precision: manifest.precision,
+        return DeploymentReport(device: device, binary: rebuilt ? "\(exportDirectory)/\(binaryName)" : binary, rebuilt: rebuilt, precision: manifest.precision,
                                 images: classification.images, accuracy: classification.accuracy,
-                                exportAccuracy: manifest.accuracy[manifest.precision], latency: latency,
+                                exportAccuracy: manifest.accuracy(manifest.precision), latency: latency,
                                 predictedLatencyMilliseconds: predicted, predictionNote: note,
                                 peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes)
     }

@@ -69,28 +69,7 @@ public struct ExportOptions: Sendable {
     public init() {}
 }
 
-/// Latency of one binary measured with `model --bench` on the device.
-public struct LatencyMeasurement: Sendable, Hashable, Codable {
-    public var medianMilliseconds: Double
-    public var p90Milliseconds: Double
-    public var runs: Int
-    public var simd: String
-    /// Measured under qemu user-mode emulation: says nothing about real hardware.
-    public var emulated: Bool
-}
-
-/// One tensor's int8 quantization as `export.json` lists it.
-public struct TensorQuantizationRecord: Sendable, Hashable, Codable {
-    public var tensor: Int
-    public var name: String
-    public var scale: Float
-    public var zeroPoint: Int
-    /// The real range the quantization covers.
-    public var min: Float
-    public var max: Float
-}
-
-/// Everything an export produced and measured; `jsonObject` is `export.json`.
+/// Everything an export produced and measured; `manifest()` is `export.json`.
 public struct ExportReport: Sendable {
     public var directory: String
     public var modelName: String
@@ -122,56 +101,27 @@ public struct ExportReport: Sendable {
 
     public var binary: String { binaries[precision]! }
 
-    /// The summary as JSON values (nil -> null), keys in snake case; `export.json` and `--json`.
-    public func jsonObject() -> [String: Any] {
-        func value(_ optional: Any?) -> Any { optional ?? NSNull() }
-        func latencyObject(_ measurement: LatencyMeasurement?) -> Any {
-            guard let measurement else { return NSNull() }
-            return ["median_ms": measurement.medianMilliseconds, "p90_ms": measurement.p90Milliseconds,
-                    "runs": measurement.runs, "simd": measurement.simd, "emulated": measurement.emulated] as [String: Any]
-        }
+    /// `export.json`, also the `--json` summary of `autoshrink export`.
+    public func manifest() -> ExportManifest {
         let primary = precision
-        return [
-            "format": ModelExporter.manifestFormat, "version": ModelExporter.manifestVersion,
-            "exporter_version": ModelExporter.version, "autoshrink_version": AutoShrinkVersion.string,
-            "model": modelName, "architecture_hash": architectureHash, "architecture_file": "model.arch.json",
-            "runtime_hash": RuntimeSources.hash,
-            "device": ["name": device.name, "arch": device.architecture.rawValue, "cc": device.compiler.cc,
-                       "flags": device.compiler.flags, "ldflags": device.compiler.ldflags] as [String: Any],
-            "precision": primary.rawValue,
-            "binary": binary,
-            "binaries": Dictionary(uniqueKeysWithValues: binaries.map { ($0.key.rawValue, $0.value) }),
-            "onnx": value(onnx), "onnx_int8": value(onnxInt8),
-            "dataset": dataset, "test_images": value(testImages),
-            "checkpoint_test_accuracy": value(checkpointTestAccuracy),
-            "float_accuracy": value(accuracy[.float32]), "int8_accuracy": value(accuracy[.int8]),
-            "accuracy_drop_points": value(accuracy[.float32].flatMap { f in accuracy[.int8].map { (f - $0) * 100 } }),
-            "peak_rss_kib": value(peakResidentKiB[primary]),
-            "text_bytes": codeSizes[primary]!.textBytes,
-            "text_bytes_model": codeSizes[primary]!.modelTextBytes,
-            "text_bytes_binary": codeSizes[primary]!.binaryTextBytes,
-            "text_bytes_int8": value(codeSizes[.int8]?.textBytes), "text_bytes_float": value(codeSizes[.float32]?.textBytes),
-            "text_bytes_all_kernels": allKernelsTextBytes,
-            "weight_bytes": weightBytes[primary]!, "weight_bytes_int8": value(weightBytes[.int8]),
-            "weight_bytes_float": value(weightBytes[.float32]),
-            "quantization_constant_bytes": quantizationConstantBytes,
-            "arena_bytes": plans[primary]!.arenaBytes, "arena_lower_bound_bytes": plans[primary]!.lowerBoundBytes,
-            "arena_bytes_int8": value(plans[.int8]?.arenaBytes), "arena_lower_bound_bytes_int8": value(plans[.int8]?.lowerBoundBytes),
-            "arena_bytes_float": value(plans[.float32]?.arenaBytes),
-            "arena_lower_bound_bytes_float": value(plans[.float32]?.lowerBoundBytes),
-            "arena_unplanned_peak_bytes_int8": unplannedPeakBytes,
-            "planner": plans[primary]!.planner,
-            "latency": latencyObject(latency[primary]),
-            "latency_median_ms": value(latency[primary]?.medianMilliseconds),
-            "latency_float": latencyObject(latency[.float32]), "latency_int8": latencyObject(latency[.int8]),
-            "calibration": ["images": calibrationImages, "method": calibrationMethod] as [String: Any],
-            "scheme": "TFLite int8: per-output-channel symmetric int8 weights, per-tensor asymmetric int8 activations, int32 bias, Q0.31 requantization",
-            "quantization": quantization.map {
-                ["tensor": $0.tensor, "name": $0.name, "scale": Double($0.scale), "zero_point": $0.zeroPoint,
-                 "min": Double($0.min), "max": Double($0.max)] as [String: Any]
-            },
-            "seconds": seconds,
-        ]
+        return ExportManifest(
+            exporterVersion: ModelExporter.version, autoshrinkVersion: AutoShrinkVersion.string, model: modelName,
+            architectureHash: architectureHash, architectureFile: "model.arch.json", runtimeHash: RuntimeSources.hash,
+            device: device, precision: primary, binary: binary, binaries: binaries, onnx: onnx, onnxInt8: onnxInt8,
+            dataset: dataset, testImages: testImages, checkpointTestAccuracy: checkpointTestAccuracy,
+            floatAccuracy: accuracy[.float32], int8Accuracy: accuracy[.int8], peakRSSKiB: peakResidentKiB[primary],
+            textBytes: codeSizes[primary]!.textBytes, textBytesModel: codeSizes[primary]!.modelTextBytes,
+            textBytesBinary: codeSizes[primary]!.binaryTextBytes, textBytesInt8: codeSizes[.int8]?.textBytes,
+            textBytesFloat: codeSizes[.float32]?.textBytes, textBytesAllKernels: allKernelsTextBytes,
+            weightBytes: weightBytes[primary]!, weightBytesInt8: weightBytes[.int8], weightBytesFloat: weightBytes[.float32],
+            quantizationConstantBytes: quantizationConstantBytes, arenaBytes: plans[primary]!.arenaBytes,
+            arenaLowerBoundBytes: plans[primary]!.lowerBoundBytes, arenaBytesInt8: plans[.int8]?.arenaBytes,
+            arenaLowerBoundBytesInt8: plans[.int8]?.lowerBoundBytes, arenaBytesFloat: plans[.float32]?.arenaBytes,
+            arenaLowerBoundBytesFloat: plans[.float32]?.lowerBoundBytes, arenaUnplannedPeakBytesInt8: unplannedPeakBytes,
+            planner: plans[primary]!.planner, latency: latency[primary], latencyFloat: latency[.float32],
+            latencyInt8: latency[.int8],
+            calibration: ExportManifest.Calibration(images: calibrationImages, method: calibrationMethod),
+            quantization: quantization, seconds: seconds)
     }
 }
 
@@ -186,8 +136,8 @@ public struct ExportReport: Sendable {
 public enum ModelExporter {
     /// Version of the generator (bump when generated code changes).
     public static let version = "1"
-    public static let manifestFormat = "autoshrink.export"
-    public static let manifestVersion = 1
+    public static let manifestFormat = ExportManifest.formatName
+    public static let manifestVersion = ExportManifest.currentVersion
 
     /// Source and binary names of each precision, given the main one.
     public static func files(primary: ModelPrecision) -> [ModelPrecision: (source: String, binary: String)] {
@@ -317,8 +267,7 @@ public enum ModelExporter {
             unplannedPeakBytes: CostModel.costs(of: graph).peakActivationBytesInt8, latency: latency,
             calibrationImages: ranges.images, calibrationMethod: label(options.calibrationMethod),
             quantization: quantizationTable, seconds: Date().timeIntervalSince(start))
-        let json = try JSONSerialization.data(withJSONObject: report.jsonObject(), options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(json + Data("\n".utf8), to: "\(staging)/export.json")
+        try AtomicFile.write(try report.manifest().jsonData(pretty: true) + Data("\n".utf8), to: "\(staging)/export.json")
 
         try replaceDirectory(destination, with: staging)
         finished = true
@@ -427,34 +376,53 @@ public enum ModelRun {
         public var peakResidentKiB: Int?
     }
 
+    /// The generated binary's `--json` line after classifying images (main.c's summary).
+    struct ClassifySummary: Decodable {
+        var images: Int?
+        var accuracy: Double?
+        var peakRSSKiB: Int?
+        enum CodingKeys: String, CodingKey { case images, accuracy, peakRSSKiB = "peak_rss_kib" }
+    }
+
+    /// The generated binary's `--json` line after `--bench`.
+    struct BenchSummary: Decodable {
+        var medianMilliseconds: Double?
+        var p90Milliseconds: Double?
+        var runs: Int?
+        var simd: String?
+        enum CodingKeys: String, CodingKey { case runs, simd, medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms" }
+    }
+
     /// `model --idx IMAGES --labels LABELS [--limit N] --quiet --json` on the device.
     public static func classify(runner: any DeviceRunner, binary: String, tests: TestImages, limit: Int?,
                                 timeout: Double) throws -> Classification {
         var arguments = ["--idx", tests.images, "--labels", tests.labels, "--quiet", "--json"]
         if let limit { arguments += ["--limit", String(limit)] }
-        let summary = try runJSON(runner: runner, binary: binary, arguments: arguments, timeout: timeout)
-        return Classification(images: summary["images"] as? Int ?? 0, accuracy: summary["accuracy"] as? Double,
-                              peakResidentKiB: (summary["peak_rss_kib"] as? Int).flatMap { $0 >= 0 ? $0 : nil })
+        let summary = try runJSON(ClassifySummary.self, runner: runner, binary: binary, arguments: arguments, timeout: timeout)
+        return Classification(images: summary.images ?? 0, accuracy: summary.accuracy,
+                              peakResidentKiB: summary.peakRSSKiB.flatMap { $0 >= 0 ? $0 : nil })
     }
 
     /// `model --bench RUNS --json` on the device.
     public static func bench(runner: any DeviceRunner, binary: String, runs: Int, timeout: Double) throws -> LatencyMeasurement {
-        let summary = try runJSON(runner: runner, binary: binary, arguments: ["--bench", String(runs), "--json"], timeout: timeout)
-        guard let median = summary["median_ms"] as? Double, let p90 = summary["p90_ms"] as? Double else {
+        let summary = try runJSON(BenchSummary.self, runner: runner, binary: binary, arguments: ["--bench", String(runs), "--json"],
+                                  timeout: timeout)
+        guard let median = summary.medianMilliseconds, let p90 = summary.p90Milliseconds else {
             throw ExportError("device \(runner.device.name): the bench printed no latency")
         }
-        return LatencyMeasurement(medianMilliseconds: median, p90Milliseconds: p90, runs: summary["runs"] as? Int ?? runs,
-                                  simd: summary["simd"] as? String ?? "", emulated: runner.device.runner.kind == .qemu)
+        return LatencyMeasurement(medianMilliseconds: median, p90Milliseconds: p90, runs: summary.runs ?? runs,
+                                  simd: summary.simd ?? "", emulated: runner.device.runner.kind == .qemu)
     }
 
-    /// Runs the binary and parses the last stdout line as a JSON object.
-    public static func runJSON(runner: any DeviceRunner, binary: String, arguments: [String], timeout: Double) throws -> [String: Any] {
+    /// Runs the binary and decodes the last stdout line as `T`.
+    static func runJSON<T: Decodable>(_ type: T.Type, runner: any DeviceRunner, binary: String, arguments: [String],
+                                      timeout: Double) throws -> T {
         let result = try runner.run(binary, arguments: arguments, timeout: timeout)
         guard result.exitStatus == 0 else {
             throw ExportError("device \(runner.device.name): \((binary as NSString).lastPathComponent) exited with status \(result.exitStatus): \(result.firstOutputLine)")
         }
         let last = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        guard let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+        guard let object = try? JSONDecoder().decode(T.self, from: Data(last.utf8)) else {
             throw ExportError("device \(runner.device.name): \((binary as NSString).lastPathComponent) printed no JSON summary (last line: \(last.prefix(120)))")
         }
         return object

@@ -1,3 +1,5 @@
+// Every module above AutoShrinkModel sees the file formats (docs/architecture.md, "File formats").
+@_exported import AutoShrinkFormats
 import Foundation
 
 /// A network architecture as stored in `*.arch.json` (format `autoshrink.architecture`, version 1).
@@ -7,9 +9,12 @@ import Foundation
 /// - ShrinkCNN cell networks: a `stem`, one shared `cell` DAG and `stages` of cells.
 /// Every network ends with the `head`: global average pool -> optional dropout -> linear(classes).
 /// Input is one image of `input.channels x input.height x input.width`.
-public struct Architecture: Codable, Hashable, Sendable {
+public struct Architecture: Codable, Hashable, Sendable, VersionedDocument {
     public static let formatName = "autoshrink.architecture"
     public static let currentVersion = 1
+    public static let documentKind = "an architecture file"
+    public static let versionLabel = "architecture"
+    public static func documentError(_ message: String) -> any Error { ArchitectureError(message) }
 
     public var format: String
     public var version: Int
@@ -116,33 +121,14 @@ extension Architecture {
         try AtomicFile.write(canonicalJSON(), to: path)
     }
 
-    /// Reads and validates an `*.arch.json` file.
+    /// Reads and validates an `*.arch.json` file (the shared `VersionedDocument` path).
     public static func load(path: String) throws -> Architecture {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ArchitectureError("\(path): cannot read architecture file")
-        }
-        return try decode(data, source: path)
+        try loadDocument(path: path)
     }
 
     /// Decodes and validates architecture JSON; `source` names the file in errors.
     public static func decode(_ data: Data, source: String) throws -> Architecture {
-        struct Header: Decodable { var format: String?; var version: Int? }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: data) } catch {
-            throw ArchitectureError("\(source): not valid JSON (\(oneLine(error)))")
-        }
-        guard header.format == formatName else {
-            throw ArchitectureError("\(source): not an architecture file (format is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(formatName)')")
-        }
-        guard header.version == currentVersion else {
-            throw ArchitectureError("\(source): unsupported architecture version \(header.version.map(String.init) ?? "missing") (this autoshrink reads version \(currentVersion))")
-        }
-        let architecture: Architecture
-        do { architecture = try JSONDecoder().decode(Architecture.self, from: data) } catch {
-            throw ArchitectureError("\(source): \(oneLine(error))")
-        }
-        try architecture.validate(source: source)
-        return architecture
+        try decodeDocument(data, source: source)
     }
 
     /// Checks ranges and consistency; throws a one-line error naming `source`.
@@ -180,17 +166,7 @@ public func fnv1aHex(_ data: Data) -> String {
     String(format: "%016llx", fnv1a(data))
 }
 
-/// A decoding error flattened to one line (key path and reason).
+/// A decoding error flattened to one line (key path and reason), as every file format words it.
 func oneLine(_ error: Error) -> String {
-    switch error {
-    case DecodingError.keyNotFound(let key, let context):
-        return "missing key '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-        return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
-    case DecodingError.dataCorrupted(let context):
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return path.isEmpty ? context.debugDescription : "invalid value at '\(path)': \(context.debugDescription)"
-    default:
-        return "\(error)".replacingOccurrences(of: "\n", with: " ")
-    }
+    DocumentError.describe(error)
 }

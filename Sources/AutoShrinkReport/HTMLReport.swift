@@ -1,8 +1,10 @@
+import AutoShrinkFormats
 import AutoShrinkModel
 import AutoShrinkSearch
 import Foundation
 
-/// What an exported model adds to the report (from deploy/NAME/export.json and deploy results).
+/// What the exported (final trained) network adds to the report: the figures of its `export.json`
+/// (`ExportManifest`) and the profile's predicted latency for it.
 public struct ExportFigures: Sendable {
     public var floatAccuracy: Double?
     public var int8Accuracy: Double?
@@ -10,32 +12,46 @@ public struct ExportFigures: Sendable {
     public var weightBytes: Int?
     public var arenaBytes: Int?
     public var arenaLowerBoundBytes: Int?
+    /// Median latency of the main binary measured on the export's device.
     public var measuredLatencyMilliseconds: Double?
+    /// The profile's prediction for the exported network (filled by the caller, nil without a profile).
     public var predictedLatencyMilliseconds: Double?
     public var binary: String?
+    /// Precision of the main binary (whose latency is `measuredLatencyMilliseconds`).
+    public var precision: ModelPrecision?
+    /// Median latency of the float32 binary, when measured.
+    public var floatLatencyMilliseconds: Double?
+    /// The latencies were measured under qemu emulation.
+    public var emulated: Bool
+    public var deviceName: String?
 
     public init(floatAccuracy: Double? = nil, int8Accuracy: Double? = nil, textBytes: Int? = nil, weightBytes: Int? = nil,
                 arenaBytes: Int? = nil, arenaLowerBoundBytes: Int? = nil, measuredLatencyMilliseconds: Double? = nil,
-                predictedLatencyMilliseconds: Double? = nil, binary: String? = nil) {
+                predictedLatencyMilliseconds: Double? = nil, binary: String? = nil, precision: ModelPrecision? = nil,
+                floatLatencyMilliseconds: Double? = nil, emulated: Bool = false, deviceName: String? = nil) {
         self.floatAccuracy = floatAccuracy; self.int8Accuracy = int8Accuracy; self.textBytes = textBytes
         self.weightBytes = weightBytes; self.arenaBytes = arenaBytes; self.arenaLowerBoundBytes = arenaLowerBoundBytes
         self.measuredLatencyMilliseconds = measuredLatencyMilliseconds
         self.predictedLatencyMilliseconds = predictedLatencyMilliseconds; self.binary = binary
+        self.precision = precision; self.floatLatencyMilliseconds = floatLatencyMilliseconds
+        self.emulated = emulated; self.deviceName = deviceName
     }
 
-    /// Reads the keys `autoshrink export` writes into export.json (missing keys stay nil).
+    /// The figures of an export manifest; `predictedLatencyMilliseconds` comes from a profile.
+    public init(manifest: ExportManifest, predictedLatencyMilliseconds: Double? = nil) {
+        self.init(floatAccuracy: manifest.floatAccuracy, int8Accuracy: manifest.int8Accuracy, textBytes: manifest.textBytes,
+                  weightBytes: manifest.weightBytes, arenaBytes: manifest.arenaBytes,
+                  arenaLowerBoundBytes: manifest.arenaLowerBoundBytes,
+                  measuredLatencyMilliseconds: manifest.latencyMedianMilliseconds,
+                  predictedLatencyMilliseconds: predictedLatencyMilliseconds, binary: manifest.binary,
+                  precision: manifest.precision,
+                  floatLatencyMilliseconds: manifest.precision == .float32 ? nil : manifest.latencyFloat?.medianMilliseconds,
+                  emulated: manifest.latency?.emulated ?? false, deviceName: manifest.device.name)
+    }
+
+    /// Reads `export.json` (an `ExportManifest`); `predictedLatencyMilliseconds` stays nil.
     public static func load(exportJSON path: String) throws -> ExportFigures {
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ReportError("\(path): cannot read export summary")
-        }
-        func double(_ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
-        func int(_ key: String) -> Int? { (object[key] as? NSNumber)?.intValue }
-        return ExportFigures(floatAccuracy: double("float_accuracy"), int8Accuracy: double("int8_accuracy"),
-                             textBytes: int("text_bytes"), weightBytes: int("weight_bytes"), arenaBytes: int("arena_bytes"),
-                             arenaLowerBoundBytes: int("arena_lower_bound_bytes"),
-                             measuredLatencyMilliseconds: double("measured_latency_ms") ?? double("median_ms"),
-                             predictedLatencyMilliseconds: double("predicted_latency_ms"), binary: object["binary"] as? String)
+        ExportFigures(manifest: try ExportManifest.loadDocument(path: path))
     }
 }
 
@@ -54,11 +70,15 @@ public struct ReportInput: Sendable {
     public var layerLatencies: [(name: String, milliseconds: Double)]?
     public var profileName: String?
     public var export: ExportFigures?
+    /// refnet's predicted latency on the profile's device (the baseline a search budget is set against).
+    public var refnetLatencyMilliseconds: Double?
 
     public init(runName: String, configuration: SearchConfiguration, records: [CandidateRecord], chosen: Architecture?,
-                layerLatencies: [(name: String, milliseconds: Double)]? = nil, profileName: String? = nil, export: ExportFigures? = nil) {
+                layerLatencies: [(name: String, milliseconds: Double)]? = nil, profileName: String? = nil, export: ExportFigures? = nil,
+                refnetLatencyMilliseconds: Double? = nil) {
         self.runName = runName; self.configuration = configuration; self.records = records; self.chosen = chosen
         self.layerLatencies = layerLatencies; self.profileName = profileName; self.export = export
+        self.refnetLatencyMilliseconds = refnetLatencyMilliseconds
     }
 }
 
@@ -141,12 +161,23 @@ public enum HTMLReport {
         }
 
         if let export = input.export {
-            body += "<h2>Export</h2><table class=\"figures\">"
+            body += "<h2>Final network (export)</h2><p>The trained winner as exported: test accuracy of the float32 and int8 binaries, latency measured on \(HTML.escape(export.deviceName ?? "the device"))\(export.emulated ? " <b>under qemu emulation (not a hardware figure)</b>" : "") against the profile's prediction and refnet's.</p><table class=\"figures\">"
             if let value = export.floatAccuracy { body += row("float32 test accuracy", HTML.percent(value)) }
             if let value = export.int8Accuracy { body += row("int8 test accuracy", HTML.percent(value)) }
             if let f = export.floatAccuracy, let q = export.int8Accuracy { body += row("int8 - float", String(format: "%+.2f points", (q - f) * 100)) }
-            if let value = export.measuredLatencyMilliseconds { body += row("measured latency (median)", String(format: "%.4f ms", value)) }
+            let precision = export.precision?.rawValue ?? "main"
+            if let value = export.measuredLatencyMilliseconds { body += row("measured latency (median, \(precision) binary)", String(format: "%.4f ms", value)) }
+            if let value = export.floatLatencyMilliseconds { body += row("measured latency (median, float32 binary)", String(format: "%.4f ms", value)) }
             if let value = export.predictedLatencyMilliseconds { body += row("predicted latency", String(format: "%.4f ms", value)) }
+            if let measured = export.measuredLatencyMilliseconds, let predicted = export.predictedLatencyMilliseconds, predicted > 0 {
+                body += row("measured / predicted", String(format: "%.2f", measured / predicted))
+            }
+            if let refnet = input.refnetLatencyMilliseconds {
+                body += row("refnet predicted latency", String(format: "%.4f ms", refnet))
+                if let predicted = export.predictedLatencyMilliseconds, refnet > 0 {
+                    body += row("final / refnet (predicted)", String(format: "%.2f x", predicted / refnet))
+                }
+            }
             if let value = export.textBytes { body += row("code (.text, model + kernels)", HTML.bytes(value)) }
             if let value = export.weightBytes { body += row("weights", HTML.bytes(value)) }
             if let value = export.arenaBytes {
@@ -154,6 +185,10 @@ public enum HTMLReport {
             }
             if let value = export.binary { body += row("binary", HTML.escape(value)) }
             body += "</table>"
+            let bars = latencyBars(export: export, refnet: input.refnetLatencyMilliseconds)
+            if !bars.isEmpty {
+                body += "<figure>" + barChart(bars) + "<figcaption>latency: the final network measured and predicted, refnet predicted</figcaption></figure>"
+            }
         }
         return page(title: "autoshrink: \(input.runName)", body: body)
     }
@@ -164,6 +199,34 @@ public enum HTMLReport {
         return steps.keys.sorted().compactMap { step in
             steps[step]!.max { a, b in (a.feasible ? 1 : 0, a.score) < (b.feasible ? 1 : 0, b.score) }
         }
+    }
+
+    /// The latency bars of the final network and refnet (label, milliseconds, colour).
+    static func latencyBars(export: ExportFigures, refnet: Double?) -> [(label: String, milliseconds: Double, color: String)] {
+        var bars: [(label: String, milliseconds: Double, color: String)] = []
+        if let value = export.measuredLatencyMilliseconds {
+            bars.append(("final network, \(export.precision?.rawValue ?? "main") binary, measured", value, "#d62728"))
+        }
+        if let value = export.floatLatencyMilliseconds { bars.append(("final network, float32 binary, measured", value, "#e377c2")) }
+        if let value = export.predictedLatencyMilliseconds { bars.append(("final network, predicted", value, "#2b6cb0")) }
+        if let refnet { bars.append(("refnet, predicted", refnet, "#7f7f7f")) }
+        return bars
+    }
+
+    /// Horizontal bars with their values, on one millisecond scale.
+    static func barChart(_ bars: [(label: String, milliseconds: Double, color: String)]) -> String {
+        let labelWidth = 300.0, barWidth = 360.0, rowHeight = 26.0
+        let width = labelWidth + barWidth + 110, height = rowHeight * Double(bars.count) + 10
+        let maximum = max(bars.map(\.milliseconds).max() ?? 1, 1e-12)
+        var svg = "<svg class=\"bars\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
+        for (index, bar) in bars.enumerated() {
+            let y = 5 + rowHeight * Double(index)
+            let length = barWidth * bar.milliseconds / maximum
+            svg += "<text x=\"\(labelWidth - 8)\" y=\"\(y + 16)\" font-size=\"12\" text-anchor=\"end\">\(HTML.escape(bar.label))</text>"
+            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 3)\" width=\"\(String(format: "%.1f", length))\" height=\"18\" fill=\"\(bar.color)\"><title>\(HTML.escape(bar.label)): \(String(format: "%.4f ms", bar.milliseconds))</title></rect>"
+            svg += "<text x=\"\(String(format: "%.1f", labelWidth + length + 6))\" y=\"\(y + 16)\" font-size=\"12\">\(String(format: "%.4f ms", bar.milliseconds))</text>"
+        }
+        return svg + "</svg>"
     }
 
     private static func row(_ name: String, _ value: String) -> String { "<tr><th>\(HTML.escape(name))</th><td>\(value)</td></tr>" }
@@ -179,7 +242,7 @@ public enum HTMLReport {
         td, th { padding: 2px 8px; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
         tr:nth-child(even) { background: #f6f6f6; } .figures th { font-weight: normal; color: #555; }
         .row { display: flex; gap: 1em; flex-wrap: wrap; } .row figure { flex: 1 1 45%; } figure { margin: 0.5em 0; }
-        figure > svg { width: 100%; height: auto; } figure > svg.cell { width: auto; max-width: 100%; }
+        figure > svg { width: 100%; height: auto; } figure > svg.cell, figure > svg.bars { width: auto; max-width: 100%; }
         figcaption { color: #555; font-size: 0.85em; text-align: center; }
         </style></head><body>
         \(body)

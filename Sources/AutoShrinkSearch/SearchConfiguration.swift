@@ -1,5 +1,6 @@
-import Foundation
+import AutoShrinkFormats
 import AutoShrinkModel
+import Foundation
 
 /// Which search strategy a run uses.
 public enum SearchStrategyKind: String, Codable, Hashable, Sendable, CaseIterable {
@@ -12,9 +13,12 @@ public enum SearchStrategyKind: String, Codable, Hashable, Sendable, CaseIterabl
 /// The resolved configuration of a search run, stored as `config.json` (format
 /// `autoshrink.search-config`, version 1). A run is fully determined by it (and by the evaluator's
 /// determinism): two runs with equal configurations evaluate the same candidates with the same seeds.
-public struct SearchConfiguration: Codable, Hashable, Sendable {
+public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocument {
     public static let formatName = "autoshrink.search-config"
     public static let currentVersion = 1
+    public static let documentKind = "a search config"
+    public static let versionLabel = "search config"
+    public static func documentError(_ message: String) -> any Error { SearchError(message) }
 
     public var format: String
     public var version: Int
@@ -56,8 +60,8 @@ public struct SearchConfiguration: Codable, Hashable, Sendable {
     /// creation from the simulated AutoShrink schedule (`AutoShrinkStrategy.simulatedPlan`) or from
     /// an AutoShrink run's trajectory (`RandomSearchStrategy.plan(matching:)`).
     public var randomPlan: [[Int]]?
-    /// Evaluator-specific settings (e.g. validation split), compared like the rest.
-    public var extra: [String: String]
+    /// Validation images per class the evaluator holds out of the training set (compared like the rest).
+    public var validationPerClass: Int
 
     public init(strategy: SearchStrategyKind = .autoshrink, dataset: String,
                 input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10,
@@ -66,7 +70,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable {
                 proxyPerClass: Int = 500, epochs: Int = 20, learningRate: Double = 4e-3, batchSize: Int = 128,
                 weightDecay: Double = 1e-5, inherit: Bool = false, workers: Int = 1,
                 score: ScoreFunction = .reference, latencyProfile: String? = nil,
-                randomPlan: [[Int]]? = nil, extra: [String: String] = [:]) {
+                randomPlan: [[Int]]? = nil, validationPerClass: Int = 100) {
         self.format = SearchConfiguration.formatName
         self.version = SearchConfiguration.currentVersion
         self.strategy = strategy; self.dataset = dataset; self.input = input; self.classes = classes
@@ -74,7 +78,8 @@ public struct SearchConfiguration: Codable, Hashable, Sendable {
         self.baseWidth = baseWidth; self.cellsPerStage = cellsPerStage; self.architectureName = architectureName
         self.proxyPerClass = proxyPerClass; self.epochs = epochs; self.learningRate = learningRate
         self.batchSize = batchSize; self.weightDecay = weightDecay; self.inherit = inherit; self.workers = workers
-        self.score = score; self.latencyProfile = latencyProfile; self.randomPlan = randomPlan; self.extra = extra
+        self.score = score; self.latencyProfile = latencyProfile; self.randomPlan = randomPlan
+        self.validationPerClass = validationPerClass
     }
 
     // MARK: - Derived
@@ -151,20 +156,78 @@ public struct SearchConfiguration: Codable, Hashable, Sendable {
         firstMirrorDifference(self, other, path: "", ignoring: ["workers"])
     }
 
-    /// Reads and checks a stored `config.json`.
+    /// Reads and checks a stored `config.json` (the shared `VersionedDocument` path: one-line errors naming
+    /// the file and the key).
     public static func load(path: String) throws -> SearchConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SearchError("\(path): cannot read search config") }
-        struct Header: Decodable { var format: String?; var version: Int? }
-        guard let header = try? JSONDecoder().decode(Header.self, from: data) else { throw SearchError("\(path): not valid JSON") }
-        guard header.format == formatName else { throw SearchError("\(path): not a search config (format \(header.format ?? "missing"))") }
-        guard header.version == currentVersion else {
-            throw SearchError("\(path): unsupported search config version \(header.version.map(String.init) ?? "missing") (this autoshrink reads version \(currentVersion))")
+        try loadDocument(path: path)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case format, version, strategy, dataset, input, classes, nodes, candidates, minEdges, seed, baseWidth, cellsPerStage
+        case architectureName, proxyPerClass, epochs, learningRate, batchSize, weightDecay, inherit, workers, score
+        case latencyProfile, randomPlan, validationPerClass
+        /// Before `validationPerClass` was a field, config.json kept it as `extra: {"validationPerClass": "100"}`.
+        case extra
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        version = try c.decode(Int.self, forKey: .version)
+        strategy = try c.decode(SearchStrategyKind.self, forKey: .strategy)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        input = try c.decode(InputShape.self, forKey: .input)
+        classes = try c.decode(Int.self, forKey: .classes)
+        nodes = try c.decode(Int.self, forKey: .nodes)
+        candidates = try c.decode(Int.self, forKey: .candidates)
+        minEdges = try c.decode(Int.self, forKey: .minEdges)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        baseWidth = try c.decode(Int.self, forKey: .baseWidth)
+        cellsPerStage = try c.decode(Int.self, forKey: .cellsPerStage)
+        architectureName = try c.decode(String.self, forKey: .architectureName)
+        proxyPerClass = try c.decode(Int.self, forKey: .proxyPerClass)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+        inherit = try c.decode(Bool.self, forKey: .inherit)
+        workers = try c.decode(Int.self, forKey: .workers)
+        score = try c.decode(ScoreFunction.self, forKey: .score)
+        latencyProfile = try c.decodeIfPresent(String.self, forKey: .latencyProfile)
+        randomPlan = try c.decodeIfPresent([[Int]].self, forKey: .randomPlan)
+        if let value = try c.decodeIfPresent(Int.self, forKey: .validationPerClass) {
+            validationPerClass = value
+        } else if let legacy = try c.decodeIfPresent(LegacyExtra.self, forKey: .extra)?.validationPerClass {
+            guard let value = Int(legacy) else {
+                throw DecodingError.dataCorruptedError(forKey: .extra, in: c, debugDescription: "validationPerClass '\(legacy)' is not an integer")
+            }
+            validationPerClass = value
+        } else {
+            validationPerClass = 100
         }
-        do {
-            return try JSONDecoder().decode(SearchConfiguration.self, from: data)
-        } catch {
-            throw SearchError("\(path): malformed search config (\(String(describing: error).prefix(160).replacingOccurrences(of: "\n", with: " ")))")
-        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format); try c.encode(version, forKey: .version)
+        try c.encode(strategy, forKey: .strategy); try c.encode(dataset, forKey: .dataset)
+        try c.encode(input, forKey: .input); try c.encode(classes, forKey: .classes)
+        try c.encode(nodes, forKey: .nodes); try c.encode(candidates, forKey: .candidates)
+        try c.encode(minEdges, forKey: .minEdges); try c.encode(seed, forKey: .seed)
+        try c.encode(baseWidth, forKey: .baseWidth); try c.encode(cellsPerStage, forKey: .cellsPerStage)
+        try c.encode(architectureName, forKey: .architectureName); try c.encode(proxyPerClass, forKey: .proxyPerClass)
+        try c.encode(epochs, forKey: .epochs); try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(batchSize, forKey: .batchSize); try c.encode(weightDecay, forKey: .weightDecay)
+        try c.encode(inherit, forKey: .inherit); try c.encode(workers, forKey: .workers)
+        try c.encode(score, forKey: .score)
+        try c.encodeIfPresent(latencyProfile, forKey: .latencyProfile)
+        try c.encodeIfPresent(randomPlan, forKey: .randomPlan)
+        try c.encode(validationPerClass, forKey: .validationPerClass)
+    }
+
+    /// The old `extra` object: only `validationPerClass` was ever written there.
+    private struct LegacyExtra: Decodable {
+        var validationPerClass: String?
     }
 
     /// Canonical JSON (sorted keys, pretty printed, trailing newline).

@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -124,7 +125,7 @@ public enum TrajectoryFile {
                     records.append(try decoder.decode(CandidateRecord.self, from: Data(line)))
                 } catch {
                     if isLast { break }  // the last complete line may still be a torn write
-                    throw SearchError("\(path): line \(lineNumber) is not a valid trajectory record; the file is corrupt (fix or remove it, or use --force to start over)")
+                    throw SearchError("\(path): line \(lineNumber) is not a valid trajectory record (\(DocumentError.describe(error, data: Data(line)))); the file is corrupt (fix or remove it, or use --force to start over)")
                 }
             }
             validLength = newline + 1 - data.startIndex

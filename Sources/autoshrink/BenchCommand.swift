@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
 import AutoShrinkEngine
@@ -100,9 +101,10 @@ struct BenchTrainCommand: ParsableCommand {
         // Images per CPU-second of this process: with --threads 1 it does not count the time the
         // process waited for a core, so it stays comparable on a busy machine (docs/benchmarks.md).
         out.result(String(format: "per CPU-second: train %.0f images  infer %.0f images", median(trainCPURates), median(inferCPURates)))
-        out.json(["train_images_per_second": train, "infer_images_per_second": infer, "batch_size": batchSize,
-                  "train_images_per_cpu_second": median(trainCPURates), "infer_images_per_cpu_second": median(inferCPURates),
-                  "threads": engine.threads, "architecture": architecture.name, "blas_core": BLASConfiguration.coreName])
+        out.json(BenchSummary(trainImagesPerSecond: train, inferImagesPerSecond: infer,
+                              trainImagesPerCPUSecond: median(trainCPURates), inferImagesPerCPUSecond: median(inferCPURates),
+                              batchSize: batchSize, threads: engine.threads, architecture: architecture.name,
+                              blasCore: BLASConfiguration.coreName))
     }
 }
 

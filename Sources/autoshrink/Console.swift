@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import Foundation
 
 /// Output switches decide what is printed; the console decides how.
@@ -115,10 +116,10 @@ struct Output {
     func warn(_ text: String) { console.printError(console.styled(text, .yellow, stderr: true)) }
 
     /// Prints `summary` as one JSON line when --json is on.
-    func json(_ summary: [String: Any?]) {
+    func json(_ summary: some JSONSummary) {
         guard options.json else { return }
-        let cleaned = summary.mapValues { $0 ?? NSNull() }
-        let data = try! JSONSerialization.data(withJSONObject: cleaned, options: [.sortedKeys])
+        // Encoding plain value types cannot fail.
+        let data = try! summary.jsonData()
         console.removeBar()
         console.printLine(String(decoding: data, as: UTF8.self))
     }

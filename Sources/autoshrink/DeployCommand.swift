@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkDevice
 import AutoShrinkExport
@@ -31,10 +32,10 @@ struct DeployCommand: ParsableCommand {
     func run() throws {
         let out = Output(options: output)
         let target = try DeviceDescription.resolve(device)
-        let manifest = try Deployment.Manifest.load(directory: export)
+        let manifest = try Deployment.manifest(directory: export)
         out.heading("""
             autoshrink deploy
-              export        \(export) (\(manifest.precision.rawValue), built for \(manifest.deviceName), \(manifest.architecture.rawValue))
+              export        \(export) (\(manifest.precision.rawValue), built for \(manifest.device.name), \(manifest.device.architecture.rawValue))
               device        \(target.name) (\(target.architecture.rawValue), \(target.runner.kind.rawValue) runner)
               run           \(images.map(String.init) ?? "all") \(manifest.dataset) test images, \(benchRuns) timed runs
             """)
@@ -61,6 +62,6 @@ struct DeployCommand: ParsableCommand {
         if let peak = report.peakResidentKiB {
             out.result("  memory        peak RSS \(peak) KiB (arena \(report.arenaBytes.map(String.init) ?? "-") bytes)")
         }
-        out.json(report.jsonObject())
+        out.json(report.summary())
     }
 }

@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
 import AutoShrinkDevice
@@ -112,7 +113,7 @@ struct ExportCommand: ParsableCommand {
                                 latency.emulated ? " [emulated: not a hardware figure]" : ""))
         }
         for line in lines { out.result(line) }
-        out.json(report.jsonObject())
+        out.json(report.manifest())
     }
 }
 

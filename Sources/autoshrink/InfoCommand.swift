@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkModel
 import Foundation
@@ -31,9 +32,9 @@ struct InfoCommand: ParsableCommand {
         }
         out.result(ArchitectureSummary.render(architecture))
         let cost = CostModel.costs(of: architecture)
-        out.json(["architecture": architecture.name, "hash": architecture.stableHash, "macs": cost.macs, "params": cost.parameters,
-                  "weight_bytes_float32": cost.weightBytesFloat32, "weight_bytes_int8": cost.weightBytesInt8,
-                  "peak_activation_bytes_float32": cost.peakActivationBytesFloat32,
-                  "peak_activation_bytes_int8": cost.peakActivationBytesInt8])
+        out.json(InfoSummary(architecture: architecture.name, hash: architecture.stableHash, macs: cost.macs, params: cost.parameters,
+                             weightBytesFloat32: cost.weightBytesFloat32, weightBytesInt8: cost.weightBytesInt8,
+                             peakActivationBytesFloat32: cost.peakActivationBytesFloat32,
+                             peakActivationBytesInt8: cost.peakActivationBytesInt8))
     }
 }

@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkDevice
 import AutoShrinkModel
@@ -65,11 +66,10 @@ struct PredictCommand: ParsableCommand {
         out.result(String(format: "%@ on %@: %.3f ms predicted, peak activations %@, weights %@ (int8)", architecture.name,
                           predictor.profile.device.name, latency, ArchitectureSummary.bytes(cost.peakActivationBytesInt8),
                           ArchitectureSummary.bytes(cost.weightBytesInt8)))
-        out.json([
-            "architecture": architecture.name, "hash": architecture.stableHash, "profile": profile, "identity": predictor.identity,
-            "latency_ms": latency, "peak_activation_bytes": cost.peakActivationBytesInt8, "weight_bytes": cost.weightBytesInt8,
-            "macs": cost.macs, "layers": predictions.count, "interpolated_layers": interpolated.count,
-        ])
+        out.json(PredictSummary(
+            architecture: architecture.name, hash: architecture.stableHash, profile: profile, identity: predictor.identity,
+            latencyMilliseconds: latency, peakActivationBytes: cost.peakActivationBytesInt8, weightBytes: cost.weightBytesInt8,
+            macs: cost.macs, layers: predictions.count, interpolatedLayers: interpolated.count))
     }
 
     /// Built-in (shaped like the profile's space), checkpoint or architecture file.

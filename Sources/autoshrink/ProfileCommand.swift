@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
 import AutoShrinkDevice
@@ -107,14 +108,13 @@ struct ProfileCommand: ParsableCommand {
         let environment = profile.environment
         out.line("  environment  \(environment.cpuModel ?? "unknown CPU"), \(environment.coreCount.map { "\($0) cores" } ?? "? cores"), governor \(environment.governor ?? "n/a"), \(environment.temperatureCelsius.map { String(format: "%.0f C", $0) } ?? "temperature n/a")")
         out.result("wrote \(outputPath): \(profile.entries.count) operators, \(profile.networks.count) networks, harness peak RSS \(profile.harness.peakRSSBytes.map { ArchitectureSummary.bytes($0) } ?? "n/a"), \(formatDuration(Date().timeIntervalSince(start)))")
-        out.json([
-            "profile": outputPath, "device": deviceDescription.name, "entries": profile.entries.count,
-            "networks": profile.networks.count, "seconds": profile.seconds,
-            "predictor_within_10pct": predictor.heldoutWithin10Percent, "predictor_mape": predictor.heldoutMAPE,
-            "table_scale": calibration.tableScale, "per_layer_ms": calibration.perLayerMilliseconds,
-            "intercept_ms": calibration.interceptMilliseconds, "peak_rss_bytes": profile.harness.peakRSSBytes,
-            "median_spread": profile.harness.medianSpread, "warnings": profile.warnings, "runtime": profile.runtime.hash,
-        ])
+        out.json(ProfileSummary(
+            profile: outputPath, device: deviceDescription.name, entries: profile.entries.count,
+            networks: profile.networks.count, seconds: profile.seconds,
+            predictorWithin10Percent: predictor.heldoutWithin10Percent, predictorMAPE: predictor.heldoutMAPE,
+            tableScale: calibration.tableScale, perLayerMilliseconds: calibration.perLayerMilliseconds,
+            interceptMilliseconds: calibration.interceptMilliseconds, peakRSSBytes: profile.harness.peakRSSBytes,
+            medianSpread: profile.harness.medianSpread, warnings: profile.warnings, runtime: profile.runtime.hash))
     }
 
     /// quick / reference, or a search config / architecture file.

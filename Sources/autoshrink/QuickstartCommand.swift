@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkDevice
 import Foundation
@@ -58,73 +59,79 @@ struct QuickstartCommand: ParsableCommand {
               train    \(trainEpochs) epochs on the full training set
             """)
         var timings: [(String, Double)] = []
-        func step(_ number: Int, _ title: String, _ arguments: [String]) throws -> [String: Any] {
+        func step<Summary: JSONSummary>(_ number: Int, _ title: String, _ arguments: [String],
+                                        as type: Summary.Type) throws -> Summary {
             out.line(out.console.styled("[\(number)/7] \(title)", .bold))
             let stepStart = Date()
-            let summary = try runChild(arguments + ["--json"], output: out)
+            let summary = try runChild(arguments + ["--json"], as: type, output: out)
             let seconds = Date().timeIntervalSince(stepStart)
             timings.append((title, seconds))
             out.line("      done in \(formatDuration(seconds))")
             return summary
         }
 
-        let profiled = try step(1, "profile \(device) (quick space)", ["profile", "--device", device, "--space", "quick", "--out", profile])
-        let refnet = try step(2, "predict refnet on \(device)", ["predict", "refnet", "--profile", profile])
-        guard let refnetLatency = refnet["latency_ms"] as? Double else { throw CLIError("quickstart: predict gave no latency_ms") }
+        let profiled = try step(1, "profile \(device) (quick space)", ["profile", "--device", device, "--space", "quick", "--out", profile],
+                                as: ProfileSummary.self)
+        let refnet = try step(2, "predict refnet on \(device)", ["predict", "refnet", "--profile", profile], as: PredictSummary.self)
+        let refnetLatency = refnet.latencyMilliseconds
         let limit = refnetLatency * budget
         out.line(String(format: "      refnet predicted %.4f ms -> latency budget %.4f ms", refnetLatency, limit))
         let search = try step(3, "search", ["search", "--runs-dir", "\(directory)/runs", "--name", "quickstart", "--force",
                                             "--nodes", String(nodes), "--candidates", String(candidates),
                                             "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
                                             "--profile", profile, "--max-latency-ms", String(limit),
-                                            "--term", "latency_ms:\(limit):0.1", "--threads", String(threads)] + data)
-        guard let best = search["best_arch"] as? String else { throw CLIError("quickstart: the search found no feasible network") }
+                                            "--term", "latency_ms:\(limit):0.1", "--threads", String(threads)] + data,
+                              as: SearchSummary.self)
+        guard let best = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
         let trained = try step(4, "train the winner", ["train", "--arch", best, "--epochs", String(trainEpochs),
-                                                       "--out", "\(directory)/model", "--threads", String(threads)] + data)
-        guard let checkpoint = trained["checkpoint"] as? String else { throw CLIError("quickstart: training wrote no checkpoint") }
+                                                       "--out", "\(directory)/model", "--threads", String(threads)] + data,
+                               as: TrainSummary.self)
+        let checkpoint = trained.checkpoint
         let exported = try step(5, "export int8 for \(device)", ["export", checkpoint, "--device", device, "--onnx",
-                                                                 "--out", "\(directory)/deploy"] + data)
+                                                                 "--out", "\(directory)/deploy"] + data,
+                                as: ExportManifest.self)
         let deployed = try step(6, "run the binary on \(device)", ["deploy", "\(directory)/deploy", "--device", device,
-                                                                  "--profiles", "\(directory)/profiles"] + data)
+                                                                  "--profiles", "\(directory)/profiles"] + data,
+                                as: DeploySummary.self)
         let report = try step(7, "write the report", ["report", "\(directory)/runs/quickstart", "--profile", profile,
-                                                      "--export", "\(directory)/deploy", "--out", "\(directory)/report.html"])
+                                                      "--export", "\(directory)/deploy", "--out", "\(directory)/report.html"],
+                              as: ReportSummary.self)
         let seconds = Date().timeIntervalSince(start)
 
-        func number(_ object: [String: Any], _ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
         func percent(_ value: Double?) -> String { value.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
         func ms(_ value: Double?) -> String { value.map { String(format: "%.4f ms", $0) } ?? "-" }
         func bytes(_ value: Double?) -> String { value.map { String(format: "%.1f KiB", $0 / 1024) } ?? "-" }
         let rows: [(String, String)] = [
-            ("float accuracy (test)", percent(number(exported, "float_accuracy"))),
-            ("int8 accuracy (test)", percent(number(exported, "int8_accuracy"))),
-            ("predicted latency", ms(number(deployed, "predicted_latency_ms"))),
-            ("measured latency (median)", ms(number(deployed, "measured_latency_ms"))),
-            ("activation arena", bytes(number(exported, "arena_bytes"))),
-            ("code (.text)", bytes(number(exported, "text_bytes"))),
-            ("weights", bytes(number(exported, "weight_bytes"))),
-            ("profile", profiled["profile"] as? String ?? profile),
+            ("float accuracy (test)", percent(exported.floatAccuracy)),
+            ("int8 accuracy (test)", percent(exported.int8Accuracy)),
+            ("predicted latency", ms(deployed.predictedLatencyMilliseconds)),
+            ("measured latency (median)", ms(deployed.measuredLatencyMilliseconds)),
+            ("activation arena", bytes(Double(exported.arenaBytes))),
+            ("code (.text)", bytes(Double(exported.textBytes))),
+            ("weights", bytes(Double(exported.weightBytes))),
+            ("profile", profiled.profile),
             ("run", "\(directory)/runs/quickstart"),
             ("best architecture", best),
             ("checkpoint", checkpoint),
-            ("binary", exported["binary"] as? String ?? "-"),
-            ("ONNX", exported["onnx"] as? String ?? "-"),
-            ("report", report["report"] as? String ?? "\(directory)/report.html"),
+            ("binary", exported.binary),
+            ("ONNX", exported.onnx ?? "-"),
+            ("report", report.report),
             ("total time", formatDuration(seconds)),
         ]
         let width = rows.map(\.0.count).max() ?? 0
         out.result("\n" + out.console.styled("quickstart summary", .bold))
         for (name, value) in rows { out.result("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
         out.line("step times: " + timings.map { "\($0.0) \(formatDuration($0.1))" }.joined(separator: ", "))
-        out.json(["report": report["report"] as? String ?? "\(directory)/report.html", "binary": exported["binary"] as? String,
-                  "int8_accuracy": number(exported, "int8_accuracy"), "float_accuracy": number(exported, "float_accuracy"),
-                  "measured_latency_ms": number(deployed, "measured_latency_ms"),
-                  "predicted_latency_ms": number(deployed, "predicted_latency_ms"), "seconds": seconds,
-                  "best_arch": best, "checkpoint": checkpoint])
+        out.json(QuickstartSummary(report: report.report, binary: exported.binary, int8Accuracy: exported.int8Accuracy,
+                                   floatAccuracy: exported.floatAccuracy,
+                                   measuredLatencyMilliseconds: deployed.measuredLatencyMilliseconds,
+                                   predictedLatencyMilliseconds: deployed.predictedLatencyMilliseconds, seconds: seconds,
+                                   bestArch: best, checkpoint: checkpoint))
     }
 
-    /// Runs `autoshrink ARGS` as a child process and returns its --json summary (the last stdout line).
+    /// Runs `autoshrink ARGS` as a child process and decodes its --json summary (the last stdout line).
     /// While it runs, the child's progress (its `AUTOSHRINK_PROGRESS_FILE`) is shown as this process's bar.
-    private func runChild(_ arguments: [String], output: Output) throws -> [String: Any] {
+    private func runChild<Summary: JSONSummary>(_ arguments: [String], as type: Summary.Type, output: Output) throws -> Summary {
         let progressPath = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-progress-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: progressPath) }
         var environment = ProcessInfo.processInfo.environment
@@ -157,11 +164,14 @@ struct QuickstartCommand: ParsableCommand {
                     ?? result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.exitStatus)"
                 throw CLIError("quickstart: autoshrink \(arguments[0]) failed: \(reason)")
             }
-            guard let line = result.stdout.split(separator: "\n").last,
-                  let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            guard let line = result.stdout.split(separator: "\n").last else {
                 throw CLIError("quickstart: autoshrink \(arguments[0]) printed no JSON summary")
             }
-            return object
+            do {
+                return try Summary.decodeSummary(Data(line.utf8), source: "autoshrink \(arguments[0]) --json")
+            } catch {
+                throw CLIError("quickstart: \(error)")
+            }
         }
     }
 }

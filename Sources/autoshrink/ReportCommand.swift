@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkDevice
 import AutoShrinkModel
@@ -28,16 +29,25 @@ struct ReportCommand: ParsableCommand {
         let chosen = FileManager.default.fileExists(atPath: directory.bestArchitecturePath)
             ? try Architecture.load(path: directory.bestArchitecturePath) : nil
         var layerLatencies: [(name: String, milliseconds: Double)]?
-        if let profile, let chosen {
-            layerLatencies = try ProfileLatencyPredictor.load(path: profile).layerLatencies(chosen.lowered())
+        let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0) }
+        if let predictor, let chosen {
+            layerLatencies = try predictor.layerLatencies(chosen.lowered())
         }
-        let exportFigures = try export.map { try ExportFigures.load(exportJSON: $0 + "/export.json") }
+        var exportFigures: ExportFigures?
+        if let export {
+            let manifest = try ExportManifest.loadDocument(path: export + "/export.json")
+            let exported = try Architecture.load(path: export + "/" + manifest.architectureFile)
+            exportFigures = ExportFigures(manifest: manifest,
+                                          predictedLatencyMilliseconds: try predictor?.predictLatencyMilliseconds(exported.lowered()))
+        }
+        let refnet = BuiltinArchitectures.refnet(input: configuration.input, classes: configuration.classes)
+        let refnetLatency = try predictor?.predictLatencyMilliseconds(refnet.lowered())
         let html = HTMLReport.render(ReportInput(runName: URL(fileURLWithPath: runDirectory).lastPathComponent, configuration: configuration,
                                                  records: records, chosen: chosen, layerLatencies: layerLatencies,
-                                                 profileName: profile, export: exportFigures))
+                                                 profileName: profile, export: exportFigures, refnetLatencyMilliseconds: refnetLatency))
         let path = self.out ?? directory.path + "/report.html"
         try AtomicFile.write(html, to: path)
         out.result("report \(path) (\(records.count) candidates\(chosen == nil ? ", no best snapshot yet" : ""))")
-        out.json(["report": path, "candidates": records.count])
+        out.json(ReportSummary(report: path, candidates: records.count))
     }
 }

@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
 import AutoShrinkDevice
@@ -85,7 +86,7 @@ struct SearchCommand: ParsableCommand {
             input: InputShape(channels: shape.channels, height: shape.height, width: shape.width), classes: data.dataset.classCount,
             nodes: nodes, candidates: candidates, minEdges: minEdges, seed: engine.seed, proxyPerClass: proxyPerClass,
             epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit, workers: workers, score: score,
-            latencyProfile: predictor?.identity, extra: ["validationPerClass": String(validationPerClass)])
+            latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
         // Impossible constraints are refused before any data is loaded or any candidate trained.
         _ = try SearchRunner.precheck(configuration, meter: ResourceMeter(latencyPredictor: predictor))
         let runDirectory = runsDir + "/" + name
@@ -114,15 +115,14 @@ struct SearchCommand: ParsableCommand {
         out.line(SearchReport.trajectoryTable(result))
         out.result(SearchReport.summary(result))
         let best = result.best?.winner
-        out.json([
-            "best_arch": result.bestArchitecturePath, "best_accuracy": best?.accuracy, "best_score": best?.score,
-            "macs": best?.resources.macs, "params": best?.resources.parameters,
-            "peak_activation_bytes": best?.resources.peakActivationBytes, "weight_bytes": best?.resources.weightBytes,
-            "latency_ms": best?.resources.latencyMilliseconds, "seconds": result.wallSeconds,
-            "candidate_seconds": result.candidateSeconds, "candidates_trained": result.candidatesTrained,
-            "candidates_trained_this_session": result.candidatesTrainedThisSession, "steps": result.steps.count,
-            "run_directory": runDirectory, "strategy": strategy.rawValue,
-        ])
+        out.json(SearchSummary(
+            bestArch: result.bestArchitecturePath, bestAccuracy: best?.accuracy, bestScore: best?.score,
+            macs: best?.resources.macs, params: best?.resources.parameters,
+            peakActivationBytes: best?.resources.peakActivationBytes, weightBytes: best?.resources.weightBytes,
+            latencyMilliseconds: best?.resources.latencyMilliseconds, seconds: result.wallSeconds,
+            candidateSeconds: result.candidateSeconds, candidatesTrained: result.candidatesTrained,
+            candidatesTrainedThisSession: result.candidatesTrainedThisSession, steps: result.steps.count,
+            runDirectory: runDirectory, strategy: strategy.rawValue))
     }
 }
 
@@ -215,9 +215,8 @@ struct SearchWorkerCommand: ParsableCommand {
         _ = BLASConfiguration.configureForEngine()
         let configuration = try SearchConfiguration.load(path: config)
         guard let kind = DatasetKind(rawValue: configuration.dataset) else { throw CLIError("unknown dataset \(configuration.dataset)") }
-        let validationPerClass = Int(configuration.extra["validationPerClass"] ?? "") ?? 100
         let task = try ProxyTask.load(dataset: kind, directory: dataDir, perClass: configuration.proxyPerClass,
-                                      validationPerClass: validationPerClass, seed: configuration.seed)
+                                      validationPerClass: configuration.validationPerClass, seed: configuration.seed)
         let architecture = try Architecture.load(path: arch)
         let request = EvaluationRequest(architecture: architecture, candidateID: "worker", step: 0, index: 0, seed: seed,
                                         parentWeightsPath: parentWeights, weightsOutputPath: weightsOut)

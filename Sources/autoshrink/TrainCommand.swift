@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
 import AutoShrinkEngine
@@ -94,14 +95,12 @@ struct TrainCommand: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         out.result(String(format: "test accuracy %.4f  (%@, %.0f train images/s, %@)  checkpoint %@",
                           testAccuracy, architecture.name, result.trainImagesPerSecond, formatDuration(seconds), checkpointPath))
-        let summary: [String: Any?] = [
-            "test_accuracy": testAccuracy, "validation_accuracy": result.bestValidationAccuracy,
-            "train_images_per_second": result.trainImagesPerSecond, "epochs": result.epochs.count,
-            "seconds": seconds, "checkpoint": checkpointPath, "architecture": architecture.name,
-            "architecture_hash": architecture.stableHash, "parameters": network.parameterCount,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: summary.mapValues { $0 ?? NSNull() }, options: [.sortedKeys, .prettyPrinted])
-        try AtomicFile.write(data, to: directory + "/train.json")
+        let summary = TrainSummary(
+            testAccuracy: testAccuracy, validationAccuracy: result.bestValidationAccuracy,
+            trainImagesPerSecond: result.trainImagesPerSecond, epochs: result.epochs.count,
+            seconds: seconds, checkpoint: checkpointPath, architecture: architecture.name,
+            architectureHash: architecture.stableHash, parameters: network.parameterCount)
+        try AtomicFile.write(try summary.jsonData(pretty: true), to: directory + "/train.json")
         out.json(summary)
     }
 }
@@ -142,6 +141,6 @@ struct EvaluateCommand: ParsableCommand {
         let (accuracy, loss) = trainer.evaluate(test)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         out.result(String(format: "test accuracy %.4f  loss %.4f", accuracy, loss))
-        out.json(["test_accuracy": accuracy, "test_loss": loss, "images": test.count, "seconds": seconds, "checkpoint": checkpoint])
+        out.json(EvaluateSummary(testAccuracy: accuracy, testLoss: loss, images: test.count, seconds: seconds, checkpoint: checkpoint))
     }
 }

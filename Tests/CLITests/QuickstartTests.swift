@@ -26,6 +26,13 @@ struct QuickstartTests {
         }
         let report = try String(contentsOfFile: try #require(summary["report"] as? String), encoding: .utf8)
         #expect(report.contains("<svg"))
+        // The report reads export.json's measured latency (it once looked for keys export.json never had).
+        let final = try #require(report.components(separatedBy: "<h2>Final network (export)</h2>").dropFirst().first)
+        for row in ["float32 test accuracy", "int8 test accuracy", "measured latency (median, int8 binary)", "predicted latency",
+                    "measured / predicted", "refnet predicted latency"] {
+            #expect(final.contains("<th>\(row)</th><td>"), "the report's final network section lacks \(row)")
+        }
+        #expect(final.contains(">refnet, predicted</text>") && final.contains(">final network, int8 binary, measured</text>"))
 
         // Off a terminal: plain lines from the children's progress, no escape codes, the summary table.
         #expect(!result.stdout.contains("\u{1B}["))

@@ -160,7 +160,7 @@ private func killedRun(_ reference: Reference, keep: Int, tornHalf: Bool) throws
     #expect(contents(path) == three)
     // Garbage in the middle is corruption, reported with its line number.
     try (reference.lines[0] + Data("garbage\n".utf8) + reference.lines[1]).write(to: URL(fileURLWithPath: path))
-    #expect(throws: SearchError("\(path): line 2 is not a valid trajectory record; the file is corrupt (fix or remove it, or use --force to start over)")) {
+    #expect(throws: SearchError("\(path): line 2 is not a valid trajectory record (not valid JSON); the file is corrupt (fix or remove it, or use --force to start over)")) {
         _ = try TrajectoryFile.load(path: path, repair: true)
     }
     #expect(try TrajectoryFile.load(path: temporaryRunPath("missing"), repair: true).isEmpty)
@@ -195,4 +195,20 @@ private func killedRun(_ reference: Reference, keep: Int, tornHalf: Bool) throws
         .run(resume: true, force: true)
     #expect(result.candidatesTrainedThisSession == reference.lines.count)
     #expect(contents(RunDirectory(path: reference.path).trajectoryPath) == reference.trajectory)
+}
+
+@Test func aConfigWrittenWithTheOldExtraDictionaryLoadsWithTypedValidationPerClass() throws {
+    let path = temporaryRunPath("legacy-config") + ".json"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var configuration = smallConfiguration()
+    configuration.validationPerClass = 250
+    let current = String(decoding: configuration.canonicalJSON(), as: UTF8.self)
+    #expect(current.contains("\"validationPerClass\" : 250") && !current.contains("extra"))
+    // Before validationPerClass was a field, config.json held it as a string in `extra`.
+    let legacy = current.replacingOccurrences(of: "\"validationPerClass\" : 250", with: "\"extra\" : { \"validationPerClass\" : \"250\" }")
+    try Data(legacy.utf8).write(to: URL(fileURLWithPath: path))
+    #expect(try SearchConfiguration.load(path: path) == configuration)
+    let corrupt = current.replacingOccurrences(of: "\"validationPerClass\" : 250", with: "\"validationPerClass\" : \"many\"")
+    try Data(corrupt.utf8).write(to: URL(fileURLWithPath: path))
+    #expect(throws: SearchError("\(path): key 'validationPerClass': expected an integer")) { try SearchConfiguration.load(path: path) }
 }

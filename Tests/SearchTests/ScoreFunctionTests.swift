@@ -93,8 +93,8 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
     #expect(base.firstDifference(from: other) == nil)
     other.input.height = 32; other.epochs = 3
     #expect(base.firstDifference(from: other)?.key == "input.height")  // declaration order: input before epochs
-    var extra = base; extra.extra = ["validation": "1000"]
-    #expect(base.firstDifference(from: extra)?.description == "extra.validation (run has nothing, requested 1000)")
+    var validation = base; validation.validationPerClass = 1000
+    #expect(base.firstDifference(from: validation)?.description == "validationPerClass (run has 100, requested 1000)")
     var plan = base; plan.randomPlan = [[3, 3]]
     #expect(base.firstDifference(from: plan)?.key == "randomPlan")
     var terms = base; terms.score.terms.append(ResourceTerm(.parameters, target: 1, weight: 1))

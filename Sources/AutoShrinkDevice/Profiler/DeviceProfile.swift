@@ -4,9 +4,13 @@ import Foundation
 /// A measured device profile as stored in `profiles/<device>.json` (format `autoshrink.profile`, version 1):
 /// the device, the runtime kernels' hash, the environment, the per-operator latency table, the
 /// whole-network measurements and the fitted latency predictor with its held-out accuracy.
-public struct DeviceProfile: Codable, Sendable {
+public struct DeviceProfile: Codable, Sendable, VersionedDocument {
     public static let formatName = "autoshrink.profile"
     public static let currentVersion = 1
+    public static let documentKind = "a device profile"
+    public static let versionLabel = "profile"
+    public static let versionHint = "; re-run autoshrink profile"
+    public static func documentError(_ message: String) -> any Error { ProfileError(message) }
 
     public var format: String
     public var version: Int
@@ -297,39 +301,16 @@ public struct ProfileError: Error, CustomStringConvertible, LocalizedError, Send
 // MARK: - Reading and writing
 
 extension DeviceProfile {
-    /// Reads and checks a profile file (format, version, structure, values). Does not check the
-    /// runtime hash: `ProfileLatencyPredictor.load` refuses stale profiles.
+    /// Reads and checks a profile file (format, version, structure, values) through the shared
+    /// `VersionedDocument` path. Does not check the runtime hash: `ProfileLatencyPredictor.load`
+    /// refuses stale profiles.
     public static func load(path: String) throws -> DeviceProfile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read profile" : "no such profile file"
-            throw ProfileError("\(path): \(reason)")
-        }
-        return try decode(data, source: path)
+        try loadDocument(path: path)
     }
 
     /// Decodes profile JSON; `source` names the file in errors.
     public static func decode(_ data: Data, source: String) throws -> DeviceProfile {
-        struct Header: Decodable { var format: String?; var version: Int? }
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: data)
-        } catch {
-            throw ProfileError("\(source): malformed profile (not a JSON object)")
-        }
-        guard header.format == formatName else {
-            throw ProfileError("\(source): not a device profile (format is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(formatName)')")
-        }
-        guard header.version == currentVersion else {
-            throw ProfileError("\(source): unsupported profile version \(header.version.map(String.init) ?? "missing") (this autoshrink reads version \(currentVersion)); re-run autoshrink profile")
-        }
-        let profile: DeviceProfile
-        do {
-            profile = try JSONDecoder().decode(DeviceProfile.self, from: data)
-        } catch {
-            throw ProfileError("\(source): malformed profile (\(decodingProblem(error)))")
-        }
-        try profile.validate(source: source)
-        return profile
+        try decodeDocument(data, source: source)
     }
 
     /// Value checks the decoder cannot do.
@@ -367,24 +348,6 @@ extension DeviceProfile {
             throw ProfileError("\(path): cannot create the directory \(directory) (\(error.localizedDescription))")
         }
         try AtomicFile.write(jsonText(), to: path)
-    }
-}
-
-/// A decoding error as a short phrase naming the key path.
-private func decodingProblem(_ error: Error) -> String {
-    func path(_ keys: [CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-    }
-    switch error {
-    case DecodingError.keyNotFound(let key, let context):
-        return "missing key '\(path(context.codingPath + [key]))'"
-    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-        return "wrong type at '\(path(context.codingPath))'"
-    case DecodingError.dataCorrupted(let context):
-        let where_ = path(context.codingPath)
-        return where_.isEmpty ? "not valid JSON" : "invalid value at '\(where_)'"
-    default:
-        return "\(error)".replacingOccurrences(of: "\n", with: " ")
     }
 }
 

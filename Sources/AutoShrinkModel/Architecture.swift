@@ -172,6 +172,7 @@ extension Architecture {
             }
             height /= 2; width /= 2
         }
+        try validateNameAndLimits(source: source)
     }
 }
 

@@ -23,16 +23,18 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String
     @Option(help: "Device: a name from devices/ or a devices/*.toml file.") var device: String = "local"
     @Flag(help: "Precision of the main binary (the other is built beside it).") var precision: PrecisionChoice = .int8
-    @Option(help: "Training images used to calibrate activation ranges.") var calibration: Int = 512
-    @Option(help: "Calibrate with the P-th percentile of each tensor's values instead of min/max (e.g. 99.99).")
+    @Option(parsing: .unconditional, help: "Training images used to calibrate activation ranges.") var calibration: Int = 512
+    @Option(parsing: .unconditional, help: "Calibrate with the P-th percentile of each tensor's values instead of min/max (e.g. 99.99).")
     var percentile: Double?
     @Flag(help: "Also write model.int8.onnx (QDQ, uint8 activations) beside model.onnx.") var onnx = false
     @Option(help: "Output directory (default: deploy/<architecture name>).") var out: String?
     @Option(help: "Directory holding the dataset files (default: the dataset's standard location).") var dataDir: String?
-    @Option(help: "Test images for the accuracy runs (default: all).") var testImages: Int?
-    @Option(help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
+    @Option(parsing: .unconditional, help: "Test images for the accuracy runs (default: all).") var testImages: Int?
+    @Option(parsing: .unconditional, help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
     @Flag(help: "Only generate and build; do not run the binaries.") var noRun = false
-    @Option(help: "Worker threads for calibration (default: all cores).")
+    @Flag(help: "Replace --out even when it is not an earlier export (never the current directory or a folder holding an input).")
+    var force = false
+    @Option(parsing: .unconditional, help: "Worker threads for calibration (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions
 
@@ -45,6 +47,8 @@ struct ExportCommand: ParsableCommand {
 
     func validate() throws {
         guard calibration >= 1 else { throw ValidationError("--calibration must be at least 1") }
+        try OptionCheck.integer(calibration, "--calibration", in: 1...1_000_000)
+        try OptionCheck.integer(threads, "--threads", in: 1...1024)
         if let percentile, !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if let testImages, testImages < 1 { throw ValidationError("--test-images must be at least 1") }
         guard benchRuns >= 1 else { throw ValidationError("--bench-runs must be at least 1") }
@@ -56,7 +60,12 @@ struct ExportCommand: ParsableCommand {
         let stored = try Checkpoint.load(path: checkpoint)
         let target = try DeviceDescription.resolve(device)
         let architecture = stored.architecture
-        let directory = self.out ?? "deploy/\(architecture.name)"
+        let directory = self.out ?? "deploy/\(architecture.name)"  // the name passed SafeName when the checkpoint loaded
+        var inputs = [checkpoint] + [dataDir ?? DatasetKind(rawValue: stored.metadata.dataset.lowercased())?.defaultDirectory].compactMap { $0 }
+        if FileManager.default.fileExists(atPath: device) { inputs.append(device) }
+        try OutputFolder.checkReplaceable(directory, option: self.out == nil ? "output folder" : "--out", inputs: inputs, force: force)
+        let lock = try OutputFolder.lock(directory)
+        defer { lock.release() }
         guard let kind = DatasetKind(rawValue: stored.metadata.dataset.lowercased()) else {
             throw CLIError("\(checkpoint): trained on '\(stored.metadata.dataset)', which autoshrink cannot load calibration images for")
         }

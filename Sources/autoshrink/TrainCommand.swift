@@ -64,12 +64,7 @@ struct TrainCommand: ParsableCommand {
             ? try fullTrain.balancedSplit(trainPerClass: perClass, validationPerClass: validationPerClass, seed: engine.seed)
             : (fullTrain, fullTrain.subset([])) as (Dataset, Dataset)
         let directory = self.out ?? "runs/train-\(architecture.name)"  // the name passed SafeName in resolveArchitecture
-        let needed = architecture.trainingMemoryEstimate(batchSize: batchSize)
-        let memory = Architecture.availableMemoryBytes()
-        guard needed <= memory * 0.9 else {
-            throw CLIError(String(format: "%@: training needs about %.1f GB at batch %d, more than 90 %% of the %.1f GB of memory available; use a smaller --batch-size or network",
-                                  arch, needed / 1e9, batchSize, memory / 1e9))
-        }
+        try checkTrainingFits(architecture, batchSize: batchSize, source: arch)
         let configuration = TrainingConfiguration(
             epochs: epochs, batchSize: batchSize,
             optimizer: OptimizerConfiguration(kind: optimizer, learningRate: learningRate, weightDecay: weightDecay),

@@ -201,7 +201,7 @@ struct WorkerProcessEvaluator: CandidateEvaluator {
             try AtomicFile.write(configuration.canonicalJSON(), to: configurationPath)
         }
         var arguments = ["search-worker", "--config", configurationPath, "--arch", architecturePath,
-                         "--seed", String(request.seed), "--threads", String(threads)]
+                         "--seed", String(request.seed), "--threads", String(threads), "--parent-pid", String(getpid())]
         if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
         if let parent = request.parentWeightsPath { arguments += ["--parent-weights", parent] }
         if let output = request.weightsOutputPath { arguments += ["--weights-out", output] }
@@ -229,8 +229,10 @@ struct SearchWorkerCommand: ParsableCommand {
     @Option var dataDir: String?
     @Option var parentWeights: String?
     @Option var weightsOut: String?
+    @Option(help: "Exit when this process (the search) exits.") var parentPid: Int32?
 
     func run() throws {
+        if let parentPid { WorkerLifetime.dieWithParent(parentPid) }
         _ = BLASConfiguration.configureForEngine()
         let configuration = try SearchConfiguration.load(path: config)
         guard let kind = DatasetKind(rawValue: configuration.dataset) else { throw CLIError("unknown dataset \(configuration.dataset)") }

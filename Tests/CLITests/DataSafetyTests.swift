@@ -203,6 +203,79 @@ struct DataSafetyTests {
         before.expectUnchanged("the workspace after the refused checkpoints")
     }
 
+    // MARK: - Silent wrong and leftovers
+
+    @Test("a profile whose calibration predicts <= 0 ms (negative table_scale or intercept) is refused")
+    func profileFitIsValidated() throws {
+        let w = try workspace()
+        defer { w.remove() }
+        try w.mkdir("profiles")
+        let data = try Data(contentsOf: URL(fileURLWithPath: ErrorPathTests.repository + "/profiles/local.json"))
+        for (file, key, value) in [("negative-scale.json", "table_scale", -1.0), ("negative-intercept.json", "intercept_ms", -5.0)] {
+            var profile = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+            var predictor = profile["predictor"] as! [String: Any]
+            var calibration = predictor["calibration"] as! [String: Any]
+            calibration[key] = value
+            predictor["calibration"] = calibration
+            profile["predictor"] = predictor
+            try JSONSerialization.data(withJSONObject: profile).write(to: URL(fileURLWithPath: w.path("profiles/\(file)")))
+        }
+        let before = try Snapshot(w.root)
+        try w.expectFailure("predict with a negative table_scale", ["predict", "refnet", "--profile", "profiles/negative-scale.json"],
+                            mentions: ["profiles/negative-scale.json", "table_scale must be positive"])
+        try w.expectFailure("search with a negative intercept", ["search", "--profile", "profiles/negative-intercept.json", "--max-latency-ms", "1"]
+                            + Self.fastSearch(w), mentions: ["profiles/negative-intercept.json", "predicts", "intercept_ms -5"])
+        before.expectUnchanged("the workspace after the refused profiles")
+    }
+
+    @Test("killing search --workers 2 (SIGKILL) takes its search-worker children with it", .timeLimit(.minutes(1)))
+    func workersDieWithTheirSearch() throws {
+        let w = try workspace()
+        defer { w.remove() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.executable)
+        process.arguments = ["search", "--runs-dir", w.path("runs"), "--name", "workers", "--nodes", "4", "--candidates", "4",
+                             "--proxy-per-class", "300", "--validation-per-class", "20", "--epochs", "20", "--batch-size", "32",
+                             "--threads", "2", "--workers", "2", "--quiet"]
+        process.currentDirectoryURL = URL(fileURLWithPath: w.root)
+        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": w.temporary]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let parent = process.processIdentifier
+        var workers: [Int32] = []
+        let deadline = Date().addingTimeInterval(30)
+        while workers.count < 2, Date() < deadline, process.isRunning {
+            Thread.sleep(forTimeInterval: 0.1)
+            workers = Self.children(of: parent)
+        }
+        kill(parent, SIGKILL)
+        process.waitUntilExit()
+        try #require(workers.count == 2, "search did not start 2 workers: \(workers)")
+        let gone = Date().addingTimeInterval(10)
+        while Date() < gone, workers.contains(where: Self.isAlive) { Thread.sleep(forTimeInterval: 0.1) }
+        let survivors = workers.filter(Self.isAlive)
+        #expect(survivors.isEmpty, "search-worker processes \(survivors) outlived their search")
+        for pid in survivors { kill(pid, SIGKILL) }
+    }
+
+    /// Pids whose parent is `parent` (from /proc/PID/stat).
+    static func children(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent
+        }
+    }
+
+    /// A process that exists and is not a zombie.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+    }
+
     // MARK: - Support
 
     static func fastSearch(_ w: Workspace) -> [String] { ErrorPathTests.fastSearch(w) }

@@ -146,12 +146,16 @@ extension CheckpointMetadata {
 }
 
 extension Checkpoint {
-    /// Metadata ranges and finite weights: a checkpoint with NaN or infinite values is refused on load.
+    /// Metadata ranges, finite weights and non-negative batch-norm variances: a checkpoint with NaN or
+    /// infinite values is refused on load (it would evaluate at chance and export garbage).
     static func validateContents(metadata: CheckpointMetadata, architecture: Architecture,
                                  tensors: [(record: TensorRecord, values: [Float])], source: String) throws {
         try metadata.validate(channels: architecture.input.channels, source: source)
         for (record, values) in tensors where !values.allSatisfy(\.isFinite) {
             throw CheckpointError("\(source): tensor \(record.name) holds non-finite values (NaN or infinity); the checkpoint is unusable")
+        }
+        for (record, values) in tensors where record.name.hasSuffix("running_var") && values.contains(where: { $0 < 0 }) {
+            throw CheckpointError("\(source): tensor \(record.name) holds a negative variance; the checkpoint is unusable")
         }
     }
 }

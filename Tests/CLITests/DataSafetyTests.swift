@@ -175,7 +175,7 @@ struct DataSafetyTests {
         before.expectUnchanged("the workspace after the refused trainings")
     }
 
-    @Test("a checkpoint with std 0, no normalisation or NaN weights is refused by evaluate and export")
+    @Test("a checkpoint with std 0, no normalisation, NaN weights or a negative variance is refused by evaluate and export")
     func checkpointNumbersAreValidated() throws {
         let w = try workspace()
         defer { w.remove() }
@@ -193,10 +193,20 @@ struct DataSafetyTests {
         try rewriteCheckpoint(w.path("in/model.ckpt"), to: w.path("in/nan.ckpt")) { _, payload in
             withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { payload.replaceSubrange(0..<4, with: $0) }
         }
+        try rewriteCheckpoint(w.path("in/model.ckpt"), to: w.path("in/variance.ckpt")) { header, payload in
+            // The first value of stem0.bn.running_var becomes -1.
+            var offset = 0
+            for tensor in header["tensors"] as! [[String: Any]] {
+                if tensor["name"] as? String == "stem0.bn.running_var" { break }
+                offset += 4 * (tensor["count"] as! Int)
+            }
+            withUnsafeBytes(of: Float(-1).bitPattern.littleEndian) { payload.replaceSubrange(offset..<(offset + 4), with: $0) }
+        }
         let before = try Snapshot(w.root)
         for (file, message) in [("in/std0.ckpt", "metadata.normalizationStd must be positive and finite"),
                                 ("in/empty.ckpt", "metadata.normalizationMean/normalizationStd must have 1 value(s) each"),
-                                ("in/nan.ckpt", "holds non-finite values")] {
+                                ("in/nan.ckpt", "holds non-finite values"),
+                                ("in/variance.ckpt", "stem0.bn.running_var holds a negative variance")] {
             try w.expectFailure("evaluate \(file)", ["evaluate", file, "--quiet"], mentions: [file, message])
             try w.expectFailure("export \(file)", ["export", file, "--no-run", "--quiet", "--out", "deploy/x"], mentions: [file, message])
         }
@@ -226,6 +236,18 @@ struct DataSafetyTests {
         try w.expectFailure("search with a negative intercept", ["search", "--profile", "profiles/negative-intercept.json", "--max-latency-ms", "1"]
                             + Self.fastSearch(w), mentions: ["profiles/negative-intercept.json", "predicts", "intercept_ms -5"])
         before.expectUnchanged("the workspace after the refused profiles")
+    }
+
+    @Test("train with a learning rate that diverges stops with an error and writes no checkpoint")
+    func divergedTrainingIsAnError() throws {
+        let w = try workspace()
+        defer { w.remove() }
+        let before = try Snapshot(w.root)
+        try w.expectFailure("train --lr 10 --weight-decay 1",
+                            ["train", "--arch", "in/tiny.arch.json", "--out", "diverged", "--train-per-class", "20", "--validation-per-class", "0",
+                             "--epochs", "6", "--batch-size", "32", "--threads", "2", "--lr", "10", "--weight-decay", "1", "--quiet"],
+                            mentions: ["training diverged", "no checkpoint written"])
+        before.expectUnchanged("the workspace after the diverged training")
     }
 
     @Test("killing search --workers 2 (SIGKILL) takes its search-worker children with it", .timeLimit(.minutes(1)))

@@ -17,7 +17,8 @@ struct ExportCommand: ParsableCommand {
         export.json and the binaries model (int8, or float32 with --float) and model-float / model-int8 for \
         comparison, built with the device's compiler. Both binaries run on the full test set on the device \
         (under qemu for qemu devices, over SSH for SSH devices). An existing directory is replaced only when \
-        the whole export succeeded.
+        the whole export succeeded, and only when it is empty or an earlier export (--force overrides; the \
+        current directory and folders holding an input are never replaced).
         """)
 
     @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String

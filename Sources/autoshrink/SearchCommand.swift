@@ -103,11 +103,18 @@ struct SearchCommand: ParsableCommand {
         _ = try SearchRunner.precheck(configuration, meter: ResourceMeter(latencyPredictor: predictor))
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
         // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
+        let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
         do { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw CLIError("\(runDirectory): cannot create run directory (\(error.localizedDescription))")
         }
         let lock = try FileLock(path: RunDirectory(path: runDirectory).lockPath, what: runDirectory)
-        defer { lock.release() }
+        defer {
+            // A run that failed before writing anything leaves no directory behind.
+            if createdRunDirectory, (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) == [".lock"] {
+                try? FileManager.default.removeItem(atPath: runDirectory)
+            }
+            lock.release()
+        }
         let threadsPerWorker = max(1, engine.threads / workers)
         out.heading("""
             autoshrink search

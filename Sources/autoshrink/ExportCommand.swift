@@ -65,6 +65,7 @@ struct ExportCommand: ParsableCommand {
         var inputs = [checkpoint] + [dataDir ?? DatasetKind(rawValue: stored.metadata.dataset.lowercased())?.defaultDirectory].compactMap { $0 }
         if FileManager.default.fileExists(atPath: device) { inputs.append(device) }
         try OutputFolder.checkReplaceable(directory, option: self.out == nil ? "output folder" : "--out", inputs: inputs, force: force)
+        try checkTrainingFits(architecture, batchSize: 64, source: checkpoint, purpose: "calibration")
         let lock = try OutputFolder.lock(directory)
         defer { lock.release() }
         guard let kind = DatasetKind(rawValue: stored.metadata.dataset.lowercased()) else {

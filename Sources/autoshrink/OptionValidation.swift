@@ -47,11 +47,12 @@ enum OptionCheck {
 
 /// Refuses a network whose training buffers cannot fit in the memory this process may use, before
 /// anything is allocated (an out-of-memory kill is not a message); `source` names the architecture.
-func checkTrainingFits(_ architecture: Architecture, batchSize: Int, source: String) throws {
+func checkTrainingFits(_ architecture: Architecture, batchSize: Int, source: String, purpose: String = "training") throws {
     let needed = architecture.trainingMemoryEstimate(batchSize: batchSize)
     let memory = Architecture.availableMemoryBytes()
     guard needed <= memory * 0.9 else {
-        throw CLIError(String(format: "%@: training needs about %.1f GB at batch %d, more than 90 %% of the %.1f GB of memory available; use a smaller --batch-size or network",
-                              source, needed / 1e9, batchSize, memory / 1e9))
+        let advice = purpose == "training" ? "use a smaller --batch-size or network" : "the network is too large for this machine"
+        throw CLIError(String(format: "%@: %@ needs about %.1f GB at batch %d, more than 90 %% of the %.1f GB of memory available; %@",
+                              source, purpose, needed / 1e9, batchSize, memory / 1e9, advice))
     }
 }

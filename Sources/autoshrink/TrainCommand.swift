@@ -144,6 +144,7 @@ struct EvaluateCommand: ParsableCommand {
         guard input == InputShape(channels: test.channels, height: test.height, width: test.width), stored.architecture.classes == test.classCount else {
             throw CLIError("\(checkpoint): trained for \(input.channels)x\(input.height)x\(input.width) inputs, \(data.dataset.rawValue) has \(test.channels)x\(test.height)x\(test.width)")
         }
+        try checkTrainingFits(stored.architecture, batchSize: 256, source: checkpoint, purpose: "evaluation")
         let network = try stored.makeNetwork(context: context)
         out.line("evaluating \(checkpoint) (\(stored.architecture.name), trained on \(stored.metadata.dataset)) on \(test.count) \(data.dataset.rawValue) test images")
         let trainer = Trainer(network: network, configuration: TrainingConfiguration(

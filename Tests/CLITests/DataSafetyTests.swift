@@ -135,6 +135,32 @@ struct DataSafetyTests {
         before.expectUnchanged("the workspace after the oversized networks")
     }
 
+    @Test("evaluate and export of a valid checkpoint whose buffers cannot fit in memory are one-line errors")
+    func checkpointTooLargeForMemory() throws {
+        let w = try workspace()
+        defer { w.remove() }
+        // One 1x1 convolution to 65,536 channels (1.8 MB of weights, 51 M activations per image).
+        let channels = 65_536
+        let architecture: [String: Any] = [
+            "format": "autoshrink.architecture", "version": 1, "name": "fat", "classes": 10,
+            "input": ["channels": 1, "height": 28, "width": 28], "stages": [[String: Any]](), "head": ["dropout": 0],
+            "stem": [["kind": "conv", "outputChannels": channels, "kernel": 1, "stride": 1, "activation": "relu"]],
+        ]
+        let tensors: [(String, [Int])] = [("stem0.weight", [channels, 1, 1, 1]), ("stem0.bn.gamma", [channels]), ("stem0.bn.beta", [channels]),
+                                          ("head.linear.weight", [10, channels]), ("head.linear.bias", [10]),
+                                          ("stem0.bn.running_mean", [channels]), ("stem0.bn.running_var", [channels])]
+        try rewriteCheckpoint(w.path("in/model.ckpt"), to: w.path("in/fat.ckpt")) { header, payload in
+            header["architecture"] = architecture
+            header["tensors"] = tensors.map { ["name": $0.0, "shape": $0.1, "count": $0.1.reduce(1, *)] as [String: Any] }
+            payload = [UInt8](repeating: 0, count: 4 * tensors.reduce(0) { $0 + $1.1.reduce(1, *) })
+        }
+        let before = try Snapshot(w.root)
+        try w.expectFailure("evaluate fat.ckpt", ["evaluate", "in/fat.ckpt", "--quiet"], mentions: ["in/fat.ckpt", "evaluation needs about", "memory"])
+        try w.expectFailure("export fat.ckpt", ["export", "in/fat.ckpt", "--no-run", "--quiet", "--out", "deploy/fat"],
+                            mentions: ["in/fat.ckpt", "calibration needs about", "memory"])
+        before.expectUnchanged("the workspace after the checkpoint too large for memory")
+    }
+
     @Test("search: --lr inf, --lr -1, limits inf/nan and bad terms are option errors; no run directory is left")
     func searchNumbersAreValidated() throws {
         let w = try workspace()

@@ -50,6 +50,8 @@ struct ExportCommand: ParsableCommand {
         guard calibration >= 1 else { throw ValidationError("--calibration must be at least 1") }
         try OptionCheck.integer(calibration, "--calibration", in: 1...1_000_000)
         try OptionCheck.integer(threads, "--threads", in: 1...1024)
+        try OptionCheck.integer(testImages, "--test-images", in: 1...100_000_000)
+        try OptionCheck.integer(benchRuns, "--bench-runs", in: 1...100_000_000)
         if let percentile, !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if let testImages, testImages < 1 { throw ValidationError("--test-images must be at least 1") }
         guard benchRuns >= 1 else { throw ValidationError("--bench-runs must be at least 1") }

@@ -41,7 +41,7 @@ enum OptionCheck {
     static func format<T: BinaryFloatingPoint>(_ value: T) -> String {
         let double = Double(value)
         if double == double.rounded(), abs(double) < 1e15 { return String(Int(double)) }
-        return "\(double)"
+        return "\(value)"
     }
 }
 

@@ -1,3 +1,4 @@
+import AutoShrinkModel
 import Foundation
 import TOMLKit
 @_exported import AutoShrinkFormats
@@ -100,8 +101,8 @@ extension DeviceDescription {
         try top.rejectUnknownKeys(allowed: ["name", "arch", "threads", "notes", "compiler", "runner"])
 
         let name = try top.requiredString("name")
-        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
-            throw top.error("name", "key 'name' must be a non-empty name of letters, digits, '-', '_' or '.' (got '\(name)')")
+        guard SafeName.problem(name) == nil else {  // it names profiles/<name>.json
+            throw top.error("name", "key 'name' must be a non-empty name of at most \(SafeName.maximumLength) letters, digits, '-', '_' or '.', not starting with '.' (got '\(name)')")
         }
         let archText = try top.requiredString("arch")
         guard let architecture = DeviceArchitecture(rawValue: archText) else {

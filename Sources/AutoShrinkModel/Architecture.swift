@@ -158,6 +158,7 @@ extension Architecture {
             }
             height /= 2; width /= 2
         }
+        try validateNameAndLimits(source: source)
     }
 }
 

@@ -153,6 +153,7 @@ public struct Checkpoint: Sendable {
             offset += record.count * 4
             tensors.append((record, values))
         }
+        try validateContents(metadata: header.metadata, architecture: header.architecture, tensors: tensors, source: source)
         return Checkpoint(architecture: header.architecture, metadata: header.metadata, tensors: tensors)
     }
 

@@ -129,6 +129,8 @@ public final class Trainer {
                                      learningRate: Double(optimizer.learningRate))
             reports.append(report)
             onEpoch(report)
+            // A diverged run cannot recover: stop; `train` turns this into an error (no checkpoint).
+            if !report.loss.isFinite { reason = "the loss became \(report.loss) in epoch \(epoch)"; break }
             if let validationAccuracy {
                 if validationAccuracy > (best ?? -1) { best = validationAccuracy; sinceImprovement = 0 } else { sinceImprovement += 1 }
             }

@@ -22,6 +22,9 @@ public struct RunDirectory: Hashable, Sendable {
     public var logPath: String { file("search.log") }
     public var statePath: String { file("state.json") }
     public var weightsPath: String { file("weights") }
+    /// `.lock`: flock'ed by the search that uses the run (docs/architecture.md, "Names, locks and output folders").
+    public var lockPath: String { file(RunDirectory.lockName) }
+    static let lockName = ".lock"
 
     /// `snapshots/step-NNN.arch.json`.
     public func snapshotPath(step: Int) -> String { "\(snapshotsPath)/step-\(threeDigits(step)).arch.json" }
@@ -45,7 +48,8 @@ public struct RunDirectory: Hashable, Sendable {
         var isDirectory: ObjCBool = false
         let exists = manager.fileExists(atPath: path, isDirectory: &isDirectory)
         if exists && !isDirectory.boolValue { throw SearchError("\(path): exists and is not a directory") }
-        let contents = exists ? ((try? manager.contentsOfDirectory(atPath: path)) ?? []) : []
+        // `.lock` is the CLI's run lock (`lockPath`), not content: a directory holding only it is empty.
+        let contents = exists ? ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != RunDirectory.lockName } : []
         if !contents.isEmpty {
             if resume {
                 if manager.fileExists(atPath: configPath) {

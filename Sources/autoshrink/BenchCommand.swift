@@ -17,22 +17,26 @@ struct BenchTrainCommand: ParsableCommand {
         commandName: "train", abstract: "Training and inference images/s of an architecture on random data.")
 
     @Option(help: "Architecture: built-in name or *.arch.json.") var arch: String = "refnet"
-    @Option(help: "Images per batch.") var batchSize: Int = 64
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 64
     @Option(help: "Input shape CxHxW for built-in architectures.") var input: String = "1x28x28"
-    @Option(help: "Timed repetitions (the median is reported).") var repeats: Int = 5
-    @Option(help: "Training steps per repetition.") var steps: Int = 20
+    @Option(parsing: .unconditional, help: "Timed repetitions (the median is reported).") var repeats: Int = 5
+    @Option(parsing: .unconditional, help: "Training steps per repetition.") var steps: Int = 20
     @Flag(help: "Also print training forward/backward and inference milliseconds per layer.") var layers = false
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
+        try OptionCheck.integer(repeats, "--repeats", in: 1...10_000)
+        try OptionCheck.integer(steps, "--steps", in: 1...1_000_000)
         guard batchSize >= 1, repeats >= 1, steps >= 1 else { throw ValidationError("--batch-size, --repeats and --steps must be positive") }
-        guard parsedInput != nil else { throw ValidationError("--input must look like 1x28x28") }
+        guard parsedInput != nil else { throw ValidationError("--input must look like 1x28x28 (channels at most \(InputLimits.maximumChannels), sides at most \(InputLimits.maximumImageSide))") }
     }
 
     var parsedInput: InputShape? {
         let parts = input.split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { return nil }
+        guard parts.count == 3, parts.allSatisfy({ $0 > 0 }), parts[0] <= InputLimits.maximumChannels,
+              parts[1] <= InputLimits.maximumImageSide, parts[2] <= InputLimits.maximumImageSide else { return nil }
         return InputShape(channels: parts[0], height: parts[1], width: parts[2])
     }
 
@@ -40,6 +44,7 @@ struct BenchTrainCommand: ParsableCommand {
         let out = Output(options: output)
         let context = engine.makeContext(output: out)
         let architecture = try resolveArchitecture(arch, input: parsedInput!, classes: 10)
+        try checkTrainingFits(architecture, batchSize: batchSize, source: arch)
         let network = Network(architecture: architecture, context: context, seed: engine.seed)
         out.line("bench train: \(architecture.name), batch \(batchSize), \(engine.threads) threads, \(BLASConfiguration.summary)")
         // Random images and labels, one batch's worth, reused every step.

@@ -18,14 +18,15 @@ struct DeployCommand: ParsableCommand {
 
     @Argument(help: "Export directory (deploy/NAME).") var export: String
     @Option(help: "Device: a name from devices/ or a devices/*.toml file.") var device: String = "local"
-    @Option(help: "Test images to classify on the device (default: all).") var images: Int?
-    @Option(help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
+    @Option(parsing: .unconditional, help: "Test images to classify on the device (default: all).") var images: Int?
+    @Option(parsing: .unconditional, help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
     @Option(help: "Directory holding the dataset files (default: the dataset's standard location).") var dataDir: String?
     @Option(help: "Directory of device profiles.") var profiles: String = "profiles"
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if let images, images < 1 { throw ValidationError("--images must be at least 1") }
+        try OptionCheck.integer(images, "--images", in: 1...100_000_000)
+        try OptionCheck.integer(benchRuns, "--bench-runs", in: 1...100_000_000)
         guard benchRuns >= 1 else { throw ValidationError("--bench-runs must be at least 1") }
     }
 

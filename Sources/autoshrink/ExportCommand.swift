@@ -18,22 +18,25 @@ struct ExportCommand: ParsableCommand {
         export.json and the binaries model (int8, or float32 with --float) and model-float / model-int8 for \
         comparison, built with the device's compiler. Both binaries run on the full test set on the device \
         (under qemu for qemu devices, over SSH for SSH devices). An existing directory is replaced only when \
-        the whole export succeeded.
+        the whole export succeeded, and only when it is empty or an earlier export (--force overrides; the \
+        current directory and folders holding an input are never replaced).
         """)
 
     @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String
     @Option(help: "Device: a name from devices/ or a devices/*.toml file.") var device: String = "local"
     @Flag(help: "Precision of the main binary (the other is built beside it).") var precision: PrecisionChoice = .int8
-    @Option(help: "Training images used to calibrate activation ranges.") var calibration: Int = 512
-    @Option(help: "Calibrate with the P-th percentile of each tensor's values instead of min/max (e.g. 99.99).")
+    @Option(parsing: .unconditional, help: "Training images used to calibrate activation ranges.") var calibration: Int = 512
+    @Option(parsing: .unconditional, help: "Calibrate with the P-th percentile of each tensor's values instead of min/max (e.g. 99.99).")
     var percentile: Double?
     @Flag(help: "Also write model.int8.onnx (QDQ, uint8 activations) beside model.onnx.") var onnx = false
     @Option(help: "Output directory (default: deploy/<architecture name>).") var out: String?
     @Option(help: "Directory holding the dataset files (default: the dataset's standard location).") var dataDir: String?
-    @Option(help: "Test images for the accuracy runs (default: all).") var testImages: Int?
-    @Option(help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
+    @Option(parsing: .unconditional, help: "Test images for the accuracy runs (default: all).") var testImages: Int?
+    @Option(parsing: .unconditional, help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
     @Flag(help: "Only generate and build; do not run the binaries.") var noRun = false
-    @Option(help: "Worker threads for calibration (default: all cores).")
+    @Flag(help: "Replace --out even when it is not an earlier export (never the current directory or a folder holding an input).")
+    var force = false
+    @Option(parsing: .unconditional, help: "Worker threads for calibration (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions
 
@@ -46,6 +49,10 @@ struct ExportCommand: ParsableCommand {
 
     func validate() throws {
         guard calibration >= 1 else { throw ValidationError("--calibration must be at least 1") }
+        try OptionCheck.integer(calibration, "--calibration", in: 1...1_000_000)
+        try OptionCheck.integer(threads, "--threads", in: 1...1024)
+        try OptionCheck.integer(testImages, "--test-images", in: 1...100_000_000)
+        try OptionCheck.integer(benchRuns, "--bench-runs", in: 1...100_000_000)
         if let percentile, !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if let testImages, testImages < 1 { throw ValidationError("--test-images must be at least 1") }
         guard benchRuns >= 1 else { throw ValidationError("--bench-runs must be at least 1") }
@@ -57,7 +64,13 @@ struct ExportCommand: ParsableCommand {
         let stored = try Checkpoint.load(path: checkpoint)
         let target = try DeviceDescription.resolve(device)
         let architecture = stored.architecture
-        let directory = self.out ?? "deploy/\(architecture.name)"
+        let directory = self.out ?? "deploy/\(architecture.name)"  // the name passed SafeName when the checkpoint loaded
+        var inputs = [checkpoint] + [dataDir ?? DatasetKind(rawValue: stored.metadata.dataset.lowercased())?.defaultDirectory].compactMap { $0 }
+        if FileManager.default.fileExists(atPath: device) { inputs.append(device) }
+        try OutputFolder.checkReplaceable(directory, option: self.out == nil ? "output folder" : "--out", inputs: inputs, force: force)
+        try checkTrainingFits(architecture, batchSize: 64, source: checkpoint, purpose: "calibration")
+        let lock = try OutputFolder.lock(directory)
+        defer { lock.release() }
         guard let kind = DatasetKind(rawValue: stored.metadata.dataset.lowercased()) else {
             throw CLIError("\(checkpoint): trained on '\(stored.metadata.dataset)', which autoshrink cannot load calibration images for")
         }

@@ -6,14 +6,15 @@ import Foundation
 
 /// Options shared by commands that run the training engine.
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Worker threads for the training engine (default: all cores).")
+    @Option(parsing: .unconditional, help: "Worker threads for the training engine (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Random seed; the same seed and thread count give the same numbers.")
+    @Option(parsing: .unconditional, help: "Random seed; the same seed and thread count give the same numbers.")
     var seed: UInt64 = 1
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try OptionCheck.integer(threads, "--threads", in: 1...1024)
     }
 
     /// Sets OpenBLAS up for the engine and returns the execution context.

@@ -28,23 +28,27 @@ struct ProfileCommand: ParsableCommand {
     var space: String = "quick"
     @Option(help: "Dataset whose image shape and classes the quick/reference networks take.")
     var dataset: DatasetKind = .fashionMNIST
-    @Option(help: "Timing samples per operator and per network.")
+    @Option(parsing: .unconditional, help: "Timing samples per operator and per network.")
     var repeats: Int = 31
-    @Option(help: "Whole networks to time (half fit the predictor, half judge it).")
+    @Option(parsing: .unconditional, help: "Whole networks to time (half fit the predictor, half judge it).")
     var networks: Int = 60
-    @Option(help: "Minimum milliseconds per timing sample (small operators are batched up to it).")
+    @Option(parsing: .unconditional, help: "Minimum milliseconds per timing sample (small operators are batched up to it).")
     var sampleMs: Double = 1.0
     @Flag(help: "Measure the int8 table only (skip the float32 comparison column).")
     var int8Only = false
-    @Option(help: "Seed of the network sample and the fit/held-out split.")
+    @Option(parsing: .unconditional, help: "Seed of the network sample and the fit/held-out split.")
     var seed: UInt64 = 1
-    @Option(help: "Seconds one harness run may take on the device before it is killed.")
+    @Option(parsing: .unconditional, help: "Seconds one harness run may take on the device before it is killed.")
     var timeout: Double = 1800
     @Option(help: "Output file (default: profiles/<device name>.json).")
     var out: String?
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        try OptionCheck.integer(repeats, "--repeats", in: 3...100_000)
+        try OptionCheck.integer(networks, "--networks", in: 0...100_000)
+        try OptionCheck.positive(sampleMs, "--sample-ms", maximum: 1000)
+        try OptionCheck.positive(timeout, "--timeout", maximum: 30 * 86_400)
         guard repeats >= 3 else { throw ValidationError("--repeats must be at least 3") }
         guard networks >= 0 else { throw ValidationError("--networks must not be negative") }
         guard sampleMs > 0, sampleMs <= 1000 else { throw ValidationError("--sample-ms must be in (0, 1000]") }

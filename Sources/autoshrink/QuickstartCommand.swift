@@ -20,20 +20,21 @@ struct QuickstartCommand: ParsableCommand {
 
     @Option(help: "Output directory for the profile, run, model, export and report.") var out: String = "quickstart"
     @Option(help: "Device description (name or devices/X.toml).") var device: String = "local"
-    @Option(help: "Search: nodes per cell.") var nodes: Int = 5
-    @Option(help: "Search: candidates per step.") var candidates: Int = 3
-    @Option(help: "Search: proxy training images per class.") var proxyPerClass: Int = 200
-    @Option(help: "Search: epochs per candidate.") var searchEpochs: Int = 3
-    @Option(help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 6.0
-    @Option(help: "Final training epochs of the winner.") var trainEpochs: Int = 3
+    @Option(parsing: .unconditional, help: "Search: nodes per cell.") var nodes: Int = 5
+    @Option(parsing: .unconditional, help: "Search: candidates per step.") var candidates: Int = 3
+    @Option(parsing: .unconditional, help: "Search: proxy training images per class.") var proxyPerClass: Int = 200
+    @Option(parsing: .unconditional, help: "Search: epochs per candidate.") var searchEpochs: Int = 3
+    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 6.0
+    @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 3
     @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard nodes >= 2, candidates >= 1, proxyPerClass >= 1, searchEpochs >= 1, trainEpochs >= 1, threads >= 1 else {
             throw ValidationError("--nodes >= 2 and the other counts must be positive")
         }
+        try OptionCheck.positive(budget, "--budget", maximum: 1_000_000)
         guard budget > 0 else { throw ValidationError("--budget must be positive") }
     }
 

@@ -26,29 +26,42 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Runs directory.") var runsDir: String = "runs"
     @OptionGroup var data: DatasetOptions
     @Option(help: "Search strategy: autoshrink or random (same candidate budget).") var strategy: SearchStrategyKind = .autoshrink
-    @Option(help: "Nodes per cell DAG (node 0 is the input).") var nodes: Int = 8
-    @Option(help: "Candidate edges sampled per step (K).") var candidates: Int = 10
-    @Option(help: "Stop when this many edges are left (0 = shrink to the end).") var minEdges: Int = 0
-    @Option(help: "Proxy training images per class.") var proxyPerClass: Int = 500
-    @Option(help: "Validation images per class held out from the training set.") var validationPerClass: Int = 100
-    @Option(help: "Maximum epochs per candidate (early exits apply).") var epochs: Int = 20
-    @Option(help: "Adam learning rate for candidates.") var lr: Double = 4e-3
-    @Option(help: "Batch size for candidates.") var batchSize: Int = 128
+    @Option(parsing: .unconditional, help: "Nodes per cell DAG (node 0 is the input).") var nodes: Int = 8
+    @Option(parsing: .unconditional, help: "Candidate edges sampled per step (K).") var candidates: Int = 10
+    @Option(parsing: .unconditional, help: "Stop when this many edges are left (0 = shrink to the end).") var minEdges: Int = 0
+    @Option(parsing: .unconditional, help: "Proxy training images per class.") var proxyPerClass: Int = 500
+    @Option(parsing: .unconditional, help: "Validation images per class held out from the training set.") var validationPerClass: Int = 100
+    @Option(parsing: .unconditional, help: "Maximum epochs per candidate (early exits apply).") var epochs: Int = 20
+    @Option(parsing: .unconditional, help: "Adam learning rate for candidates.") var lr: Double = 4e-3
+    @Option(parsing: .unconditional, help: "Batch size for candidates.") var batchSize: Int = 128
     @Flag(help: "Candidates start from the parent's trained weights (topology knowledge accumulation).") var inherit = false
-    @Option(help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
+    @Option(parsing: .unconditional, help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
     @Option(name: .customLong("term"), help: "Soft score term RESOURCE:TARGET:WEIGHT (repeatable); replaces the default MACs term.")
     var terms: [String] = []
     @Option(help: "Device profile (profiles/X.json) for predicted latency.") var profile: String?
-    @Option(help: "Hard limit: predicted latency in ms (needs --profile).") var maxLatencyMs: Double?
-    @Option(help: "Hard limit: peak int8 activation memory in KiB.") var maxPeakMemoryKb: Double?
-    @Option(help: "Hard limit: int8 weight bytes in KiB.") var maxWeightsKb: Double?
-    @Option(help: "Hard limit: multiply-accumulates per image.") var maxMacs: Int?
+    @Option(parsing: .unconditional, help: "Hard limit: predicted latency in ms (needs --profile).") var maxLatencyMs: Double?
+    @Option(parsing: .unconditional, help: "Hard limit: peak int8 activation memory in KiB.") var maxPeakMemoryKb: Double?
+    @Option(parsing: .unconditional, help: "Hard limit: int8 weight bytes in KiB.") var maxWeightsKb: Double?
+    @Option(parsing: .unconditional, help: "Hard limit: multiply-accumulates per image.") var maxMacs: Int?
     @Flag(help: "Continue an interrupted run without retraining finished candidates.") var resume = false
     @Flag(help: "Start over in a run directory made with another configuration.") var force = false
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        try OptionCheck.name(name, "--name")
+        try OptionCheck.positive(lr, "--lr", maximum: 10)
+        try OptionCheck.positive(maxLatencyMs, "--max-latency-ms", maximum: 1e9)
+        try OptionCheck.positive(maxPeakMemoryKb, "--max-peak-memory-kb", maximum: 1e12)
+        try OptionCheck.positive(maxWeightsKb, "--max-weights-kb", maximum: 1e12)
+        try OptionCheck.integer(maxMacs, "--max-macs", in: 1...InputLimits.maximumMACs)
+        try OptionCheck.integer(minEdges, "--min-edges", in: 0...1_000)
+        try OptionCheck.integer(proxyPerClass, "--proxy-per-class", in: 1...1_000_000)
+        try OptionCheck.integer(validationPerClass, "--validation-per-class", in: 1...1_000_000)
+        try OptionCheck.integer(epochs, "--epochs", in: 1...10_000)
+        try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
+        try OptionCheck.integer(workers, "--workers", in: 1...256)
+        try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
         guard nodes >= 2, nodes <= 16 else { throw ValidationError("--nodes must be in 2...16") }
         guard candidates >= 1 else { throw ValidationError("--candidates must be at least 1") }
         guard proxyPerClass >= 1, validationPerClass >= 1 else { throw ValidationError("--proxy-per-class and --validation-per-class must be positive") }
@@ -66,8 +79,8 @@ struct SearchCommand: ParsableCommand {
         try terms.map { text in
             let parts = text.split(separator: ":").map(String.init)
             guard parts.count == 3, let kind = ResourceKind(rawValue: parts[0]), let target = Double(parts[1]), let weight = Double(parts[2]),
-                  target > 0, weight >= 0 else {
-                throw ValidationError("--term '\(text)': expected RESOURCE:TARGET:WEIGHT with RESOURCE one of \(ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")), TARGET > 0")
+                  target > 0, weight >= 0, target.isFinite, weight.isFinite else {
+                throw ValidationError("--term '\(text)': expected RESOURCE:TARGET:WEIGHT with RESOURCE one of \(ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")), TARGET > 0 and WEIGHT >= 0, both finite")
             }
             return ResourceTerm(kind, target: target, weight: weight)
         }
@@ -89,7 +102,20 @@ struct SearchCommand: ParsableCommand {
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
         // Impossible constraints are refused before any data is loaded or any candidate trained.
         _ = try SearchRunner.precheck(configuration, meter: ResourceMeter(latencyPredictor: predictor))
-        let runDirectory = runsDir + "/" + name
+        let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
+        // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
+        let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
+        do { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
+            throw CLIError("\(runDirectory): cannot create run directory (\(error.localizedDescription))")
+        }
+        let lock = try FileLock(path: RunDirectory(path: runDirectory).lockPath, what: runDirectory)
+        defer {
+            // A run that failed before writing anything leaves no directory behind.
+            if createdRunDirectory, (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) == [".lock"] {
+                try? FileManager.default.removeItem(atPath: runDirectory)
+            }
+            lock.release()
+        }
         let threadsPerWorker = max(1, engine.threads / workers)
         out.heading("""
             autoshrink search
@@ -182,7 +208,7 @@ struct WorkerProcessEvaluator: CandidateEvaluator {
             try AtomicFile.write(configuration.canonicalJSON(), to: configurationPath)
         }
         var arguments = ["search-worker", "--config", configurationPath, "--arch", architecturePath,
-                         "--seed", String(request.seed), "--threads", String(threads)]
+                         "--seed", String(request.seed), "--threads", String(threads), "--parent-pid", String(getpid())]
         if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
         if let parent = request.parentWeightsPath { arguments += ["--parent-weights", parent] }
         if let output = request.weightsOutputPath { arguments += ["--weights-out", output] }
@@ -210,8 +236,10 @@ struct SearchWorkerCommand: ParsableCommand {
     @Option var dataDir: String?
     @Option var parentWeights: String?
     @Option var weightsOut: String?
+    @Option(help: "Exit when this process (the search) exits.") var parentPid: Int32?
 
     func run() throws {
+        if let parentPid { WorkerLifetime.dieWithParent(parentPid) }
         _ = BLASConfiguration.configureForEngine()
         let configuration = try SearchConfiguration.load(path: config)
         guard let kind = DatasetKind(rawValue: configuration.dataset) else { throw CLIError("unknown dataset \(configuration.dataset)") }

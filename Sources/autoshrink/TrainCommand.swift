@@ -14,16 +14,16 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var data: DatasetOptions
     @Option(help: "Architecture: a built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))) or an *.arch.json file.")
     var arch: String = "refnet"
-    @Option(help: "Training epochs.") var epochs: Int = 10
-    @Option(help: "Images per batch.") var batchSize: Int = 64
+    @Option(parsing: .unconditional, help: "Training epochs.") var epochs: Int = 10
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 64
     @Option(help: "Optimizer: sgd (Nesterov momentum 0.9), adam or rmsprop.") var optimizer: OptimizerKind = .sgd
-    @Option(help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
-    @Option(help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-5
+    @Option(parsing: .unconditional, help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
+    @Option(parsing: .unconditional, help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-5
     @Option(help: "Learning-rate schedule: constant, cosine or step.") var schedule: LearningRateSchedule.Kind = .cosine
-    @Option(help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
-    @Option(help: "Validation images per class held out from the training set (class-balanced).")
+    @Option(parsing: .unconditional, help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
+    @Option(parsing: .unconditional, help: "Validation images per class held out from the training set (class-balanced).")
     var validationPerClass: Int = 50
-    @Option(help: "Train on only this many images per class (class-balanced subset; default: all).")
+    @Option(parsing: .unconditional, help: "Train on only this many images per class (class-balanced subset; default: all).")
     var trainPerClass: Int?
     @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
     @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH).") var out: String?
@@ -32,6 +32,11 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        try OptionCheck.integer(epochs, "--epochs", in: 1...100_000)
+        try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
+        try OptionCheck.positive(lr, "--lr", maximum: 10)
+        try OptionCheck.finite(weightDecay, "--weight-decay", in: 0...1)
+        try OptionCheck.finite(warmupEpochs, "--warmup-epochs", in: 0...Double(epochs))
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         guard validationPerClass >= 0 else { throw ValidationError("--validation-per-class must not be negative") }
@@ -59,7 +64,8 @@ struct TrainCommand: ParsableCommand {
         let (train, validation) = validationPerClass > 0 || trainPerClass != nil
             ? try fullTrain.balancedSplit(trainPerClass: perClass, validationPerClass: validationPerClass, seed: engine.seed)
             : (fullTrain, fullTrain.subset([])) as (Dataset, Dataset)
-        let directory = self.out ?? "runs/train-\(architecture.name)"
+        let directory = self.out ?? "runs/train-\(architecture.name)"  // the name passed SafeName in resolveArchitecture
+        try checkTrainingFits(architecture, batchSize: batchSize, source: arch)
         let configuration = TrainingConfiguration(
             epochs: epochs, batchSize: batchSize,
             optimizer: OptimizerConfiguration(kind: optimizer, learningRate: learningRate, weightDecay: weightDecay),
@@ -85,6 +91,9 @@ struct TrainCommand: ParsableCommand {
                             report.learningRate, formatDuration(report.etaSeconds)))
         }
         bar.finish(String(format: "%.0f train images/s", result.trainImagesPerSecond))
+        if let diverged = result.epochs.first(where: { !$0.loss.isFinite }) {
+            throw CLIError("training diverged: the loss became \(diverged.loss) in epoch \(diverged.epoch); lower --lr or --weight-decay (no checkpoint written)")
+        }
         let testAccuracy = trainer.evaluate(test).accuracy
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let checkpointPath = directory + "/model.ckpt"
@@ -134,6 +143,7 @@ struct EvaluateCommand: ParsableCommand {
         guard input == InputShape(channels: test.channels, height: test.height, width: test.width), stored.architecture.classes == test.classCount else {
             throw CLIError("\(checkpoint): trained for \(input.channels)x\(input.height)x\(input.width) inputs, \(data.dataset.rawValue) has \(test.channels)x\(test.height)x\(test.width)")
         }
+        try checkTrainingFits(stored.architecture, batchSize: 256, source: checkpoint, purpose: "evaluation")
         let network = try stored.makeNetwork(context: context)
         out.line("evaluating \(checkpoint) (\(stored.architecture.name), trained on \(stored.metadata.dataset)) on \(test.count) \(data.dataset.rawValue) test images")
         let trainer = Trainer(network: network, configuration: TrainingConfiguration(

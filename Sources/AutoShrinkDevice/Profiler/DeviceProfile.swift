@@ -327,6 +327,7 @@ extension DeviceProfile {
         guard [calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds].allSatisfy(\.isFinite) else {
             throw fail("predictor.calibration: coefficients must be finite")
         }
+        try validateFit(source: source)
     }
 
     /// The profile as JSON text: objects with sorted keys, one table row per line.

@@ -64,7 +64,7 @@ struct RuntimeSourcesTests {
         #expect(source.contains(#"("x/a.c", "a \"b\" \\n \t\r\n \u{e9} \u{1f600} \\(x) \"\"\" #"),"#))
     }
 
-    @Test("harness.c and the export's idx.c compile with -std=c99 -Wall -Wextra -Werror",
+    @Test("harness.c, the export's idx.c and the other C programs compile with -std=c99 -Wall -Wextra -Werror",
           .enabled(if: findExecutable("cc") != nil, "no C compiler"))
     func harnessesCompileWithoutWarnings() throws {
         let directory = try TemporaryDirectory("harness-warnings")
@@ -72,9 +72,11 @@ struct RuntimeSourcesTests {
         let runtime = "\(repositoryRoot)/Sources/CRuntime"
         let harness = "\(repositoryRoot)/Sources/CHarness"
         for (source, includes) in [("\(harness)/profiler/harness.c", ["\(runtime)/include", runtime]),
-                                   ("\(harness)/export/idx.c", ["\(runtime)/include"])] {
+                                   ("\(harness)/export/idx.c", ["\(runtime)/include"]),
+                                   ("\(repositoryRoot)/tools/kernel-bench.c", ["\(runtime)/include", runtime]),
+                                   ("\(fixturesDirectory)/echo_args.c", [])] {
             for optimization in ["-O0", "-O3"] {
-                let result = try runTool(findExecutable("cc")!, ["-std=c99", "-Wall", "-Wextra", "-Werror", optimization]
+                let result = try runTool(findExecutable("cc")!, ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", optimization]
                                          + includes.map { "-I\($0)" } + ["-c", source, "-o", "\(directory.path)/out.o"])
                 #expect(result.status == 0, "\(source) \(optimization): \(result.stderr)")
             }

@@ -27,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Least squares over Armadillo behind an extern "C" API.
         .target(name: "CArmadillo", linkerSettings: [.linkedLibrary("armadillo")]),
-        // The C99 inference kernels; the same files are copied verbatim into every export.
+        // The C99 inference kernels; linked by the exporter and copied verbatim into every export.
         .target(name: "CRuntime",
                 cSettings: [.unsafeFlags(["-O3", "-std=c99", "-Wall", "-Wextra", "-Werror"])]),
         // Build-time embedding of the C sources (see docs/architecture.md, "C sources").

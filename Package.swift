@@ -7,6 +7,10 @@
 //   AutoShrinkFormats (Foundation only: VersionedDocument loading, export.json, command summaries,
 //                      DeviceDescription), under AutoShrinkModel and everything above it
 //   AutoShrinkData (datasets, CZlib)      CArmadillo (least squares)      CRuntime (C99 inference kernels)
+//   AutoShrinkExport -> CRuntime (the exporter calls the kernels' quantization and packing helpers)
+// C sources: Sources/CRuntime (kernels) and Sources/CHarness (profiler harness, export main/idx; not a
+// target, they contain main()) are embedded into AutoShrinkDevice at build time by the EmbedCSources
+// plugin (tool: embed-c-sources, library: CSourceEmbedding); nothing generated is committed.
 import PackageDescription
 
 let package = Package(
@@ -26,9 +30,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Least squares over Armadillo behind an extern "C" API.
         .target(name: "CArmadillo", linkerSettings: [.linkedLibrary("armadillo")]),
-        // The C99 inference kernels; the same files are copied verbatim into every export.
+        // The C99 inference kernels; linked by the exporter and copied verbatim into every export.
         .target(name: "CRuntime",
-                cSettings: [.unsafeFlags(["-O3", "-std=c99"])]),
+                cSettings: [.unsafeFlags(["-O3", "-std=c99", "-Wall", "-Wextra", "-Werror"])]),
+        // Build-time embedding of the C sources (see docs/architecture.md, "C sources").
+        .target(name: "CSourceEmbedding"),
+        .executableTarget(name: "embed-c-sources", dependencies: ["CSourceEmbedding"]),
+        .plugin(name: "EmbedCSources", capability: .buildTool(), dependencies: ["embed-c-sources"]),
 
         .target(name: "AutoShrinkEngine", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
@@ -37,9 +45,10 @@ let package = Package(
         .target(name: "AutoShrinkFormats"),
         .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData"]),
         .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
-        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"]),
+        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"],
+                plugins: ["EmbedCSources"]),
         .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
-        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine"]),
+        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
             "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport",
@@ -51,7 +60,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["AutoShrinkModel", "AutoShrinkEngine"]),
         .testTarget(name: "SearchTests", dependencies: ["AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkData"]),
         .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
-        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkReport", "AutoShrinkSearch"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),

@@ -11,7 +11,25 @@
 // C sources: Sources/CRuntime (kernels) and Sources/CHarness (profiler harness, export main/idx; not a
 // target, they contain main()) are embedded into AutoShrinkDevice at build time by the EmbedCSources
 // plugin (tool: embed-c-sources, library: CSourceEmbedding); nothing generated is committed.
+import Foundation
 import PackageDescription
+
+/// The training engine's Swift kernels (SIMD8 loops: depthwise taps, batch norm, im2col, epilogues)
+/// are compiled for the SIMD level of the machine that builds them, as `-march=native` would: AVX2
+/// where /proc/cpuinfo lists it (the Swift compiler takes its target features from the clang
+/// options). Swift never contracts a*b+c into an FMA, so the numbers are bit-identical to a
+/// baseline x86-64 build; only the speed changes. `AUTOSHRINK_PORTABLE_BUILD=1` builds for any
+/// x86-64 (for a binary copied to other machines). See docs/architecture.md, "Training engine".
+let engineSIMDFlags: [String] = {
+    #if arch(x86_64)
+    if ProcessInfo.processInfo.environment["AUTOSHRINK_PORTABLE_BUILD"] == "1" { return [] }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return line.split(separator: " ").contains("avx2") ? ["-Xcc", "-mavx2"] : []
+    #else
+    return []
+    #endif
+}()
 
 let package = Package(
     name: "autoshrink",
@@ -39,7 +57,7 @@ let package = Package(
         .plugin(name: "EmbedCSources", capability: .buildTool(), dependencies: ["embed-c-sources"]),
 
         .target(name: "AutoShrinkEngine", dependencies: ["COpenBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+                swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineSIMDFlags)]),
         .target(name: "AutoShrinkData", dependencies: ["CZlib"]),
         // Typed, versioned file formats and command summaries shared by writers and readers.
         .target(name: "AutoShrinkFormats"),

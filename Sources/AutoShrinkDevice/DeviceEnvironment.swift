@@ -27,6 +27,9 @@ public struct DeviceEnvironment: Codable, Equatable, Sendable {
     public var arch: String?
     /// The emulator when the device is emulated (e.g. "qemu-aarch64 -cpu max"); the other fields then describe the host.
     public var emulator: String?
+    /// The SIMD extensions the kernels care about, from /proc/cpuinfo's `flags` (x86) or `Features`
+    /// (ARM) line, sorted (`DeviceEnvironment.isaFlagsOfInterest`). Nil in profiles made before it was recorded.
+    public var isaFlags: [String]?
 
     public struct ThermalZone: Codable, Equatable, Sendable {
         public var name: String
@@ -40,7 +43,8 @@ public struct DeviceEnvironment: Codable, Equatable, Sendable {
 
     public init(cpuModel: String? = nil, boardModel: String? = nil, coreCount: Int? = nil, governor: String? = nil,
                 currentFrequencyMHz: Double? = nil, maxFrequencyMHz: Double? = nil, temperatureCelsius: Double? = nil,
-                thermalZones: [ThermalZone] = [], kernel: String? = nil, arch: String? = nil, emulator: String? = nil) {
+                thermalZones: [ThermalZone] = [], kernel: String? = nil, arch: String? = nil, emulator: String? = nil,
+                isaFlags: [String]? = nil) {
         self.cpuModel = cpuModel
         self.boardModel = boardModel
         self.coreCount = coreCount
@@ -52,6 +56,53 @@ public struct DeviceEnvironment: Codable, Equatable, Sendable {
         self.kernel = kernel
         self.arch = arch
         self.emulator = emulator
+        self.isaFlags = isaFlags
+    }
+
+    /// The CPU flags that decide which kernel paths run and how fast: two machines that differ in
+    /// one of these are different machines to a profile, even with the same model name (VMs often
+    /// report only "AMD EPYC").
+    public static let isaFlagsOfInterest: Set<String> = [
+        "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd",
+        "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_int8", "amx_bf16",
+        "neon", "asimd", "asimddp", "asimdhp", "i8mm", "sve", "sve2", "bf16", "vfpv4", "idiva",
+    ]
+
+    /// This machine, read straight from /proc and /sys (what `probe` reads through a local runner).
+    public static func thisMachine() -> DeviceEnvironment {
+        var lines: [String] = []
+        for path in probedFiles {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) { lines.append("\(path):\(line)") }
+        }
+        var environment = parse(grepOutput: lines.joined(separator: "\n"))
+        var name = utsname()
+        uname(&name)
+        environment.arch = withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return environment
+    }
+
+    /// How `self` (the machine a profile was measured on) differs from `other` in what makes
+    /// timings carry over: architecture, emulator, CPU model, core count and SIMD flags (flags only
+    /// when both sides recorded them). Empty when they are the same machine as far as that goes.
+    public func identityDifferences(from other: DeviceEnvironment) -> [String] {
+        var differences: [String] = []
+        func compare<T: Equatable>(_ what: String, _ mine: T?, _ theirs: T?, _ show: (T) -> String) {
+            guard let mine, let theirs, mine != theirs else { return }
+            differences.append("\(what) \(show(mine)) vs \(show(theirs))")
+        }
+        compare("arch", arch, other.arch) { $0 }
+        compare("CPU", cpuModel, other.cpuModel) { "'\($0)'" }
+        compare("cores", coreCount, other.coreCount) { String($0) }
+        if emulator != other.emulator { differences.append("emulator \(emulator ?? "none") vs \(other.emulator ?? "none")") }
+        if let mine = isaFlags, let theirs = other.isaFlags, mine != theirs {
+            let onlyMine = Set(mine).subtracting(theirs).sorted(), onlyTheirs = Set(theirs).subtracting(mine).sorted()
+            var parts: [String] = []
+            if !onlyMine.isEmpty { parts.append("only the profiled machine has \(onlyMine.joined(separator: " "))") }
+            if !onlyTheirs.isEmpty { parts.append("only this one has \(onlyTheirs.joined(separator: " "))") }
+            differences.append("SIMD flags: " + parts.joined(separator: "; "))
+        }
+        return differences
     }
 
     /// Thermal zones probed (thermal_zone0 ... thermal_zone15).
@@ -112,6 +163,7 @@ public struct DeviceEnvironment: Codable, Equatable, Sendable {
         var environment = DeviceEnvironment()
         let cpuinfo = parseCPUInfo(lines["/proc/cpuinfo"] ?? [])
         environment.cpuModel = cpuinfo.model
+        environment.isaFlags = cpuinfo.flags
         environment.coreCount = first("/sys/devices/system/cpu/online").flatMap(countCPUs) ?? cpuinfo.processors
         environment.governor = first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
         // cpufreq reports kHz.
@@ -154,7 +206,7 @@ public struct DeviceEnvironment: Codable, Equatable, Sendable {
     }
 
     /// Model name, processor count and board from /proc/cpuinfo lines ("key<TAB>: value").
-    static func parseCPUInfo(_ lines: [String]) -> (model: String?, processors: Int?, board: String?) {
+    static func parseCPUInfo(_ lines: [String]) -> (model: String?, processors: Int?, board: String?, flags: [String]?) {
         var fields: [(String, String)] = []
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -167,7 +219,10 @@ public struct DeviceEnvironment: Codable, Equatable, Sendable {
         if model == nil, let implementer = value("CPU implementer"), let part = value("CPU part") {
             model = armCoreName(implementer: implementer, part: part)
         }
-        return (model, processors > 0 ? processors : nil, value("Model") ?? value("Hardware"))
+        let flags = (value("flags") ?? value("Features")).map { line in
+            Set(line.split(separator: " ").map(String.init)).intersection(isaFlagsOfInterest).sorted()
+        }
+        return (model, processors > 0 ? processors : nil, value("Model") ?? value("Hardware"), flags)
     }
 
     /// Names for common ARM cores from the MIDR implementer and part numbers (as printed in /proc/cpuinfo).

@@ -38,9 +38,15 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
         self.byKind = byKind.mapValues { $0.sorted { $0.configuration.work < $1.configuration.work } }
     }
 
+    /// Set when the profile was measured on another machine and `allowForeignMachine` let it through.
+    public private(set) var foreignMachineWarning: String?
+
     /// Loads `path`, refusing profiles of other kernels: "<path>: stale profile (made with runtime
-    /// <short hash>, this autoshrink has <short hash>), re-run autoshrink profile".
-    public static func load(path: String) throws -> ProfileLatencyPredictor {
+    /// <short hash>, this autoshrink has <short hash>), re-run autoshrink profile"; profiles of another
+    /// device than `device` (when given); and profiles measured on another machine than this one
+    /// (`foreignMachineDifferences`) unless `allowForeignMachine`, which keeps the message in
+    /// `foreignMachineWarning` for the caller to print.
+    public static func load(path: String, device: String? = nil, allowForeignMachine: Bool = false) throws -> ProfileLatencyPredictor {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot read profile" : "no such profile file"
             throw ProfileError("\(path): \(reason)")
@@ -49,7 +55,37 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
         guard profile.runtime.hash == RuntimeSources.hash else {
             throw ProfileError("\(path): stale profile (made with runtime \(profile.runtime.hash.prefix(12)), this autoshrink has \(RuntimeSources.hash.prefix(12))), re-run autoshrink profile")
         }
-        return ProfileLatencyPredictor(profile: profile, identity: "\(profile.device.name)@\(fnv1aHex(data).prefix(12))")
+        if let device, profile.device.name != device {
+            throw ProfileError("\(path): a profile of device '\(profile.device.name)', not '\(device)'; run autoshrink profile --device \(device)")
+        }
+        var predictor = ProfileLatencyPredictor(profile: profile, identity: "\(profile.device.name)@\(fnv1aHex(data).prefix(12))")
+        let differences = foreignMachineDifferences(profile)
+        if !differences.isEmpty {
+            let message = "\(path): measured on another machine than this one (\(differences.joined(separator: "; "))); its latencies do not carry over: re-run autoshrink profile --device \(profile.device.name)"
+            guard allowForeignMachine else { throw ProfileError(message + ", or pass --allow-foreign-profile to use it anyway") }
+            predictor.foreignMachineWarning = "warning: " + message
+        }
+        return predictor
+    }
+
+    /// How the machine `profile` was measured on differs from this one, for devices that run on this
+    /// machine: the local runner (every identity field), or qemu on this host (the host's CPU, cores
+    /// and flags; emulated timings follow the host). Devices reached over SSH are not checked here:
+    /// their identity can only be read by reaching them. See docs/architecture.md, "File formats".
+    public static func foreignMachineDifferences(_ profile: DeviceProfile,
+                                                 current: DeviceEnvironment = .thisMachine()) -> [String] {
+        switch profile.device.description.runner {
+        case .ssh:
+            return []
+        case .local:
+            return profile.environment.identityDifferences(from: current)
+        case .qemu:
+            var recorded = profile.environment
+            recorded.arch = nil; recorded.emulator = nil
+            var host = current
+            host.arch = nil; host.emulator = nil
+            return recorded.identityDifferences(from: host)
+        }
     }
 
     // MARK: Predictions

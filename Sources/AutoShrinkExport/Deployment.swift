@@ -103,7 +103,7 @@ public enum Deployment {
         let profile = "\(profilesDirectory)/\(device.name).json"
         if fileManager.fileExists(atPath: profile) {
             do {
-                predicted = try ProfileLatencyPredictor.load(path: profile).predictLatencyMilliseconds(architecture.lowered())
+                predicted = try ProfileLatencyPredictor.load(path: profile, device: device.name).predictLatencyMilliseconds(architecture.lowered())
             } catch {
                 note = "\(error)"
             }

@@ -19,11 +19,13 @@ struct PredictCommand: ParsableCommand {
     var arch: String
     @Option(help: "Device profile (profiles/X.json).")
     var profile: String
+    @Flag(help: "Use a profile measured on another machine (warns instead of refusing).") var allowForeignProfile = false
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let out = Output(options: output)
-        let predictor = try ProfileLatencyPredictor.load(path: profile)
+        let predictor = try ProfileLatencyPredictor.load(path: profile, allowForeignMachine: allowForeignProfile)
+        if let warning = predictor.foreignMachineWarning { out.warn(warning) }
         let architecture = try resolve(space: predictor.profile.space)
         let graph = architecture.lowered()
         let cost = CostModel.costs(of: graph)

@@ -18,6 +18,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Export directory (deploy/NAME) whose export.json adds accuracy and size figures.") var export: String?
     @OptionGroup var output: OutputOptions
 
+    @Flag(help: "Use a profile measured on another machine (warns instead of refusing).") var allowForeignProfile = false
+
     func run() throws {
         let out = Output(options: output)
         let directory = RunDirectory(path: runDirectory)
@@ -29,7 +31,8 @@ struct ReportCommand: ParsableCommand {
         let chosen = FileManager.default.fileExists(atPath: directory.bestArchitecturePath)
             ? try Architecture.load(path: directory.bestArchitecturePath) : nil
         var layerLatencies: [(name: String, milliseconds: Double)]?
-        let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0) }
+        let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
+        if let warning = predictor?.foreignMachineWarning { out.warn(warning) }
         if let predictor, let chosen {
             layerLatencies = try predictor.layerLatencies(chosen.lowered())
         }

@@ -39,6 +39,7 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .customLong("term"), help: "Soft score term RESOURCE:TARGET:WEIGHT (repeatable); replaces the default MACs term.")
     var terms: [String] = []
     @Option(help: "Device profile (profiles/X.json) for predicted latency.") var profile: String?
+    @Flag(help: "Use a profile measured on another machine (warns instead of refusing).") var allowForeignProfile = false
     @Option(parsing: .unconditional, help: "Hard limit: predicted latency in ms (needs --profile).") var maxLatencyMs: Double?
     @Option(parsing: .unconditional, help: "Hard limit: peak int8 activation memory in KiB.") var maxPeakMemoryKb: Double?
     @Option(parsing: .unconditional, help: "Hard limit: int8 weight bytes in KiB.") var maxWeightsKb: Double?
@@ -89,7 +90,8 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         let out = Output(options: output)
         let context = engine.makeContext(output: out)
-        let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0) }
+        let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
+        if let warning = predictor?.foreignMachineWarning { out.warn(warning) }
         let shape = data.dataset.imageShape
         let score = ScoreFunction(terms: terms.isEmpty ? ScoreFunction.reference.terms : try parsedTerms(),
                                   limits: HardLimits(maxLatencyMilliseconds: maxLatencyMs, maxPeakActivationKilobytes: maxPeakMemoryKb,

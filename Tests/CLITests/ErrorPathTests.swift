@@ -46,11 +46,11 @@ struct ErrorPathTests {
         try w.write("wide.arch.json", Self.wideArchitecture)
         try w.mkdir("profiles")
         try FileManager.default.copyItem(atPath: Self.repository + "/profiles/local.json", toPath: w.path("profiles/local.json"))
-        let predict = try w.run(["predict", "refnet", "--profile", w.path("profiles/local.json"), "--quiet"])
+        let predict = try w.run(["predict", "refnet", "--profile", w.path("profiles/local.json"), "--allow-foreign-profile", "--quiet"])
         try #require(predict.status == 0, "profiles/local.json in the repository does not load (re-run autoshrink profile --device local?): \(predict.stderr)")
         let train = try w.run(["train", "--arch", w.path("tiny.arch.json"), "--out", w.path("model")] + Self.fastTraining)
         try #require(train.status == 0, "training the tiny network failed: \(train.stderr)")
-        let search = try w.run(["search", "--profile", w.path("profiles/local.json")] + Self.fastSearch(w))
+        let search = try w.run(["search", "--profile", w.path("profiles/local.json"), "--allow-foreign-profile"] + Self.fastSearch(w))
         try #require(search.status == 0, "the tiny search failed: \(search.stderr)")
     }
 
@@ -162,7 +162,7 @@ struct ErrorPathTests {
     func infeasibleConstraints(_ w: Workspace) throws {
         let run = try Snapshot(w.path("runs"))
         try w.expectFailure("search --max-latency-ms 0.000001",
-                            ["search", "--profile", w.path("profiles/local.json"), "--max-latency-ms", "0.000001", "--force"] + Self.fastSearch(w),
+                            ["search", "--profile", w.path("profiles/local.json"), "--allow-foreign-profile", "--max-latency-ms", "0.000001", "--force"] + Self.fastSearch(w),
                             mentions: ["--max-latency-ms", "cannot be met", "smallest network"])
         try w.expectFailure("search --max-weights-kb 0.001", ["search", "--max-weights-kb", "0.001", "--force"] + Self.fastSearch(w),
                             mentions: ["--max-weights-kb", "cannot be met", "smallest network"])

@@ -5,11 +5,12 @@ import Testing
 
 /// A profile made by hand: `entries` as (configuration, median us), the given calibration and runtime hash.
 func handMadeProfile(_ entries: [(OperatorConfiguration, Double)], calibration: LatencyCalibration = .identity,
-                     runtimeHash: String = RuntimeSources.hash, deviceName: String = "bench") -> DeviceProfile {
+                     runtimeHash: String = RuntimeSources.hash, deviceName: String = "bench",
+                     environment: DeviceEnvironment = .thisMachine()) -> DeviceProfile {
     DeviceProfile(
         device: ProfileDevice(name: deviceName, description: localDevice(name: deviceName)),
         runtime: ProfileRuntime(hash: runtimeHash, simdPath: "portable"),
-        environment: DeviceEnvironment(cpuModel: "Test CPU", coreCount: 2),
+        environment: environment,
         space: ProfileSpace.quick().summary,
         measurement: ProfileMeasurementSettings(repeats: 5, rounds: 1, sampleMicroseconds: 100, outlierRule: "none"),
         entries: entries.map { ProfileEntry(configuration: $0.0, medianMicroseconds: $0.1, p10Microseconds: $0.1 * 0.9,

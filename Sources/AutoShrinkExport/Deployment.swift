@@ -58,7 +58,7 @@ public enum Deployment {
         let built = manifest.device
         let architecture = try Architecture.load(path: "\(exportDirectory)/\(manifest.architectureFile)")
         let fileManager = FileManager.default
-        let scratch = fileManager.temporaryDirectory.appendingPathComponent("autoshrink-deploy-\(UUID().uuidString.prefix(8))").path
+        let scratch = ScratchFiles.path("deploy")
         try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(atPath: scratch) }
 

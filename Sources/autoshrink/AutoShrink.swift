@@ -20,6 +20,9 @@ struct AutoShrink: ParsableCommand {
         BLASConfiguration.reexecIfBeneficial()
         do {
             var command = try parseAsRoot(nil)
+            // Scratch folders of killed runs (docs/architecture.md, "Names, locks and output folders");
+            // workers are started by the hundred and leave it to their search.
+            if !(command is SearchWorkerCommand) { ScratchFiles.cleanStale() }
             try command.run()
         } catch {
             // ArgumentParser's own printing, except that a failure's "Error:" is red on a terminal.

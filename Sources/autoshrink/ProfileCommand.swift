@@ -60,6 +60,7 @@ struct ProfileCommand: ParsableCommand {
         let deviceDescription = try DeviceDescription.resolve(device)
         let profileSpace = try resolveSpace()
         let outputPath = self.out ?? "profiles/\(deviceDescription.name).json"
+        try WritableCheck.file(outputPath, option: self.out == nil ? "output file" : "--out")
         let dtypes: [OperatorDataType] = int8Only ? [.int8] : [.int8, .float32]
         let options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
                                       sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)

@@ -65,6 +65,7 @@ struct TrainCommand: ParsableCommand {
             ? try fullTrain.balancedSplit(trainPerClass: perClass, validationPerClass: validationPerClass, seed: engine.seed)
             : (fullTrain, fullTrain.subset([])) as (Dataset, Dataset)
         let directory = self.out ?? "runs/train-\(architecture.name)"  // the name passed SafeName in resolveArchitecture
+        try WritableCheck.directory(directory, option: self.out == nil ? "output folder" : "--out")
         try checkTrainingFits(architecture, batchSize: batchSize, source: arch)
         let configuration = TrainingConfiguration(
             epochs: epochs, batchSize: batchSize,

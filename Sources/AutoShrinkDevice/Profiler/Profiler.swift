@@ -77,8 +77,7 @@ public struct Profiler: Sendable {
             throw ProfileError(device: name, step: "enumerate operators", reason: "\(error)")
         }
 
-        let workDirectory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("autoshrink-profile-\(name)-\(UUID().uuidString.prefix(8))").path
+        let workDirectory = ScratchFiles.path("profile")
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
         // Reach the device before spending time on the build: an unreachable device fails at once.
         let runner = makeRunner(for: device)

@@ -1,3 +1,4 @@
+import AutoShrinkModel
 import Foundation
 
 /// Runs binaries on this machine by fork/exec; the reference runner the others are tested against.
@@ -11,8 +12,7 @@ public struct LocalRunner: DeviceRunner {
 
     public init(device: DeviceDescription, stagingDirectory: String? = nil) {
         self.device = device
-        self.stagingDirectory = stagingDirectory ?? FileManager.default.temporaryDirectory
-            .appendingPathComponent("autoshrink-\(device.name)-\(UUID().uuidString.prefix(8))").path
+        self.stagingDirectory = stagingDirectory ?? ScratchFiles.path("runner")
     }
 
     public func prepare() throws {

@@ -41,9 +41,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     /// Loads `path`, refusing profiles of other kernels: "<path>: stale profile (made with runtime
     /// <short hash>, this autoshrink has <short hash>), re-run autoshrink profile".
     public static func load(path: String) throws -> ProfileLatencyPredictor {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read profile" : "no such profile file"
-            throw ProfileError("\(path): \(reason)")
+        let data: Data
+        do { data = try FileProblem.read(path) } catch let error as FileAccessError {
+            throw ProfileError("\(path): cannot read the profile (\(error.reason))")
         }
         let profile = try DeviceProfile.decode(data, source: path)
         guard profile.runtime.hash == RuntimeSources.hash else {

@@ -29,7 +29,7 @@ public struct TestImages: Sendable, Hashable {
     /// Writes `dataset`'s raw pixels and labels as IDX files (images N x H x W for one channel,
     /// N x C x H x W otherwise) named like the MNIST test files.
     public static func write(_ dataset: Dataset, directory: String, limit: Int? = nil) throws -> TestImages {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(directory)
         let count = min(limit ?? dataset.count, dataset.count)
         func header(_ dimensions: [Int]) -> [UInt8] {
             var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
@@ -191,9 +191,9 @@ public enum ModelExporter {
         let destination = URL(fileURLWithPath: outputDirectory).standardizedFileURL.path
         let parent = (destination as NSString).deletingLastPathComponent
         let name = (destination as NSString).lastPathComponent
-        try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(parent)
         let staging = "\(parent)/.\(name).tmp-\(UUID().uuidString.prefix(8))"
-        try fileManager.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(staging)
         var finished = false
         defer { if !finished { try? fileManager.removeItem(atPath: staging) } }
 
@@ -215,8 +215,15 @@ public enum ModelExporter {
         let builder = ProjectBuilder(device: device, extraFlags: options.extraCFlags)
         let scratch = "\(staging)/.build"
         let targets = ModelPrecision.allCases.map { ProjectBuilder.Target(modelSource: files[$0]!.source, binary: files[$0]!.binary) }
-        let build = try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
+        let build: ProjectBuilder.Result
+        do {
+            build = try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
                                       targets: targets, scratch: scratch)
+        } catch let ToolchainError.compilationFailed(device, output, firstError) {
+            // Name the file where the user will look for it, not in the staging folder that is removed.
+            throw ToolchainError.compilationFailed(device: device, output: output.hasPrefix(staging + "/") ? destination + output.dropFirst(staging.count) : output,
+                                                   firstError: firstError)
+        }
         try? fileManager.removeItem(atPath: scratch)
         var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
         for precision in ModelPrecision.allCases { codeSizes[precision] = build.codeSizes[files[precision]!.source] }
@@ -281,8 +288,7 @@ public enum ModelExporter {
                              architecture: Architecture) throws -> (runtime: [String], harness: [String]) {
         func write(_ path: String, _ text: String) throws {
             let full = "\(directory)/\(path)"
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileProblem.createDirectory((full as NSString).deletingLastPathComponent)
             try AtomicFile.write(text, to: full)
         }
         var runtime: [String] = []
@@ -345,17 +351,21 @@ public enum ModelExporter {
     static func replaceDirectory(_ destination: String, with staging: String) throws {
         let fileManager = FileManager.default
         guard fileManager.fileExists(atPath: destination) else {
-            try fileManager.moveItem(atPath: staging, toPath: destination)
+            do { try fileManager.moveItem(atPath: staging, toPath: destination) } catch {
+                throw ExportError("cannot move the new export into \(destination): \(FileProblem.reason(error))")
+            }
             return
         }
         let parent = (destination as NSString).deletingLastPathComponent
         let old = "\(parent)/.\((destination as NSString).lastPathComponent).old-\(UUID().uuidString.prefix(8))"
-        try fileManager.moveItem(atPath: destination, toPath: old)
+        do { try fileManager.moveItem(atPath: destination, toPath: old) } catch {
+            throw ExportError("cannot move the earlier export \(destination) aside: \(FileProblem.reason(error))")
+        }
         do {
             try fileManager.moveItem(atPath: staging, toPath: destination)
         } catch {
             try? fileManager.moveItem(atPath: old, toPath: destination)
-            throw ExportError("cannot move the new export into \(destination): \(error.localizedDescription)")
+            throw ExportError("cannot move the new export into \(destination): \(FileProblem.reason(error))")
         }
         try? fileManager.removeItem(atPath: old)
     }

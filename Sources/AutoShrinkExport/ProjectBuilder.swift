@@ -1,4 +1,5 @@
 import AutoShrinkDevice
+import AutoShrinkModel
 import Foundation
 
 /// Builds the binaries of a generated project with a device's toolchain and measures their code.
@@ -51,8 +52,7 @@ public struct ProjectBuilder: Sendable {
                       scratch: String) throws -> Result {
         let toolchain = Toolchain(device: device)
         _ = try toolchain.compilerPath()
-        let fileManager = FileManager.default
-        try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(scratch)
         let includes = [directory, "\(directory)/runtime/include"]
         let sources = runtimeSources + harnessSources + targets.map(\.modelSource)
         @Sendable func objectPath(_ source: String) -> String {

@@ -109,7 +109,10 @@ public enum TrajectoryFile {
     /// undecodable line is an error naming the line.
     public static func load(path: String, repair: Bool) throws -> [CandidateRecord] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
-        guard let data = FileManager.default.contents(atPath: path) else { throw SearchError("\(path): cannot read trajectory") }
+        let data: Data
+        do { data = try FileProblem.read(path) } catch let error as FileAccessError {
+            throw SearchError("\(path): cannot read the trajectory (\(error.reason))")
+        }
         var records: [CandidateRecord] = []
         var validLength = 0
         var lineStart = data.startIndex

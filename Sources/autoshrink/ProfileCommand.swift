@@ -131,8 +131,9 @@ struct ProfileCommand: ParsableCommand {
         case "reference": return .reference(input: input, classes: dataset.classCount)
         default: break
         }
-        guard let data = FileManager.default.contents(atPath: space) else {
-            throw CLIError("--space '\(space)': not quick, reference or a readable file")
+        let data: Data
+        do { data = try FileProblem.read(space) } catch let error as FileAccessError {
+            throw CLIError("--space '\(space)': not quick, reference or a readable file (\(error.reason))")
         }
         struct Header: Decodable { var format: String? }
         let format = (try? JSONDecoder().decode(Header.self, from: data))?.format

@@ -48,10 +48,10 @@ struct QuickstartCommand: ParsableCommand {
         let out = Output(options: output)
         let start = Date()
         let directory = URL(fileURLWithPath: self.out).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(directory)
         let deviceName = (try? DeviceDescription.resolve(device).name) ?? device
         let profile = "\(directory)/profiles/\(deviceName).json"
-        try FileManager.default.createDirectory(atPath: "\(directory)/profiles", withIntermediateDirectories: true)
+        try FileProblem.createDirectory("\(directory)/profiles")
         let data = dataDir.map { ["--data-dir", $0] } ?? []
         out.heading("""
             autoshrink quickstart
@@ -172,7 +172,7 @@ struct QuickstartCommand: ParsableCommand {
             do {
                 return try Summary.decodeSummary(Data(line.utf8), source: "autoshrink \(arguments[0]) --json")
             } catch {
-                throw CLIError("quickstart: \(error)")
+                throw CLIError("quickstart: \(FileProblem.reason(error))")
             }
         }
     }

@@ -96,7 +96,7 @@ struct TrainCommand: ParsableCommand {
             throw CLIError("training diverged: the loss became \(diverged.loss) in epoch \(diverged.epoch); lower --lr or --weight-decay (no checkpoint written)")
         }
         let testAccuracy = trainer.evaluate(test).accuracy
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(directory)
         let checkpointPath = directory + "/model.ckpt"
         let metadata = CheckpointMetadata(dataset: data.dataset.rawValue, epochs: result.epochs.count, testAccuracy: testAccuracy,
                                           validationAccuracy: result.bestValidationAccuracy, seed: engine.seed,

@@ -293,7 +293,7 @@ public struct ProfileError: Error, CustomStringConvertible, LocalizedError, Send
             let text = toolchain.description
             return ProfileError(device: device, step: step, reason: text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
         default:
-            return ProfileError(device: device, step: step, reason: "\(error)")
+            return ProfileError(device: device, step: step, reason: FileProblem.reason(error))
         }
     }
 }
@@ -346,7 +346,7 @@ extension DeviceProfile {
         do {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         } catch {
-            throw ProfileError("\(path): cannot create the directory \(directory) (\(error.localizedDescription))")
+            throw ProfileError("\(path): cannot create the directory \(directory) (\(FileProblem.reason(error)))")
         }
         try AtomicFile.write(jsonText(), to: path)
     }

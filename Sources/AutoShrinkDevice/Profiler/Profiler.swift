@@ -74,7 +74,7 @@ public struct Profiler: Sendable {
                                                   seed: 1000 + UInt64(index)))
             }
         } catch {
-            throw ProfileError(device: name, step: "enumerate operators", reason: "\(error)")
+            throw ProfileError(device: name, step: "enumerate operators", reason: FileProblem.reason(error))
         }
 
         let workDirectory = ScratchFiles.path("profile")
@@ -179,7 +179,7 @@ public struct Profiler: Sendable {
                     outputChecksum: networkTimings[planned[index].name]!.checksum))
             }
         } catch {
-            throw ProfileError(device: name, step: "fit predictor", reason: "\(error)")
+            throw ProfileError(device: name, step: "fit predictor", reason: FileProblem.reason(error))
         }
         var split = Array(measurements.indices)
         var splitGenerator = ProfileRandom(seed: options.seed ^ 0xF17)

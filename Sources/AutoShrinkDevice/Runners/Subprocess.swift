@@ -63,7 +63,7 @@ public func runSubprocess(
     let fileManager = FileManager.default
     // autoshrink-subprocess-pPID-XXXXXXXX: a killed process's folder is removed by the next run (ScratchFiles).
     let captureDirectory = URL(fileURLWithPath: ScratchFiles.path("subprocess"))
-    try fileManager.createDirectory(at: captureDirectory, withIntermediateDirectories: true)
+    try FileProblem.createDirectory(captureDirectory.path)
     defer { try? fileManager.removeItem(at: captureDirectory) }
     let stdoutPath = captureDirectory.appendingPathComponent("stdout").path
     let stderrPath = captureDirectory.appendingPathComponent("stderr").path

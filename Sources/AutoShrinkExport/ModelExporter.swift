@@ -196,18 +196,33 @@ public enum ModelExporter {
         try FileProblem.createDirectory(staging)
         var finished = false
         defer { if !finished { try? fileManager.removeItem(atPath: staging) } }
+        // Errors name files where the user will look for them, not in the staging folder that is removed.
+        func inStaging<T>(_ body: () throws -> T) throws -> T {
+            func unstaged(_ path: String) -> String { path.hasPrefix(staging + "/") ? destination + path.dropFirst(staging.count) : path }
+            do { return try body() } catch let error as FileWriteError {
+                throw FileWriteError(path: unstaged(error.path), reason: error.reason)
+            } catch let error as FileAccessError {
+                throw FileAccessError(path: unstaged(error.path), reason: error.reason)
+            } catch let ToolchainError.compilationFailed(device, output, firstError) {
+                throw ToolchainError.compilationFailed(device: device, output: unstaged(output), firstError: firstError)
+            } catch let ToolchainError.notELF(path, reason) {
+                throw ToolchainError.notELF(path: unstaged(path), reason: reason)
+            }
+        }
 
         progress("generating C in \(destination)/ (arena \(plans[options.precision]!.arenaBytes) bytes, lower bound \(plans[options.precision]!.lowerBoundBytes))")
         let files = files(primary: options.precision)
-        let sources = try writeProject(directory: staging, generators: generators, files: files, graph: graph,
-                                       description: description, device: device, architecture: architecture)
+        let sources = try inStaging { try writeProject(directory: staging, generators: generators, files: files, graph: graph,
+                                       description: description, device: device, architecture: architecture) }
 
         var onnx: String?, onnxInt8: String?
-        try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.onnx")
+        try inStaging { try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.onnx") }
         onnx = "\(destination)/model.onnx"
         if options.quantizedONNX {
-            try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.int8.onnx",
-                                   options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
+            try inStaging {
+                try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.int8.onnx",
+                                       options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
+            }
             onnxInt8 = "\(destination)/model.int8.onnx"
         }
 
@@ -215,14 +230,9 @@ public enum ModelExporter {
         let builder = ProjectBuilder(device: device, extraFlags: options.extraCFlags)
         let scratch = "\(staging)/.build"
         let targets = ModelPrecision.allCases.map { ProjectBuilder.Target(modelSource: files[$0]!.source, binary: files[$0]!.binary) }
-        let build: ProjectBuilder.Result
-        do {
-            build = try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
-                                      targets: targets, scratch: scratch)
-        } catch let ToolchainError.compilationFailed(device, output, firstError) {
-            // Name the file where the user will look for it, not in the staging folder that is removed.
-            throw ToolchainError.compilationFailed(device: device, output: output.hasPrefix(staging + "/") ? destination + output.dropFirst(staging.count) : output,
-                                                   firstError: firstError)
+        let build = try inStaging {
+            try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
+                              targets: targets, scratch: scratch)
         }
         try? fileManager.removeItem(atPath: scratch)
         var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
@@ -274,7 +284,7 @@ public enum ModelExporter {
             unplannedPeakBytes: CostModel.costs(of: graph).peakActivationBytesInt8, latency: latency,
             calibrationImages: ranges.images, calibrationMethod: label(options.calibrationMethod),
             quantization: quantizationTable, seconds: Date().timeIntervalSince(start))
-        try AtomicFile.write(try report.manifest().jsonData(pretty: true) + Data("\n".utf8), to: "\(staging)/export.json")
+        try inStaging { try AtomicFile.write(try report.manifest().jsonData(pretty: true) + Data("\n".utf8), to: "\(staging)/export.json") }
 
         try replaceDirectory(destination, with: staging)
         finished = true

@@ -72,6 +72,15 @@ public enum FileProblem {
         return reason(errno: code)
     }
 
+    /// True when the file system holding `path`'s directory has (almost) no space left for the user:
+    /// fewer than 16 KiB available.
+    public static func isFull(directoryOf path: String) -> Bool {
+        let directory = (path as NSString).deletingLastPathComponent
+        var status = statvfs()
+        guard statvfs(directory.isEmpty ? "." : directory, &status) == 0 else { return false }
+        return UInt64(status.f_bavail) * UInt64(status.f_frsize) < 16 * 1024
+    }
+
     /// A short lower-case phrase for an `errno` value.
     public static func reason(errno code: Int32) -> String {
         switch code {

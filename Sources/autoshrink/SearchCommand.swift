@@ -116,6 +116,10 @@ struct SearchCommand: ParsableCommand {
             }
             lock.release()
         }
+        // Temporaries of a killed search's atomic writes (docs/architecture.md, "Names, locks and output folders").
+        for directory in [runDirectory, runDirectory + "/snapshots", runDirectory + "/weights", runDirectory + "/work"] {
+            AtomicFile.removeLeftovers(in: directory)
+        }
         let threadsPerWorker = max(1, engine.threads / workers)
         out.heading("""
             autoshrink search

@@ -120,6 +120,25 @@ struct LeftoverTests {
         #expect(restored.files == parked.files, "deploy/tiny is not the parked export: \(restored.files.keys.sorted())")
     }
 
+    @Test("search --resume removes hour-old temporaries of a killed search's atomic writes, and nothing else",
+          .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"))
+    func searchRemovesKilledWriteTemporaries() throws {
+        let w = try Workspace()
+        defer { w.remove() }
+        let first = try w.run(["search"] + ErrorPathTests.fastSearch(w))
+        try #require(first.status == 0, "the first search failed: \(first.stderr)")
+        let run = w.path("runs/tiny")
+        let gone = [".best.arch.json.tmp-abcdef12", "snapshots/.step-002.arch.json.tmp-0123abcd", ".state.json.tmp-99999999"]
+        let kept = [".search.log.tmp-0123abcd",  // fresh: may be a write in progress
+                    ".notes.tmp-ABCDEF12", "notes.tmp-abcdef12", ".x.tmp-abcdef1", "keep.txt"]
+        for name in gone + kept { try w.write("runs/tiny/\(name)", "partial\n") }
+        for name in gone + kept where name != ".search.log.tmp-0123abcd" { Self.age("\(run)/\(name)", days: 0.1) }
+        let resumed = try w.run(["search", "--resume"] + ErrorPathTests.fastSearch(w))
+        #expect(resumed.status == 0, "search --resume failed: \(resumed.stderr)")
+        for name in gone { #expect(!FileManager.default.fileExists(atPath: "\(run)/\(name)"), "\(name) is still there") }
+        for name in kept { #expect(FileManager.default.fileExists(atPath: "\(run)/\(name)"), "\(name) was removed") }
+    }
+
     @Test("train and profile refuse an unwritable --out before training or measuring",
           .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"))
     func outIsCheckedFirst() throws {

@@ -104,6 +104,47 @@ struct LeftoverTests {
         #expect(entries.isEmpty, "left \(entries) in TMPDIR")
     }
 
+    @Test("an export killed with SIGKILL while compiling leaves leftovers that the next export removes",
+          .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"))
+    func killedExportIsCleanedUp() throws {
+        let w = try exportWorkspace()
+        defer { w.remove() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.executable)
+        process.arguments = ["export", "in/model.ckpt", "--no-run", "--quiet", "--out", "deploy/tiny"]
+        process.currentDirectoryURL = URL(fileURLWithPath: w.root)
+        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": w.temporary]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until it compiles (objects appear in the staging folder), then kill it.
+        let fm = FileManager.default
+        var staging: String?
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning, Date() < deadline {
+            staging = (try? fm.contentsOfDirectory(atPath: w.path("deploy")))?.first { $0.hasPrefix(".tiny.tmp-") }
+            if let staging, ((try? fm.contentsOfDirectory(atPath: w.path("deploy/\(staging)/.build"))) ?? []).contains(where: { $0.hasSuffix(".o") }) { break }
+            usleep(20_000)
+        }
+        try #require(process.isRunning, "the export finished before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let killedPid = process.processIdentifier
+        sleep(2)  // let the orphaned compilers finish
+        let staged = try #require(staging)
+        #expect(fm.fileExists(atPath: w.path("deploy/\(staged)")), "no staging folder left by the kill")
+        let scratch = ((try? fm.contentsOfDirectory(atPath: w.temporary)) ?? []).filter { $0.contains("-p\(killedPid)-") }
+        print("leftovers: the killed export (pid \(killedPid)) left deploy/\(staged) and \(scratch) in TMPDIR")
+
+        let outcome = try w.run(["export", "in/model.ckpt", "--no-run", "--out", "deploy/tiny"])
+        #expect(outcome.status == 0, "the next export failed: \(outcome.stderr)")
+        let left = ((try? fm.contentsOfDirectory(atPath: w.path("deploy"))) ?? []).filter { $0.contains(".tmp-") || $0.contains(".old-") }
+        #expect(left.isEmpty, "left \(left) beside deploy/tiny")
+        let tmp = (try? fm.contentsOfDirectory(atPath: w.temporary)) ?? []
+        #expect(tmp.isEmpty, "left \(tmp) in TMPDIR")
+        #expect(fm.fileExists(atPath: w.path("deploy/tiny/export.json")))
+    }
+
     @Test("an earlier export parked by an export killed between its renames is put back, even when this export fails",
           .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"))
     func parkedExportIsRestored() throws {

@@ -46,13 +46,15 @@ struct CorruptInputPropertyTests {
             }
         }
 
-        /// Commands that read the file (`afile` is a regular file, so `--out afile/x` fails after parsing).
+        /// Commands that read the file (`afile` is a regular file, so `--out afile/x` fails after parsing),
+        /// taken in turn; the ones that load the dataset (train, search) come up less often.
         func commands(_ w: Workspace) -> [[String]] {
             let x = target
             let search = ["search", "--resume"] + ErrorPathTests.fastSearch(w)
             switch self {
             case .architecture:
-                return [["info", x], ["predict", x, "--profile", "profiles/local.json"], ["info", x, "--dot"],
+                let predict = ["predict", x, "--profile", "profiles/local.json"]
+                return [["info", x], predict, ["info", x, "--dot"], predict, ["info", x], predict, ["info", x, "--json"],
                         ["train", "--arch", x, "--out", "afile/t"] + ErrorPathTests.fastTraining]
             case .checkpoint:
                 return [["info", x], ["evaluate", x, "--quiet", "--threads", "2"], ["predict", x, "--profile", "profiles/local.json"],
@@ -61,7 +63,8 @@ struct CorruptInputPropertyTests {
                 return [["predict", "tiny.arch.json", "--profile", x],
                         ["report", "runs/tiny", "--profile", x, "--out", "reports/r.html", "--quiet"]]
             case .configuration, .trajectory:
-                return [["report", "runs/tiny", "--out", "reports/r.html", "--quiet"], search]
+                let report = ["report", "runs/tiny", "--out", "reports/r.html", "--quiet"]
+                return [report, report + ["--json"], search]
             case .device:
                 return [["export", "model.ckpt", "--no-run", "--quiet", "--device", x, "--out", "afile/e"],
                         ["profile", "--device", x, "--quiet", "--out", "afile/p.json"]]

@@ -21,10 +21,13 @@ struct FileErrorTests {
         try w.mkdir("adir.ckpt")
         try w.mkdir("adir.toml")
         try w.mkdir("adir.json")
+        for name in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] { try w.mkdir("folders/\(name)") }
         try Data((0..<600).map { UInt8(truncatingIfNeeded: $0 &* 151 &+ 7) }).write(to: URL(fileURLWithPath: w.path("binary.toml")))
         let before = try Snapshot(w.root)
         let cases: [(String, [String], [String])] = [
             ("info on a directory", ["info", "adir.arch.json"], ["adir.arch.json: is a directory"]),
+            ("evaluate with a dataset file that is a folder", ["evaluate", "in/model.ckpt", "--data-dir", "folders", "--quiet"],
+             ["folders/t10k-images-idx3-ubyte", "is a directory"]),
             ("info on /dev/zero", ["info", "/dev/zero"], ["/dev/zero: larger than"]),
             ("evaluate a directory", ["evaluate", "adir.ckpt", "--quiet"], ["adir.ckpt: cannot read checkpoint (is a directory)"]),
             ("export with a device directory", ["export", "in/model.ckpt", "--no-run", "--quiet", "--device", "adir.toml"],

@@ -152,6 +152,12 @@ public enum DatasetLoader {
             candidates.append(join(directory, stem + ".gz"))
         }
         if let found = candidates.first(where: isFile) { return found }
+        // A folder (or other non-file) where the file belongs is not "missing".
+        for candidate in candidates {
+            var status = stat()
+            guard stat(candidate, &status) == 0 else { continue }
+            throw DatasetError(file: candidate, problem: .unreadable((status.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "not a regular file"))
+        }
         let others = candidates.dropFirst().map { $0.split(separator: "/").last.map(String.init) ?? $0 }
         throw DatasetError(file: candidates[0], problem: .missingFile(alternatives: others))
     }

@@ -33,11 +33,8 @@ extension DeviceDescription {
     /// Loads and validates a device file.
     public static func load(path: String) throws -> DeviceDescription {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read file" : "no such file"
-            throw DeviceDescriptionError(file: path, key: nil, problem: reason)
+        do { text = try FileProblem.readText(path, maximumBytes: 1 << 20) } catch let error as FileAccessError {
+            throw DeviceDescriptionError(file: path, key: nil, problem: error.reason)
         }
         return try parse(toml: text, file: path)
     }

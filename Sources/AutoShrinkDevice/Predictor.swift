@@ -47,9 +47,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     /// (`foreignMachineDifferences`) unless `allowForeignMachine`, which keeps the message in
     /// `foreignMachineWarning` for the caller to print.
     public static func load(path: String, device: String? = nil, allowForeignMachine: Bool = false) throws -> ProfileLatencyPredictor {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read profile" : "no such profile file"
-            throw ProfileError("\(path): \(reason)")
+        let data: Data
+        do { data = try FileProblem.read(path) } catch let error as FileAccessError {
+            throw ProfileError("\(path): cannot read the profile (\(error.reason))")
         }
         let profile = try DeviceProfile.decode(data, source: path)
         guard profile.runtime.hash == RuntimeSources.hash else {

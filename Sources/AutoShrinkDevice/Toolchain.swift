@@ -1,3 +1,4 @@
+import AutoShrinkFormats
 import Foundation
 
 /// A compiler problem; `description` is one line naming the device.
@@ -93,7 +94,7 @@ public struct Toolchain: Sendable {
         let compiler = try compilerPath()
         let outputDirectory = (output as NSString).deletingLastPathComponent
         if !outputDirectory.isEmpty {
-            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            try FileProblem.createDirectory(outputDirectory)
         }
         let outcome: SubprocessOutcome
         do {
@@ -115,8 +116,15 @@ public struct Toolchain: Sendable {
     }
 
     /// The first line that reads like an error (`error:`, then `undefined reference`, then anything).
+    /// A full disk or a file size limit comes first, said plainly: the compiler's or linker's own line
+    /// ("final link failed: No space left on device") is often followed by a vaguer
+    /// "collect2: error: ld returned 1 exit status".
     static func firstErrorLine(_ diagnostics: String) -> String {
         let lines = diagnostics.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        for (marker, plain) in [("No space left on device", "disk full"), ("Disk quota exceeded", "disk quota exceeded"),
+                                ("File too large", "file size limit reached"), ("File size limit exceeded", "file size limit reached")] {
+            if let line = lines.first(where: { $0.contains(marker) }) { return "\(plain): \(line)" }
+        }
         for marker in ["error:", "undefined reference", "fatal"] {
             if let line = lines.first(where: { $0.contains(marker) }) { return line }
         }

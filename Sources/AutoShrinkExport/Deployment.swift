@@ -58,8 +58,8 @@ public enum Deployment {
         let built = manifest.device
         let architecture = try Architecture.load(path: "\(exportDirectory)/\(manifest.architectureFile)")
         let fileManager = FileManager.default
-        let scratch = fileManager.temporaryDirectory.appendingPathComponent("autoshrink-deploy-\(UUID().uuidString.prefix(8))").path
-        try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = ScratchFiles.path("deploy")
+        try FileProblem.createDirectory(scratch)
         defer { try? fileManager.removeItem(atPath: scratch) }
 
         // Reach the device before rebuilding or staging anything: an unreachable device fails at once.
@@ -105,7 +105,7 @@ public enum Deployment {
             do {
                 predicted = try ProfileLatencyPredictor.load(path: profile, device: device.name).predictLatencyMilliseconds(architecture.lowered())
             } catch {
-                note = "\(error)"
+                note = FileProblem.reason(error)
             }
         } else {
             note = "no profile \(profile); run autoshrink profile --device \(device.name)"
@@ -121,13 +121,15 @@ public enum Deployment {
     static func rebuild(exportDirectory: String, binaryName: String, device: DeviceDescription, scratch: String) throws -> String {
         let fileManager = FileManager.default
         let copy = "\(scratch)/project"
-        try fileManager.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(copy)
         var runtime: [String] = []
         for entry in try fileManager.subpathsOfDirectory(atPath: exportDirectory) {
             guard entry.hasSuffix(".c") || entry.hasSuffix(".h") else { continue }
             let target = "\(copy)/\(entry)"
-            try fileManager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try fileManager.copyItem(atPath: "\(exportDirectory)/\(entry)", toPath: target)
+            try FileProblem.createDirectory((target as NSString).deletingLastPathComponent)
+            do { try fileManager.copyItem(atPath: "\(exportDirectory)/\(entry)", toPath: target) } catch {
+                throw FileAccessError(path: "\(exportDirectory)/\(entry)", reason: "cannot copy to \(target): \(FileProblem.reason(error))")
+            }
             if entry.hasPrefix("runtime/") && entry.hasSuffix(".c") { runtime.append(entry) }
         }
         guard fileManager.fileExists(atPath: "\(copy)/model.c"), !runtime.isEmpty else {

@@ -29,7 +29,7 @@ public struct TestImages: Sendable, Hashable {
     /// Writes `dataset`'s raw pixels and labels as IDX files (images N x H x W for one channel,
     /// N x C x H x W otherwise) named like the MNIST test files.
     public static func write(_ dataset: Dataset, directory: String, limit: Int? = nil) throws -> TestImages {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(directory)
         let count = min(limit ?? dataset.count, dataset.count)
         func header(_ dimensions: [Int]) -> [UInt8] {
             var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
@@ -191,23 +191,38 @@ public enum ModelExporter {
         let destination = URL(fileURLWithPath: outputDirectory).standardizedFileURL.path
         let parent = (destination as NSString).deletingLastPathComponent
         let name = (destination as NSString).lastPathComponent
-        try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(parent)
         let staging = "\(parent)/.\(name).tmp-\(UUID().uuidString.prefix(8))"
-        try fileManager.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(staging)
         var finished = false
         defer { if !finished { try? fileManager.removeItem(atPath: staging) } }
+        // Errors name files where the user will look for them, not in the staging folder that is removed.
+        func inStaging<T>(_ body: () throws -> T) throws -> T {
+            func unstaged(_ path: String) -> String { path.hasPrefix(staging + "/") ? destination + path.dropFirst(staging.count) : path }
+            do { return try body() } catch let error as FileWriteError {
+                throw FileWriteError(path: unstaged(error.path), reason: error.reason)
+            } catch let error as FileAccessError {
+                throw FileAccessError(path: unstaged(error.path), reason: error.reason)
+            } catch let ToolchainError.compilationFailed(device, output, firstError) {
+                throw ToolchainError.compilationFailed(device: device, output: unstaged(output), firstError: firstError)
+            } catch let ToolchainError.notELF(path, reason) {
+                throw ToolchainError.notELF(path: unstaged(path), reason: reason)
+            }
+        }
 
         progress("generating C in \(destination)/ (arena \(plans[options.precision]!.arenaBytes) bytes, lower bound \(plans[options.precision]!.lowerBoundBytes))")
         let files = files(primary: options.precision)
-        let sources = try writeProject(directory: staging, generators: generators, files: files, graph: graph,
-                                       description: description, device: device, architecture: architecture)
+        let sources = try inStaging { try writeProject(directory: staging, generators: generators, files: files, graph: graph,
+                                       description: description, device: device, architecture: architecture) }
 
         var onnx: String?, onnxInt8: String?
-        try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.onnx")
+        try inStaging { try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.onnx") }
         onnx = "\(destination)/model.onnx"
         if options.quantizedONNX {
-            try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.int8.onnx",
-                                   options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
+            try inStaging {
+                try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.int8.onnx",
+                                       options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
+            }
             onnxInt8 = "\(destination)/model.int8.onnx"
         }
 
@@ -215,8 +230,10 @@ public enum ModelExporter {
         let builder = ProjectBuilder(device: device, extraFlags: options.extraCFlags)
         let scratch = "\(staging)/.build"
         let targets = ModelPrecision.allCases.map { ProjectBuilder.Target(modelSource: files[$0]!.source, binary: files[$0]!.binary) }
-        let build = try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
-                                      targets: targets, scratch: scratch)
+        let build = try inStaging {
+            try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
+                              targets: targets, scratch: scratch)
+        }
         try? fileManager.removeItem(atPath: scratch)
         var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
         for precision in ModelPrecision.allCases { codeSizes[precision] = build.codeSizes[files[precision]!.source] }
@@ -267,7 +284,7 @@ public enum ModelExporter {
             unplannedPeakBytes: CostModel.costs(of: graph).peakActivationBytesInt8, latency: latency,
             calibrationImages: ranges.images, calibrationMethod: label(options.calibrationMethod),
             quantization: quantizationTable, seconds: Date().timeIntervalSince(start))
-        try AtomicFile.write(try report.manifest().jsonData(pretty: true) + Data("\n".utf8), to: "\(staging)/export.json")
+        try inStaging { try AtomicFile.write(try report.manifest().jsonData(pretty: true) + Data("\n".utf8), to: "\(staging)/export.json") }
 
         try replaceDirectory(destination, with: staging)
         finished = true
@@ -281,8 +298,7 @@ public enum ModelExporter {
                              architecture: Architecture) throws -> (runtime: [String], harness: [String]) {
         func write(_ path: String, _ text: String) throws {
             let full = "\(directory)/\(path)"
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileProblem.createDirectory((full as NSString).deletingLastPathComponent)
             try AtomicFile.write(text, to: full)
         }
         var runtime: [String] = []
@@ -343,17 +359,21 @@ public enum ModelExporter {
     static func replaceDirectory(_ destination: String, with staging: String) throws {
         let fileManager = FileManager.default
         guard fileManager.fileExists(atPath: destination) else {
-            try fileManager.moveItem(atPath: staging, toPath: destination)
+            do { try fileManager.moveItem(atPath: staging, toPath: destination) } catch {
+                throw ExportError("cannot move the new export into \(destination): \(FileProblem.reason(error))")
+            }
             return
         }
         let parent = (destination as NSString).deletingLastPathComponent
         let old = "\(parent)/.\((destination as NSString).lastPathComponent).old-\(UUID().uuidString.prefix(8))"
-        try fileManager.moveItem(atPath: destination, toPath: old)
+        do { try fileManager.moveItem(atPath: destination, toPath: old) } catch {
+            throw ExportError("cannot move the earlier export \(destination) aside: \(FileProblem.reason(error))")
+        }
         do {
             try fileManager.moveItem(atPath: staging, toPath: destination)
         } catch {
             try? fileManager.moveItem(atPath: old, toPath: destination)
-            throw ExportError("cannot move the new export into \(destination): \(error.localizedDescription)")
+            throw ExportError("cannot move the new export into \(destination): \(FileProblem.reason(error))")
         }
         try? fileManager.removeItem(atPath: old)
     }

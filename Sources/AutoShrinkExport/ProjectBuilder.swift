@@ -1,4 +1,5 @@
 import AutoShrinkDevice
+import AutoShrinkModel
 import Foundation
 
 /// Builds the binaries of a generated project with a device's toolchain and measures their code.
@@ -51,8 +52,7 @@ public struct ProjectBuilder: Sendable {
                       scratch: String) throws -> Result {
         let toolchain = Toolchain(device: device)
         _ = try toolchain.compilerPath()
-        let fileManager = FileManager.default
-        try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(scratch)
         let includes = [directory, "\(directory)/runtime/include"]
         let sources = runtimeSources + harnessSources + targets.map(\.modelSource)
         @Sendable func objectPath(_ source: String) -> String {
@@ -73,7 +73,7 @@ public struct ProjectBuilder: Sendable {
 
         var allKernels = 0
         for source in runtimeSources {
-            allKernels += try ELFSectionSizes.read(path: objectPath(source)).text
+            allKernels += try sections(objectPath(source)).text
         }
         var binaries: [String: String] = [:]
         var sizes: [String: CodeSize] = [:]
@@ -90,10 +90,21 @@ public struct ProjectBuilder: Sendable {
             let model = kept[modelObject] ?? 0
             let kernels = kept.filter { counted.contains($0.key) }.values.reduce(0, +)
             sizes[target.modelSource] = CodeSize(textBytes: model + kernels, modelTextBytes: model,
-                                                 binaryTextBytes: try ELFSectionSizes.read(path: binary).text)
+                                                 binaryTextBytes: try sections(binary).text)
             binaries[target.modelSource] = binary
         }
         return Result(binaries: binaries, codeSizes: sizes, allKernelsTextBytes: allKernels)
+    }
+
+    /// The sections of a file the toolchain just wrote. A compiler or linker that ran out of disk
+    /// space does not always fail (GNU ld can leave a truncated binary and exit 0), so an unreadable
+    /// file on a full file system is reported as a full disk.
+    func sections(_ path: String) throws -> ELFSectionSizes {
+        do { return try ELFSectionSizes.read(path: path) } catch {
+            guard FileProblem.isFull(directoryOf: path) else { throw error }
+            throw ToolchainError.compilationFailed(device: device.name, output: path,
+                                                   firstError: "disk full: the toolchain left a truncated file (no space left on device)")
+        }
     }
 
     /// `.text*` input sections the linker kept, summed per object file name, from a GNU ld map

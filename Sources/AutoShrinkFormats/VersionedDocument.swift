@@ -28,9 +28,9 @@ extension VersionedDocument {
 
     /// Reads `path` as this document (tag, version, keys, values).
     public static func loadDocument(path: String) throws -> Self {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
-            throw documentError("\(path): \(reason)")
+        let data: Data
+        do { data = try FileProblem.read(path, maximumBytes: 1 << 30) } catch let error as FileAccessError {
+            throw documentError("\(path): \(error.reason)")
         }
         return try decodeDocument(data, source: path)
     }

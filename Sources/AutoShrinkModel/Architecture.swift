@@ -135,6 +135,10 @@ extension Architecture {
     public func validate(source: String = "architecture") throws {
         func fail(_ message: String) -> ArchitectureError { ArchitectureError("\(source): \(message)") }
         guard input.channels > 0, input.height > 0, input.width > 0 else { throw fail("input shape must be positive") }
+        // Before any arithmetic on the sides below (Int.max + 1 traps); the other limits follow at the end.
+        guard input.height <= InputLimits.maximumImageSide, input.width <= InputLimits.maximumImageSide else {
+            throw fail("input \(input.height)x\(input.width) is above the limit \(InputLimits.maximumImageSide)x\(InputLimits.maximumImageSide)")
+        }
         guard classes >= 2 else { throw fail("classes must be at least 2") }
         for (index, layer) in stem.enumerated() {
             guard [1, 3, 5, 7].contains(layer.kernel) else { throw fail("stem[\(index)]: kernel must be 1, 3, 5 or 7") }

@@ -68,6 +68,27 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes temporaries of writes that were killed: regular files named `.NAME.tmp-xxxxxxxx` (8 lowercase
+    /// hex digits, as `write` names them) in `directory`, last modified more than `age` seconds ago (a
+    /// write in progress is seconds old). Call it where the caller holds the folder's lock. Returns the
+    /// names removed; errors are ignored.
+    @discardableResult
+    public static func removeLeftovers(in directory: String, olderThan age: TimeInterval = 3600, now: Date = Date()) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards), marker.lowerBound > name.index(after: name.startIndex) else { continue }
+            let suffix = name[marker.upperBound...]
+            guard suffix.count == 8, suffix.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { continue }
+            let path = directory + "/" + name
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
+                  now.timeIntervalSince1970 - TimeInterval(status.st_mtim.tv_sec) > age, unlink(path) == 0 else { continue }
+            removed.append(name)
+        }
+        return removed
+    }
+
     /// Writes `text` as UTF-8.
     public static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)

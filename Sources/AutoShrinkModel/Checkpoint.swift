@@ -93,8 +93,9 @@ public struct Checkpoint: Sendable {
 
     /// Reads and checks a checkpoint file; every problem is a one-line `CheckpointError` naming the file.
     public static func load(path: String) throws -> Checkpoint {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError("\(path): cannot read checkpoint (missing or unreadable)")
+        let data: Data
+        do { data = try FileProblem.read(path) } catch let error as FileAccessError {
+            throw CheckpointError("\(path): cannot read checkpoint (\(error.reason))")
         }
         return try decode(data, source: path)
     }

@@ -85,10 +85,8 @@ public struct RunDirectory: Hashable, Sendable {
 
     /// Creates the directory layout and writes `config.json`; a new run has no records.
     private func create(_ configuration: SearchConfiguration) throws -> [CandidateRecord] {
-        do {
-            try FileManager.default.createDirectory(atPath: snapshotsPath, withIntermediateDirectories: true)
-        } catch {
-            throw SearchError("\(path): cannot create run directory (\(error.localizedDescription))")
+        if let problem = FileProblem.directoryProblem(snapshotsPath) {
+            throw SearchError("\(path): cannot create run directory (\(problem))")
         }
         try write(configuration.canonicalJSON(), to: configPath)
         return []
@@ -100,7 +98,7 @@ public struct RunDirectory: Hashable, Sendable {
             let target = file(entry)
             if FileManager.default.fileExists(atPath: target) {
                 do { try FileManager.default.removeItem(atPath: target) } catch {
-                    throw SearchError("\(target): cannot remove (\(error.localizedDescription))")
+                    throw SearchError("\(target): cannot remove (\(FileProblem.reason(error)))")
                 }
             }
         }

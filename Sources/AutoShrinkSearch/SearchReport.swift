@@ -113,7 +113,7 @@ public enum SearchReport {
 
     /// `3h02m`, `4m05s`, `12s`.
     public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        guard seconds.isFinite, seconds >= 0, seconds < 1e15 else { return "?" }
         let total = Int(seconds.rounded())
         if total >= 3600 { return "\(total / 3600)h\(twoDigits(total % 3600 / 60))m" }
         if total >= 60 { return "\(total / 60)m\(twoDigits(total % 60))s" }

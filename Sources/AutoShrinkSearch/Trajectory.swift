@@ -63,6 +63,37 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         feasible = try container.decode(Bool.self, forKey: .feasible)
         seconds = try container.decode(Double.self, forKey: .seconds)
         epochs = try container.decode(Int.self, forKey: .epochs)
+        try checkValues(container)
+    }
+
+    /// Values a record written by a search can have; anything else is a corrupt line (a one-line
+    /// error naming the key), never a trap later in a report or a resumed search.
+    private func checkValues(_ container: KeyedDecodingContainer<CodingKeys>) throws {
+        func bad(_ key: CodingKeys, _ expected: String) -> DecodingError {
+            .dataCorrupted(.init(codingPath: container.codingPath + [key], debugDescription: "expected \(expected)"))
+        }
+        let counts: [(CodingKeys, Int, Int)] = [(.step, step, 1_000_000), (.candidate, candidate, 1_000_000),
+                                                (.edgesLeft, edgesLeft, 1_000_000), (.epochs, epochs, 1_000_000)]
+        for (key, value, limit) in counts where !(0...limit).contains(value) { throw bad(key, "an integer in 0...\(limit)") }
+        let sizes: [(CodingKeys, Int, Int)] = [(.macs, resources.macs, InputLimits.maximumMACs),
+                                               (.params, resources.parameters, InputLimits.maximumParameters),
+                                               (.weightBytes, resources.weightBytes, InputLimits.maximumParameters * 4),
+                                               (.peakActivationBytes, resources.peakActivationBytes, InputLimits.maximumActivationElements * 4)]
+        for (key, value, limit) in sizes where !(0...limit).contains(value) { throw bad(key, "an integer in 0...\(limit)") }
+        guard accuracy.isFinite, (0...1).contains(accuracy) else { throw bad(.accuracy, "a number in 0...1") }
+        guard score.isFinite, abs(score) < 1e12 else { throw bad(.score, "a finite number") }
+        guard seconds.isFinite, (0...1e9).contains(seconds) else { throw bad(.seconds, "a number of seconds in 0...1e9") }
+        if let latency = resources.latencyMilliseconds, !(latency.isFinite && (0...1e9).contains(latency)) {
+            throw bad(.latencyMilliseconds, "null or a number of milliseconds in 0...1e9")
+        }
+        let node = 0..<InputLimits.maximumCellNodes
+        if let removedEdge, !(node.contains(removedEdge.from) && node.contains(removedEdge.to)) {
+            throw bad(.removedEdge, "null or [from, to] with nodes in 0..<\(InputLimits.maximumCellNodes)")
+        }
+        guard cellEdges.count <= InputLimits.maximumCellNodes * InputLimits.maximumCellNodes,
+              cellEdges.allSatisfy({ node.contains($0.from) && node.contains($0.to) }) else {
+            throw bad(.cellEdges, "edges [from, to] with nodes in 0..<\(InputLimits.maximumCellNodes)")
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -109,7 +140,10 @@ public enum TrajectoryFile {
     /// undecodable line is an error naming the line.
     public static func load(path: String, repair: Bool) throws -> [CandidateRecord] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
-        guard let data = FileManager.default.contents(atPath: path) else { throw SearchError("\(path): cannot read trajectory") }
+        let data: Data
+        do { data = try FileProblem.read(path) } catch let error as FileAccessError {
+            throw SearchError("\(path): cannot read the trajectory (\(error.reason))")
+        }
         var records: [CandidateRecord] = []
         var validLength = 0
         var lineStart = data.startIndex

@@ -20,8 +20,17 @@ struct AutoShrink: ParsableCommand {
         BLASConfiguration.reexecIfBeneficial()
         do {
             var command = try parseAsRoot(nil)
+            // Scratch folders of killed runs (docs/architecture.md, "Names, locks and output folders");
+            // workers are started by the hundred and leave it to their search.
+            if !(command is SearchWorkerCommand) { ScratchFiles.cleanStale() }
             try command.run()
         } catch {
+            // A Foundation error that no step turned into a message of its own: "PATH: reason", not
+            // "Error Domain=NSCocoaErrorDomain Code=..." (FileProblem).
+            if let message = FileProblem.message(for: error) {
+                Console().printError(Console().styled("Error:", .red, stderr: true) + " " + message)
+                Foundation.exit(1)
+            }
             // ArgumentParser's own printing, except that a failure's "Error:" is red on a terminal.
             let console = Console()
             let code = exitCode(for: error)

@@ -71,12 +71,13 @@ struct ExportCommand: ParsableCommand {
         try checkTrainingFits(architecture, batchSize: 64, source: checkpoint, purpose: "calibration")
         let lock = try OutputFolder.lock(directory)
         defer { lock.release() }
+        for action in ExportLeftovers.clean(outputFolder: directory) { out.line(action) }  // we hold the lock: none is live
         guard let kind = DatasetKind(rawValue: stored.metadata.dataset.lowercased()) else {
             throw CLIError("\(checkpoint): trained on '\(stored.metadata.dataset)', which autoshrink cannot load calibration images for")
         }
         let normalization = Normalization(mean: stored.metadata.normalizationMean, std: stored.metadata.normalizationStd)
         let train = try DatasetLoader.load(kind, split: .train, directory: dataDir, normalization: normalization)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-export-\(UUID().uuidString.prefix(8))").path
+        let scratch = ScratchFiles.path("export")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let tests = noRun ? nil : try TestImages.locate(dataset: kind.rawValue, directory: dataDir, scratch: scratch)
 

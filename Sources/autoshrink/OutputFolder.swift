@@ -53,9 +53,7 @@ enum OutputFolder {
         let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
         let parent = (standardized as NSString).deletingLastPathComponent
         let name = (standardized as NSString).lastPathComponent
-        do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
-            throw CLIError("\(parent): cannot create directory (\(error.localizedDescription))")
-        }
+        try FileProblem.createDirectory(parent)
         return try FileLock(path: "\(parent)/.\(name).lock", what: path)
     }
 

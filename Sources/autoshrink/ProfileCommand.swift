@@ -60,6 +60,7 @@ struct ProfileCommand: ParsableCommand {
         let deviceDescription = try DeviceDescription.resolve(device)
         let profileSpace = try resolveSpace()
         let outputPath = self.out ?? "profiles/\(deviceDescription.name).json"
+        try WritableCheck.file(outputPath, option: self.out == nil ? "output file" : "--out")
         let dtypes: [OperatorDataType] = int8Only ? [.int8] : [.int8, .float32]
         let options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
                                       sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)
@@ -130,8 +131,9 @@ struct ProfileCommand: ParsableCommand {
         case "reference": return .reference(input: input, classes: dataset.classCount)
         default: break
         }
-        guard let data = FileManager.default.contents(atPath: space) else {
-            throw CLIError("--space '\(space)': not quick, reference or a readable file")
+        let data: Data
+        do { data = try FileProblem.read(space) } catch let error as FileAccessError {
+            throw CLIError("--space '\(space)': not quick, reference or a readable file (\(error.reason))")
         }
         struct Header: Decodable { var format: String? }
         let format = (try? JSONDecoder().decode(Header.self, from: data))?.format

@@ -1,6 +1,7 @@
 import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkDevice
+import AutoShrinkModel
 import Foundation
 
 /// `autoshrink quickstart`: the whole flow on this machine with small defaults.
@@ -47,10 +48,10 @@ struct QuickstartCommand: ParsableCommand {
         let out = Output(options: output)
         let start = Date()
         let directory = URL(fileURLWithPath: self.out).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(directory)
         let deviceName = (try? DeviceDescription.resolve(device).name) ?? device
         let profile = "\(directory)/profiles/\(deviceName).json"
-        try FileManager.default.createDirectory(atPath: "\(directory)/profiles", withIntermediateDirectories: true)
+        try FileProblem.createDirectory("\(directory)/profiles")
         let data = dataDir.map { ["--data-dir", $0] } ?? []
         out.heading("""
             autoshrink quickstart
@@ -133,7 +134,7 @@ struct QuickstartCommand: ParsableCommand {
     /// Runs `autoshrink ARGS` as a child process and decodes its --json summary (the last stdout line).
     /// While it runs, the child's progress (its `AUTOSHRINK_PROGRESS_FILE`) is shown as this process's bar.
     private func runChild<Summary: JSONSummary>(_ arguments: [String], as type: Summary.Type, output: Output) throws -> Summary {
-        let progressPath = FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-progress-\(UUID().uuidString).json").path
+        let progressPath = ScratchFiles.path("progress", suffix: ".json")
         defer { try? FileManager.default.removeItem(atPath: progressPath) }
         var environment = ProcessInfo.processInfo.environment
         environment["AUTOSHRINK_PROGRESS_FILE"] = progressPath
@@ -171,7 +172,7 @@ struct QuickstartCommand: ParsableCommand {
             do {
                 return try Summary.decodeSummary(Data(line.utf8), source: "autoshrink \(arguments[0]) --json")
             } catch {
-                throw CLIError("quickstart: \(error)")
+                throw CLIError("quickstart: \(FileProblem.reason(error))")
             }
         }
     }

@@ -107,8 +107,8 @@ struct SearchCommand: ParsableCommand {
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
         // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
         let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
-        do { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
-            throw CLIError("\(runDirectory): cannot create run directory (\(error.localizedDescription))")
+        if let problem = FileProblem.directoryProblem(runDirectory) {
+            throw CLIError("\(runDirectory): cannot create run directory (\(problem))")
         }
         let lock = try FileLock(path: RunDirectory(path: runDirectory).lockPath, what: runDirectory)
         defer {
@@ -117,6 +117,10 @@ struct SearchCommand: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: runDirectory)
             }
             lock.release()
+        }
+        // Temporaries of a killed search's atomic writes (docs/architecture.md, "Names, locks and output folders").
+        for directory in [runDirectory, runDirectory + "/snapshots", runDirectory + "/weights", runDirectory + "/work"] {
+            AtomicFile.removeLeftovers(in: directory)
         }
         let threadsPerWorker = max(1, engine.threads / workers)
         out.heading("""
@@ -202,7 +206,7 @@ struct WorkerProcessEvaluator: CandidateEvaluator {
 
     func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
         let scratch = runDirectory + "/work"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(scratch)
         let architecturePath = scratch + "/\(request.candidateID).arch.json"
         let configurationPath = scratch + "/config.json"
         try request.architecture.write(to: architecturePath)

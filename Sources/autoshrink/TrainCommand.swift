@@ -65,6 +65,7 @@ struct TrainCommand: ParsableCommand {
             ? try fullTrain.balancedSplit(trainPerClass: perClass, validationPerClass: validationPerClass, seed: engine.seed)
             : (fullTrain, fullTrain.subset([])) as (Dataset, Dataset)
         let directory = self.out ?? "runs/train-\(architecture.name)"  // the name passed SafeName in resolveArchitecture
+        try WritableCheck.directory(directory, option: self.out == nil ? "output folder" : "--out")
         try checkTrainingFits(architecture, batchSize: batchSize, source: arch)
         let configuration = TrainingConfiguration(
             epochs: epochs, batchSize: batchSize,
@@ -95,7 +96,7 @@ struct TrainCommand: ParsableCommand {
             throw CLIError("training diverged: the loss became \(diverged.loss) in epoch \(diverged.epoch); lower --lr or --weight-decay (no checkpoint written)")
         }
         let testAccuracy = trainer.evaluate(test).accuracy
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileProblem.createDirectory(directory)
         let checkpointPath = directory + "/model.ckpt"
         let metadata = CheckpointMetadata(dataset: data.dataset.rawValue, epochs: result.epochs.count, testAccuracy: testAccuracy,
                                           validationAccuracy: result.bestValidationAccuracy, seed: engine.seed,

@@ -293,7 +293,7 @@ public struct ProfileError: Error, CustomStringConvertible, LocalizedError, Send
             let text = toolchain.description
             return ProfileError(device: device, step: step, reason: text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
         default:
-            return ProfileError(device: device, step: step, reason: "\(error)")
+            return ProfileError(device: device, step: step, reason: FileProblem.reason(error))
         }
     }
 }
@@ -322,6 +322,12 @@ extension DeviceProfile {
             guard values.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw fail("entries[\(index)]: times must be finite and >= 0") }
             guard [entry.inputChannels, entry.outputChannels, entry.height, entry.width, entry.stride, entry.kernel, entry.inputs]
                 .allSatisfy({ $0 >= 1 }) else { throw fail("entries[\(index)]: shapes must be positive") }
+            // Bounded like architectures (InputLimits), so the predictor's work figures cannot overflow.
+            guard entry.inputChannels <= InputLimits.maximumChannels, entry.outputChannels <= InputLimits.maximumChannels,
+                  entry.height <= InputLimits.maximumImageSide, entry.width <= InputLimits.maximumImageSide,
+                  entry.stride <= 16, entry.kernel <= 16, entry.inputs <= 1024 else {
+                throw fail("entries[\(index)]: shape above the limits (channels \(InputLimits.maximumChannels), sides \(InputLimits.maximumImageSide), kernel and stride 16, inputs 1024)")
+            }
         }
         let calibration = predictor.calibration
         guard [calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds].allSatisfy(\.isFinite) else {
@@ -346,7 +352,7 @@ extension DeviceProfile {
         do {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         } catch {
-            throw ProfileError("\(path): cannot create the directory \(directory) (\(error.localizedDescription))")
+            throw ProfileError("\(path): cannot create the directory \(directory) (\(FileProblem.reason(error)))")
         }
         try AtomicFile.write(jsonText(), to: path)
     }

@@ -216,13 +216,12 @@ public struct HarnessBuilder: Sendable {
     /// the sources compile to objects in parallel, then link. Errors name the device and the step.
     public func build(in directory: String) throws -> String {
         let step = "build harness"
-        let fileManager = FileManager.default
         let runtimeDirectory = "\(directory)/runtime"
         var sources: [String] = []
         do {
             for file in RuntimeSources.files {
                 let path = "\(runtimeDirectory)/\(file.path)"
-                try fileManager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileProblem.createDirectory((path as NSString).deletingLastPathComponent)
                 try AtomicFile.write(file.contents, to: path)
                 if path.hasSuffix(".c") { sources.append(path) }
             }
@@ -230,7 +229,7 @@ public struct HarnessBuilder: Sendable {
             try AtomicFile.write(HarnessSource.text, to: harnessPath)
             sources.append(harnessPath)
         } catch {
-            throw ProfileError(device: device.name, step: step, reason: "\(error)")
+            throw ProfileError(device: device.name, step: step, reason: FileProblem.reason(error))
         }
 
         let toolchain = Toolchain(device: device)
@@ -306,7 +305,7 @@ public struct DeviceHarness: Sendable {
         do {
             try AtomicFile.write(networks.map(\.planText).joined(), to: planPath)
         } catch {
-            throw ProfileError(device: device, step: "write plan", reason: "\(error)")
+            throw ProfileError(device: device, step: "write plan", reason: FileProblem.reason(error))
         }
         defer { try? FileManager.default.removeItem(atPath: planPath) }
         let devicePlan: String
@@ -331,7 +330,7 @@ public struct DeviceHarness: Sendable {
         do {
             return try HarnessOutput.parse(result.stdout)
         } catch {
-            throw ProfileError(device: device, step: "run harness", reason: "\(error)")
+            throw ProfileError(device: device, step: "run harness", reason: FileProblem.reason(error))
         }
     }
 }

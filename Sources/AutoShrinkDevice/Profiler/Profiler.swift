@@ -74,11 +74,10 @@ public struct Profiler: Sendable {
                                                   seed: 1000 + UInt64(index)))
             }
         } catch {
-            throw ProfileError(device: name, step: "enumerate operators", reason: "\(error)")
+            throw ProfileError(device: name, step: "enumerate operators", reason: FileProblem.reason(error))
         }
 
-        let workDirectory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("autoshrink-profile-\(name)-\(UUID().uuidString.prefix(8))").path
+        let workDirectory = ScratchFiles.path("profile")
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
         // Reach the device before spending time on the build: an unreachable device fails at once.
         let runner = makeRunner(for: device)
@@ -180,7 +179,7 @@ public struct Profiler: Sendable {
                     outputChecksum: networkTimings[planned[index].name]!.checksum))
             }
         } catch {
-            throw ProfileError(device: name, step: "fit predictor", reason: "\(error)")
+            throw ProfileError(device: name, step: "fit predictor", reason: FileProblem.reason(error))
         }
         var split = Array(measurements.indices)
         var splitGenerator = ProfileRandom(seed: options.seed ^ 0xF17)

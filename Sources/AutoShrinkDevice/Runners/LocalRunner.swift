@@ -1,3 +1,4 @@
+import AutoShrinkModel
 import Foundation
 
 /// Runs binaries on this machine by fork/exec; the reference runner the others are tested against.
@@ -11,8 +12,7 @@ public struct LocalRunner: DeviceRunner {
 
     public init(device: DeviceDescription, stagingDirectory: String? = nil) {
         self.device = device
-        self.stagingDirectory = stagingDirectory ?? FileManager.default.temporaryDirectory
-            .appendingPathComponent("autoshrink-\(device.name)-\(UUID().uuidString.prefix(8))").path
+        self.stagingDirectory = stagingDirectory ?? ScratchFiles.path("runner")
     }
 
     public func prepare() throws {
@@ -20,7 +20,7 @@ public struct LocalRunner: DeviceRunner {
             try FileManager.default.createDirectory(atPath: stagingDirectory, withIntermediateDirectories: true)
         } catch {
             throw DeviceRunnerError.stepFailed(device: device.name, step: "prepare",
-                                               reason: "cannot create \(stagingDirectory): \(error.localizedDescription)")
+                                               reason: "cannot create \(stagingDirectory): \(FileProblem.reason(error))")
         }
     }
 
@@ -37,7 +37,7 @@ public struct LocalRunner: DeviceRunner {
             }
         } catch {
             throw DeviceRunnerError.stepFailed(device: device.name, step: step,
-                                               reason: "cannot copy \(localPath) to \(destination): \(error.localizedDescription)")
+                                               reason: "cannot copy \(localPath) to \(destination): \(FileProblem.reason(error))")
         }
         return destination
     }
@@ -68,7 +68,7 @@ public struct LocalRunner: DeviceRunner {
         do {
             outcome = try runSubprocess(executable: executable, arguments: arguments, timeout: timeout)
         } catch {
-            throw DeviceRunnerError.stepFailed(device: device.name, step: step, reason: "\(error)")
+            throw DeviceRunnerError.stepFailed(device: device.name, step: step, reason: FileProblem.reason(error))
         }
         switch outcome {
         case .finished(let result):
@@ -91,7 +91,7 @@ public struct LocalRunner: DeviceRunner {
             return String(decoding: data, as: UTF8.self)
         } catch {
             throw DeviceRunnerError.stepFailed(device: device.name, step: stepName("read", devicePath),
-                                               reason: error.localizedDescription)
+                                               reason: FileProblem.reason(error))
         }
     }
 
@@ -101,7 +101,7 @@ public struct LocalRunner: DeviceRunner {
             try FileManager.default.removeItem(atPath: stagingDirectory)
         } catch {
             throw DeviceRunnerError.stepFailed(device: device.name, step: "cleanup",
-                                               reason: "cannot remove \(stagingDirectory): \(error.localizedDescription)")
+                                               reason: "cannot remove \(stagingDirectory): \(FileProblem.reason(error))")
         }
     }
 }

@@ -168,7 +168,7 @@ public final class SSHRunner: DeviceRunner, @unchecked Sendable {
             outcome = try runSubprocess(executable: executable, arguments: arguments,
                                         timeout: timeout + Double(connectTimeout) + 10)
         } catch {
-            throw DeviceRunnerError.stepFailed(device: device.name, step: step, reason: "\(error)")
+            throw DeviceRunnerError.stepFailed(device: device.name, step: step, reason: FileProblem.reason(error))
         }
         switch outcome {
         case .finished(let result): return result

@@ -1,3 +1,4 @@
+import AutoShrinkModel
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -60,9 +61,9 @@ public func runSubprocess(
     environment: [String: String]? = nil
 ) throws -> SubprocessOutcome {
     let fileManager = FileManager.default
-    let captureDirectory = fileManager.temporaryDirectory
-        .appendingPathComponent("autoshrink-subprocess-\(UUID().uuidString)")
-    try fileManager.createDirectory(at: captureDirectory, withIntermediateDirectories: true)
+    // autoshrink-subprocess-pPID-XXXXXXXX: a killed process's folder is removed by the next run (ScratchFiles).
+    let captureDirectory = URL(fileURLWithPath: ScratchFiles.path("subprocess"))
+    try FileProblem.createDirectory(captureDirectory.path)
     defer { try? fileManager.removeItem(at: captureDirectory) }
     let stdoutPath = captureDirectory.appendingPathComponent("stdout").path
     let stderrPath = captureDirectory.appendingPathComponent("stderr").path

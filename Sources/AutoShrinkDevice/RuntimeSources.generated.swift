@@ -3,7 +3,7 @@
 /// The C runtime kernel sources, embedded so exports and profiler harnesses use exactly these files.
 public enum RuntimeSources {
     /// SHA-256 over (relative path, contents) of every file: the runtime version in profiles and exports.
-    public static let hash = "6822af413856ddac95daea81611cb2dc0de25842c34167fb84e30e24e63a3c80"
+    public static let hash = "3191c7a3334ed3252e98e9de4bcf21e5632318546ffed92b05ef42d7b3901955"
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = [
         ("add.c", #"""
@@ -2680,6 +2680,14 @@ void as_pack_weights_s8(const int8_t *weights_oi, int out_channels, int reductio
 /** Name of the compiled-in optimized path, e.g. "x86-avx512-vnni", "aarch64-neon-dotprod". */
 const char *as_runtime_simd_path(void);
 
+/**
+ * The SIMD tier of this build for people (simd_tier.c): "x86 AVX-512 VNNI", "x86 AVX-512",
+ * "x86 AVX2", "aarch64 NEON dotprod", "aarch64 NEON", or for builds on the portable C loops
+ * "armv7 NEON (portable C)", "armv7 scalar (portable C)", "x86-64 (portable C)",
+ * "aarch64 (portable C)", "scalar (portable C)".
+ */
+const char *as_simd_tier(void);
+
 /** Monotonic clock in nanoseconds (CLOCK_MONOTONIC), for benchmark harnesses (timing.c). */
 uint64_t as_time_ns(void);
 
@@ -3924,6 +3932,45 @@ static AS_ALWAYS_INLINE int8x16_t as__output16_neon(int32x4_t v0, int32x4_t v1, 
 #endif /* AS_ARM_NEON */
 
 #endif /* AUTOSHRINK_SIMD_REQUANT_H */
+
+"""#),
+        ("simd_tier.c", #"""
+/*
+ * simd_tier.c - the SIMD tier this build of the runtime runs, as a human-readable name for the
+ * output of generated programs (e.g. "aarch64 NEON dotprod"). The tier is fixed at compile time by
+ * the target flags, through the same AS_* macros the kernels test (kernel_common.h); see
+ * docs/devices.md for which device file builds which tier.
+ *
+ * Builds without a hand-written SIMD path (armv7, x86-64 baseline, AUTOSHRINK_PORTABLE) run the
+ * portable C loops, which the compiler vectorises for whatever the flags allow: the name says
+ * "portable C" and the vector ISA the compiler could use (armv7 NEON needs -mfpu=neon*).
+ */
+#include "kernel_common.h"
+
+const char *as_simd_tier(void)
+{
+#if defined(AS_X86_AVX512_VNNI)
+    return "x86 AVX-512 VNNI";
+#elif defined(AS_X86_AVX512)
+    return "x86 AVX-512";
+#elif defined(AS_X86_AVX2)
+    return "x86 AVX2";
+#elif defined(AS_ARM_DOTPROD)
+    return "aarch64 NEON dotprod";
+#elif defined(AS_ARM_NEON)
+    return "aarch64 NEON";
+#elif defined(__aarch64__)
+    return "aarch64 (portable C)";
+#elif defined(__arm__) && defined(__ARM_NEON)
+    return "armv7 NEON (portable C)";
+#elif defined(__arm__)
+    return "armv7 scalar (portable C)";
+#elif defined(__x86_64__)
+    return "x86-64 (portable C)";
+#else
+    return "scalar (portable C)";
+#endif
+}
 
 """#),
         ("timing.c", #"""

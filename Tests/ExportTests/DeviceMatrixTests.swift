@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-/// Per-device correctness matrix (docs/devices.md, "Device matrix"): every file in devices/ loads;
+/// Per-device correctness matrix (docs/devices.md, "Which CPUs each file stands for"): every file in devices/ loads;
 /// every device whose compiler is installed exports a small int8 cell network; every device that can
 /// run here runs it on 300 test images, real boards under the qemu CPU model that stands for them,
 /// and prints exactly what the x86_64 build prints (predictions and int8 scores), without SIGILL.
@@ -23,7 +23,7 @@ struct DeviceMatrixTests {
 
     /// The qemu CPU models that stand for each device that cannot run here itself (real boards
     /// reached over SSH); qemu devices also run under these in addition to their own `cpu`.
-    /// A new board file must be added here (and to the table in docs/devices.md).
+    /// A new board file must be added here, to expectedTier and expectedSIMDPath, and to the table in docs/devices.md.
     static let standIns: [String: [String]] = [
         "raspberry-pi-3-armv7": ["max"],                 // qemu-arm has no Cortex-A53 model: ARMv8 AArch32
         "raspberry-pi-4": ["cortex-a72", "cortex-a53"],  // A72; the A53 (Pi 3, Zero 2 W) has the same ISA
@@ -113,6 +113,10 @@ struct DeviceMatrixTests {
                 #expect(Self.standIns[device.name] != nil, "\(file): no qemu CPU model stands for it in DeviceMatrixTests.standIns")
             } else if case .ssh = device.runner {
                 #expect(Self.notRun[device.name] != nil, "\(file): an x86_64 SSH device the matrix neither runs nor explains")
+            }
+            if device.architecture != .x86_64 {
+                #expect(Self.expectedTier[device.name] != nil && Self.expectedSIMDPath[device.name] != nil,
+                        "\(file): its SIMD tier and path are not in DeviceMatrixTests.expectedTier / expectedSIMDPath")
             }
             let documented = documentation.contains("| `\(device.name)` |")
             #expect(documented, "docs/devices.md has no table row for \(device.name)")

@@ -7,7 +7,29 @@
 //   AutoShrinkFormats (Foundation only: VersionedDocument loading, export.json, command summaries,
 //                      DeviceDescription), under AutoShrinkModel and everything above it
 //   AutoShrinkData (datasets, CZlib)      CArmadillo (least squares)      CRuntime (C99 inference kernels)
+//   AutoShrinkExport -> CRuntime (the exporter calls the kernels' quantization and packing helpers)
+// C sources: Sources/CRuntime (kernels) and Sources/CHarness (profiler harness, export main/idx; not a
+// target, they contain main()) are embedded into AutoShrinkDevice at build time by the EmbedCSources
+// plugin (tool: embed-c-sources, library: CSourceEmbedding); nothing generated is committed.
+import Foundation
 import PackageDescription
+
+/// The training engine's Swift kernels (SIMD8 loops: depthwise taps, batch norm, im2col, epilogues)
+/// are compiled for the SIMD level of the machine that builds them, as `-march=native` would: AVX2
+/// where /proc/cpuinfo lists it (the Swift compiler takes its target features from the clang
+/// options). Swift never contracts a*b+c into an FMA, so the numbers are bit-identical to a
+/// baseline x86-64 build; only the speed changes. `AUTOSHRINK_PORTABLE_BUILD=1` builds for any
+/// x86-64 (for a binary copied to other machines). See docs/architecture.md, "Training engine".
+let engineSIMDFlags: [String] = {
+    #if arch(x86_64)
+    if ProcessInfo.processInfo.environment["AUTOSHRINK_PORTABLE_BUILD"] == "1" { return [] }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return line.split(separator: " ").contains("avx2") ? ["-Xcc", "-mavx2"] : []
+    #else
+    return []
+    #endif
+}()
 
 let package = Package(
     name: "autoshrink",
@@ -26,20 +48,25 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Least squares over Armadillo behind an extern "C" API.
         .target(name: "CArmadillo", linkerSettings: [.linkedLibrary("armadillo")]),
-        // The C99 inference kernels; the same files are copied verbatim into every export.
+        // The C99 inference kernels; linked by the exporter and copied verbatim into every export.
         .target(name: "CRuntime",
-                cSettings: [.unsafeFlags(["-O3", "-std=c99"])]),
+                cSettings: [.unsafeFlags(["-O3", "-std=c99", "-Wall", "-Wextra", "-Werror"])]),
+        // Build-time embedding of the C sources (see docs/architecture.md, "C sources").
+        .target(name: "CSourceEmbedding"),
+        .executableTarget(name: "embed-c-sources", dependencies: ["CSourceEmbedding"]),
+        .plugin(name: "EmbedCSources", capability: .buildTool(), dependencies: ["embed-c-sources"]),
 
         .target(name: "AutoShrinkEngine", dependencies: ["COpenBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+                swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineSIMDFlags)]),
         .target(name: "AutoShrinkData", dependencies: ["CZlib"]),
         // Typed, versioned file formats and command summaries shared by writers and readers.
         .target(name: "AutoShrinkFormats"),
         .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData"]),
         .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
-        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"]),
+        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"],
+                plugins: ["EmbedCSources"]),
         .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
-        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine"]),
+        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
             "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport",
@@ -51,7 +78,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["AutoShrinkModel", "AutoShrinkEngine"]),
         .testTarget(name: "SearchTests", dependencies: ["AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkData"]),
         .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
-        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkReport", "AutoShrinkSearch"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),

@@ -229,6 +229,10 @@ enum Im2Col {
         let kernel = g.kernel, stride = g.stride, padding = g.padding
         let outputHeight = g.outputHeight, outputWidth = g.outputWidth
         let outputPlane = outputHeight * outputWidth
+        if stride == 2 {
+            packStrideTwo(input: input, images: images, into: columns, firstImage: firstImage, rowLength: rowLength, g)
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedCount) { buffer in
             let padded = buffer.baseAddress!
             padded.update(repeating: 0, count: g.paddedCount)
@@ -249,6 +253,46 @@ enum Im2Col {
                                 } else {
                                     for ox in 0..<outputWidth { to[ox] = from[ox * stride] }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stride 2: the padded plane P is split into four phase planes Q[a][b][i][j] = P[2i+a][2j+b]
+    /// (QH = ceil(PH/2), QW = ceil(PW/2)), so row oy of tap (ky, kx) is the contiguous run
+    /// Q[ky%2][kx%2][oy + ky/2][kx/2 ..< kx/2 + Wo] and every gather is a plain row copy.
+    /// The same values as strided gathers from P, so results do not change.
+    private static func packStrideTwo(input: FeatureMap, images: Range<Int>, into columns: UnsafeMutablePointer<Float>,
+                                      firstImage: Int, rowLength: Int, _ g: Geometry) {
+        let kernel = g.kernel, padding = g.padding
+        let outputHeight = g.outputHeight, outputWidth = g.outputWidth, outputPlane = outputHeight * outputWidth
+        let phaseWidth = (g.paddedWidth + 1) / 2, phasePlane = ((g.height + 2 * padding + 1) / 2) * phaseWidth
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * phasePlane) { buffer in
+            let phases = buffer.baseAddress!
+            // Positions that map to padding (or past P's edge) are never written below, so they stay zero.
+            phases.update(repeating: 0, count: 4 * phasePlane)
+            for n in images {
+                for c in 0..<input.channels {
+                    let source = input.channel(c) + n * input.plane
+                    for y in 0..<g.height {
+                        let py = y + padding
+                        let row = source + y * g.width
+                        let even = phases + ((py & 1) * 2) * phasePlane + (py >> 1) * phaseWidth
+                        let odd = even + phasePlane
+                        for x in 0..<g.width {
+                            let px = x + padding
+                            (px & 1 == 0 ? even : odd)[px >> 1] = row[x]
+                        }
+                    }
+                    for ky in 0..<kernel {
+                        for kx in 0..<kernel {
+                            let destination = columns + ((c * kernel + ky) * kernel + kx) * rowLength + (n - firstImage) * outputPlane
+                            let phase = phases + ((ky & 1) * 2 + (kx & 1)) * phasePlane + (ky >> 1) * phaseWidth + (kx >> 1)
+                            for oy in 0..<outputHeight {
+                                copyRow(destination + oy * outputWidth, phase + oy * phaseWidth, outputWidth)
                             }
                         }
                     }

@@ -292,9 +292,7 @@ public enum ModelExporter {
         }
         try write("model.h", CModelGenerator.header(graph: graph, description: description))
         for (precision, generator) in generators { try write(files[precision]!.source, generator.source()) }
-        try write("idx.h", HarnessSources.idxHeader + "\n")
-        try write("idx.c", HarnessSources.idxSource + "\n")
-        try write("main.c", HarnessSources.mainSource + "\n")
+        for file in HarnessSources.files { try write(file.path, file.contents) }
         try write("Makefile", makefile(device: device, files: files, runtime: runtime, description: description))
         try architecture.write(to: "\(directory)/model.arch.json")
         return (runtime, ["main.c", "idx.c"])

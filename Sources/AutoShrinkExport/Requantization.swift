@@ -1,7 +1,9 @@
 import AutoShrinkModel
+import CRuntime
 
-/// The int8 fixed-point arithmetic of the TFLite scheme, bit-exact with the C runtime's
-/// `requantize.c` (the exporter computes every constant here and writes it into `model.c`).
+/// The int8 fixed-point arithmetic of the TFLite scheme. The exporter computes every constant it
+/// writes into `model.c` by calling the C runtime's own functions (requantize.c, linked into
+/// autoshrink), so the constants are those the kernels would compute themselves.
 ///
 /// A real multiplier M > 0 is stored as a Q0.31 integer m in [2^30, 2^31) and an exponent s with
 /// M ~= m * 2^(s - 31); applying it to an int32 x is MBQM(x, m, s) (saturating rounding doubling
@@ -18,91 +20,58 @@ public enum Requantization {
         public var description: String { "(\(multiplier), \(shift))" }
     }
 
-    /// `as_quantize_multiplier`: frexp by exact halving/doubling, mantissa * 2^31 rounded half away
-    /// from zero, a mantissa that rounds up to 2^31 renormalised; reals <= 0, NaN, infinite or below
-    /// 2^-32 give (0, 0); reals >= 2^30 saturate to (2^31 - 1, 30).
+    /// `as_quantize_multiplier`: reals <= 0, NaN, infinite or below 2^-32 give (0, 0); reals >= 2^30
+    /// saturate to (2^31 - 1, 30); the mantissa is rounded half away from zero.
     public static func quantizeMultiplier(_ real: Double) -> Multiplier {
-        guard real > 0, real <= Double.greatestFiniteMagnitude else { return Multiplier(multiplier: 0, shift: 0) }
-        var mantissa = real
-        var exponent = 0
-        while mantissa >= 1 { mantissa *= 0.5; exponent += 1 }
-        while mantissa < 0.5 { mantissa *= 2; exponent -= 1 }
-        var fixed = roundHalfAwayFromZero(mantissa * 2_147_483_648.0)
-        if fixed == Int64(1) << 31 { fixed /= 2; exponent += 1 }
-        if exponent < -31 { fixed = 0; exponent = 0 }
-        if exponent > 30 { fixed = Int64(Int32.max); exponent = 30 }
-        return Multiplier(multiplier: Int32(fixed), shift: Int32(exponent))
-    }
-
-    /// round(value) with halves away from zero, as the C runtime computes it (truncate, then
-    /// compare the exact fraction); `value` must fit in Int64.
-    public static func roundHalfAwayFromZero(_ value: Double) -> Int64 {
-        var whole = Int64(value)
-        let fraction = value - Double(whole)
-        if fraction >= 0.5 { whole += 1 } else if fraction <= -0.5 { whole -= 1 }
-        return whole
+        var multiplier: Int32 = 0
+        var shift: Int32 = 0
+        as_quantize_multiplier(real, &multiplier, &shift)
+        return Multiplier(multiplier: multiplier, shift: shift)
     }
 
     /// `as_quantize_s8` for one value: clamp(round_half_away(x / scale) + zp, -128, 127), NaN -> zp.
     public static func quantize(_ value: Float, scale: Float, zeroPoint: Int) -> Int8 {
-        var scaled = Double(value) / Double(scale)
-        if scaled.isNaN { return Int8(clamping: zeroPoint) }
-        scaled = Swift.min(Swift.max(scaled, -1e6), 1e6)
-        return Int8(clamping: roundHalfAwayFromZero(scaled) + Int64(zeroPoint))
+        var input = value
+        var output: Int8 = 0
+        as_quantize_s8(&input, 1, scale, Int32(clamping: zeroPoint), &output)
+        return output
     }
 
     /// `as_activation_range_s8`: the quantized clamp of an activation for an output tensor.
     public static func activationRange(_ activation: Activation, output: AffineQuantization) -> ClosedRange<Int32> {
-        var low: Int32 = -128, high: Int32 = 127
-        if activation != .none {
-            low = Swift.max(low, Int32(quantize(0, scale: output.scale, zeroPoint: output.zeroPoint)))
-        }
-        if activation == .relu6 {
-            high = Swift.min(high, Int32(quantize(6, scale: output.scale, zeroPoint: output.zeroPoint)))
-        }
+        var low: Int32 = 0, high: Int32 = 0
+        as_activation_range_s8(activation.runtime, output.scale, Int32(clamping: output.zeroPoint), &low, &high)
         return low...high
     }
 
-    // MARK: gemmlowp primitives (for the Swift int8 reference and tests)
-
-    /// round(a * b / 2^31), halves up; INT32_MIN * INT32_MIN saturates.
-    public static func saturatingRoundingDoublingHighMul(_ a: Int32, _ b: Int32) -> Int32 {
-        if a == .min && b == .min { return .max }
-        let product = Int64(a) * Int64(b)
-        let nudge: Int64 = product >= 0 ? 1 << 30 : 1 - (1 << 30)
-        return Int32((product + nudge) / (1 << 31))
-    }
-
-    /// x / 2^exponent rounded to nearest, halves away from zero (exponent 0...31).
-    public static func roundingDivideByPowerOfTwo(_ x: Int32, _ exponent: Int) -> Int32 {
-        let mask = Int32(truncatingIfNeeded: (UInt32(1) << UInt32(exponent)) &- 1)
-        let remainder = x & mask
-        let threshold = (mask >> 1) + (x < 0 ? 1 : 0)
-        let floor = Int32((Int64(x) - Int64(remainder)) / (Int64(1) << Int64(exponent)))
-        return floor + (remainder > threshold ? 1 : 0)
-    }
-
-    /// MBQM(x, m, s): saturating x * 2^max(s, 0), SRDHM by m, rounding divide by 2^max(-s, 0).
+    /// `as_multiply_by_quantized_multiplier`: MBQM(x, m, s).
     public static func multiply(_ x: Int32, by multiplier: Multiplier) -> Int32 {
-        let shift = Int(multiplier.shift)
-        let left = Swift.max(shift, 0), right = Swift.max(-shift, 0)
-        let shifted = Int32(clamping: Int64(x) * (Int64(1) << Int64(left)))
-        return roundingDivideByPowerOfTwo(saturatingRoundingDoublingHighMul(shifted, multiplier.multiplier), right)
+        as_multiply_by_quantized_multiplier(x, multiplier.multiplier, multiplier.shift)
     }
 
-    /// clamp(zp + MBQM(acc, m, s), range) as int8.
+    /// `as_requantize_value`: clamp(zp + MBQM(acc, m, s), range) as int8.
     public static func requantize(_ accumulator: Int32, _ multiplier: Multiplier, zeroPoint: Int32,
                                   range: ClosedRange<Int32> = -128...127) -> Int8 {
-        let value = Int64(multiply(accumulator, by: multiplier)) + Int64(zeroPoint)
-        return Int8(Swift.min(Swift.max(value, Int64(range.lowerBound)), Int64(range.upperBound)))
+        as_requantize_value(accumulator, multiplier.multiplier, multiplier.shift, zeroPoint, range.lowerBound, range.upperBound)
     }
 }
 
-/// Parameters of the int8 elementwise add, computed exactly as `as_add_params_s8_init` does
-/// (TFLite ADD: both inputs shifted left by 20, rescaled to 2 max(s1, s2), summed, rescaled).
+extension Activation {
+    /// The C runtime's `as_activation`.
+    var runtime: as_activation {
+        switch self {
+        case .none: AS_ACTIVATION_NONE
+        case .relu: AS_ACTIVATION_RELU
+        case .relu6: AS_ACTIVATION_RELU6
+        }
+    }
+}
+
+/// Parameters of the int8 elementwise add, filled by `as_add_params_s8_init` (TFLite ADD: both
+/// inputs shifted left by 20, rescaled to 2 max(s1, s2), summed, rescaled).
 public struct AddParameters: Hashable, Sendable, Codable {
     /// `AS_ADD_LEFT_SHIFT` of the C runtime.
-    public static let leftShift: Int32 = 20
+    public static let leftShift = Int32(AS_ADD_LEFT_SHIFT)
 
     public var input1ZeroPoint: Int32
     public var input2ZeroPoint: Int32
@@ -115,26 +84,17 @@ public struct AddParameters: Hashable, Sendable, Codable {
 
     public init(input1: AffineQuantization, input2: AffineQuantization, output: AffineQuantization,
                 activation: Activation = .none) {
-        let s1 = Double(input1.scale), s2 = Double(input2.scale)
-        let twiceMaxInputScale = 2.0 * (s1 > s2 ? s1 : s2)
-        input1ZeroPoint = Int32(input1.zeroPoint)
-        input2ZeroPoint = Int32(input2.zeroPoint)
-        outputZeroPoint = Int32(output.zeroPoint)
-        self.input1 = Requantization.quantizeMultiplier(s1 / twiceMaxInputScale)
-        self.input2 = Requantization.quantizeMultiplier(s2 / twiceMaxInputScale)
-        self.output = Requantization.quantizeMultiplier(
-            twiceMaxInputScale / (Double(Int32(1) << AddParameters.leftShift) * Double(output.scale)))
-        let range = Requantization.activationRange(activation, output: output)
-        activationMin = range.lowerBound
-        activationMax = range.upperBound
-    }
-
-    /// One output value from two int8 inputs (the C reference's arithmetic).
-    public func apply(_ a: Int8, _ b: Int8) -> Int8 {
-        let scaleUp = Int32(1) << AddParameters.leftShift
-        let x = (Int32(a) - input1ZeroPoint) * scaleUp, y = (Int32(b) - input2ZeroPoint) * scaleUp
-        let sum = Requantization.multiply(x, by: input1) + Requantization.multiply(y, by: input2)
-        return Requantization.requantize(sum, output, zeroPoint: outputZeroPoint, range: activationMin...activationMax)
+        var p = as_add_params_s8()
+        as_add_params_s8_init(input1.scale, Int32(clamping: input1.zeroPoint), input2.scale, Int32(clamping: input2.zeroPoint),
+                              output.scale, Int32(clamping: output.zeroPoint), activation.runtime, &p)
+        input1ZeroPoint = p.input1_zero_point
+        input2ZeroPoint = p.input2_zero_point
+        outputZeroPoint = p.output_zero_point
+        self.input1 = Requantization.Multiplier(multiplier: p.input1_multiplier, shift: p.input1_shift)
+        self.input2 = Requantization.Multiplier(multiplier: p.input2_multiplier, shift: p.input2_shift)
+        self.output = Requantization.Multiplier(multiplier: p.output_multiplier, shift: p.output_shift)
+        activationMin = p.activation_min
+        activationMax = p.activation_max
     }
 }
 

@@ -1,4 +1,7 @@
+import CRuntime
+
 /// Weight layouts of the C kernels (see autoshrink_runtime.h), from the folded [out, in/groups, k, k].
+/// The GEMM layouts come from the runtime's own packers (`as_pack_weights_s8/_f32`, layout.c).
 ///
 /// R = K * K * C_in is the reduction length with r = (ky * K + kx) * C_in + ci, R4 = ceil(R / 4).
 public enum WeightPacking {
@@ -23,13 +26,8 @@ public enum WeightPacking {
     /// [C_out][R] -> int8 GEMM layout [R4][C_out][4]; entries with r >= R are 0 (as_pack_weights_s8).
     public static func packInt8(_ natural: [Int8], outputChannels: Int, reduction: Int) -> [Int8] {
         precondition(natural.count == outputChannels * reduction, "weights must be [C_out][R]")
-        let groups = (reduction + 3) / 4
-        var packed = [Int8](repeating: 0, count: groups * outputChannels * 4)
-        for o in 0..<outputChannels {
-            for r in 0..<reduction {
-                packed[((r / 4) * outputChannels + o) * 4 + r % 4] = natural[o * reduction + r]
-            }
-        }
+        var packed = [Int8](repeating: 0, count: (reduction + 3) / 4 * outputChannels * 4)
+        as_pack_weights_s8(natural, Int32(outputChannels), Int32(reduction), &packed)
         return packed
     }
 
@@ -37,9 +35,7 @@ public enum WeightPacking {
     public static func packFloat(_ natural: [Float], outputChannels: Int, reduction: Int) -> [Float] {
         precondition(natural.count == outputChannels * reduction, "weights must be [C_out][R]")
         var packed = [Float](repeating: 0, count: natural.count)
-        for o in 0..<outputChannels {
-            for r in 0..<reduction { packed[r * outputChannels + o] = natural[o * reduction + r] }
-        }
+        as_pack_weights_f32(natural, Int32(outputChannels), Int32(reduction), &packed)
         return packed
     }
 

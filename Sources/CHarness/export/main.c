@@ -1,0 +1,538 @@
+/*
+ * main.c - command-line harness around the generated model (C99 + libc; the model itself never
+ * allocates, only this harness does, for reading files).
+ *
+ *   model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]
+ *   model IMAGE [--json]                              one image: raw C*H*W bytes or a binary PGM (P5)
+ *   model --bench N [--idx IMAGES | IMAGE] [--json]   latency of one inference (input to scores): median, p90
+ *   model --bench-layers N [--idx IMAGES | IMAGE] [--json]   the same for every layer
+ *
+ * IMAGES is an IDX file (N x H x W, or N x C x H x W) of unsigned bytes, plain or gzip compressed.
+ * Without --labels, a labels file next to it is used when its name follows the MNIST convention
+ * (t10k-images-idx3-ubyte[.gz] -> t10k-labels-idx1-ubyte[.gz]).
+ * Each image prints one line "index class score_0 ... score_{K-1}" (scores: see model_score_kind());
+ * with labels the last line is "accuracy A (correct/images)". --json adds a JSON summary as the last
+ * line. Any problem is one line on stderr and exit status 1 (2 for a usage error).
+ */
+#include "autoshrink_runtime.h"
+#include "idx.h"
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One image as the model reads it: [C][H][W] bytes. */
+#define IMAGE_BYTES (MODEL_INPUT_CHANNELS * MODEL_INPUT_HEIGHT * MODEL_INPUT_WIDTH)
+#define ERROR_BYTES 256
+
+typedef struct options {
+    const char *idx;    /* --idx */
+    const char *labels; /* --labels */
+    const char *image;  /* positional IMAGE */
+    long limit;         /* --limit, 0 = all */
+    long bench;         /* --bench runs, 0 = off */
+    long bench_layers;  /* --bench-layers runs, 0 = off */
+    int quiet;
+    int json;
+} options;
+
+static void fail(int status, const char *format, ...)
+{
+    va_list arguments;
+    fflush(stdout);
+    fputs("model: ", stderr);
+    va_start(arguments, format);
+    vfprintf(stderr, format, arguments);
+    va_end(arguments);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+static void usage(void)
+{
+    printf("usage: model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]\n"
+           "       model IMAGE [--json]            (raw %dx%dx%d uint8 bytes or a binary PGM)\n"
+           "       model --bench N [--idx IMAGES | IMAGE] [--json]\n"
+           "       model --bench-layers N [--idx IMAGES | IMAGE] [--json]\n"
+           "%s model %s: %d classes, scores are %s\n",
+           MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, model_precision(), MODEL_NAME,
+           MODEL_CLASSES, model_score_kind());
+}
+
+static long parse_count(const char *text, const char *option)
+{
+    char *end = NULL;
+    long value;
+    if (text == NULL) {
+        fail(2, "%s needs a number", option);
+    }
+    value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || value < 1) {
+        fail(2, "%s needs a positive number, got '%s'", option, text);
+    }
+    return value;
+}
+
+static options parse_options(int argc, char **argv)
+{
+    options o;
+    int i;
+    memset(&o, 0, sizeof o);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--idx") == 0 || strcmp(a, "--labels") == 0) {
+            if (next == NULL) {
+                fail(2, "%s needs a file", a);
+            }
+            *(a[2] == 'i' ? &o.idx : &o.labels) = next;
+            i++;
+        } else if (strcmp(a, "--limit") == 0) {
+            o.limit = parse_count(next, a);
+            i++;
+        } else if (strcmp(a, "--bench") == 0) {
+            o.bench = parse_count(next, a);
+            i++;
+        } else if (strcmp(a, "--bench-layers") == 0) {
+            o.bench_layers = parse_count(next, a);
+            i++;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            exit(0);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fail(2, "unknown option '%s' (see --help)", a);
+        } else if (o.image == NULL) {
+            o.image = a;
+        } else {
+            fail(2, "more than one image given ('%s' and '%s')", o.image, a);
+        }
+    }
+    if (o.idx != NULL && o.image != NULL) {
+        fail(2, "give either --idx IMAGES or one IMAGE, not both");
+    }
+    if (o.idx == NULL && o.image == NULL && o.bench == 0 && o.bench_layers == 0) {
+        usage();
+        exit(2);
+    }
+    if (o.labels != NULL && o.idx == NULL) {
+        fail(2, "--labels needs --idx");
+    }
+    return o;
+}
+
+/* ---- inputs -------------------------------------------------------------------------------------- */
+
+static uint8_t *read_or_fail(const char *path, size_t *size)
+{
+    char error[ERROR_BYTES];
+    uint8_t *data;
+    if (idx_read_file(path, &data, size, error, sizeof error) != 0) {
+        fail(1, "%s: %s", path, error);
+    }
+    return data;
+}
+
+/* The images of an IDX file as [N][C][H][W]; `storage` receives the buffer to free. */
+static const uint8_t *load_images(const char *path, long *count, uint8_t **storage)
+{
+    char error[ERROR_BYTES];
+    size_t size;
+    idx_array images;
+    int matches;
+    *storage = read_or_fail(path, &size);
+    if (idx_parse(*storage, size, &images, error, sizeof error) != 0) {
+        fail(1, "%s: %s", path, error);
+    }
+    matches = (images.dims == 3 && MODEL_INPUT_CHANNELS == 1 && images.shape[1] == MODEL_INPUT_HEIGHT &&
+               images.shape[2] == MODEL_INPUT_WIDTH) ||
+              (images.dims == 4 && images.shape[1] == MODEL_INPUT_CHANNELS &&
+               images.shape[2] == MODEL_INPUT_HEIGHT && images.shape[3] == MODEL_INPUT_WIDTH);
+    if (!matches) {
+        char shape[64];
+        int d, used = 0;
+        for (d = 1; d < images.dims; d++) {
+            used += snprintf(shape + used, sizeof shape - (size_t)used, "%s%lu", d > 1 ? "x" : "",
+                             (unsigned long)images.shape[d]);
+        }
+        fail(1, "%s: images are %s, the model expects %dx%dx%d (C x H x W)", path, images.dims > 1 ? shape : "scalars",
+             MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH);
+    }
+    *count = (long)images.shape[0];
+    return images.values;
+}
+
+static const uint8_t *load_labels(const char *path, long count, uint8_t **storage)
+{
+    char error[ERROR_BYTES];
+    size_t size, i;
+    idx_array labels;
+    *storage = read_or_fail(path, &size);
+    if (idx_parse(*storage, size, &labels, error, sizeof error) != 0) {
+        fail(1, "%s: %s", path, error);
+    }
+    if (labels.dims != 1 || (long)labels.shape[0] != count) {
+        fail(1, "%s: expected %ld labels (one per image), got an IDX array of %lu values", path, count,
+             (unsigned long)labels.count);
+    }
+    for (i = 0; i < labels.count; i++) {
+        if (labels.values[i] >= MODEL_CLASSES) {
+            fail(1, "%s: label %d of image %lu is not one of the model's %d classes", path, labels.values[i],
+                 (unsigned long)i, MODEL_CLASSES);
+        }
+    }
+    return labels.values;
+}
+
+static int file_exists(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        return 0;
+    }
+    fclose(file);
+    return 1;
+}
+
+/* The labels file that goes with an MNIST-style images file name, or NULL; malloc'd. */
+static char *find_labels(const char *images)
+{
+    static const char *const names[2][2] = {{"images-idx3-ubyte", "labels-idx1-ubyte"},
+                                            {"images.idx3-ubyte", "labels.idx1-ubyte"}};
+    const char *base = strrchr(images, '/');
+    int n;
+    base = base ? base + 1 : images;
+    for (n = 0; n < 2; n++) {
+        const char *at = strstr(base, names[n][0]);
+        size_t prefix, length;
+        char *candidate;
+        if (at == NULL) {
+            continue;
+        }
+        prefix = (size_t)(at - images);
+        length = strlen(images);
+        candidate = (char *)malloc(length + 4);
+        if (candidate == NULL) {
+            return NULL;
+        }
+        memcpy(candidate, images, prefix);
+        strcpy(candidate + prefix, names[n][1]);
+        strcat(candidate, at + strlen(names[n][0]));
+        if (file_exists(candidate)) {
+            return candidate;
+        }
+        length = strlen(candidate);
+        if (length > 3 && strcmp(candidate + length - 3, ".gz") == 0) {
+            candidate[length - 3] = '\0';
+        } else {
+            strcat(candidate, ".gz");
+        }
+        if (file_exists(candidate)) {
+            return candidate;
+        }
+        free(candidate);
+    }
+    return NULL;
+}
+
+/* Reads the next header integer of a PGM (whitespace and # comments before it); -1 if none. */
+static long pgm_number(const uint8_t *data, size_t size, size_t *position)
+{
+    long value = -1;
+    while (*position < size) {
+        const uint8_t c = data[*position];
+        if (c == '#') {
+            while (*position < size && data[*position] != '\n') {
+                (*position)++;
+            }
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            (*position)++;
+        } else {
+            break;
+        }
+    }
+    while (*position < size && data[*position] >= '0' && data[*position] <= '9' && value < 100000) {
+        value = (value < 0 ? 0 : 10 * value) + (data[*position] - '0');
+        (*position)++;
+    }
+    return value;
+}
+
+/* One image from a raw [C][H][W] byte file or a binary PGM (P5, 8-bit) into image. */
+static void load_single_image(const char *path, uint8_t *image)
+{
+    size_t size, position = 2, i;
+    uint8_t *data = read_or_fail(path, &size);
+    if (size >= 2 && data[0] == 'P' && data[1] == '5') {
+        const long width = pgm_number(data, size, &position);
+        const long height = pgm_number(data, size, &position);
+        const long maximum = pgm_number(data, size, &position);
+        if (width < 1 || height < 1 || maximum < 1 || position >= size) {
+            fail(1, "%s: malformed PGM header", path);
+        }
+        if (maximum > 255) {
+            fail(1, "%s: 16-bit PGM (maxval %ld) is not supported", path, maximum);
+        }
+        if (MODEL_INPUT_CHANNELS != 1 || width != MODEL_INPUT_WIDTH || height != MODEL_INPUT_HEIGHT) {
+            fail(1, "%s: PGM image is %ldx%ld, the model expects %dx%dx%d (C x H x W)", path, height, width,
+                 MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH);
+        }
+        position++; /* the single whitespace byte after maxval */
+        if (size - position != (size_t)IMAGE_BYTES) {
+            fail(1, "%s: PGM pixel data is %lu bytes, expected %d", path, (unsigned long)(size - position),
+                 IMAGE_BYTES);
+        }
+        for (i = 0; i < (size_t)IMAGE_BYTES; i++) {
+            const long v = data[position + i];
+            if (v > maximum) {
+                fail(1, "%s: pixel %lu is %ld, above the PGM maxval %ld", path, (unsigned long)i, v, maximum);
+            }
+            image[i] = (uint8_t)((v * 255 + maximum / 2) / maximum);
+        }
+    } else if (size == (size_t)IMAGE_BYTES) {
+        memcpy(image, data, IMAGE_BYTES);
+    } else {
+        fail(1, "%s: %lu bytes, expected %d (raw %dx%dx%d uint8) or a binary PGM (P5)", path, (unsigned long)size,
+             IMAGE_BYTES, MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH);
+    }
+    free(data);
+}
+
+/* Peak resident set size from /proc/self/status (VmHWM) in KiB, or -1 where unavailable. */
+static long peak_rss_kib(void)
+{
+    char line[256];
+    long value = -1;
+    FILE *file = fopen("/proc/self/status", "r");
+    if (file == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof line, file) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            value = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(file);
+    return value;
+}
+
+/* ---- classification ------------------------------------------------------------------------------ */
+
+static int classify(const uint8_t *image, float *scores)
+{
+    model_set_input(image);
+    model_run();
+    return model_output(scores);
+}
+
+static void print_scores(long index, int predicted, const float *scores)
+{
+    int k;
+    printf("%ld %d", index, predicted);
+    for (k = 0; k < MODEL_CLASSES; k++) {
+        printf(" %.6g", scores[k]);
+    }
+    putchar('\n');
+}
+
+static void run_images(const options *o)
+{
+    uint8_t *image_storage, *label_storage = NULL;
+    char *found_labels = NULL;
+    const char *labels_path = o->labels;
+    const uint8_t *images, *labels = NULL;
+    float scores[MODEL_CLASSES];
+    long count, index, correct = 0;
+    images = load_images(o->idx, &count, &image_storage);
+    if (labels_path == NULL) {
+        labels_path = found_labels = find_labels(o->idx);
+    }
+    if (labels_path != NULL) {
+        labels = load_labels(labels_path, count, &label_storage);
+    }
+    if (o->limit > 0 && o->limit < count) {
+        count = o->limit;
+    }
+    if (!o->quiet) {
+        printf("# %s %s: index class scores (%s)\n", MODEL_NAME, model_precision(), model_score_kind());
+    }
+    for (index = 0; index < count; index++) {
+        const int predicted = classify(images + (size_t)index * IMAGE_BYTES, scores);
+        if (labels != NULL && predicted == labels[index]) {
+            correct++;
+        }
+        if (!o->quiet) {
+            print_scores(index, predicted, scores);
+        }
+    }
+    if (labels != NULL) {
+        printf("accuracy %.4f (%ld/%ld)\n", count ? (double)correct / (double)count : 0.0, correct, count);
+    }
+    if (o->json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"images\":%ld,", MODEL_NAME, model_precision(), count);
+        if (labels != NULL) {
+            printf("\"correct\":%ld,\"accuracy\":%.6f,", correct, count ? (double)correct / (double)count : 0.0);
+        } else {
+            printf("\"correct\":null,\"accuracy\":null,");
+        }
+        printf("\"arena_bytes\":%lu,\"peak_rss_kib\":%ld}\n", (unsigned long)model_arena_bytes(), peak_rss_kib());
+    }
+    free(found_labels);
+    free(label_storage);
+    free(image_storage);
+}
+
+/* ---- benchmarks ---------------------------------------------------------------------------------- */
+
+static int compare_doubles(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Sorts times[count] and returns the median; *p90 receives the 90th percentile (nearest rank). */
+static double median_and_p90(double *times, long count, double *p90)
+{
+    long rank = (long)(0.9 * (double)count + 0.999999);
+    qsort(times, (size_t)count, sizeof *times, compare_doubles);
+    *p90 = times[(rank < 1 ? 1 : rank) - 1];
+    return count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
+}
+
+static double *allocate_times(long count)
+{
+    double *times = (double *)malloc((size_t)count * sizeof(double));
+    if (times == NULL) {
+        fail(1, "out of memory for %ld timings", count);
+    }
+    return times;
+}
+
+/* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them. */
+static void bench(const uint8_t *image, long runs, int json)
+{
+    double *times = allocate_times(runs), median, p90;
+    const long warmup = runs / 10 + 10;
+    float scores[MODEL_CLASSES];
+    long run;
+    for (run = 0; run < warmup; run++) {
+        classify(image, scores);
+    }
+    for (run = 0; run < runs; run++) {
+        const uint64_t start = as_time_ns();
+        classify(image, scores);
+        times[run] = (double)(as_time_ns() - start) * 1e-6;
+    }
+    median = median_and_p90(times, runs, &p90);
+    if (json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
+               "\"min_ms\":%.6f,\"simd\":\"%s\",\"arena_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
+               MODEL_NAME, model_precision(), runs, median, p90, times[0], as_runtime_simd_path(),
+               (unsigned long)model_arena_bytes(), peak_rss_kib());
+    } else {
+        printf("%s %s: median %.4f ms, p90 %.4f ms, min %.4f ms over %ld runs (1 thread, batch 1, %s)\n", MODEL_NAME,
+               model_precision(), median, p90, times[0], runs, as_runtime_simd_path());
+    }
+    free(times);
+}
+
+static void bench_layers(const uint8_t *image, long runs, int json)
+{
+    const int layers = model_layer_count();
+    double *times = allocate_times(runs * (long)layers), total = 0.0;
+    double *medians = allocate_times(layers);
+    const long warmup = runs / 10 + 10;
+    long run;
+    int layer;
+    model_set_input(image);
+    for (run = 0; run < warmup; run++) {
+        model_run();
+    }
+    for (run = 0; run < runs; run++) {
+        for (layer = 0; layer < layers; layer++) {
+            const uint64_t start = as_time_ns();
+            model_run_layer(layer);
+            times[(long)layer * runs + run] = (double)(as_time_ns() - start) * 1e-6;
+        }
+    }
+    for (layer = 0; layer < layers; layer++) {
+        double p90;
+        medians[layer] = median_and_p90(times + (long)layer * runs, runs, &p90);
+        total += medians[layer];
+    }
+    if (json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"simd\":\"%s\",\"sum_of_medians_ms\":%.6f,\"layers\":[",
+               MODEL_NAME, model_precision(), runs, as_runtime_simd_path(), total);
+        for (layer = 0; layer < layers; layer++) {
+            printf("%s{\"layer\":\"%s\",\"median_ms\":%.6f}", layer ? "," : "", model_layer_name(layer), medians[layer]);
+        }
+        printf("]}\n");
+    } else {
+        printf("%s %s per layer, median over %ld runs (%s):\n", MODEL_NAME, model_precision(), runs,
+               as_runtime_simd_path());
+        for (layer = 0; layer < layers; layer++) {
+            printf("  %-36s %9.4f ms  %5.1f %%\n", model_layer_name(layer), medians[layer],
+                   total > 0 ? 100.0 * medians[layer] / total : 0.0);
+        }
+        printf("  %-36s %9.4f ms\n", "sum of medians", total);
+    }
+    free(medians);
+    free(times);
+}
+
+int main(int argc, char **argv)
+{
+    static uint8_t single[IMAGE_BYTES];
+    const options o = parse_options(argc, argv);
+    if (o.bench > 0 || o.bench_layers > 0) {
+        /* time on the first image given, or on a mid-grey image */
+        uint8_t *storage = NULL;
+        const uint8_t *image = single;
+        if (o.idx != NULL) {
+            long count;
+            image = load_images(o.idx, &count, &storage);
+            if (count < 1) {
+                fail(1, "%s: no images", o.idx);
+            }
+        } else if (o.image != NULL) {
+            load_single_image(o.image, single);
+        } else {
+            memset(single, 128, sizeof single);
+        }
+        if (o.bench > 0) {
+            bench(image, o.bench, o.json);
+        }
+        if (o.bench_layers > 0) {
+            bench_layers(image, o.bench_layers, o.json);
+        }
+        free(storage);
+        return 0;
+    }
+    if (o.idx != NULL) {
+        run_images(&o);
+    } else {
+        float scores[MODEL_CLASSES];
+        int predicted;
+        load_single_image(o.image, single);
+        predicted = classify(single, scores);
+        if (!o.quiet) {
+            print_scores(0, predicted, scores);
+        }
+        if (o.json) {
+            int k;
+            printf("{\"model\":\"%s\",\"precision\":\"%s\",\"class\":%d,\"scores\":[", MODEL_NAME, model_precision(),
+                   predicted);
+            for (k = 0; k < MODEL_CLASSES; k++) {
+                printf("%s%.6g", k ? "," : "", scores[k]);
+            }
+            printf("]}\n");
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,762 @@
+/*
+ * harness.c - the autoshrink profiler's benchmark harness.
+ *
+ * Written by `autoshrink profile` next to the runtime kernel sources and built with the device's own
+ * compiler and flags, so it times exactly the kernels an export ships. It interprets small networks
+ * described in a text plan; an entry of the per-operator latency table is a network of one layer.
+ * The harness mallocs its buffers (the kernels never do); weights and inputs are pseudo-random from a
+ * per-network seed with integer arithmetic only, so an int8 network computes bit-identical outputs
+ * on every architecture.
+ *
+ * Usage:
+ *   harness time PLAN SAMPLES PASSES SAMPLE_US   time every network of PLAN
+ *   harness check PLAN                            run every network once, print checksums
+ *   harness info                                  print the runtime's SIMD path
+ *
+ * PLAN, one item per line:
+ *   network NAME DTYPE SEED           DTYPE s8 or f32; starts a network
+ *   tensor C H W                      tensors are numbered 0, 1, ... per network; 0 is the input
+ *   conv OUT IN KERNEL STRIDE ACT     full KxK convolution (groups 1); ACT 0 none, 1 relu
+ *   pointwise OUT IN STRIDE ACT       1x1 convolution
+ *   depthwise OUT IN STRIDE ACT       depthwise 3x3
+ *   maxpool OUT IN                    2x2, stride 2
+ *   concat OUT COUNT IN...            channel concat in order (s8: input 0 copied, the others requantized)
+ *   add OUT IN1 IN2
+ *   gap OUT IN                        global average pool
+ *   linear OUT IN                     fully connected with bias
+ *   end                               the last layer's output is the network's output
+ *
+ * Output (stdout), one line each:
+ *   simd PATH
+ *   samples NAME BATCH OUTPUT_CHECKSUM ALL_CHECKSUM NS...                        (time)
+ *   checksum NAME OUTPUT_CHECKSUM ALL_CHECKSUM                                     (check)
+ *   peak_rss_kb N                     peak resident set at the end (VmHWM, else ru_maxrss)
+ * Checksums are FNV-1a (32 bit) over the network output's bytes and over every tensor's bytes.
+ *
+ * Timing. One sample runs the network BATCH times back to back between two as_time_ns() calls and
+ * records the mean nanoseconds per run; BATCH is chosen per network (from the fastest of a few single
+ * runs) so that a sample lasts at least SAMPLE_US, which keeps clock overhead and timer resolution out
+ * of tiny operators. The SAMPLES samples of a network are taken in PASSES passes over the whole plan;
+ * every pass sets each network up again (fresh buffers) and warms it up with one untimed batch, so a
+ * burst of interference hits a few samples of many networks rather than all samples of one. The raw
+ * samples are printed; the profiler pools them over several runs and rejects outliers itself.
+ *
+ * Layout letters: H = height, W = width, C = channels, K = kernel size, R = K*K*C_in.
+ * Every tensor is [H][W][C] with pixel stride C.
+ */
+#define _XOPEN_SOURCE 700 /* getrusage under -std=c99 */
+
+#include "autoshrink_runtime.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define MAX_LINE 8192
+#define MAX_CONCAT_INPUTS 64
+#define CALIBRATION_RUNS 5
+
+typedef enum layer_kind {
+    LAYER_CONV,
+    LAYER_POINTWISE,
+    LAYER_DEPTHWISE,
+    LAYER_MAXPOOL,
+    LAYER_CONCAT,
+    LAYER_ADD,
+    LAYER_GAP,
+    LAYER_LINEAR
+} layer_kind;
+
+/* One activation tensor [H][W][C] and its int8 quantization. */
+typedef struct tensor {
+    int channels, height, width;
+    int32_t zero_point;
+    float scale;
+    void *data; /* int8_t or float [H][W][C] */
+} tensor;
+
+typedef struct layer {
+    layer_kind kind;
+    int output;
+    int inputs[MAX_CONCAT_INPUTS];
+    int input_count;
+    int kernel, stride, relu;
+    /* Set up per pass: */
+    void *weights;          /* s8: [R4][C_out][4] (dw [3][3][C]); f32: [K][K][C_in][C_out] (dw [3][3][C]) */
+    void *bias;             /* [C_out] int32 or float */
+    int32_t *multiplier;    /* [C_out] */
+    int32_t *shift;         /* [C_out] */
+    as_requant_s8 requant;
+    as_add_params_s8 add;
+    int32_t gap_multiplier;
+    int gap_shift;
+    const void **parts;     /* concat inputs */
+    int *part_channels;
+    int *part_strides;
+    int32_t *part_multiplier; /* s8 concat: requantization of parts 1.. into the concat (part 0 is copied) */
+    int *part_shift;
+} layer;
+
+typedef struct network {
+    char name[128];
+    int is_s8;
+    uint64_t seed;
+    tensor *tensors;
+    int tensor_count, tensor_capacity;
+    layer *layers;
+    int layer_count, layer_capacity;
+    int output;
+    /* Timing state kept across passes. */
+    int batch;
+    double *samples; /* [SAMPLES] nanoseconds per run */
+    int sample_count;
+} network;
+
+static void fail(const char *message, const char *detail)
+{
+    fprintf(stderr, "harness: %s%s%s\n", message, detail ? ": " : "", detail ? detail : "");
+    exit(2);
+}
+
+static void *checked_malloc(size_t bytes)
+{
+    void *pointer = malloc(bytes ? bytes : 1);
+    if (!pointer) fail("out of memory", NULL);
+    return pointer;
+}
+
+/* ---- deterministic data ----------------------------------------------------------------------- */
+
+/* SplitMix64; integer-only, so every architecture draws the same numbers. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z;
+    *state += UINT64_C(0x9E3779B97F4A7C15);
+    z = *state;
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static int8_t random_s8(uint64_t *state) { return (int8_t)(int)((next_random(state) >> 56) - 128); }
+
+/* Symmetric weight in [-127, 127]. */
+static int8_t random_weight_s8(uint64_t *state) { return (int8_t)((int)(next_random(state) % 255u) - 127); }
+
+/* Uniform in [-1, 1) from 24 random bits (exact in float). */
+static float random_f32(uint64_t *state)
+{
+    return (float)(next_random(state) >> 40) * (1.0f / 8388608.0f) - 1.0f;
+}
+
+static uint32_t fnv1a(uint32_t hash, const void *data, size_t bytes)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < bytes; i++) {
+        hash ^= p[i];
+        hash *= 16777619u;
+    }
+    return hash;
+}
+
+/* ---- plan parsing ----------------------------------------------------------------------------- */
+
+static size_t tensor_elements(const tensor *t) { return (size_t)t->channels * (size_t)t->height * (size_t)t->width; }
+
+static int add_tensor(network *net, int channels, int height, int width)
+{
+    tensor *t;
+    if (net->tensor_count == net->tensor_capacity) {
+        net->tensor_capacity = net->tensor_capacity ? 2 * net->tensor_capacity : 16;
+        net->tensors = (tensor *)realloc(net->tensors, (size_t)net->tensor_capacity * sizeof(tensor));
+        if (!net->tensors) fail("out of memory", NULL);
+    }
+    t = &net->tensors[net->tensor_count];
+    memset(t, 0, sizeof(*t));
+    t->channels = channels;
+    t->height = height;
+    t->width = width;
+    /* Per-tensor quantization: zero points in [-32, 31], one scale (1/16, exact) for all. */
+    t->zero_point = (int32_t)((net->tensor_count * 37) % 64) - 32;
+    t->scale = 0.0625f;
+    return net->tensor_count++;
+}
+
+static layer *add_layer(network *net)
+{
+    layer *l;
+    if (net->layer_count == net->layer_capacity) {
+        net->layer_capacity = net->layer_capacity ? 2 * net->layer_capacity : 16;
+        net->layers = (layer *)realloc(net->layers, (size_t)net->layer_capacity * sizeof(layer));
+        if (!net->layers) fail("out of memory", NULL);
+    }
+    l = &net->layers[net->layer_count++];
+    memset(l, 0, sizeof(*l));
+    return l;
+}
+
+static const tensor *checked_tensor(const network *net, int index, const char *line)
+{
+    if (index < 0 || index >= net->tensor_count) fail("tensor index out of range in line", line);
+    return &net->tensors[index];
+}
+
+/* Checks that the layer's output tensor has the shape its kernel writes. */
+static void check_shapes(const network *net, const layer *l, const char *line)
+{
+    const tensor *out = checked_tensor(net, l->output, line);
+    const tensor *in = checked_tensor(net, l->inputs[0], line);
+    int i, channels = 0, ok = 1;
+    switch (l->kind) {
+    case LAYER_CONV:
+        ok = (l->kernel == 1 || l->kernel == 3 || l->kernel == 5 || l->kernel == 7) && (l->stride == 1 || l->stride == 2)
+             && out->height == as_conv_output_size(in->height, l->kernel, l->stride)
+             && out->width == as_conv_output_size(in->width, l->kernel, l->stride);
+        break;
+    case LAYER_POINTWISE:
+        ok = (l->stride == 1 || l->stride == 2) && out->height == (in->height - 1) / l->stride + 1
+             && out->width == (in->width - 1) / l->stride + 1;
+        break;
+    case LAYER_DEPTHWISE:
+        ok = (l->stride == 1 || l->stride == 2) && out->channels == in->channels
+             && out->height == as_conv_output_size(in->height, 3, l->stride)
+             && out->width == as_conv_output_size(in->width, 3, l->stride);
+        break;
+    case LAYER_MAXPOOL:
+        ok = out->channels == in->channels && out->height == in->height / 2 && out->width == in->width / 2;
+        break;
+    case LAYER_CONCAT:
+        for (i = 0; i < l->input_count; i++) {
+            const tensor *part = checked_tensor(net, l->inputs[i], line);
+            ok = ok && part->height == out->height && part->width == out->width;
+            channels += part->channels;
+        }
+        ok = ok && channels == out->channels;
+        break;
+    case LAYER_ADD: {
+        const tensor *second = checked_tensor(net, l->inputs[1], line);
+        ok = in->channels == out->channels && second->channels == out->channels && in->height == out->height
+             && second->height == out->height && in->width == out->width && second->width == out->width;
+        break;
+    }
+    case LAYER_GAP:
+        ok = out->channels == in->channels && out->height == 1 && out->width == 1;
+        break;
+    case LAYER_LINEAR:
+        ok = in->height == 1 && in->width == 1 && out->height == 1 && out->width == 1;
+        break;
+    }
+    if (!ok) fail("tensor shapes do not match the layer in line", line);
+}
+
+static int parse_ints(const char *text, int *values, int max_count)
+{
+    int count = 0;
+    char *end;
+    while (count < max_count) {
+        long value = strtol(text, &end, 10);
+        if (end == text) break;
+        values[count++] = (int)value;
+        text = end;
+    }
+    return count;
+}
+
+/* Reads every network of the plan file. */
+static network *read_plan(const char *path, int *network_count)
+{
+    FILE *file = fopen(path, "r");
+    char line[MAX_LINE];
+    network *networks = NULL;
+    network *net = NULL;
+    int count = 0, capacity = 0;
+    if (!file) fail("cannot open plan", path);
+    while (fgets(line, sizeof line, file)) {
+        char word[32];
+        int values[MAX_CONCAT_INPUTS + 4];
+        int n, offset = 0;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (sscanf(line, "%31s%n", word, &offset) != 1 || word[0] == '#') continue;
+        if (strcmp(word, "network") == 0) {
+            char name[128], dtype[8];
+            unsigned long long seed;
+            if (net) fail("network without end before line", line);
+            if (count == capacity) {
+                capacity = capacity ? 2 * capacity : 64;
+                networks = (network *)realloc(networks, (size_t)capacity * sizeof(network));
+                if (!networks) fail("out of memory", NULL);
+            }
+            net = &networks[count];
+            memset(net, 0, sizeof(*net));
+            if (sscanf(line + offset, "%127s %7s %llu", name, dtype, &seed) != 3) fail("bad network line", line);
+            if (strcmp(dtype, "s8") != 0 && strcmp(dtype, "f32") != 0) fail("unknown dtype in line", line);
+            strcpy(net->name, name);
+            net->is_s8 = strcmp(dtype, "s8") == 0;
+            net->seed = (uint64_t)seed;
+            net->output = -1;
+            continue;
+        }
+        if (!net) fail("item outside a network in line", line);
+        n = parse_ints(line + offset, values, MAX_CONCAT_INPUTS + 4);
+        if (strcmp(word, "tensor") == 0) {
+            if (n != 3 || values[0] < 1 || values[1] < 1 || values[2] < 1) fail("bad tensor line", line);
+            add_tensor(net, values[0], values[1], values[2]);
+        } else if (strcmp(word, "end") == 0) {
+            if (net->layer_count == 0) fail("network without layers", net->name);
+            net->output = net->layers[net->layer_count - 1].output;
+            count++;
+            net = NULL;
+        } else {
+            layer *l = add_layer(net);
+            int expected;
+            if (strcmp(word, "conv") == 0) { l->kind = LAYER_CONV; expected = 5; }
+            else if (strcmp(word, "pointwise") == 0) { l->kind = LAYER_POINTWISE; expected = 4; }
+            else if (strcmp(word, "depthwise") == 0) { l->kind = LAYER_DEPTHWISE; expected = 4; }
+            else if (strcmp(word, "maxpool") == 0) { l->kind = LAYER_MAXPOOL; expected = 2; }
+            else if (strcmp(word, "concat") == 0) { l->kind = LAYER_CONCAT; expected = n >= 2 ? 2 + values[1] : -1; }
+            else if (strcmp(word, "add") == 0) { l->kind = LAYER_ADD; expected = 3; }
+            else if (strcmp(word, "gap") == 0) { l->kind = LAYER_GAP; expected = 2; }
+            else if (strcmp(word, "linear") == 0) { l->kind = LAYER_LINEAR; expected = 2; }
+            else { fail("unknown item in line", line); expected = 0; }
+            if (n != expected || n < 2) fail("wrong number of values in line", line);
+            l->output = values[0];
+            switch (l->kind) {
+            case LAYER_CONV:
+                l->inputs[0] = values[1]; l->input_count = 1;
+                l->kernel = values[2]; l->stride = values[3]; l->relu = values[4];
+                break;
+            case LAYER_POINTWISE:
+            case LAYER_DEPTHWISE:
+                l->inputs[0] = values[1]; l->input_count = 1;
+                l->kernel = l->kind == LAYER_DEPTHWISE ? 3 : 1; l->stride = values[2]; l->relu = values[3];
+                break;
+            case LAYER_CONCAT: {
+                int i;
+                if (values[1] < 1 || values[1] > MAX_CONCAT_INPUTS) fail("bad concat count in line", line);
+                l->input_count = values[1];
+                for (i = 0; i < l->input_count; i++) l->inputs[i] = values[2 + i];
+                break;
+            }
+            case LAYER_ADD:
+                l->inputs[0] = values[1]; l->inputs[1] = values[2]; l->input_count = 2;
+                break;
+            default:
+                l->inputs[0] = values[1]; l->input_count = 1;
+                break;
+            }
+            check_shapes(net, l, line);
+        }
+    }
+    fclose(file);
+    if (net) fail("plan ends inside network", net->name);
+    *network_count = count;
+    return networks;
+}
+
+/* ---- set-up: buffers, data, weights ----------------------------------------------------------- */
+
+static void setup_requant(layer *l, int reduction, int out_channels, const tensor *out)
+{
+    int c;
+    /* Accumulator spread ~ sqrt(R) * 73 (weights) * ~40 (inputs); aim the output spread at ~24 steps,
+     * varied a little per channel. sqrt and division are correctly rounded, so identical everywhere. */
+    double base = 24.0 / (73.0 * 40.0) / sqrt((double)reduction);
+    l->multiplier = (int32_t *)checked_malloc((size_t)out_channels * sizeof(int32_t));
+    l->shift = (int32_t *)checked_malloc((size_t)out_channels * sizeof(int32_t));
+    for (c = 0; c < out_channels; c++) {
+        int shift;
+        as_quantize_multiplier(base * (1.0 + (double)(c % 5) / 8.0), &l->multiplier[c], &shift);
+        l->shift[c] = shift;
+    }
+    l->requant.multiplier = l->multiplier;
+    l->requant.shift = l->shift;
+    l->requant.output_zero_point = out->zero_point;
+    if (l->relu) {
+        as_activation_range_s8(AS_ACTIVATION_RELU, out->scale, out->zero_point, &l->requant.activation_min,
+                               &l->requant.activation_max);
+    } else {
+        l->requant.activation_min = -128;
+        l->requant.activation_max = 127;
+    }
+}
+
+static void *random_bias(uint64_t *state, int count, int is_s8)
+{
+    int i;
+    if (is_s8) {
+        int32_t *bias = (int32_t *)checked_malloc((size_t)count * sizeof(int32_t));
+        for (i = 0; i < count; i++) bias[i] = (int32_t)(next_random(state) % 2001u) - 1000;
+        return bias;
+    } else {
+        float *bias = (float *)checked_malloc((size_t)count * sizeof(float));
+        for (i = 0; i < count; i++) bias[i] = 0.1f * random_f32(state);
+        return bias;
+    }
+}
+
+/* Weights of a GEMM-shaped layer (conv KxK, pointwise, FC): reduction R, C_out outputs. */
+static void *random_gemm_weights(uint64_t *state, int reduction, int out_channels, int is_s8)
+{
+    size_t count = (size_t)reduction * (size_t)out_channels, i;
+    if (is_s8) {
+        int8_t *natural = (int8_t *)checked_malloc(count); /* [C_out][R] */
+        int8_t *packed = (int8_t *)checked_malloc(AS_WEIGHTS_S8_BYTES(reduction, out_channels));
+        for (i = 0; i < count; i++) natural[i] = random_weight_s8(state);
+        as_pack_weights_s8(natural, out_channels, reduction, packed);
+        free(natural);
+        return packed;
+    } else {
+        float *weights = (float *)checked_malloc(count * sizeof(float)); /* [R][C_out] */
+        float scale = 1.0f / (float)sqrt((double)reduction);
+        for (i = 0; i < count; i++) weights[i] = scale * random_f32(state);
+        return weights;
+    }
+}
+
+static void setup_network(network *net)
+{
+    uint64_t state = net->seed;
+    int t, i;
+    for (t = 0; t < net->tensor_count; t++) {
+        tensor *x = &net->tensors[t];
+        size_t count = tensor_elements(x), e;
+        if (net->is_s8) {
+            int8_t *data = (int8_t *)checked_malloc(count);
+            for (e = 0; e < count; e++) data[e] = random_s8(&state);
+            x->data = data;
+        } else {
+            float *data = (float *)checked_malloc(count * sizeof(float));
+            for (e = 0; e < count; e++) data[e] = random_f32(&state);
+            x->data = data;
+        }
+    }
+    for (i = 0; i < net->layer_count; i++) {
+        layer *l = &net->layers[i];
+        const tensor *in = &net->tensors[l->inputs[0]];
+        const tensor *out = &net->tensors[l->output];
+        switch (l->kind) {
+        case LAYER_CONV:
+        case LAYER_POINTWISE:
+        case LAYER_LINEAR: {
+            int reduction = l->kind == LAYER_CONV ? l->kernel * l->kernel * in->channels : in->channels;
+            l->weights = random_gemm_weights(&state, reduction, out->channels, net->is_s8);
+            l->bias = random_bias(&state, out->channels, net->is_s8);
+            if (net->is_s8) setup_requant(l, reduction, out->channels, out);
+            break;
+        }
+        case LAYER_DEPTHWISE: {
+            size_t count = 9 * (size_t)in->channels, e;
+            if (net->is_s8) {
+                int8_t *weights = (int8_t *)checked_malloc(count); /* [3][3][C] */
+                for (e = 0; e < count; e++) weights[e] = random_weight_s8(&state);
+                l->weights = weights;
+            } else {
+                float *weights = (float *)checked_malloc(count * sizeof(float));
+                for (e = 0; e < count; e++) weights[e] = (1.0f / 3.0f) * random_f32(&state);
+                l->weights = weights;
+            }
+            l->bias = random_bias(&state, in->channels, net->is_s8);
+            if (net->is_s8) setup_requant(l, 9, in->channels, out);
+            break;
+        }
+        case LAYER_CONCAT: {
+            int p;
+            l->parts = (const void **)checked_malloc((size_t)l->input_count * sizeof(void *));
+            l->part_channels = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
+            l->part_strides = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
+            l->part_multiplier = (int32_t *)checked_malloc((size_t)l->input_count * sizeof(int32_t));
+            l->part_shift = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
+            for (p = 0; p < l->input_count; p++) {
+                const tensor *part = &net->tensors[l->inputs[p]];
+                l->parts[p] = part->data;
+                l->part_channels[p] = part->channels;
+                l->part_strides[p] = part->channels;
+                /* As in an export: a calibrated concat takes the quantization of its widest input, which
+                 * is copied; the other inputs are requantized into their slices (as_requantize_s8). Here
+                 * part 0 is the widest and the others have 3/4 of its scale (the cost does not depend on
+                 * the values). */
+                as_quantize_multiplier(p == 0 ? 1.0 : 0.75 * (double)part->scale / (double)out->scale,
+                                       &l->part_multiplier[p], &l->part_shift[p]);
+            }
+            break;
+        }
+        case LAYER_ADD: {
+            const tensor *second = &net->tensors[l->inputs[1]];
+            as_add_params_s8_init(in->scale, in->zero_point, second->scale, second->zero_point, out->scale,
+                                  out->zero_point, AS_ACTIVATION_NONE, &l->add);
+            break;
+        }
+        case LAYER_GAP:
+            as_quantize_multiplier(1.0 / (double)(in->height * in->width), &l->gap_multiplier, &l->gap_shift);
+            break;
+        case LAYER_MAXPOOL:
+            break;
+        }
+    }
+}
+
+static void teardown_network(network *net)
+{
+    int t, i;
+    for (t = 0; t < net->tensor_count; t++) {
+        free(net->tensors[t].data);
+        net->tensors[t].data = NULL;
+    }
+    for (i = 0; i < net->layer_count; i++) {
+        layer *l = &net->layers[i];
+        free(l->weights); free(l->bias); free(l->multiplier); free(l->shift);
+        free((void *)l->parts); free(l->part_channels); free(l->part_strides);
+        free(l->part_multiplier); free(l->part_shift);
+        l->weights = l->bias = NULL; l->multiplier = l->shift = NULL;
+        l->parts = NULL; l->part_channels = l->part_strides = NULL;
+        l->part_multiplier = NULL; l->part_shift = NULL;
+    }
+}
+
+/* ---- execution -------------------------------------------------------------------------------- */
+
+static void run_layer_s8(network *net, const layer *l)
+{
+    const tensor *in = &net->tensors[l->inputs[0]];
+    tensor *out = &net->tensors[l->output];
+    const int8_t *x = (const int8_t *)in->data;
+    int8_t *y = (int8_t *)out->data;
+    switch (l->kind) {
+    case LAYER_CONV:
+        as_conv2d_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point, (const int8_t *)l->weights,
+                     (const int32_t *)l->bias, l->kernel, l->stride, out->channels, &l->requant, y, out->channels);
+        break;
+    case LAYER_POINTWISE:
+        as_pointwise_conv_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point,
+                             (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, out->channels,
+                             &l->requant, y, out->channels);
+        break;
+    case LAYER_DEPTHWISE:
+        as_depthwise_conv3x3_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point,
+                                (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, &l->requant, y,
+                                out->channels);
+        break;
+    case LAYER_MAXPOOL:
+        as_max_pool2x2_s8(x, in->height, in->width, in->channels, in->channels, y, out->channels);
+        break;
+    case LAYER_CONCAT: {
+        /* what a generated model.c runs for a concat whose inputs are all copied: as_copy_channels_s8
+         * for the input that has the concat's quantization, as_requantize_s8 for the others */
+        int p, offset = 0;
+        for (p = 0; p < l->input_count; p++) {
+            const tensor *part = &net->tensors[l->inputs[p]];
+            if (p == 0) {
+                as_copy_channels_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
+                                    l->part_strides[p], y + offset, out->channels);
+            } else {
+                as_requantize_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
+                                 l->part_strides[p], part->zero_point, l->part_multiplier[p], l->part_shift[p],
+                                 out->zero_point, y + offset, out->channels);
+            }
+            offset += l->part_channels[p];
+        }
+        break;
+    }
+    case LAYER_ADD: {
+        const tensor *second = &net->tensors[l->inputs[1]];
+        as_add_s8(x, in->channels, (const int8_t *)second->data, second->channels, out->height, out->width,
+                  out->channels, &l->add, y, out->channels);
+        break;
+    }
+    case LAYER_GAP:
+        as_global_avg_pool_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point, l->gap_multiplier,
+                              l->gap_shift, out->zero_point, y);
+        break;
+    case LAYER_LINEAR:
+        as_fully_connected_s8(x, in->channels, in->zero_point, (const int8_t *)l->weights, (const int32_t *)l->bias,
+                              out->channels, &l->requant, y);
+        break;
+    }
+}
+
+static void run_layer_f32(network *net, const layer *l)
+{
+    const tensor *in = &net->tensors[l->inputs[0]];
+    tensor *out = &net->tensors[l->output];
+    const float *x = (const float *)in->data;
+    float *y = (float *)out->data;
+    as_activation activation = l->relu ? AS_ACTIVATION_RELU : AS_ACTIVATION_NONE;
+    switch (l->kind) {
+    case LAYER_CONV:
+        as_conv2d_f32(x, in->height, in->width, in->channels, in->channels, (const float *)l->weights,
+                      (const float *)l->bias, l->kernel, l->stride, out->channels, activation, y, out->channels);
+        break;
+    case LAYER_POINTWISE:
+        as_pointwise_conv_f32(x, in->height, in->width, in->channels, in->channels, (const float *)l->weights,
+                              (const float *)l->bias, l->stride, out->channels, activation, y, out->channels);
+        break;
+    case LAYER_DEPTHWISE:
+        as_depthwise_conv3x3_f32(x, in->height, in->width, in->channels, in->channels, (const float *)l->weights,
+                                 (const float *)l->bias, l->stride, activation, y, out->channels);
+        break;
+    case LAYER_MAXPOOL:
+        as_max_pool2x2_f32(x, in->height, in->width, in->channels, in->channels, y, out->channels);
+        break;
+    case LAYER_CONCAT:
+        as_concat_channels_f32((const float *const *)l->parts, l->part_channels, l->part_strides, l->input_count,
+                               out->height, out->width, y, out->channels);
+        break;
+    case LAYER_ADD: {
+        const tensor *second = &net->tensors[l->inputs[1]];
+        as_add_f32(x, in->channels, (const float *)second->data, second->channels, out->height, out->width,
+                   out->channels, AS_ACTIVATION_NONE, y, out->channels);
+        break;
+    }
+    case LAYER_GAP:
+        as_global_avg_pool_f32(x, in->height, in->width, in->channels, in->channels, y);
+        break;
+    case LAYER_LINEAR:
+        as_fully_connected_f32(x, in->channels, (const float *)l->weights, (const float *)l->bias, out->channels,
+                               AS_ACTIVATION_NONE, y);
+        break;
+    }
+}
+
+static void run_network(network *net)
+{
+    int i;
+    if (net->is_s8) {
+        for (i = 0; i < net->layer_count; i++) run_layer_s8(net, &net->layers[i]);
+    } else {
+        for (i = 0; i < net->layer_count; i++) run_layer_f32(net, &net->layers[i]);
+    }
+}
+
+static void checksums(const network *net, uint32_t *output, uint32_t *all)
+{
+    size_t element = net->is_s8 ? 1 : sizeof(float);
+    const tensor *out = &net->tensors[net->output];
+    int t;
+    *output = fnv1a(2166136261u, out->data, tensor_elements(out) * element);
+    *all = 2166136261u;
+    for (t = 0; t < net->tensor_count; t++) {
+        *all = fnv1a(*all, net->tensors[t].data, tensor_elements(&net->tensors[t]) * element);
+    }
+}
+
+/* ---- timing ----------------------------------------------------------------------------------- */
+
+/* Runs `batch` inferences back to back; mean nanoseconds per inference. */
+static double time_batch(network *net, int batch)
+{
+    uint64_t start = as_time_ns(), stop;
+    int b;
+    for (b = 0; b < batch; b++) run_network(net);
+    stop = as_time_ns();
+    return (double)(stop - start) / (double)batch;
+}
+
+static void measure(network *net, int wanted, double sample_ns)
+{
+    int s;
+    if (net->batch == 0) {
+        /* Calibration (first pass): the fastest of a few single runs decides the batch. */
+        double fastest = time_batch(net, 1);
+        for (s = 1; s < CALIBRATION_RUNS; s++) {
+            double single = time_batch(net, 1);
+            if (single < fastest) fastest = single;
+        }
+        if (fastest < 1.0) fastest = 1.0;
+        net->batch = (int)(sample_ns / fastest) + 1;
+        if (net->batch > 1000000) net->batch = 1000000;
+    }
+    time_batch(net, net->batch); /* warm-up: caches, branch predictors, clock frequency */
+    for (s = 0; s < wanted; s++) net->samples[net->sample_count++] = time_batch(net, net->batch);
+}
+
+static void report(const network *net, uint32_t output_checksum, uint32_t all_checksum)
+{
+    int s;
+    printf("samples %s %d %08x %08x", net->name, net->batch, (unsigned)output_checksum, (unsigned)all_checksum);
+    for (s = 0; s < net->sample_count; s++) printf(" %.1f", net->samples[s]);
+    printf("\n");
+}
+
+/* Peak resident set in KiB. Linux keeps ru_maxrss across execve, and a harness started by posix_spawn
+ * (a vfork-style clone sharing the parent's memory until exec) inherits the parent's high-water mark,
+ * so the per-process VmHWM of /proc/self/status is preferred; getrusage is the fallback elsewhere. */
+static long peak_rss_kb(void)
+{
+    struct rusage usage;
+    char line[256];
+    long kb = -1;
+    FILE *status = fopen("/proc/self/status", "r");
+    if (status) {
+        while (fgets(line, sizeof line, status)) {
+            if (strncmp(line, "VmHWM:", 6) == 0) {
+                kb = strtol(line + 6, NULL, 10);
+                break;
+            }
+        }
+        fclose(status);
+    }
+    if (kb <= 0 && getrusage(RUSAGE_SELF, &usage) == 0) kb = (long)usage.ru_maxrss;
+    return kb;
+}
+
+static void print_peak_rss(void)
+{
+    long kb = peak_rss_kb();
+    if (kb > 0) printf("peak_rss_kb %ld\n", kb);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: harness time PLAN SAMPLES PASSES SAMPLE_US | harness check PLAN | harness info\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    network *networks;
+    int count, i;
+    if (argc < 2) return usage();
+    printf("simd %s\n", as_runtime_simd_path());
+    if (strcmp(argv[1], "info") == 0) return 0;
+    if (argc < 3) return usage();
+    networks = read_plan(argv[2], &count);
+    if (strcmp(argv[1], "check") == 0) {
+        for (i = 0; i < count; i++) {
+            uint32_t output_checksum, all_checksum;
+            setup_network(&networks[i]);
+            run_network(&networks[i]);
+            checksums(&networks[i], &output_checksum, &all_checksum);
+            printf("checksum %s %08x %08x\n", networks[i].name, (unsigned)output_checksum, (unsigned)all_checksum);
+            teardown_network(&networks[i]);
+        }
+    } else if (strcmp(argv[1], "time") == 0 && argc == 6) {
+        int samples = atoi(argv[3]), passes = atoi(argv[4]), pass;
+        double sample_ns = atof(argv[5]) * 1000.0;
+        uint32_t *output_checksums, *all_checksums;
+        if (samples < 1 || passes < 1 || !(sample_ns >= 0.0)) return usage();
+        if (passes > samples) passes = samples;
+        output_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
+        all_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
+        for (i = 0; i < count; i++) networks[i].samples = (double *)checked_malloc((size_t)samples * sizeof(double));
+        for (pass = 0; pass < passes; pass++) {
+            for (i = 0; i < count; i++) {
+                int wanted = samples / passes + (pass < samples % passes ? 1 : 0);
+                setup_network(&networks[i]);
+                run_network(&networks[i]);
+                /* Checksums of the first run after set-up: the same data in every pass. */
+                if (pass == 0) checksums(&networks[i], &output_checksums[i], &all_checksums[i]);
+                measure(&networks[i], wanted, sample_ns);
+                teardown_network(&networks[i]);
+            }
+        }
+        for (i = 0; i < count; i++) report(&networks[i], output_checksums[i], all_checksums[i]);
+    } else {
+        return usage();
+    }
+    print_peak_rss();
+    return 0;
+}

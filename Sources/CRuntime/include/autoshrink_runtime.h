@@ -120,6 +120,14 @@ void as_pack_weights_s8(const int8_t *weights_oi, int out_channels, int reductio
 /** Name of the compiled-in optimized path, e.g. "x86-avx512-vnni", "aarch64-neon-dotprod". */
 const char *as_runtime_simd_path(void);
 
+/**
+ * The SIMD tier of this build for people (simd_tier.c): "x86 AVX-512 VNNI", "x86 AVX-512",
+ * "x86 AVX2", "aarch64 NEON dotprod", "aarch64 NEON", or for builds on the portable C loops
+ * "armv7 NEON (portable C)", "armv7 scalar (portable C)", "x86-64 (portable C)",
+ * "aarch64 (portable C)", "scalar (portable C)".
+ */
+const char *as_simd_tier(void);
+
 /** Monotonic clock in nanoseconds (CLOCK_MONOTONIC), for benchmark harnesses (timing.c). */
 uint64_t as_time_ns(void);
 

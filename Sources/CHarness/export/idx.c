@@ -7,6 +7,7 @@
  * trailer's CRC-32 and length are verified, so a truncated or corrupt file is an error, never a
  * crash.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #include "idx.h"
 
 #include <errno.h>
@@ -14,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_CODE_BITS 15
 #define LITERAL_LENGTH_CODES 288
 #define DISTANCE_CODES 30
 #define CODE_LENGTH_CODES 19
-#define MAX_OUTPUT_BYTES ((size_t)1 << 30)
+/* The most a test-set file may hold, plain or inflated: Fashion-MNIST's training images are 47 MB. */
+#define MAX_OUTPUT_BYTES ((size_t)1 << 28)
 
 static void set_error(char *error, size_t error_size, const char *format, ...)
 {
@@ -39,10 +42,65 @@ typedef struct inflate_state {
     size_t input_size, input_position;
     uint32_t bit_buffer; /* pending input bits, least significant first */
     int bit_count;
-    uint8_t *output;
+    uint8_t *output;        /* grows (realloc) as inflating needs, up to output_limit */
     size_t output_size, output_position;
+    size_t output_limit;    /* MAX_OUTPUT_BYTES, lowered to the exact size once an IDX header is out */
+    int limit_from_header;  /* whether output_limit comes from the IDX header */
     const char *error;
 } inflate_state;
+
+/*
+ * Makes room for `extra` more output bytes. The output never grows past output_limit: once the
+ * first bytes out form an IDX header, the limit becomes the size that header promises, so a gzip
+ * bomb stops at what its own header says (or at MAX_OUTPUT_BYTES) instead of filling memory.
+ */
+static int reserve_output(inflate_state *s, size_t extra)
+{
+    size_t needed, capacity;
+    uint8_t *grown;
+    if (!s->limit_from_header && s->output_position >= 4 && s->output[0] == 0 && s->output[1] == 0 &&
+        s->output[3] >= 1 && s->output[3] <= 4 && s->output_position >= 4 + 4 * (size_t)s->output[3]) {
+        size_t total = 4 + 4 * (size_t)s->output[3];
+        int d;
+        for (d = 0; d < s->output[3] && total <= MAX_OUTPUT_BYTES; d++) {
+            const uint8_t *p = s->output + 4 + 4 * d;
+            const size_t dimension = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+            const size_t body = total - (4 + 4 * (size_t)s->output[3]);
+            if (dimension != 0 && body > 0 && body > MAX_OUTPUT_BYTES / dimension) {
+                total = MAX_OUTPUT_BYTES + 1;
+                break;
+            }
+            total = 4 + 4 * (size_t)s->output[3] + (body == 0 ? dimension : body * dimension);
+        }
+        s->limit_from_header = 1;
+        if (total > MAX_OUTPUT_BYTES) {
+            s->error = "gzip data's IDX header promises more than the 256 MiB limit";
+            return -1;
+        }
+        s->output_limit = total;
+    }
+    if (s->output_position > s->output_limit || extra > s->output_limit - s->output_position) {
+        s->error = s->limit_from_header ? "gzip data inflates to more than its IDX header says"
+                                        : "gzip data inflates to more than the 256 MiB limit";
+        return -1;
+    }
+    needed = s->output_position + extra;
+    if (needed <= s->output_size) {
+        return 0;
+    }
+    capacity = s->output_size < 4096 ? 4096 : s->output_size;
+    while (capacity < needed) {
+        capacity = capacity > s->output_limit / 2 ? s->output_limit : 2 * capacity;
+    }
+    grown = (uint8_t *)realloc(s->output, capacity);
+    if (grown == NULL) {
+        s->error = "out of memory";
+        return -1;
+    }
+    s->output = grown;
+    s->output_size = capacity;
+    return 0;
+}
 
 /* A canonical Huffman code: how many codes have each length, and the symbols ordered by code. */
 typedef struct huffman_code {
@@ -141,8 +199,7 @@ static int inflate_block_data(inflate_state *s, const huffman_code *literals, co
             return -1;
         }
         if (symbol < 256) {
-            if (s->output_position >= s->output_size) {
-                s->error = "inflated data longer than the gzip trailer says";
+            if (s->output_position >= s->output_size && reserve_output(s, 1) != 0) {
                 return -1;
             }
             s->output[s->output_position++] = (uint8_t)symbol;
@@ -176,8 +233,7 @@ static int inflate_block_data(inflate_state *s, const huffman_code *literals, co
             s->error = "back-reference before the start of the data";
             return -1;
         }
-        if (length > s->output_size - s->output_position) {
-            s->error = "inflated data longer than the gzip trailer says";
+        if (length > s->output_size - s->output_position && reserve_output(s, length) != 0) {
             return -1;
         }
         while (length-- > 0) { /* byte by byte: source and destination may overlap */
@@ -207,8 +263,7 @@ static int inflate_stored(inflate_state *s)
         s->error = "truncated stored block";
         return -1;
     }
-    if (length > s->output_size - s->output_position) {
-        s->error = "inflated data longer than the gzip trailer says";
+    if (length > s->output_size - s->output_position && reserve_output(s, length) != 0) {
         return -1;
     }
     memcpy(s->output + s->output_position, s->input + s->input_position, length);
@@ -423,28 +478,32 @@ int idx_gunzip(const uint8_t *input, size_t input_size, uint8_t **output, size_t
         set_error(error, error_size, "truncated gzip header");
         return -1;
     }
-    /* ISIZE (the last 4 bytes) sizes the output buffer; it is checked again after inflating */
+    /* ISIZE (the last 4 bytes, the size modulo 2^32) is only a hint for the first allocation: a
+     * truncated file ends in compressed bytes, not in a trailer. It is checked after inflating. */
     expected = read_le32(input + input_size - 4);
-    if (expected > MAX_OUTPUT_BYTES) {
-        set_error(error, error_size, "gzip data of %lu bytes is too large", (unsigned long)expected);
-        return -1;
-    }
     memset(&s, 0, sizeof s);
     s.input = input;
     s.input_size = input_size - 8;
     s.input_position = position;
-    s.output_size = expected;
-    s.output = (uint8_t *)malloc(expected > 0 ? expected : 1);
+    s.output_limit = MAX_OUTPUT_BYTES;
+    s.output_size = 4096; /* grows by doubling; starting small lets the IDX header set the limit early */
+    s.output = (uint8_t *)malloc(s.output_size);
     if (s.output == NULL) {
-        set_error(error, error_size, "out of memory for %lu bytes", (unsigned long)expected);
+        set_error(error, error_size, "out of memory");
         return -1;
     }
     if (inflate_stream(&s) != 0) {
-        set_error(error, error_size, "corrupt gzip data (%s)", s.error);
+        if (strcmp(s.error, "truncated deflate stream") == 0 || strcmp(s.error, "truncated stored block") == 0) {
+            set_error(error, error_size, "truncated gzip file (the compressed data ends early)");
+        } else if (strncmp(s.error, "gzip data", 9) == 0 || strcmp(s.error, "out of memory") == 0) {
+            set_error(error, error_size, "%s", s.error);
+        } else {
+            set_error(error, error_size, "corrupt gzip data (%s)", s.error);
+        }
         free(s.output);
         return -1;
     }
-    if (s.output_position != expected) {
+    if ((uint32_t)s.output_position != (uint32_t)expected) {
         set_error(error, error_size, "corrupt gzip data (%lu bytes inflated, trailer says %lu)",
                   (unsigned long)s.output_position, (unsigned long)expected);
         free(s.output);
@@ -473,8 +532,31 @@ int idx_read_file(const char *path, uint8_t **data, size_t *size, char *error, s
         set_error(error, error_size, "cannot open (%s)", strerror(errno));
         return -1;
     }
+    {
+        /* A regular file's size is known before reading: refuse what is too large, and folders. */
+        struct stat status;
+        if (fstat(fileno(file), &status) == 0) {
+            if (S_ISDIR(status.st_mode)) {
+                fclose(file);
+                set_error(error, error_size, "is a directory");
+                return -1;
+            }
+            if (S_ISREG(status.st_mode) && (unsigned long long)status.st_size > MAX_OUTPUT_BYTES) {
+                fclose(file);
+                set_error(error, error_size, "is %llu bytes, more than the 256 MiB limit",
+                          (unsigned long long)status.st_size);
+                return -1;
+            }
+        }
+    }
     for (;;) {
         size_t got;
+        if (length > MAX_OUTPUT_BYTES) { /* a pipe or device that does not end */
+            free(buffer);
+            fclose(file);
+            set_error(error, error_size, "holds more than the 256 MiB limit");
+            return -1;
+        }
         if (length == capacity) {
             uint8_t *grown;
             capacity = capacity ? 2 * capacity : 1 << 16;
@@ -496,7 +578,7 @@ int idx_read_file(const char *path, uint8_t **data, size_t *size, char *error, s
     if (ferror(file)) {
         free(buffer);
         fclose(file);
-        set_error(error, error_size, "read error");
+        set_error(error, error_size, "read error (%s)", strerror(errno));
         return -1;
     }
     fclose(file);
@@ -558,5 +640,80 @@ int idx_parse(const uint8_t *data, size_t size, idx_array *array, char *error, s
     }
     array->values = data + header;
     array->count = count;
+    return 0;
+}
+
+/* ---- PGM ---------------------------------------------------------------------------------------- */
+
+/* The largest width, height or maxval read (five digits); larger numbers are a bad header. */
+#define PGM_NUMBER_LIMIT 99999L
+
+/* Reads the next header integer (whitespace and # comments before it): the value, -1 when there is
+ * no number, -2 when it has more digits than PGM_NUMBER_LIMIT allows. */
+static long pgm_number(const uint8_t *data, size_t size, size_t *position)
+{
+    long value = -1;
+    while (*position < size) {
+        const uint8_t c = data[*position];
+        if (c == '#') {
+            while (*position < size && data[*position] != '\n') {
+                (*position)++;
+            }
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            (*position)++;
+        } else {
+            break;
+        }
+    }
+    while (*position < size && data[*position] >= '0' && data[*position] <= '9') {
+        if (value > PGM_NUMBER_LIMIT / 10) {
+            return -2;
+        }
+        value = (value < 0 ? 0 : 10 * value) + (data[*position] - '0');
+        (*position)++;
+    }
+    return value > PGM_NUMBER_LIMIT ? -2 : value;
+}
+
+int idx_parse_pgm(const uint8_t *data, size_t size, idx_pgm *pgm, char *error, size_t error_size)
+{
+    static const char *const names[3] = {"width", "height", "maxval"};
+    long numbers[3];
+    size_t position = 2;
+    int i;
+    memset(pgm, 0, sizeof *pgm);
+    if (size < 2 || data[0] != 'P' || data[1] != '5') {
+        set_error(error, error_size, "not a binary PGM (no P5 magic)");
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        numbers[i] = pgm_number(data, size, &position);
+        if (numbers[i] == -2) {
+            set_error(error, error_size, "bad PGM header (%s has more than 5 digits)", names[i]);
+            return -1;
+        }
+        if (numbers[i] < 1) {
+            set_error(error, error_size, "bad PGM header (%s missing or 0)", names[i]);
+            return -1;
+        }
+    }
+    if (numbers[2] > 255) {
+        set_error(error, error_size, "16-bit PGM (maxval %ld) is not supported", numbers[2]);
+        return -1;
+    }
+    if (position >= size) {
+        set_error(error, error_size, "truncated PGM (no pixel data after the header)");
+        return -1;
+    }
+    if (data[position] != ' ' && data[position] != '\t' && data[position] != '\r' && data[position] != '\n') {
+        set_error(error, error_size, "bad PGM header (no whitespace after maxval)");
+        return -1;
+    }
+    position++;
+    pgm->width = numbers[0];
+    pgm->height = numbers[1];
+    pgm->maximum = numbers[2];
+    pgm->pixels = data + position;
+    pgm->pixel_bytes = size - position;
     return 0;
 }

@@ -30,4 +30,17 @@ int idx_gunzip(const uint8_t *input, size_t input_size, uint8_t **output, size_t
 /** Parses an IDX file of unsigned bytes (type 0x08); 0 or -1 with a reason. */
 int idx_parse(const uint8_t *data, size_t size, idx_array *array, char *error, size_t error_size);
 
+/** A binary PGM image (P5) with 8-bit samples: its size, maxval and pixel bytes (inside the buffer). */
+typedef struct idx_pgm {
+    long width, height, maximum;
+    const uint8_t *pixels;  /**< the bytes after the header's single trailing whitespace */
+    size_t pixel_bytes;     /**< how many bytes follow the header (not checked against width x height) */
+} idx_pgm;
+
+/**
+ * Parses a P5 header (whitespace and # comments between the numbers); 0, or -1 with a one-line
+ * reason ("bad PGM header (...)", "16-bit PGM ... is not supported", "truncated PGM ...").
+ */
+int idx_parse_pgm(const uint8_t *data, size_t size, idx_pgm *pgm, char *error, size_t error_size);
+
 #endif /* IDX_H */

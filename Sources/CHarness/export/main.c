@@ -240,59 +240,31 @@ static char *find_labels(const char *images)
     return NULL;
 }
 
-/* Reads the next header integer of a PGM (whitespace and # comments before it); -1 if none. */
-static long pgm_number(const uint8_t *data, size_t size, size_t *position)
-{
-    long value = -1;
-    while (*position < size) {
-        const uint8_t c = data[*position];
-        if (c == '#') {
-            while (*position < size && data[*position] != '\n') {
-                (*position)++;
-            }
-        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            (*position)++;
-        } else {
-            break;
-        }
-    }
-    while (*position < size && data[*position] >= '0' && data[*position] <= '9' && value < 100000) {
-        value = (value < 0 ? 0 : 10 * value) + (data[*position] - '0');
-        (*position)++;
-    }
-    return value;
-}
-
 /* One image from a raw [C][H][W] byte file or a binary PGM (P5, 8-bit) into image. */
 static void load_single_image(const char *path, uint8_t *image)
 {
-    size_t size, position = 2, i;
+    size_t size, i;
     uint8_t *data = read_or_fail(path, &size);
     if (size >= 2 && data[0] == 'P' && data[1] == '5') {
-        const long width = pgm_number(data, size, &position);
-        const long height = pgm_number(data, size, &position);
-        const long maximum = pgm_number(data, size, &position);
-        if (width < 1 || height < 1 || maximum < 1 || position >= size) {
-            fail(1, "%s: malformed PGM header", path);
+        idx_pgm pgm;
+        char error[160];
+        if (idx_parse_pgm(data, size, &pgm, error, sizeof error) != 0) {
+            fail(1, "%s: %s", path, error);
         }
-        if (maximum > 255) {
-            fail(1, "%s: 16-bit PGM (maxval %ld) is not supported", path, maximum);
-        }
-        if (MODEL_INPUT_CHANNELS != 1 || width != MODEL_INPUT_WIDTH || height != MODEL_INPUT_HEIGHT) {
-            fail(1, "%s: PGM image is %ldx%ld, the model expects %dx%dx%d (C x H x W)", path, height, width,
+        if (MODEL_INPUT_CHANNELS != 1 || pgm.width != MODEL_INPUT_WIDTH || pgm.height != MODEL_INPUT_HEIGHT) {
+            fail(1, "%s: PGM image is %ldx%ld, the model expects %dx%dx%d (C x H x W)", path, pgm.height, pgm.width,
                  MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH);
         }
-        position++; /* the single whitespace byte after maxval */
-        if (size - position != (size_t)IMAGE_BYTES) {
-            fail(1, "%s: PGM pixel data is %lu bytes, expected %d", path, (unsigned long)(size - position),
-                 IMAGE_BYTES);
+        if (pgm.pixel_bytes != (size_t)IMAGE_BYTES) {
+            fail(1, "%s: PGM pixel data is %lu bytes, expected %d%s", path, (unsigned long)pgm.pixel_bytes, IMAGE_BYTES,
+                 pgm.pixel_bytes < (size_t)IMAGE_BYTES ? " (truncated)" : "");
         }
         for (i = 0; i < (size_t)IMAGE_BYTES; i++) {
-            const long v = data[position + i];
-            if (v > maximum) {
-                fail(1, "%s: pixel %lu is %ld, above the PGM maxval %ld", path, (unsigned long)i, v, maximum);
+            const long v = pgm.pixels[i];
+            if (v > pgm.maximum) {
+                fail(1, "%s: pixel %lu is %ld, above the PGM maxval %ld", path, (unsigned long)i, v, pgm.maximum);
             }
-            image[i] = (uint8_t)((v * 255 + maximum / 2) / maximum);
+            image[i] = (uint8_t)((v * 255 + pgm.maximum / 2) / pgm.maximum);
         }
     } else if (size == (size_t)IMAGE_BYTES) {
         memcpy(image, data, IMAGE_BYTES);

@@ -40,6 +40,8 @@ struct ProfileCommand: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Seconds one harness run may take on the device before it is killed.")
     var timeout: Double = 1800
+    @Option(help: "Core to pin the harness to: auto (the least loaded core at the start of each harness run), none, or a core number.")
+    var cpu: String = "auto"
     @Option(help: "Output file (default: profiles/<device name>.json).")
     var out: String?
     @OptionGroup var output: OutputOptions
@@ -53,6 +55,7 @@ struct ProfileCommand: ParsableCommand {
         guard networks >= 0 else { throw ValidationError("--networks must not be negative") }
         guard sampleMs > 0, sampleMs <= 1000 else { throw ValidationError("--sample-ms must be in (0, 1000]") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard CorePinning(cpu) != nil else { throw ValidationError("--cpu must be auto, none or a core number, got '\(cpu)'") }
     }
 
     func run() throws {
@@ -61,8 +64,10 @@ struct ProfileCommand: ParsableCommand {
         let profileSpace = try resolveSpace()
         let outputPath = self.out ?? "profiles/\(deviceDescription.name).json"
         let dtypes: [OperatorDataType] = int8Only ? [.int8] : [.int8, .float32]
-        let options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
+        var options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
                                       sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)
+        options.pinning = CorePinning(cpu) ?? .leastLoaded
+        let roundCount = max(1, min(options.rounds, repeats))
         let operatorCount = try profileSpace.operators(dtypes: dtypes).count
         let runnerText: String
         switch deviceDescription.runner {
@@ -79,7 +84,9 @@ struct ProfileCommand: ParsableCommand {
               space        \(summary.name): \(summary.nodes.map { "\($0)-node cells, widths \(summary.widths.map(String.init).joined(separator: "/")), " } ?? "")\
             input \(summary.input.channels)x\(summary.input.height)x\(summary.input.width), \(summary.classes) classes, plus \(summary.fixed.joined(separator: ", "))
               operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))
-              timing       \(repeats) samples of >= \(formatMilliseconds(sampleMs)) ms per item, spread over \(min(options.rounds, repeats)) harness runs; \(networks) whole networks (int8)
+              timing       \(roundCount) rounds of \(max(1, repeats / roundCount)) samples of >= \(formatMilliseconds(sampleMs)) ms per item, all items interleaved, \(options.roundsPerRun) rounds per harness run; \(networks) whole networks (int8)
+              estimate     lower quartile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time
+              cpu          \(options.pinning)
               output       \(outputPath)
             """)
 
@@ -109,6 +116,14 @@ struct ProfileCommand: ParsableCommand {
         } else {
             out.result("no held-out networks (--networks \(networks)): the predictor is the plain table sum")
         }
+        for noise in profile.harness.noise ?? [] {
+            out.line(String(format: "  noise        %@: median interval width %.1f %% after the first pass (%.0f s), %.1f %% at the end; %d of %d wider than +-%.0f %%, %d measured again (%.0f s), %d still wide",
+                            noise.phase, 100 * noise.medianCIWidthFirstPass, noise.firstPassSeconds, 100 * noise.medianCIWidth,
+                            noise.wideAfterFirstPass, noise.items, 100 * options.remeasureHalfWidth, noise.remeasured,
+                            noise.remeasureSeconds, noise.stillWide))
+        }
+        let cores = profile.harness.cores ?? []
+        out.line("  cpu          harness pinned to \(cores.isEmpty ? "no core" : "core " + cores.map(String.init).joined(separator: ", "))\((profile.harness.unpinnedRuns ?? 0) > 0 ? " (\(profile.harness.unpinnedRuns!) runs unpinned)" : "")")
         let environment = profile.environment
         out.line("  environment  \(environment.cpuModel ?? "unknown CPU"), \(environment.coreCount.map { "\($0) cores" } ?? "? cores"), governor \(environment.governor ?? "n/a"), \(environment.temperatureCelsius.map { String(format: "%.0f C", $0) } ?? "temperature n/a")")
         out.result("wrote \(outputPath): \(profile.entries.count) operators, \(profile.networks.count) networks, harness peak RSS \(profile.harness.peakRSSBytes.map { ArchitectureSummary.bytes($0) } ?? "n/a"), \(formatDuration(Date().timeIntervalSince(start)))")

@@ -48,12 +48,14 @@ func checksumNetworks() throws -> [HarnessNetwork] {
 
 @Suite("Profiler: harness, profiling runs and their errors")
 struct ProfilerTests {
-    @Test("timing summary: median of per-round minima; p10/p90 of the samples below the Q3 + 3 IQR fence")
+    @Test("timing summary: lower quartile of per-round medians with its interval; p10/p90 of the samples below the Q3 + 3 IQR fence")
     func timingSummary() throws {
         // Three rounds; the second was disturbed throughout, one sample of the third is a preemption.
         let rounds: [[Double]] = [[10_000, 10_400, 10_200], [14_000, 15_000, 14_500], [10_100, 900_000, 10_300]]
         let summary = try #require(TimingSummary(rounds: rounds))
-        #expect(summary.medianMicroseconds == 10.1)
+        // round medians 10.2, 14.5, 10.3 us: lower quartile 10.25; three rounds give the whole range as interval
+        #expect(abs(summary.medianMicroseconds - 10.25) < 1e-9)
+        #expect(summary.ciLowMicroseconds == 10.2 && summary.ciHighMicroseconds == 14.5 && summary.rounds == 3)
         #expect(summary.samples == 9)
         #expect(summary.kept == 8, "only the 900 us sample is beyond the fence")
         #expect(summary.p90Microseconds < 16 && summary.p10Microseconds >= 10)
@@ -76,7 +78,7 @@ struct ProfilerTests {
         let networks = [HarnessNetwork(operator: small, name: "small", seed: 1), HarnessNetwork(operator: large, name: "large", seed: 2),
                         HarnessNetwork(operator: largeFloat, name: "large-f32", seed: 2),
                         try HarnessNetwork(graph: BuiltinArchitectures.refnet().lowered(), name: "refnet", dtype: .int8, seed: 3)]
-        let output = try harness.time(networks, samples: 5, passes: 2, sampleMicroseconds: 200, timeout: 60)
+        let output = try harness.time(networks, rounds: 5, perRound: 1, sampleMicroseconds: 200, timeout: 60)
         #expect(output.simdPath != nil)
         #expect((output.peakRSSKilobytes ?? 0) > 100)
         #expect(output.samples.map(\.name) == networks.map(\.name))
@@ -85,7 +87,7 @@ struct ProfilerTests {
             #expect(samples.nanoseconds.count == 5)
             #expect(samples.batch >= 1)
             #expect(samples.outputChecksum.count == 8)
-            let summary = try #require(TimingSummary(rounds: [samples.nanoseconds]))
+            let summary = try #require(TimingSummary(rounds: samples.rounds))
             #expect(summary.medianMicroseconds > 0)
             #expect(summary.p10Microseconds <= summary.p90Microseconds && summary.medianMicroseconds <= summary.p90Microseconds)
             #expect((1...5).contains(summary.kept))

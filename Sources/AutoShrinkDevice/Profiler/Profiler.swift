@@ -7,11 +7,20 @@ public struct ProfilerOptions: Sendable {
     public var space: ProfileSpace
     /// Data types of the operator table (int8 ships; float32 is measured alongside for comparison).
     public var dtypes: [OperatorDataType]
-    /// Timing samples per operator and per network.
+    /// Timing samples per operator and per network in the first pass.
     public var repeats: Int
-    /// Harness runs the samples are spread over; each run takes its share of every item's samples in
-    /// that many passes over all items, in a fresh random order (and each run is one progress step).
+    /// Rounds the samples are taken in (`repeats / rounds` samples of each item per round, all items
+    /// interleaved); the estimate is the lower quartile of the per-round medians (estimator.h). The
+    /// rounds run `roundsPerRun` at a time in harness runs, each in a fresh random order of the items.
     public var rounds: Int
+    /// Rounds per harness run (each run is one progress step and picks its core afresh).
+    public var roundsPerRun: Int = 2
+    /// Which core the harness runs on.
+    public var pinning: CorePinning = .leastLoaded
+    /// Entries whose interval reaches further than this from the estimate (relative) are measured again.
+    public var remeasureHalfWidth: Double = 0.05
+    /// Time the re-measuring may take, as a share of the first pass (per phase: operators, networks).
+    public var remeasureBudget: Double = 0.3
     /// Minimum duration of one timing sample; small operators run several times per sample.
     public var sampleMicroseconds: Double
     /// Whole networks timed to fit and judge the predictor (half each).
@@ -98,46 +107,92 @@ public struct Profiler: Sendable {
             throw ProfileError.wrapping(error, device: name, step: "probe environment")
         }
 
-        // Every round runs the harness once over all items, in a fresh seeded order, taking one sample
-        // per item per pass; an item's samples are thus spread over the whole measurement, and a slow
-        // spell on a shared machine touches a few samples of every item instead of all samples of some.
+        // Rounds over all items, `roundsPerRun` per harness run, each run in a fresh seeded order: an
+        // item's rounds are spread over the whole measurement, and a slow spell on a shared machine
+        // touches a few rounds of every item instead of all samples of some. Then the items whose
+        // interval is wider than +-remeasureHalfWidth get more rounds, within remeasureBudget of the
+        // first pass's time (see docs/architecture.md, "Latency estimator").
         let entryNetworks = operators.enumerated().map { HarnessNetwork(operator: $1, name: "op\($0)", seed: UInt64($0) + 1) }
         var runs = 0
         var peakRSS: Int?
         var simdPath: String?
+        var cores = Set<Int>()
+        var unpinnedRuns = 0
         var generator = ProfileRandom(seed: options.seed ^ 0x5EED)
+        let roundCount = max(1, min(options.rounds, options.repeats))
+        let perRound = max(1, options.repeats / roundCount)
+        let roundsPerRun = max(1, options.roundsPerRun)
+        var noise: [ProfileNoise] = []
         func measure(_ items: [HarnessNetwork], phase: String) throws -> [String: (summary: TimingSummary, batch: Int, checksum: String)] {
             var rounds: [String: [[Double]]] = [:]
             var batches: [String: Int] = [:]
             var checksums: [String: String] = [:]
-            let roundCount = max(1, min(options.rounds, options.repeats))
-            let phaseStart = Date()
-            progress(.progress(phase: phase, done: 0, total: roundCount, elapsedSeconds: 0))
-            for round in 0..<roundCount {
-                let passes = options.repeats / roundCount + (round < options.repeats % roundCount ? 1 : 0)
-                var order = items
+            func runHarness(_ subset: [HarnessNetwork], rounds roundsThisRun: Int) throws {
+                var order = subset
                 for position in stride(from: order.count - 1, to: 0, by: -1) {
                     order.swapAt(position, Int(generator.next() % UInt64(position + 1)))
                 }
-                let output = try harness.time(order, samples: passes, passes: passes,
-                                              sampleMicroseconds: options.sampleMicroseconds, timeout: options.runTimeout)
+                let output = try harness.time(order, rounds: roundsThisRun, perRound: perRound,
+                                              sampleMicroseconds: options.sampleMicroseconds, pinning: options.pinning,
+                                              timeout: options.runTimeout)
                 runs += 1
+                if let core = output.cpu { cores.insert(core) } else { unpinnedRuns += 1 }
                 if let rss = output.peakRSSKilobytes { peakRSS = max(peakRSS ?? 0, rss * 1024) }
                 simdPath = simdPath ?? output.simdPath
                 for samples in output.samples {
-                    rounds[samples.name, default: []].append(samples.nanoseconds)
+                    rounds[samples.name, default: []] += samples.rounds
                     batches[samples.name] = max(batches[samples.name] ?? 0, samples.batch)
                     checksums[samples.name] = checksums[samples.name] ?? samples.outputChecksum
                 }
-                progress(.progress(phase: phase, done: round + 1, total: roundCount, elapsedSeconds: Date().timeIntervalSince(phaseStart)))
             }
-            var result: [String: (summary: TimingSummary, batch: Int, checksum: String)] = [:]
-            for item in items {
-                guard let summary = TimingSummary(rounds: rounds[item.name] ?? []) else {
-                    throw ProfileError(device: name, step: "run harness", reason: "no samples for \(item.name)")
+            func summaries(_ subset: [HarnessNetwork]) throws -> [String: TimingSummary] {
+                var result: [String: TimingSummary] = [:]
+                for item in subset {
+                    guard let summary = TimingSummary(rounds: rounds[item.name] ?? []) else {
+                        throw ProfileError(device: name, step: "run harness", reason: "no samples for \(item.name)")
+                    }
+                    result[item.name] = summary
                 }
-                result[item.name] = (summary, batches[item.name] ?? 1, checksums[item.name] ?? "")
+                return result
             }
+            let runCount = (roundCount + roundsPerRun - 1) / roundsPerRun
+            let phaseStart = Date()
+            progress(.progress(phase: phase, done: 0, total: runCount, elapsedSeconds: 0))
+            for run in 0..<runCount {
+                try runHarness(items, rounds: min(roundsPerRun, roundCount - run * roundsPerRun))
+                progress(.progress(phase: phase, done: run + 1, total: runCount, elapsedSeconds: Date().timeIntervalSince(phaseStart)))
+            }
+            let firstPassSeconds = Date().timeIntervalSince(phaseStart)
+            var current = try summaries(items)
+            let firstWidths = current.values.map(\.estimate.relativeWidth)
+            func wide() -> [HarnessNetwork] {
+                items.filter { current[$0.name]!.estimate.relativeHalfWidth > options.remeasureHalfWidth }
+            }
+            var remeasured = Set<String>()
+            var remeasureSeconds = 0.0
+            let budget = options.remeasureBudget * firstPassSeconds
+            let secondsPerItemRound = firstPassSeconds / Double(max(1, items.count * roundCount))
+            var pending = wide()
+            let firstWide = pending.count
+            while !pending.isEmpty {
+                let expected = secondsPerItemRound * Double(pending.count * roundsPerRun)
+                guard remeasureSeconds + expected <= budget else { break }
+                progress(.step(String(format: "%@: measuring %d of %d items again (interval wider than +-%.0f %%)", phase,
+                                      pending.count, items.count, 100 * options.remeasureHalfWidth)))
+                let started = Date()
+                try runHarness(pending, rounds: roundsPerRun)
+                remeasureSeconds += Date().timeIntervalSince(started)
+                remeasured.formUnion(pending.map(\.name))
+                for (key, value) in try summaries(pending) { current[key] = value }
+                pending = wide()
+            }
+            noise.append(ProfileNoise(
+                phase: phase, items: items.count, medianCIWidthFirstPass: Self.median(firstWidths),
+                medianCIWidth: Self.median(current.values.map(\.estimate.relativeWidth)), wideAfterFirstPass: firstWide,
+                remeasured: remeasured.count, stillWide: pending.count, firstPassSeconds: (firstPassSeconds * 10).rounded() / 10,
+                remeasureSeconds: (remeasureSeconds * 10).rounded() / 10))
+            var result: [String: (summary: TimingSummary, batch: Int, checksum: String)] = [:]
+            for item in items { result[item.name] = (current[item.name]!, batches[item.name] ?? 1, checksums[item.name] ?? "") }
             return result
         }
         let operatorTimings = try measure(entryNetworks, phase: "operators (\(entryNetworks.count))")
@@ -149,11 +204,13 @@ public struct Profiler: Sendable {
             return ProfileEntry(configuration: configuration, medianMicroseconds: rounded(timing.summary.medianMicroseconds),
                                 p10Microseconds: rounded(timing.summary.p10Microseconds),
                                 p90Microseconds: rounded(timing.summary.p90Microseconds),
-                                repetitions: timing.summary.kept, batch: timing.batch)
+                                repetitions: timing.summary.kept, batch: timing.batch,
+                                ciLowMicroseconds: rounded(timing.summary.ciLowMicroseconds),
+                                ciHighMicroseconds: rounded(timing.summary.ciHighMicroseconds), rounds: timing.summary.rounds)
         }
         let spaceSummary = options.space.summary
         let measurement = ProfileMeasurementSettings(
-            repeats: options.repeats, rounds: max(1, min(options.rounds, options.repeats)), sampleMicroseconds: options.sampleMicroseconds,
+            repeats: perRound * roundCount, rounds: roundCount, sampleMicroseconds: options.sampleMicroseconds,
             outlierRule: TimingSummary.outlierRule)
         var profile = DeviceProfile(
             device: ProfileDevice(name: name, description: device),
@@ -161,7 +218,7 @@ public struct Profiler: Sendable {
             environment: environment, space: spaceSummary, measurement: measurement, entries: entries, networks: [],
             predictor: PredictorSummary(model: "latency_ms = table_scale * table_sum_ms + per_layer_ms * layers + intercept_ms",
                                         dtype: .int8, calibration: .identity, method: "", fitNetworks: 0, heldoutNetworks: 0),
-            harness: HarnessSummary(peakRSSBytes: peakRSS, runs: runs),
+            harness: HarnessSummary(peakRSSBytes: peakRSS, runs: runs, noise: noise, cores: cores.sorted(), unpinnedRuns: unpinnedRuns),
             created: "", seconds: 0)
 
         // Table sums of the timed networks; then fit on one half, judge on the other.
@@ -177,7 +234,8 @@ public struct Profiler: Sendable {
                     tableSumMilliseconds: try tablePredictor.tableSumMilliseconds(graph),
                     measuredMilliseconds: rounded(timing.medianMicroseconds) / 1000, p10Milliseconds: rounded(timing.p10Microseconds) / 1000,
                     p90Milliseconds: rounded(timing.p90Microseconds) / 1000, predictedMilliseconds: 0,
-                    outputChecksum: networkTimings[planned[index].name]!.checksum))
+                    outputChecksum: networkTimings[planned[index].name]!.checksum,
+                    ciLowMilliseconds: rounded(timing.ciLowMicroseconds) / 1000, ciHighMilliseconds: rounded(timing.ciHighMicroseconds) / 1000))
             }
         } catch {
             throw ProfileError(device: name, step: "fit predictor", reason: "\(error)")
@@ -240,6 +298,10 @@ public struct Profiler: Sendable {
         let profile = try run(progress: progress)
         try profile.write(to: path)
         return profile
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        values.isEmpty ? 0 : RoundEstimator.median(values.filter(\.isFinite))
     }
 
     /// Governor and temperature warnings for an environment.

@@ -11,9 +11,14 @@ import Glibc
 let tinySpace = ProfileSpace.cellSpace(name: "tiny", nodes: 3, baseWidth: 4,
                                        input: InputShape(channels: 1, height: 8, width: 8), classes: 3)
 
-/// Fast options for the tiny space: int8 only, 3 samples of >= 50 us, 6 networks.
+/// Fast options for the tiny space: int8 only, 2 rounds (one per harness run) of 2 samples of >= 50 us,
+/// 6 networks, no re-measuring.
 func tinyOptions() -> ProfilerOptions {
-    ProfilerOptions(space: tinySpace, dtypes: [.int8], repeats: 4, rounds: 2, sampleMicroseconds: 50, networks: 6, runTimeout: 120)
+    var options = ProfilerOptions(space: tinySpace, dtypes: [.int8], repeats: 4, rounds: 2, sampleMicroseconds: 50, networks: 6,
+                                  runTimeout: 120)
+    options.roundsPerRun = 1
+    options.remeasureBudget = 0
+    return options
 }
 
 /// Builds the harness for `device` and stages it with the device's runner.
@@ -163,6 +168,17 @@ struct ProfilerTests {
         #expect(profile.environment.cpuModel != nil)
         #expect(events.first == "operators (\(operators.count)) 0/2")
         #expect(events.contains("networks (6) 2/2"))
+        // Every estimate carries its interval; the noise of both phases is recorded; nothing re-measured without budget.
+        #expect(profile.entries.allSatisfy { entry in
+            entry.rounds == 2 && entry.ciLowMicroseconds.map { $0 <= entry.medianMicroseconds } == true
+                && entry.ciHighMicroseconds.map { $0 >= entry.medianMicroseconds } == true
+        })
+        #expect(profile.networks.allSatisfy { $0.ciLowMilliseconds != nil && $0.ciHighMilliseconds != nil })
+        let noise = try #require(profile.harness.noise)
+        #expect(noise.map(\.items) == [operators.count, 6])
+        #expect(noise.allSatisfy { $0.remeasured == 0 && $0.stillWide == $0.wideAfterFirstPass && $0.medianCIWidth >= 0 })
+        #expect(profile.harness.runs == 4)
+        #expect((profile.harness.cores ?? []).count + (profile.harness.unpinnedRuns ?? 0) >= 1)
 
         let predictor = try ProfileLatencyPredictor.load(path: path)
         for network in tinySpace.sampleNetworks(count: 6, seed: 1) {
@@ -170,6 +186,25 @@ struct ProfilerTests {
             #expect(try predictor.missingConfigurations(graph).isEmpty)
             #expect(try predictor.predictLatencyMilliseconds(graph) > 0)
         }
+    }
+
+    @Test("entries whose interval is wider than the threshold are measured again, within the time budget")
+    func remeasuresWideEntries() throws {
+        var options = tinyOptions()
+        options.networks = 2
+        options.remeasureHalfWidth = 0  // every interval is "wide": the budget alone ends re-measuring
+        options.remeasureBudget = 3
+        options.pinning = .core(0)
+        let profile = try Profiler(device: localDevice(), options: options).run()
+        let noise = try #require(profile.harness.noise)
+        let operators = noise[0]
+        #expect(operators.remeasured > 0 && operators.remeasured <= operators.items)
+        #expect(operators.remeasureSeconds > 0)
+        #expect(operators.remeasureSeconds <= 3 * operators.firstPassSeconds + 1)
+        // re-measured entries have more rounds than the first pass's 2
+        #expect(profile.entries.contains { ($0.rounds ?? 0) > 2 })
+        #expect(profile.harness.runs > 4)
+        #expect(profile.harness.cores == [0])
     }
 
     @Test("profiling over SSH against a real sshd on 127.0.0.1 with a device file",

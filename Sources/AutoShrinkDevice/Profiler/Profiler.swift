@@ -177,8 +177,10 @@ public struct Profiler: Sendable {
             while !pending.isEmpty {
                 let expected = secondsPerItemRound * Double(pending.count * roundsPerRun)
                 guard remeasureSeconds + expected <= budget else { break }
-                progress(.step(String(format: "%@: measuring %d of %d items again (interval wider than +-%.0f %%)", phase,
-                                      pending.count, items.count, 100 * options.remeasureHalfWidth)))
+                if remeasured.isEmpty {
+                    progress(.step(String(format: "%@: measuring %d of %d items again (interval wider than +-%.0f %%), for up to %.0f s",
+                                          phase, pending.count, items.count, 100 * options.remeasureHalfWidth, budget)))
+                }
                 let started = Date()
                 try runHarness(pending, rounds: roundsPerRun)
                 remeasureSeconds += Date().timeIntervalSince(started)

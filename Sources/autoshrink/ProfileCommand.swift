@@ -20,6 +20,10 @@ struct ProfileCommand: ParsableCommand {
             --space: quick (5-node cells), reference (8-node cells, the paper's setting) or a file: a search \
             config.json (its cell operations and macro structure) or an *.arch.json (the shrink space of its \
             cell). refnet is always included. The profile is written atomically; on failure an earlier one stays.
+
+            --validate ARCH...: instead of profiling, time the given architectures (built-in names, *.arch.json \
+            files or checkpoints) on the device with the profile's estimator and print each one's measured \
+            latency beside the prediction of the existing profile (--out, default profiles/<device>.json).
             """)
 
     @Option(help: "Device: a name from devices/ or a path to a device .toml file.")
@@ -42,8 +46,10 @@ struct ProfileCommand: ParsableCommand {
     var timeout: Double = 1800
     @Option(help: "Core to pin the harness to: auto (the least loaded core at the start of each harness run), none, or a core number.")
     var cpu: String = "auto"
-    @Option(help: "Output file (default: profiles/<device name>.json).")
+    @Option(help: "Output file (default: profiles/<device name>.json); with --validate, the profile to check.")
     var out: String?
+    @Option(name: .customLong("validate"), parsing: .upToNextOption, help: "Time these architectures (built-in names, *.arch.json files or checkpoints) and compare with the profile's prediction instead of profiling.")
+    var validateArchitectures: [String] = []
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -61,6 +67,7 @@ struct ProfileCommand: ParsableCommand {
     func run() throws {
         let out = Output(options: output)
         let deviceDescription = try DeviceDescription.resolve(device)
+        if !validateArchitectures.isEmpty { return try runValidation(device: deviceDescription, out: out) }
         let profileSpace = try resolveSpace()
         let outputPath = self.out ?? "profiles/\(deviceDescription.name).json"
         let dtypes: [OperatorDataType] = int8Only ? [.int8] : [.int8, .float32]
@@ -134,6 +141,69 @@ struct ProfileCommand: ParsableCommand {
             tableScale: calibration.tableScale, perLayerMilliseconds: calibration.perLayerMilliseconds,
             interceptMilliseconds: calibration.interceptMilliseconds, peakRSSBytes: profile.harness.peakRSSBytes,
             medianSpread: profile.harness.medianSpread, warnings: profile.warnings, runtime: profile.runtime.hash))
+    }
+
+    /// `--validate`: time architectures with the profile's estimator and compare with its predictions.
+    func runValidation(device deviceDescription: DeviceDescription, out: Output) throws {
+        let start = Date()
+        let profilePath = self.out ?? "profiles/\(deviceDescription.name).json"
+        let predictor = try ProfileLatencyPredictor.load(path: profilePath, device: deviceDescription.name)
+        if let warning = predictor.foreignMachineWarning { out.warn(warning) }
+        let space = predictor.profile.space
+        let architectures = try validateArchitectures.map { name -> Architecture in
+            if let builtin = BuiltinArchitectures.architecture(named: name, input: space.input, classes: space.classes) { return builtin }
+            guard FileManager.default.fileExists(atPath: name) else {
+                throw CLIError("--validate: unknown architecture '\(name)': not a built-in (\(BuiltinArchitectures.names.joined(separator: ", "))) and no such file")
+            }
+            if let data = FileManager.default.contents(atPath: name), data.starts(with: Checkpoint.magic) {
+                return try Checkpoint.load(path: name).architecture
+            }
+            return try Architecture.load(path: name)
+        }
+        let predictions = try architectures.map { try predictor.predictLatencyMilliseconds($0.lowered()) }
+        var options = ProfilerOptions(space: try resolveSpace(), dtypes: [.int8], repeats: repeats,
+                                      sampleMicroseconds: sampleMs * 1000, networks: 0, seed: seed, runTimeout: timeout)
+        options.pinning = CorePinning(cpu) ?? .leastLoaded
+        out.heading("""
+            autoshrink profile --validate
+              device       \(deviceDescription.name) (\(deviceDescription.architecture.rawValue))
+              profile      \(profilePath) (\(predictor.identity))
+              timing       \(options.rounds) rounds of \(max(1, repeats / options.rounds)) samples per architecture, lower quartile of the per-round medians (estimator.h)
+              cpu          \(options.pinning)
+            """)
+        var bar: ProgressBar?
+        let result = try Profiler(device: deviceDescription, options: options).validate(architectures) { event in
+            switch event {
+            case .step(let text): out.line("  \(text)")
+            case let .progress(phase, done, total, _):
+                if done == 0 || bar == nil { bar = out.progress("measuring \(phase)", total: total, unit: "harness runs") }
+                bar?.update(done, total: total)
+                if done >= total { bar?.finish(); bar = nil }
+            case .warning(let text): out.warn("warning: \(text)")
+            }
+        }
+        let rows = zip(zip(architectures, predictions), result.measurements).map { pair, measured in
+            ProfileValidationSummary.Architecture(
+                name: pair.0.name, hash: pair.0.stableHash, predictedMilliseconds: pair.1,
+                measuredMilliseconds: measured.measuredMilliseconds, ciLowMilliseconds: measured.timing.ciLowMicroseconds / 1000,
+                ciHighMilliseconds: measured.timing.ciHighMicroseconds / 1000)
+        }
+        out.line(ArchitectureSummary.table(
+            headers: ["architecture", "predicted ms", "measured ms", "95% interval", "error"],
+            rows: rows.map { [$0.name, String(format: "%.4f", $0.predictedMilliseconds), String(format: "%.4f", $0.measuredMilliseconds),
+                              String(format: "%.4f-%.4f", $0.ciLowMilliseconds, $0.ciHighMilliseconds),
+                              String(format: "%+.1f %%", $0.errorPercent)] },
+            rightAligned: [1, 2, 3, 4]))
+        let summary = ProfileValidationSummary(device: deviceDescription.name, profile: profilePath, architectures: rows,
+                                               cores: result.cores, seconds: (Date().timeIntervalSince(start) * 10).rounded() / 10)
+        if let noise = result.noise {
+            out.line(String(format: "  noise        median interval width %.1f %%; %d of %d measured again, %d still wider than +-5 %%",
+                            100 * noise.medianCIWidth, noise.remeasured, noise.items, noise.stillWide))
+        }
+        out.result(String(format: "validated %d architectures on %@: %.0f%% within +-10%% of the prediction, MAPE %.1f%% (%@)",
+                          rows.count, deviceDescription.name, 100 * summary.within10Percent, summary.mape,
+                          formatDuration(Date().timeIntervalSince(start))))
+        out.json(summary)
     }
 
     /// quick / reference, or a search config / architecture file.

@@ -86,19 +86,11 @@ public struct Profiler: Sendable {
             throw ProfileError(device: name, step: "enumerate operators", reason: "\(error)")
         }
 
-        let workDirectory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("autoshrink-profile-\(name)-\(UUID().uuidString.prefix(8))").path
+        let workDirectory = Self.workDirectory(device: name)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
-        // Reach the device before spending time on the build: an unreachable device fails at once.
         let runner = makeRunner(for: device)
-        progress(.step("connecting (\(device.runner.kind.rawValue) runner)"))
-        do { try runner.prepare() } catch { throw ProfileError.wrapping(error, device: name, step: "connect") }
         defer { try? runner.cleanup() }
-        progress(.step("building harness with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " "))"))
-        let binary = try HarnessBuilder(device: device).build(in: workDirectory)
-
-        progress(.step("uploading harness (\(device.runner.kind.rawValue) runner)"))
-        let harness = try DeviceHarness.upload(binary, runner: runner, localDirectory: workDirectory)
+        let harness = try stageHarness(runner: runner, workDirectory: workDirectory, progress: progress)
         progress(.step("probing the environment"))
         let environment: DeviceEnvironment
         do {
@@ -107,98 +99,12 @@ public struct Profiler: Sendable {
             throw ProfileError.wrapping(error, device: name, step: "probe environment")
         }
 
-        // Rounds over all items, `roundsPerRun` per harness run, each run in a fresh seeded order: an
-        // item's rounds are spread over the whole measurement, and a slow spell on a shared machine
-        // touches a few rounds of every item instead of all samples of some. Then the items whose
-        // interval is wider than +-remeasureHalfWidth get more rounds, within remeasureBudget of the
-        // first pass's time (see docs/architecture.md, "Latency estimator").
+        // Operators, then networks, in rounds with the shared estimator (RoundMeasurement).
         let entryNetworks = operators.enumerated().map { HarnessNetwork(operator: $1, name: "op\($0)", seed: UInt64($0) + 1) }
-        var runs = 0
-        var peakRSS: Int?
-        var simdPath: String?
-        var cores = Set<Int>()
-        var unpinnedRuns = 0
-        var generator = ProfileRandom(seed: options.seed ^ 0x5EED)
-        let roundCount = max(1, min(options.rounds, options.repeats))
-        let perRound = max(1, options.repeats / roundCount)
-        let roundsPerRun = max(1, options.roundsPerRun)
-        var noise: [ProfileNoise] = []
-        func measure(_ items: [HarnessNetwork], phase: String) throws -> [String: (summary: TimingSummary, batch: Int, checksum: String)] {
-            var rounds: [String: [[Double]]] = [:]
-            var batches: [String: Int] = [:]
-            var checksums: [String: String] = [:]
-            func runHarness(_ subset: [HarnessNetwork], rounds roundsThisRun: Int) throws {
-                var order = subset
-                for position in stride(from: order.count - 1, to: 0, by: -1) {
-                    order.swapAt(position, Int(generator.next() % UInt64(position + 1)))
-                }
-                let output = try harness.time(order, rounds: roundsThisRun, perRound: perRound,
-                                              sampleMicroseconds: options.sampleMicroseconds, pinning: options.pinning,
-                                              timeout: options.runTimeout)
-                runs += 1
-                if let core = output.cpu { cores.insert(core) } else { unpinnedRuns += 1 }
-                if let rss = output.peakRSSKilobytes { peakRSS = max(peakRSS ?? 0, rss * 1024) }
-                simdPath = simdPath ?? output.simdPath
-                for samples in output.samples {
-                    rounds[samples.name, default: []] += samples.rounds
-                    batches[samples.name] = max(batches[samples.name] ?? 0, samples.batch)
-                    checksums[samples.name] = checksums[samples.name] ?? samples.outputChecksum
-                }
-            }
-            func summaries(_ subset: [HarnessNetwork]) throws -> [String: TimingSummary] {
-                var result: [String: TimingSummary] = [:]
-                for item in subset {
-                    guard let summary = TimingSummary(rounds: rounds[item.name] ?? []) else {
-                        throw ProfileError(device: name, step: "run harness", reason: "no samples for \(item.name)")
-                    }
-                    result[item.name] = summary
-                }
-                return result
-            }
-            let runCount = (roundCount + roundsPerRun - 1) / roundsPerRun
-            let phaseStart = Date()
-            progress(.progress(phase: phase, done: 0, total: runCount, elapsedSeconds: 0))
-            for run in 0..<runCount {
-                try runHarness(items, rounds: min(roundsPerRun, roundCount - run * roundsPerRun))
-                progress(.progress(phase: phase, done: run + 1, total: runCount, elapsedSeconds: Date().timeIntervalSince(phaseStart)))
-            }
-            let firstPassSeconds = Date().timeIntervalSince(phaseStart)
-            var current = try summaries(items)
-            let firstWidths = current.values.map(\.estimate.relativeWidth)
-            func wide() -> [HarnessNetwork] {
-                items.filter { current[$0.name]!.estimate.relativeHalfWidth > options.remeasureHalfWidth }
-            }
-            var remeasured = Set<String>()
-            var remeasureSeconds = 0.0
-            let budget = options.remeasureBudget * firstPassSeconds
-            let secondsPerItemRound = firstPassSeconds / Double(max(1, items.count * roundCount))
-            var pending = wide()
-            let firstWide = pending.count
-            while !pending.isEmpty {
-                let expected = secondsPerItemRound * Double(pending.count * roundsPerRun)
-                guard remeasureSeconds + expected <= budget else { break }
-                if remeasured.isEmpty {
-                    progress(.step(String(format: "%@: measuring %d of %d items again (interval wider than +-%.0f %%), for up to %.0f s",
-                                          phase, pending.count, items.count, 100 * options.remeasureHalfWidth, budget)))
-                }
-                let started = Date()
-                try runHarness(pending, rounds: roundsPerRun)
-                remeasureSeconds += Date().timeIntervalSince(started)
-                remeasured.formUnion(pending.map(\.name))
-                for (key, value) in try summaries(pending) { current[key] = value }
-                pending = wide()
-            }
-            noise.append(ProfileNoise(
-                phase: phase, items: items.count, medianCIWidthFirstPass: Self.median(firstWidths),
-                medianCIWidth: Self.median(current.values.map(\.estimate.relativeWidth)), wideAfterFirstPass: firstWide,
-                remeasured: remeasured.count, stillWide: pending.count, firstPassSeconds: (firstPassSeconds * 10).rounded() / 10,
-                remeasureSeconds: (remeasureSeconds * 10).rounded() / 10))
-            var result: [String: (summary: TimingSummary, batch: Int, checksum: String)] = [:]
-            for item in items { result[item.name] = (current[item.name]!, batches[item.name] ?? 1, checksums[item.name] ?? "") }
-            return result
-        }
-        let operatorTimings = try measure(entryNetworks, phase: "operators (\(entryNetworks.count))")
-        let networkTimings = try measure(planned, phase: "networks (\(planned.count))")
+        let session = RoundMeasurement(harness: harness, options: options, device: name)
+        let roundCount = session.roundCount, perRound = session.perRound
+        let operatorTimings = try session.measure(entryNetworks, phase: "operators (\(entryNetworks.count))", progress: progress)
+        let networkTimings = try session.measure(planned, phase: "networks (\(planned.count))", progress: progress)
 
         progress(.step("fitting the predictor"))
         let entries = zip(operators, entryNetworks).map { configuration, network -> ProfileEntry in
@@ -216,11 +122,12 @@ public struct Profiler: Sendable {
             outlierRule: TimingSummary.outlierRule)
         var profile = DeviceProfile(
             device: ProfileDevice(name: name, description: device),
-            runtime: ProfileRuntime(hash: RuntimeSources.hash, simdPath: simdPath),
+            runtime: ProfileRuntime(hash: RuntimeSources.hash, simdPath: session.simdPath),
             environment: environment, space: spaceSummary, measurement: measurement, entries: entries, networks: [],
             predictor: PredictorSummary(model: "latency_ms = table_scale * table_sum_ms + per_layer_ms * layers + intercept_ms",
                                         dtype: .int8, calibration: .identity, method: "", fitNetworks: 0, heldoutNetworks: 0),
-            harness: HarnessSummary(peakRSSBytes: peakRSS, runs: runs, noise: noise, cores: cores.sorted(), unpinnedRuns: unpinnedRuns),
+            harness: HarnessSummary(peakRSSBytes: session.peakRSS, runs: session.runs, noise: session.noise, cores: session.cores.sorted(),
+                                    unpinnedRuns: session.unpinnedRuns),
             created: "", seconds: 0)
 
         // Table sums of the timed networks; then fit on one half, judge on the other.
@@ -293,6 +200,49 @@ public struct Profiler: Sendable {
         return profile
     }
 
+    static func workDirectory(device: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("autoshrink-profile-\(device)-\(UUID().uuidString.prefix(8))").path
+    }
+
+    /// Connects (an unreachable device fails before the build), builds the harness and uploads it.
+    func stageHarness(runner: any DeviceRunner, workDirectory: String, progress: (ProfilerEvent) -> Void) throws -> DeviceHarness {
+        progress(.step("connecting (\(device.runner.kind.rawValue) runner)"))
+        do { try runner.prepare() } catch { throw ProfileError.wrapping(error, device: device.name, step: "connect") }
+        progress(.step("building harness with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " "))"))
+        let binary = try HarnessBuilder(device: device).build(in: workDirectory)
+        progress(.step("uploading harness (\(device.runner.kind.rawValue) runner)"))
+        return try DeviceHarness.upload(binary, runner: runner, localDirectory: workDirectory)
+    }
+
+    /// Times whole int8 architectures on the device exactly as the profile times its networks (same
+    /// harness, rounds, estimator and re-measuring), for `autoshrink profile --validate`. Returns the
+    /// measurements in the given order and the session's noise and cores.
+    public func validate(_ architectures: [Architecture], progress: (ProfilerEvent) -> Void = { _ in })
+        throws -> (measurements: [ValidationMeasurement], noise: ProfileNoise?, cores: [Int]) {
+        let name = device.name
+        var planned: [HarnessNetwork] = []
+        do {
+            for (index, architecture) in architectures.enumerated() {
+                planned.append(try HarnessNetwork(graph: architecture.lowered(), name: "arch\(index)", dtype: .int8,
+                                                  seed: 5000 + UInt64(index)))
+            }
+        } catch {
+            throw ProfileError(device: name, step: "plan networks", reason: "\(error)")
+        }
+        let workDirectory = Self.workDirectory(device: name)
+        defer { try? FileManager.default.removeItem(atPath: workDirectory) }
+        let runner = makeRunner(for: device)
+        defer { try? runner.cleanup() }
+        let harness = try stageHarness(runner: runner, workDirectory: workDirectory, progress: progress)
+        let session = RoundMeasurement(harness: harness, options: options, device: name)
+        let timings = try session.measure(planned, phase: "architectures (\(planned.count))", progress: progress)
+        let measurements = zip(architectures, planned).map { architecture, network in
+            ValidationMeasurement(name: architecture.name, timing: timings[network.name]!.summary,
+                                  outputChecksum: timings[network.name]!.checksum)
+        }
+        return (measurements, session.noise.first, session.cores.sorted())
+    }
+
     /// Runs the measurement and writes the profile to `path` atomically. On any failure nothing is
     /// written, so an earlier profile at `path` stays as it was.
     @discardableResult
@@ -300,10 +250,6 @@ public struct Profiler: Sendable {
         let profile = try run(progress: progress)
         try profile.write(to: path)
         return profile
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        values.isEmpty ? 0 : RoundEstimator.median(values.filter(\.isFinite))
     }
 
     /// Governor and temperature warnings for an environment.
@@ -321,3 +267,13 @@ public struct Profiler: Sendable {
 
 /// Microseconds to 0.1 ns: the resolution worth storing.
 private func rounded(_ microseconds: Double) -> Double { (microseconds * 10_000).rounded() / 10_000 }
+
+/// One architecture timed by `Profiler.validate` (microseconds, the profile's estimator).
+public struct ValidationMeasurement: Sendable, Equatable {
+    public var name: String
+    public var timing: TimingSummary
+    public var outputChecksum: String
+
+    /// The estimate in milliseconds.
+    public var measuredMilliseconds: Double { timing.medianMicroseconds / 1000 }
+}

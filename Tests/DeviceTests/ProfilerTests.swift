@@ -85,6 +85,7 @@ struct ProfilerTests {
                         try HarnessNetwork(graph: BuiltinArchitectures.refnet().lowered(), name: "refnet", dtype: .int8, seed: 3)]
         let output = try harness.time(networks, rounds: 5, perRound: 1, sampleMicroseconds: 200, timeout: 60)
         #expect(output.simdPath != nil)
+        #expect(output.cpu != nil, "the harness pins itself to the least loaded core by default")
         #expect((output.peakRSSKilobytes ?? 0) > 100)
         #expect(output.samples.map(\.name) == networks.map(\.name))
         var summaries: [String: TimingSummary] = [:]
@@ -92,6 +93,12 @@ struct ProfilerTests {
             #expect(samples.nanoseconds.count == 5)
             #expect(samples.batch >= 1)
             #expect(samples.outputChecksum.count == 8)
+            // The harness's own estimate (estimator.h) is what the Swift twin computes from its samples.
+            let harnessEstimate = try #require(samples.estimate)
+            let twin = try #require(RoundEstimator.estimate(samples: samples.nanoseconds, perRound: samples.perRound))
+            #expect(samples.perRound == 1 && harnessEstimate.rounds == 5 && twin.rounds == 5)
+            #expect(abs(twin.value - harnessEstimate.value) <= 0.05 + 1e-9 * twin.value, "\(samples.name): \(twin) vs \(harnessEstimate)")
+            #expect(twin.low == harnessEstimate.low && twin.high == harnessEstimate.high)
             let summary = try #require(TimingSummary(rounds: samples.rounds))
             #expect(summary.medianMicroseconds > 0)
             #expect(summary.p10Microseconds <= summary.p90Microseconds && summary.medianMicroseconds <= summary.p90Microseconds)

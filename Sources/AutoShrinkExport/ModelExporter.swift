@@ -330,7 +330,7 @@ public enum ModelExporter {
 
         RUNTIME = \(runtime.joined(separator: " \\\n\t"))
         HARNESS = main.c idx.c
-        HEADERS = model.h idx.h runtime/include/autoshrink_runtime.h
+        HEADERS = model.h idx.h estimator.h runtime/include/autoshrink_runtime.h
 
         all: \(ordered.map(\.value.binary).joined(separator: " "))
 
@@ -408,7 +408,14 @@ public enum ModelRun {
         var p90Milliseconds: Double?
         var runs: Int?
         var simd: String?
-        enum CodingKeys: String, CodingKey { case runs, simd, medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms" }
+        var estimateMilliseconds: Double?
+        var ciLowMilliseconds: Double?
+        var ciHighMilliseconds: Double?
+        var cpu: Int?
+        enum CodingKeys: String, CodingKey {
+            case runs, simd, cpu, medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms"
+            case estimateMilliseconds = "estimate_ms", ciLowMilliseconds = "ci_low_ms", ciHighMilliseconds = "ci_high_ms"
+        }
     }
 
     /// `model --idx IMAGES --labels LABELS [--limit N] --quiet --json` on the device.
@@ -429,7 +436,9 @@ public enum ModelRun {
             throw ExportError("device \(runner.device.name): the bench printed no latency")
         }
         return LatencyMeasurement(medianMilliseconds: median, p90Milliseconds: p90, runs: summary.runs ?? runs,
-                                  simd: summary.simd ?? "", emulated: runner.device.runner.kind == .qemu)
+                                  simd: summary.simd ?? "", emulated: runner.device.runner.kind == .qemu,
+                                  estimateMilliseconds: summary.estimateMilliseconds, ciLowMilliseconds: summary.ciLowMilliseconds,
+                                  ciHighMilliseconds: summary.ciHighMilliseconds, cpu: summary.cpu)
     }
 
     /// Runs the binary and decodes the last stdout line as `T`.

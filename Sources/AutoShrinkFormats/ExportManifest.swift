@@ -14,14 +14,29 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     public var simd: String
     /// Measured under qemu user-mode emulation: says nothing about real hardware.
     public var emulated: Bool
+    /// The bench's estimate (Sources/CHarness/common/estimator.h: lower quartile of the medians of rounds of
+    /// consecutive runs, the quantity the profile's predictor is fitted to), its 95 % interval, and the core
+    /// the bench was pinned to; nil in exports made before.
+    public var estimateMilliseconds: Double?
+    public var ciLowMilliseconds: Double?
+    public var ciHighMilliseconds: Double?
+    public var cpu: Int?
 
-    public init(medianMilliseconds: Double, p90Milliseconds: Double, runs: Int, simd: String, emulated: Bool) {
+    public init(medianMilliseconds: Double, p90Milliseconds: Double, runs: Int, simd: String, emulated: Bool,
+                estimateMilliseconds: Double? = nil, ciLowMilliseconds: Double? = nil, ciHighMilliseconds: Double? = nil,
+                cpu: Int? = nil) {
         self.medianMilliseconds = medianMilliseconds; self.p90Milliseconds = p90Milliseconds
         self.runs = runs; self.simd = simd; self.emulated = emulated
+        self.estimateMilliseconds = estimateMilliseconds; self.ciLowMilliseconds = ciLowMilliseconds
+        self.ciHighMilliseconds = ciHighMilliseconds; self.cpu = cpu
     }
 
+    /// What to compare with a profile's prediction: the estimate, or the median of an older export.
+    public var typicalMilliseconds: Double { estimateMilliseconds ?? medianMilliseconds }
+
     enum CodingKeys: String, CodingKey {
-        case medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms", runs, simd, emulated
+        case medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms", runs, simd, emulated, cpu
+        case estimateMilliseconds = "estimate_ms", ciLowMilliseconds = "ci_low_ms", ciHighMilliseconds = "ci_high_ms"
     }
 }
 

@@ -51,12 +51,14 @@ struct DeployCommand: ParsableCommand {
             ? "deployed \(export) on \(target.name), rebuilt with \(target.compiler.cc) \(target.compiler.flags.joined(separator: " "))"
             : "deployed \(report.binary) on \(target.name)")
         out.result("  accuracy      \(percent(report.accuracy)) on \(report.images) test images (export measured \(percent(report.exportAccuracy)))")
-        out.result(String(format: "  latency       measured median %.4f ms, p90 %.4f ms (%@)%@", report.latency.medianMilliseconds,
+        out.result(String(format: "  latency       measured %@median %.4f ms, p90 %.4f ms (%@)%@",
+                          report.latency.estimateMilliseconds.map { String(format: "estimate %.4f ms, ", $0) } ?? "",
+                          report.latency.medianMilliseconds,
                           report.latency.p90Milliseconds, report.latency.simd,
                           report.latency.emulated ? " [emulated: not a hardware figure]" : ""))
         if let predicted = report.predictedLatencyMilliseconds {
             out.result(String(format: "  predicted     %.4f ms from %@/%@.json (measured / predicted = %.2f)", predicted, profiles,
-                              target.name, report.latency.medianMilliseconds / predicted))
+                              target.name, report.latency.typicalMilliseconds / predicted))
         } else {
             out.result("  predicted     - (\(report.predictionNote ?? "no profile"))")
         }

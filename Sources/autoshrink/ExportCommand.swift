@@ -121,8 +121,11 @@ struct ExportCommand: ParsableCommand {
         ]
         if let latency = report.latency[primary] {
             let other = report.latency[primary == .int8 ? .float32 : .int8]
-            lines.append(String(format: "  latency       median %.4f ms, p90 %.4f ms (%@, %d runs)%@%@", latency.medianMilliseconds,
-                                latency.p90Milliseconds, latency.simd, latency.runs,
+            lines.append(String(format: "  latency       %@median %.4f ms, p90 %.4f ms (%@, %d runs)%@%@",
+                                latency.estimateMilliseconds.map { estimate in
+                                    String(format: "estimate %.4f ms (95%% interval %.4f-%.4f), ", estimate,
+                                           latency.ciLowMilliseconds ?? estimate, latency.ciHighMilliseconds ?? estimate)
+                                } ?? "", latency.medianMilliseconds, latency.p90Milliseconds, latency.simd, latency.runs,
                                 other.map { String(format: "; %@ %.4f ms", primary == .int8 ? "float32" : "int8", $0.medianMilliseconds) } ?? "",
                                 latency.emulated ? " [emulated: not a hardware figure]" : ""))
         }

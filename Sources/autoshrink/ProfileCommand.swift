@@ -20,6 +20,10 @@ struct ProfileCommand: ParsableCommand {
             --space: quick (5-node cells), reference (8-node cells, the paper's setting) or a file: a search \
             config.json (its cell operations and macro structure) or an *.arch.json (the shrink space of its \
             cell). refnet is always included. The profile is written atomically; on failure an earlier one stays.
+
+            --validate ARCH...: instead of profiling, time the given architectures (built-in names, *.arch.json \
+            files or checkpoints) on the device with the profile's estimator and print each one's measured \
+            latency beside the prediction of the existing profile (--out, default profiles/<device>.json).
             """)
 
     @Option(help: "Device: a name from devices/ or a path to a device .toml file.")
@@ -40,8 +44,12 @@ struct ProfileCommand: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Seconds one harness run may take on the device before it is killed.")
     var timeout: Double = 1800
-    @Option(help: "Output file (default: profiles/<device name>.json).")
+    @Option(help: "Core to pin the harness to: auto (the least loaded core at the start of each harness run), none, or a core number.")
+    var cpu: String = "auto"
+    @Option(help: "Output file (default: profiles/<device name>.json); with --validate, the profile to check.")
     var out: String?
+    @Option(name: .customLong("validate"), parsing: .upToNextOption, help: "Time these architectures (built-in names, *.arch.json files or checkpoints) and compare with the profile's prediction instead of profiling.")
+    var validateArchitectures: [String] = []
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -53,17 +61,21 @@ struct ProfileCommand: ParsableCommand {
         guard networks >= 0 else { throw ValidationError("--networks must not be negative") }
         guard sampleMs > 0, sampleMs <= 1000 else { throw ValidationError("--sample-ms must be in (0, 1000]") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard CorePinning(cpu) != nil else { throw ValidationError("--cpu must be auto, none or a core number, got '\(cpu)'") }
     }
 
     func run() throws {
         let out = Output(options: output)
         let deviceDescription = try DeviceDescription.resolve(device)
+        if !validateArchitectures.isEmpty { return try runValidation(device: deviceDescription, out: out) }
         let profileSpace = try resolveSpace()
         let outputPath = self.out ?? "profiles/\(deviceDescription.name).json"
         try WritableCheck.file(outputPath, option: self.out == nil ? "output file" : "--out")
         let dtypes: [OperatorDataType] = int8Only ? [.int8] : [.int8, .float32]
-        let options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
+        var options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
                                       sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)
+        options.pinning = CorePinning(cpu) ?? .leastLoaded
+        let roundCount = max(1, min(options.rounds, repeats))
         let operatorCount = try profileSpace.operators(dtypes: dtypes).count
         let runnerText: String
         switch deviceDescription.runner {
@@ -80,7 +92,9 @@ struct ProfileCommand: ParsableCommand {
               space        \(summary.name): \(summary.nodes.map { "\($0)-node cells, widths \(summary.widths.map(String.init).joined(separator: "/")), " } ?? "")\
             input \(summary.input.channels)x\(summary.input.height)x\(summary.input.width), \(summary.classes) classes, plus \(summary.fixed.joined(separator: ", "))
               operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))
-              timing       \(repeats) samples of >= \(formatMilliseconds(sampleMs)) ms per item, spread over \(min(options.rounds, repeats)) harness runs; \(networks) whole networks (int8)
+              timing       \(roundCount) rounds of \(max(1, repeats / roundCount)) samples of >= \(formatMilliseconds(sampleMs)) ms per item, all items interleaved, \(options.roundsPerRun) rounds per harness run; \(networks) whole networks (int8)
+              estimate     lower quartile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time
+              cpu          \(options.pinning)
               output       \(outputPath)
             """)
 
@@ -110,6 +124,14 @@ struct ProfileCommand: ParsableCommand {
         } else {
             out.result("no held-out networks (--networks \(networks)): the predictor is the plain table sum")
         }
+        for noise in profile.harness.noise ?? [] {
+            out.line(String(format: "  noise        %@: median interval width %.1f %% after the first pass (%.0f s), %.1f %% at the end; %d of %d wider than +-%.0f %%, %d measured again (%.0f s), %d still wide",
+                            noise.phase, 100 * noise.medianCIWidthFirstPass, noise.firstPassSeconds, 100 * noise.medianCIWidth,
+                            noise.wideAfterFirstPass, noise.items, 100 * options.remeasureHalfWidth, noise.remeasured,
+                            noise.remeasureSeconds, noise.stillWide))
+        }
+        let cores = profile.harness.cores ?? []
+        out.line("  cpu          harness pinned to \(cores.isEmpty ? "no core" : "core " + cores.map(String.init).joined(separator: ", "))\((profile.harness.unpinnedRuns ?? 0) > 0 ? " (\(profile.harness.unpinnedRuns!) runs unpinned)" : "")")
         let environment = profile.environment
         out.line("  environment  \(environment.cpuModel ?? "unknown CPU"), \(environment.coreCount.map { "\($0) cores" } ?? "? cores"), governor \(environment.governor ?? "n/a"), \(environment.temperatureCelsius.map { String(format: "%.0f C", $0) } ?? "temperature n/a")")
         out.result("wrote \(outputPath): \(profile.entries.count) operators, \(profile.networks.count) networks, harness peak RSS \(profile.harness.peakRSSBytes.map { ArchitectureSummary.bytes($0) } ?? "n/a"), \(formatDuration(Date().timeIntervalSince(start)))")
@@ -120,6 +142,69 @@ struct ProfileCommand: ParsableCommand {
             tableScale: calibration.tableScale, perLayerMilliseconds: calibration.perLayerMilliseconds,
             interceptMilliseconds: calibration.interceptMilliseconds, peakRSSBytes: profile.harness.peakRSSBytes,
             medianSpread: profile.harness.medianSpread, warnings: profile.warnings, runtime: profile.runtime.hash))
+    }
+
+    /// `--validate`: time architectures with the profile's estimator and compare with its predictions.
+    func runValidation(device deviceDescription: DeviceDescription, out: Output) throws {
+        let start = Date()
+        let profilePath = self.out ?? "profiles/\(deviceDescription.name).json"
+        let predictor = try ProfileLatencyPredictor.load(path: profilePath, device: deviceDescription.name)
+        if let warning = predictor.foreignMachineWarning { out.warn(warning) }
+        let space = predictor.profile.space
+        let architectures = try validateArchitectures.map { name -> Architecture in
+            if let builtin = BuiltinArchitectures.architecture(named: name, input: space.input, classes: space.classes) { return builtin }
+            guard FileManager.default.fileExists(atPath: name) else {
+                throw CLIError("--validate: unknown architecture '\(name)': not a built-in (\(BuiltinArchitectures.names.joined(separator: ", "))) and no such file")
+            }
+            if let data = FileManager.default.contents(atPath: name), data.starts(with: Checkpoint.magic) {
+                return try Checkpoint.load(path: name).architecture
+            }
+            return try Architecture.load(path: name)
+        }
+        let predictions = try architectures.map { try predictor.predictLatencyMilliseconds($0.lowered()) }
+        var options = ProfilerOptions(space: try resolveSpace(), dtypes: [.int8], repeats: repeats,
+                                      sampleMicroseconds: sampleMs * 1000, networks: 0, seed: seed, runTimeout: timeout)
+        options.pinning = CorePinning(cpu) ?? .leastLoaded
+        out.heading("""
+            autoshrink profile --validate
+              device       \(deviceDescription.name) (\(deviceDescription.architecture.rawValue))
+              profile      \(profilePath) (\(predictor.identity))
+              timing       \(options.rounds) rounds of \(max(1, repeats / options.rounds)) samples per architecture, lower quartile of the per-round medians (estimator.h)
+              cpu          \(options.pinning)
+            """)
+        var bar: ProgressBar?
+        let result = try Profiler(device: deviceDescription, options: options).validate(architectures) { event in
+            switch event {
+            case .step(let text): out.line("  \(text)")
+            case let .progress(phase, done, total, _):
+                if done == 0 || bar == nil { bar = out.progress("measuring \(phase)", total: total, unit: "harness runs") }
+                bar?.update(done, total: total)
+                if done >= total { bar?.finish(); bar = nil }
+            case .warning(let text): out.warn("warning: \(text)")
+            }
+        }
+        let rows = zip(zip(architectures, predictions), result.measurements).map { pair, measured in
+            ProfileValidationSummary.Architecture(
+                name: pair.0.name, hash: pair.0.stableHash, predictedMilliseconds: pair.1,
+                measuredMilliseconds: measured.measuredMilliseconds, ciLowMilliseconds: measured.timing.ciLowMicroseconds / 1000,
+                ciHighMilliseconds: measured.timing.ciHighMicroseconds / 1000)
+        }
+        out.line(ArchitectureSummary.table(
+            headers: ["architecture", "predicted ms", "measured ms", "95% interval", "error"],
+            rows: rows.map { [$0.name, String(format: "%.4f", $0.predictedMilliseconds), String(format: "%.4f", $0.measuredMilliseconds),
+                              String(format: "%.4f-%.4f", $0.ciLowMilliseconds, $0.ciHighMilliseconds),
+                              String(format: "%+.1f %%", $0.errorPercent)] },
+            rightAligned: [1, 2, 3, 4]))
+        let summary = ProfileValidationSummary(device: deviceDescription.name, profile: profilePath, architectures: rows,
+                                               cores: result.cores, seconds: (Date().timeIntervalSince(start) * 10).rounded() / 10)
+        if let noise = result.noise {
+            out.line(String(format: "  noise        median interval width %.1f %%; %d of %d measured again, %d still wider than +-5 %%",
+                            100 * noise.medianCIWidth, noise.remeasured, noise.items, noise.stillWide))
+        }
+        out.result(String(format: "validated %d architectures on %@: %.0f%% within +-10%% of the prediction, MAPE %.1f%% (%@)",
+                          rows.count, deviceDescription.name, 100 * summary.within10Percent, summary.mape,
+                          formatDuration(Date().timeIntervalSince(start))))
+        out.json(summary)
     }
 
     /// quick / reference, or a search config / architecture file.

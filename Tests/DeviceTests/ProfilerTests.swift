@@ -11,9 +11,14 @@ import Glibc
 let tinySpace = ProfileSpace.cellSpace(name: "tiny", nodes: 3, baseWidth: 4,
                                        input: InputShape(channels: 1, height: 8, width: 8), classes: 3)
 
-/// Fast options for the tiny space: int8 only, 3 samples of >= 50 us, 6 networks.
+/// Fast options for the tiny space: int8 only, 2 rounds (one per harness run) of 2 samples of >= 50 us,
+/// 6 networks, no re-measuring.
 func tinyOptions() -> ProfilerOptions {
-    ProfilerOptions(space: tinySpace, dtypes: [.int8], repeats: 4, rounds: 2, sampleMicroseconds: 50, networks: 6, runTimeout: 120)
+    var options = ProfilerOptions(space: tinySpace, dtypes: [.int8], repeats: 4, rounds: 2, sampleMicroseconds: 50, networks: 6,
+                                  runTimeout: 120)
+    options.roundsPerRun = 1
+    options.remeasureBudget = 0
+    return options
 }
 
 /// Builds the harness for `device` and stages it with the device's runner.
@@ -48,12 +53,14 @@ func checksumNetworks() throws -> [HarnessNetwork] {
 
 @Suite("Profiler: harness, profiling runs and their errors")
 struct ProfilerTests {
-    @Test("timing summary: median of per-round minima; p10/p90 of the samples below the Q3 + 3 IQR fence")
+    @Test("timing summary: lower quartile of per-round medians with its interval; p10/p90 of the samples below the Q3 + 3 IQR fence")
     func timingSummary() throws {
         // Three rounds; the second was disturbed throughout, one sample of the third is a preemption.
         let rounds: [[Double]] = [[10_000, 10_400, 10_200], [14_000, 15_000, 14_500], [10_100, 900_000, 10_300]]
         let summary = try #require(TimingSummary(rounds: rounds))
-        #expect(summary.medianMicroseconds == 10.1)
+        // round medians 10.2, 14.5, 10.3 us: lower quartile 10.25; three rounds give the whole range as interval
+        #expect(abs(summary.medianMicroseconds - 10.25) < 1e-9)
+        #expect(summary.ciLowMicroseconds == 10.2 && summary.ciHighMicroseconds == 14.5 && summary.rounds == 3)
         #expect(summary.samples == 9)
         #expect(summary.kept == 8, "only the 900 us sample is beyond the fence")
         #expect(summary.p90Microseconds < 16 && summary.p10Microseconds >= 10)
@@ -76,8 +83,9 @@ struct ProfilerTests {
         let networks = [HarnessNetwork(operator: small, name: "small", seed: 1), HarnessNetwork(operator: large, name: "large", seed: 2),
                         HarnessNetwork(operator: largeFloat, name: "large-f32", seed: 2),
                         try HarnessNetwork(graph: BuiltinArchitectures.refnet().lowered(), name: "refnet", dtype: .int8, seed: 3)]
-        let output = try harness.time(networks, samples: 5, passes: 2, sampleMicroseconds: 200, timeout: 60)
+        let output = try harness.time(networks, rounds: 5, perRound: 1, sampleMicroseconds: 200, timeout: 60)
         #expect(output.simdPath != nil)
+        #expect(output.cpu != nil, "the harness pins itself to the least loaded core by default")
         #expect((output.peakRSSKilobytes ?? 0) > 100)
         #expect(output.samples.map(\.name) == networks.map(\.name))
         var summaries: [String: TimingSummary] = [:]
@@ -85,7 +93,13 @@ struct ProfilerTests {
             #expect(samples.nanoseconds.count == 5)
             #expect(samples.batch >= 1)
             #expect(samples.outputChecksum.count == 8)
-            let summary = try #require(TimingSummary(rounds: [samples.nanoseconds]))
+            // The harness's own estimate (estimator.h) is what the Swift twin computes from its samples.
+            let harnessEstimate = try #require(samples.estimate)
+            let twin = try #require(RoundEstimator.estimate(samples: samples.nanoseconds, perRound: samples.perRound))
+            #expect(samples.perRound == 1 && harnessEstimate.rounds == 5 && twin.rounds == 5)
+            #expect(abs(twin.value - harnessEstimate.value) <= 0.05 + 1e-9 * twin.value, "\(samples.name): \(twin) vs \(harnessEstimate)")
+            #expect(twin.low == harnessEstimate.low && twin.high == harnessEstimate.high)
+            let summary = try #require(TimingSummary(rounds: samples.rounds))
             #expect(summary.medianMicroseconds > 0)
             #expect(summary.p10Microseconds <= summary.p90Microseconds && summary.medianMicroseconds <= summary.p90Microseconds)
             #expect((1...5).contains(summary.kept))
@@ -161,6 +175,17 @@ struct ProfilerTests {
         #expect(profile.environment.cpuModel != nil)
         #expect(events.first == "operators (\(operators.count)) 0/2")
         #expect(events.contains("networks (6) 2/2"))
+        // Every estimate carries its interval; the noise of both phases is recorded; nothing re-measured without budget.
+        #expect(profile.entries.allSatisfy { entry in
+            entry.rounds == 2 && entry.ciLowMicroseconds.map { $0 <= entry.medianMicroseconds } == true
+                && entry.ciHighMicroseconds.map { $0 >= entry.medianMicroseconds } == true
+        })
+        #expect(profile.networks.allSatisfy { $0.ciLowMilliseconds != nil && $0.ciHighMilliseconds != nil })
+        let noise = try #require(profile.harness.noise)
+        #expect(noise.map(\.items) == [operators.count, 6])
+        #expect(noise.allSatisfy { $0.remeasured == 0 && $0.stillWide == $0.wideAfterFirstPass && $0.medianCIWidth >= 0 })
+        #expect(profile.harness.runs == 4)
+        #expect((profile.harness.cores ?? []).count + (profile.harness.unpinnedRuns ?? 0) >= 1)
 
         let predictor = try ProfileLatencyPredictor.load(path: path)
         for network in tinySpace.sampleNetworks(count: 6, seed: 1) {
@@ -168,6 +193,25 @@ struct ProfilerTests {
             #expect(try predictor.missingConfigurations(graph).isEmpty)
             #expect(try predictor.predictLatencyMilliseconds(graph) > 0)
         }
+    }
+
+    @Test("entries whose interval is wider than the threshold are measured again, within the time budget")
+    func remeasuresWideEntries() throws {
+        var options = tinyOptions()
+        options.networks = 2
+        options.remeasureHalfWidth = 0  // every interval is "wide": the budget alone ends re-measuring
+        options.remeasureBudget = 3
+        options.pinning = .core(0)
+        let profile = try Profiler(device: localDevice(), options: options).run()
+        let noise = try #require(profile.harness.noise)
+        let operators = noise[0]
+        #expect(operators.remeasured > 0 && operators.remeasured <= operators.items)
+        #expect(operators.remeasureSeconds > 0)
+        #expect(operators.remeasureSeconds <= 3 * operators.firstPassSeconds + 1)
+        // re-measured entries have more rounds than the first pass's 2
+        #expect(profile.entries.contains { ($0.rounds ?? 0) > 2 })
+        #expect(profile.harness.runs > 4)
+        #expect(profile.harness.cores == [0])
     }
 
     @Test("profiling over SSH against a real sshd on 127.0.0.1 with a device file",

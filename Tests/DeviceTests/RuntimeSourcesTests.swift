@@ -38,7 +38,7 @@ struct RuntimeSourcesTests {
         #expect(RuntimeSources.hash == EmbeddedCSources.hash)
         #expect(EmbeddedCSources.hash == CSourceBundle(files: onDisk).hash)
         #expect(EmbeddedCSources.hash.count == 64)
-        for harness in ["CHarness/profiler/harness.c", "CHarness/export/main.c", "CHarness/export/idx.c",
+        for harness in ["CHarness/profiler/harness.c", "CHarness/export/main.c", "CHarness/export/idx.c", "CHarness/common/estimator.h",
                         "CHarness/export/idx.h", "CRuntime/concat.c"] {
             #expect(onDisk.contains { $0.path == harness }, "\(harness) missing")
             let edited = onDisk.map { $0.path == harness ? ($0.path, $0.contents + "\n") : $0 }
@@ -71,7 +71,7 @@ struct RuntimeSourcesTests {
         defer { directory.remove() }
         let runtime = "\(repositoryRoot)/Sources/CRuntime"
         let harness = "\(repositoryRoot)/Sources/CHarness"
-        for (source, includes) in [("\(harness)/profiler/harness.c", ["\(runtime)/include", runtime]),
+        for (source, includes) in [("\(harness)/profiler/harness.c", ["\(runtime)/include", runtime, "\(harness)/common"]),
                                    ("\(harness)/export/idx.c", ["\(runtime)/include"]),
                                    ("\(repositoryRoot)/tools/kernel-bench.c", ["\(runtime)/include", runtime]),
                                    ("\(fixturesDirectory)/echo_args.c", [])] {

@@ -99,6 +99,26 @@ struct ExportPipelineTests {
         // refnet: conv weights (no conv bias in the checkpoint, BN folding adds one) + linear.
         #expect(report.weightBytes[.int8]! < report.weightBytes[.float32]!)
         #expect((report.latency[.int8]?.medianMilliseconds ?? 0) > 0)
+        // The bench reports estimator.h's estimate (lower quartile of round medians) with its interval,
+        // shipped beside main.c; the estimate is a lower quartile, so not above the median of all runs' medians.
+        let latency = try #require(report.latency[.int8])
+        let estimate = try #require(latency.estimateMilliseconds)
+        let low = try #require(latency.ciLowMilliseconds), high = try #require(latency.ciHighMilliseconds)
+        #expect(estimate > 0 && low <= estimate && estimate <= high)
+        #expect(latency.typicalMilliseconds == estimate)
+        #expect(FileManager.default.fileExists(atPath: "\(report.directory)/estimator.h"))
+        let manifestLatency = try #require(json["latency"] as? [String: Any])
+        for key in ["estimate_ms", "ci_low_ms", "ci_high_ms", "median_ms", "p90_ms"] { #expect(manifestLatency[key] != nil, "latency.\(key)") }
+        // --cpu pins the bench to a core (reported), none leaves it unpinned, anything else is a usage error.
+        for (argument, expected) in [("0", 0 as Int?), ("none", nil)] {
+            let bench = try ExportFixtures.run(report.binary, ["--bench", "30", "--cpu", argument, "--json"])
+            #expect(bench.exitStatus == 0, "\(bench.stderr)")
+            let line = try #require(bench.stdout.split(separator: "\n").last)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["cpu"] as? Int == expected, "--cpu \(argument): \(line)")
+            #expect(object["rounds"] as? Int == 3 && object["round_runs"] as? Int == 10)
+        }
+        #expect(try ExportFixtures.run(report.binary, ["--bench", "30", "--cpu", "x"]).exitStatus == 2)
         for file in ["model.onnx", "model.int8.onnx"] {
             #expect(FileManager.default.fileExists(atPath: "\(report.directory)/\(file)"))
         }

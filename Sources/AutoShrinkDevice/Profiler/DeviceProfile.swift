@@ -73,9 +73,10 @@ public struct ProfileRuntime: Codable, Equatable, Sendable {
 
 /// How the timings were taken.
 public struct ProfileMeasurementSettings: Codable, Equatable, Sendable {
-    /// Samples per operator and per network.
+    /// Samples per operator and per network in the first pass (rounds x samples per round).
     public var repeats: Int
-    /// Harness runs the samples are spread over (one pass over all items per sample).
+    /// Rounds the samples were taken in (each round samples every item a few times, all items
+    /// interleaved; the estimate is the lower quartile of the per-round medians, estimator.h).
     public var rounds: Int
     /// Minimum duration of one sample (small operators run several times per sample).
     public var sampleMicroseconds: Double
@@ -115,9 +116,15 @@ public struct ProfileEntry: Codable, Equatable, Sendable {
     public var repetitions: Int
     /// Calls per sample.
     public var batch: Int
+    /// The estimate's 95 % interval and the rounds it came from (estimator.h; nil in profiles made before).
+    public var ciLowMicroseconds: Double?
+    public var ciHighMicroseconds: Double?
+    public var rounds: Int?
 
     public init(configuration: OperatorConfiguration, medianMicroseconds: Double, p10Microseconds: Double,
-                p90Microseconds: Double, repetitions: Int, batch: Int) {
+                p90Microseconds: Double, repetitions: Int, batch: Int, ciLowMicroseconds: Double? = nil,
+                ciHighMicroseconds: Double? = nil, rounds: Int? = nil) {
+        self.ciLowMicroseconds = ciLowMicroseconds; self.ciHighMicroseconds = ciHighMicroseconds; self.rounds = rounds
         op = configuration.kind; dtype = configuration.dtype
         inputChannels = configuration.inputChannels; outputChannels = configuration.outputChannels
         height = configuration.height; width = configuration.width
@@ -139,7 +146,9 @@ public struct ProfileEntry: Codable, Equatable, Sendable {
         case medianMicroseconds = "median_us"
         case p10Microseconds = "p10_us"
         case p90Microseconds = "p90_us"
-        case repetitions, batch
+        case repetitions, batch, rounds
+        case ciLowMicroseconds = "ci_low_us"
+        case ciHighMicroseconds = "ci_high_us"
     }
 }
 
@@ -161,6 +170,9 @@ public struct NetworkMeasurement: Codable, Equatable, Sendable {
     public var predictedMilliseconds: Double
     /// FNV-1a of the int8 output bytes (identical on every architecture for the same network and seed).
     public var outputChecksum: String
+    /// The measurement's 95 % interval (estimator.h; nil in profiles made before).
+    public var ciLowMilliseconds: Double?
+    public var ciHighMilliseconds: Double?
 
     /// (predicted - measured) / measured.
     public var relativeError: Double { (predictedMilliseconds - measuredMilliseconds) / measuredMilliseconds }
@@ -173,6 +185,8 @@ public struct NetworkMeasurement: Codable, Equatable, Sendable {
         case p90Milliseconds = "p90_ms"
         case predictedMilliseconds = "predicted_ms"
         case outputChecksum = "output_checksum"
+        case ciLowMilliseconds = "ci_low_ms"
+        case ciHighMilliseconds = "ci_high_ms"
     }
 }
 
@@ -253,17 +267,58 @@ public struct HarnessSummary: Codable, Equatable, Sendable {
     public var runs: Int
     /// Median p90/p10 of the operators above `Profiler.noiseFloorMicroseconds` (1.0 = perfectly steady).
     public var medianSpread: Double?
+    /// How noisy the machine was, per phase (operators, networks); nil in profiles made before.
+    public var noise: [ProfileNoise]?
+    /// Cores the harness runs were pinned to, and runs that were not pinned.
+    public var cores: [Int]?
+    public var unpinnedRuns: Int?
 
-    public init(peakRSSBytes: Int?, runs: Int, medianSpread: Double? = nil) {
+    public init(peakRSSBytes: Int?, runs: Int, medianSpread: Double? = nil, noise: [ProfileNoise]? = nil, cores: [Int]? = nil,
+                unpinnedRuns: Int? = nil) {
         self.peakRSSBytes = peakRSSBytes
         self.runs = runs
         self.medianSpread = medianSpread
+        self.noise = noise; self.cores = cores; self.unpinnedRuns = unpinnedRuns
     }
 
     enum CodingKeys: String, CodingKey {
         case peakRSSBytes = "peak_rss_bytes"
-        case runs
+        case runs, noise, cores
         case medianSpread = "median_spread"
+        case unpinnedRuns = "unpinned_runs"
+    }
+}
+
+/// How noisy one measuring phase was: the estimates' interval widths (relative to the estimate) after
+/// the first pass and at the end, and how many items were measured again.
+public struct ProfileNoise: Codable, Equatable, Sendable {
+    public var phase: String
+    public var items: Int
+    /// Median of (ci_high - ci_low) / estimate over the items, after the first pass and at the end.
+    public var medianCIWidthFirstPass: Double
+    public var medianCIWidth: Double
+    /// Items whose interval reached beyond +-5 % after the first pass; measured again; still beyond at the end.
+    public var wideAfterFirstPass: Int
+    public var remeasured: Int
+    public var stillWide: Int
+    public var firstPassSeconds: Double
+    public var remeasureSeconds: Double
+
+    public init(phase: String, items: Int, medianCIWidthFirstPass: Double, medianCIWidth: Double, wideAfterFirstPass: Int,
+                remeasured: Int, stillWide: Int, firstPassSeconds: Double, remeasureSeconds: Double) {
+        self.phase = phase; self.items = items; self.medianCIWidthFirstPass = medianCIWidthFirstPass
+        self.medianCIWidth = medianCIWidth; self.wideAfterFirstPass = wideAfterFirstPass; self.remeasured = remeasured
+        self.stillWide = stillWide; self.firstPassSeconds = firstPassSeconds; self.remeasureSeconds = remeasureSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case phase, items, remeasured
+        case medianCIWidthFirstPass = "median_ci_width_first_pass"
+        case medianCIWidth = "median_ci_width"
+        case wideAfterFirstPass = "wide_after_first_pass"
+        case stillWide = "still_wide"
+        case firstPassSeconds = "first_pass_seconds"
+        case remeasureSeconds = "remeasure_seconds"
     }
 }
 

@@ -108,54 +108,76 @@ public struct HarnessSamples: Sendable, Equatable {
     /// FNV-1a of the output tensor's bytes and of every tensor's bytes, as 8 hex digits.
     public var outputChecksum: String
     public var allChecksum: String
-    /// Mean nanoseconds per inference of each sample, in the order taken.
+    /// Mean nanoseconds per inference of each sample, in the order taken (round after round).
     public var nanoseconds: [Double]
+    /// Samples per round, and the harness's own estimate of this run (estimator.h, nanoseconds), from
+    /// its `estimate` line.
+    public var perRound: Int = 1
+    public var estimate: RoundEstimate?
+
+    public init(name: String, batch: Int, outputChecksum: String, allChecksum: String, nanoseconds: [Double],
+                perRound: Int = 1, estimate: RoundEstimate? = nil) {
+        self.name = name; self.batch = batch; self.outputChecksum = outputChecksum; self.allChecksum = allChecksum
+        self.nanoseconds = nanoseconds; self.perRound = perRound; self.estimate = estimate
+    }
+
+    /// The samples split into rounds.
+    public var rounds: [[Double]] {
+        let size = max(1, perRound)
+        return stride(from: 0, to: nanoseconds.count, by: size).map { Array(nanoseconds[$0..<min($0 + size, nanoseconds.count)]) }
+    }
 }
 
-/// Timing of one item pooled over several harness runs ("rounds"), in microseconds per inference.
+/// Timing of one item pooled over several harness runs, in microseconds per inference.
 ///
 /// Interference (other processes, a busy sibling hyperthread, interrupts, migrations) only ever slows a
-/// run down, and on a shared machine it comes in spells that can cover more than half of the time. So
-/// the estimate is the **median over rounds of each round's fastest sample**: a round (one harness run)
-/// takes its few samples of an item in separate passes spread over the run, the fastest of them is
-/// clean unless the whole round was disturbed, and the median over rounds survives up to half of the
-/// rounds being disturbed. p10 and p90 describe the spread of all samples below the upper Tukey fence
-/// Q3 + 3 IQR (one-sided: samples above it are interference, not the kernel).
+/// run down, and on a shared machine it comes in spells. Samples are taken in rounds (a round takes a
+/// few samples of every item back to back, all items interleaved), and the estimate is the one of
+/// estimator.h (`RoundEstimator`): the **lower quartile of the per-round medians**, with an
+/// order-statistic 95 % interval; the export's `--bench` reports the same quantity. p10 and p90
+/// describe the spread of all samples below the upper Tukey fence Q3 + 3 IQR.
 public struct TimingSummary: Sendable, Equatable {
-    /// The estimate: median over rounds of the per-round minimum.
+    /// The estimate (lower quartile of the per-round medians); stored as `median_us` in profiles.
     public var medianMicroseconds: Double
+    /// Its interval.
+    public var ciLowMicroseconds: Double
+    public var ciHighMicroseconds: Double
+    public var rounds: Int
     public var p10Microseconds: Double
     public var p90Microseconds: Double
     /// Samples below the fence (of `samples`).
     public var kept: Int
     public var samples: Int
 
-    public static let outlierRule = "median_us: median over rounds (harness runs) of each round's fastest sample; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"
+    public static let outlierRule = "median_us: lower quartile of the per-round medians (estimator.h; a round samples every item a few times back to back, all items interleaved), ci_low_us/ci_high_us: its order-statistic 95 % interval; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"
     public static let fenceInterquartileRanges = 3.0
 
     /// Summarises samples (nanoseconds per inference) grouped by round; nil without samples.
     public init?(rounds: [[Double]]) {
-        let minima = rounds.compactMap { $0.filter(\.isFinite).min() }.sorted()
-        let sorted = rounds.joined().filter(\.isFinite).sorted()
-        guard !minima.isEmpty, !sorted.isEmpty else { return nil }
+        let finite = rounds.map { $0.filter(\.isFinite) }.filter { !$0.isEmpty }
+        let sorted = finite.joined().sorted()
+        guard let estimate = RoundEstimator.estimate(roundMedians: finite.map(RoundEstimator.median)), !sorted.isEmpty else { return nil }
         let q1 = Self.percentile(sorted, 0.25), q3 = Self.percentile(sorted, 0.75)
         let fence = q3 + Self.fenceInterquartileRanges * (q3 - q1)
         let kept = Array(sorted.prefix { $0 <= fence })
-        medianMicroseconds = Self.percentile(minima, 0.5) / 1000
+        medianMicroseconds = estimate.value / 1000
+        ciLowMicroseconds = estimate.low / 1000
+        ciHighMicroseconds = estimate.high / 1000
+        self.rounds = estimate.rounds
         p10Microseconds = Self.percentile(kept, 0.1) / 1000
         p90Microseconds = Self.percentile(kept, 0.9) / 1000
         self.kept = kept.count
         samples = sorted.count
     }
 
+    /// The estimate and its interval (microseconds).
+    public var estimate: RoundEstimate {
+        RoundEstimate(value: medianMicroseconds, low: ciLowMicroseconds, high: ciHighMicroseconds, rounds: rounds)
+    }
+
     /// Percentile of sorted values, linear interpolation between ranks.
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        guard sorted.count > 1 else { return sorted.first ?? 0 }
-        let rank = fraction * Double(sorted.count - 1)
-        let low = Int(rank.rounded(.down))
-        guard low + 1 < sorted.count else { return sorted[sorted.count - 1] }
-        let weight = rank - Double(low)
-        return sorted[low] * (1 - weight) + sorted[low + 1] * weight
+        RoundEstimator.quantile(sorted: sorted, fraction)
     }
 }
 
@@ -169,6 +191,8 @@ public struct HarnessOutput: Sendable {
     public var checksums: [String: (output: String, all: String)] = [:]
     /// Peak resident set of the harness process (`ru_maxrss`), kilobytes.
     public var peakRSSKilobytes: Int?
+    /// `time` mode: the core the harness pinned itself to (nil: not pinned).
+    public var cpu: Int?
 
     /// Parses the harness's stdout; unknown lines are ignored, malformed known ones are errors.
     static func parse(_ text: String) throws -> HarnessOutput {
@@ -186,6 +210,17 @@ public struct HarnessOutput: Sendable {
                 }
                 output.samples.append(HarnessSamples(name: fields[1], batch: batch, outputChecksum: fields[3],
                                                      allChecksum: fields[4], nanoseconds: values))
+            case "estimate":
+                // estimate NAME ROUNDS PER_ROUND NS LOW_NS HIGH_NS, after the network's samples line
+                let numbers = fields.dropFirst(2).compactMap(Double.init)
+                guard fields.count == 7, numbers.count == 5, let perRound = Int(fields[3]), let rounds = Int(fields[2]),
+                      let index = output.samples.lastIndex(where: { $0.name == fields[1] }) else {
+                    throw HarnessOutputError("malformed estimate line '\(line.prefix(120))'")
+                }
+                output.samples[index].perRound = perRound
+                output.samples[index].estimate = RoundEstimate(value: numbers[2], low: numbers[3], high: numbers[4], rounds: rounds)
+            case "cpu" where fields.count == 2:
+                output.cpu = Int(fields[1])
             case "checksum":
                 guard fields.count == 4 else { throw HarnessOutputError("malformed checksum line '\(line)'") }
                 output.checksums[fields[1]] = (fields[2], fields[3])
@@ -227,6 +262,8 @@ public struct HarnessBuilder: Sendable {
             }
             let harnessPath = "\(directory)/\(HarnessSource.fileName)"
             try AtomicFile.write(HarnessSource.text, to: harnessPath)
+            // estimator.h, shared with the export's main.c, beside harness.c (which includes it as "estimator.h")
+            for file in HarnessSource.sharedFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
             sources.append(harnessPath)
         } catch {
             throw ProfileError(device: device.name, step: step, reason: FileProblem.reason(error))
@@ -282,10 +319,12 @@ public struct DeviceHarness: Sendable {
         }
     }
 
-    /// `harness time`: times every network (samples split over `passes` passes, each sample >= `sampleMicroseconds`).
-    public func time(_ networks: [HarnessNetwork], samples: Int, passes: Int, sampleMicroseconds: Double,
-                     timeout: Double) throws -> HarnessOutput {
-        let output = try run(mode: "time", networks, extra: [String(samples), String(passes), String(sampleMicroseconds)],
+    /// `harness time`: times every network in `rounds` rounds over all of them, `perRound` samples of
+    /// each per round (each sample >= `sampleMicroseconds`), pinned as `pinning` says.
+    public func time(_ networks: [HarnessNetwork], rounds: Int, perRound: Int, sampleMicroseconds: Double,
+                     pinning: CorePinning = .leastLoaded, timeout: Double) throws -> HarnessOutput {
+        let output = try run(mode: "time", networks,
+                             extra: [String(rounds), String(perRound), String(sampleMicroseconds), pinning.harnessArgument],
                              timeout: timeout)
         let names = Set(output.samples.map(\.name))
         if let missing = networks.first(where: { !names.contains($0.name) }) {
@@ -338,4 +377,41 @@ public struct DeviceHarness: Sendable {
 private func signalName(_ number: Int32) -> String {
     let names: [Int32: String] = [4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"]
     return names[number].map { " (\($0))" } ?? ""
+}
+
+/// Which core the harness (and an export's bench) runs on (estimator.h's as_est_pin).
+public enum CorePinning: Sendable, Equatable, CustomStringConvertible {
+    /// The allowed core with the lowest load over 50 ms at the start of each run (the default).
+    case leastLoaded
+    case core(Int)
+    /// Not pinned.
+    case none
+
+    /// `auto`, `none` or a core number; nil for anything else.
+    public init?(_ text: String) {
+        switch text {
+        case "auto": self = .leastLoaded
+        case "none": self = .none
+        default:
+            guard let core = Int(text), core >= 0 else { return nil }
+            self = .core(core)
+        }
+    }
+
+    /// The harness's CPU argument.
+    var harnessArgument: String {
+        switch self {
+        case .leastLoaded: return "-1"
+        case .core(let core): return String(core)
+        case .none: return "none"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .leastLoaded: return "auto (least loaded core)"
+        case .core(let core): return "core \(core)"
+        case .none: return "none"
+        }
+    }
 }

@@ -7,11 +7,20 @@ public struct ProfilerOptions: Sendable {
     public var space: ProfileSpace
     /// Data types of the operator table (int8 ships; float32 is measured alongside for comparison).
     public var dtypes: [OperatorDataType]
-    /// Timing samples per operator and per network.
+    /// Timing samples per operator and per network in the first pass.
     public var repeats: Int
-    /// Harness runs the samples are spread over; each run takes its share of every item's samples in
-    /// that many passes over all items, in a fresh random order (and each run is one progress step).
+    /// Rounds the samples are taken in (`repeats / rounds` samples of each item per round, all items
+    /// interleaved); the estimate is the lower quartile of the per-round medians (estimator.h). The
+    /// rounds run `roundsPerRun` at a time in harness runs, each in a fresh random order of the items.
     public var rounds: Int
+    /// Rounds per harness run (each run is one progress step and picks its core afresh).
+    public var roundsPerRun: Int = 2
+    /// Which core the harness runs on.
+    public var pinning: CorePinning = .leastLoaded
+    /// Entries whose interval reaches further than this from the estimate (relative) are measured again.
+    public var remeasureHalfWidth: Double = 0.05
+    /// Time the re-measuring may take, as a share of the first pass (per phase: operators, networks).
+    public var remeasureBudget: Double = 0.3
     /// Minimum duration of one timing sample; small operators run several times per sample.
     public var sampleMicroseconds: Double
     /// Whole networks timed to fit and judge the predictor (half each).
@@ -77,18 +86,11 @@ public struct Profiler: Sendable {
             throw ProfileError(device: name, step: "enumerate operators", reason: FileProblem.reason(error))
         }
 
-        let workDirectory = ScratchFiles.path("profile")
+        let workDirectory = Self.workDirectory(device: name)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
-        // Reach the device before spending time on the build: an unreachable device fails at once.
         let runner = makeRunner(for: device)
-        progress(.step("connecting (\(device.runner.kind.rawValue) runner)"))
-        do { try runner.prepare() } catch { throw ProfileError.wrapping(error, device: name, step: "connect") }
         defer { try? runner.cleanup() }
-        progress(.step("building harness with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " "))"))
-        let binary = try HarnessBuilder(device: device).build(in: workDirectory)
-
-        progress(.step("uploading harness (\(device.runner.kind.rawValue) runner)"))
-        let harness = try DeviceHarness.upload(binary, runner: runner, localDirectory: workDirectory)
+        let harness = try stageHarness(runner: runner, workDirectory: workDirectory, progress: progress)
         progress(.step("probing the environment"))
         let environment: DeviceEnvironment
         do {
@@ -97,50 +99,12 @@ public struct Profiler: Sendable {
             throw ProfileError.wrapping(error, device: name, step: "probe environment")
         }
 
-        // Every round runs the harness once over all items, in a fresh seeded order, taking one sample
-        // per item per pass; an item's samples are thus spread over the whole measurement, and a slow
-        // spell on a shared machine touches a few samples of every item instead of all samples of some.
+        // Operators, then networks, in rounds with the shared estimator (RoundMeasurement).
         let entryNetworks = operators.enumerated().map { HarnessNetwork(operator: $1, name: "op\($0)", seed: UInt64($0) + 1) }
-        var runs = 0
-        var peakRSS: Int?
-        var simdPath: String?
-        var generator = ProfileRandom(seed: options.seed ^ 0x5EED)
-        func measure(_ items: [HarnessNetwork], phase: String) throws -> [String: (summary: TimingSummary, batch: Int, checksum: String)] {
-            var rounds: [String: [[Double]]] = [:]
-            var batches: [String: Int] = [:]
-            var checksums: [String: String] = [:]
-            let roundCount = max(1, min(options.rounds, options.repeats))
-            let phaseStart = Date()
-            progress(.progress(phase: phase, done: 0, total: roundCount, elapsedSeconds: 0))
-            for round in 0..<roundCount {
-                let passes = options.repeats / roundCount + (round < options.repeats % roundCount ? 1 : 0)
-                var order = items
-                for position in stride(from: order.count - 1, to: 0, by: -1) {
-                    order.swapAt(position, Int(generator.next() % UInt64(position + 1)))
-                }
-                let output = try harness.time(order, samples: passes, passes: passes,
-                                              sampleMicroseconds: options.sampleMicroseconds, timeout: options.runTimeout)
-                runs += 1
-                if let rss = output.peakRSSKilobytes { peakRSS = max(peakRSS ?? 0, rss * 1024) }
-                simdPath = simdPath ?? output.simdPath
-                for samples in output.samples {
-                    rounds[samples.name, default: []].append(samples.nanoseconds)
-                    batches[samples.name] = max(batches[samples.name] ?? 0, samples.batch)
-                    checksums[samples.name] = checksums[samples.name] ?? samples.outputChecksum
-                }
-                progress(.progress(phase: phase, done: round + 1, total: roundCount, elapsedSeconds: Date().timeIntervalSince(phaseStart)))
-            }
-            var result: [String: (summary: TimingSummary, batch: Int, checksum: String)] = [:]
-            for item in items {
-                guard let summary = TimingSummary(rounds: rounds[item.name] ?? []) else {
-                    throw ProfileError(device: name, step: "run harness", reason: "no samples for \(item.name)")
-                }
-                result[item.name] = (summary, batches[item.name] ?? 1, checksums[item.name] ?? "")
-            }
-            return result
-        }
-        let operatorTimings = try measure(entryNetworks, phase: "operators (\(entryNetworks.count))")
-        let networkTimings = try measure(planned, phase: "networks (\(planned.count))")
+        let session = RoundMeasurement(harness: harness, options: options, device: name)
+        let roundCount = session.roundCount, perRound = session.perRound
+        let operatorTimings = try session.measure(entryNetworks, phase: "operators (\(entryNetworks.count))", progress: progress)
+        let networkTimings = try session.measure(planned, phase: "networks (\(planned.count))", progress: progress)
 
         progress(.step("fitting the predictor"))
         let entries = zip(operators, entryNetworks).map { configuration, network -> ProfileEntry in
@@ -148,19 +112,22 @@ public struct Profiler: Sendable {
             return ProfileEntry(configuration: configuration, medianMicroseconds: rounded(timing.summary.medianMicroseconds),
                                 p10Microseconds: rounded(timing.summary.p10Microseconds),
                                 p90Microseconds: rounded(timing.summary.p90Microseconds),
-                                repetitions: timing.summary.kept, batch: timing.batch)
+                                repetitions: timing.summary.kept, batch: timing.batch,
+                                ciLowMicroseconds: rounded(timing.summary.ciLowMicroseconds),
+                                ciHighMicroseconds: rounded(timing.summary.ciHighMicroseconds), rounds: timing.summary.rounds)
         }
         let spaceSummary = options.space.summary
         let measurement = ProfileMeasurementSettings(
-            repeats: options.repeats, rounds: max(1, min(options.rounds, options.repeats)), sampleMicroseconds: options.sampleMicroseconds,
+            repeats: perRound * roundCount, rounds: roundCount, sampleMicroseconds: options.sampleMicroseconds,
             outlierRule: TimingSummary.outlierRule)
         var profile = DeviceProfile(
             device: ProfileDevice(name: name, description: device),
-            runtime: ProfileRuntime(hash: RuntimeSources.hash, simdPath: simdPath),
+            runtime: ProfileRuntime(hash: RuntimeSources.hash, simdPath: session.simdPath),
             environment: environment, space: spaceSummary, measurement: measurement, entries: entries, networks: [],
             predictor: PredictorSummary(model: "latency_ms = table_scale * table_sum_ms + per_layer_ms * layers + intercept_ms",
                                         dtype: .int8, calibration: .identity, method: "", fitNetworks: 0, heldoutNetworks: 0),
-            harness: HarnessSummary(peakRSSBytes: peakRSS, runs: runs),
+            harness: HarnessSummary(peakRSSBytes: session.peakRSS, runs: session.runs, noise: session.noise, cores: session.cores.sorted(),
+                                    unpinnedRuns: session.unpinnedRuns),
             created: "", seconds: 0)
 
         // Table sums of the timed networks; then fit on one half, judge on the other.
@@ -176,7 +143,8 @@ public struct Profiler: Sendable {
                     tableSumMilliseconds: try tablePredictor.tableSumMilliseconds(graph),
                     measuredMilliseconds: rounded(timing.medianMicroseconds) / 1000, p10Milliseconds: rounded(timing.p10Microseconds) / 1000,
                     p90Milliseconds: rounded(timing.p90Microseconds) / 1000, predictedMilliseconds: 0,
-                    outputChecksum: networkTimings[planned[index].name]!.checksum))
+                    outputChecksum: networkTimings[planned[index].name]!.checksum,
+                    ciLowMilliseconds: rounded(timing.ciLowMicroseconds) / 1000, ciHighMilliseconds: rounded(timing.ciHighMicroseconds) / 1000))
             }
         } catch {
             throw ProfileError(device: name, step: "fit predictor", reason: FileProblem.reason(error))
@@ -232,6 +200,50 @@ public struct Profiler: Sendable {
         return profile
     }
 
+    /// A scratch folder named so that a later run cleans it up if this process is killed (`ScratchFiles`).
+    static func workDirectory(device: String) -> String {
+        ScratchFiles.path("profile")
+    }
+
+    /// Connects (an unreachable device fails before the build), builds the harness and uploads it.
+    func stageHarness(runner: any DeviceRunner, workDirectory: String, progress: (ProfilerEvent) -> Void) throws -> DeviceHarness {
+        progress(.step("connecting (\(device.runner.kind.rawValue) runner)"))
+        do { try runner.prepare() } catch { throw ProfileError.wrapping(error, device: device.name, step: "connect") }
+        progress(.step("building harness with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " "))"))
+        let binary = try HarnessBuilder(device: device).build(in: workDirectory)
+        progress(.step("uploading harness (\(device.runner.kind.rawValue) runner)"))
+        return try DeviceHarness.upload(binary, runner: runner, localDirectory: workDirectory)
+    }
+
+    /// Times whole int8 architectures on the device exactly as the profile times its networks (same
+    /// harness, rounds, estimator and re-measuring), for `autoshrink profile --validate`. Returns the
+    /// measurements in the given order and the session's noise and cores.
+    public func validate(_ architectures: [Architecture], progress: (ProfilerEvent) -> Void = { _ in })
+        throws -> (measurements: [ValidationMeasurement], noise: ProfileNoise?, cores: [Int]) {
+        let name = device.name
+        var planned: [HarnessNetwork] = []
+        do {
+            for (index, architecture) in architectures.enumerated() {
+                planned.append(try HarnessNetwork(graph: architecture.lowered(), name: "arch\(index)", dtype: .int8,
+                                                  seed: 5000 + UInt64(index)))
+            }
+        } catch {
+            throw ProfileError(device: name, step: "plan networks", reason: "\(error)")
+        }
+        let workDirectory = Self.workDirectory(device: name)
+        defer { try? FileManager.default.removeItem(atPath: workDirectory) }
+        let runner = makeRunner(for: device)
+        defer { try? runner.cleanup() }
+        let harness = try stageHarness(runner: runner, workDirectory: workDirectory, progress: progress)
+        let session = RoundMeasurement(harness: harness, options: options, device: name)
+        let timings = try session.measure(planned, phase: "architectures (\(planned.count))", progress: progress)
+        let measurements = zip(architectures, planned).map { architecture, network in
+            ValidationMeasurement(name: architecture.name, timing: timings[network.name]!.summary,
+                                  outputChecksum: timings[network.name]!.checksum)
+        }
+        return (measurements, session.noise.first, session.cores.sorted())
+    }
+
     /// Runs the measurement and writes the profile to `path` atomically. On any failure nothing is
     /// written, so an earlier profile at `path` stays as it was.
     @discardableResult
@@ -256,3 +268,13 @@ public struct Profiler: Sendable {
 
 /// Microseconds to 0.1 ns: the resolution worth storing.
 private func rounded(_ microseconds: Double) -> Double { (microseconds * 10_000).rounded() / 10_000 }
+
+/// One architecture timed by `Profiler.validate` (microseconds, the profile's estimator).
+public struct ValidationMeasurement: Sendable, Equatable {
+    public var name: String
+    public var timing: TimingSummary
+    public var outputChecksum: String
+
+    /// The estimate in milliseconds.
+    public var measuredMilliseconds: Double { timing.medianMicroseconds / 1000 }
+}

@@ -4,8 +4,8 @@
  *
  *   model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]
  *   model IMAGE [--json]                              one image: raw C*H*W bytes or a binary PGM (P5)
- *   model --bench N [--idx IMAGES | IMAGE] [--json]   latency of one inference (input to scores): median, p90
- *   model --bench-layers N [--idx IMAGES | IMAGE] [--json]   the same for every layer
+ *   model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]   latency of one inference (input to scores)
+ *   model --bench-layers N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]   median of every layer
  *
  * IMAGES is an IDX file (N x H x W, or N x C x H x W) of unsigned bytes, plain or gzip compressed.
  * Without --labels, a labels file next to it is used when its name follows the MNIST convention
@@ -13,8 +13,18 @@
  * Each image prints one line "index class score_0 ... score_{K-1}" (scores: see model_score_kind());
  * with labels the last line is "accuracy A (correct/images)". --json adds a JSON summary as the last
  * line. Any problem is one line on stderr and exit status 1 (2 for a usage error).
+ *
+ * --bench runs N inferences in rounds of BENCH_ROUND_RUNS consecutive runs (the last round may be
+ * shorter) and reports estimator.h's estimate: the lower quartile of the per-round medians with its
+ * order-statistic interval (estimate_ms, ci_low_ms, ci_high_ms), the same estimator the profiler's
+ * harness times operators and networks with; median_ms, p90_ms and min_ms are over all N runs. The
+ * benchmarks pin the process to core C (default: the least loaded core; "none": no pinning) and
+ * report it ("cpu", null when not pinned).
  */
+#define _GNU_SOURCE /* sched_setaffinity (estimator.h) */
+
 #include "autoshrink_runtime.h"
+#include "estimator.h"
 #include "idx.h"
 #include "model.h"
 
@@ -26,6 +36,7 @@
 /* One image as the model reads it: [C][H][W] bytes. */
 #define IMAGE_BYTES (MODEL_INPUT_CHANNELS * MODEL_INPUT_HEIGHT * MODEL_INPUT_WIDTH)
 #define ERROR_BYTES 256
+#define BENCH_ROUND_RUNS 10
 
 typedef struct options {
     const char *idx;    /* --idx */
@@ -34,6 +45,7 @@ typedef struct options {
     long limit;         /* --limit, 0 = all */
     long bench;         /* --bench runs, 0 = off */
     long bench_layers;  /* --bench-layers runs, 0 = off */
+    int cpu;            /* --cpu: core to pin the benchmarks to; -1 least loaded, -2 none */
     int quiet;
     int json;
 } options;
@@ -54,8 +66,8 @@ static void usage(void)
 {
     printf("usage: model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]\n"
            "       model IMAGE [--json]            (raw %dx%dx%d uint8 bytes or a binary PGM)\n"
-           "       model --bench N [--idx IMAGES | IMAGE] [--json]\n"
-           "       model --bench-layers N [--idx IMAGES | IMAGE] [--json]\n"
+           "       model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]\n"
+           "       model --bench-layers N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]\n"
            "%s model %s: %d classes, scores are %s\n",
            MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, model_precision(), MODEL_NAME,
            MODEL_CLASSES, model_score_kind());
@@ -80,6 +92,7 @@ static options parse_options(int argc, char **argv)
     options o;
     int i;
     memset(&o, 0, sizeof o);
+    o.cpu = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -97,6 +110,17 @@ static options parse_options(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--bench-layers") == 0) {
             o.bench_layers = parse_count(next, a);
+            i++;
+        } else if (strcmp(a, "--cpu") == 0) {
+            char *end = NULL;
+            long cpu = next != NULL ? strtol(next, &end, 10) : -1;
+            if (next != NULL && strcmp(next, "none") == 0) {
+                o.cpu = -2;
+            } else if (next == NULL || end == next || *end != '\0' || cpu < 0 || cpu > 100000) {
+                fail(2, "--cpu needs a core number or 'none', got '%s'", next ? next : "");
+            } else {
+                o.cpu = (int)cpu;
+            }
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
@@ -386,13 +410,19 @@ static double *allocate_times(long count)
     return times;
 }
 
-/* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them. */
-static void bench(const uint8_t *image, long runs, int json)
+/* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them, in
+ * rounds of BENCH_ROUND_RUNS consecutive runs; the estimate is estimator.h's (see the top of this file). */
+static void bench(const uint8_t *image, long runs, int json, int cpu)
 {
-    double *times = allocate_times(runs), median, p90;
+    double *times = allocate_times(runs), *ordered = allocate_times(runs), median, p90;
     const long warmup = runs / 10 + 10;
+    const long round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
+    const long rounds = (runs + round_runs - 1) / round_runs;
+    double *medians = allocate_times(rounds);
     float scores[MODEL_CLASSES];
-    long run;
+    as_estimate estimate;
+    long run, round;
+    char cpu_text[16];
     for (run = 0; run < warmup; run++) {
         classify(image, scores);
     }
@@ -401,16 +431,33 @@ static void bench(const uint8_t *image, long runs, int json)
         classify(image, scores);
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
+    memcpy(ordered, times, (size_t)runs * sizeof *times);
+    for (round = 0; round < rounds; round++) {
+        const long first = round * round_runs;
+        const long count = first + round_runs <= runs ? round_runs : runs - first;
+        medians[round] = as_est_median(ordered + first, (int)count);
+    }
+    estimate = as_est_from_round_medians(medians, (int)rounds);
     median = median_and_p90(times, runs, &p90);
+    if (cpu >= 0) {
+        snprintf(cpu_text, sizeof cpu_text, "%d", cpu);
+    } else {
+        strcpy(cpu_text, json ? "null" : "none");
+    }
     if (json) {
         printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
-               "\"min_ms\":%.6f,\"simd\":\"%s\",\"arena_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
-               MODEL_NAME, model_precision(), runs, median, p90, times[0], as_runtime_simd_path(),
-               (unsigned long)model_arena_bytes(), peak_rss_kib());
+               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
+               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"arena_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
+               MODEL_NAME, model_precision(), runs, median, p90, times[0], estimate.value, estimate.low, estimate.high,
+               rounds, round_runs, cpu_text, as_runtime_simd_path(), (unsigned long)model_arena_bytes(), peak_rss_kib());
     } else {
-        printf("%s %s: median %.4f ms, p90 %.4f ms, min %.4f ms over %ld runs (1 thread, batch 1, %s)\n", MODEL_NAME,
-               model_precision(), median, p90, times[0], runs, as_runtime_simd_path());
+        printf("%s %s: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld runs), "
+               "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld runs (1 thread, batch 1, cpu %s, %s)\n",
+               MODEL_NAME, model_precision(), estimate.value, estimate.low, estimate.high, rounds, round_runs, median,
+               p90, times[0], runs, cpu_text, as_runtime_simd_path());
     }
+    free(medians);
+    free(ordered);
     free(times);
 }
 
@@ -466,6 +513,7 @@ int main(int argc, char **argv)
         /* time on the first image given, or on a mid-grey image */
         uint8_t *storage = NULL;
         const uint8_t *image = single;
+        int cpu;
         if (o.idx != NULL) {
             long count;
             image = load_images(o.idx, &count, &storage);
@@ -477,8 +525,9 @@ int main(int argc, char **argv)
         } else {
             memset(single, 128, sizeof single);
         }
+        cpu = o.cpu == -2 ? -1 : as_est_pin(o.cpu);
         if (o.bench > 0) {
-            bench(image, o.bench, o.json);
+            bench(image, o.bench, o.json, cpu);
         }
         if (o.bench_layers > 0) {
             bench_layers(image, o.bench_layers, o.json);

@@ -9,7 +9,7 @@
  * on every architecture.
  *
  * Usage:
- *   harness time PLAN SAMPLES PASSES SAMPLE_US   time every network of PLAN
+ *   harness time PLAN ROUNDS PER_ROUND SAMPLE_US [CPU]   time every network of PLAN
  *   harness check PLAN                            run every network once, print checksums
  *   harness info                                  print the runtime's SIMD path
  *
@@ -28,7 +28,9 @@
  *
  * Output (stdout), one line each:
  *   simd PATH
- *   samples NAME BATCH OUTPUT_CHECKSUM ALL_CHECKSUM NS...                        (time)
+ *   cpu N | cpu none                  the core the harness is pinned to (time)
+ *   samples NAME BATCH OUTPUT_CHECKSUM ALL_CHECKSUM NS...                        (time, round after round)
+ *   estimate NAME ROUNDS PER_ROUND NS LOW_NS HIGH_NS                             (time, estimator.h)
  *   checksum NAME OUTPUT_CHECKSUM ALL_CHECKSUM                                     (check)
  *   peak_rss_kb N                     peak resident set at the end (VmHWM, else ru_maxrss)
  * Checksums are FNV-1a (32 bit) over the network output's bytes and over every tensor's bytes.
@@ -36,17 +38,22 @@
  * Timing. One sample runs the network BATCH times back to back between two as_time_ns() calls and
  * records the mean nanoseconds per run; BATCH is chosen per network (from the fastest of a few single
  * runs) so that a sample lasts at least SAMPLE_US, which keeps clock overhead and timer resolution out
- * of tiny operators. The SAMPLES samples of a network are taken in PASSES passes over the whole plan;
- * every pass sets each network up again (fresh buffers) and warms it up with one untimed batch, so a
- * burst of interference hits a few samples of many networks rather than all samples of one. The raw
- * samples are printed; the profiler pools them over several runs and rejects outliers itself.
+ * of tiny operators. Samples are taken in ROUNDS rounds over the whole plan (each round starts at
+ * another network); in a round every network is set up again (fresh buffers), warmed up with one
+ * untimed batch and sampled PER_ROUND times back to back, so a burst of interference hits a few
+ * rounds of many networks rather than all samples of one. The estimate of a network is estimator.h's:
+ * the lower quartile of its per-round medians, with an order-statistic interval. The raw samples are
+ * printed too; the profiler pools the rounds of several runs with the same estimator (its Swift twin).
+ * CPU: a core to pin the harness to, -1 (the default) the least loaded one, "none" no pinning.
  *
  * Layout letters: H = height, W = width, C = channels, K = kernel size, R = K*K*C_in.
  * Every tensor is [H][W][C] with pixel stride C.
  */
 #define _XOPEN_SOURCE 700 /* getrusage under -std=c99 */
+#define _GNU_SOURCE /* sched_setaffinity (estimator.h) */
 
 #include "autoshrink_runtime.h"
+#include "estimator.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -111,7 +118,7 @@ typedef struct network {
     int output;
     /* Timing state kept across passes. */
     int batch;
-    double *samples; /* [SAMPLES] nanoseconds per run */
+    double *samples; /* [ROUNDS][PER_ROUND] nanoseconds per run */
     int sample_count;
 } network;
 
@@ -673,12 +680,22 @@ static void measure(network *net, int wanted, double sample_ns)
     for (s = 0; s < wanted; s++) net->samples[net->sample_count++] = time_batch(net, net->batch);
 }
 
-static void report(const network *net, uint32_t output_checksum, uint32_t all_checksum)
+static void report(network *net, uint32_t output_checksum, uint32_t all_checksum, int rounds, int per_round,
+                   double *scratch)
 {
     int s;
+    as_estimate e;
     printf("samples %s %d %08x %08x", net->name, net->batch, (unsigned)output_checksum, (unsigned)all_checksum);
     for (s = 0; s < net->sample_count; s++) printf(" %.1f", net->samples[s]);
     printf("\n");
+    /* the estimate of the printed (rounded) samples, so a reader recomputing it gets the same numbers */
+    for (s = 0; s < net->sample_count; s++) {
+        char text[64];
+        snprintf(text, sizeof text, "%.1f", net->samples[s]);
+        net->samples[s] = atof(text);
+    }
+    e = as_est_from_rounds(net->samples, rounds, per_round, scratch);
+    printf("estimate %s %d %d %.1f %.1f %.1f\n", net->name, rounds, per_round, e.value, e.low, e.high);
 }
 
 /* Peak resident set in KiB. Linux keeps ru_maxrss across execve, and a harness started by posix_spawn
@@ -711,7 +728,7 @@ static void print_peak_rss(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: harness time PLAN SAMPLES PASSES SAMPLE_US | harness check PLAN | harness info\n");
+    fprintf(stderr, "usage: harness time PLAN ROUNDS PER_ROUND SAMPLE_US [CPU|none] | harness check PLAN | harness info\n");
     return 2;
 }
 
@@ -733,27 +750,48 @@ int main(int argc, char **argv)
             printf("checksum %s %08x %08x\n", networks[i].name, (unsigned)output_checksum, (unsigned)all_checksum);
             teardown_network(&networks[i]);
         }
-    } else if (strcmp(argv[1], "time") == 0 && argc == 6) {
-        int samples = atoi(argv[3]), passes = atoi(argv[4]), pass;
+    } else if (strcmp(argv[1], "time") == 0 && (argc == 6 || argc == 7)) {
+        int rounds = atoi(argv[3]), per_round = atoi(argv[4]), round, cpu = -1;
         double sample_ns = atof(argv[5]) * 1000.0;
         uint32_t *output_checksums, *all_checksums;
-        if (samples < 1 || passes < 1 || !(sample_ns >= 0.0)) return usage();
-        if (passes > samples) passes = samples;
-        output_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
-        all_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
-        for (i = 0; i < count; i++) networks[i].samples = (double *)checked_malloc((size_t)samples * sizeof(double));
-        for (pass = 0; pass < passes; pass++) {
-            for (i = 0; i < count; i++) {
-                int wanted = samples / passes + (pass < samples % passes ? 1 : 0);
-                setup_network(&networks[i]);
-                run_network(&networks[i]);
-                /* Checksums of the first run after set-up: the same data in every pass. */
-                if (pass == 0) checksums(&networks[i], &output_checksums[i], &all_checksums[i]);
-                measure(&networks[i], wanted, sample_ns);
-                teardown_network(&networks[i]);
+        double *scratch;
+        if (rounds < 1 || per_round < 1 || !(sample_ns >= 0.0)) return usage();
+        if (argc == 7) {
+            char *end;
+            if (strcmp(argv[6], "none") == 0) {
+                cpu = -2;
+            } else {
+                cpu = (int)strtol(argv[6], &end, 10);
+                if (end == argv[6] || *end != '\0' || cpu < -1) return usage();
             }
         }
-        for (i = 0; i < count; i++) report(&networks[i], output_checksums[i], all_checksums[i]);
+        if (cpu == -2) {
+            printf("cpu none\n");
+        } else {
+            int pinned = as_est_pin(cpu);
+            if (pinned >= 0) printf("cpu %d\n", pinned);
+            else printf("cpu none\n");
+        }
+        fflush(stdout);
+        output_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
+        all_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
+        scratch = (double *)checked_malloc((size_t)(rounds + per_round) * sizeof(double));
+        for (i = 0; i < count; i++) {
+            networks[i].samples = (double *)checked_malloc((size_t)rounds * (size_t)per_round * sizeof(double));
+        }
+        for (round = 0; round < rounds; round++) {
+            int start = (int)(((long)round * count) / rounds), n;
+            for (n = 0; n < count; n++) {
+                network *net = &networks[(start + n) % count];
+                setup_network(net);
+                run_network(net);
+                /* Checksums of the first run after set-up: the same data in every round. */
+                if (round == 0) checksums(net, &output_checksums[net - networks], &all_checksums[net - networks]);
+                measure(net, per_round, sample_ns);
+                teardown_network(net);
+            }
+        }
+        for (i = 0; i < count; i++) report(&networks[i], output_checksums[i], all_checksums[i], rounds, per_round, scratch);
     } else {
         return usage();
     }

@@ -1,0 +1,94 @@
+// The Swift twin of the C latency estimator (Sources/CHarness/common/estimator.h, see docs/architecture.md,
+// "Latency estimator"): the profiler pools the rounds of several harness runs with it, and
+// EstimatorTests checks that it computes what the C code computes on the same samples.
+
+/// An estimate from per-round medians: the lower quartile of the medians and an order-statistic
+/// confidence interval of that quartile (same units as the samples).
+public struct RoundEstimate: Sendable, Equatable {
+    public var value: Double
+    public var low: Double
+    public var high: Double
+    /// Round medians it was computed from.
+    public var rounds: Int
+
+    public init(value: Double, low: Double, high: Double, rounds: Int) {
+        self.value = value; self.low = low; self.high = high; self.rounds = rounds
+    }
+
+    /// The larger distance from the estimate to an end of the interval, relative to the estimate: an
+    /// interval within +-5 % has `relativeHalfWidth <= 0.05`.
+    public var relativeHalfWidth: Double {
+        value > 0 ? max(value - low, high - value) / value : .infinity
+    }
+
+    /// The interval's whole width relative to the estimate.
+    public var relativeWidth: Double { value > 0 ? (high - low) / value : .infinity }
+
+    /// Every value scaled (units).
+    public func scaled(_ factor: Double) -> RoundEstimate {
+        RoundEstimate(value: value * factor, low: low * factor, high: high * factor, rounds: rounds)
+    }
+}
+
+/// The estimator of estimator.h: rounds of samples, per-round medians, the lower quartile of the
+/// medians, and the distribution-free interval [x(j), x(k)] of that quartile.
+public enum RoundEstimator {
+    /// The quantile of the per-round medians that is the estimate (AS_EST_QUANTILE).
+    public static let quantile = 0.25
+    /// One tail of the two-sided 95 % interval (AS_EST_TAIL).
+    public static let tail = 0.025
+    /// The rule in words, for profiles and docs.
+    public static let rule = "lower quartile of per-round medians; interval: order-statistic 95 % CI of that quartile (estimator.h)"
+
+    /// Quantile q of sorted values, linear interpolation between ranks (as_est_quantile_sorted).
+    public static func quantile(sorted: [Double], _ q: Double) -> Double {
+        guard sorted.count > 1 else { return sorted.first ?? 0 }
+        let rank = q * Double(sorted.count - 1)
+        let low = Int(rank)
+        guard low + 1 < sorted.count else { return sorted[sorted.count - 1] }
+        let weight = rank - Double(low)
+        return sorted[low] * (1 - weight) + sorted[low + 1] * weight
+    }
+
+    /// The median (as_est_median).
+    public static func median(_ values: [Double]) -> Double { quantile(sorted: values.sorted(), 0.5) }
+
+    /// 1-based ranks of the interval (as_est_interval_ranks): j the largest rank with P(B <= j-1) <= tail,
+    /// k the smallest with P(B <= k-1) >= 1 - tail, B ~ Binomial(count, q), clamped to 1...count.
+    public static func intervalRanks(count: Int, quantile q: Double = quantile) -> (low: Int, high: Int) {
+        var pmf = 1.0
+        for _ in 0..<count { pmf *= 1 - q }
+        var cdf = pmf
+        let ratio = q / (1 - q)
+        var j = 1, k = count
+        for i in 0..<count {
+            if cdf <= tail { j = i + 1 }
+            if cdf >= 1 - tail { k = i + 1; break }
+            pmf *= ratio * Double(count - i) / Double(i + 1)
+            cdf += pmf
+        }
+        j = min(max(j, 1), count)
+        k = min(max(k, j), count)
+        return (j, k)
+    }
+
+    /// The estimate from per-round medians; nil without any.
+    public static func estimate(roundMedians: [Double]) -> RoundEstimate? {
+        let sorted = roundMedians.sorted()
+        guard !sorted.isEmpty else { return nil }
+        let ranks = intervalRanks(count: sorted.count)
+        return RoundEstimate(value: quantile(sorted: sorted, quantile), low: sorted[ranks.low - 1], high: sorted[ranks.high - 1],
+                             rounds: sorted.count)
+    }
+
+    /// Medians of consecutive rounds of `perRound` samples (the last round may be shorter, as the bench's).
+    public static func roundMedians(samples: [Double], perRound: Int) -> [Double] {
+        let size = max(1, perRound)
+        return stride(from: 0, to: samples.count, by: size).map { median(Array(samples[$0..<min($0 + size, samples.count)])) }
+    }
+
+    /// The estimate of samples taken round after round, `perRound` per round (as_est_from_rounds).
+    public static func estimate(samples: [Double], perRound: Int) -> RoundEstimate? {
+        estimate(roundMedians: roundMedians(samples: samples, perRound: perRound))
+    }
+}

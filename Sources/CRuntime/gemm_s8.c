@@ -332,12 +332,128 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
 
 #elif defined(AS_X86_AVX2)
 
-/* AVX2 (also AVX-512 without VNNI): bytes sign-extended to int16 and multiplied with vpmaddwd, which is
- * exact (vpmaddubsw would saturate its int16 pair sums). One ymm of weights holds 4 output channels x
- * 4 reduction values as int16; vpmaddwd leaves per-channel pair sums [o k01, o k23] that are folded
- * with vphaddd at the end. */
-#define TILE_WIDTH 8
+/* AVX2 (also AVX-512 without VNNI), two kernels:
+ *   - sign kernel (the layer has no weight -128, as symmetric int8 quantization guarantees): vpmaddubsw
+ *     multiplies |x| (unsigned, 0..128) by sign(x) * w (signed, -127..127), so each int16 pair sum is
+ *     at most 2 * 128 * 127 = 32512 and never saturates; vpmaddwd by 1 then widens the pairs to one int32
+ *     per output channel (x * w = |x| * (sign(x) * w) exactly). 32 products per vpmaddubsw.
+ *   - widening kernel (any weights): bytes sign-extended to int16 and multiplied with vpmaddwd. One ymm of
+ *     weights holds 4 output channels x 4 reduction values as int16; vpmaddwd leaves per-channel pair
+ *     sums [o k01, o k23] that are folded with vphaddd at the end.
+ * Both compute the exact integer sums. */
+#define TILE_WIDTH 16 /* output channels per tile: two ymm registers of int32 (8 channels each) */
 #define TILE_MASKED_LOADS 1
+#define AVX2_SIGN_KERNEL 1
+
+/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks) */
+static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, const int full, const uint8_t *const *a,
+                                            const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                            __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc)
+{
+    __m256i c[4][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+    int r, g;
+    for (r = 0; r < rows; r++) {
+        const int32_t *src = init ? init : acc + r * OC_CHUNK;
+        if (full) {
+            c[r][0] = _mm256_loadu_si256((const __m256i *)(const void *)src);
+            if (vecs > 1) {
+                c[r][1] = _mm256_loadu_si256((const __m256i *)(const void *)(src + 8));
+            }
+        } else {
+            c[r][0] = _mm256_maskload_epi32(src, mask0);
+            if (vecs > 1) {
+                c[r][1] = _mm256_maskload_epi32(src + 8, mask1);
+            }
+        }
+    }
+    for (g = 0; g < groups; g++) {
+        const int8_t *wg = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
+        __m256i w0, w1 = _mm256_setzero_si256();
+        if (full) {
+            w0 = _mm256_loadu_si256((const __m256i *)(const void *)wg);
+            if (vecs > 1) {
+                w1 = _mm256_loadu_si256((const __m256i *)(const void *)(wg + 32));
+            }
+        } else {
+            w0 = _mm256_maskload_epi32((const int *)(const void *)wg, mask0);
+            if (vecs > 1) {
+                w1 = _mm256_maskload_epi32((const int *)(const void *)(wg + 32), mask1);
+            }
+        }
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m256i x, ax;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm256_set1_epi32(quad);
+            ax = _mm256_abs_epi8(x); /* -128 -> 0x80 = 128 unsigned */
+            c[r][0] = _mm256_add_epi32(
+                c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, x)), ones));
+            if (vecs > 1) {
+                c[r][1] = _mm256_add_epi32(
+                    c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x)), ones));
+            }
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        int32_t *dst = acc + r * OC_CHUNK;
+        if (full) {
+            _mm256_storeu_si256((__m256i *)(void *)dst, c[r][0]);
+            if (vecs > 1) {
+                _mm256_storeu_si256((__m256i *)(void *)(dst + 8), c[r][1]);
+            }
+        } else {
+            _mm256_maskstore_epi32(dst, mask0, c[r][0]);
+            if (vecs > 1) {
+                _mm256_maskstore_epi32(dst + 8, mask1, c[r][1]);
+            }
+        }
+    }
+}
+
+#define AS_AVX2_SIGN_ROWS(vecs, full, offs)                                                                       \
+    do {                                                                                                          \
+        for (; r + 4 <= rows; r += 4) {                                                                           \
+            avx2_sign_tile(4, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+                           acc + (size_t)r * OC_CHUNK);                                                           \
+        }                                                                                                         \
+        if (r + 2 <= rows) {                                                                                      \
+            avx2_sign_tile(2, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+                           acc + (size_t)r * OC_CHUNK);                                                           \
+            r += 2;                                                                                               \
+        }                                                                                                         \
+        if (r < rows) {                                                                                           \
+            avx2_sign_tile(1, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+                           acc + (size_t)r * OC_CHUNK);                                                           \
+        }                                                                                                         \
+    } while (0)
+
+static void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                             const int8_t *w, size_t w_stride, int width, const int32_t *init, int32_t *acc)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lanes);
+    int r = 0;
+    if (width == 16) {
+        if (offsets) {
+            AS_AVX2_SIGN_ROWS(2, 1, offsets);
+        } else {
+            AS_AVX2_SIGN_ROWS(2, 1, NULL);
+        }
+    } else if (width == 8) {
+        if (offsets) {
+            AS_AVX2_SIGN_ROWS(1, 1, offsets);
+        } else {
+            AS_AVX2_SIGN_ROWS(1, 1, NULL);
+        }
+    } else if (width > 8) {
+        AS_AVX2_SIGN_ROWS(2, 0, offsets);
+    } else {
+        AS_AVX2_SIGN_ROWS(1, 0, offsets);
+    }
+}
 
 static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                        const int8_t *w, size_t w_stride, __m256i mask, const int32_t *init,
@@ -371,24 +487,32 @@ static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, 
     }
 }
 
+/* the widening kernel, in 8-channel column tiles */
 static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
                         size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    int r = 0;
-    if (offsets) {
-        for (; r + 4 <= rows; r += 4) {
-            avx2_tile(4, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
-        }
-        for (; r < rows; r++) {
-            avx2_tile(1, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
-        }
-    } else {
-        for (; r + 4 <= rows; r += 4) {
-            avx2_tile(4, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
-        }
-        for (; r < rows; r++) {
-            avx2_tile(1, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+    int o;
+    for (o = 0; o < width; o += 8) {
+        const __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(width - o), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const int8_t *wo = w + (size_t)o * 4;
+        const int32_t *io = init ? init + o : NULL;
+        int32_t *ao = acc + o;
+        int r = 0;
+        if (offsets) {
+            for (; r + 4 <= rows; r += 4) {
+                avx2_tile(4, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
+            for (; r < rows; r++) {
+                avx2_tile(1, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
+        } else {
+            for (; r + 4 <= rows; r += 4) {
+                avx2_tile(4, a + r, NULL, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
+            for (; r < rows; r++) {
+                avx2_tile(1, a + r, NULL, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
         }
     }
 }
@@ -564,6 +688,25 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
 
 #endif
 
+#if defined(AVX2_SIGN_KERNEL)
+/* 1 if any of bytes[0..count) is 0x80 (int8 -128) */
+static int has_byte_0x80(const int8_t *bytes, size_t count)
+{
+    const __m256i m128 = _mm256_set1_epi8((char)0x80);
+    __m256i any = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+        any = _mm256_or_si256(any, _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(bytes + i)), m128));
+    }
+    for (; i < count; i++) {
+        if (bytes[i] == INT8_MIN) {
+            return 1;
+        }
+    }
+    return !_mm256_testz_si256(any, any);
+}
+#endif
+
 /* ---- engine ------------------------------------------------------------------------------------ */
 
 typedef struct engine {
@@ -575,6 +718,7 @@ typedef struct engine {
     uint8_t *stage;          /* [TILE_PIXELS][STAGE_BYTES] */
     int32_t *acc;            /* [TILE_PIXELS][OC_CHUNK] */
     const int32_t *bias_eff; /* [OC_CHUNK] bias with the zero point folded in */
+    int sign_kernel;         /* AVX2: no weight is -128, the vpmaddubsw kernel is exact */
 } engine;
 
 /* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
@@ -590,7 +734,13 @@ static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const 
         const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
         const int8_t *w = e->weights + ((size_t)g0 * c_out + oc0 + o) * 4;
         const int32_t *tile_init = init ? init + o : NULL;
-#if defined(TILE_MASKED_LOADS)
+#if defined(AVX2_SIGN_KERNEL)
+        if (e->sign_kernel) {
+            sign_tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+        } else {
+            tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+        }
+#elif defined(TILE_MASKED_LOADS)
         tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
 #else
         if (g0 + groups == e->groups_total && oc0 + o + TILE_WIDTH > c_out) {
@@ -672,6 +822,10 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     e.acc = acc;
     e.bias_eff = bias_eff;
     e.offsets = NULL;
+    e.sign_kernel = 0;
+#if defined(AVX2_SIGN_KERNEL)
+    e.sign_kernel = !has_byte_0x80(weights, (size_t)e.groups_total * c_out * 4);
+#endif
     /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
     if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
         e.groups_total <= MAX_GROUP_OFFSETS) {

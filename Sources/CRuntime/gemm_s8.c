@@ -38,7 +38,7 @@
 #define PADDED_SLACK 16        /* readable bytes after the padded image (short over-reads) */
 #define REPACK_BYTES 4096      /* largest weight tensor repacked for channel-padded stems */
 
-#if defined(AS_X86_AVX512_VNNI)
+#if defined(AS_X86_AVX512_VNNI) || (defined(AS_X86_AVX2) && defined(AS_X86_AVXVNNI))
 #define STAGE_FLIP 0x80
 #else
 #define STAGE_FLIP 0x00
@@ -351,7 +351,9 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
                                             __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc)
 {
     __m256i c[4][2];
+#if !defined(AS_X86_AVXVNNI)
     const __m256i ones = _mm256_set1_epi16(1);
+#endif
     int r, g;
     for (r = 0; r < rows; r++) {
         const int32_t *src = init ? init : acc + r * OC_CHUNK;
@@ -382,6 +384,19 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
                 w1 = _mm256_maskload_epi32((const int *)(const void *)(wg + 32), mask1);
             }
         }
+#if defined(AS_X86_AVXVNNI)
+        /* staged bytes are x + 128 (unsigned): vpdpbusd sums 4 exact products per lane, any weights */
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m256i x;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm256_set1_epi32(quad);
+            c[r][0] = _mm256_dpbusd_avx_epi32(c[r][0], x, w0);
+            if (vecs > 1) {
+                c[r][1] = _mm256_dpbusd_avx_epi32(c[r][1], x, w1);
+            }
+        }
+#else
         for (r = 0; r < rows; r++) {
             int32_t quad;
             __m256i x, ax;
@@ -395,6 +410,7 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
                     c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x)), ones));
             }
         }
+#endif
     }
     for (r = 0; r < rows; r++) {
         int32_t *dst = acc + r * OC_CHUNK;
@@ -688,7 +704,7 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
 
 #endif
 
-#if defined(AVX2_SIGN_KERNEL)
+#if defined(AVX2_SIGN_KERNEL) && !defined(AS_X86_AVXVNNI)
 /* 1 if any of bytes[0..count) is 0x80 (int8 -128) */
 static int has_byte_0x80(const int8_t *bytes, size_t count)
 {
@@ -823,7 +839,9 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     e.bias_eff = bias_eff;
     e.offsets = NULL;
     e.sign_kernel = 0;
-#if defined(AVX2_SIGN_KERNEL)
+#if defined(AVX2_SIGN_KERNEL) && defined(AS_X86_AVXVNNI)
+    e.sign_kernel = 1; /* vpdpbusd on x + 128: exact for every weight */
+#elif defined(AVX2_SIGN_KERNEL)
     e.sign_kernel = !has_byte_0x80(weights, (size_t)e.groups_total * c_out * 4);
 #endif
     /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */

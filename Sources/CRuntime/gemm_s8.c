@@ -823,7 +823,7 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
     const uint32_t offset = (uint32_t)(input_zero_point + (STAGE_FLIP ? 128 : 0));
     engine e;
-    int oc0, o, oy, ox;
+    int oc0, o, oy, ox, direct_pointwise;
 
     e.x.shape = s;
     e.x.input = input;
@@ -857,6 +857,9 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
         }
         e.offsets = offsets;
     }
+    /* direct pointwise rows: with no domain change and whole groups (C_in % 4 == 0) each pixel's
+     * C_in input bytes are the GEMM row itself, read in place (offsets NULL: group g at byte 4g) */
+    direct_pointwise = k == 1 && flip == 0 && c % 4 == 0;
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
@@ -875,9 +878,10 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
             int8_t *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
             for (ox = 0; ox < s->out_width; ox++) {
                 int8_t *out = out_row + (size_t)ox * s->out_pixel_stride;
-                if (e.offsets) {
-                    /* window origin (oy * stride, ox * stride) of the dense padded image */
-                    direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) * c;
+                if (e.offsets || direct_pointwise) {
+                    /* window origin (oy * stride, ox * stride) of the dense padded image, or the pixel */
+                    direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) *
+                                                      (e.offsets ? (size_t)c : (size_t)s->in_pixel_stride);
                     direct.out[n_direct] = out;
                     if (++n_direct == TILE_PIXELS) {
                         run_tile(&e, n_direct, &direct, 1, oc0, chunk);

@@ -83,10 +83,40 @@ void as_quantize_multiplier(double real_multiplier, int32_t *multiplier, int *sh
     *shift = exponent;
 }
 
+#if defined(AS_X86_AVX2)
+/* 4 floats -> 4 int32 lanes of the scalar loop below, with the same IEEE double operations (exact
+ * conversion, correctly rounded division, exact truncation and fraction), so bit-identical. */
+static AS_ALWAYS_INLINE __m128i quantize4_avx2(__m128 x, __m256d scale, __m128i zero_point)
+{
+    const __m256d v0 = _mm256_div_pd(_mm256_cvtps_pd(x), scale);
+    const __m256d nan = _mm256_cmp_pd(v0, v0, _CMP_UNORD_Q);
+    const __m256d v = _mm256_min_pd(_mm256_max_pd(v0, _mm256_set1_pd(-1e6)), _mm256_set1_pd(1e6));
+    const __m256d whole = _mm256_round_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256d fraction = _mm256_sub_pd(v, whole);
+    const __m256d up = _mm256_and_pd(_mm256_cmp_pd(fraction, _mm256_set1_pd(0.5), _CMP_GE_OQ), _mm256_set1_pd(1.0));
+    const __m256d down =
+        _mm256_and_pd(_mm256_cmp_pd(fraction, _mm256_set1_pd(-0.5), _CMP_LE_OQ), _mm256_set1_pd(1.0));
+    const __m256d rounded = _mm256_andnot_pd(nan, _mm256_sub_pd(_mm256_add_pd(whole, up), down)); /* NaN -> 0 */
+    return _mm_add_epi32(_mm256_cvttpd_epi32(rounded), zero_point);
+}
+#endif
+
 void as_quantize_s8(const float *input, size_t count, float scale, int32_t zero_point, int8_t *output)
 {
-    size_t i;
-    for (i = 0; i < count; i++) {
+    size_t i = 0;
+#if defined(AS_X86_AVX2)
+    {
+        const __m256d s = _mm256_set1_pd((double)scale);
+        const __m128i zp = _mm_set1_epi32(zero_point);
+        for (; i + 8 <= count; i += 8) {
+            const __m128i lo = quantize4_avx2(_mm_loadu_ps(input + i), s, zp);
+            const __m128i hi = quantize4_avx2(_mm_loadu_ps(input + i + 4), s, zp);
+            const __m128i words = _mm_packs_epi32(lo, hi); /* |q| <= 1e6 + 128: saturation = clamp */
+            _mm_storel_epi64((__m128i *)(void *)(output + i), _mm_packs_epi16(words, words));
+        }
+    }
+#endif
+    for (; i < count; i++) {
         double v = (double)input[i] / (double)scale;
         int64_t q;
         if (v != v) {

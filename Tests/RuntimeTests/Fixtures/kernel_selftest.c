@@ -453,6 +453,61 @@ static void pool_case(rng *r, int height, int width, int channels, int wide)
     }
 }
 
+/* as_quantize_s8 (vectorized on x86) against the plain definition: q = clamp(round_half_away(x / scale)
+ * + zp) in double, NaN -> zp, |x / scale| clamped to 1e6 first. Includes exact halves, NaN, infinities. */
+static int8_t quantize_one(float x, float scale, int32_t zp)
+{
+    double v = (double)x / (double)scale;
+    int64_t q, whole;
+    double fraction;
+    if (v != v) {
+        q = zp;
+    } else {
+        v = v > 1e6 ? 1e6 : v < -1e6 ? -1e6 : v;
+        whole = (int64_t)v;
+        fraction = v - (double)whole;
+        whole += fraction >= 0.5 ? 1 : fraction <= -0.5 ? -1 : 0;
+        q = whole + zp;
+    }
+    return (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+}
+
+static void quantize_case(rng *r, int count)
+{
+    float *x = (float *)xmalloc(sizeof(float) * (size_t)count);
+    int8_t *got, *want;
+    const float scale = rand_float(r, 0.001f, 0.2f);
+    const int32_t zp = rand_int(r, -128, 127);
+    const float zero = 0.0f;
+    char shape[96];
+    slice s;
+    int i;
+    for (i = 0; i < count; i++) {
+        switch (rand_int(r, 0, 7)) {
+        case 0: x[i] = ((float)rand_int(r, -300, 300) + 0.5f) * scale; break; /* near halves */
+        case 1: x[i] = (float)rand_int(r, -300, 300) * scale; break;
+        case 2: x[i] = rand_float(r, -1e9f, 1e9f); break;
+        case 3: x[i] = (float)rand_int(r, 0, 3) == 0 ? zero / zero : rand_int(r, 0, 1) ? 1.0f / zero : -1.0f / zero; break;
+        default: x[i] = rand_float(r, -300.0f, 300.0f) * scale; break;
+        }
+    }
+    s.offset = 0;
+    s.stride = count;
+    s.pixels = 1;
+    s.channels = count;
+    got = (int8_t *)sentinel_buffer(slice_extent(s));
+    want = (int8_t *)sentinel_buffer(slice_extent(s));
+    for (i = 0; i < count; i++) {
+        want[i] = quantize_one(x[i], scale, zp);
+    }
+    as_quantize_s8(x, (size_t)count, scale, zp, got);
+    sprintf(shape, "n=%d zp=%d", count, (int)zp);
+    finish_s8("quantize_s8", shape, got, want, s);
+    free(x);
+    free(got);
+    free(want);
+}
+
 static void copy_add_case(rng *r, int height, int width, int channels, int wide)
 {
     const int pixels = height * width;
@@ -676,6 +731,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "kernel_selftest: runtime %s, path %s%s\n", AUTOSHRINK_RUNTIME_VERSION, as_runtime_simd_path(),
             quick ? ", quick" : "");
     requant_rows(&r, quick ? 200 : 2000);
+    for (i = 0; i < 40; i++) {
+        quantize_case(&r, 1 + i * 7);
+    }
 
     /* systematic channel grid on small images, then random shapes, then shapes that split passes */
     for (ci = 0; ci < 6; ci++) {

@@ -811,9 +811,12 @@ static void run_tile(const engine *e, int rows, const tile_queue *q, int direct,
                         rq->activation_min, rq->activation_max, q->out);
 }
 
+/* row_groups > 0: "row groups" weights of a padded stem (see as__conv_gemm_s8): kernel row ky is read as
+ * row_groups 4-byte groups starting at the window's row ky, whatever lies past its K*C bytes getting zero
+ * weights. */
 static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
                       uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
-                      const as_requant_s8 *requant, int8_t *output)
+                      const as_requant_s8 *requant, int8_t *output, int row_groups)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
@@ -831,7 +834,7 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     e.x.pad = pad;
     e.x.flip = flip;
     e.weights = weights;
-    e.reduction = k * k * c;
+    e.reduction = row_groups ? k * row_groups * 4 : k * k * c;
     e.groups_total = (e.reduction + 3) / 4;
     e.requant = requant;
     e.stage = stage;
@@ -844,9 +847,17 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
 #elif defined(AVX2_SIGN_KERNEL)
     e.sign_kernel = !has_byte_0x80(weights, (size_t)e.groups_total * c_out * 4);
 #endif
-    /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
-    if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
-        e.groups_total <= MAX_GROUP_OFFSETS) {
+    if (row_groups) {
+        int ky, j, g = 0;
+        for (ky = 0; ky < k; ky++) {
+            for (j = 0; j < row_groups; j++) {
+                offsets[g++] = (int32_t)((size_t)ky * s->in_width * c + 4 * j);
+            }
+        }
+        e.offsets = offsets;
+    } else if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
+               e.groups_total <= MAX_GROUP_OFFSETS) {
+        /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
         int ky, kx, ci, g = 0;
         for (ky = 0; ky < k; ky++) {
             for (kx = 0; kx < k; kx++) {
@@ -947,8 +958,15 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
     const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
     /* channels of the padded image: rounded up to a group of 4 for small C_in (then the weights are
      * repacked with zero rows for the extra channels), so that groups never straddle taps */
-    const int padded_channels = (c % 4 != 0 && (size_t)k * k * ((c + 3) & ~3) * c_out <= REPACK_BYTES) ? (c + 3) & ~3
-                                                                                                  : c;
+    /* stems with C_in % 4 != 0 (small weights): either each kernel row's K*C contiguous bytes are read as
+     * ceil(K*C / 4) groups ("row groups": the bytes past them belong to the next pixels and get zero
+     * weights; K groups instead of K*K for C = 1), or, when that saves nothing, the channels are padded
+     * to 4 so that groups never straddle taps. Both repack the weights with zero rows. */
+    const int row_groups = (k * c + 3) / 4;
+    const int use_rows = c % 4 != 0 && k > 1 && row_groups * k < k * k * ((c + 3) / 4) &&
+                         (size_t)k * row_groups * 4 * c_out <= REPACK_BYTES;
+    const int padded_channels =
+        (!use_rows && c % 4 != 0 && (size_t)k * k * ((c + 3) & ~3) * c_out <= REPACK_BYTES) ? (c + 3) & ~3 : c;
     const size_t bytes = (size_t)padded_height * padded_width * padded_channels;
     /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
     const uint8_t pad_byte = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
@@ -962,7 +980,23 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         memset(padded, pad_byte, bytes);
         memset(padded + bytes, 0, PADDED_SLACK);
         copy_padded(s, (const uint8_t *)input, pad, padded_width, padded_channels, padded);
-        if (padded_channels != c) {
+        if (use_rows) {
+            /* weights [R4][C_out][4] -> [K * row_groups][C_out][4]: r = (ky*K + kx)*C + ci moves to
+             * r' = ky * 4 * row_groups + kx*C + ci */
+            const int groups = k * row_groups, run = k * c;
+            int ky, j, o;
+            memset(repacked, 0, (size_t)groups * c_out * 4);
+            for (ky = 0; ky < k; ky++) {
+                for (j = 0; j < run; j++) {
+                    const int r = ky * run + j, rp = ky * 4 * row_groups + j;
+                    for (o = 0; o < c_out; o++) {
+                        repacked[((size_t)(rp / 4) * c_out + o) * 4 + rp % 4] =
+                            weights[((size_t)(r / 4) * c_out + o) * 4 + r % 4];
+                    }
+                }
+            }
+            w = repacked;
+        } else if (padded_channels != c) {
             /* weights [R4][C_out][4] -> [R'4][C_out][4] with R' = K*K*C': tap t, channel ci moves from
              * r = t*C + ci to r' = t*C' + ci; the extra channels get zero weights */
             const int taps = k * k, groups = taps * padded_channels / 4;
@@ -985,10 +1019,10 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         inner.in_pixel_stride = padded_channels;
         inner.padding = 0;
         conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
-                  output);
+                  output, use_rows ? row_groups : 0);
         return;
     }
     conv_gemm(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
-              STAGE_FLIP, input_zero_point, weights, bias, requant, output);
+              STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0);
 }

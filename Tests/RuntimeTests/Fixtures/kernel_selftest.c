@@ -791,6 +791,12 @@ int main(int argc, char **argv)
     conv_case(&r, CONV_KXK, 40, 41, 11, 6, 3, 2, 0);
     conv_case(&r, CONV_KXK, 33, 30, 3, 24, 3, 2, 1);
     conv_case(&r, CONV_KXK, 28, 28, 1, 16, 3, 1, 0); /* the refnet stem */
+    /* stems with C_in % 4 != 0: row groups (C_in * K < 4 * ceil(...)) or channel padding, both kernel sizes */
+    for (i = 0; i < 24; i++) {
+        static const int stem_channels[] = {1, 2, 3, 5, 6, 7};
+        conv_case(&r, CONV_KXK, 6 + i % 5, 9 - i % 4, stem_channels[i % 6], 1 + (i * 5) % 40, 3 + 2 * ((i / 6) % 2),
+                  1 + (i / 12), i % 2);
+    }
     conv_extremes = 1;
     for (i = 0; i < 12; i++) {
         conv_case(&r, CONV_KXK, 5 + i % 3, 6, 1 + 5 * i, 3 + 7 * i, 3, 1 + i % 2, i % 2);

@@ -329,6 +329,27 @@ static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc
         const __m256i zp = _mm256_set1_epi32(zero_point);
         const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point);
         const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
+        /* 16 channels: saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp
+         * (every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi)) */
+        const __m256i zp16 = _mm256_set1_epi16((int16_t)zero_point);
+        const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
+        for (; o + 16 <= count; o += 16) {
+            as__rq_avx2 q0, q1;
+            as__rq_avx2_init(&q0, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
+                             _mm256_loadu_si256((const __m256i *)(shift + o)));
+            as__rq_avx2_init(&q1, _mm256_loadu_si256((const __m256i *)(multiplier + o + 8)),
+                             _mm256_loadu_si256((const __m256i *)(shift + o + 8)));
+            for (p = 0; p < rows; p++) {
+                const int32_t *a = acc + (size_t)p * acc_stride + o;
+                const __m256i v0 = as__rq_avx2_apply(&q0, _mm256_loadu_si256((const __m256i *)a));
+                const __m256i v1 = as__rq_avx2_apply(&q1, _mm256_loadu_si256((const __m256i *)(a + 8)));
+                const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8),
+                                                        zp16);
+                const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+                _mm_storeu_si128((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o),
+                                 _mm_min_epi8(_mm_max_epi8(bytes, lo8), hi8));
+            }
+        }
         for (; o + 8 <= count; o += 8) {
             as__rq_avx2 q;
             as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + o)),

@@ -1,6 +1,7 @@
 /*
  * tools/kernel-bench.c - times the int8 kernels of the quickstart cell network at its shapes
- * (28x28 / 14x14 / 7x7, 16..96 channels, concat slices with pixel stride > channels).
+ * (28x28 / 14x14 / 7x7, 16..96 channels, concat slices with pixel stride > channels) and the GEMM
+ * convolutions of refnet (3x3 stem and stride-2 conv, pointwise).
  * Prints one line per case: median ns over the runs of the optimized kernel and of its _ref twin.
  * Built by tools/kernel-bench against two runtime trees to compare them in one session.
  * Usage: kernel-bench RUNS
@@ -13,7 +14,7 @@
 
 #define MAXB (28 * 28 * 96)
 
-static int8_t in1[MAXB], in2[MAXB], out[MAXB], wts[4096];
+static int8_t in1[MAXB], in2[MAXB], out[MAXB], wts[16384];
 static int32_t bias[256], mult[256], shft[256];
 
 static int cmp_u64(const void *a, const void *b)
@@ -24,7 +25,7 @@ static int cmp_u64(const void *a, const void *b)
 
 typedef struct bench_case {
     const char *name;
-    int kind; /* 0 add, 1 requantize, 2 depthwise, 3 conv2d stem, 4 channel copy */
+    int kind; /* 0 add, 1 requantize, 2 depthwise, 3 conv2d stem, 4 channel copy, 5 pointwise, 6 conv2d */
     int h, w, c, in_stride, out_stride, stride;
 } bench_case;
 
@@ -54,6 +55,14 @@ static void run_case(const bench_case *k, int ref)
     case 4:
         (ref ? as_copy_channels_s8_ref : as_copy_channels_s8)(in1, k->h, k->w, k->c, k->in_stride, out, k->out_stride);
         break;
+    case 5: /* c = C_in, out_stride = C_out */
+        (ref ? as_pointwise_conv_s8_ref : as_pointwise_conv_s8)(in1, k->h, k->w, k->c, k->in_stride, -7, wts, bias,
+                                                                k->stride, k->out_stride, &rq, out, k->out_stride);
+        break;
+    case 6: /* c = C_in, out_stride = C_out, 3x3 */
+        (ref ? as_conv2d_s8_ref : as_conv2d_s8)(in1, k->h, k->w, k->c, k->in_stride, -9, wts, bias, 3, k->stride,
+                                                k->out_stride, &rq, out, k->out_stride);
+        break;
     default:
         (ref ? as_conv2d_s8_ref : as_conv2d_s8)(in1, k->h, k->w, 1, k->in_stride, -128, wts, bias, 3, k->stride,
                                                 k->c, &rq, out, k->out_stride);
@@ -78,6 +87,11 @@ int main(int argc, char **argv)
         {"depthwise3x3_s8 14x14x16 in-s48", 2, 14, 14, 16, 48, 16, 1},
         {"depthwise3x3_s8 7x7x32 in-s96", 2, 7, 7, 32, 96, 32, 1},
         {"conv2d_s8 stem 28x28x1->32 k3", 3, 28, 28, 32, 1, 32, 1},
+        {"conv2d_s8 refnet 28x28x1->16 k3", 3, 28, 28, 16, 1, 16, 1},
+        {"conv2d_s8 refnet 28x28x16->32 k3 s2", 6, 28, 28, 16, 16, 32, 2},
+        {"pointwise_s8 refnet 14x14 32->64", 5, 14, 14, 32, 32, 64, 1},
+        {"pointwise_s8 refnet 7x7 64->128", 5, 7, 7, 64, 64, 128, 1},
+        {"pointwise_s8 28x28 16->32 in-s48", 5, 28, 28, 16, 48, 32, 1},
     };
     const int runs = argc > 1 ? atoi(argv[1]) : 2000;
     uint64_t *t = malloc(sizeof(uint64_t) * (size_t)(runs > 0 ? runs : 1));

@@ -256,6 +256,33 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
             _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
         }
     }
+#elif defined(AS_X86_AVX2)
+    /* the same with 8 channels per ymm; the channel tail runs the portable loop */
+    for (; c + 8 <= nc; c += 8) {
+        __m256i wt[9];
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(bias_eff + c));
+        int t;
+        for (t = 0; t < 9; t++) {
+            wt[t] = _mm256_and_si256(
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + t * channels + c))),
+                _mm256_set1_epi32(0xFFFF));
+        }
+        for (p = 0; p < pixels; p++) {
+            __m256i v0 = b, v1 = _mm256_setzero_si256();
+            for (t = 0; t < 8; t += 2) {
+                const __m256i x0 = _mm256_cvtepi8_epi32(
+                    _mm_loadl_epi64((const __m128i *)(const void *)((const int8_t *)taps[p][t] + c)));
+                const __m256i x1 = _mm256_cvtepi8_epi32(
+                    _mm_loadl_epi64((const __m128i *)(const void *)((const int8_t *)taps[p][t + 1] + c)));
+                v0 = _mm256_add_epi32(v0, _mm256_madd_epi16(x0, wt[t]));
+                v1 = _mm256_add_epi32(v1, _mm256_madd_epi16(x1, wt[t + 1]));
+            }
+            v0 = _mm256_add_epi32(v0, _mm256_madd_epi16(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                                            (const __m128i *)(const void *)((const int8_t *)taps[p][8] + c))),
+                                                        wt[8]));
+            _mm256_storeu_si256((__m256i *)(void *)(acc + p * DW_CHUNK + c), _mm256_add_epi32(v0, v1));
+        }
+    }
 #else
     (void)bias_eff;
 #endif

@@ -38,7 +38,7 @@
 #define PADDED_SLACK 16        /* readable bytes after the padded image (short over-reads) */
 #define REPACK_BYTES 4096      /* largest weight tensor repacked for channel-padded stems */
 
-#if defined(AS_X86_AVX512_VNNI)
+#if defined(AS_X86_AVX512_VNNI) || (defined(AS_X86_AVX2) && defined(AS_X86_AVXVNNI))
 #define STAGE_FLIP 0x80
 #else
 #define STAGE_FLIP 0x00
@@ -332,12 +332,144 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
 
 #elif defined(AS_X86_AVX2)
 
-/* AVX2 (also AVX-512 without VNNI): bytes sign-extended to int16 and multiplied with vpmaddwd, which is
- * exact (vpmaddubsw would saturate its int16 pair sums). One ymm of weights holds 4 output channels x
- * 4 reduction values as int16; vpmaddwd leaves per-channel pair sums [o k01, o k23] that are folded
- * with vphaddd at the end. */
-#define TILE_WIDTH 8
+/* AVX2 (also AVX-512 without VNNI), two kernels:
+ *   - sign kernel (the layer has no weight -128, as symmetric int8 quantization guarantees): vpmaddubsw
+ *     multiplies |x| (unsigned, 0..128) by sign(x) * w (signed, -127..127), so each int16 pair sum is
+ *     at most 2 * 128 * 127 = 32512 and never saturates; vpmaddwd by 1 then widens the pairs to one int32
+ *     per output channel (x * w = |x| * (sign(x) * w) exactly). 32 products per vpmaddubsw.
+ *   - widening kernel (any weights): bytes sign-extended to int16 and multiplied with vpmaddwd. One ymm of
+ *     weights holds 4 output channels x 4 reduction values as int16; vpmaddwd leaves per-channel pair
+ *     sums [o k01, o k23] that are folded with vphaddd at the end.
+ * Both compute the exact integer sums. */
+#define TILE_WIDTH 16 /* output channels per tile: two ymm registers of int32 (8 channels each) */
 #define TILE_MASKED_LOADS 1
+#define AVX2_SIGN_KERNEL 1
+
+/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks) */
+static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, const int full, const uint8_t *const *a,
+                                            const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                            __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc)
+{
+    __m256i c[4][2];
+#if !defined(AS_X86_AVXVNNI)
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
+    int r, g;
+    for (r = 0; r < rows; r++) {
+        const int32_t *src = init ? init : acc + r * OC_CHUNK;
+        if (full) {
+            c[r][0] = _mm256_loadu_si256((const __m256i *)(const void *)src);
+            if (vecs > 1) {
+                c[r][1] = _mm256_loadu_si256((const __m256i *)(const void *)(src + 8));
+            }
+        } else {
+            c[r][0] = _mm256_maskload_epi32(src, mask0);
+            if (vecs > 1) {
+                c[r][1] = _mm256_maskload_epi32(src + 8, mask1);
+            }
+        }
+    }
+    for (g = 0; g < groups; g++) {
+        const int8_t *wg = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
+        __m256i w0, w1 = _mm256_setzero_si256();
+        if (full) {
+            w0 = _mm256_loadu_si256((const __m256i *)(const void *)wg);
+            if (vecs > 1) {
+                w1 = _mm256_loadu_si256((const __m256i *)(const void *)(wg + 32));
+            }
+        } else {
+            w0 = _mm256_maskload_epi32((const int *)(const void *)wg, mask0);
+            if (vecs > 1) {
+                w1 = _mm256_maskload_epi32((const int *)(const void *)(wg + 32), mask1);
+            }
+        }
+#if defined(AS_X86_AVXVNNI)
+        /* staged bytes are x + 128 (unsigned): vpdpbusd sums 4 exact products per lane, any weights */
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m256i x;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm256_set1_epi32(quad);
+            c[r][0] = _mm256_dpbusd_avx_epi32(c[r][0], x, w0);
+            if (vecs > 1) {
+                c[r][1] = _mm256_dpbusd_avx_epi32(c[r][1], x, w1);
+            }
+        }
+#else
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m256i x, ax;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm256_set1_epi32(quad);
+            ax = _mm256_abs_epi8(x); /* -128 -> 0x80 = 128 unsigned */
+            c[r][0] = _mm256_add_epi32(
+                c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, x)), ones));
+            if (vecs > 1) {
+                c[r][1] = _mm256_add_epi32(
+                    c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x)), ones));
+            }
+        }
+#endif
+    }
+    for (r = 0; r < rows; r++) {
+        int32_t *dst = acc + r * OC_CHUNK;
+        if (full) {
+            _mm256_storeu_si256((__m256i *)(void *)dst, c[r][0]);
+            if (vecs > 1) {
+                _mm256_storeu_si256((__m256i *)(void *)(dst + 8), c[r][1]);
+            }
+        } else {
+            _mm256_maskstore_epi32(dst, mask0, c[r][0]);
+            if (vecs > 1) {
+                _mm256_maskstore_epi32(dst + 8, mask1, c[r][1]);
+            }
+        }
+    }
+}
+
+#define AS_AVX2_SIGN_ROWS(vecs, full, offs)                                                                       \
+    do {                                                                                                          \
+        for (; r + 4 <= rows; r += 4) {                                                                           \
+            avx2_sign_tile(4, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+                           acc + (size_t)r * OC_CHUNK);                                                           \
+        }                                                                                                         \
+        if (r + 2 <= rows) {                                                                                      \
+            avx2_sign_tile(2, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+                           acc + (size_t)r * OC_CHUNK);                                                           \
+            r += 2;                                                                                               \
+        }                                                                                                         \
+        if (r < rows) {                                                                                           \
+            avx2_sign_tile(1, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+                           acc + (size_t)r * OC_CHUNK);                                                           \
+        }                                                                                                         \
+    } while (0)
+
+static void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                             const int8_t *w, size_t w_stride, int width, const int32_t *init, int32_t *acc)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lanes);
+    int r = 0;
+    if (width == 16) {
+        if (offsets) {
+            AS_AVX2_SIGN_ROWS(2, 1, offsets);
+        } else {
+            AS_AVX2_SIGN_ROWS(2, 1, NULL);
+        }
+    } else if (width == 8) {
+        if (offsets) {
+            AS_AVX2_SIGN_ROWS(1, 1, offsets);
+        } else {
+            AS_AVX2_SIGN_ROWS(1, 1, NULL);
+        }
+    } else if (width > 8) {
+        AS_AVX2_SIGN_ROWS(2, 0, offsets);
+    } else {
+        AS_AVX2_SIGN_ROWS(1, 0, offsets);
+    }
+}
 
 static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                        const int8_t *w, size_t w_stride, __m256i mask, const int32_t *init,
@@ -371,24 +503,32 @@ static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, 
     }
 }
 
+/* the widening kernel, in 8-channel column tiles */
 static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
                         size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    int r = 0;
-    if (offsets) {
-        for (; r + 4 <= rows; r += 4) {
-            avx2_tile(4, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
-        }
-        for (; r < rows; r++) {
-            avx2_tile(1, a + r, offsets, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
-        }
-    } else {
-        for (; r + 4 <= rows; r += 4) {
-            avx2_tile(4, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
-        }
-        for (; r < rows; r++) {
-            avx2_tile(1, a + r, NULL, groups, w, w_stride, mask, init, acc + (size_t)r * OC_CHUNK);
+    int o;
+    for (o = 0; o < width; o += 8) {
+        const __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(width - o), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const int8_t *wo = w + (size_t)o * 4;
+        const int32_t *io = init ? init + o : NULL;
+        int32_t *ao = acc + o;
+        int r = 0;
+        if (offsets) {
+            for (; r + 4 <= rows; r += 4) {
+                avx2_tile(4, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
+            for (; r < rows; r++) {
+                avx2_tile(1, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
+        } else {
+            for (; r + 4 <= rows; r += 4) {
+                avx2_tile(4, a + r, NULL, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
+            for (; r < rows; r++) {
+                avx2_tile(1, a + r, NULL, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+            }
         }
     }
 }
@@ -564,6 +704,25 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
 
 #endif
 
+#if defined(AVX2_SIGN_KERNEL) && !defined(AS_X86_AVXVNNI)
+/* 1 if any of bytes[0..count) is 0x80 (int8 -128) */
+static int has_byte_0x80(const int8_t *bytes, size_t count)
+{
+    const __m256i m128 = _mm256_set1_epi8((char)0x80);
+    __m256i any = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+        any = _mm256_or_si256(any, _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(bytes + i)), m128));
+    }
+    for (; i < count; i++) {
+        if (bytes[i] == INT8_MIN) {
+            return 1;
+        }
+    }
+    return !_mm256_testz_si256(any, any);
+}
+#endif
+
 /* ---- engine ------------------------------------------------------------------------------------ */
 
 typedef struct engine {
@@ -575,6 +734,7 @@ typedef struct engine {
     uint8_t *stage;          /* [TILE_PIXELS][STAGE_BYTES] */
     int32_t *acc;            /* [TILE_PIXELS][OC_CHUNK] */
     const int32_t *bias_eff; /* [OC_CHUNK] bias with the zero point folded in */
+    int sign_kernel;         /* AVX2: no weight is -128, the vpmaddubsw kernel is exact */
 } engine;
 
 /* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
@@ -590,7 +750,13 @@ static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const 
         const int width = chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH;
         const int8_t *w = e->weights + ((size_t)g0 * c_out + oc0 + o) * 4;
         const int32_t *tile_init = init ? init + o : NULL;
-#if defined(TILE_MASKED_LOADS)
+#if defined(AVX2_SIGN_KERNEL)
+        if (e->sign_kernel) {
+            sign_tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+        } else {
+            tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+        }
+#elif defined(TILE_MASKED_LOADS)
         tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
 #else
         if (g0 + groups == e->groups_total && oc0 + o + TILE_WIDTH > c_out) {
@@ -645,9 +811,12 @@ static void run_tile(const engine *e, int rows, const tile_queue *q, int direct,
                         rq->activation_min, rq->activation_max, q->out);
 }
 
+/* row_groups > 0: "row groups" weights of a padded stem (see as__conv_gemm_s8): kernel row ky is read as
+ * row_groups 4-byte groups starting at the window's row ky, whatever lies past its K*C bytes getting zero
+ * weights. */
 static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
                       uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
-                      const as_requant_s8 *requant, int8_t *output)
+                      const as_requant_s8 *requant, int8_t *output, int row_groups)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
@@ -657,7 +826,7 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
     const uint32_t offset = (uint32_t)(input_zero_point + (STAGE_FLIP ? 128 : 0));
     engine e;
-    int oc0, o, oy, ox;
+    int oc0, o, oy, ox, direct_pointwise;
 
     e.x.shape = s;
     e.x.input = input;
@@ -665,16 +834,30 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     e.x.pad = pad;
     e.x.flip = flip;
     e.weights = weights;
-    e.reduction = k * k * c;
+    e.reduction = row_groups ? k * row_groups * 4 : k * k * c;
     e.groups_total = (e.reduction + 3) / 4;
     e.requant = requant;
     e.stage = stage;
     e.acc = acc;
     e.bias_eff = bias_eff;
     e.offsets = NULL;
-    /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
-    if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
-        e.groups_total <= MAX_GROUP_OFFSETS) {
+    e.sign_kernel = 0;
+#if defined(AVX2_SIGN_KERNEL) && defined(AS_X86_AVXVNNI)
+    e.sign_kernel = 1; /* vpdpbusd on x + 128: exact for every weight */
+#elif defined(AVX2_SIGN_KERNEL)
+    e.sign_kernel = !has_byte_0x80(weights, (size_t)e.groups_total * c_out * 4);
+#endif
+    if (row_groups) {
+        int ky, j, g = 0;
+        for (ky = 0; ky < k; ky++) {
+            for (j = 0; j < row_groups; j++) {
+                offsets[g++] = (int32_t)((size_t)ky * s->in_width * c + 4 * j);
+            }
+        }
+        e.offsets = offsets;
+    } else if (k > 1 && s->padding == 0 && flip == 0 && s->in_pixel_stride == c && c % 4 == 0 &&
+               e.groups_total <= MAX_GROUP_OFFSETS) {
+        /* direct tiles: windows fully inside a dense image in the staged domain, groups inside taps */
         int ky, kx, ci, g = 0;
         for (ky = 0; ky < k; ky++) {
             for (kx = 0; kx < k; kx++) {
@@ -685,6 +868,9 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
         }
         e.offsets = offsets;
     }
+    /* direct pointwise rows: with no domain change and whole groups (C_in % 4 == 0) each pixel's
+     * C_in input bytes are the GEMM row itself, read in place (offsets NULL: group g at byte 4g) */
+    direct_pointwise = k == 1 && flip == 0 && c % 4 == 0;
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
@@ -703,9 +889,10 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
             int8_t *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
             for (ox = 0; ox < s->out_width; ox++) {
                 int8_t *out = out_row + (size_t)ox * s->out_pixel_stride;
-                if (e.offsets) {
-                    /* window origin (oy * stride, ox * stride) of the dense padded image */
-                    direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) * c;
+                if (e.offsets || direct_pointwise) {
+                    /* window origin (oy * stride, ox * stride) of the dense padded image, or the pixel */
+                    direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) *
+                                                      (e.offsets ? (size_t)c : (size_t)s->in_pixel_stride);
                     direct.out[n_direct] = out;
                     if (++n_direct == TILE_PIXELS) {
                         run_tile(&e, n_direct, &direct, 1, oc0, chunk);
@@ -771,8 +958,15 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
     const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
     /* channels of the padded image: rounded up to a group of 4 for small C_in (then the weights are
      * repacked with zero rows for the extra channels), so that groups never straddle taps */
-    const int padded_channels = (c % 4 != 0 && (size_t)k * k * ((c + 3) & ~3) * c_out <= REPACK_BYTES) ? (c + 3) & ~3
-                                                                                                  : c;
+    /* stems with C_in % 4 != 0 (small weights): either each kernel row's K*C contiguous bytes are read as
+     * ceil(K*C / 4) groups ("row groups": the bytes past them belong to the next pixels and get zero
+     * weights; K groups instead of K*K for C = 1), or, when that saves nothing, the channels are padded
+     * to 4 so that groups never straddle taps. Both repack the weights with zero rows. */
+    const int row_groups = (k * c + 3) / 4;
+    const int use_rows = c % 4 != 0 && k > 1 && row_groups * k < k * k * ((c + 3) / 4) &&
+                         (size_t)k * row_groups * 4 * c_out <= REPACK_BYTES;
+    const int padded_channels =
+        (!use_rows && c % 4 != 0 && (size_t)k * k * ((c + 3) & ~3) * c_out <= REPACK_BYTES) ? (c + 3) & ~3 : c;
     const size_t bytes = (size_t)padded_height * padded_width * padded_channels;
     /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
     const uint8_t pad_byte = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
@@ -786,7 +980,23 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         memset(padded, pad_byte, bytes);
         memset(padded + bytes, 0, PADDED_SLACK);
         copy_padded(s, (const uint8_t *)input, pad, padded_width, padded_channels, padded);
-        if (padded_channels != c) {
+        if (use_rows) {
+            /* weights [R4][C_out][4] -> [K * row_groups][C_out][4]: r = (ky*K + kx)*C + ci moves to
+             * r' = ky * 4 * row_groups + kx*C + ci */
+            const int groups = k * row_groups, run = k * c;
+            int ky, j, o;
+            memset(repacked, 0, (size_t)groups * c_out * 4);
+            for (ky = 0; ky < k; ky++) {
+                for (j = 0; j < run; j++) {
+                    const int r = ky * run + j, rp = ky * 4 * row_groups + j;
+                    for (o = 0; o < c_out; o++) {
+                        repacked[((size_t)(rp / 4) * c_out + o) * 4 + rp % 4] =
+                            weights[((size_t)(r / 4) * c_out + o) * 4 + r % 4];
+                    }
+                }
+            }
+            w = repacked;
+        } else if (padded_channels != c) {
             /* weights [R4][C_out][4] -> [R'4][C_out][4] with R' = K*K*C': tap t, channel ci moves from
              * r = t*C + ci to r' = t*C' + ci; the extra channels get zero weights */
             const int taps = k * k, groups = taps * padded_channels / 4;
@@ -809,10 +1019,10 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         inner.in_pixel_stride = padded_channels;
         inner.padding = 0;
         conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
-                  output);
+                  output, use_rows ? row_groups : 0);
         return;
     }
     conv_gemm(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
-              STAGE_FLIP, input_zero_point, weights, bias, requant, output);
+              STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0);
 }

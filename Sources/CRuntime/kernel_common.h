@@ -25,6 +25,9 @@
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
 #define AS_X86_AVX2 1
+#if defined(__AVXVNNI__)
+#define AS_X86_AVXVNNI 1 /* vpdpbusd on ymm (VEX), e.g. -march=x86-64-v3 -mavxvnni, alderlake */
+#endif
 #endif
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #define AS_ARM_NEON 1

@@ -48,6 +48,8 @@ const char *as_runtime_simd_path(void)
     return "x86-avx512-vnni";
 #elif defined(AS_X86_AVX512)
     return "x86-avx512";
+#elif defined(AS_X86_AVX2) && defined(AS_X86_AVXVNNI)
+    return "x86-avx2-vnni";
 #elif defined(AS_X86_AVX2)
     return "x86-avx2";
 #elif defined(AS_ARM_DOTPROD)

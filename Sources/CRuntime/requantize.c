@@ -83,10 +83,40 @@ void as_quantize_multiplier(double real_multiplier, int32_t *multiplier, int *sh
     *shift = exponent;
 }
 
+#if defined(AS_X86_AVX2)
+/* 4 floats -> 4 int32 lanes of the scalar loop below, with the same IEEE double operations (exact
+ * conversion, correctly rounded division, exact truncation and fraction), so bit-identical. */
+static AS_ALWAYS_INLINE __m128i quantize4_avx2(__m128 x, __m256d scale, __m128i zero_point)
+{
+    const __m256d v0 = _mm256_div_pd(_mm256_cvtps_pd(x), scale);
+    const __m256d nan = _mm256_cmp_pd(v0, v0, _CMP_UNORD_Q);
+    const __m256d v = _mm256_min_pd(_mm256_max_pd(v0, _mm256_set1_pd(-1e6)), _mm256_set1_pd(1e6));
+    const __m256d whole = _mm256_round_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256d fraction = _mm256_sub_pd(v, whole);
+    const __m256d up = _mm256_and_pd(_mm256_cmp_pd(fraction, _mm256_set1_pd(0.5), _CMP_GE_OQ), _mm256_set1_pd(1.0));
+    const __m256d down =
+        _mm256_and_pd(_mm256_cmp_pd(fraction, _mm256_set1_pd(-0.5), _CMP_LE_OQ), _mm256_set1_pd(1.0));
+    const __m256d rounded = _mm256_andnot_pd(nan, _mm256_sub_pd(_mm256_add_pd(whole, up), down)); /* NaN -> 0 */
+    return _mm_add_epi32(_mm256_cvttpd_epi32(rounded), zero_point);
+}
+#endif
+
 void as_quantize_s8(const float *input, size_t count, float scale, int32_t zero_point, int8_t *output)
 {
-    size_t i;
-    for (i = 0; i < count; i++) {
+    size_t i = 0;
+#if defined(AS_X86_AVX2)
+    {
+        const __m256d s = _mm256_set1_pd((double)scale);
+        const __m128i zp = _mm_set1_epi32(zero_point);
+        for (; i + 8 <= count; i += 8) {
+            const __m128i lo = quantize4_avx2(_mm_loadu_ps(input + i), s, zp);
+            const __m128i hi = quantize4_avx2(_mm_loadu_ps(input + i + 4), s, zp);
+            const __m128i words = _mm_packs_epi32(lo, hi); /* |q| <= 1e6 + 128: saturation = clamp */
+            _mm_storel_epi64((__m128i *)(void *)(output + i), _mm_packs_epi16(words, words));
+        }
+    }
+#endif
+    for (; i < count; i++) {
         double v = (double)input[i] / (double)scale;
         int64_t q;
         if (v != v) {
@@ -299,6 +329,27 @@ static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc
         const __m256i zp = _mm256_set1_epi32(zero_point);
         const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point);
         const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
+        /* 16 channels: saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp
+         * (every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi)) */
+        const __m256i zp16 = _mm256_set1_epi16((int16_t)zero_point);
+        const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
+        for (; o + 16 <= count; o += 16) {
+            as__rq_avx2 q0, q1;
+            as__rq_avx2_init(&q0, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
+                             _mm256_loadu_si256((const __m256i *)(shift + o)));
+            as__rq_avx2_init(&q1, _mm256_loadu_si256((const __m256i *)(multiplier + o + 8)),
+                             _mm256_loadu_si256((const __m256i *)(shift + o + 8)));
+            for (p = 0; p < rows; p++) {
+                const int32_t *a = acc + (size_t)p * acc_stride + o;
+                const __m256i v0 = as__rq_avx2_apply(&q0, _mm256_loadu_si256((const __m256i *)a));
+                const __m256i v1 = as__rq_avx2_apply(&q1, _mm256_loadu_si256((const __m256i *)(a + 8)));
+                const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8),
+                                                        zp16);
+                const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+                _mm_storeu_si128((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o),
+                                 _mm_min_epi8(_mm_max_epi8(bytes, lo8), hi8));
+            }
+        }
         for (; o + 8 <= count; o += 8) {
             as__rq_avx2 q;
             as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + o)),

@@ -74,7 +74,7 @@ static AS_ALWAYS_INLINE __m512i as__output_avx512(__m512i v, __m512i zero_point,
 
 typedef struct as__rq_avx2 {
     __m256i multiplier, multiplier_odd, left, right, mask, half_mask, multiplier_is_min;
-    int any_left;
+    int any_left, any_min;
 } as__rq_avx2;
 
 static inline void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift)
@@ -89,6 +89,7 @@ static inline void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i 
     q->half_mask = _mm256_srai_epi32(q->mask, 1);
     q->multiplier_is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
     q->any_left = !_mm256_testz_si256(q->left, q->left);
+    q->any_min = !_mm256_testz_si256(q->multiplier_is_min, q->multiplier_is_min);
 }
 
 static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i x)
@@ -106,8 +107,10 @@ static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i 
     even = _mm256_add_epi64(_mm256_mul_epi32(x, q->multiplier), round);
     odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd), round);
     high = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-    overflow = _mm256_and_si256(q->multiplier_is_min, _mm256_cmpeq_epi32(x, int_min));
-    high = _mm256_blendv_epi8(high, int_max, overflow);
+    if (q->any_min) { /* INT32_MIN * INT32_MIN saturates */
+        overflow = _mm256_and_si256(q->multiplier_is_min, _mm256_cmpeq_epi32(x, int_min));
+        high = _mm256_blendv_epi8(high, int_max, overflow);
+    }
     remainder = _mm256_and_si256(high, q->mask);
     threshold = _mm256_add_epi32(q->half_mask, _mm256_srli_epi32(high, 31));
     result = _mm256_srav_epi32(high, q->right);

@@ -1,6 +1,7 @@
 // Cross-architecture bit-exactness of the int8 kernels: Fixtures/kernel_selftest.c is built against the
-// Sources/CRuntime files for the optimized paths (x86 -march=native, an ASan+UBSan build, aarch64 with
-// and without dotprod; with AUTOSHRINK_RUNTIME_FULL_MATRIX=1 also x86 portable, x86 AVX2 and armv7),
+// Sources/CRuntime files for the optimized paths (x86 -march=native, x86-64-v3 = the AVX2 tier and, where
+// the CPU has it, x86-64-v3 + AVX-VNNI, an ASan+UBSan build, aarch64 with and without dotprod; with
+// AUTOSHRINK_RUNTIME_FULL_MATRIX=1 also x86 portable, x86 -mavx2 -mfma and armv7),
 // each build checks optimized against reference internally, and every build must print the same int8
 // checksums as the x86 build. aarch64 and armv7 run under qemu-user. The builds run concurrently and
 // dominate the suite's time; tools/runtime-selftest runs the full matrix from the command line.
@@ -62,6 +63,12 @@ private func cpuHasAVX2() -> Bool {
     return info.contains(" avx2") && info.contains(" fma")
 }
 
+/// AVX-VNNI (vpdpbusd on ymm, VEX-encoded): Alder Lake and later, Zen 5.
+private func cpuHasAVXVNNI() -> Bool {
+    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    return info.contains(" avx_vnni")
+}
+
 @Suite("Cross-architecture bit-exactness (compilers, qemu)")
 struct CrossArchitectureTests {
     @Test("int8 kernels print identical outputs on x86_64 and aarch64 (sdot / NEON); armv7 etc. in the full matrix")
@@ -111,6 +118,15 @@ struct CrossArchitectureTests {
             Target(name: "aarch64-neon", compiler: tools["aarch64-linux-gnu-gcc"]!, flags: ["-O3", "-march=armv8-a"],
                    runner: [tools["qemu-aarch64"]!, "-cpu", "cortex-a53", "-L", "/usr/aarch64-linux-gnu"]),
         ]
+        // the AVX2 tier (AVX2-only machines such as Zen 3) even when the build machine has AVX-512: its
+        // binaries run natively on any AVX2 CPU, so every kernel's AVX2 path is checked against _ref
+        if cpuHasAVX2() {
+            targets.append(Target(name: "x86_64-v3", compiler: gcc, flags: ["-O3", "-march=x86-64-v3"], runner: []))
+            if cpuHasAVXVNNI() {
+                targets.append(Target(name: "x86_64-v3-avxvnni", compiler: gcc,
+                                      flags: ["-O3", "-march=x86-64-v3", "-mavxvnni"], runner: []))
+            }
+        }
         if fullMatrix {
             targets.append(Target(name: "x86_64-baseline", compiler: gcc, flags: ["-O3"], runner: []))
             targets.append(Target(name: "armv7", compiler: tools["arm-linux-gnueabihf-gcc"]!, flags: ["-O3"],

@@ -249,6 +249,10 @@ static void free_requant(requant_case *q)
 
 enum conv_kind { CONV_KXK, CONV_POINTWISE, CONV_FC };
 
+/* 1: int8 conv cases use only extreme values (inputs -128 / 127, weights -128 / -127 / 127), the worst
+ * case for int16 intermediate sums (x86 vpmaddubsw / vpmaddwd paths) */
+static int conv_extremes = 0;
+
 static void conv_case(rng *r, enum conv_kind kind, int height, int width, int in_channels, int out_channels,
                       int kernel, int stride, int wide)
 {
@@ -268,7 +272,8 @@ static void conv_case(rng *r, enum conv_kind kind, int height, int width, int in
     {
         /* int8: weights [R4][C_out][4] generated in [C_out][R] order and packed */
         int8_t *input = random_s8(r, slice_extent(in), -128, 127);
-        int8_t *w_oi = random_s8(r, (size_t)reduction * out_channels, -127, 127);
+        /* one case in four has -128 weights (not symmetric quantization: the AVX2 widening kernel) */
+        int8_t *w_oi = random_s8(r, (size_t)reduction * out_channels, rand_int(r, 0, 3) == 0 ? -128 : -127, 127);
         int8_t *weights = (int8_t *)xmalloc(AS_WEIGHTS_S8_BYTES(reduction, out_channels));
         int32_t *bias = random_s32(r, (size_t)out_channels, -20000, 20000);
         requant_case q = make_requant(r, out_channels, 1.0 / (60.0 * reduction + 60.0));
@@ -276,6 +281,15 @@ static void conv_case(rng *r, enum conv_kind kind, int height, int width, int in
         int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
         const int8_t *x = input + in.offset;
         const int32_t *b = rand_int(r, 0, 7) == 0 ? NULL : bias;
+        if (conv_extremes) {
+            size_t i;
+            for (i = 0; i < slice_extent(in); i++) {
+                input[i] = (int8_t)(input[i] < 0 ? -128 : 127);
+            }
+            for (i = 0; i < (size_t)reduction * out_channels; i++) {
+                w_oi[i] = (int8_t)(w_oi[i] < -127 ? -128 : w_oi[i] < 0 ? -127 : 127);
+            }
+        }
         as_pack_weights_s8(w_oi, out_channels, reduction, weights);
         if (kind == CONV_KXK) {
             as_conv2d_s8(x, height, width, in_channels, in.stride, in_zp, weights, b, kernel, stride, out_channels,
@@ -437,6 +451,61 @@ static void pool_case(rng *r, int height, int width, int channels, int wide)
         free(want);
         free(input);
     }
+}
+
+/* as_quantize_s8 (vectorized on x86) against the plain definition: q = clamp(round_half_away(x / scale)
+ * + zp) in double, NaN -> zp, |x / scale| clamped to 1e6 first. Includes exact halves, NaN, infinities. */
+static int8_t quantize_one(float x, float scale, int32_t zp)
+{
+    double v = (double)x / (double)scale;
+    int64_t q, whole;
+    double fraction;
+    if (v != v) {
+        q = zp;
+    } else {
+        v = v > 1e6 ? 1e6 : v < -1e6 ? -1e6 : v;
+        whole = (int64_t)v;
+        fraction = v - (double)whole;
+        whole += fraction >= 0.5 ? 1 : fraction <= -0.5 ? -1 : 0;
+        q = whole + zp;
+    }
+    return (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+}
+
+static void quantize_case(rng *r, int count)
+{
+    float *x = (float *)xmalloc(sizeof(float) * (size_t)count);
+    int8_t *got, *want;
+    const float scale = rand_float(r, 0.001f, 0.2f);
+    const int32_t zp = rand_int(r, -128, 127);
+    const float zero = 0.0f;
+    char shape[96];
+    slice s;
+    int i;
+    for (i = 0; i < count; i++) {
+        switch (rand_int(r, 0, 7)) {
+        case 0: x[i] = ((float)rand_int(r, -300, 300) + 0.5f) * scale; break; /* near halves */
+        case 1: x[i] = (float)rand_int(r, -300, 300) * scale; break;
+        case 2: x[i] = rand_float(r, -1e9f, 1e9f); break;
+        case 3: x[i] = (float)rand_int(r, 0, 3) == 0 ? zero / zero : rand_int(r, 0, 1) ? 1.0f / zero : -1.0f / zero; break;
+        default: x[i] = rand_float(r, -300.0f, 300.0f) * scale; break;
+        }
+    }
+    s.offset = 0;
+    s.stride = count;
+    s.pixels = 1;
+    s.channels = count;
+    got = (int8_t *)sentinel_buffer(slice_extent(s));
+    want = (int8_t *)sentinel_buffer(slice_extent(s));
+    for (i = 0; i < count; i++) {
+        want[i] = quantize_one(x[i], scale, zp);
+    }
+    as_quantize_s8(x, (size_t)count, scale, zp, got);
+    sprintf(shape, "n=%d zp=%d", count, (int)zp);
+    finish_s8("quantize_s8", shape, got, want, s);
+    free(x);
+    free(got);
+    free(want);
 }
 
 static void copy_add_case(rng *r, int height, int width, int channels, int wide)
@@ -662,6 +731,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "kernel_selftest: runtime %s, path %s%s\n", AUTOSHRINK_RUNTIME_VERSION, as_runtime_simd_path(),
             quick ? ", quick" : "");
     requant_rows(&r, quick ? 200 : 2000);
+    for (i = 0; i < 40; i++) {
+        quantize_case(&r, 1 + i * 7);
+    }
 
     /* systematic channel grid on small images, then random shapes, then shapes that split passes */
     for (ci = 0; ci < 6; ci++) {
@@ -719,6 +791,19 @@ int main(int argc, char **argv)
     conv_case(&r, CONV_KXK, 40, 41, 11, 6, 3, 2, 0);
     conv_case(&r, CONV_KXK, 33, 30, 3, 24, 3, 2, 1);
     conv_case(&r, CONV_KXK, 28, 28, 1, 16, 3, 1, 0); /* the refnet stem */
+    /* stems with C_in % 4 != 0: row groups (C_in * K < 4 * ceil(...)) or channel padding, both kernel sizes */
+    for (i = 0; i < 24; i++) {
+        static const int stem_channels[] = {1, 2, 3, 5, 6, 7};
+        conv_case(&r, CONV_KXK, 6 + i % 5, 9 - i % 4, stem_channels[i % 6], 1 + (i * 5) % 40, 3 + 2 * ((i / 6) % 2),
+                  1 + (i / 12), i % 2);
+    }
+    conv_extremes = 1;
+    for (i = 0; i < 12; i++) {
+        conv_case(&r, CONV_KXK, 5 + i % 3, 6, 1 + 5 * i, 3 + 7 * i, 3, 1 + i % 2, i % 2);
+        conv_case(&r, CONV_POINTWISE, 4, 3 + i % 2, 4 + 9 * i, 1 + 11 * i, 1, 1 + i % 2, i % 3 == 0);
+        conv_case(&r, CONV_FC, 1, 1, 5 + 13 * i, 2 + 3 * i, 1, 1, 0);
+    }
+    conv_extremes = 0;
     conv_case(&r, CONV_KXK, 28, 28, 16, 32, 3, 2, 0);
     pool_case(&r, 30, 31, 300, 1);
     copy_add_case(&r, 3, 3, 600, 1);

@@ -41,22 +41,3 @@ void as_pack_weights_s8(const int8_t *weights_oi, int out_channels, int reductio
         }
     }
 }
-
-const char *as_runtime_simd_path(void)
-{
-#if defined(AS_X86_AVX512_VNNI)
-    return "x86-avx512-vnni";
-#elif defined(AS_X86_AVX512)
-    return "x86-avx512";
-#elif defined(AS_X86_AVX2) && defined(AS_X86_AVXVNNI)
-    return "x86-avx2-vnni";
-#elif defined(AS_X86_AVX2)
-    return "x86-avx2";
-#elif defined(AS_ARM_DOTPROD)
-    return "aarch64-neon-dotprod";
-#elif defined(AS_ARM_NEON)
-    return "aarch64-neon";
-#else
-    return "portable";
-#endif
-}

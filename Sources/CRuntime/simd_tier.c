@@ -1,36 +1,57 @@
 /*
- * simd_tier.c - the SIMD tier this build of the runtime runs, as a human-readable name for the
- * output of generated programs (e.g. "aarch64 NEON dotprod"). The tier is fixed at compile time by
- * the target flags, through the same AS_* macros the kernels test (kernel_common.h); see
- * docs/devices.md for which device file builds which tier.
+ * simd_tier.c - which SIMD code this build of the runtime runs, fixed at compile time by the target
+ * flags through the AS_* macros the kernels test (kernel_common.h). One table gives both names:
+ *   as_runtime_simd_path()  an id for files (profiles' simd_path, the bench's "simd"), e.g. "x86-avx2";
+ *   as_simd_tier()          a name for people (program output), e.g. "x86 AVX2".
+ * docs/devices.md lists which device file builds which tier.
  *
  * Builds without a hand-written SIMD path (armv7, x86-64 baseline, AUTOSHRINK_PORTABLE) run the
- * portable C loops, which the compiler vectorises for whatever the flags allow: the name says
- * "portable C" and the vector ISA the compiler could use (armv7 NEON needs -mfpu=neon*).
+ * portable C loops, which the compiler vectorises for whatever the flags allow: their id is
+ * "portable" and their name says "portable C" and the vector ISA the compiler could use.
  */
 #include "kernel_common.h"
 
+#if defined(AS_X86_AVX512_VNNI)
+#define AS_SIMD_PATH "x86-avx512-vnni"
+#define AS_SIMD_TIER "x86 AVX-512 VNNI"
+#elif defined(AS_X86_AVX512)
+#define AS_SIMD_PATH "x86-avx512"
+#define AS_SIMD_TIER "x86 AVX-512"
+#elif defined(AS_X86_AVX2) && defined(AS_X86_AVXVNNI)
+#define AS_SIMD_PATH "x86-avx2-vnni"
+#define AS_SIMD_TIER "x86 AVX2 + AVX-VNNI"
+#elif defined(AS_X86_AVX2)
+#define AS_SIMD_PATH "x86-avx2"
+#define AS_SIMD_TIER "x86 AVX2"
+#elif defined(AS_ARM_DOTPROD)
+#define AS_SIMD_PATH "aarch64-neon-dotprod"
+#define AS_SIMD_TIER "aarch64 NEON dotprod"
+#elif defined(AS_ARM_NEON)
+#define AS_SIMD_PATH "aarch64-neon"
+#define AS_SIMD_TIER "aarch64 NEON"
+#elif defined(__aarch64__)
+#define AS_SIMD_PATH "portable"
+#define AS_SIMD_TIER "aarch64 (portable C)"
+#elif defined(__arm__) && defined(__ARM_NEON)
+#define AS_SIMD_PATH "portable"
+#define AS_SIMD_TIER "armv7 NEON (portable C)"
+#elif defined(__arm__)
+#define AS_SIMD_PATH "portable"
+#define AS_SIMD_TIER "armv7 scalar (portable C)"
+#elif defined(__x86_64__)
+#define AS_SIMD_PATH "portable"
+#define AS_SIMD_TIER "x86-64 (portable C)"
+#else
+#define AS_SIMD_PATH "portable"
+#define AS_SIMD_TIER "scalar (portable C)"
+#endif
+
+const char *as_runtime_simd_path(void)
+{
+    return AS_SIMD_PATH;
+}
+
 const char *as_simd_tier(void)
 {
-#if defined(AS_X86_AVX512_VNNI)
-    return "x86 AVX-512 VNNI";
-#elif defined(AS_X86_AVX512)
-    return "x86 AVX-512";
-#elif defined(AS_X86_AVX2)
-    return "x86 AVX2";
-#elif defined(AS_ARM_DOTPROD)
-    return "aarch64 NEON dotprod";
-#elif defined(AS_ARM_NEON)
-    return "aarch64 NEON";
-#elif defined(__aarch64__)
-    return "aarch64 (portable C)";
-#elif defined(__arm__) && defined(__ARM_NEON)
-    return "armv7 NEON (portable C)";
-#elif defined(__arm__)
-    return "armv7 scalar (portable C)";
-#elif defined(__x86_64__)
-    return "x86-64 (portable C)";
-#else
-    return "scalar (portable C)";
-#endif
+    return AS_SIMD_TIER;
 }

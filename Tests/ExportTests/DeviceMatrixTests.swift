@@ -55,7 +55,7 @@ struct DeviceMatrixTests {
 
     /// The tier name of each hand-written path of `as_runtime_simd_path()`.
     static let tierOfPath: [String: String] = [
-        "x86-avx512-vnni": "x86 AVX-512 VNNI", "x86-avx512": "x86 AVX-512", "x86-avx2": "x86 AVX2",
+        "x86-avx512-vnni": "x86 AVX-512 VNNI", "x86-avx512": "x86 AVX-512", "x86-avx2-vnni": "x86 AVX2 + AVX-VNNI", "x86-avx2": "x86 AVX2",
         "aarch64-neon-dotprod": "aarch64 NEON dotprod", "aarch64-neon": "aarch64 NEON",
     ]
 

@@ -154,7 +154,8 @@ public final class Trainer {
     @discardableResult
     public func trainStep(_ dataset: Dataset, indices: ArraySlice<Int>) -> (Float, Int) {
         let batch = indices.count
-        ensureBuffers(batch: configuration.batchSize > batch ? configuration.batchSize : batch, imageSize: dataset.imageSize)
+        // Sized once for the largest batch this dataset can give (not a --batch-size beyond its images).
+        ensureBuffers(batch: max(batch, min(configuration.batchSize, dataset.count)), imageSize: dataset.imageSize)
         let graph = network.graph
         let augmentation = configuration.augmentation
         imageBuffer.withUnsafeMutableBufferPointer { images in
@@ -191,6 +192,8 @@ public final class Trainer {
     private static func run(network: Network, dataset: Dataset, batchSize: Int, images: inout [Float], labels: inout [Int32],
                             keepPredictions: Bool) -> (correct: Int, loss: Double, predictions: [Int]) {
         let graph = network.graph
+        // Buffers for the real batch: never more images than the dataset holds.
+        let batchSize = max(1, min(batchSize, dataset.count))
         if images.count < batchSize * dataset.imageSize { images = [Float](repeating: 0, count: batchSize * dataset.imageSize) }
         if labels.count < batchSize { labels = [Int32](repeating: 0, count: batchSize) }
         graph.prepare(batch: batchSize)

@@ -66,7 +66,8 @@ struct TrainCommand: ParsableCommand {
             : (fullTrain, fullTrain.subset([])) as (Dataset, Dataset)
         let directory = self.out ?? "runs/train-\(architecture.name)"  // the name passed SafeName in resolveArchitecture
         try WritableCheck.directory(directory, option: self.out == nil ? "output folder" : "--out")
-        try checkTrainingFits(architecture, batchSize: batchSize, source: arch)
+        // Buffers are sized by the real batch: at most the training images there are.
+        try checkTrainingFits(architecture, batchSize: max(1, min(batchSize, train.count)), source: arch)
         let configuration = TrainingConfiguration(
             epochs: epochs, batchSize: batchSize,
             optimizer: OptimizerConfiguration(kind: optimizer, learningRate: learningRate, weightDecay: weightDecay),

@@ -116,8 +116,13 @@ public final class Convolution: InferenceFusable {
     /// right after, while they are in cache.
     private func forwardInBlocks(input: FeatureMap, output: FeatureMap, epilogue: ChannelAffine?, context: ExecutionContext) {
         let plane = output.plane
-        let capacity = max(1, 65_536 / (patch * plane))  // images per block; fixed per layer, so buffers are reused
-        let imagesPerBlock = min(input.batch, capacity)
+        let capacity = max(1, 65_536 / (patch * plane))  // images per block at most; fixed per layer, so buffers are reused
+        // Equal blocks, at least 8 and a multiple of 8 when the batch allows, so that whole blocks
+        // share out evenly over 2, 4 or 8 threads (7 blocks on 2 threads would leave one idle 1/7 of
+        // the time). The blocks depend on the batch and the layer only.
+        var wanted = (input.batch + capacity - 1) / capacity
+        if input.batch >= 8 { wanted = (max(wanted, 8) + 7) / 8 * 8 }
+        let imagesPerBlock = (input.batch + min(wanted, input.batch) - 1) / min(wanted, input.batch)
         let blocks = (input.batch + imagesPerBlock - 1) / imagesPerBlock
         let direct = isDirectPointwise
         let buffers = direct ? [] : blockColumns.buffers(chunks: context.chunkCount(blocks), size: patch * capacity * plane, layout: [])

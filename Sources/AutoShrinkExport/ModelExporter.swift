@@ -128,7 +128,7 @@ public struct ExportReport: Sendable {
 /// `autoshrink export`: checkpoint -> BN folding, calibration, int8 quantization, arena plan ->
 /// a standalone C project `deploy/NAME/` built for a device, measured on it.
 ///
-/// The project (DESIGN.md §4): `model.h`, `model.c` (main precision) and `model_float.c` /
+/// The project (docs/algorithm.md §2): `model.h`, `model.c` (main precision) and `model_float.c` /
 /// `model_int8.c` (the other), `main.c` + `idx.c`/`idx.h` (harness), `runtime/` (the kernels verbatim),
 /// `Makefile`, `model.arch.json`, `model.onnx` (and `model.int8.onnx`), `export.json`, and the binaries
 /// `model` and `model-float` / `model-int8`. It is built in a temporary sibling directory and renamed

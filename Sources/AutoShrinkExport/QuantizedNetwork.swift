@@ -38,7 +38,7 @@ public enum LayerQuantization: Hashable, Sendable {
     case none
 }
 
-/// A folded network in int8 (TFLite scheme, DESIGN.md §5), ready for code generation.
+/// A folded network in int8 (TFLite scheme, docs/algorithm.md §3), ready for code generation.
 ///
 /// Activations are per-tensor asymmetric int8 from calibration ranges. Tensors that must share one
 /// quantization are grouped and get the union of their ranges: a concat and the inputs written into

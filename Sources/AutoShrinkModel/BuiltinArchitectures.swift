@@ -19,7 +19,7 @@ public enum BuiltinArchitectures {
         ])
     }
 
-    /// The AutoShrink proxy network (DESIGN.md §3) around `cell`: stem conv3x3 (32 ch) ->
+    /// The AutoShrink proxy network (docs/algorithm.md §1) around `cell`: stem conv3x3 (32 ch) ->
     /// 3 stages x `cellsPerStage` cells, widths 16/32/64 (scales 1,2,4 of `baseWidth`), pooling 1,2,2
     /// -> global average pool -> linear.
     public static func shrinkCNN(cell: CellDAG, name: String = "shrinkcnn", baseWidth: Int = 16, cellsPerStage: Int = 1,

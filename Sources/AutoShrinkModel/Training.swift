@@ -2,7 +2,7 @@ import AutoShrinkData
 import AutoShrinkEngine
 import Foundation
 
-/// Early exits of the AutoShrink reference recipe (DESIGN.md §3).
+/// Early exits of the AutoShrink reference recipe (docs/algorithm.md §1).
 public struct EarlyExitPolicy: Sendable, Codable, Equatable {
     /// Stop when validation accuracy has not improved for this many epochs.
     public var patience: Int = 5

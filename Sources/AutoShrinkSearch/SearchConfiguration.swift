@@ -4,7 +4,7 @@ import Foundation
 
 /// Which search strategy a run uses.
 public enum SearchStrategyKind: String, Codable, Hashable, Sendable, CaseIterable {
-    /// AutoShrink: progressive edge shrinking (DESIGN.md §3).
+    /// AutoShrink: progressive edge shrinking (docs/algorithm.md §1).
     case autoshrink
     /// Random search over DAGs with the AutoShrink run's edge counts and budget.
     case random

@@ -33,7 +33,7 @@ public protocol SearchStrategy: Sendable {
     func remainingCandidates(step: Int, current: CellDAG) -> Int
 }
 
-/// AutoShrink (DESIGN.md §3): each step samples K = min(K, |shrink space|) distinct edges of the
+/// AutoShrink (docs/algorithm.md §1): each step samples K = min(K, |shrink space|) distinct edges of the
 /// shrink space without replacement, each candidate is the current cell minus one edge (then
 /// pruned); the winner becomes the next cell. Stops when the shrink space is empty or the cell has
 /// at most `minEdges` edges. Candidates are listed by ascending removed edge.

@@ -24,7 +24,7 @@ public struct ProxyTask: Sendable {
 }
 
 /// Trains each candidate in this process with the engine: the reference proxy recipe (Adam,
-/// batch 128, L2, up to `epochs` with the early exits of DESIGN.md §3). The candidate's
+/// batch 128, L2, up to `epochs` with the early exits of docs/algorithm.md §1). The candidate's
 /// accuracy is its best validation accuracy. With a parent weights file (`--inherit`), every
 /// tensor whose name and shape still match is copied from the parent before training.
 public struct TrainingEvaluator: CandidateEvaluator {

@@ -8,7 +8,7 @@ import AutoShrinkModel
 import Foundation
 
 /// `autoshrink export`: quantize a checkpoint to int8 and generate, build and measure a standalone C
-/// inference program for a device (DESIGN.md §4 export directory, §5 quantization).
+/// inference program for a device (docs/algorithm.md §2 export folder, §3 quantization).
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",

@@ -89,7 +89,7 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         let out = Output(options: output)
-        let context = engine.makeContext(output: out)
+        _ = engine.makeContext(output: out)  // configures and checks OpenBLAS; candidates get their own contexts
         let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
         if let warning = predictor?.foreignMachineWarning { out.warn(warning) }
         let shape = data.dataset.imageShape
@@ -136,7 +136,6 @@ struct SearchCommand: ParsableCommand {
             """)
         let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
                                       validationPerClass: validationPerClass, seed: engine.seed)
-        _ = context
         let evaluator: any CandidateEvaluator = workers == 1
             ? TrainingEvaluator(task: task, configuration: configuration, threads: engine.threads)
             : WorkerProcessEvaluator(configuration: configuration, dataDirectory: data.dataDir, threads: threadsPerWorker,

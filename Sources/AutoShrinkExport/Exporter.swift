@@ -1,1 +1,0 @@
-// The exporter (BN folding, int8 quantization, memory planning, C generation) lives here.

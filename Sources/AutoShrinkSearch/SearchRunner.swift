@@ -153,7 +153,10 @@ public struct SearchRunner: Sendable {
                 if configuration.inherit {
                     try? FileManager.default.createDirectory(atPath: directory.weightsPath, withIntermediateDirectories: true)
                 }
-                let future = strategy.remainingCandidates(step: step + 1, current: planned[0].cell)
+                // Later steps as planned from this step's cell (an upper bound, like the initial plan);
+                // not from one candidate's cell, whose removed edge may cut off nodes and make the
+                // estimate collapse mid-step and jump back at the step's end.
+                let future = max(0, strategy.remainingCandidates(step: step, current: current) - planned.count)
                 let parallelism = min(configuration.workers, jobs.count)
                 let observer = self.observer
                 let score = configuration.score

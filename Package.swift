@@ -83,6 +83,6 @@ let package = Package(
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkReport", "AutoShrinkSearch"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
-        .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkEngine", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
     ]
 )

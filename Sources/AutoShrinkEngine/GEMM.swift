@@ -47,14 +47,10 @@ public enum GEMM {
                                 b: UnsafePointer<Float>, ldb: Int,
                                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 context: ExecutionContext) {
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            for row in 0..<m { scale(c + row * ldc, count: n, by: beta) }
-            return
-        }
         let blocks = blocking(m: m, n: n, k: k)
-        if blocks.count == 1 {
-            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        guard blocks.count > 1, k > 0 else {
+            multiplyInOneCall(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                              a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         let total = blocks.splitColumns ? n : m

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AutoShrinkEngine
 import AutoShrinkTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -223,19 +224,6 @@ struct CorruptInputPropertyTests {
 }
 
 // MARK: - Mutations
-
-/// A small seeded generator (SplitMix64), so a seed names a whole run of cases.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum Mutator {
     /// Placeholders written as JSON strings and replaced by raw text afterwards (JSONSerialization

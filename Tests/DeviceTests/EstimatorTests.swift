@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AutoShrinkEngine
 import AutoShrinkTestSupport
 @testable import AutoShrinkDevice
 
@@ -68,7 +69,7 @@ struct EstimatorTests {
     /// Latency samples of an item whose undisturbed time is `truth`: 0.5 % jitter, disturbed spells that
     /// slow whole rounds by 10-60 % (probability `spell`), and preemption spikes with a Pareto tail.
     /// Interference only ever adds time.
-    static func noisySamples(truth: Double, rounds: Int, perRound: Int, spell: Double, generator: inout SplitMix) -> [Double] {
+    static func noisySamples(truth: Double, rounds: Int, perRound: Int, spell: Double, generator: inout SplitMix64) -> [Double] {
         var samples: [Double] = []
         for _ in 0..<rounds {
             let slowdown = generator.uniform() < spell ? 0.1 + 0.5 * generator.uniform() : 0
@@ -81,18 +82,6 @@ struct EstimatorTests {
         return samples
     }
 
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E3779B97F4A7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            return z ^ (z >> 31)
-        }
-        mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func gaussian() -> Double { sqrt(-2 * log(max(uniform(), 1e-300))) * cos(2 * Double.pi * uniform()) }
-    }
 
     @Test("interval ranks: exact binomial order statistics, clamped for few rounds")
     func intervalRanks() {
@@ -110,7 +99,7 @@ struct EstimatorTests {
     @Test("the C estimator and the Swift twin compute the same estimates and intervals",
           .enabled(if: findExecutable("cc") != nil, "no C compiler"))
     func twinAgreesWithC() throws {
-        var generator = SplitMix(state: 7)
+        var generator = SplitMix64(seed: 7)
         var sets: [(rounds: Int, perRound: Int, samples: [Double])] = []
         for (rounds, perRound) in [(1, 1), (1, 5), (2, 3), (3, 3), (4, 2), (5, 1), (10, 3), (17, 4), (40, 10), (200, 1)] {
             sets.append((rounds, perRound, Self.noisySamples(truth: 1000 * (1 + generator.uniform()), rounds: rounds, perRound: perRound,
@@ -136,7 +125,7 @@ struct EstimatorTests {
           .enabled(if: findExecutable("cc") != nil, "no C compiler"))
     func convergesOnHeavyTailedNoise() throws {
         let truth = 1000.0
-        var generator = SplitMix(state: 2026)
+        var generator = SplitMix64(seed: 2026)
         var sets: [(rounds: Int, perRound: Int, samples: [Double])] = []
         let trials = 200
         for _ in 0..<trials {
@@ -177,4 +166,10 @@ struct EstimatorTests {
         let noisyWidths = c.map(\.estimate.relativeWidth)
         #expect(RoundEstimator.median(quietWidths) < RoundEstimator.median(noisyWidths))
     }
+}
+
+/// Uniform and Gaussian draws from the engine's generator, for the synthetic noise.
+extension SplitMix64 {
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func gaussian() -> Double { sqrt(-2 * log(max(uniform(), 1e-300))) * cos(2 * Double.pi * uniform()) }
 }

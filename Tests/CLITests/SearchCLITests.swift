@@ -1,3 +1,4 @@
+import AutoShrinkEngine
 import Foundation
 import Testing
 
@@ -76,8 +77,7 @@ struct SearchCLITests {
     /// OpenBLAS core types this CPU can run: the thread-independence promise must hold for each,
     /// since their kernels differ in how a call's shape changes the order of the sums.
     static var runnableCoreTypes: [String] {
-        let flags = Set((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let flags = BLASConfiguration.cpuFlags()
         var cores: [String] = []
         if flags.isSuperset(of: ["avx2", "fma"]) { cores.append("Haswell") }
         if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) { cores.append("SkylakeX") }

@@ -128,7 +128,7 @@ public struct ScoreFunction: Codable, Hashable, Sendable {
             result.append(LimitViolation(limit: "--max-latency-ms", maximum: maximum, actual: latency, unit: "ms"))
         }
         if let maximum = limits.maxPeakActivationKilobytes, Double(resources.peakActivationBytes) / 1024 > maximum {
-            result.append(LimitViolation(limit: "--max-peak-activation-kb", maximum: maximum,
+            result.append(LimitViolation(limit: "--max-peak-memory-kb", maximum: maximum,
                                          actual: Double(resources.peakActivationBytes) / 1024, unit: "KiB"))
         }
         if let maximum = limits.maxWeightKilobytes, Double(resources.weightBytes) / 1024 > maximum {
@@ -151,7 +151,7 @@ public struct ScoreFunction: Codable, Hashable, Sendable {
             guard term.weight >= 0, term.weight.isFinite else { throw SearchError("score term \(term.resource.rawValue): weight must be >= 0") }
         }
         let limitValues: [(String, Double?)] = [
-            ("--max-latency-ms", limits.maxLatencyMilliseconds), ("--max-peak-activation-kb", limits.maxPeakActivationKilobytes),
+            ("--max-latency-ms", limits.maxLatencyMilliseconds), ("--max-peak-memory-kb", limits.maxPeakActivationKilobytes),
             ("--max-weights-kb", limits.maxWeightKilobytes), ("--max-macs", limits.maxMACs.map(Double.init)),
         ]
         for (name, value) in limitValues {
@@ -167,7 +167,7 @@ public struct ScoreFunction: Codable, Hashable, Sendable {
         }
         var limitParts: [String] = []
         if let value = limits.maxLatencyMilliseconds { limitParts.append("--max-latency-ms \(formatValue(value))") }
-        if let value = limits.maxPeakActivationKilobytes { limitParts.append("--max-peak-activation-kb \(formatValue(value))") }
+        if let value = limits.maxPeakActivationKilobytes { limitParts.append("--max-peak-memory-kb \(formatValue(value))") }
         if let value = limits.maxWeightKilobytes { limitParts.append("--max-weights-kb \(formatValue(value))") }
         if let value = limits.maxMACs { limitParts.append("--max-macs \(value)") }
         return limitParts.isEmpty ? text : text + "; limits: " + limitParts.joined(separator: ", ")

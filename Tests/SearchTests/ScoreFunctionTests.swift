@@ -33,10 +33,10 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
     let score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: 3, maxPeakActivationKilobytes: 100,
                                                             maxWeightKilobytes: 100, maxMACs: 5_000_000))
     let violations = score.violations(resources)
-    #expect(violations.map(\.limit) == ["--max-latency-ms", "--max-peak-activation-kb", "--max-macs"])
+    #expect(violations.map(\.limit) == ["--max-latency-ms", "--max-peak-memory-kb", "--max-macs"])
     #expect(violations[1].actual == 200_000.0 / 1024)
     #expect(!score.isFeasible(resources))
-    #expect(score.summary.contains("limits: --max-latency-ms 3, --max-peak-activation-kb 100, --max-weights-kb 100, --max-macs 5000000"))
+    #expect(score.summary.contains("limits: --max-latency-ms 3, --max-peak-memory-kb 100, --max-weights-kb 100, --max-macs 5000000"))
     #expect(throws: SearchError("--max-macs must be positive")) {
         try ScoreFunction(terms: [], limits: HardLimits(maxMACs: 0)).validate()
     }
@@ -64,7 +64,7 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
         Issue.record("expected a refusal")
     } catch {
         let message = "\(error)"
-        #expect(message.hasPrefix("constraint --max-peak-activation-kb 1 cannot be met"))
+        #expect(message.hasPrefix("constraint --max-peak-memory-kb 1 cannot be met"))
         #expect(message.hasSuffix("needs 30.62 KiB"))  // 31,360 int8 bytes / 1024
         #expect(!message.contains("\n"))
     }

@@ -21,15 +21,20 @@ public enum BuiltinArchitectures {
 
     /// The AutoShrink proxy network (docs/algorithm.md §1) around `cell`: stem conv3x3 (32 ch) ->
     /// 3 stages x `cellsPerStage` cells, widths 16/32/64 (scales 1,2,4 of `baseWidth`), pooling 1,2,2
-    /// -> global average pool -> linear.
+    /// -> global average pool -> linear. Equal to `shrinkCNN(cell:skeleton: .reference(...))`.
     public static func shrinkCNN(cell: CellDAG, name: String = "shrinkcnn", baseWidth: Int = 16, cellsPerStage: Int = 1,
                                  input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10) -> Architecture {
+        shrinkCNN(cell: cell, name: name, skeleton: .reference(baseWidth: baseWidth, cellsPerStage: cellsPerStage),
+                  input: input, classes: classes)
+    }
+
+    /// The proxy network around `cell` on any macro skeleton (docs/algorithm.md §1, "Macro skeleton"):
+    /// stem conv3x3 (`stemChannels`, `stemStride`) -> the skeleton's stages -> global average pool -> linear.
+    public static func shrinkCNN(cell: CellDAG, name: String = "shrinkcnn", skeleton: MacroSkeleton,
+                                 input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10) -> Architecture {
         Architecture(name: name, input: input, classes: classes,
-                     stem: [StemLayer(.conv, outputChannels: 32, kernel: 3, stride: 1)],
-                     cell: cell,
-                     stages: [Stage(width: baseWidth, pool: 1, cells: cellsPerStage),
-                              Stage(width: baseWidth * 2, pool: 2, cells: cellsPerStage),
-                              Stage(width: baseWidth * 4, pool: 2, cells: cellsPerStage)])
+                     stem: [StemLayer(.conv, outputChannels: skeleton.stemChannels, kernel: 3, stride: skeleton.stemStride)],
+                     cell: cell, stages: skeleton.stages)
     }
 
     /// Node operations for an N-node cell: node 0 input, nodes 1..N-1 an alternating

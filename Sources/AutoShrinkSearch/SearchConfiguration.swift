@@ -62,6 +62,10 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     public var randomPlan: [[Int]]?
     /// Validation images per class the evaluator holds out of the training set (compared like the rest).
     public var validationPerClass: Int
+    /// The proxy network's macro skeleton (`--macro`, docs/algorithm.md §1 "Macro skeleton"); nil is the
+    /// paper's skeleton from `baseWidth` and `cellsPerStage`, so config files written before this field
+    /// load (and compare) unchanged.
+    public var macro: MacroSkeleton?
 
     public init(strategy: SearchStrategyKind = .autoshrink, dataset: String,
                 input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10,
@@ -70,7 +74,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
                 proxyPerClass: Int = 500, epochs: Int = 20, learningRate: Double = 4e-3, batchSize: Int = 128,
                 weightDecay: Double = 1e-5, inherit: Bool = false, workers: Int = 1,
                 score: ScoreFunction = .reference, latencyProfile: String? = nil,
-                randomPlan: [[Int]]? = nil, validationPerClass: Int = 100) {
+                randomPlan: [[Int]]? = nil, validationPerClass: Int = 100, macro: MacroSkeleton? = nil) {
         self.format = SearchConfiguration.formatName
         self.version = SearchConfiguration.currentVersion
         self.strategy = strategy; self.dataset = dataset; self.input = input; self.classes = classes
@@ -80,6 +84,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         self.batchSize = batchSize; self.weightDecay = weightDecay; self.inherit = inherit; self.workers = workers
         self.score = score; self.latencyProfile = latencyProfile; self.randomPlan = randomPlan
         self.validationPerClass = validationPerClass
+        self.macro = macro
     }
 
     // MARK: - Derived
@@ -95,10 +100,14 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     /// The cell with no edges (identity / pool cells): the smallest network of the space.
     public var emptiestCell: CellDAG { CellDAG(nodes: nodes, operations: nodeOperations, edges: []) }
 
+    /// The macro skeleton the proxy network uses: `macro`, else the reference one.
+    public var skeleton: MacroSkeleton {
+        macro ?? .reference(baseWidth: baseWidth, cellsPerStage: cellsPerStage)
+    }
+
     /// The proxy network around `cell`.
     public func architecture(cell: CellDAG, name: String) -> Architecture {
-        BuiltinArchitectures.shrinkCNN(cell: cell, name: name, baseWidth: baseWidth, cellsPerStage: cellsPerStage,
-                                       input: input, classes: classes)
+        BuiltinArchitectures.shrinkCNN(cell: cell, name: name, skeleton: skeleton, input: input, classes: classes)
     }
 
     /// The random plan to use: the stored one, else the simulated AutoShrink schedule.
@@ -139,6 +148,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         guard !architectureName.isEmpty else { throw SearchError("architecture name must not be empty") }
         if inherit && strategy == .random { throw SearchError("--inherit applies to the autoshrink strategy only (random candidates have no parent)") }
         try score.validate()
+        if let macro { do { try macro.validate(source: "config: macro") } catch { throw SearchError("\(error)") } }
         try architecture(cell: startCell, name: architectureName).validate(source: "proxy network")
         if let plan = randomPlan {
             let maximum = nodes * (nodes - 1) / 2
@@ -165,7 +175,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     private enum CodingKeys: String, CodingKey {
         case format, version, strategy, dataset, input, classes, nodes, candidates, minEdges, seed, baseWidth, cellsPerStage
         case architectureName, proxyPerClass, epochs, learningRate, batchSize, weightDecay, inherit, workers, score
-        case latencyProfile, randomPlan, validationPerClass
+        case latencyProfile, randomPlan, validationPerClass, macro
         /// Before `validationPerClass` was a field, config.json kept it as `extra: {"validationPerClass": "100"}`.
         case extra
     }
@@ -205,6 +215,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         } else {
             validationPerClass = 100
         }
+        macro = try c.decodeIfPresent(MacroSkeleton.self, forKey: .macro)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -223,6 +234,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         try c.encodeIfPresent(latencyProfile, forKey: .latencyProfile)
         try c.encodeIfPresent(randomPlan, forKey: .randomPlan)
         try c.encode(validationPerClass, forKey: .validationPerClass)
+        try c.encodeIfPresent(macro, forKey: .macro)
     }
 
     /// The old `extra` object: only `validationPerClass` was ever written there.

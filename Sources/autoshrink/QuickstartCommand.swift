@@ -2,6 +2,7 @@ import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkDevice
 import AutoShrinkModel
+import AutoShrinkSearch
 import Foundation
 
 /// `autoshrink quickstart`: the whole flow on this machine with small defaults.
@@ -13,8 +14,10 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults take about 6 minutes on 2 cores. The latency budget is 6x refnet's predicted latency;
-            the full 5-node cell network starts near 7x, so the search must shrink it to fit. Scale up with
+            Defaults take about 6 minutes on 2 cores. The latency budget is 0.6x refnet's predicted latency;
+            --macro auto picks the macro skeleton (stem stride and width, stage widths, cells, reductions)
+            with the most MACs whose full-cell network the profile predicts within it, then the search
+            shrinks the cell (docs/algorithm.md §1, "Macro skeleton"). Scale up with
             --nodes 8 --candidates 10 --proxy-per-class 500 --search-epochs 20 --train-epochs 10 (the
             reference setting). Re-running reuses nothing: each run starts from a fresh profile.
             """)
@@ -25,7 +28,9 @@ struct QuickstartCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Search: candidates per step.") var candidates: Int = 3
     @Option(parsing: .unconditional, help: "Search: proxy training images per class.") var proxyPerClass: Int = 200
     @Option(parsing: .unconditional, help: "Search: epochs per candidate.") var searchEpochs: Int = 3
-    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 6.0
+    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.6
+    @Option(help: "Search: macro skeleton (auto: the most MACs within the budget; reference: the paper's; or a spec, see `autoshrink search --help`).")
+    var macro: String = "auto"
     @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 3
     @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -57,7 +62,7 @@ struct QuickstartCommand: ParsableCommand {
             autoshrink quickstart
               output   \(directory)
               device   \(device)
-              search   N=\(nodes), K=\(candidates), \(proxyPerClass)/class, \(searchEpochs) epochs, latency budget \(budget) x refnet
+              search   N=\(nodes), K=\(candidates), \(proxyPerClass)/class, \(searchEpochs) epochs, latency budget \(budget) x refnet, macro \(macro)
               train    \(trainEpochs) epochs on the full training set
             """)
         var timings: [(String, Double)] = []
@@ -81,10 +86,13 @@ struct QuickstartCommand: ParsableCommand {
         let search = try step(3, "search", ["search", "--runs-dir", "\(directory)/runs", "--name", "quickstart", "--force",
                                             "--nodes", String(nodes), "--candidates", String(candidates),
                                             "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
-                                            "--profile", profile, "--max-latency-ms", String(limit),
+                                            "--profile", profile, "--max-latency-ms", String(limit), "--macro", macro,
                                             "--term", "latency_ms:\(limit):0.1", "--threads", String(threads)] + data,
                               as: SearchSummary.self)
         guard let best = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
+        if let chosen = try? SearchConfiguration.load(path: "\(directory)/runs/quickstart/config.json") {
+            out.line("      macro \(chosen.skeleton)" + (search.latencyMilliseconds.map { String(format: "; best predicted %.4f ms (budget %.4f ms)", $0, limit) } ?? ""))
+        }
         let trained = try step(4, "train the winner", ["train", "--arch", best, "--epochs", String(trainEpochs),
                                                        "--out", "\(directory)/model", "--threads", String(threads)] + data,
                                as: TrainSummary.self)

@@ -35,6 +35,10 @@ struct SearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam learning rate for candidates.") var lr: Double = 4e-3
     @Option(parsing: .unconditional, help: "Batch size for candidates.") var batchSize: Int = 128
     @Flag(help: "Candidates start from the parent's trained weights (topology knowledge accumulation).") var inherit = false
+    @Option(help: "Macro skeleton around the cell: reference (the paper's), auto (the most MACs within the hard limits, from the cost model and --profile), or a spec like 16s2-24p1-48p2-96p1 (docs/algorithm.md §1).")
+    var macro: String = "reference"
+    @Option(parsing: .unconditional, help: "--macro auto judges each setting with a cell holding this fraction of the starting cell's edges (1 = the full starting cell fits).")
+    var macroEdges: Double = 1.0
     @Option(parsing: .unconditional, help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
     @Option(name: .customLong("term"), help: "Soft score term RESOURCE:TARGET:WEIGHT (repeatable); replaces the default MACs term.")
     var terms: [String] = []
@@ -63,6 +67,13 @@ struct SearchCommand: ParsableCommand {
         try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
         try OptionCheck.integer(workers, "--workers", in: 1...256)
         try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
+        try OptionCheck.positive(macroEdges, "--macro-edges", maximum: 1)
+        if macro != "reference" && macro != "auto" {
+            do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") }
+        }
+        if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
+            throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
+        }
         guard nodes >= 2, nodes <= 16 else { throw ValidationError("--nodes must be in 2...16") }
         guard candidates >= 1 else { throw ValidationError("--candidates must be at least 1") }
         guard proxyPerClass >= 1, validationPerClass >= 1 else { throw ValidationError("--proxy-per-class and --validation-per-class must be positive") }
@@ -96,14 +107,29 @@ struct SearchCommand: ParsableCommand {
         let score = ScoreFunction(terms: terms.isEmpty ? ScoreFunction.reference.terms : try parsedTerms(),
                                   limits: HardLimits(maxLatencyMilliseconds: maxLatencyMs, maxPeakActivationKilobytes: maxPeakMemoryKb,
                                                      maxWeightKilobytes: maxWeightsKb, maxMACs: maxMacs))
-        let configuration = SearchConfiguration(
+        var configuration = SearchConfiguration(
             strategy: strategy, dataset: data.dataset.rawValue,
             input: InputShape(channels: shape.channels, height: shape.height, width: shape.width), classes: data.dataset.classCount,
             nodes: nodes, candidates: candidates, minEdges: minEdges, seed: engine.seed, proxyPerClass: proxyPerClass,
             epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit, workers: workers, score: score,
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
+        let meter = ResourceMeter(latencyPredictor: predictor)
+        switch macro {
+        case "reference": break
+        case "auto":
+            // Fitted before any training: the most MACs within the hard limits (docs/algorithm.md §1, "Macro skeleton").
+            let choice = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: macroEdges, measure: meter.measure)
+            for line in choice.summaryLines() { out.line(line) }
+            guard let chosen = choice.chosen else {
+                throw CLIError("--macro auto: no macro setting fits the hard limits with a \(choice.probeEdges)-edge cell; lower --macro-edges or relax the limits")
+            }
+            configuration.macro = chosen.skeleton == configuration.skeleton ? nil : chosen.skeleton
+        default:
+            let skeleton = try MacroSkeleton(spec: macro)
+            configuration.macro = skeleton == configuration.skeleton ? nil : skeleton
+        }
         // Impossible constraints are refused before any data is loaded or any candidate trained.
-        _ = try SearchRunner.precheck(configuration, meter: ResourceMeter(latencyPredictor: predictor))
+        _ = try SearchRunner.precheck(configuration, meter: meter)
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
         // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
         let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
@@ -128,6 +154,7 @@ struct SearchCommand: ParsableCommand {
               run          \(runDirectory)\(resume ? " (resume)" : "")
               strategy     \(strategy.rawValue), N=\(nodes) nodes, K=\(candidates) candidates per step, down to \(minEdges) edges
               node ops     \(configuration.nodeOperations.map(\.rawValue).joined(separator: " "))
+              macro        \(configuration.skeleton)\(configuration.macro == nil ? " (reference)" : "") (--macro \(macro))
               proxy        \(data.dataset.rawValue): \(proxyPerClass)/class train, \(validationPerClass)/class validation; \
             Adam lr \(lr), batch \(batchSize), <= \(epochs) epochs with early exits\(inherit ? ", weights inherited from the parent" : "")
               score        \(score.summary)

@@ -1,0 +1,138 @@
+import AutoShrinkModel
+import Foundation
+
+/// The edge macro space around the AutoShrink cell (docs/algorithm.md §1, "Macro skeleton"): stem
+/// stride and channels, a base width for the stages (widths base x (1, 2, 4)), cells per stage and
+/// where the reductions happen. Like FBNetV2 / MutualNet treat width and resolution as search
+/// dimensions, `--macro auto` picks one point of this space before shrinking starts.
+public struct MacroSpace: Hashable, Sendable {
+    public var stemStrides: [Int]
+    public var stemChannels: [Int]
+    /// Stage widths are base x (1, 2, 4).
+    public var baseWidths: [Int]
+    public var cellsPerStage: [Int]
+    /// Pooling of the three stages; patterns the input cannot halve that often are skipped.
+    public var poolPatterns: [[Int]]
+
+    public init(stemStrides: [Int] = [1, 2], stemChannels: [Int] = [8, 16, 32], baseWidths: [Int] = [8, 12, 16, 24, 32, 48],
+                cellsPerStage: [Int] = [1, 2],
+                poolPatterns: [[Int]] = [[1, 2, 2], [2, 1, 2], [2, 2, 1], [1, 1, 2], [1, 2, 1], [2, 1, 1], [2, 2, 2]]) {
+        self.stemStrides = stemStrides; self.stemChannels = stemChannels; self.baseWidths = baseWidths
+        self.cellsPerStage = cellsPerStage; self.poolPatterns = poolPatterns
+    }
+
+    /// The default edge space (252 points before the feature-map check, 216 valid on a 28x28 input).
+    public static let edge = MacroSpace()
+
+    /// Every skeleton of the space that builds a valid network for `input` (at least two reductions
+    /// counting the stem, an even map before every pooling), in a fixed order: stride, stem
+    /// channels, base width, cells, pooling pattern as listed.
+    public func skeletons(input: InputShape, classes: Int, cell: CellDAG) -> [MacroSkeleton] {
+        var result: [MacroSkeleton] = []
+        for stride in stemStrides {
+            for stem in stemChannels {
+                for base in baseWidths {
+                    for cells in cellsPerStage {
+                        for pools in poolPatterns {
+                            let reductions = (stride == 2 ? 1 : 0) + pools.filter { $0 == 2 }.count
+                            guard reductions >= 2, pools.count == 3 else { continue }
+                            let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
+                                Stage(width: base * $0.0, pool: $0.1, cells: cells)
+                            })
+                            guard (try? skeleton.validate()) != nil,
+                                  (try? BuiltinArchitectures.shrinkCNN(cell: cell, name: "macro", skeleton: skeleton, input: input,
+                                                                       classes: classes).validate()) != nil else { continue }
+                            result.append(skeleton)
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// One macro setting as `--macro auto` judged it: the network with the probe cell, its resources
+/// (MACs, parameters, memory and, with a profile, predicted latency) and whether it meets the hard limits.
+public struct MacroCandidate: Hashable, Sendable {
+    public var skeleton: MacroSkeleton
+    public var resources: CandidateResources
+    public var feasible: Bool
+}
+
+/// What `--macro auto` chose and from what.
+public struct MacroChoice: Hashable, Sendable {
+    /// The highest-capacity feasible setting; nil when none fits.
+    public var chosen: MacroCandidate?
+    /// Every setting considered, in the space's order.
+    public var considered: [MacroCandidate]
+    /// Edges of the probe cell the settings were judged with.
+    public var probeEdges: Int
+    public var feasibleCount: Int { considered.filter(\.feasible).count }
+
+    /// Progress lines: the choice and why (its resources, how many settings fit, the runners-up).
+    public func summaryLines(limit: Int = 5) -> [String] {
+        func describe(_ candidate: MacroCandidate) -> String {
+            var text = "\(candidate.skeleton): \(ArchitectureSummary.scaled(Double(candidate.resources.macs))) MACs, "
+                + "\(ArchitectureSummary.scaled(Double(candidate.resources.parameters))) params"
+            if let latency = candidate.resources.latencyMilliseconds { text += String(format: ", predicted %.4f ms", latency) }
+            text += String(format: ", peak %.1f KiB", Double(candidate.resources.peakActivationBytes) / 1024)
+            return text
+        }
+        var lines = ["macro auto: \(considered.count) settings considered with a \(probeEdges)-edge cell, \(feasibleCount) within the limits"]
+        guard let chosen else { return lines + ["macro auto: none fits"] }
+        lines.append("macro auto: chose \(describe(chosen)) (the most MACs within the limits)")
+        let ranked = MacroFit.ranked(considered.filter { $0.feasible && $0.skeleton != chosen.skeleton })
+        for candidate in ranked.prefix(limit) { lines.append("  runner-up \(describe(candidate))") }
+        let infeasible = considered.filter { !$0.feasible }
+        if let nearest = MacroFit.ranked(infeasible).last {
+            lines.append("  smallest over a limit \(describe(nearest))")
+        }
+        return lines
+    }
+}
+
+/// Chooses a macro skeleton that fits the device budget without training (docs/algorithm.md §1,
+/// "Macro skeleton"): every setting of the space is built around a probe cell, measured with the
+/// search's resource meter (cost model + latency predictor), and the feasible setting with the most
+/// MACs (then parameters, then the space's order) wins.
+public enum MacroFit {
+    /// The probe cell: the first `ceil(fraction x edges)` edges of `start` in (from, to) order, so the
+    /// edges out of the input come first and every node stays reachable as long as possible.
+    public static func probeCell(start: CellDAG, fraction: Double) -> CellDAG {
+        let sorted = start.edges.sorted()
+        let keep = min(sorted.count, max(0, Int((fraction * Double(sorted.count)).rounded(.up))))
+        return CellDAG(nodes: start.nodes, operations: start.operations, edges: Array(sorted.prefix(keep)))
+    }
+
+    /// Highest capacity last: ascending MACs, then parameters, then position (stable).
+    static func ranked(_ candidates: [MacroCandidate]) -> [MacroCandidate] {
+        candidates.enumerated().sorted { a, b in
+            if a.element.resources.macs != b.element.resources.macs { return a.element.resources.macs < b.element.resources.macs }
+            if a.element.resources.parameters != b.element.resources.parameters {
+                return a.element.resources.parameters < b.element.resources.parameters
+            }
+            return a.offset > b.offset
+        }.map(\.element)
+    }
+
+    /// Judges every setting of `space` for `configuration` (its cell, input, classes and hard limits)
+    /// with the probe cell at `edgeFraction` of the starting cell's edges.
+    /// - Parameter measure: the resources of a network (the search's `ResourceMeter.measure`).
+    public static func choose(space: MacroSpace, configuration: SearchConfiguration, edgeFraction: Double,
+                              measure: (Architecture) throws -> CandidateResources) throws -> MacroChoice {
+        guard edgeFraction > 0, edgeFraction <= 1 else { throw SearchError("--macro-edges must be in (0, 1], got \(edgeFraction)") }
+        guard !configuration.score.limits.isEmpty else {
+            throw SearchError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
+        }
+        let probe = probeCell(start: configuration.startCell, fraction: edgeFraction)
+        let considered = try space.skeletons(input: configuration.input, classes: configuration.classes, cell: configuration.startCell)
+            .map { skeleton -> MacroCandidate in
+                let architecture = BuiltinArchitectures.shrinkCNN(cell: probe, name: configuration.architectureName, skeleton: skeleton,
+                                                                  input: configuration.input, classes: configuration.classes)
+                let resources = try measure(architecture)
+                return MacroCandidate(skeleton: skeleton, resources: resources, feasible: configuration.score.isFeasible(resources))
+            }
+        return MacroChoice(chosen: ranked(considered.filter(\.feasible)).last, considered: considered, probeEdges: probe.edges.count)
+    }
+}

@@ -1,0 +1,117 @@
+import AutoShrinkModel
+import Foundation
+import Testing
+@testable import AutoShrinkSearch
+
+/// A device whose latency is proportional to work: 1 ms per million MACs plus 0.01 ms per layer
+/// (a hand-made latency model standing in for a profile's predictor; docs/algorithm.md §1 "Macro skeleton").
+struct WorkProportionalPredictor: LatencyPredictor {
+    func predictLatencyMilliseconds(_ graph: LayerGraph) throws -> Double {
+        Double(CostModel.costs(of: graph).macs) / 1e6 + 0.01 * Double(graph.layers.count)
+    }
+}
+
+@Suite("Macro skeleton and the edge macro space")
+struct MacroSpaceTests {
+    static let operations = BuiltinArchitectures.nodeOperations(nodes: 5, seed: 3)
+
+    @Test("the reference skeleton builds today's proxy network byte for byte, and a config without 'macro' is the reference")
+    func referenceBytes() throws {
+        let cell = CellDAG.fullyConnected(operations: Self.operations).removing(Edge(1, 3))
+        // The proxy network as it was written before the skeleton existed (docs/algorithm.md §1).
+        let literal = Architecture(name: "shrinkcnn", input: InputShape(channels: 1, height: 28, width: 28), classes: 10,
+                                   stem: [StemLayer(.conv, outputChannels: 32, kernel: 3, stride: 1)], cell: cell,
+                                   stages: [Stage(width: 16, pool: 1, cells: 1), Stage(width: 32, pool: 2, cells: 1),
+                                            Stage(width: 64, pool: 2, cells: 1)])
+        #expect(BuiltinArchitectures.shrinkCNN(cell: cell, skeleton: .reference()).canonicalJSON() == literal.canonicalJSON())
+        #expect(BuiltinArchitectures.shrinkCNN(cell: cell).canonicalJSON() == literal.canonicalJSON())
+        let configuration = SearchConfiguration(dataset: "fashion-mnist", nodes: 5, seed: 3)
+        #expect(configuration.architecture(cell: cell, name: "shrinkcnn").canonicalJSON() == literal.canonicalJSON())
+        // No 'macro' key is written for the reference, and a file without one loads as the reference.
+        let json = String(decoding: configuration.canonicalJSON(), as: UTF8.self)
+        #expect(!json.contains("macro"))
+        let decoded = try JSONDecoder().decode(SearchConfiguration.self, from: configuration.canonicalJSON())
+        #expect(decoded == configuration && decoded.skeleton == .reference())
+
+        var custom = configuration
+        custom.macro = try MacroSkeleton(spec: "16s2-24p1-48p2x2-96p1")
+        let reloaded = try JSONDecoder().decode(SearchConfiguration.self, from: custom.canonicalJSON())
+        #expect(reloaded.macro == custom.macro)
+        #expect(reloaded.firstDifference(from: configuration)?.key == "macro")
+        #expect(reloaded.architecture(cell: cell, name: "x").stem == [StemLayer(.conv, outputChannels: 16, kernel: 3, stride: 2)])
+    }
+
+    @Test("spec text round-trips and bad specs are refused with one line")
+    func specs() throws {
+        #expect(MacroSkeleton.reference().description == "32s1-16p1-32p2-64p2")
+        #expect(try MacroSkeleton(spec: "32s1-16p1-32p2-64p2") == .reference())
+        let deep = try MacroSkeleton(spec: "8s2-12p1x2-24p2x2-48p1x2")
+        #expect(deep.stages.map(\.cells) == [2, 2, 2] && deep.stemStride == 2)
+        #expect(try MacroSkeleton(spec: deep.description) == deep)
+        for bad in ["", "32s1", "32-16p1", "32s3-16p1", "32s1-16p3", "32s1-0p1", "32s1-16p1x0", "32s1-16q1", "32s1-16p1x2x2",
+                    "99999999s1-16p1", "32s1-16p1-16p1-16p1-16p1-16p1-16p1-16p1"] {
+            #expect(throws: ArchitectureError.self) { try MacroSkeleton(spec: bad) }
+        }
+    }
+
+    @Test("the edge space enumerates valid networks only, including the reference, in a fixed order")
+    func enumeration() throws {
+        let cell = CellDAG.fullyConnected(operations: Self.operations)
+        let input = InputShape(channels: 1, height: 28, width: 28)
+        let skeletons = MacroSpace.edge.skeletons(input: input, classes: 10, cell: cell)
+        // Stride 1: pools (1,2,2) (2,1,2) (2,2,1); stride 2 (14x14 -> one more halving only): (1,1,2) (1,2,1) (2,1,1).
+        #expect(skeletons.count == 2 * 3 * 3 * 6 * 2)
+        #expect(skeletons.contains(.reference()))
+        #expect(Set(skeletons).count == skeletons.count)
+        for skeleton in skeletons {
+            try BuiltinArchitectures.shrinkCNN(cell: cell, skeleton: skeleton, input: input).validate()
+        }
+        #expect(skeletons == MacroSpace.edge.skeletons(input: input, classes: 10, cell: cell))
+        // A 32x32 input halves three times after a stride-2 stem.
+        let larger = MacroSpace.edge.skeletons(input: InputShape(channels: 3, height: 32, width: 32), classes: 10, cell: cell)
+        #expect(larger.contains { $0.stemStride == 2 && $0.stages.allSatisfy { $0.pool == 2 } })
+    }
+
+    @Test("macro auto picks the most MACs whose probe network the predictor puts within the latency limit")
+    func fitting() throws {
+        let predictor = WorkProportionalPredictor()
+        let meter = ResourceMeter(latencyPredictor: predictor)
+        let input = InputShape(channels: 1, height: 28, width: 28)
+        var configuration = SearchConfiguration(dataset: "fashion-mnist", input: input, nodes: 5, seed: 3)
+        let refnetLatency = try predictor.predictLatencyMilliseconds(BuiltinArchitectures.refnet().lowered())
+        for (budget, fraction) in [(0.6, 1.0), (1.5, 1.0), (0.6, 0.5)] {
+            configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: refnetLatency * budget))
+            let choice = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: fraction, measure: meter.measure)
+            let chosen = try #require(choice.chosen)
+            #expect(choice.probeEdges == Int((fraction * 10).rounded(.up)))
+            // Within the limit, and no feasible setting has more MACs.
+            #expect(chosen.resources.latencyMilliseconds! <= refnetLatency * budget)
+            #expect(choice.considered.filter(\.feasible).allSatisfy { $0.resources.macs <= chosen.resources.macs })
+            #expect(choice.considered.contains { !$0.feasible && $0.resources.macs > chosen.resources.macs })
+            // The resources are those of the probe network around the chosen skeleton.
+            let probe = MacroFit.probeCell(start: configuration.startCell, fraction: fraction)
+            let network = BuiltinArchitectures.shrinkCNN(cell: probe, name: configuration.architectureName, skeleton: chosen.skeleton, input: input)
+            #expect(try meter.measure(network) == chosen.resources)
+            #expect(choice.summaryLines().contains { $0.contains("chose \(chosen.skeleton)") })
+        }
+        // The reference skeleton is far over 0.6x refnet here; a tight budget picks a cheaper one.
+        configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: refnetLatency * 0.6))
+        let tight = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: 1, measure: meter.measure)
+        #expect(tight.chosen?.skeleton != .reference())
+        // Impossible limits: nothing chosen; no limit at all is refused.
+        configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxMACs: 10))
+        #expect(try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: 1, measure: meter.measure).chosen == nil)
+        configuration.score = .reference
+        #expect(throws: SearchError.self) {
+            try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: 1, measure: meter.measure)
+        }
+    }
+
+    @Test("the probe cell keeps the first edges in (from, to) order")
+    func probe() {
+        let start = CellDAG.fullyConnected(operations: Self.operations)
+        #expect(MacroFit.probeCell(start: start, fraction: 1).edges == start.edges.sorted())
+        #expect(MacroFit.probeCell(start: start, fraction: 0.5).edges == [Edge(0, 1), Edge(0, 2), Edge(0, 3), Edge(0, 4), Edge(1, 2)])
+        #expect(MacroFit.probeCell(start: start, fraction: 0.01).edges == [Edge(0, 1)])
+    }
+}

@@ -12,7 +12,7 @@ import Glibc
 /// is touched: only exact matches of these patterns, owned by the current user, never through a symlink.
 public enum ScratchFiles {
     /// The kinds of scratch item, one per place that makes one.
-    public static let kinds: Set<String> = ["subprocess", "export", "deploy", "profile", "runner", "progress"]
+    public static let kinds: Set<String> = ["subprocess", "export", "deploy", "profile", "runner", "progress", "bench"]
 
     /// How old a scratch item without a recorded pid must be before it counts as left over.
     public static let legacyAge: TimeInterval = 24 * 3600

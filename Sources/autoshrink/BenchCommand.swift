@@ -3,12 +3,13 @@ import ArgumentParser
 import AutoShrinkData
 import AutoShrinkEngine
 import AutoShrinkModel
+import AutoShrinkSearch
 import Foundation
 
 /// `autoshrink bench`: benchmarks that print figures.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchTrainCommand.self])
+        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchTrainCommand.self, BenchRankCommand.self])
 }
 
 /// `autoshrink bench train`: training and inference throughput on random data after warm-up.
@@ -128,4 +129,113 @@ func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return 0 }
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// `autoshrink bench rank`: does a cheap candidate evaluation order candidates like full proxy
+/// training? Samples candidates, evaluates each both ways and prints Kendall's tau (docs/search-quality.md).
+struct BenchRankCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rank",
+        abstract: "Kendall tau between a cheap candidate evaluation and full proxy training on sampled candidates.",
+        discussion: """
+            --space step samples candidates of one step (a parent cell minus one edge each; the parent is
+            a random cell with --edges edges, or the full cell with --edges 0); --space spread samples
+            random cells with edge counts spread over the whole trajectory. The cheap evaluation trains
+            --cheap-epochs epochs (with --cheap-inherit starting from the parent trained that long, like
+            `search --inherit`); the full one trains --full-epochs epochs from scratch with the proxy
+            recipe's early exits (docs/algorithm.md §1).
+            """)
+
+    enum Space: String, ExpressibleByArgument, CaseIterable { case step, spread }
+
+    @OptionGroup var data: DatasetOptions
+    @Option(help: "Candidates from one step's space (step) or cells spread over all edge counts (spread).") var space: Space = .step
+    @Option(parsing: .unconditional, help: "Candidates to sample (M).") var samples: Int = 10
+    @Option(parsing: .unconditional, help: "Nodes per cell.") var nodes: Int = 5
+    @Option(parsing: .unconditional, help: "--space step: edges of the random parent cell (0 = the full starting cell).") var edges: Int = 0
+    @Option(help: "Macro skeleton: reference or a spec like 16s2-24p1-48p2-96p1.") var macro: String = "reference"
+    @Option(parsing: .unconditional, help: "Proxy training images per class.") var proxyPerClass: Int = 200
+    @Option(parsing: .unconditional, help: "Validation images per class.") var validationPerClass: Int = 100
+    @Option(parsing: .unconditional, help: "Epochs of the cheap evaluation.") var cheapEpochs: Int = 1
+    @Flag(help: "The cheap evaluation starts from the parent's weights trained --cheap-epochs epochs (--space step).") var cheapInherit = false
+    @Option(parsing: .unconditional, help: "Maximum epochs of the full proxy training (early exits apply).") var fullEpochs: Int = 10
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        try OptionCheck.integer(samples, "--samples", in: 2...1_000)
+        try OptionCheck.integer(nodes, "--nodes", in: 2...16)
+        try OptionCheck.integer(edges, "--edges", in: 0...120)
+        try OptionCheck.integer(proxyPerClass, "--proxy-per-class", in: 1...1_000_000)
+        try OptionCheck.integer(validationPerClass, "--validation-per-class", in: 1...1_000_000)
+        try OptionCheck.integer(cheapEpochs, "--cheap-epochs", in: 1...10_000)
+        try OptionCheck.integer(fullEpochs, "--full-epochs", in: 1...10_000)
+        if macro != "reference" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
+        if cheapInherit && space != .step { throw ValidationError("--cheap-inherit needs --space step (spread cells have no parent)") }
+        if edges > nodes * (nodes - 1) / 2 { throw ValidationError("--edges must be at most \(nodes * (nodes - 1) / 2) for \(nodes) nodes") }
+    }
+
+    func run() throws {
+        let out = Output(options: output)
+        _ = engine.makeContext(output: out)
+        let shape = data.dataset.imageShape
+        let base = SearchConfiguration(
+            dataset: data.dataset.rawValue, input: InputShape(channels: shape.channels, height: shape.height, width: shape.width),
+            classes: data.dataset.classCount, nodes: nodes, seed: engine.seed, proxyPerClass: proxyPerClass, epochs: fullEpochs,
+            validationPerClass: validationPerClass, macro: macro == "reference" ? nil : try MacroSkeleton(spec: macro))
+        try base.validate()
+        var cheap = base
+        cheap.epochs = cheapEpochs
+        var generator = SeededGenerator(seed: engine.seed ^ 0x72616e6b)
+        let parent = edges == 0 ? base.startCell
+            : RandomSearchStrategy.randomCell(operations: base.nodeOperations, edges: edges, generator: &generator)
+        let cells: [(label: String, cell: CellDAG)] = space == .step
+            ? RankSampling.step(parent: parent, count: samples, seed: engine.seed).map { ("-\($0.removed)", $0.cell) }
+            : RankSampling.spread(operations: base.nodeOperations, count: samples, seed: engine.seed).map { ("\($0.edges.count) edges", $0) }
+        guard cells.count >= 2 else { throw CLIError("bench rank: the sampled space has fewer than 2 candidates") }
+        out.heading("""
+            bench rank: \(cells.count) candidates (\(space.rawValue)\(space == .step ? " of a \(parent.edges.count)-edge parent" : "")), macro \(base.skeleton)
+              cheap  \(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")
+              full   <= \(fullEpochs) epochs from scratch with early exits; \(proxyPerClass)/class train, \(validationPerClass)/class validation
+            """)
+        let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
+                                      validationPerClass: validationPerClass, seed: engine.seed)
+        let cheapEvaluator = TrainingEvaluator(task: task, configuration: cheap, threads: engine.threads)
+        let fullEvaluator = TrainingEvaluator(task: task, configuration: base, threads: engine.threads)
+        // All candidates share one training seed, as a search step's do (CandidateEvaluator.swift).
+        let seed = engine.seed
+        var parentWeights: String?
+        var parentSeconds = 0.0
+        if cheapInherit {
+            let path = ScratchFiles.path("bench", suffix: ".ckpt")
+            let result = try cheapEvaluator.evaluate(EvaluationRequest(
+                architecture: base.architecture(cell: parent, name: "parent"), candidateID: "parent", step: 0, index: 0, seed: seed,
+                weightsOutputPath: path))
+            parentWeights = path
+            parentSeconds = result.seconds
+            out.line(String(format: "parent trained %d epoch(s): validation %.4f (%.1f s)", result.epochs, result.accuracy, result.seconds))
+        }
+        defer { if let parentWeights { try? FileManager.default.removeItem(atPath: parentWeights) } }
+        var cheapAccuracy: [Double] = [], fullAccuracy: [Double] = []
+        var cheapSeconds = parentSeconds, fullSeconds = 0.0
+        let bar = out.progress("rank", total: cells.count, unit: "candidates")
+        for (index, candidate) in cells.enumerated() {
+            let architecture = base.architecture(cell: candidate.cell, name: "rank-\(index)")
+            let quick = try cheapEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "cheap-\(index)", step: 1,
+                                                                      index: index, seed: seed, parentWeightsPath: parentWeights))
+            let full = try fullEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "full-\(index)", step: 1,
+                                                                    index: index, seed: seed))
+            cheapAccuracy.append(quick.accuracy); fullAccuracy.append(full.accuracy)
+            cheapSeconds += quick.seconds; fullSeconds += full.seconds
+            out.line(String(format: "  %2d %-12@ %@ MACs  cheap %.4f (%.1f s)  full %.4f (%d epochs, %.1f s)", index, candidate.label,
+                            ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture).macs)), quick.accuracy, quick.seconds,
+                            full.accuracy, full.epochs, full.seconds))
+            bar.update(index + 1, total: cells.count)
+        }
+        bar.finish("")
+        let tau = RankCorrelation.kendallTau(cheapAccuracy, fullAccuracy)
+        out.result(String(format: "Kendall tau %.3f over %d candidates; cheap %.1f s, full %.1f s (%.1fx cheaper); full top-1 ranked %d by cheap",
+                          tau, cells.count, cheapSeconds, fullSeconds, fullSeconds / max(cheapSeconds, 1e-9),
+                          1 + cheapAccuracy.indices.filter { cheapAccuracy[$0] > cheapAccuracy[fullAccuracy.indices.max { fullAccuracy[$0] < fullAccuracy[$1] }!] }.count))
+    }
 }

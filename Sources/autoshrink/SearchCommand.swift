@@ -114,20 +114,7 @@ struct SearchCommand: ParsableCommand {
             epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit, workers: workers, score: score,
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
         let meter = ResourceMeter(latencyPredictor: predictor)
-        switch macro {
-        case "reference": break
-        case "auto":
-            // Fitted before any training: the most MACs within the hard limits (docs/algorithm.md §1, "Macro skeleton").
-            let choice = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: macroEdges, measure: meter.measure)
-            for line in choice.summaryLines() { out.line(line) }
-            guard let chosen = choice.chosen else {
-                throw CLIError("--macro auto: no macro setting fits the hard limits with a \(choice.probeEdges)-edge cell; lower --macro-edges or relax the limits")
-            }
-            configuration.macro = chosen.skeleton == configuration.skeleton ? nil : chosen.skeleton
-        default:
-            let skeleton = try MacroSkeleton(spec: macro)
-            configuration.macro = skeleton == configuration.skeleton ? nil : skeleton
-        }
+        try resolveMacro(macro, edgeFraction: macroEdges, configuration: &configuration, meter: meter, output: out)
         // Impossible constraints are refused before any data is loaded or any candidate trained.
         _ = try SearchRunner.precheck(configuration, meter: meter)
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
@@ -181,6 +168,27 @@ struct SearchCommand: ParsableCommand {
             candidateSeconds: result.candidateSeconds, candidatesTrained: result.candidatesTrained,
             candidatesTrainedThisSession: result.candidatesTrainedThisSession, steps: result.steps.count,
             runDirectory: runDirectory, strategy: strategy.rawValue))
+    }
+}
+
+/// Applies `--macro` to `configuration`: reference (no `macro` recorded), a spec, or `auto` fitted
+/// to the hard limits with `meter` (docs/algorithm.md §1, "Macro skeleton"), printing the choice and why.
+func resolveMacro(_ macro: String, edgeFraction: Double, configuration: inout SearchConfiguration, meter: ResourceMeter,
+                  output: Output) throws {
+    switch macro {
+    case "reference": configuration.macro = nil
+    case "auto":
+        configuration.macro = nil
+        let choice = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: edgeFraction, measure: meter.measure)
+        for line in choice.summaryLines() { output.line(line) }
+        guard let chosen = choice.chosen else {
+            throw CLIError("--macro auto: no macro setting fits the hard limits with a \(choice.probeEdges)-edge cell; lower --macro-edges or relax the limits")
+        }
+        configuration.macro = chosen.skeleton == configuration.skeleton ? nil : chosen.skeleton
+    default:
+        configuration.macro = nil
+        let skeleton = try MacroSkeleton(spec: macro)
+        configuration.macro = skeleton == configuration.skeleton ? nil : skeleton
     }
 }
 

@@ -2,26 +2,28 @@ import AutoShrinkModel
 import Foundation
 
 /// The edge macro space around the AutoShrink cell (docs/algorithm.md §1, "Macro skeleton"): stem
-/// stride and channels, a base width for the stages (widths base x (1, 2, 4)), cells per stage and
-/// where the reductions happen. Like FBNetV2 / MutualNet treat width and resolution as search
+/// stride and channels, a base width for the stages (widths base x (1, 2, 4)), cells per stage, the
+/// number of stages (1 to 3) and where the reductions happen. Like FBNetV2 / MutualNet treat width and resolution as search
 /// dimensions, `--macro auto` picks one point of this space before shrinking starts.
 public struct MacroSpace: Hashable, Sendable {
     public var stemStrides: [Int]
     public var stemChannels: [Int]
-    /// Stage widths are base x (1, 2, 4).
+    /// Stage widths are base x (1, 2, 4) (the first as many as there are stages).
     public var baseWidths: [Int]
     public var cellsPerStage: [Int]
-    /// Pooling of the three stages; patterns the input cannot halve that often are skipped.
+    /// Pooling of each stage (1 to 3 stages: the pattern's length); patterns the input cannot halve
+    /// that often are skipped.
     public var poolPatterns: [[Int]]
 
-    public init(stemStrides: [Int] = [1, 2], stemChannels: [Int] = [8, 16, 32], baseWidths: [Int] = [8, 12, 16, 24, 32, 48],
+    public init(stemStrides: [Int] = [1, 2], stemChannels: [Int] = [8, 16, 32], baseWidths: [Int] = [8, 12, 16, 24, 32, 48, 64],
                 cellsPerStage: [Int] = [1, 2],
-                poolPatterns: [[Int]] = [[1, 2, 2], [2, 1, 2], [2, 2, 1], [1, 1, 2], [1, 2, 1], [2, 1, 1], [2, 2, 2]]) {
+                poolPatterns: [[Int]] = [[1, 2, 2], [2, 1, 2], [2, 2, 1], [1, 1, 2], [1, 2, 1], [2, 1, 1], [2, 2, 2],
+                                         [1, 2], [2, 1], [2, 2], [2]]) {
         self.stemStrides = stemStrides; self.stemChannels = stemChannels; self.baseWidths = baseWidths
         self.cellsPerStage = cellsPerStage; self.poolPatterns = poolPatterns
     }
 
-    /// The default edge space (252 points before the feature-map check, 216 valid on a 28x28 input).
+    /// The default edge space (924 points before the feature-map check, 420 valid on a 28x28 input).
     public static let edge = MacroSpace()
 
     /// Every skeleton of the space that builds a valid network for `input` (at least two reductions
@@ -35,7 +37,7 @@ public struct MacroSpace: Hashable, Sendable {
                     for cells in cellsPerStage {
                         for pools in poolPatterns {
                             let reductions = (stride == 2 ? 1 : 0) + pools.filter { $0 == 2 }.count
-                            guard reductions >= 2, pools.count == 3 else { continue }
+                            guard reductions >= 2, (1...3).contains(pools.count) else { continue }
                             let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
                                 Stage(width: base * $0.0, pool: $0.1, cells: cells)
                             })
@@ -80,7 +82,10 @@ public struct MacroChoice: Hashable, Sendable {
             return text
         }
         var lines = ["macro auto: \(considered.count) settings considered with a \(probeEdges)-edge cell, \(feasibleCount) within the limits"]
-        guard let chosen else { return lines + ["macro auto: none fits"] }
+        guard let chosen else {
+            let cheapest = considered.min { ($0.resources.latencyMilliseconds ?? 0, $0.resources.macs) < ($1.resources.latencyMilliseconds ?? 0, $1.resources.macs) }
+            return lines + ["macro auto: none fits" + (cheapest.map { "; the cheapest is \(describe($0))" } ?? "")]
+        }
         lines.append("macro auto: chose \(describe(chosen)) (the most MACs within the limits)")
         let ranked = MacroFit.ranked(considered.filter { $0.feasible && $0.skeleton != chosen.skeleton })
         for candidate in ranked.prefix(limit) { lines.append("  runner-up \(describe(candidate))") }

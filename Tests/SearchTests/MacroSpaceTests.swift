@@ -59,8 +59,10 @@ struct MacroSpaceTests {
         let cell = CellDAG.fullyConnected(operations: Self.operations)
         let input = InputShape(channels: 1, height: 28, width: 28)
         let skeletons = MacroSpace.edge.skeletons(input: input, classes: 10, cell: cell)
-        // Stride 1: pools (1,2,2) (2,1,2) (2,2,1); stride 2 (14x14 -> one more halving only): (1,1,2) (1,2,1) (2,1,1).
-        #expect(skeletons.count == 2 * 3 * 3 * 6 * 2)
+        // Stride 1: pools (1,2,2) (2,1,2) (2,2,1) (2,2); stride 2 (14x14 -> one more halving only): (1,1,2) (1,2,1)
+        // (2,1,1) (1,2) (2,1) (2); times 3 stem widths, 7 base widths, 1 or 2 cells.
+        #expect(skeletons.count == 10 * 3 * 7 * 2)
+        #expect(Set(skeletons.map(\.stages.count)) == [1, 2, 3])
         #expect(skeletons.contains(.reference()))
         #expect(Set(skeletons).count == skeletons.count)
         for skeleton in skeletons {

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// `--macro`, `bench rank` and `bench search` end to end on a tiny Fashion-MNIST proxy.
+@Suite(.serialized, .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"))
+struct MacroBenchCLITests {
+    static let tiny = ["--nodes", "3", "--proxy-per-class", "6", "--validation-per-class", "4", "--epochs", "1",
+                       "--threads", "2", "--seed", "3"]
+    static let smallMacro = "8s2-4p1-8p2-16p1"
+
+    @Test func searchRecordsTheMacroSkeleton() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let custom = try CLI.run(["search", "--runs-dir", runs, "--name", "custom", "--candidates", "2", "--macro", Self.smallMacro,
+                                  "--json"] + Self.tiny)
+        #expect(custom.status == 0, "\(custom.stderr)")
+        #expect(custom.stdout.contains("macro        \(Self.smallMacro) (--macro \(Self.smallMacro))"))
+        let config = try String(contentsOfFile: runs + "/custom/config.json", encoding: .utf8)
+        #expect(config.contains("\"macro\"") && config.contains("\"stemStride\" : 2"))
+        let best = try String(contentsOfFile: try #require(custom.json["best_arch"] as? String), encoding: .utf8)
+        #expect(best.contains("\"stride\" : 2"))
+
+        // The reference skeleton records nothing, so config.json is what it was before --macro existed.
+        let reference = try CLI.run(["search", "--runs-dir", runs, "--name", "reference", "--candidates", "1", "--min-edges", "2",
+                                     "--macro", "reference"] + Self.tiny)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        #expect(try !String(contentsOfFile: runs + "/reference/config.json", encoding: .utf8).contains("macro"))
+
+        let noLimit = try CLI.run(["search", "--runs-dir", runs, "--name", "auto", "--macro", "auto"] + Self.tiny)
+        #expect(noLimit.status != 0 && noLimit.stderr.contains("--macro auto needs a hard limit"))
+        let bad = try CLI.run(["search", "--runs-dir", runs, "--name", "bad", "--macro", "32s3-16p1"] + Self.tiny)
+        #expect(bad.status != 0 && bad.stderr.contains("stem stride must be 1 or 2"))
+    }
+
+    @Test func benchRankPrintsKendallTau() throws {
+        let result = try CLI.run(["bench", "rank", "--samples", "3", "--macro", Self.smallMacro, "--cheap-inherit",
+                                  "--full-epochs", "2", "--nodes", "3", "--proxy-per-class", "6", "--validation-per-class", "4",
+                                  "--threads", "2", "--seed", "3"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("parent trained 1 epoch(s)"))
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("Kendall tau ") })
+        let tau = try #require(Double(line.split(separator: " ")[2]))
+        #expect((-1...1).contains(tau) && line.contains("over 3 candidates"))
+    }
+
+    @Test func benchSearchComparesStrategiesOverSeeds() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let arguments = ["bench", "search", "--out", directory + "/bench", "--seeds", "2", "--candidates", "2", "--macro", Self.smallMacro]
+            + ["--nodes", "3", "--proxy-per-class", "6", "--validation-per-class", "4", "--epochs", "1", "--threads", "2"]
+        let result = try CLI.run(arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        for run in ["autoshrink-s1", "random-s1", "autoshrink-s2", "random-s2"] {
+            #expect(FileManager.default.fileExists(atPath: "\(directory)/bench/\(run)/trajectory.jsonl"), "missing \(run)")
+        }
+        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("autoshrink  ") || $0.hasPrefix("random      ") }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.contains(" 2      ") && $0.contains("±") })
+        // Random draws the edge counts of the same seed's AutoShrink trajectory: equal candidate budgets.
+        for seed in [1, 2] {
+            let lines = { (name: String) in
+                (try? String(contentsOfFile: "\(directory)/bench/\(name)-s\(seed)/trajectory.jsonl", encoding: .utf8))?
+                    .split(separator: "\n").count
+            }
+            #expect(lines("autoshrink") != nil && lines("autoshrink") == lines("random"))
+        }
+        // A second run resumes every run instead of training again.
+        let again = try CLI.run(arguments)
+        #expect(again.status == 0 && again.stdout.contains("already done"), "\(again.stderr)")
+    }
+}

@@ -14,13 +14,14 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults take about 6 minutes on 2 cores. The latency budget is 0.6x refnet's predicted latency;
+            Defaults take about 10 minutes on 2 cores. The latency budget is 0.6x refnet's predicted latency;
             --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, reductions)
             with the most MACs whose network with a cell of 30% of the starting cell's edges the profile
             predicts within it, then the search shrinks the cell until it fits (docs/algorithm.md §1,
-            "Macro skeleton"). Scale up with
-            --nodes 8 --candidates 10 --proxy-per-class 500 --search-epochs 20 --train-epochs 10 (the
-            reference setting). Re-running reuses nothing: each run starts from a fresh profile.
+            "Macro skeleton"). The winner trains 10 epochs, like `autoshrink train`'s default, so its
+            accuracy compares with refnet's (docs/search-quality.md). Scale up with --nodes 8
+            --candidates 10 --proxy-per-class 500 --search-epochs 20 (the reference setting). Re-running
+            reuses nothing: each run starts from a fresh profile.
             """)
 
     @Option(help: "Output directory for the profile, run, model, export and report.") var out: String = "quickstart"
@@ -28,13 +29,13 @@ struct QuickstartCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Search: nodes per cell.") var nodes: Int = 4
     @Option(parsing: .unconditional, help: "Search: candidates per step.") var candidates: Int = 3
     @Option(parsing: .unconditional, help: "Search: proxy training images per class.") var proxyPerClass: Int = 200
-    @Option(parsing: .unconditional, help: "Search: epochs per candidate.") var searchEpochs: Int = 3
+    @Option(parsing: .unconditional, help: "Search: epochs per candidate.") var searchEpochs: Int = 10
     @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.6
     @Option(help: "Search: macro skeleton (auto: the most MACs within the budget; reference: the paper's; or a spec, see `autoshrink search --help`).")
     var macro: String = "auto"
     @Option(parsing: .unconditional, help: "Search: --macro auto fits the budget with a cell holding this fraction of the starting cell's edges.")
     var macroEdges: Double = 0.3
-    @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 3
+    @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 10
     @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions

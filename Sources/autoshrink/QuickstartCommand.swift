@@ -14,7 +14,8 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults take about 10 minutes on 2 cores. The latency budget is 0.6x refnet's predicted latency;
+            Defaults take about 10 minutes on 2 cores. The latency budget is 0.75x refnet's predicted latency (about 0.45x measured: the
+            predictor overestimates small networks, docs/search-quality.md);
             --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, reductions)
             with the most MACs whose network with a cell of 30% of the starting cell's edges the profile
             predicts within it, then the search shrinks the cell until it fits (docs/algorithm.md §1,
@@ -30,7 +31,7 @@ struct QuickstartCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Search: candidates per step.") var candidates: Int = 3
     @Option(parsing: .unconditional, help: "Search: proxy training images per class.") var proxyPerClass: Int = 200
     @Option(parsing: .unconditional, help: "Search: epochs per candidate.") var searchEpochs: Int = 10
-    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.6
+    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.75
     @Option(help: "Search: macro skeleton (auto: the most MACs within the budget; reference: the paper's; or a spec, see `autoshrink search --help`).")
     var macro: String = "auto"
     @Option(parsing: .unconditional, help: "Search: --macro auto fits the budget with a cell holding this fraction of the starting cell's edges.")

@@ -14,8 +14,8 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults take about 10 minutes on 2 cores. The latency budget is 0.75x refnet's predicted latency (about 0.45x measured: the
-            predictor overestimates small networks, docs/search-quality.md);
+            Defaults take about 10 minutes on 2 cores. The latency budget is 0.75x refnet's predicted latency (for small networks about 0.6x
+            refnet's measured latency: the predictor overestimates them, docs/search-quality.md);
             --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, reductions)
             with the most MACs whose network with a cell of 30% of the starting cell's edges the profile
             predicts within it, then the search shrinks the cell until it fits (docs/algorithm.md §1,

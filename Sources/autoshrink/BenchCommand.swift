@@ -208,7 +208,7 @@ struct BenchRankCommand: ParsableCommand {
         var parentWeights: String?
         var parentSeconds = 0.0
         if cheapInherit {
-            let path = ScratchFiles.path("bench", suffix: ".ckpt")
+            let path = ScratchFiles.path("bench")  // no suffix: the leftover cleaner recognises KIND-pPID-HEX8
             let result = try cheapEvaluator.evaluate(EvaluationRequest(
                 architecture: base.architecture(cell: parent, name: "parent"), candidateID: "parent", step: 0, index: 0, seed: seed,
                 weightsOutputPath: path))

@@ -194,6 +194,10 @@ public final class LanguageModel {
                     let s = b.state[p].data + rowBase
                     for i in 0..<(batch * h) { u[i] += s[i] }
                 }
+                if preds.count > 1 {
+                    let inverse = 1 / Float(preds.count)
+                    for i in 0..<(batch * h) { u[i] *= inverse }
+                }
                 let um = b.maskedInput[node].data + rowBase
                 Self.multiply(u, by: hiddenMask, into: um, count: batch * h)
                 GEMM.multiply(m: batch, n: 2 * h, k: h, a: um, lda: h, b: nodeWeights[node]!.value.data, ldb: 2 * h,
@@ -320,9 +324,11 @@ public final class LanguageModel {
                 // du += (dpre W_i^T) * m_h
                 let dpre = b.preGradient[node].data + t * batch * 2 * h
                 addMaskedProduct(dpre: dpre, weight: nodeWeights[node]!.value.data, mask: masks.hidden, into: du, batch: batch, buffers: b)
-                for p in predecessors[node]! {
+                let preds = predecessors[node]!
+                let share = 1 / Float(preds.count)
+                for p in preds {
                     let ds = b.stateGradient[p].data
-                    for i in 0..<n { ds[i] += du[i] }
+                    for i in 0..<n { ds[i] += du[i] * share }
                 }
             }
             // Node 0: d h_{t-1} = ds_0 (1 - c_0) + (dpre_0 Wh^T) * m_h, carried to step t-1.

@@ -45,7 +45,8 @@ public enum LanguageModelReference {
                 states[0] = transform(0, pre: pre0, input: hidden[b])
                 for node in schedule.nodes {
                     var u = [Double](repeating: 0, count: h)
-                    for p in schedule.predecessors[node]! { for j in 0..<h { u[j] += states[p][j] } }
+                    let preds = schedule.predecessors[node]!
+                    for p in preds { for j in 0..<h { u[j] += states[p][j] / Double(preds.count) } }
                     let um = (0..<h).map { j in u[j] * Double(masks?.hidden[b * h + j] ?? 1) }
                     let w = model.nodeWeights[node]!
                     let pre = (0..<(2 * h)).map { k in (0..<h).reduce(0.0) { $0 + um[$1] * value(w, $1 * 2 * h + k) } }

@@ -31,11 +31,14 @@ public enum RNNActivation: String, Codable, Hashable, Sendable, CaseIterable {
 /// docs/shrinkrnn.md, "The cell"). With x_t the embedded token and h the previous hidden state:
 ///
 ///     node 0:  [c, g] = W0 [x_t; h]            s_0 = h + sigmoid(c) * (act_0(g) - h)
-///     node i:  u_i = sum of the states of its live predecessors
+///     node i:  u_i = mean of the states of its live predecessors
 ///              [c, g] = W_i u_i                s_i = u_i + sigmoid(c) * (act_i(g) - u_i)
 ///     h_t = mean of the states of the leaves (live nodes without live successors)
 ///
-/// W0 is [(D + H) x 2H], each W_i [H x 2H]; no biases (as DARTS). The topology is a `CellDAG`
+/// W0 is [(D + H) x 2H], each W_i [H x 2H]; no biases (as DARTS). DARTS nodes have one predecessor;
+/// AutoShrink's DAG gives a node several, and their states are averaged, not summed: every state is
+/// then a gated mix of (means of) earlier states, so |h_t| stays of the order of |h_{t-1}|. With a sum
+/// the fully connected 4-node cell gives h_t ~ 4 h_{t-1} and training diverges within a few dozen steps. The topology is a `CellDAG`
 /// (`topology`), so AutoShrink's edge removal, reachability and leaves apply unchanged; the node
 /// operations of that DAG are placeholders (`.input` then `.conv1x1`) that the topology functions never read.
 ///

@@ -89,18 +89,19 @@ public final class LMTrainer {
 
     /// Mean cross-entropy (nats per token) and perplexity of `tokens`, no dropout, streamed in
     /// `evaluationBatch` columns with the state carried across segments.
-    public func evaluate(_ tokens: [Int32]) -> (loss: Double, perplexity: Double) {
+    public func evaluate(_ tokens: [Int32]) -> (loss: Double, perplexity: Double, accuracy: Double, tokens: Int) {
         let batch = max(1, min(configuration.evaluationBatch, tokens.count / 2))
         let batches = TokenBatches(tokens, batch: batch)
         let state = Tensor(shape: [batch, model.shape.hidden])
-        var total = 0.0, count = 0
+        var total = 0.0, count = 0, correct = 0
         for (start, steps) in batches.segments(bptt: configuration.bptt) {
             let (inputs, targets) = batches.segment(start: start, steps: steps)
             total += model.forward(inputs: inputs, targets: targets, steps: steps, batch: batch, state: state, masks: nil)
             count += inputs.count
+            correct += model.lastCorrect
         }
         let loss = count > 0 ? total / Double(count) : .nan
-        return (loss, exp(loss))
+        return (loss, exp(loss), Double(correct) / Double(max(count, 1)), count)
     }
 
     /// Trains on `train`, checks `valid` after every epoch; on return the model holds the weights of

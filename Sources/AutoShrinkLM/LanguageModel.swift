@@ -105,6 +105,7 @@ public final class LanguageModel {
         let decoderInput: Tensor   // [TB, H] h_t * output mask
         let logits: Tensor     // [TB, V]; softmax gradient in place in backward
         let rowLossStorage: Tensor  // [TB] cross-entropy of each row
+        let rowCorrect: Tensor      // [TB] 1 where the most likely word is the target
         // Per node (index = node): gate c (sigmoid), transform g (activation), input u, masked input, state s.
         let gate: [Tensor], transform: [Tensor], nodeInput: [Tensor], maskedInput: [Tensor], state: [Tensor]
         let preGradient: [Tensor]  // [TB, 2H] d pre-activation per node
@@ -121,7 +122,7 @@ public final class LanguageModel {
             x = Tensor(shape: [tb, shape.embed]); px = Tensor(shape: [tb, 2 * h])
             states = Tensor(shape: [(steps + 1) * batch, h]); maskedPrevious = Tensor(shape: [tb, h])
             decoderInput = Tensor(shape: [tb, h]); logits = Tensor(shape: [tb, shape.vocabulary])
-            rowLossStorage = Tensor(shape: [tb])
+            rowLossStorage = Tensor(shape: [tb]); rowCorrect = Tensor(shape: [tb])
             func perNode(_ width: Int) -> [Tensor] { (0..<nodes).map { _ in Tensor(shape: [tb, width]) } }
             gate = perNode(h); transform = perNode(h); nodeInput = perNode(h); maskedInput = perNode(h); state = perNode(h)
             preGradient = perNode(2 * h)
@@ -133,6 +134,8 @@ public final class LanguageModel {
     }
 
     private var buffers: Buffers?
+    /// Rows of the last `forward` whose most likely next word was the target (next-word accuracy).
+    public private(set) var lastCorrect = 0
 
     func buffers(steps: Int, batch: Int) -> Buffers {
         if let buffers, buffers.steps == steps, buffers.batch == batch { return buffers }
@@ -234,13 +237,17 @@ public final class LanguageModel {
             context.parallelFor(tb, minimumPerChunk: 8) { range in
                 for row in range {
                     let z = b.logits.data + row * v
-                    var largest = -Float.infinity
-                    for j in 0..<v { z[j] += bias[j]; largest = max(largest, z[j]) }
+                    var largest = -Float.infinity, largestIndex = 0
+                    for j in 0..<v {
+                        z[j] += bias[j]
+                        if z[j] > largest { largest = z[j]; largestIndex = j }
+                    }
                     let target = Int(targetIDs[row])
                     let targetLogit = z[target]
                     var sum: Float = 0
                     for j in 0..<v { let e = Foundation.exp(z[j] - largest); sum += e; if training { z[j] = e } }
                     b.rowLossStorage.data[row] = Foundation.log(sum) + largest - targetLogit
+                    b.rowCorrect.data[row] = largestIndex == target ? 1 : 0
                     if training {
                         let inverse = scale / sum
                         for j in 0..<v { z[j] *= inverse }
@@ -250,7 +257,9 @@ public final class LanguageModel {
             }
         }
         var total = 0.0
-        for row in 0..<tb { total += Double(b.rowLossStorage.data[row]) }
+        var correct = 0
+        for row in 0..<tb { total += Double(b.rowLossStorage.data[row]); correct += b.rowCorrect.data[row] == 1 ? 1 : 0 }
+        lastCorrect = correct
         return total
     }
 

@@ -87,6 +87,11 @@ public struct TextCorpus: Sendable {
         self.unknownEvaluationWords = unknownEvaluationWords; self.emptyLines = emptyLines
     }
 
+    /// Fraction of `tokens` that are `<unk>` (PTB's train split: 4.8 %).
+    public func unknownShare(_ tokens: [Int32]) -> Double {
+        tokens.isEmpty ? 0 : Double(tokens.reduce(0) { $0 + ($1 == vocabulary.unknownID ? 1 : 0) }) / Double(tokens.count)
+    }
+
     /// "929589 train, 73760 valid, 82430 test tokens, vocabulary 10000".
     public var sizeText: String {
         "\(train.count) train, \(valid.count) valid, \(test.count) test tokens, vocabulary \(vocabulary.count)"

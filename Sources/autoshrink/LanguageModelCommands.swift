@@ -110,7 +110,7 @@ enum LanguageModelCommands {
         let cost = LanguageModelCost(cell: cell, shape: shape)
         out.heading("""
             autoshrink train --task lm
-              corpus        \(corpus.name): \(train.count) train\(options.trainTokens != nil ? " (of \(corpus.train.count))" : ""), \(corpus.valid.count) valid, \(corpus.test.count) test tokens, vocabulary \(corpus.vocabulary.count)
+              corpus        \(corpus.name): \(train.count) train\(options.trainTokens != nil ? " (of \(corpus.train.count))" : ""), \(corpus.valid.count) valid, \(corpus.test.count) test tokens, vocabulary \(corpus.vocabulary.count), <unk> \(String(format: "%.1f", 100 * corpus.unknownShare(train))) % of train
               cell          \(options.cell == "full" ? "full" : options.cell) [\(cell.stableHash)] \(cell.summary)
               model         embed \(options.embed), hidden \(options.hidden), \(tied ? "tied" : "untied") decoder; \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (cell \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters (cell \(cost.cellParameters))
               training      \(command.epochs) epochs, batch \(command.batchSize), bptt \(options.bptt), NT-ASGD lr \(learningRate), clip \(options.clip), dropout \(options.dropoutInput)/\(options.dropoutHidden)/\(options.dropoutOutput), weight decay 8e-7
@@ -118,11 +118,18 @@ enum LanguageModelCommands {
               output        \(directory)/model.ckpt
             """)
         if corpus.unknownEvaluationWords > 0 {
-            out.warn("warning: \(corpus.unknownEvaluationWords) validation/test words are not in the vocabulary and count as <unk>")
+            // Expected after a vocabulary cut (WordNet); PTB's files have none.
+            out.line("  note          \(corpus.unknownEvaluationWords) validation/test words are outside the vocabulary and count as <unk>")
         }
         let trainer = LMTrainer(model: model, configuration: configuration)
-        let bar = out.progress("training", total: 1, unit: "segments", plainLines: false)
-        let result = trainer.fit(train: train, valid: corpus.valid, onBatch: { bar.update($0, total: $1) }) { report in
+        // One bar over every epoch's segments (an epoch of the WordNet corpus takes minutes, so in a
+        // file or pipe the bar's plain lines every 10 % / 30 s are the progress between epoch lines).
+        let bar = out.progress("training", total: 1, unit: "segments", plainLines: true)
+        var segmentsDone = 0
+        let result = trainer.fit(train: train, valid: corpus.valid, onBatch: { _, perEpoch in
+            segmentsDone += 1
+            bar.update(segmentsDone, total: perEpoch * command.epochs)
+        }) { report in
             out.line(String(format: "epoch %3d/%d  train ppl %8.2f  valid ppl %8.2f  %7.0f tokens/s  lr %.4g%@  ETA %@",
                             report.epoch, command.epochs, report.trainPerplexity, report.validPerplexity, report.tokensPerSecond,
                             report.learningRate, report.averaging ? " (averaging)" : "", formatDuration(report.etaSeconds)))

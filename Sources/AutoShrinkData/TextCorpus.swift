@@ -39,13 +39,12 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// The `limit` most frequent words of `sentences` (ties broken alphabetically, so the cut is
     /// deterministic), plus `<unk>` and `<eos>` (which count towards the limit).
-    public static func mostFrequent(in sentences: [[Substring]], limit: Int) throws(CorpusError) -> Vocabulary {
+    public static func mostFrequent<Word: StringProtocol & Hashable>(in sentences: [[Word]], limit: Int) throws(CorpusError) -> Vocabulary {
         guard limit >= 3 else { throw CorpusError("vocabulary limit \(limit) must be at least 3") }
-        var counts: [Substring: Int] = [:]
+        var counts: [Word: Int] = [:]
         for sentence in sentences { for word in sentence { counts[word, default: 0] += 1 } }
-        counts[Substring(unknown)] = nil
-        counts[Substring(endOfSentence)] = nil
-        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        let ranked = counts.filter { $0.key != unknown && $0.key != endOfSentence }
+            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         let kept = ranked.prefix(limit - 2).map { String($0.key) }.sorted()
         return try Vocabulary(words: [unknown, endOfSentence] + kept)
     }
@@ -55,7 +54,7 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// Token ids of `sentences`, each followed by `<eos>`; `unknownWords` counts words mapped to `<unk>`
     /// (a literal `<unk>` in the text is not counted).
-    public func encode(_ sentences: [[Substring]]) -> (tokens: [Int32], unknownWords: Int) {
+    public func encode<Word: StringProtocol>(_ sentences: [[Word]]) -> (tokens: [Int32], unknownWords: Int) {
         var tokens: [Int32] = []
         tokens.reserveCapacity(sentences.reduce(0) { $0 + $1.count + 1 })
         var unknownWords = 0

@@ -24,7 +24,7 @@ public enum WordNetCorpus {
     public enum Split: Int, Sendable { case train, valid, test }
 
     public static func load(directory: String = defaultDirectory, vocabularyLimit: Int = 10_000) throws(CorpusError) -> TextCorpus {
-        var splits: [[[Substring]]] = [[], [], []]
+        var splits: [[[String]]] = [[], [], []]
         var empty = 0
         for (file, pos) in zip(fileNames, partOfSpeech) {
             let path = (directory as NSString).appendingPathComponent(file)
@@ -33,7 +33,7 @@ public enum WordNetCorpus {
             for (offset, gloss) in glosses {
                 let words = tokenize(gloss)
                 if words.isEmpty { empty += 1; continue }
-                splits[split(partOfSpeech: pos, offset: offset).rawValue].append(words.map { Substring($0) })
+                splits[split(partOfSpeech: pos, offset: offset).rawValue].append(words)
             }
         }
         for (index, name) in ["training", "validation", "test"].enumerated() where splits[index].isEmpty {
@@ -74,8 +74,12 @@ public enum WordNetCorpus {
     /// The PTB-like tokenisation described on the type.
     public static func tokenize(_ text: some StringProtocol) -> [String] {
         let scalars = Array(text.lowercased().unicodeScalars)
-        func isWord(_ s: Unicode.Scalar) -> Bool { s.properties.isAlphabetic || s.properties.numericType != nil }
-        func isDigit(_ s: Unicode.Scalar) -> Bool { s.properties.numericType != nil }
+        // ASCII (almost all of WordNet) without Unicode property lookups.
+        func isWord(_ s: Unicode.Scalar) -> Bool {
+            if s.isASCII { return ("a"..."z").contains(s) || ("0"..."9").contains(s) || ("A"..."Z").contains(s) }
+            return s.properties.isAlphabetic || s.properties.numericType != nil
+        }
+        func isDigit(_ s: Unicode.Scalar) -> Bool { s.isASCII ? ("0"..."9").contains(s) : s.properties.numericType != nil }
         var words: [String] = []
         var current = String.UnicodeScalarView()
         func flush() {

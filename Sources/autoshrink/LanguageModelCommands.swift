@@ -158,6 +158,9 @@ enum LanguageModelCommands {
 
     /// `evaluate --task lm CHECKPOINT`: test perplexity on the corpus the vocabulary came from.
     static func evaluate(_ command: EvaluateCommand) throws {
+        guard command.data.dataset == .fashionMNIST else {
+            throw ValidationError("--dataset: an image-classification option; --task lm reads --data-dir (docs/shrinkrnn.md)")
+        }
         let out = Output(options: command.output)
         let start = DispatchTime.now()
         let context = command.engine.makeContext(output: out)

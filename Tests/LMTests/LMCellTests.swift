@@ -187,6 +187,22 @@ struct TinyLM {
         #expect(abs(after - result.bestValidPerplexity) < 1e-6 * after)
     }
 
+    /// GEMM blocks by shape, softmax rows and bias columns in fixed chunks: the same seed gives the
+    /// same weights bit for bit with 1 or 2 threads (docs/architecture.md, "Threads").
+    @Test func trainingIsThreadIndependent() {
+        // Decoder GEMM 320 x 300 x 32: cut into blocks by `GEMM.blocking`; softmax over 2 chunks.
+        #expect(GEMM.blocking(m: 320, n: 300, k: 32).count > 1)
+        let stream = TinyLM.tokens(6000, vocabulary: 300, seed: 21)
+        func train(threads: Int) -> [[Float]] {
+            let shape = LanguageModelShape(vocabulary: 300, embed: 32, hidden: 32, tied: true)
+            let model = LanguageModel(cell: .fullyConnected(nodes: 4), shape: shape, context: ExecutionContext(threads: threads), seed: 2)
+            let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(epochs: 1, batchSize: 16, bptt: 20, seed: 2))
+            _ = trainer.fit(train: Array(stream.prefix(5400)), valid: Array(stream.suffix(600)))
+            return model.parameters.map(\.value.array)
+        }
+        #expect(train(threads: 1) == train(threads: 2))
+    }
+
     @Test func checkpointRoundTripsAndRejectsCorruption() throws {
         let vocabulary = try Vocabulary(words: ["<unk>", "<eos>"] + (0..<9).map { "w\($0)" })
         let model = TinyLM.model(RNNCell(activations: [.tanh, .relu, .identity], edges: [Edge(0, 1), Edge(0, 2)]))

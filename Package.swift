@@ -65,11 +65,14 @@ let package = Package(
         .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
         .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"],
                 plugins: ["EmbedCSources"]),
+        // Recurrent language models (ShrinkRNN foundation, docs/shrinkrnn.md): cell DAG, engine, trainer, checkpoint.
+        .target(name: "AutoShrinkLM", dependencies: ["AutoShrinkModel", "AutoShrinkEngine", "AutoShrinkData", "COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineSIMDFlags)]),
         .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
         .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
-            "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport",
+            "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport", "AutoShrinkLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkReport", "AutoShrinkSearch"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
+        .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkEngine", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
     ]

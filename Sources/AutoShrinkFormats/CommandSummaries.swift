@@ -54,13 +54,21 @@ public struct TrainSummary: JSONSummary, Sendable, Equatable {
     public var architecture: String
     public var architectureHash: String
     public var parameters: Int
+    /// `train --task lm` (docs/shrinkrnn.md): perplexities and training tokens per second; null for
+    /// image classifiers. For a language model `test_accuracy` is next-word accuracy,
+    /// `validation_accuracy` null and `train_images_per_second` 0.
+    public var validPerplexity: Double?
+    public var testPerplexity: Double?
+    public var trainTokensPerSecond: Double?
 
     public init(testAccuracy: Double, validationAccuracy: Double?, trainImagesPerSecond: Double, epochs: Int, seconds: Double,
-                checkpoint: String, architecture: String, architectureHash: String, parameters: Int) {
+                checkpoint: String, architecture: String, architectureHash: String, parameters: Int,
+                validPerplexity: Double? = nil, testPerplexity: Double? = nil, trainTokensPerSecond: Double? = nil) {
         self.testAccuracy = testAccuracy; self.validationAccuracy = validationAccuracy
         self.trainImagesPerSecond = trainImagesPerSecond; self.epochs = epochs; self.seconds = seconds
         self.checkpoint = checkpoint; self.architecture = architecture; self.architectureHash = architectureHash
         self.parameters = parameters
+        self.validPerplexity = validPerplexity; self.testPerplexity = testPerplexity; self.trainTokensPerSecond = trainTokensPerSecond
     }
 
     public typealias Keys = CodingKeys
@@ -68,6 +76,7 @@ public struct TrainSummary: JSONSummary, Sendable, Equatable {
         case epochs, seconds, checkpoint, architecture, parameters
         case testAccuracy = "test_accuracy", validationAccuracy = "validation_accuracy"
         case trainImagesPerSecond = "train_images_per_second", architectureHash = "architecture_hash"
+        case validPerplexity = "valid_perplexity", testPerplexity = "test_perplexity", trainTokensPerSecond = "train_tokens_per_second"
     }
 }
 
@@ -78,16 +87,22 @@ public struct EvaluateSummary: JSONSummary, Sendable, Equatable {
     public var images: Int
     public var seconds: Double
     public var checkpoint: String
+    /// `evaluate --task lm` (docs/shrinkrnn.md): test perplexity and predicted tokens; null for image
+    /// classifiers. For a language model `test_accuracy` is next-word accuracy, `test_loss` nats per
+    /// token and `images` 0.
+    public var testPerplexity: Double?
+    public var tokens: Int?
 
-    public init(testAccuracy: Double, testLoss: Double, images: Int, seconds: Double, checkpoint: String) {
+    public init(testAccuracy: Double, testLoss: Double, images: Int, seconds: Double, checkpoint: String,
+                testPerplexity: Double? = nil, tokens: Int? = nil) {
         self.testAccuracy = testAccuracy; self.testLoss = testLoss; self.images = images; self.seconds = seconds
-        self.checkpoint = checkpoint
+        self.checkpoint = checkpoint; self.testPerplexity = testPerplexity; self.tokens = tokens
     }
 
     public typealias Keys = CodingKeys
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case images, seconds, checkpoint
-        case testAccuracy = "test_accuracy", testLoss = "test_loss"
+        case images, seconds, checkpoint, tokens
+        case testAccuracy = "test_accuracy", testLoss = "test_loss", testPerplexity = "test_perplexity"
     }
 }
 

@@ -26,11 +26,15 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train on only this many images per class (class-balanced subset; default: all).")
     var trainPerClass: Int?
     @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
-    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH).") var out: String?
+    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH; runs/train-lm with --task lm).") var out: String?
+    @Option(help: "Task: classify (images, the default) or lm (word-level language model with an RNN cell, docs/shrinkrnn.md).")
+    var task: TrainingTask = .classify
+    @OptionGroup var lm: LanguageModelOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        if task == .lm { try LanguageModelCommands.refuseClassifierOptions(self) }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         try OptionCheck.integer(epochs, "--epochs", in: 1...100_000)
         try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
@@ -49,6 +53,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if task == .lm { return try LanguageModelCommands.train(self) }
         let out = Output(options: output)
         let start = DispatchTime.now()
         let context = engine.makeContext(output: out)
@@ -127,14 +132,17 @@ struct CostSummary {
 
 /// `autoshrink evaluate CHECKPOINT`: test accuracy of a checkpoint.
 struct EvaluateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Test accuracy of a checkpoint.")
+    static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Test accuracy of a checkpoint (test perplexity with --task lm).")
 
     @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String
     @OptionGroup var data: DatasetOptions
+    @Option(help: "Task: classify (images, the default) or lm (a language-model checkpoint: test perplexity).")
+    var task: TrainingTask = .classify
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        if task == .lm { return try LanguageModelCommands.evaluate(self) }
         let out = Output(options: output)
         let start = DispatchTime.now()
         let context = engine.makeContext(output: out)

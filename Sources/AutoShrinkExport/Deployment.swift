@@ -1,4 +1,5 @@
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkModel
 import Foundation
 

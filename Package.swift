@@ -8,6 +8,7 @@
 //   AutoShrinkProfiler -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, CArmadillo
 //                         (harness, profiles, estimator, latency fit, predictor)
 //   AutoShrinkSearch   -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS; AutoShrinkData
+//                         AutoShrinkSearch -> AutoShrinkTarget (Subprocess, for worker processes)
 //   AutoShrinkTarget   -> AutoShrinkFormats, TOMLKit (device files, toolchains, ELF sizes, runners, Subprocess)
 //   AutoShrinkFormats  (Foundation only: VersionedDocument loading, export.json, command summaries,
 //                       DeviceDescription, SafeName, ScratchFiles), under everything above
@@ -67,7 +68,7 @@ let package = Package(
         // Typed, versioned file formats and command summaries shared by writers and readers.
         .target(name: "AutoShrinkFormats"),
         .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData"]),
-        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
+        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkTarget"]),
         // The embedded C sources (kernels and harnesses) and their hash; nothing else.
         .target(name: "AutoShrinkCSources", plugins: ["EmbedCSources"]),
         // Reaching a device: device files, toolchains, ELF sizes, runners (local/ssh/qemu), subprocesses.

@@ -3,7 +3,8 @@
 // Layers (dependencies point down only), see docs/architecture.md:
 //   autoshrink (CLI)
 //   AutoShrinkReport   -> AutoShrinkSearch, AutoShrinkModel
-//   AutoShrinkExport   -> AutoShrinkProfiler, AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, CRuntime
+//   AutoShrinkDeploy   -> AutoShrinkExport, AutoShrinkProfiler, AutoShrinkTarget (run an export on a device)
+//   AutoShrinkExport   -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, AutoShrinkData, CRuntime
 //                         (the exporter calls the kernels' quantization and packing helpers)
 //   AutoShrinkProfiler -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, CArmadillo
 //                         (harness, profiles, estimator, latency fit, predictor)
@@ -76,10 +77,12 @@ let package = Package(
         // Measuring a device and predicting latency: harness, profiles, estimator, latency fit.
         .target(name: "AutoShrinkProfiler", dependencies: ["AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkModel", "CArmadillo"]),
         .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
-        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
+        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
+        // `autoshrink deploy`: runs an export on a device, compares with the export and the profile.
+        .target(name: "AutoShrinkDeploy", dependencies: ["AutoShrinkExport", "AutoShrinkProfiler", "AutoShrinkTarget", "AutoShrinkModel"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
-            "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkExport", "AutoShrinkReport",
+            "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -90,7 +93,7 @@ let package = Package(
         .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
         .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch"]),
+        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkEngine", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),

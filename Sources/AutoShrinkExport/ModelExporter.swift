@@ -1,8 +1,8 @@
+import AutoShrinkCSources
 import AutoShrinkData
-import AutoShrinkProfiler
-import AutoShrinkTarget
 import AutoShrinkEngine
 import AutoShrinkModel
+import AutoShrinkTarget
 import Foundation
 
 /// Test images on this machine as IDX files (plain or gzip) that the generated binary reads.
@@ -27,23 +27,14 @@ public struct TestImages: Sendable, Hashable {
         }
     }
 
-    /// Writes `dataset`'s raw pixels and labels as IDX files (images N x H x W for one channel,
-    /// N x C x H x W otherwise) named like the MNIST test files.
+    /// Writes `dataset`'s raw pixels and labels as IDX files (`IDXWriter.testSet`) named like the
+    /// MNIST test files.
     public static func write(_ dataset: Dataset, directory: String, limit: Int? = nil) throws -> TestImages {
         try FileProblem.createDirectory(directory)
-        let count = min(limit ?? dataset.count, dataset.count)
-        func header(_ dimensions: [Int]) -> [UInt8] {
-            var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
-            for dimension in dimensions { bytes += withUnsafeBytes(of: UInt32(dimension).bigEndian) { Array($0) } }
-            return bytes
-        }
-        let shape = dataset.channels == 1 ? [count, dataset.height, dataset.width]
-            : [count, dataset.channels, dataset.height, dataset.width]
-        let images = header(shape) + dataset.rawPixels[0..<(count * dataset.imageSize)]
-        let labels = header([count]) + dataset.labels[0..<count].map { UInt8(clamping: $0) }
+        let files = IDXWriter.testSet(dataset, limit: limit)
         let result = TestImages(images: "\(directory)/t10k-images-idx3-ubyte", labels: "\(directory)/t10k-labels-idx1-ubyte")
-        try AtomicFile.write(Data(images), to: result.images)
-        try AtomicFile.write(Data(labels), to: result.labels)
+        try AtomicFile.write(files.images, to: result.images)
+        try AtomicFile.write(files.labels, to: result.labels)
         return result
     }
 }

@@ -1,6 +1,5 @@
-import AutoShrinkProfiler
-import AutoShrinkTarget
 import AutoShrinkModel
+import AutoShrinkTarget
 import Foundation
 
 /// Builds the binaries of a generated project with a device's toolchain and measures their code.

@@ -2,6 +2,7 @@ import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkProfiler
 import AutoShrinkTarget
+import AutoShrinkDeploy
 import AutoShrinkExport
 import Foundation
 

@@ -6,6 +6,7 @@ import AutoShrinkReport
 import AutoShrinkSearch
 import Foundation
 import Testing
+import AutoShrinkDeploy
 @testable import AutoShrinkExport
 
 /// The report the quickstart writes, rendered from a real export (trained checkpoint, real exporter,

@@ -1,6 +1,7 @@
+import AutoShrinkExport
+import AutoShrinkModel
 import AutoShrinkProfiler
 import AutoShrinkTarget
-import AutoShrinkModel
 import Foundation
 
 /// What `Deployment.run` measured on a device, next to what the export and the profile expected.

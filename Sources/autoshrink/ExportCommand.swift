@@ -131,7 +131,7 @@ struct ExportCommand: ParsableCommand {
                                 latency.emulated ? " [emulated: not a hardware figure]" : ""))
         }
         for line in lines { out.result(line) }
-        out.json(report.manifest())
+        out.json(report.manifest)
     }
 }
 

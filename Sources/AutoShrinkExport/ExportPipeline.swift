@@ -90,10 +90,8 @@ struct ExportStaging {
     /// Runs `body`; its errors name files where the user will look for them, not in the staging folder.
     func run<T>(_ body: () throws -> T) throws -> T {
         func unstaged(_ file: String) -> String { file.hasPrefix(path + "/") ? destination + file.dropFirst(path.count) : file }
-        do { return try body() } catch let error as FileWriteError {
-            throw FileWriteError(path: unstaged(error.path), reason: error.reason)
-        } catch let error as FileAccessError {
-            throw FileAccessError(path: unstaged(error.path), reason: error.reason)
+        do { return try body() } catch let error as FileAccessError {
+            throw FileAccessError(path: unstaged(error.path), reason: error.reason, operation: error.operation)
         } catch let ToolchainError.compilationFailed(device, output, firstError) {
             throw ToolchainError.compilationFailed(device: device, output: unstaged(output), firstError: firstError)
         } catch let ToolchainError.notELF(file, reason) {

@@ -64,13 +64,9 @@ struct SearchCommand: ParsableCommand {
         try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
         try OptionCheck.integer(workers, "--workers", in: 1...256)
         try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
-        guard nodes >= 2, nodes <= 16 else { throw ValidationError("--nodes must be in 2...16") }
-        guard candidates >= 1 else { throw ValidationError("--candidates must be at least 1") }
-        guard proxyPerClass >= 1, validationPerClass >= 1 else { throw ValidationError("--proxy-per-class and --validation-per-class must be positive") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        guard !name.isEmpty, !name.contains("/") else { throw ValidationError("--name must be a plain name (no '/')") }
-        if inherit && strategy == .random { throw ValidationError("--inherit applies to --strategy autoshrink only") }
+        try OptionCheck.integer(nodes, "--nodes", in: 2...16)  // the same range and words as SearchConfiguration.validate
+        // --inherit only with the autoshrink strategy: SearchConfiguration.validate, run by the precheck
+        // in run() before anything is read or written.
         let latencyTerm = try parsedTerms().contains { $0.resource == .latencyMilliseconds }
         if maxLatencyMs != nil || latencyTerm, profile == nil {
             throw ValidationError("--max-latency-ms and latency_ms terms need --profile profiles/DEVICE.json")

@@ -2,14 +2,21 @@
 // autoshrink: topology-aware NAS (AutoShrink) for Linux edge devices.
 // Layers (dependencies point down only), see docs/architecture.md:
 //   autoshrink (CLI)
-//   AutoShrinkExport  -> AutoShrinkDevice -> AutoShrinkSearch -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS
-//   AutoShrinkReport  -> AutoShrinkSearch, AutoShrinkModel
-//   AutoShrinkFormats (Foundation only: VersionedDocument loading, export.json, command summaries,
-//                      DeviceDescription), under AutoShrinkModel and everything above it
+//   AutoShrinkReport   -> AutoShrinkSearch, AutoShrinkModel
+//   AutoShrinkDeploy   -> AutoShrinkExport, AutoShrinkProfiler, AutoShrinkTarget (run an export on a device)
+//   AutoShrinkExport   -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, AutoShrinkData, CRuntime
+//                         (the exporter calls the kernels' quantization and packing helpers)
+//   AutoShrinkProfiler -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, CArmadillo
+//                         (harness, profiles, estimator, latency fit, predictor)
+//   AutoShrinkSearch   -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS; AutoShrinkData
+//                         AutoShrinkSearch -> AutoShrinkTarget (Subprocess, for worker processes)
+//   AutoShrinkTarget   -> AutoShrinkFormats, TOMLKit (device files, toolchains, ELF sizes, runners, Subprocess)
+//   AutoShrinkFormats  (Foundation only: VersionedDocument loading, export.json, command summaries,
+//                       DeviceDescription, SafeName, ScratchFiles), under everything above
+//   AutoShrinkCSources (the embedded C sources and their hash)
 //   AutoShrinkData (datasets, CZlib)      CArmadillo (least squares)      CRuntime (C99 inference kernels)
-//   AutoShrinkExport -> CRuntime (the exporter calls the kernels' quantization and packing helpers)
 // C sources: Sources/CRuntime (kernels) and Sources/CHarness (profiler harness, export main/idx; not a
-// target, they contain main()) are embedded into AutoShrinkDevice at build time by the EmbedCSources
+// target, they contain main()) are embedded into AutoShrinkCSources at build time by the EmbedCSources
 // plugin (tool: embed-c-sources, library: CSourceEmbedding); nothing generated is committed.
 import Foundation
 import PackageDescription
@@ -62,17 +69,23 @@ let package = Package(
         // Typed, versioned file formats and command summaries shared by writers and readers.
         .target(name: "AutoShrinkFormats"),
         .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData"]),
-        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine"]),
-        .target(name: "AutoShrinkDevice", dependencies: ["AutoShrinkFormats", "AutoShrinkModel", "CArmadillo", "TOMLKit"],
-                plugins: ["EmbedCSources"]),
+        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkTarget"]),
+        // The embedded C sources (kernels and harnesses) and their hash; nothing else.
+        .target(name: "AutoShrinkCSources", plugins: ["EmbedCSources"]),
+        // Reaching a device: device files, toolchains, ELF sizes, runners (local/ssh/qemu), subprocesses.
+        .target(name: "AutoShrinkTarget", dependencies: ["AutoShrinkFormats", "TOMLKit"]),
+        // Measuring a device and predicting latency: harness, profiles, estimator, latency fit.
+        .target(name: "AutoShrinkProfiler", dependencies: ["AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkModel", "CArmadillo"]),
         // Recurrent language models (ShrinkRNN foundation, docs/shrinkrnn.md): cell DAG, engine, trainer, checkpoint.
         .target(name: "AutoShrinkLM", dependencies: ["AutoShrinkModel", "AutoShrinkEngine", "AutoShrinkData", "COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineSIMDFlags)]),
         .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
-        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
+        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
+        // `autoshrink deploy`: runs an export on a device, compares with the export and the profile.
+        .target(name: "AutoShrinkDeploy", dependencies: ["AutoShrinkExport", "AutoShrinkProfiler", "AutoShrinkTarget", "AutoShrinkModel"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
-            "AutoShrinkDevice", "AutoShrinkExport", "AutoShrinkReport", "AutoShrinkLM",
+            "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkReport", "AutoShrinkLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -81,9 +94,9 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["AutoShrinkModel", "AutoShrinkEngine"]),
         .testTarget(name: "SearchTests", dependencies: ["AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkData"]),
         .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
-        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkDevice", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
+        .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkModel", "AutoShrinkDevice", "AutoShrinkReport", "AutoShrinkSearch"]),
+        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
         .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),

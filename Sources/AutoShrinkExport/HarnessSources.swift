@@ -1,4 +1,4 @@
-import AutoShrinkDevice
+import AutoShrinkCSources
 
 // The model harness written into every export (Sources/CHarness/export, embedded at build time):
 // main.c (command line, benchmarks), idx.c/idx.h (IDX test files, gzip via its own inflate) and the

@@ -1,7 +1,8 @@
+import AutoShrinkCSources
 import AutoShrinkData
-import AutoShrinkDevice
 import AutoShrinkEngine
 import AutoShrinkModel
+import AutoShrinkTarget
 import Foundation
 
 /// Test images on this machine as IDX files (plain or gzip) that the generated binary reads.
@@ -26,23 +27,14 @@ public struct TestImages: Sendable, Hashable {
         }
     }
 
-    /// Writes `dataset`'s raw pixels and labels as IDX files (images N x H x W for one channel,
-    /// N x C x H x W otherwise) named like the MNIST test files.
+    /// Writes `dataset`'s raw pixels and labels as IDX files (`IDXWriter.testSet`) named like the
+    /// MNIST test files.
     public static func write(_ dataset: Dataset, directory: String, limit: Int? = nil) throws -> TestImages {
         try FileProblem.createDirectory(directory)
-        let count = min(limit ?? dataset.count, dataset.count)
-        func header(_ dimensions: [Int]) -> [UInt8] {
-            var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
-            for dimension in dimensions { bytes += withUnsafeBytes(of: UInt32(dimension).bigEndian) { Array($0) } }
-            return bytes
-        }
-        let shape = dataset.channels == 1 ? [count, dataset.height, dataset.width]
-            : [count, dataset.channels, dataset.height, dataset.width]
-        let images = header(shape) + dataset.rawPixels[0..<(count * dataset.imageSize)]
-        let labels = header([count]) + dataset.labels[0..<count].map { UInt8(clamping: $0) }
+        let files = IDXWriter.testSet(dataset, limit: limit)
         let result = TestImages(images: "\(directory)/t10k-images-idx3-ubyte", labels: "\(directory)/t10k-labels-idx1-ubyte")
-        try AtomicFile.write(Data(images), to: result.images)
-        try AtomicFile.write(Data(labels), to: result.labels)
+        try AtomicFile.write(files.images, to: result.images)
+        try AtomicFile.write(files.labels, to: result.labels)
         return result
     }
 }
@@ -69,59 +61,33 @@ public struct ExportOptions: Sendable {
     public init() {}
 }
 
-/// Everything an export produced and measured; `manifest()` is `export.json`.
+/// Everything an export produced and measured: `manifest` is `export.json` (also the `--json` summary
+/// of `autoshrink export`); beside it only what the manifest keeps as figures (code sizes, arena plans)
+/// and where the export is. The per-precision views below read the manifest.
 public struct ExportReport: Sendable {
+    public var manifest: ExportManifest
     public var directory: String
-    public var modelName: String
-    public var architectureHash: String
-    public var device: DeviceDescription
-    public var precision: ModelPrecision
-    /// Binary paths (under `directory`) by precision.
-    public var binaries: [ModelPrecision: String]
-    public var onnx: String?
-    public var onnxInt8: String?
-    public var dataset: String
-    public var testImages: Int?
-    public var checkpointTestAccuracy: Double?
-    public var accuracy: [ModelPrecision: Double]
-    public var peakResidentKiB: [ModelPrecision: Int]
     public var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize]
-    public var allKernelsTextBytes: Int
-    public var weightBytes: [ModelPrecision: Int]
-    public var quantizationConstantBytes: Int
     public var plans: [ModelPrecision: MemoryPlan]
+
+    public var device: DeviceDescription { manifest.device }
+    public var precision: ModelPrecision { manifest.precision }
+    public var binary: String { manifest.binary }
+    /// Binary paths (under `directory`) by precision.
+    public var binaries: [ModelPrecision: String] { manifest.binaries }
+    public var testImages: Int? { manifest.testImages }
+    public var accuracy: [ModelPrecision: Double] { Self.byPrecision(float: manifest.floatAccuracy, int8: manifest.int8Accuracy) }
+    public var latency: [ModelPrecision: LatencyMeasurement] { Self.byPrecision(float: manifest.latencyFloat, int8: manifest.latencyInt8) }
+    public var weightBytes: [ModelPrecision: Int] { Self.byPrecision(float: manifest.weightBytesFloat, int8: manifest.weightBytesInt8) }
+    public var allKernelsTextBytes: Int { manifest.textBytesAllKernels }
     /// Peak live activation bytes with one buffer per tensor and no reuse (int8, the cost model's figure).
-    public var unplannedPeakBytes: Int
-    public var latency: [ModelPrecision: LatencyMeasurement]
-    public var calibrationImages: Int
-    public var calibrationMethod: String
-    /// Quantization of every lowered tensor.
-    public var quantization: [TensorQuantizationRecord]
-    public var seconds: Double
+    public var unplannedPeakBytes: Int { manifest.arenaUnplannedPeakBytesInt8 }
 
-    public var binary: String { binaries[precision]! }
-
-    /// `export.json`, also the `--json` summary of `autoshrink export`.
-    public func manifest() -> ExportManifest {
-        let primary = precision
-        return ExportManifest(
-            exporterVersion: ModelExporter.version, autoshrinkVersion: AutoShrinkVersion.string, model: modelName,
-            architectureHash: architectureHash, architectureFile: "model.arch.json", runtimeHash: RuntimeSources.hash,
-            device: device, precision: primary, binary: binary, binaries: binaries, onnx: onnx, onnxInt8: onnxInt8,
-            dataset: dataset, testImages: testImages, checkpointTestAccuracy: checkpointTestAccuracy,
-            floatAccuracy: accuracy[.float32], int8Accuracy: accuracy[.int8], peakRSSKiB: peakResidentKiB[primary],
-            textBytes: codeSizes[primary]!.textBytes, textBytesModel: codeSizes[primary]!.modelTextBytes,
-            textBytesBinary: codeSizes[primary]!.binaryTextBytes, textBytesInt8: codeSizes[.int8]?.textBytes,
-            textBytesFloat: codeSizes[.float32]?.textBytes, textBytesAllKernels: allKernelsTextBytes,
-            weightBytes: weightBytes[primary]!, weightBytesInt8: weightBytes[.int8], weightBytesFloat: weightBytes[.float32],
-            quantizationConstantBytes: quantizationConstantBytes, arenaBytes: plans[primary]!.arenaBytes,
-            arenaLowerBoundBytes: plans[primary]!.lowerBoundBytes, arenaBytesInt8: plans[.int8]?.arenaBytes,
-            arenaLowerBoundBytesInt8: plans[.int8]?.lowerBoundBytes, arenaBytesFloat: plans[.float32]?.arenaBytes,
-            arenaLowerBoundBytesFloat: plans[.float32]?.lowerBoundBytes, arenaUnplannedPeakBytesInt8: unplannedPeakBytes,
-            planner: plans[primary]!.planner, latency: latency[primary], latencyFloat: latency[.float32],
-            latencyInt8: latency[.int8],
-            calibration: ExportManifest.Calibration(images: calibrationImages, method: calibrationMethod),
-            quantization: quantization, seconds: seconds)
+    static func byPrecision<T>(float: T?, int8: T?) -> [ModelPrecision: T] {
+        var values: [ModelPrecision: T] = [:]
+        values[.float32] = float
+        values[.int8] = int8
+        return values
     }
 }
 
@@ -146,149 +112,152 @@ public enum ModelExporter {
             : [.float32: ("model.c", "model"), .int8: ("model_int8.c", "model-int8")]
     }
 
+    /// The pipeline: `PreparedModel.prepare` (fold, calibrate, lay out, plan, quantize, set up the
+    /// generators), then in an `ExportStaging` folder `writeProject` and `writeONNX`, `buildBinaries`,
+    /// `measure` on the device, `manifest`, and `replaceDirectory` to put the staged project in place.
     public static func export(checkpoint: Checkpoint, calibration: Dataset, testImages: TestImages?,
                               device: DeviceDescription, outputDirectory: String, options: ExportOptions,
                               context: ExecutionContext, progress: (String) -> Void = { _ in }) throws -> ExportReport {
         let start = Date()
-        let architecture = checkpoint.architecture
-        let folded = try FoldedNetwork(checkpoint: checkpoint)
-        let graph = folded.graph
-        try QuantizedNetwork.checkSupported(graph)
-        let metadata = checkpoint.metadata
-        let normalization = Normalization(mean: metadata.normalizationMean, std: metadata.normalizationStd)
-        let input = graph.tensors[graph.input]
-        guard calibration.channels == input.channels, calibration.height == input.height, calibration.width == input.width else {
-            throw ExportError("calibration images are \(calibration.channels)x\(calibration.height)x\(calibration.width), the model expects \(input)")
-        }
-
-        progress("calibrating on \(min(options.calibrationImages, calibration.count)) training images (\(label(options.calibrationMethod)))")
-        let network = try checkpoint.makeNetwork(context: context)
-        let calibrationSet = calibration.normalization == normalization ? calibration : calibration.normalized(with: normalization)
-        let ranges = Calibration.collect(network: network, dataset: calibrationSet, limit: options.calibrationImages,
-                                         method: options.calibrationMethod)
-        let layout = ActivationLayout.optimized(graph: graph, planner: options.planner)
-        var plans: [ModelPrecision: MemoryPlan] = [:]
-        for precision in ModelPrecision.allCases {
-            let plan = options.planner.plan(layout.bufferRequests(bytesPerElement: precision.bytesPerElement), alignment: 16)
-            if let problem = layout.violations(plan: plan, bytesPerElement: precision.bytesPerElement).first {
-                throw ExportError("internal error: the \(plan.planner) plan overlaps live tensors (\(problem))")
-            }
-            plans[precision] = plan
-        }
-        let quantized = try QuantizedNetwork(network: folded, ranges: ranges, layout: layout, normalization: normalization)
-        let description = ExportDescription(
-            modelName: architecture.name, architectureHash: architecture.stableHash, dataset: metadata.dataset,
-            calibration: "\(ranges.images) training images, \(label(options.calibrationMethod))",
-            exporterVersion: "\(AutoShrinkVersion.string) (exporter \(version))", runtimeHash: RuntimeSources.hash)
-        let generators = Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { precision in
-            (precision, CModelGenerator(network: folded, layout: layout, quantized: precision == .int8 ? quantized : nil,
-                                        plan: plans[precision]!, precision: precision, normalization: normalization,
-                                        description: description))
-        })
-
-        // Stage the project next to its destination.
-        let fileManager = FileManager.default
-        let destination = URL(fileURLWithPath: outputDirectory).standardizedFileURL.path
-        let parent = (destination as NSString).deletingLastPathComponent
-        let name = (destination as NSString).lastPathComponent
-        try FileProblem.createDirectory(parent)
-        let staging = "\(parent)/.\(name).tmp-\(UUID().uuidString.prefix(8))"
-        try FileProblem.createDirectory(staging)
+        let model = try PreparedModel.prepare(checkpoint: checkpoint, calibration: calibration, options: options,
+                                              context: context, progress: progress)
+        let staging = try ExportStaging(outputDirectory: outputDirectory)
         var finished = false
-        defer { if !finished { try? fileManager.removeItem(atPath: staging) } }
-        // Errors name files where the user will look for them, not in the staging folder that is removed.
-        func inStaging<T>(_ body: () throws -> T) throws -> T {
-            func unstaged(_ path: String) -> String { path.hasPrefix(staging + "/") ? destination + path.dropFirst(staging.count) : path }
-            do { return try body() } catch let error as FileWriteError {
-                throw FileWriteError(path: unstaged(error.path), reason: error.reason)
-            } catch let error as FileAccessError {
-                throw FileAccessError(path: unstaged(error.path), reason: error.reason)
-            } catch let ToolchainError.compilationFailed(device, output, firstError) {
-                throw ToolchainError.compilationFailed(device: device, output: unstaged(output), firstError: firstError)
-            } catch let ToolchainError.notELF(path, reason) {
-                throw ToolchainError.notELF(path: unstaged(path), reason: reason)
-            }
-        }
+        defer { if !finished { staging.discard() } }
 
-        progress("generating C in \(destination)/ (arena \(plans[options.precision]!.arenaBytes) bytes, lower bound \(plans[options.precision]!.lowerBoundBytes))")
+        let primaryPlan = model.plans[options.precision]!
+        progress("generating C in \(staging.destination)/ (arena \(primaryPlan.arenaBytes) bytes, lower bound \(primaryPlan.lowerBoundBytes))")
         let files = files(primary: options.precision)
-        let sources = try inStaging { try writeProject(directory: staging, generators: generators, files: files, graph: graph,
-                                       description: description, device: device, architecture: architecture) }
-
-        var onnx: String?, onnxInt8: String?
-        try inStaging { try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.onnx") }
-        onnx = "\(destination)/model.onnx"
-        if options.quantizedONNX {
-            try inStaging {
-                try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging)/model.int8.onnx",
-                                       options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
-            }
-            onnxInt8 = "\(destination)/model.int8.onnx"
-        }
+        let sources = try staging.run { try writeProject(directory: staging.path, generators: model.generators, files: files,
+                                                         graph: model.graph, description: model.description, device: device,
+                                                         architecture: model.architecture) }
+        let onnx = try writeONNX(checkpoint: checkpoint, ranges: model.ranges, staging: staging, quantized: options.quantizedONNX)
 
         progress("building with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) for \(device.name) (\(device.architecture.rawValue))")
-        let builder = ProjectBuilder(device: device, extraFlags: options.extraCFlags)
-        let scratch = "\(staging)/.build"
-        let targets = ModelPrecision.allCases.map { ProjectBuilder.Target(modelSource: files[$0]!.source, binary: files[$0]!.binary) }
-        let build = try inStaging {
-            try builder.build(directory: staging, runtimeSources: sources.runtime, harnessSources: sources.harness,
-                              targets: targets, scratch: scratch)
-        }
-        try? fileManager.removeItem(atPath: scratch)
-        var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
-        for precision in ModelPrecision.allCases { codeSizes[precision] = build.codeSizes[files[precision]!.source] }
+        let build = try buildBinaries(sources: sources, files: files, device: device, options: options, staging: staging)
+        let measured = options.measure
+            ? try measure(binaries: build.binaries, files: files, testImages: testImages, device: device, options: options, progress: progress)
+            : Measurements()
 
-        var accuracy: [ModelPrecision: Double] = [:]
-        var peak: [ModelPrecision: Int] = [:]
-        var latency: [ModelPrecision: LatencyMeasurement] = [:]
-        var testCount: Int?
-        if options.measure {
-            let runner = makeRunner(for: device)
-            try runner.prepare()
-            defer { try? runner.cleanup() }
-            var uploadedTests: TestImages?
-            if let testImages {
-                progress("uploading test images to \(device.name)")
-                uploadedTests = TestImages(images: try runner.upload(testImages.images), labels: try runner.upload(testImages.labels))
-            }
-            for precision in [options.precision, options.precision == .int8 ? .float32 : .int8] {
-                let binary = try runner.upload(build.binaries[files[precision]!.source]!)
-                if let tests = uploadedTests {
-                    progress("running the \(precision.rawValue) binary on the test images (\(device.name))")
-                    let result = try ModelRun.classify(runner: runner, binary: binary, tests: tests, limit: options.testImageLimit,
-                                                       timeout: options.runTimeout)
-                    accuracy[precision] = result.accuracy
-                    peak[precision] = result.peakResidentKiB
-                    testCount = result.images
-                }
-                progress("timing the \(precision.rawValue) binary (\(options.benchRuns) runs)")
-                latency[precision] = try ModelRun.bench(runner: runner, binary: binary, runs: options.benchRuns,
-                                                        timeout: options.runTimeout)
-            }
-        }
+        let manifest = manifest(model: model, device: device, precision: options.precision, onnx: onnx, build: build,
+                                measured: measured, options: options, destination: staging.destination, files: files,
+                                seconds: Date().timeIntervalSince(start))
+        let report = ExportReport(manifest: manifest, directory: staging.destination, codeSizes: build.codeSizes, plans: model.plans)
+        try staging.run { try AtomicFile.write(try manifest.jsonData(pretty: true) + Data("\n".utf8), to: "\(staging.path)/export.json") }
 
-        let quantizationTable = graph.tensors.indices.map { tensor in
-            TensorQuantizationRecord(tensor: tensor, name: QuantizedNetwork.tensorName(tensor, graph),
-                                     scale: quantized.tensors[tensor].scale, zeroPoint: quantized.tensors[tensor].zeroPoint,
-                                     min: quantized.ranges[tensor].min, max: quantized.ranges[tensor].max)
-        }
-        let report = ExportReport(
-            directory: destination, modelName: architecture.name, architectureHash: architecture.stableHash, device: device,
-            precision: options.precision,
-            binaries: Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { ($0, "\(destination)/\(files[$0]!.binary)") }),
-            onnx: onnx, onnxInt8: onnxInt8, dataset: metadata.dataset, testImages: testCount,
-            checkpointTestAccuracy: metadata.testAccuracy, accuracy: accuracy, peakResidentKiB: peak, codeSizes: codeSizes,
-            allKernelsTextBytes: build.allKernelsTextBytes,
-            weightBytes: generators.mapValues(\.weightBytes),
-            quantizationConstantBytes: generators[.int8]!.quantizationConstantBytes, plans: plans,
-            unplannedPeakBytes: CostModel.costs(of: graph).peakActivationBytesInt8, latency: latency,
-            calibrationImages: ranges.images, calibrationMethod: label(options.calibrationMethod),
-            quantization: quantizationTable, seconds: Date().timeIntervalSince(start))
-        try inStaging { try AtomicFile.write(try report.manifest().jsonData(pretty: true) + Data("\n".utf8), to: "\(staging)/export.json") }
-
-        try replaceDirectory(destination, with: staging)
+        try replaceDirectory(staging.destination, with: staging.path)
         finished = true
         return report
+    }
+
+    /// `model.onnx` and, when asked, `model.int8.onnx` (QDQ, uint8 activations) in the staging folder;
+    /// returns their final paths.
+    static func writeONNX(checkpoint: Checkpoint, ranges: ActivationRanges, staging: ExportStaging,
+                          quantized: Bool) throws -> (float: String, int8: String?) {
+        try staging.run { try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging.path)/model.onnx") }
+        guard quantized else { return ("\(staging.destination)/model.onnx", nil) }
+        try staging.run {
+            try ONNXExporter.write(checkpoint: checkpoint, to: "\(staging.path)/model.int8.onnx",
+                                   options: ONNXExportOptions(precision: .qdq(ranges: ranges, activationType: .uint8)))
+        }
+        return ("\(staging.destination)/model.onnx", "\(staging.destination)/model.int8.onnx")
+    }
+
+    /// What the build produced, code sizes keyed by precision.
+    struct BuiltBinaries {
+        var binaries: [String: String]
+        var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize]
+        var allKernelsTextBytes: Int
+    }
+
+    /// Compiles every precision's binary with the device toolchain in the staging folder.
+    static func buildBinaries(sources: (runtime: [String], harness: [String]), files: [ModelPrecision: (source: String, binary: String)],
+                              device: DeviceDescription, options: ExportOptions, staging: ExportStaging) throws -> BuiltBinaries {
+        let builder = ProjectBuilder(device: device, extraFlags: options.extraCFlags)
+        let scratch = "\(staging.path)/.build"
+        let targets = ModelPrecision.allCases.map { ProjectBuilder.Target(modelSource: files[$0]!.source, binary: files[$0]!.binary) }
+        let build = try staging.run {
+            try builder.build(directory: staging.path, runtimeSources: sources.runtime, harnessSources: sources.harness,
+                              targets: targets, scratch: scratch)
+        }
+        try? FileManager.default.removeItem(atPath: scratch)
+        var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
+        for precision in ModelPrecision.allCases { codeSizes[precision] = build.codeSizes[files[precision]!.source] }
+        return BuiltBinaries(binaries: build.binaries, codeSizes: codeSizes, allKernelsTextBytes: build.allKernelsTextBytes)
+    }
+
+    /// What the binaries measured on the device, by precision.
+    struct Measurements {
+        var accuracy: [ModelPrecision: Double] = [:]
+        var peakResidentKiB: [ModelPrecision: Int] = [:]
+        var latency: [ModelPrecision: LatencyMeasurement] = [:]
+        var testImages: Int?
+    }
+
+    /// Uploads the binaries (and the test images) to the device, classifies and times them, main precision first.
+    static func measure(binaries: [String: String], files: [ModelPrecision: (source: String, binary: String)],
+                        testImages: TestImages?, device: DeviceDescription, options: ExportOptions,
+                        progress: (String) -> Void) throws -> Measurements {
+        var measured = Measurements()
+        let runner = makeRunner(for: device)
+        try runner.prepare()
+        defer { try? runner.cleanup() }
+        var uploadedTests: TestImages?
+        if let testImages {
+            progress("uploading test images to \(device.name)")
+            uploadedTests = TestImages(images: try runner.upload(testImages.images), labels: try runner.upload(testImages.labels))
+        }
+        for precision in [options.precision, options.precision == .int8 ? .float32 : .int8] {
+            let binary = try runner.upload(binaries[files[precision]!.source]!)
+            if let tests = uploadedTests {
+                progress("running the \(precision.rawValue) binary on the test images (\(device.name))")
+                let result = try ModelRun.classify(runner: runner, binary: binary, tests: tests, limit: options.testImageLimit,
+                                                   timeout: options.runTimeout)
+                measured.accuracy[precision] = result.accuracy
+                measured.peakResidentKiB[precision] = result.peakResidentKiB
+                measured.testImages = result.images
+            }
+            progress("timing the \(precision.rawValue) binary (\(options.benchRuns) runs)")
+            measured.latency[precision] = try ModelRun.bench(runner: runner, binary: binary, runs: options.benchRuns,
+                                                             timeout: options.runTimeout)
+        }
+        return measured
+    }
+
+    /// `export.json`: everything above, the main precision's figures first.
+    static func manifest(model: PreparedModel, device: DeviceDescription, precision primary: ModelPrecision,
+                         onnx: (float: String, int8: String?), build: BuiltBinaries, measured: Measurements,
+                         options: ExportOptions, destination: String, files: [ModelPrecision: (source: String, binary: String)],
+                         seconds: Double) -> ExportManifest {
+        let graph = model.graph
+        let quantizationTable = graph.tensors.indices.map { tensor in
+            TensorQuantizationRecord(tensor: tensor, name: QuantizedNetwork.tensorName(tensor, graph),
+                                     scale: model.quantized.tensors[tensor].scale, zeroPoint: model.quantized.tensors[tensor].zeroPoint,
+                                     min: model.quantized.ranges[tensor].min, max: model.quantized.ranges[tensor].max)
+        }
+        let binaries = Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { ($0, "\(destination)/\(files[$0]!.binary)") })
+        let codeSizes = build.codeSizes, plans = model.plans
+        let weightBytes = model.generators.mapValues(\.weightBytes)
+        return ExportManifest(
+            exporterVersion: version, autoshrinkVersion: AutoShrinkVersion.string, model: model.architecture.name,
+            architectureHash: model.architecture.stableHash, architectureFile: "model.arch.json", runtimeHash: RuntimeSources.hash,
+            device: device, precision: primary, binary: binaries[primary]!, binaries: binaries, onnx: onnx.float, onnxInt8: onnx.int8,
+            dataset: model.metadata.dataset, testImages: measured.testImages, checkpointTestAccuracy: model.metadata.testAccuracy,
+            floatAccuracy: measured.accuracy[.float32], int8Accuracy: measured.accuracy[.int8],
+            peakRSSKiB: measured.peakResidentKiB[primary],
+            textBytes: codeSizes[primary]!.textBytes, textBytesModel: codeSizes[primary]!.modelTextBytes,
+            textBytesBinary: codeSizes[primary]!.binaryTextBytes, textBytesInt8: codeSizes[.int8]?.textBytes,
+            textBytesFloat: codeSizes[.float32]?.textBytes, textBytesAllKernels: build.allKernelsTextBytes,
+            weightBytes: weightBytes[primary]!, weightBytesInt8: weightBytes[.int8], weightBytesFloat: weightBytes[.float32],
+            quantizationConstantBytes: model.generators[.int8]!.quantizationConstantBytes, arenaBytes: plans[primary]!.arenaBytes,
+            arenaLowerBoundBytes: plans[primary]!.lowerBoundBytes, arenaBytesInt8: plans[.int8]?.arenaBytes,
+            arenaLowerBoundBytesInt8: plans[.int8]?.lowerBoundBytes, arenaBytesFloat: plans[.float32]?.arenaBytes,
+            arenaLowerBoundBytesFloat: plans[.float32]?.lowerBoundBytes,
+            arenaUnplannedPeakBytesInt8: CostModel.costs(of: graph).peakActivationBytesInt8,
+            planner: plans[primary]!.planner, latency: measured.latency[primary], latencyFloat: measured.latency[.float32],
+            latencyInt8: measured.latency[.int8],
+            calibration: ExportManifest.Calibration(images: model.ranges.images, method: label(options.calibrationMethod)),
+            quantization: quantizationTable, seconds: seconds)
     }
 
     /// Writes every project file; returns the C sources (relative paths) of the runtime and the harness.

@@ -1,5 +1,5 @@
-import AutoShrinkDevice
 import AutoShrinkModel
+import AutoShrinkTarget
 import Foundation
 
 /// Builds the binaries of a generated project with a device's toolchain and measures their code.

@@ -1,6 +1,6 @@
 import Foundation
 
-// The device description types (`devices/<name>.toml`, parsed strictly by AutoShrinkDevice; embedded
+// The device description types (`devices/<name>.toml`, parsed strictly by AutoShrinkTarget; embedded
 // as JSON in profiles and in export.json). They live here so every file format can carry a device typed.
 
 /// The instruction set of a device; decides the cross compiler and the qemu binary.

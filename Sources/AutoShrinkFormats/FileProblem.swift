@@ -143,14 +143,24 @@ public enum FileProblem {
     }
 }
 
-/// A file that cannot be read or written; one line: `PATH: REASON`.
+/// A file that cannot be read, made or written: the one file error type of every layer. One line:
+/// `PATH: REASON` (`FileProblem` reads and folders), or `cannot write PATH: REASON` for a result file
+/// `AtomicFile` could not write (the reason then is the system's, e.g. "No space left on device").
 public struct FileAccessError: Error, CustomStringConvertible, LocalizedError, Equatable, Sendable {
+    /// What failed: reading or reaching the file, or writing a result file.
+    public enum Operation: Sendable, Equatable { case access, write }
     public var path: String
     public var reason: String
-    public init(path: String, reason: String) {
+    public var operation: Operation
+    public init(path: String, reason: String, operation: Operation = .access) {
         self.path = path
         self.reason = reason
+        self.operation = operation
     }
-    public var description: String { "\(path): \(reason)" }
+    /// A result file that could not be written, with the system's reason for `code`.
+    public static func write(path: String, errno code: Int32) -> FileAccessError {
+        FileAccessError(path: path, reason: String(cString: strerror(code)), operation: .write)
+    }
+    public var description: String { operation == .write ? "cannot write \(path): \(reason)" : "\(path): \(reason)" }
     public var errorDescription: String? { description }
 }

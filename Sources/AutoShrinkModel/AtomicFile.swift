@@ -20,7 +20,7 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        guard !name.isEmpty, name != ".", name != ".." else { throw FileWriteError(path: path, reason: "not a file name") }
+        guard !name.isEmpty, name != ".", name != ".." else { throw FileAccessError(path: path, reason: "not a file name", operation: .write) }
         let prefix = directory.isEmpty ? "" : directory + "/"
 
         // A fresh name per attempt; O_EXCL makes a clash (or an attacker's symlink) an error, not an overwrite.
@@ -31,7 +31,7 @@ public enum AtomicFile {
             descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
             if descriptor >= 0 || errno != EEXIST { break }
         }
-        guard descriptor >= 0 else { throw FileWriteError(path: path, errno: errno) }
+        guard descriptor >= 0 else { throw FileAccessError.write(path: path, errno: errno) }
 
         var renamed = false
         defer {
@@ -40,7 +40,7 @@ public enum AtomicFile {
         }
         var existing = stat()
         if stat(path, &existing) == 0, fchmod(descriptor, existing.st_mode & 0o7777) != 0 {
-            throw FileWriteError(path: path, errno: errno)
+            throw FileAccessError.write(path: path, errno: errno)
         }
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var offset = 0
@@ -48,17 +48,17 @@ public enum AtomicFile {
                 let written = posixWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw FileWriteError(path: path, errno: errno)
+                    throw FileAccessError.write(path: path, errno: errno)
                 }
                 offset += written
             }
         }
         // Some file systems (NFS, quotas) report a full disk only at fsync or close.
-        guard fsync(descriptor) == 0 else { throw FileWriteError(path: path, errno: errno) }
+        guard fsync(descriptor) == 0 else { throw FileAccessError.write(path: path, errno: errno) }
         let closed = close(descriptor)
         descriptor = -1
-        guard closed == 0 else { throw FileWriteError(path: path, errno: errno) }
-        guard rename(temporary, path) == 0 else { throw FileWriteError(path: path, errno: errno) }
+        guard closed == 0 else { throw FileAccessError.write(path: path, errno: errno) }
+        guard rename(temporary, path) == 0 else { throw FileAccessError.write(path: path, errno: errno) }
         renamed = true
         // Make the rename itself durable; a failure here cannot be undone and the data is in place.
         let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -98,23 +98,4 @@ public enum AtomicFile {
 /// `write(2)` (inside `AtomicFile` the name means the static method).
 private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
     write(descriptor, bytes, count)
-}
-
-/// A result file could not be written; one line: `cannot write PATH: REASON`.
-public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Equatable, Sendable {
-    public var path: String
-    /// The system's reason, e.g. "No space left on device" (ENOSPC) or "File too large" (EFBIG).
-    public var reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public init(path: String, errno code: Int32) {
-        self.init(path: path, reason: String(cString: strerror(code)))
-    }
-
-    public var description: String { "cannot write \(path): \(reason)" }
-    public var errorDescription: String? { description }
 }

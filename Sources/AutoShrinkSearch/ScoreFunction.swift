@@ -77,17 +77,73 @@ public struct HardLimits: Codable, Hashable, Sendable {
     }
 }
 
-/// One exceeded hard limit, e.g. `--max-latency-ms 2 (predicted 3.1 ms)`.
-public struct LimitViolation: Hashable, Sendable, CustomStringConvertible {
-    /// The command-line name of the limit, e.g. `--max-latency-ms`.
-    public var limit: String
-    /// The limit and the candidate's value, both in the limit's unit.
+/// A kind of hard limit. The raw values are the search's own names for them (as in messages of
+/// this module); the CLI shows its option names instead (`--max-latency-ms`, ...), see
+/// `LimitProblem.description(limitName:)` and `ScoreFunction.summary(limitName:)`.
+public enum LimitKind: String, CaseIterable, Codable, Sendable {
+    case latency = "max_latency_ms"
+    case peakActivationMemory = "max_peak_memory_kb"
+    case weights = "max_weights_kb"
+    case macs = "max_macs"
+
+    /// The unit of the limit and of a candidate's value beside it.
+    public var unit: String {
+        switch self {
+        case .latency: return "ms"
+        case .peakActivationMemory, .weights: return "KiB"
+        case .macs: return "MACs"
+        }
+    }
+}
+
+extension HardLimits {
+    /// The limit of `kind`, in its unit; nil when unset.
+    public func value(of kind: LimitKind) -> Double? {
+        switch kind {
+        case .latency: return maxLatencyMilliseconds
+        case .peakActivationMemory: return maxPeakActivationKilobytes
+        case .weights: return maxWeightKilobytes
+        case .macs: return maxMACs.map(Double.init)
+        }
+    }
+}
+
+/// One exceeded hard limit: its kind, the limit and the candidate's value, both in the limit's unit.
+public struct LimitViolation: Hashable, Sendable {
+    public var kind: LimitKind
     public var maximum: Double
     public var actual: Double
-    public var unit: String
+    public var unit: String { kind.unit }
 
-    public var description: String {
-        "\(limit) \(formatValue(maximum)) (candidate needs \(formatValue(actual)) \(unit))"
+    public init(kind: LimitKind, maximum: Double, actual: Double) {
+        self.kind = kind; self.maximum = maximum; self.actual = actual
+    }
+
+    /// e.g. `--max-latency-ms 2 (candidate needs 3.1 ms)` with the CLI's names.
+    public func description(limitName: (LimitKind) -> String) -> String {
+        "\(limitName(kind)) \(formatValue(maximum)) (candidate needs \(formatValue(actual)) \(unit))"
+    }
+}
+
+/// A hard limit that makes a search impossible or is itself invalid, carried by `SearchError.limit`
+/// so the CLI can word it with its option names (`description(limitName:)`).
+public enum LimitProblem: Hashable, Sendable {
+    /// Even the smallest network of the search space (cell without edges) exceeds the limit.
+    case cannotBeMet(LimitViolation)
+    /// The limit is zero, negative or not a number.
+    case notPositive(LimitKind)
+    /// A latency term or limit without a latency predictor.
+    case latencyNeedsPredictor
+
+    public func description(limitName: (LimitKind) -> String) -> String {
+        switch self {
+        case .cannotBeMet(let violation):
+            return "constraint \(limitName(violation.kind)) \(formatValue(violation.maximum)) cannot be met: the smallest network of this search space (cell without edges) needs \(formatValue(violation.actual)) \(violation.unit)"
+        case .notPositive(let kind):
+            return "\(limitName(kind)) must be positive"
+        case .latencyNeedsPredictor:
+            return "latency score terms and \(limitName(.latency)) need a latency predictor (give a device profile)"
+        }
     }
 }
 
@@ -121,24 +177,21 @@ public struct ScoreFunction: Codable, Hashable, Sendable {
         return total
     }
 
-    /// The hard limits `resources` exceeds, in a fixed order (latency, peak activations, weights, MACs).
+    /// The hard limits `resources` exceeds, in `LimitKind` order (latency, peak activations, weights, MACs).
     public func violations(_ resources: CandidateResources) -> [LimitViolation] {
-        var result: [LimitViolation] = []
-        if let maximum = limits.maxLatencyMilliseconds, let latency = resources.latencyMilliseconds, latency > maximum {
-            result.append(LimitViolation(limit: "--max-latency-ms", maximum: maximum, actual: latency, unit: "ms"))
+        LimitKind.allCases.compactMap { kind in
+            guard let maximum = limits.value(of: kind) else { return nil }
+            let actual: Double
+            switch kind {
+            case .latency:
+                guard let latency = resources.latencyMilliseconds else { return nil }
+                actual = latency
+            case .peakActivationMemory: actual = Double(resources.peakActivationBytes) / 1024
+            case .weights: actual = Double(resources.weightBytes) / 1024
+            case .macs: actual = Double(resources.macs)
+            }
+            return actual > maximum ? LimitViolation(kind: kind, maximum: maximum, actual: actual) : nil
         }
-        if let maximum = limits.maxPeakActivationKilobytes, Double(resources.peakActivationBytes) / 1024 > maximum {
-            result.append(LimitViolation(limit: "--max-peak-memory-kb", maximum: maximum,
-                                         actual: Double(resources.peakActivationBytes) / 1024, unit: "KiB"))
-        }
-        if let maximum = limits.maxWeightKilobytes, Double(resources.weightBytes) / 1024 > maximum {
-            result.append(LimitViolation(limit: "--max-weights-kb", maximum: maximum,
-                                         actual: Double(resources.weightBytes) / 1024, unit: "KiB"))
-        }
-        if let maximum = limits.maxMACs, resources.macs > maximum {
-            result.append(LimitViolation(limit: "--max-macs", maximum: Double(maximum), actual: Double(resources.macs), unit: "MACs"))
-        }
-        return result
     }
 
     /// True when no hard limit is exceeded.
@@ -150,28 +203,26 @@ public struct ScoreFunction: Codable, Hashable, Sendable {
             guard term.target > 0, term.target.isFinite else { throw SearchError("score term \(term.resource.rawValue): target must be positive") }
             guard term.weight >= 0, term.weight.isFinite else { throw SearchError("score term \(term.resource.rawValue): weight must be >= 0") }
         }
-        let limitValues: [(String, Double?)] = [
-            ("--max-latency-ms", limits.maxLatencyMilliseconds), ("--max-peak-memory-kb", limits.maxPeakActivationKilobytes),
-            ("--max-weights-kb", limits.maxWeightKilobytes), ("--max-macs", limits.maxMACs.map(Double.init)),
-        ]
-        for (name, value) in limitValues {
-            if let value, !(value > 0) { throw SearchError("\(name) must be positive") }
+        for kind in LimitKind.allCases {
+            if let value = limits.value(of: kind), !(value > 0) { throw SearchError(.notPositive(kind)) }
         }
     }
 
-    /// A one-line description, e.g. `acc - 0.1*log10(MACs/1e+06); limits: --max-macs 5e+06`.
-    public var summary: String {
+    /// A one-line description, e.g. `acc - 0.1*log10(MACs/1e+06); limits: max_macs 5e+06` (the CLI
+    /// passes its option names: `limits: --max-macs 5e+06`).
+    public func summary(limitName: (LimitKind) -> String) -> String {
         var text = "acc"
         for term in terms {
             text += " - \(formatValue(term.weight))*log10(\(term.resource.rawValue)/\(formatValue(term.target)))"
         }
-        var limitParts: [String] = []
-        if let value = limits.maxLatencyMilliseconds { limitParts.append("--max-latency-ms \(formatValue(value))") }
-        if let value = limits.maxPeakActivationKilobytes { limitParts.append("--max-peak-memory-kb \(formatValue(value))") }
-        if let value = limits.maxWeightKilobytes { limitParts.append("--max-weights-kb \(formatValue(value))") }
-        if let value = limits.maxMACs { limitParts.append("--max-macs \(value)") }
+        let limitParts = LimitKind.allCases.compactMap { kind in
+            limits.value(of: kind).map { kind == .macs ? "\(limitName(kind)) \(Int($0))" : "\(limitName(kind)) \(formatValue($0))" }
+        }
         return limitParts.isEmpty ? text : text + "; limits: " + limitParts.joined(separator: ", ")
     }
+
+    /// `summary(limitName:)` with `LimitKind`'s raw names.
+    public var summary: String { summary(limitName: \.rawValue) }
 }
 
 /// Measures a candidate's resources: the cost model, plus latency from the predictor if any.

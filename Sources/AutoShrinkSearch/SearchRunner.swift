@@ -73,17 +73,17 @@ public struct SearchRunner: Sendable {
     }
 
     /// Checks the configuration and that the smallest network of the space (the cell without
-    /// edges) meets every hard limit; returns its resources. Throws a one-line `SearchError`
-    /// naming the first unreachable limit and the smallest achievable value.
+    /// edges) meets every hard limit; returns its resources. Throws a `SearchError` (with its `limit`) naming the first
+    /// unreachable limit and the smallest achievable value (the CLI words it with its option names).
     public static func precheck(_ configuration: SearchConfiguration, meter: ResourceMeter) throws -> CandidateResources {
         try configuration.validate()
         if configuration.score.needsLatency && meter.latencyPredictor == nil {
-            throw SearchError("latency score terms and --max-latency-ms need a latency predictor (give a device profile)")
+            throw SearchError(.latencyNeedsPredictor)
         }
         let smallest = configuration.architecture(cell: configuration.emptiestCell, name: "\(configuration.architectureName)-smallest")
         let resources = try meter.measure(smallest)
         if let violation = configuration.score.violations(resources).first {
-            throw SearchError("constraint \(violation.limit) \(formatValue(violation.maximum)) cannot be met: the smallest network of this search space (cell without edges) needs \(formatValue(violation.actual)) \(violation.unit)")
+            throw SearchError(.cannotBeMet(violation))
         }
         return resources
     }

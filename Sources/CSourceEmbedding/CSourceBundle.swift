@@ -3,7 +3,7 @@
 /// (Sources/CHarness: the profiler's harness.c, the export's main.c and idx.c/idx.h).
 ///
 /// The build-tool plugin `EmbedCSources` runs `embed-c-sources`, which uses this type to render the
-/// files as Swift (`EmbeddedCSources` in AutoShrinkDevice); the tests use it to recompute the hash.
+/// files as Swift (`EmbeddedCSources` in AutoShrinkCSources); the tests use it to recompute the hash.
 public struct CSourceBundle: Sendable {
     /// Folders under Sources/ whose .c and .h files are embedded.
     public static let folders = ["CRuntime", "CHarness"]

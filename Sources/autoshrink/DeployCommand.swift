@@ -1,6 +1,8 @@
 import AutoShrinkFormats
 import ArgumentParser
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
+import AutoShrinkDeploy
 import AutoShrinkExport
 import Foundation
 

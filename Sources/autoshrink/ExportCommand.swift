@@ -1,7 +1,8 @@
 import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkEngine
 import AutoShrinkExport
 import AutoShrinkModel
@@ -130,7 +131,7 @@ struct ExportCommand: ParsableCommand {
                                 latency.emulated ? " [emulated: not a hardware figure]" : ""))
         }
         for line in lines { out.result(line) }
-        out.json(report.manifest())
+        out.json(report.manifest)
     }
 }
 

@@ -1,6 +1,7 @@
 import AutoShrinkFormats
 import ArgumentParser
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkModel
 import Foundation
 

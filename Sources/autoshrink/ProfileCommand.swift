@@ -1,7 +1,8 @@
 import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkModel
 import AutoShrinkSearch
 import Foundation

@@ -1,7 +1,8 @@
 import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkEngine
 import AutoShrinkModel
 import AutoShrinkSearch
@@ -74,13 +75,9 @@ struct SearchCommand: ParsableCommand {
         if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
             throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }
-        guard nodes >= 2, nodes <= 16 else { throw ValidationError("--nodes must be in 2...16") }
-        guard candidates >= 1 else { throw ValidationError("--candidates must be at least 1") }
-        guard proxyPerClass >= 1, validationPerClass >= 1 else { throw ValidationError("--proxy-per-class and --validation-per-class must be positive") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        guard !name.isEmpty, !name.contains("/") else { throw ValidationError("--name must be a plain name (no '/')") }
-        if inherit && strategy == .random { throw ValidationError("--inherit applies to --strategy autoshrink only") }
+        try OptionCheck.integer(nodes, "--nodes", in: 2...16)  // the same range and words as SearchConfiguration.validate
+        // --inherit only with the autoshrink strategy: SearchConfiguration.validate, run by the precheck
+        // in run() before anything is read or written.
         let latencyTerm = try parsedTerms().contains { $0.resource == .latencyMilliseconds }
         if maxLatencyMs != nil || latencyTerm, profile == nil {
             throw ValidationError("--max-latency-ms and latency_ms terms need --profile profiles/DEVICE.json")
@@ -98,7 +95,25 @@ struct SearchCommand: ParsableCommand {
         }
     }
 
+    /// The option that sets each hard limit: the Search layer reports limits as `LimitKind`, the
+    /// messages a user reads name the options they type.
+    static func optionName(_ kind: LimitKind) -> String {
+        switch kind {
+        case .latency: return "--max-latency-ms"
+        case .peakActivationMemory: return "--max-peak-memory-kb"
+        case .weights: return "--max-weights-kb"
+        case .macs: return "--max-macs"
+        }
+    }
+
     func run() throws {
+        do { try search() } catch let error as SearchError {
+            guard let limit = error.limit else { throw error }
+            throw CLIError(limit.description(limitName: Self.optionName))
+        }
+    }
+
+    func search() throws {
         let out = Output(options: output)
         _ = engine.makeContext(output: out)  // configures and checks OpenBLAS; candidates get their own contexts
         let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
@@ -144,7 +159,7 @@ struct SearchCommand: ParsableCommand {
               macro        \(configuration.skeleton)\(configuration.macro == nil ? " (reference)" : "") (--macro \(macro))
               proxy        \(data.dataset.rawValue): \(proxyPerClass)/class train, \(validationPerClass)/class validation; \
             Adam lr \(lr), batch \(batchSize), <= \(epochs) epochs with early exits\(inherit ? ", weights inherited from the parent" : "")
-              score        \(score.summary)
+              score        \(score.summary(limitName: Self.optionName))
               profile      \(predictor.map { "\($0.identity)" } ?? "none (resources from the cost model)")
               engine       \(workers) worker(s) x \(threadsPerWorker) thread(s), seed \(engine.seed), \(BLASConfiguration.summary)
             """)
@@ -153,7 +168,7 @@ struct SearchCommand: ParsableCommand {
         let evaluator: any CandidateEvaluator = workers == 1
             ? TrainingEvaluator(task: task, configuration: configuration, threads: engine.threads)
             : WorkerProcessEvaluator(configuration: configuration, dataDirectory: data.dataDir, threads: threadsPerWorker,
-                                     runDirectory: runDirectory)
+                                     runDirectory: runDirectory, workerCommand: ["/proc/self/exe", "search-worker"])
         let runner = SearchRunner(configuration: configuration, runDirectory: runDirectory, evaluator: evaluator,
                                   latencyPredictor: predictor, observer: PrintingObserver(output: out))
         let result = try runner.run(resume: resume, force: force)
@@ -229,43 +244,9 @@ final class PrintingObserver: SearchObserver, @unchecked Sendable {
     }
 }
 
-/// Trains each candidate in a separate `autoshrink search-worker` process with its share of the
-/// threads, so W candidates train in parallel without sharing a heap or a BLAS. The worker
-/// re-derives the proxy task from the same seed, so results equal in-process training.
-struct WorkerProcessEvaluator: CandidateEvaluator {
-    let configuration: SearchConfiguration
-    let dataDirectory: String?
-    let threads: Int
-    let runDirectory: String
-
-    func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
-        let scratch = runDirectory + "/work"
-        try FileProblem.createDirectory(scratch)
-        let architecturePath = scratch + "/\(request.candidateID).arch.json"
-        let configurationPath = scratch + "/config.json"
-        try request.architecture.write(to: architecturePath)
-        if !FileManager.default.fileExists(atPath: configurationPath) {
-            try AtomicFile.write(configuration.canonicalJSON(), to: configurationPath)
-        }
-        var arguments = ["search-worker", "--config", configurationPath, "--arch", architecturePath,
-                         "--seed", String(request.seed), "--threads", String(threads), "--parent-pid", String(getpid())]
-        if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
-        if let parent = request.parentWeightsPath { arguments += ["--parent-weights", parent] }
-        if let output = request.weightsOutputPath { arguments += ["--weights-out", output] }
-        let outcome = try runSubprocess(executable: "/proc/self/exe", arguments: arguments)
-        guard case .finished(let result) = outcome else { throw SearchError("worker for \(request.candidateID) timed out") }
-        defer { try? FileManager.default.removeItem(atPath: architecturePath) }
-        guard result.exitStatus == 0, let line = result.stdout.split(separator: "\n").last,
-              let decoded = try? JSONDecoder().decode(EvaluationResult.self, from: Data(line.utf8)) else {
-            let reason = result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.exitStatus)"
-            throw SearchError("worker for \(request.candidateID) failed: \(reason)")
-        }
-        return decoded
-    }
-}
-
 /// `autoshrink search-worker` (internal): trains one candidate for a parallel search and prints
-/// its EvaluationResult as JSON.
+/// its EvaluationResult as JSON. Its options are the worker protocol of `WorkerProcessEvaluator`
+/// (AutoShrinkSearch), which starts it.
 struct SearchWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "search-worker", abstract: "Internal: train one search candidate.",
                                                     shouldDisplay: false)

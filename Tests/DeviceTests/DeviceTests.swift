@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 @Suite("Device description files")
 struct DeviceTests {

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import AutoShrinkEngine
 import AutoShrinkTestSupport
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// The latency estimator of Sources/CHarness/common/estimator.h (shared by the profiler harness and the
 /// export's --bench) and its Swift twin `RoundEstimator`: a C driver including estimator.h is compiled

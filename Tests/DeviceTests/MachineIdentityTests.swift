@@ -1,7 +1,8 @@
 import AutoShrinkModel
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// Profiles record the machine they were measured on (CPU model, cores, SIMD flags) and are refused
 /// on another machine unless the user allows it (issues 12 and 15: an AVX-512 profile used on an

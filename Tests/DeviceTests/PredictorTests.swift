@@ -1,7 +1,8 @@
 import AutoShrinkModel
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// A profile made by hand: `entries` as (configuration, median us), the given calibration and runtime hash.
 func handMadeProfile(_ entries: [(OperatorConfiguration, Double)], calibration: LatencyCalibration = .identity,

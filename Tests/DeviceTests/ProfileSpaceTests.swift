@@ -1,7 +1,8 @@
 import AutoShrinkModel
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 @Suite("Profile space: operator enumeration and network sampling")
 struct ProfileSpaceTests {

@@ -5,7 +5,8 @@ import AutoShrinkTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// A space small enough to profile in seconds: 3-node cells, widths 4/8/16, 8x8 inputs, 3 classes.
 let tinySpace = ProfileSpace.cellSpace(name: "tiny", nodes: 3, baseWidth: 4,

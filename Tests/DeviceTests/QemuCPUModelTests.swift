@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// The qemu runner checks `runner.cpu` against the emulator's models before anything is built,
 /// and runs armv7 binaries with qemu-arm (docs/devices.md, "Which CPUs each file stands for").

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 @Suite("qemu runner", .enabled(if: hasAArch64Toolchain, "aarch64-linux-gnu-gcc, qemu-aarch64 or /usr/aarch64-linux-gnu missing (tools/setup)"))
 struct QemuRunnerTests {

@@ -1,7 +1,8 @@
 import CSourceEmbedding
 import Foundation
 import Testing
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// The C sources embedded at build time by the EmbedCSources plugin (docs/architecture.md, "C sources").
 @Suite("Embedded C sources")

@@ -4,7 +4,8 @@ import AutoShrinkTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 
 /// Against a real sshd on 127.0.0.1 started by tools/test-sshd in a temp dir (own config, host key, client key).
 @Suite("SSH runner", .enabled(if: TestSSHServer.isAvailable, "sshd, ssh, scp or ssh-keygen missing (tools/setup installs openssh-server and openssh-client)"))

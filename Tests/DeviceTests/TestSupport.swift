@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import AutoShrinkTestSupport
-@testable import AutoShrinkDevice
+@testable import AutoShrinkProfiler
+@testable import AutoShrinkTarget
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,9 +1,11 @@
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkEngine
 import AutoShrinkModel
 import Foundation
 import Testing
+import AutoShrinkDeploy
 @testable import AutoShrinkExport
 
 /// End to end on Fashion-MNIST: a refnet trained for one quick epoch, exported for the local device,

@@ -1,5 +1,6 @@
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkEngine
 import AutoShrinkModel
 import Foundation

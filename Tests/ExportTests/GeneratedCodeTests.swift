@@ -1,5 +1,6 @@
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkModel
 import Foundation
 import Testing

@@ -1,10 +1,12 @@
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import AutoShrinkModel
 import AutoShrinkReport
 import AutoShrinkSearch
 import Foundation
 import Testing
+import AutoShrinkDeploy
 @testable import AutoShrinkExport
 
 /// The report the quickstart writes, rendered from a real export (trained checkpoint, real exporter,

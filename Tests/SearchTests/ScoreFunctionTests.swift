@@ -33,11 +33,11 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
     let score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: 3, maxPeakActivationKilobytes: 100,
                                                             maxWeightKilobytes: 100, maxMACs: 5_000_000))
     let violations = score.violations(resources)
-    #expect(violations.map(\.limit) == ["--max-latency-ms", "--max-peak-memory-kb", "--max-macs"])
+    #expect(violations.map(\.kind) == [.latency, .peakActivationMemory, .macs])
     #expect(violations[1].actual == 200_000.0 / 1024)
     #expect(!score.isFeasible(resources))
-    #expect(score.summary.contains("limits: --max-latency-ms 3, --max-peak-memory-kb 100, --max-weights-kb 100, --max-macs 5000000"))
-    #expect(throws: SearchError("--max-macs must be positive")) {
+    #expect(score.summary.contains("limits: max_latency_ms 3, max_peak_memory_kb 100, max_weights_kb 100, max_macs 5000000"))
+    #expect(throws: SearchError(.notPositive(.macs))) {
         try ScoreFunction(terms: [], limits: HardLimits(maxMACs: 0)).validate()
     }
     #expect(throws: SearchError.self) { try ScoreFunction(terms: [ResourceTerm(.macs, target: 0, weight: 1)]).validate() }
@@ -51,7 +51,7 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
     let evaluator = PseudoAccuracyEvaluator(failAfter: 0)  // training would throw Crash instead
     // The emptiest 5-node network (stem 1->32 conv3x3 at 28x28 and identity/pool cells, width 4):
     // 784*32*9 = 225,792 MACs + linear 32->10 = 320.
-    #expect(throws: SearchError("constraint --max-macs 1000 cannot be met: the smallest network of this search space (cell without edges) needs 226112 MACs")) {
+    #expect(throws: SearchError(.cannotBeMet(LimitViolation(kind: .macs, maximum: 1_000, actual: 226_112)))) {
         _ = try SearchRunner(configuration: configuration, runDirectory: path, evaluator: evaluator).run()
     }
     #expect(!FileManager.default.fileExists(atPath: path))
@@ -64,7 +64,7 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
         Issue.record("expected a refusal")
     } catch {
         let message = "\(error)"
-        #expect(message.hasPrefix("constraint --max-peak-memory-kb 1 cannot be met"))
+        #expect(message.hasPrefix("constraint max_peak_memory_kb 1 cannot be met"))
         #expect(message.hasSuffix("needs 30.62 KiB"))  // 31,360 int8 bytes / 1024
         #expect(!message.contains("\n"))
     }

@@ -16,7 +16,7 @@
  * sorted round medians x(1) <= ... <= x(n), [x(j), x(k)] where j is the largest rank with
  * P(B <= j - 1) <= 2.5 % and k the smallest with P(B <= k - 1) >= 97.5 %, B ~ Binomial(n, 1/4);
  * ranks outside 1..n are clamped (few rounds give the whole range). The Swift twin is
- * `RoundEstimator` (Sources/AutoShrinkDevice/Profiler/Estimator.swift); EstimatorTests checks that both
+ * `RoundEstimator` (Sources/AutoShrinkProfiler/Estimator.swift); EstimatorTests checks that both
  * agree and that the estimator converges on heavy-tailed noise.
  *
  * Pinning: as_est_pin(cpu) pins the calling process to one core with sched_setaffinity (Linux, when the

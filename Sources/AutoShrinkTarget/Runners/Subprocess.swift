@@ -1,4 +1,4 @@
-import AutoShrinkModel
+import AutoShrinkFormats
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import AutoShrinkModel
+import AutoShrinkFormats
 import Foundation
 
 /// Runs binaries on this machine by fork/exec; the reference runner the others are tested against.

@@ -26,7 +26,7 @@ public enum SafeName {
     }
 
     /// `name` with control characters escaped and cut to a readable length, for messages.
-    static func printable(_ name: String) -> String {
+    public static func printable(_ name: String) -> String {
         let escaped = name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
         return escaped.count > 80 ? String(escaped.prefix(80)) + "..." : escaped
     }

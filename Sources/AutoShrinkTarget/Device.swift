@@ -1,4 +1,3 @@
-import AutoShrinkModel
 import Foundation
 import TOMLKit
 @_exported import AutoShrinkFormats

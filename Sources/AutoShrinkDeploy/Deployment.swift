@@ -1,5 +1,7 @@
-import AutoShrinkDevice
+import AutoShrinkExport
 import AutoShrinkModel
+import AutoShrinkProfiler
+import AutoShrinkTarget
 import Foundation
 
 /// What `Deployment.run` measured on a device, next to what the export and the profile expected.

@@ -374,140 +374,178 @@ public struct CModelGenerator {
         ["DATA", "HEIGHT", "WIDTH", "CHANNELS", "PIXEL_STRIDE"].map { macro(tensor, $0) }.joined(separator: ", ")
     }
 
+    /// What every per-operator emitter needs about the layer it writes.
+    private struct LayerEmission {
+        let step: Int
+        let layer: LayerNode
+        /// C identifier of the layer, and its upper-case form for macros.
+        let name: String
+        let upper: String
+        var input: Int { layer.inputs[0] }
+        var output: Int { layer.output }
+    }
+
+    /// Writes one layer: a header comment, the operator's constants (written by its emitter), and
+    /// `run_<name>` holding the kernel calls the emitter returned. One emitter per operator, so adding
+    /// an operator (or a fused one) is one new function and one `case` here.
     private func writeLayer(_ out: inout CWriter, step: Int, layer: LayerNode) {
         let summary = Self.layerSummary(layer, graph: graph, layout: layout)
         guard hasWork(step) else { return }
         let name = Self.identifier(layer.name)
-        let upper = name.uppercased()
-        let input = layer.inputs[0], output = layer.output
+        let emission = LayerEmission(step: step, layer: layer, name: name, upper: name.uppercased())
         out.line("/* ---- layer \(step): \(layer.name), \(summary) ---- */")
         out.line()
-        var body: [String] = []
-        let suffix = precision.suffix
+        let body: [String]
         switch layer.operation {
-        case .convolution(let spec):
-            let folded = network.layers[layer.name]!
-            let reduction = spec.kernel * spec.kernel * (spec.inputChannels / spec.groups)
-            if spec.isDepthwise {
-                out.line("/* weights [3][3][C] */")
-                writeWeights(&out, name: name, values: folded.weights, layerStep: step) { weights in
-                    WeightPacking.depthwise(weights, channels: spec.outputChannels)
-                }
-            } else {
-                out.line(precision == .int8
-                         ? "/* weights [R4 = \((reduction + 3) / 4)][C_out = \(spec.outputChannels)][4], R = \(spec.kernel)*\(spec.kernel)*\(spec.inputChannels) (entries r >= R are 0) */"
-                         : "/* weights [R = \(spec.kernel)*\(spec.kernel)*\(spec.inputChannels)][C_out = \(spec.outputChannels)] */")
-                writeDenseWeights(&out, name: name, folded: folded, step: step, outputChannels: spec.outputChannels,
-                                  inputChannels: spec.inputChannels, kernel: spec.kernel)
-            }
-            writeBiasAndRequant(&out, name: name, step: step, folded: folded)
-            out.define("\(upper)_STRIDE", "\(spec.stride)")
-            if !spec.isDepthwise && spec.kernel > 1 { out.define("\(upper)_KERNEL_SIZE", "\(spec.kernel)") }
-            out.line()
-            if precision == .int8 {
-                let zero = macro(input, "ZERO_POINT")
-                if spec.isDepthwise {
-                    body.append("as_depthwise_conv3x3_s8(\(view(input)), \(zero), \(name)_weights, \(name)_bias, \(upper)_STRIDE, &\(name)_requant, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-                } else if spec.kernel == 1 {
-                    body.append("as_pointwise_conv_s8(\(view(input)), \(zero), \(name)_weights, \(name)_bias, \(upper)_STRIDE, \(macro(output, "CHANNELS")), &\(name)_requant, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-                } else {
-                    body.append("as_conv2d_s8(\(view(input)), \(zero), \(name)_weights, \(name)_bias, \(upper)_KERNEL_SIZE, \(upper)_STRIDE, \(macro(output, "CHANNELS")), &\(name)_requant, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-                }
-            } else {
-                let activation = activationConstant(spec.activation)
-                if spec.isDepthwise {
-                    body.append("as_depthwise_conv3x3_f32(\(view(input)), \(name)_weights, \(name)_bias, \(upper)_STRIDE, \(activation), \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-                } else if spec.kernel == 1 {
-                    body.append("as_pointwise_conv_f32(\(view(input)), \(name)_weights, \(name)_bias, \(upper)_STRIDE, \(macro(output, "CHANNELS")), \(activation), \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-                } else {
-                    body.append("as_conv2d_f32(\(view(input)), \(name)_weights, \(name)_bias, \(upper)_KERNEL_SIZE, \(upper)_STRIDE, \(macro(output, "CHANNELS")), \(activation), \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-                }
-            }
+        case .convolution(let spec): body = emitConvolution(&out, emission, spec: spec)
         case .linear(let inputFeatures, let outputFeatures):
-            let folded = network.layers[layer.name]!
-            out.line(precision == .int8
-                     ? "/* weights [R4 = \((inputFeatures + 3) / 4)][C_out = \(outputFeatures)][4], R = C_in = \(inputFeatures) */"
-                     : "/* weights [C_in = \(inputFeatures)][C_out = \(outputFeatures)] */")
-            writeDenseWeights(&out, name: name, folded: folded, step: step, outputChannels: outputFeatures,
-                              inputChannels: inputFeatures, kernel: 1)
-            writeBiasAndRequant(&out, name: name, step: step, folded: folded)
-            out.line()
-            if precision == .int8 {
-                body.append("as_fully_connected_s8(\(macro(input, "DATA")), \(macro(input, "CHANNELS")), \(macro(input, "ZERO_POINT")), \(name)_weights, \(name)_bias, \(macro(output, "CHANNELS")), &\(name)_requant, \(macro(output, "DATA")));")
-            } else {
-                body.append("as_fully_connected_f32(\(macro(input, "DATA")), \(macro(input, "CHANNELS")), \(name)_weights, \(name)_bias, \(macro(output, "CHANNELS")), AS_ACTIVATION_NONE, \(macro(output, "DATA")));")
-            }
-        case .maxPool:
-            body.append("as_max_pool2x2_\(suffix)(\(view(input)), \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-        case .add:
-            let other = layer.inputs[1]
-            if case .add(let parameters)? = quantized?.layers[step] {
-                out.line("/* TFLite ADD: both inputs to the common scale 2 max(s1, s2), summed, requantized to the output. */")
-                out.line("""
-                static const as_add_params_s8 \(name)_params = {
-                    .input1_zero_point = \(macro(input, "ZERO_POINT")),
-                    .input2_zero_point = \(macro(other, "ZERO_POINT")),
-                    .output_zero_point = \(macro(output, "ZERO_POINT")),
-                    .left_shift = AS_ADD_LEFT_SHIFT,
-                    .input1_multiplier = \(parameters.input1.multiplier),
-                    .input1_shift = \(parameters.input1.shift),
-                    .input2_multiplier = \(parameters.input2.multiplier),
-                    .input2_shift = \(parameters.input2.shift),
-                    .output_multiplier = \(parameters.output.multiplier),
-                    .output_shift = \(parameters.output.shift),
-                    .activation_min = \(parameters.activationMin),
-                    .activation_max = \(parameters.activationMax),
-                };
-
-                """)
-                body.append("as_add_s8(\(macro(input, "DATA")), \(macro(input, "PIXEL_STRIDE")), \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), \(macro(output, "HEIGHT")), \(macro(output, "WIDTH")), \(macro(output, "CHANNELS")), &\(name)_params, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-            } else {
-                body.append("as_add_f32(\(macro(input, "DATA")), \(macro(input, "PIXEL_STRIDE")), \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), \(macro(output, "HEIGHT")), \(macro(output, "WIDTH")), \(macro(output, "CHANNELS")), AS_ACTIVATION_NONE, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));")
-            }
-        case .globalAveragePool:
-            if case .globalAveragePool(let multiplier)? = quantized?.layers[step] {
-                out.line("/* s_in / (s_out * H * W) = multiplier * 2^(shift - 31) */")
-                out.define("\(upper)_MULTIPLIER", "\(multiplier.multiplier)")
-                out.define("\(upper)_SHIFT", cInt(Int(multiplier.shift)))
-                out.line()
-                body.append("as_global_avg_pool_s8(\(view(input)), \(macro(input, "ZERO_POINT")), \(upper)_MULTIPLIER, \(upper)_SHIFT, \(macro(output, "ZERO_POINT")), \(macro(output, "DATA")));")
-            } else {
-                body.append("as_global_avg_pool_f32(\(view(input)), \(macro(output, "DATA")));")
-            }
-        case .concat:
-            var offsets = [Int: Int]()
-            var running = 0
-            for source in layer.inputs { offsets[source] = running; running += graph.tensors[source].channels }
-            let copies: [ConcatCopy]
-            if case .concat(let list)? = quantized?.layers[step] {
-                copies = list
-            } else {
-                copies = (layout.concatCopies[step] ?? []).map { ConcatCopy(input: $0, channelOffset: offsets[$0]!, requantization: nil) }
-            }
-            for (index, copy) in copies.enumerated() {
-                let source = copy.input
-                let destination = macro(output, "DATA") + (copy.channelOffset > 0 ? " + \(copy.channelOffset)" : "")
-                let sourceView = "\(macro(source, "DATA")), \(macro(source, "HEIGHT")), \(macro(source, "WIDTH")), \(macro(source, "CHANNELS")), \(macro(source, "PIXEL_STRIDE"))"
-                if let requantization = copy.requantization {
-                    if index == 0 || copies[..<index].allSatisfy({ $0.requantization == nil }) {
-                        out.line("/* inputs of another quantization: s_in / s_out = multiplier * 2^(shift - 31) */")
-                    }
-                    out.define("\(upper)_COPY\(index)_MULTIPLIER", "\(requantization.multiplier)")
-                    out.define("\(upper)_COPY\(index)_SHIFT", cInt(Int(requantization.shift)))
-                    body.append("as_requantize_s8(\(sourceView), \(macro(source, "ZERO_POINT")), \(upper)_COPY\(index)_MULTIPLIER, \(upper)_COPY\(index)_SHIFT, \(macro(output, "ZERO_POINT")), \(destination), \(macro(output, "PIXEL_STRIDE")));")
-                } else {
-                    body.append("as_copy_channels_\(suffix)(\(sourceView), \(destination), \(macro(output, "PIXEL_STRIDE")));")
-                }
-            }
-            if copies.contains(where: { $0.requantization != nil }) { out.line() }
-        case .dropout:
-            break
+            body = emitLinear(&out, emission, inputFeatures: inputFeatures, outputFeatures: outputFeatures)
+        case .maxPool: body = emitMaxPool(&out, emission)
+        case .add: body = emitAdd(&out, emission)
+        case .globalAveragePool: body = emitGlobalAveragePool(&out, emission)
+        case .concat: body = emitConcat(&out, emission)
+        case .dropout: body = []
         }
         out.line("static void run_\(name)(void)")
         out.line("{")
         for statement in body { out.statement(statement) }
         out.line("}")
         out.line()
+    }
+
+    /// Convolution (KxK, pointwise or depthwise 3x3): packed weights, bias, requantization, the kernel call.
+    private func emitConvolution(_ out: inout CWriter, _ e: LayerEmission, spec: ConvolutionSpec) -> [String] {
+        let (name, upper, input, output) = (e.name, e.upper, e.input, e.output)
+        let folded = network.layers[e.layer.name]!
+        let reduction = spec.kernel * spec.kernel * (spec.inputChannels / spec.groups)
+        if spec.isDepthwise {
+            out.line("/* weights [3][3][C] */")
+            writeWeights(&out, name: name, values: folded.weights, layerStep: e.step) { weights in
+                WeightPacking.depthwise(weights, channels: spec.outputChannels)
+            }
+        } else {
+            out.line(precision == .int8
+                     ? "/* weights [R4 = \((reduction + 3) / 4)][C_out = \(spec.outputChannels)][4], R = \(spec.kernel)*\(spec.kernel)*\(spec.inputChannels) (entries r >= R are 0) */"
+                     : "/* weights [R = \(spec.kernel)*\(spec.kernel)*\(spec.inputChannels)][C_out = \(spec.outputChannels)] */")
+            writeDenseWeights(&out, name: name, folded: folded, step: e.step, outputChannels: spec.outputChannels,
+                              inputChannels: spec.inputChannels, kernel: spec.kernel)
+        }
+        writeBiasAndRequant(&out, name: name, step: e.step, folded: folded)
+        out.define("\(upper)_STRIDE", "\(spec.stride)")
+        if !spec.isDepthwise && spec.kernel > 1 { out.define("\(upper)_KERNEL_SIZE", "\(spec.kernel)") }
+        out.line()
+        let destination = "\(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE"))"
+        if precision == .int8 {
+            let zero = macro(input, "ZERO_POINT")
+            if spec.isDepthwise {
+                return ["as_depthwise_conv3x3_s8(\(view(input)), \(zero), \(name)_weights, \(name)_bias, \(upper)_STRIDE, &\(name)_requant, \(destination));"]
+            } else if spec.kernel == 1 {
+                return ["as_pointwise_conv_s8(\(view(input)), \(zero), \(name)_weights, \(name)_bias, \(upper)_STRIDE, \(macro(output, "CHANNELS")), &\(name)_requant, \(destination));"]
+            }
+            return ["as_conv2d_s8(\(view(input)), \(zero), \(name)_weights, \(name)_bias, \(upper)_KERNEL_SIZE, \(upper)_STRIDE, \(macro(output, "CHANNELS")), &\(name)_requant, \(destination));"]
+        }
+        let activation = activationConstant(spec.activation)
+        if spec.isDepthwise {
+            return ["as_depthwise_conv3x3_f32(\(view(input)), \(name)_weights, \(name)_bias, \(upper)_STRIDE, \(activation), \(destination));"]
+        } else if spec.kernel == 1 {
+            return ["as_pointwise_conv_f32(\(view(input)), \(name)_weights, \(name)_bias, \(upper)_STRIDE, \(macro(output, "CHANNELS")), \(activation), \(destination));"]
+        }
+        return ["as_conv2d_f32(\(view(input)), \(name)_weights, \(name)_bias, \(upper)_KERNEL_SIZE, \(upper)_STRIDE, \(macro(output, "CHANNELS")), \(activation), \(destination));"]
+    }
+
+    /// Fully connected classifier: packed weights, bias, requantization, the kernel call.
+    private func emitLinear(_ out: inout CWriter, _ e: LayerEmission, inputFeatures: Int, outputFeatures: Int) -> [String] {
+        let (name, input, output) = (e.name, e.input, e.output)
+        let folded = network.layers[e.layer.name]!
+        out.line(precision == .int8
+                 ? "/* weights [R4 = \((inputFeatures + 3) / 4)][C_out = \(outputFeatures)][4], R = C_in = \(inputFeatures) */"
+                 : "/* weights [C_in = \(inputFeatures)][C_out = \(outputFeatures)] */")
+        writeDenseWeights(&out, name: name, folded: folded, step: e.step, outputChannels: outputFeatures,
+                          inputChannels: inputFeatures, kernel: 1)
+        writeBiasAndRequant(&out, name: name, step: e.step, folded: folded)
+        out.line()
+        if precision == .int8 {
+            return ["as_fully_connected_s8(\(macro(input, "DATA")), \(macro(input, "CHANNELS")), \(macro(input, "ZERO_POINT")), \(name)_weights, \(name)_bias, \(macro(output, "CHANNELS")), &\(name)_requant, \(macro(output, "DATA")));"]
+        }
+        return ["as_fully_connected_f32(\(macro(input, "DATA")), \(macro(input, "CHANNELS")), \(name)_weights, \(name)_bias, \(macro(output, "CHANNELS")), AS_ACTIVATION_NONE, \(macro(output, "DATA")));"]
+    }
+
+    /// 2x2 max-pool (int8 shares its input's quantization, so no constants).
+    private func emitMaxPool(_ out: inout CWriter, _ e: LayerEmission) -> [String] {
+        ["as_max_pool2x2_\(precision.suffix)(\(view(e.input)), \(macro(e.output, "DATA")), \(macro(e.output, "PIXEL_STRIDE")));"]
+    }
+
+    /// Element-wise add of two tensors (int8: TFLite ADD parameters).
+    private func emitAdd(_ out: inout CWriter, _ e: LayerEmission) -> [String] {
+        let (name, input, output) = (e.name, e.input, e.output)
+        let other = e.layer.inputs[1]
+        if case .add(let parameters)? = quantized?.layers[e.step] {
+            out.line("/* TFLite ADD: both inputs to the common scale 2 max(s1, s2), summed, requantized to the output. */")
+            out.line("""
+            static const as_add_params_s8 \(name)_params = {
+                .input1_zero_point = \(macro(input, "ZERO_POINT")),
+                .input2_zero_point = \(macro(other, "ZERO_POINT")),
+                .output_zero_point = \(macro(output, "ZERO_POINT")),
+                .left_shift = AS_ADD_LEFT_SHIFT,
+                .input1_multiplier = \(parameters.input1.multiplier),
+                .input1_shift = \(parameters.input1.shift),
+                .input2_multiplier = \(parameters.input2.multiplier),
+                .input2_shift = \(parameters.input2.shift),
+                .output_multiplier = \(parameters.output.multiplier),
+                .output_shift = \(parameters.output.shift),
+                .activation_min = \(parameters.activationMin),
+                .activation_max = \(parameters.activationMax),
+            };
+
+            """)
+            return ["as_add_s8(\(macro(input, "DATA")), \(macro(input, "PIXEL_STRIDE")), \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), \(macro(output, "HEIGHT")), \(macro(output, "WIDTH")), \(macro(output, "CHANNELS")), &\(name)_params, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));"]
+        }
+        return ["as_add_f32(\(macro(input, "DATA")), \(macro(input, "PIXEL_STRIDE")), \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), \(macro(output, "HEIGHT")), \(macro(output, "WIDTH")), \(macro(output, "CHANNELS")), AS_ACTIVATION_NONE, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));"]
+    }
+
+    /// Global average pool (int8: one multiplier for s_in / (s_out * H * W)).
+    private func emitGlobalAveragePool(_ out: inout CWriter, _ e: LayerEmission) -> [String] {
+        let (upper, input, output) = (e.upper, e.input, e.output)
+        if case .globalAveragePool(let multiplier)? = quantized?.layers[e.step] {
+            out.line("/* s_in / (s_out * H * W) = multiplier * 2^(shift - 31) */")
+            out.define("\(upper)_MULTIPLIER", "\(multiplier.multiplier)")
+            out.define("\(upper)_SHIFT", cInt(Int(multiplier.shift)))
+            out.line()
+            return ["as_global_avg_pool_s8(\(view(input)), \(macro(input, "ZERO_POINT")), \(upper)_MULTIPLIER, \(upper)_SHIFT, \(macro(output, "ZERO_POINT")), \(macro(output, "DATA")));"]
+        }
+        return ["as_global_avg_pool_f32(\(view(input)), \(macro(output, "DATA")));"]
+    }
+
+    /// Concat: one copy (or int8 requantizing copy) per input that its producer did not write in place.
+    private func emitConcat(_ out: inout CWriter, _ e: LayerEmission) -> [String] {
+        let (upper, output) = (e.upper, e.output)
+        var offsets = [Int: Int]()
+        var running = 0
+        for source in e.layer.inputs { offsets[source] = running; running += graph.tensors[source].channels }
+        let copies: [ConcatCopy]
+        if case .concat(let list)? = quantized?.layers[e.step] {
+            copies = list
+        } else {
+            copies = (layout.concatCopies[e.step] ?? []).map { ConcatCopy(input: $0, channelOffset: offsets[$0]!, requantization: nil) }
+        }
+        var body: [String] = []
+        for (index, copy) in copies.enumerated() {
+            let source = copy.input
+            let destination = macro(output, "DATA") + (copy.channelOffset > 0 ? " + \(copy.channelOffset)" : "")
+            let sourceView = "\(macro(source, "DATA")), \(macro(source, "HEIGHT")), \(macro(source, "WIDTH")), \(macro(source, "CHANNELS")), \(macro(source, "PIXEL_STRIDE"))"
+            if let requantization = copy.requantization {
+                if index == 0 || copies[..<index].allSatisfy({ $0.requantization == nil }) {
+                    out.line("/* inputs of another quantization: s_in / s_out = multiplier * 2^(shift - 31) */")
+                }
+                out.define("\(upper)_COPY\(index)_MULTIPLIER", "\(requantization.multiplier)")
+                out.define("\(upper)_COPY\(index)_SHIFT", cInt(Int(requantization.shift)))
+                body.append("as_requantize_s8(\(sourceView), \(macro(source, "ZERO_POINT")), \(upper)_COPY\(index)_MULTIPLIER, \(upper)_COPY\(index)_SHIFT, \(macro(output, "ZERO_POINT")), \(destination), \(macro(output, "PIXEL_STRIDE")));")
+            } else {
+                body.append("as_copy_channels_\(precision.suffix)(\(sourceView), \(destination), \(macro(output, "PIXEL_STRIDE")));")
+            }
+        }
+        if copies.contains(where: { $0.requantization != nil }) { out.line() }
+        return body
     }
 
     /// Dense (conv KxK, pointwise, linear) weights in the kernel layout.

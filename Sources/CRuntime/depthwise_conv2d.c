@@ -208,7 +208,7 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
 /* a[i] = bias[i] + sum_t (tap[t][i] - zp) * w[t * channels + i] for i in [begin, nc) (portable loop). */
-static void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
+static AS_NOINLINE void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
                      const int32_t *bias_row, int32_t *restrict a)
 {
     const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
@@ -286,7 +286,8 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
 #else
     (void)bias_eff;
 #endif
-    for (p = 0; p < pixels; p++) {
+    /* the channel tail (all channels without SIMD kernels): one out-of-line portable loop */
+    for (p = 0; c < nc && p < pixels; p++) {
         const int8_t *tap[9];
         int t;
         for (t = 0; t < 9; t++) {

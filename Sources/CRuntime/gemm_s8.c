@@ -205,7 +205,7 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
 }
 
 /* sums[o] = sum_{r < R} w[r][oc0 + o] for o < count; weights [R4][C_out][4]. */
-static void weight_sums(const int8_t *weights, int out_channels, int reduction, int oc0, int count,
+static AS_NOINLINE void weight_sums(const int8_t *weights, int out_channels, int reduction, int oc0, int count,
                         int32_t *sums)
 {
     int32_t lanes[OC_CHUNK * 4];
@@ -428,46 +428,37 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
     }
 }
 
-#define AS_AVX2_SIGN_ROWS(vecs, full, offs)                                                                       \
+/* tiles of 4 rows, then single rows (a tile holds at most TILE_PIXELS = 8 rows, so a partial tile
+ * costs at most 3 single-row passes; a 2-row variant would add 1/3 more code for little) */
+#define AS_AVX2_SIGN_ROWS(vecs, full)                                                                             \
     do {                                                                                                          \
         for (; r + 4 <= rows; r += 4) {                                                                           \
-            avx2_sign_tile(4, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+            avx2_sign_tile(4, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
                            acc + (size_t)r * OC_CHUNK);                                                           \
         }                                                                                                         \
-        if (r + 2 <= rows) {                                                                                      \
-            avx2_sign_tile(2, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
-                           acc + (size_t)r * OC_CHUNK);                                                           \
-            r += 2;                                                                                               \
-        }                                                                                                         \
-        if (r < rows) {                                                                                           \
-            avx2_sign_tile(1, vecs, full, a + r, offs, groups, w, w_stride, m0, m1, init,                         \
+        for (; r < rows; r++) {                                                                                   \
+            avx2_sign_tile(1, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
                            acc + (size_t)r * OC_CHUNK);                                                           \
         }                                                                                                         \
     } while (0)
 
-static void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
-                             const int8_t *w, size_t w_stride, int width, const int32_t *init, int32_t *acc)
+/* offsets is never NULL here (gemm_pass passes the engine's table 0, 4, 8, ... for plain rows): one
+ * variant per width kind instead of two, at one extra load per group shared by all rows */
+static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                         const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                         int32_t *acc)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lanes);
     int r = 0;
     if (width == 16) {
-        if (offsets) {
-            AS_AVX2_SIGN_ROWS(2, 1, offsets);
-        } else {
-            AS_AVX2_SIGN_ROWS(2, 1, NULL);
-        }
+        AS_AVX2_SIGN_ROWS(2, 1);
     } else if (width == 8) {
-        if (offsets) {
-            AS_AVX2_SIGN_ROWS(1, 1, offsets);
-        } else {
-            AS_AVX2_SIGN_ROWS(1, 1, NULL);
-        }
-    } else if (width > 8) {
-        AS_AVX2_SIGN_ROWS(2, 0, offsets);
+        AS_AVX2_SIGN_ROWS(1, 1);
     } else {
-        AS_AVX2_SIGN_ROWS(1, 0, offsets);
+        /* masked: m1 is all false for width < 8, so the second vector loads zeros and stores nothing */
+        AS_AVX2_SIGN_ROWS(2, 0);
     }
 }
 
@@ -503,9 +494,10 @@ static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, 
     }
 }
 
-/* the widening kernel, in 8-channel column tiles */
-static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
-                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
+/* the widening kernel, in 8-channel column tiles (only for layers with a -128 weight, which symmetric
+ * quantization never writes: kept small, offsets never NULL as for sign_tile_kernel) */
+static AS_NOINLINE void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                    const int8_t *w, size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
     int o;
     for (o = 0; o < width; o += 8) {
@@ -515,20 +507,11 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
         const int32_t *io = init ? init + o : NULL;
         int32_t *ao = acc + o;
         int r = 0;
-        if (offsets) {
-            for (; r + 4 <= rows; r += 4) {
-                avx2_tile(4, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
-            }
-            for (; r < rows; r++) {
-                avx2_tile(1, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
-            }
-        } else {
-            for (; r + 4 <= rows; r += 4) {
-                avx2_tile(4, a + r, NULL, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
-            }
-            for (; r < rows; r++) {
-                avx2_tile(1, a + r, NULL, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
-            }
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, offsets, groups, wo, w_stride, mask, io, ao + (size_t)r * OC_CHUNK);
         }
     }
 }
@@ -735,6 +718,9 @@ typedef struct engine {
     int32_t *acc;            /* [TILE_PIXELS][OC_CHUNK] */
     const int32_t *bias_eff; /* [OC_CHUNK] bias with the zero point folded in */
     int sign_kernel;         /* AVX2: no weight is -128, the vpmaddubsw kernel is exact */
+#if defined(AVX2_SIGN_KERNEL)
+    const int32_t *linear;   /* [min(R4, MAX_GROUP_OFFSETS)] 0, 4, 8, ...: the offsets of plain rows */
+#endif
 } engine;
 
 /* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
@@ -751,10 +737,11 @@ static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const 
         const int8_t *w = e->weights + ((size_t)g0 * c_out + oc0 + o) * 4;
         const int32_t *tile_init = init ? init + o : NULL;
 #if defined(AVX2_SIGN_KERNEL)
+        const int32_t *offs = offsets ? offsets : e->linear;
         if (e->sign_kernel) {
-            sign_tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+            sign_tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o);
         } else {
-            tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
+            tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o);
         }
 #elif defined(TILE_MASKED_LOADS)
         tile_kernel(rows, a, offsets, groups, w, w_stride, width, tile_init, e->acc + o);
@@ -790,7 +777,15 @@ typedef struct tile_queue {
     int8_t *out[TILE_PIXELS];
 } tile_queue;
 
-static void run_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk)
+/* out of line where the tile kernels are (SIMD paths); the portable path keeps it inlined into conv_gemm,
+ * where knowing `direct` and NULL offsets per call site lets gcc specialize the plain C kernel (12-16 %
+ * faster at -O3 -march=x86-64, tools/kernel-bench) */
+#if defined(AS_X86_AVX2) || defined(AS_X86_AVX512) || defined(AS_ARM_NEON)
+#define RUN_TILE_INLINING AS_NOINLINE
+#else
+#define RUN_TILE_INLINING
+#endif
+static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk)
 {
     const as_requant_s8 *rq = e->requant;
     const uint8_t *a[TILE_PIXELS];
@@ -814,7 +809,7 @@ static void run_tile(const engine *e, int rows, const tile_queue *q, int direct,
 /* row_groups > 0: "row groups" weights of a padded stem (see as__conv_gemm_s8): kernel row ky is read as
  * row_groups 4-byte groups starting at the window's row ky, whatever lies past its K*C bytes getting zero
  * weights. */
-static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
+static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
                       uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
                       const as_requant_s8 *requant, int8_t *output, int row_groups)
 {
@@ -822,6 +817,9 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
     int32_t bias_eff[OC_CHUNK] AS_ALIGN64;
     int32_t offsets[MAX_GROUP_OFFSETS];
+#if defined(AVX2_SIGN_KERNEL)
+    int32_t linear[MAX_GROUP_OFFSETS];
+#endif
     const int k = s->kernel_size, c = s->in_channels, c_out = s->out_channels;
     /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
     const uint32_t offset = (uint32_t)(input_zero_point + (STAGE_FLIP ? 128 : 0));
@@ -871,6 +869,19 @@ static void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8
     /* direct pointwise rows: with no domain change and whole groups (C_in % 4 == 0) each pixel's
      * C_in input bytes are the GEMM row itself, read in place (offsets NULL: group g at byte 4g) */
     direct_pointwise = k == 1 && flip == 0 && c % 4 == 0;
+#if defined(AVX2_SIGN_KERNEL)
+    {
+        /* plain rows read group g at byte 4g: staged passes have at most STAGE_BYTES / 4 groups, direct
+         * pointwise rows all R4 (longer ones are staged) */
+        const int n = e.groups_total < MAX_GROUP_OFFSETS ? e.groups_total : MAX_GROUP_OFFSETS;
+        int g;
+        for (g = 0; g < n; g++) {
+            linear[g] = 4 * g;
+        }
+        e.linear = linear;
+        direct_pointwise = direct_pointwise && e.groups_total <= MAX_GROUP_OFFSETS;
+    }
+#endif
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;

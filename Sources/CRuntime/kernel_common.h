@@ -47,9 +47,17 @@
 #if defined(__GNUC__)
 #define AS_ALWAYS_INLINE __attribute__((always_inline)) inline
 #define AS_ALIGN64 __attribute__((aligned(64)))
+/* one out-of-line copy: gcc would otherwise clone a kernel per constant argument (.constprop) or inline
+ * it into several callers, duplicating kilobytes of unrolled code for no measured gain (docs/benchmarks.md) */
+#if defined(__clang__)
+#define AS_NOINLINE __attribute__((noinline))
+#else
+#define AS_NOINLINE __attribute__((noinline, noclone))
+#endif
 #else
 #define AS_ALWAYS_INLINE inline
 #define AS_ALIGN64
+#define AS_NOINLINE
 #endif
 
 /* ---- scalar fixed-point arithmetic (gemmlowp definitions) ------------------------------------- */

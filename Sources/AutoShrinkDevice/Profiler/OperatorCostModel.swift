@@ -1,0 +1,236 @@
+import CArmadillo
+import Foundation
+
+// How the predictor times an operator whose exact shape the profile did not measure (other channel
+// counts, resolutions, strides of stems; docs/devices.md, "Predictor"). Every (kind, dtype) of the table
+// gets a cost model fitted on its own rows,
+//
+//     time_us ≈ α · MACs + β · bytes + γ            (MAC-bound kinds: convolution, pointwise, depthwise, linear)
+//     time_us ≈ β · bytes + δ · inputs + γ          (memory kinds: max-pool, concat, add, global average pool)
+//
+// (bytes = input + output + weights in the data type's element size; `inputs` the concat parts), by
+// non-negative least squares on the relative error (CArmadillo). Three ways to use the table are then
+// judged by leave-one-out over the kind's rows (each row predicted from the others) and the best one
+// is kept per kind:
+//   - `work`: linear interpolation by work between the nearest measured rows (the version 1 rule);
+//   - `model`: the cost model alone;
+//   - `anchored`: the nearest measured row (same kernel and stride, closest channels and resolution in
+//     log scale) scaled by the cost model's ratio model(new) / model(row), so the row's local effects
+//     (vector-width padding, cache fit) carry over and the model only has to get the ratio right.
+
+/// How one kind's missing shapes are estimated.
+public enum InterpolationMethod: String, Codable, Sendable, CaseIterable {
+    case work, model, anchored
+}
+
+/// A fitted per-(kind, dtype) cost model and the interpolation rule chosen for the kind.
+public struct OperatorCostModel: Codable, Equatable, Sendable {
+    public var op: OperatorKind
+    public var dtype: OperatorDataType
+    /// Microseconds per million multiply-accumulates (0 for memory kinds).
+    public var microsecondsPerMegaMAC: Double
+    /// Microseconds per KiB moved (input + output + weights).
+    public var microsecondsPerKiB: Double
+    /// Microseconds per input tensor (concat parts; 0 for the others).
+    public var microsecondsPerInput: Double
+    public var interceptMicroseconds: Double
+    /// The rule the predictor uses for this kind's missing shapes.
+    public var method: InterpolationMethod
+    /// Table rows of the kind the model was fitted on.
+    public var entries: Int
+    /// Leave-one-out mean absolute percentage error of each rule over the kind's rows (percent).
+    public var leaveOneOutMAPE: [String: Double]
+
+    public init(op: OperatorKind, dtype: OperatorDataType, microsecondsPerMegaMAC: Double, microsecondsPerKiB: Double,
+                microsecondsPerInput: Double, interceptMicroseconds: Double, method: InterpolationMethod, entries: Int,
+                leaveOneOutMAPE: [String: Double]) {
+        self.op = op; self.dtype = dtype; self.microsecondsPerMegaMAC = microsecondsPerMegaMAC
+        self.microsecondsPerKiB = microsecondsPerKiB; self.microsecondsPerInput = microsecondsPerInput
+        self.interceptMicroseconds = interceptMicroseconds; self.method = method; self.entries = entries
+        self.leaveOneOutMAPE = leaveOneOutMAPE
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case op, dtype, method, entries
+        case microsecondsPerMegaMAC = "us_per_mmac"
+        case microsecondsPerKiB = "us_per_kib"
+        case microsecondsPerInput = "us_per_input"
+        case interceptMicroseconds = "intercept_us"
+        case leaveOneOutMAPE = "leave_one_out_mape"
+    }
+
+    /// The model's time for `configuration` (microseconds).
+    public func microseconds(_ configuration: OperatorConfiguration) -> Double {
+        let features = Self.features(configuration)
+        return microsecondsPerMegaMAC * features.megaMACs + microsecondsPerKiB * features.kib
+            + microsecondsPerInput * features.inputs + interceptMicroseconds
+    }
+
+    /// Work figures of one operator: millions of MACs (0 for memory kinds), KiB moved, input tensors.
+    static func features(_ configuration: OperatorConfiguration) -> (megaMACs: Double, kib: Double, inputs: Double) {
+        let macs = configuration.kind.isMACBound ? configuration.work : 0
+        return (macs / 1e6, Double(configuration.bytesMoved) / 1024, configuration.kind == .concat ? Double(configuration.inputs) : 0)
+    }
+
+    /// The design-matrix columns used for `kind` (MACs, KiB, inputs, intercept).
+    static func columns(_ kind: OperatorKind) -> [Int] {
+        switch kind {
+        case .convolution, .pointwise, .depthwise, .linear: return [0, 1, 3]
+        case .concat: return [1, 2, 3]
+        case .maxPool, .add, .globalAveragePool: return [1, 3]
+        }
+    }
+
+    /// Fits the coefficients of `kind` to `rows` (configuration, measured us) by non-negative least squares
+    /// on the relative error; nil when there are fewer rows than coefficients or the solver fails.
+    static func fitCoefficients(kind: OperatorKind, rows: [(configuration: OperatorConfiguration, microseconds: Double)]) -> [Double]? {
+        let columns = columns(kind)
+        let usable = rows.filter { $0.microseconds > 0 }
+        guard usable.count >= columns.count else { return nil }
+        var matrix: [Double] = []
+        var target: [Double] = []
+        for row in usable {
+            let f = features(row.configuration)
+            let all = [f.megaMACs, f.kib, f.inputs, 1]
+            let weight = 1 / row.microseconds
+            matrix += columns.map { all[$0] * weight }
+            target.append(1)
+        }
+        var solution = [Double](repeating: 0, count: columns.count)
+        var residual = 0.0
+        let status = as_nonnegative_least_squares(matrix, Int32(usable.count), Int32(columns.count), target, &solution, &residual)
+        guard status == AS_STATUS_OK, solution.allSatisfy(\.isFinite) else { return nil }
+        var coefficients = [0.0, 0, 0, 0]
+        for (index, column) in columns.enumerated() { coefficients[column] = solution[index] }
+        return coefficients
+    }
+
+    /// Fits the model of one (kind, dtype) and picks its interpolation rule by leave-one-out error;
+    /// nil when the kind has too few rows for a model (its missing shapes then use `work`).
+    public static func fit(kind: OperatorKind, dtype: OperatorDataType,
+                           rows: [(configuration: OperatorConfiguration, microseconds: Double)]) -> OperatorCostModel? {
+        guard rows.count >= columns(kind).count + 1, let coefficients = fitCoefficients(kind: kind, rows: rows) else { return nil }
+        var model = OperatorCostModel(op: kind, dtype: dtype, microsecondsPerMegaMAC: coefficients[0], microsecondsPerKiB: coefficients[1],
+                                      microsecondsPerInput: coefficients[2], interceptMicroseconds: coefficients[3], method: .work,
+                                      entries: rows.count, leaveOneOutMAPE: [:])
+        // Leave one out: predict each row from the others with each rule (the model refitted without it).
+        var errors: [InterpolationMethod: [Double]] = [:]
+        for index in rows.indices where rows[index].microseconds > 0 {
+            var others = rows
+            let held = others.remove(at: index)
+            guard let refit = fitCoefficients(kind: kind, rows: others) else { continue }
+            var partial = model
+            partial.microsecondsPerMegaMAC = refit[0]; partial.microsecondsPerKiB = refit[1]
+            partial.microsecondsPerInput = refit[2]; partial.interceptMicroseconds = refit[3]
+            for method in InterpolationMethod.allCases {
+                partial.method = method
+                let estimate = partial.estimate(held.configuration, from: others).microseconds
+                errors[method, default: []].append(abs(estimate - held.microseconds) / held.microseconds)
+            }
+        }
+        var mape: [String: Double] = [:]
+        for (method, list) in errors where !list.isEmpty { mape[method.rawValue] = 100 * list.reduce(0, +) / Double(list.count) }
+        model.leaveOneOutMAPE = mape
+        // Ties (within 0.1 percentage points) go to the simpler rule: work, then model, then anchored.
+        var best = InterpolationMethod.work
+        for method in InterpolationMethod.allCases {
+            if let error = mape[method.rawValue], error + 0.1 < (mape[best.rawValue] ?? .infinity) { best = method }
+        }
+        model.method = best
+        return model
+    }
+
+    /// Estimates `configuration` from `rows` of the same kind and dtype with this model's rule.
+    public func estimate(_ configuration: OperatorConfiguration,
+                         from rows: [(configuration: OperatorConfiguration, microseconds: Double)])
+        -> (microseconds: Double, from: [OperatorConfiguration]) {
+        switch method {
+        case .work:
+            return Self.interpolateByWork(configuration, rows: rows)
+        case .model:
+            return (max(0, microseconds(configuration)), [])
+        case .anchored:
+            guard let nearest = Self.nearest(configuration, rows: rows) else { return (max(0, microseconds(configuration)), []) }
+            let modelled = microseconds(nearest.configuration)
+            guard modelled > 0 else { return Self.interpolateByWork(configuration, rows: rows) }
+            return (max(0, nearest.microseconds * microseconds(configuration) / modelled), [nearest.configuration])
+        }
+    }
+
+    /// The row closest to `configuration`: same kernel and stride when there is one, then the smallest sum
+    /// of |log ratio| over input channels, output channels, height, width and inputs.
+    static func nearest(_ configuration: OperatorConfiguration,
+                        rows: [(configuration: OperatorConfiguration, microseconds: Double)])
+        -> (configuration: OperatorConfiguration, microseconds: Double)? {
+        let same = rows.filter { $0.configuration.kernel == configuration.kernel && $0.configuration.stride == configuration.stride }
+        let candidates = same.isEmpty ? rows : same
+        func distance(_ other: OperatorConfiguration) -> Double {
+            func term(_ a: Int, _ b: Int) -> Double { abs(log(Double(max(a, 1)) / Double(max(b, 1)))) }
+            return term(other.inputChannels, configuration.inputChannels) + term(other.outputChannels, configuration.outputChannels)
+                + term(other.height, configuration.height) + term(other.width, configuration.width)
+                + term(other.inputs, configuration.inputs)
+        }
+        return candidates.min { distance($0.configuration) < distance($1.configuration) }
+    }
+
+    /// The version 1 rule: linear interpolation by work between the nearest measured rows (same stride,
+    /// kernel and input size first; then same stride and kernel; then the kind), scaled by work outside
+    /// the measured range.
+    static func interpolateByWork(_ configuration: OperatorConfiguration,
+                                  rows unsorted: [(configuration: OperatorConfiguration, microseconds: Double)])
+        -> (microseconds: Double, from: [OperatorConfiguration]) {
+        let all = unsorted.sorted { $0.configuration.work < $1.configuration.work }
+        let sameGeometry = all.filter {
+            $0.configuration.stride == configuration.stride && $0.configuration.kernel == configuration.kernel
+                && $0.configuration.height == configuration.height && $0.configuration.width == configuration.width
+        }
+        let sameKernel = all.filter { $0.configuration.stride == configuration.stride && $0.configuration.kernel == configuration.kernel }
+        let candidates = !sameGeometry.isEmpty ? sameGeometry : (!sameKernel.isEmpty ? sameKernel : all)
+        let work = configuration.work
+        let below = candidates.last { $0.configuration.work <= work }
+        let above = candidates.first { $0.configuration.work >= work }
+        switch (below, above) {
+        case let (low?, high?) where high.configuration.work > low.configuration.work:
+            let t = (work - low.configuration.work) / (high.configuration.work - low.configuration.work)
+            return (low.microseconds + t * (high.microseconds - low.microseconds), [low.configuration, high.configuration])
+        case let (nearest?, _), let (nil, nearest?):
+            // Outside the measured range (or equal work): scale the nearest entry by work.
+            let time = nearest.configuration.work > 0 ? nearest.microseconds * work / nearest.configuration.work : nearest.microseconds
+            return (time, [nearest.configuration])
+        case (nil, nil):
+            return (0, [])
+        }
+    }
+
+    /// Cost models of every (kind, dtype) of `entries` that has enough rows, sorted by dtype and kind.
+    public static func fitAll(_ entries: [ProfileEntry]) -> [OperatorCostModel] {
+        var groups: [OperatorDataType: [OperatorKind: [(configuration: OperatorConfiguration, microseconds: Double)]]] = [:]
+        for entry in entries { groups[entry.dtype, default: [:]][entry.op, default: []].append((entry.configuration, entry.medianMicroseconds)) }
+        var models: [OperatorCostModel] = []
+        for dtype in OperatorDataType.allCases {
+            for kind in OperatorKind.allCases {
+                if let rows = groups[dtype]?[kind], let model = fit(kind: kind, dtype: dtype, rows: rows) { models.append(model) }
+            }
+        }
+        return models
+    }
+}
+
+extension OperatorConfiguration {
+    /// Bytes one call reads and writes: input tensors, output tensor and weights, in the data type's
+    /// element size (int8 1, float32 4). Concat and add read their inputs and write the output once.
+    public var bytesMoved: Int {
+        let element = dtype == .int8 ? 1 : 4
+        let input = inputChannels * height * width
+        let output = outputChannels * outputHeight * outputWidth
+        let weights: Int
+        switch kind {
+        case .convolution, .pointwise: weights = outputChannels * inputChannels * kernel * kernel
+        case .depthwise: weights = outputChannels * kernel * kernel
+        case .linear: weights = inputChannels * outputChannels
+        case .maxPool, .concat, .globalAveragePool: weights = 0
+        case .add: weights = input  // the second input
+        }
+        return element * (input + output + weights)
+    }
+}

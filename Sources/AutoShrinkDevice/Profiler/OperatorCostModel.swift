@@ -5,10 +5,13 @@ import Foundation
 // counts, resolutions, strides of stems; docs/devices.md, "Predictor"). Every (kind, dtype) of the table
 // gets a cost model fitted on its own rows,
 //
-//     time_us ≈ α · MACs + β · bytes + γ            (MAC-bound kinds: convolution, pointwise, depthwise, linear)
-//     time_us ≈ β · bytes + δ · inputs + γ          (memory kinds: max-pool, concat, add, global average pool)
+//     time_us ≈ α · MACs + τ · tail MACs + β · bytes + γ      (MAC-bound kinds: convolution, pointwise, depthwise, linear)
+//     time_us ≈ β · bytes + τ · tail bytes + δ · inputs + γ   (memory kinds: max-pool, concat, add, global average pool)
 //
-// (bytes = input + output + weights in the data type's element size; `inputs` the concat parts), by
+// (bytes = input + output + weights in the data type's element size; `inputs` the concat parts; the
+// tail is the share of the work on channels past the last full block of 16, which the kernels run
+// in narrower remainder loops (Sources/CRuntime: 16 channels per vector step), so 20, 24 or 40 channels
+// cost more per MAC than 16 or 32; the fit sets τ to 0 where a device shows no such effect), by
 // non-negative least squares on the relative error (CArmadillo). Three ways to use the table are then
 // judged by leave-one-out over the kind's rows (each row predicted from the others) and the best one
 // is kept per kind:
@@ -33,6 +36,9 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
     public var microsecondsPerKiB: Double
     /// Microseconds per input tensor (concat parts; 0 for the others).
     public var microsecondsPerInput: Double
+    /// Extra microseconds per million tail MACs (MAC kinds) or per tail KiB (memory kinds); nil in
+    /// profiles made before it (0).
+    public var microsecondsPerTail: Double?
     public var interceptMicroseconds: Double
     /// The rule the predictor uses for this kind's missing shapes.
     public var method: InterpolationMethod
@@ -55,6 +61,7 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
         case microsecondsPerMegaMAC = "us_per_mmac"
         case microsecondsPerKiB = "us_per_kib"
         case microsecondsPerInput = "us_per_input"
+        case microsecondsPerTail = "us_per_tail"
         case interceptMicroseconds = "intercept_us"
         case leaveOneOutMAPE = "leave_one_out_mape"
     }
@@ -63,35 +70,49 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
     public func microseconds(_ configuration: OperatorConfiguration) -> Double {
         let features = Self.features(configuration)
         return microsecondsPerMegaMAC * features.megaMACs + microsecondsPerKiB * features.kib
-            + microsecondsPerInput * features.inputs + interceptMicroseconds
+            + microsecondsPerInput * features.inputs + (microsecondsPerTail ?? 0) * features.tail + interceptMicroseconds
     }
 
-    /// Work figures of one operator: millions of MACs (0 for memory kinds), KiB moved, input tensors.
-    static func features(_ configuration: OperatorConfiguration) -> (megaMACs: Double, kib: Double, inputs: Double) {
+    /// Channels per vector step of the kernels (the tail is what is left past the last full block).
+    static let channelBlock = 16
+
+    /// Work figures of one operator: millions of MACs (0 for memory kinds), KiB moved, input tensors,
+    /// and the tail: millions of MACs (MAC kinds) or KiB (memory kinds) times the share of the channels
+    /// past the last full block of 16 (output channels, and input channels of dense and pointwise layers).
+    static func features(_ configuration: OperatorConfiguration) -> (megaMACs: Double, kib: Double, inputs: Double, tail: Double) {
         let macs = configuration.kind.isMACBound ? configuration.work : 0
-        return (macs / 1e6, Double(configuration.bytesMoved) / 1024, configuration.kind == .concat ? Double(configuration.inputs) : 0)
+        let kib = Double(configuration.bytesMoved) / 1024
+        func tailShare(_ channels: Int) -> Double { Double(channels % channelBlock) / Double(max(channels, 1)) }
+        var share = tailShare(configuration.outputChannels)
+        if configuration.kind == .convolution || configuration.kind == .pointwise || configuration.kind == .linear {
+            share = min(1, share + tailShare(configuration.inputChannels))
+        }
+        let tail = configuration.kind.isMACBound ? share * macs / 1e6 : share * kib
+        return (macs / 1e6, kib, configuration.kind == .concat ? Double(configuration.inputs) : 0, tail)
     }
 
-    /// The design-matrix columns used for `kind` (MACs, KiB, inputs, intercept).
+    /// The design-matrix columns used for `kind` (MACs, KiB, inputs, intercept, tail).
     static func columns(_ kind: OperatorKind) -> [Int] {
         switch kind {
-        case .convolution, .pointwise, .depthwise, .linear: return [0, 1, 3]
-        case .concat: return [1, 2, 3]
-        case .maxPool, .add, .globalAveragePool: return [1, 3]
+        case .convolution, .pointwise, .depthwise, .linear: return [0, 1, 3, 4]
+        case .concat: return [1, 2, 3, 4]
+        case .maxPool, .add, .globalAveragePool: return [1, 3, 4]
         }
     }
 
     /// Fits the coefficients of `kind` to `rows` (configuration, measured us) by non-negative least squares
-    /// on the relative error; nil when there are fewer rows than coefficients or the solver fails.
-    static func fitCoefficients(kind: OperatorKind, rows: [(configuration: OperatorConfiguration, microseconds: Double)]) -> [Double]? {
-        let columns = columns(kind)
+    /// on the relative error, with or without the tail column; nil when there are fewer rows than
+    /// coefficients or the solver fails. Returns [per MMAC, per KiB, per input, intercept, per tail].
+    static func fitCoefficients(kind: OperatorKind, rows: [(configuration: OperatorConfiguration, microseconds: Double)],
+                                tail: Bool = true) -> [Double]? {
+        let columns = columns(kind).filter { tail || $0 != 4 }
         let usable = rows.filter { $0.microseconds > 0 }
         guard usable.count >= columns.count else { return nil }
         var matrix: [Double] = []
         var target: [Double] = []
         for row in usable {
             let f = features(row.configuration)
-            let all = [f.megaMACs, f.kib, f.inputs, 1]
+            let all = [f.megaMACs, f.kib, f.inputs, 1, f.tail]
             let weight = 1 / row.microseconds
             matrix += columns.map { all[$0] * weight }
             target.append(1)
@@ -100,43 +121,57 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
         var residual = 0.0
         let status = as_nonnegative_least_squares(matrix, Int32(usable.count), Int32(columns.count), target, &solution, &residual)
         guard status == AS_STATUS_OK, solution.allSatisfy(\.isFinite) else { return nil }
-        var coefficients = [0.0, 0, 0, 0]
+        var coefficients = [0.0, 0, 0, 0, 0]
         for (index, column) in columns.enumerated() { coefficients[column] = solution[index] }
         return coefficients
     }
 
-    /// Fits the model of one (kind, dtype) and picks its interpolation rule by leave-one-out error;
-    /// nil when the kind has too few rows for a model (its missing shapes then use `work`).
+    /// This model with `coefficients` ([per MMAC, per KiB, per input, intercept, per tail]).
+    func with(_ coefficients: [Double]) -> OperatorCostModel {
+        var copy = self
+        copy.microsecondsPerMegaMAC = coefficients[0]; copy.microsecondsPerKiB = coefficients[1]
+        copy.microsecondsPerInput = coefficients[2]; copy.interceptMicroseconds = coefficients[3]; copy.microsecondsPerTail = coefficients[4]
+        return copy
+    }
+
+    /// Fits the model of one (kind, dtype) and picks, by leave-one-out error over the kind's rows, its
+    /// interpolation rule and whether the tail term is used; nil when the kind has too few rows for a
+    /// model (its missing shapes then use `work`). Ties (within 0.1 percentage points) go to the simpler
+    /// choice: no tail before tail, then work, model, anchored. `leaveOneOutMAPE` keys are the rules,
+    /// with "+tail" for the fits with the tail term.
     public static func fit(kind: OperatorKind, dtype: OperatorDataType,
                            rows: [(configuration: OperatorConfiguration, microseconds: Double)]) -> OperatorCostModel? {
-        guard rows.count >= columns(kind).count + 1, let coefficients = fitCoefficients(kind: kind, rows: rows) else { return nil }
-        var model = OperatorCostModel(op: kind, dtype: dtype, microsecondsPerMegaMAC: coefficients[0], microsecondsPerKiB: coefficients[1],
-                                      microsecondsPerInput: coefficients[2], interceptMicroseconds: coefficients[3], method: .work,
-                                      entries: rows.count, leaveOneOutMAPE: [:])
-        // Leave one out: predict each row from the others with each rule (the model refitted without it).
-        var errors: [InterpolationMethod: [Double]] = [:]
-        for index in rows.indices where rows[index].microseconds > 0 {
-            var others = rows
-            let held = others.remove(at: index)
-            guard let refit = fitCoefficients(kind: kind, rows: others) else { continue }
-            var partial = model
-            partial.microsecondsPerMegaMAC = refit[0]; partial.microsecondsPerKiB = refit[1]
-            partial.microsecondsPerInput = refit[2]; partial.interceptMicroseconds = refit[3]
+        guard rows.count >= columns(kind).count + 1 else { return nil }
+        let template = OperatorCostModel(op: kind, dtype: dtype, microsecondsPerMegaMAC: 0, microsecondsPerKiB: 0, microsecondsPerInput: 0,
+                                         interceptMicroseconds: 0, method: .work, entries: rows.count, leaveOneOutMAPE: [:])
+        var mape: [String: Double] = [:]
+        var best: (key: String, tail: Bool, method: InterpolationMethod, error: Double)?
+        for tail in [false, true] {
+            // Leave one out: predict each row from the others with each rule (the model refitted without it).
+            var errors: [InterpolationMethod: [Double]] = [:]
+            for index in rows.indices where rows[index].microseconds > 0 {
+                var others = rows
+                let held = others.remove(at: index)
+                guard let refit = fitCoefficients(kind: kind, rows: others, tail: tail) else { continue }
+                var partial = template.with(refit)
+                for method in InterpolationMethod.allCases {
+                    partial.method = method
+                    let estimate = partial.estimate(held.configuration, from: others).microseconds
+                    errors[method, default: []].append(abs(estimate - held.microseconds) / held.microseconds)
+                }
+            }
             for method in InterpolationMethod.allCases {
-                partial.method = method
-                let estimate = partial.estimate(held.configuration, from: others).microseconds
-                errors[method, default: []].append(abs(estimate - held.microseconds) / held.microseconds)
+                guard let list = errors[method], !list.isEmpty, tail == false || method != .work else { continue }
+                let key = method.rawValue + (tail ? "+tail" : "")
+                let error = 100 * list.reduce(0, +) / Double(list.count)
+                mape[key] = error
+                if best == nil || error + 0.1 < best!.error { best = (key, tail, method, error) }
             }
         }
-        var mape: [String: Double] = [:]
-        for (method, list) in errors where !list.isEmpty { mape[method.rawValue] = 100 * list.reduce(0, +) / Double(list.count) }
+        guard let best, let coefficients = fitCoefficients(kind: kind, rows: rows, tail: best.tail) else { return nil }
+        var model = template.with(coefficients)
+        model.method = best.method
         model.leaveOneOutMAPE = mape
-        // Ties (within 0.1 percentage points) go to the simpler rule: work, then model, then anchored.
-        var best = InterpolationMethod.work
-        for method in InterpolationMethod.allCases {
-            if let error = mape[method.rawValue], error + 0.1 < (mape[best.rawValue] ?? .infinity) { best = method }
-        }
-        model.method = best
         return model
     }
 

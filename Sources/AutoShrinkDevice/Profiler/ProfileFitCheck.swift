@@ -40,7 +40,8 @@ extension DeviceProfile {
     func validateModels(source: String) throws {
         func fail(_ problem: String) -> ProfileError { ProfileError("\(source): malformed profile (\(problem))") }
         for (index, model) in (predictor.costModels ?? []).enumerated() {
-            let coefficients = [model.microsecondsPerMegaMAC, model.microsecondsPerKiB, model.microsecondsPerInput, model.interceptMicroseconds]
+            let coefficients = [model.microsecondsPerMegaMAC, model.microsecondsPerKiB, model.microsecondsPerInput, model.interceptMicroseconds,
+                                model.microsecondsPerTail ?? 0]
             guard coefficients.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1e9 }) else {
                 throw fail("predictor.cost_models[\(index)]: coefficients must be finite, >= 0 and at most 1e9")
             }

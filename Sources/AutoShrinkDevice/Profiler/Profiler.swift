@@ -158,6 +158,9 @@ public struct Profiler: Sendable {
             split.swapAt(position, Int(splitGenerator.next() % UInt64(position + 1)))
         }
         let fitCount = (measurements.count + 1) / 2
+        // Probe networks (outside the space, `ProfileSpace.probeNetworks`) always fit: the held-out half
+        // judges networks of the space; architectures outside it are judged by `profile --validate`.
+        split = split.filter { measurements[$0].name.hasPrefix("probe-") } + split.filter { !measurements[$0].name.hasPrefix("probe-") }
         for (rank, index) in split.enumerated() { measurements[index].role = rank < fitCount ? "fit" : "heldout" }
         let fitNetworks = measurements.filter { $0.role == "fit" }
         let fitted = LatencyFit.fit(fitNetworks.map {

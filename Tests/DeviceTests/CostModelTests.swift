@@ -87,7 +87,7 @@ struct CostModelTests {
 
     @Test("the network model recovers known per-kind coefficients and picks the simplest model that explains the data")
     func networkModelSelection() throws {
-        var generator = SplitMix64(seed: 7)
+        var generator = ProfileRandom(seed: 7)
         func uniform() -> Double { Double(generator.next() % 1_000_000) / 1_000_000 }
         var features: [[String: Double]] = []
         for _ in 0..<40 {

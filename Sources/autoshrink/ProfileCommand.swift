@@ -125,8 +125,8 @@ struct ProfileCommand: ParsableCommand {
         }
         if let models = predictor.costModels, !models.isEmpty {
             out.line("  missing shapes  per-kind rule chosen by leave-one-out over the table: " + models.map { model in
-                String(format: "%@ %@ %@ (%.1f%%)", model.dtype.rawValue, model.op.rawValue, model.method.rawValue,
-                       model.leaveOneOutMAPE[model.method.rawValue] ?? .nan)
+                String(format: "%@ %@ %@ (%.1f%%)", model.dtype.rawValue, model.op.rawValue, model.choice,
+                       model.leaveOneOutMAPE[model.choice] ?? .nan)
             }.joined(separator: ", "))
         }
         if let within = predictor.heldoutWithin10Percent, let mape = predictor.heldoutMAPE {

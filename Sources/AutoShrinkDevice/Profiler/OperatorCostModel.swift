@@ -34,10 +34,13 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
     public var microsecondsPerMegaMAC: Double
     /// Microseconds per KiB moved (input + output + weights).
     public var microsecondsPerKiB: Double
+    /// The chosen rule as keyed in `leaveOneOutMAPE` ("anchored", "model+tail", ...).
+    public var choice: String { method.rawValue + (microsecondsPerTail != nil ? "+tail" : "") }
+
     /// Microseconds per input tensor (concat parts; 0 for the others).
     public var microsecondsPerInput: Double
-    /// Extra microseconds per million tail MACs (MAC kinds) or per tail KiB (memory kinds); nil in
-    /// profiles made before it (0).
+    /// Extra microseconds per million tail MACs (MAC kinds) or per tail KiB (memory kinds); nil when
+    /// leave-one-out chose the model without the tail term (and in profiles made before it).
     public var microsecondsPerTail: Double?
     public var interceptMicroseconds: Double
     /// The rule the predictor uses for this kind's missing shapes.
@@ -170,6 +173,7 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
         }
         guard let best, let coefficients = fitCoefficients(kind: kind, rows: rows, tail: best.tail) else { return nil }
         var model = template.with(coefficients)
+        if !best.tail { model.microsecondsPerTail = nil }
         model.method = best.method
         model.leaveOneOutMAPE = mape
         return model

@@ -173,6 +173,8 @@ public struct NetworkMeasurement: Codable, Equatable, Sendable {
     /// The measurement's 95 % interval (estimator.h; nil in profiles made before).
     public var ciLowMilliseconds: Double?
     public var ciHighMilliseconds: Double?
+    /// The network's `LatencyFeature` values by raw value (nil in profiles made before the latency model).
+    public var features: [String: Double]? = nil
 
     /// (predicted - measured) / measured.
     public var relativeError: Double { (predictedMilliseconds - measuredMilliseconds) / measuredMilliseconds }
@@ -187,6 +189,7 @@ public struct NetworkMeasurement: Codable, Equatable, Sendable {
         case outputChecksum = "output_checksum"
         case ciLowMilliseconds = "ci_low_ms"
         case ciHighMilliseconds = "ci_high_ms"
+        case features
     }
 }
 
@@ -237,6 +240,14 @@ public struct PredictorSummary: Codable, Equatable, Sendable {
     /// The same two figures for the uncalibrated table sum, for comparison.
     public var tableSumWithin10Percent: Double?
     public var tableSumMAPE: Double?
+    /// The network model chosen by cross-validation (`LatencyModel`); when present it, not `calibration`,
+    /// predicts. Nil in profiles made before it: those predict with `calibration` and interpolate by work.
+    public var latencyModel: LatencyModel?
+    /// Per-(kind, dtype) cost models for shapes the table lacks (`OperatorCostModel`); nil as above.
+    public var costModels: [OperatorCostModel]?
+    /// Held-out figures of the `calibration` model alone, for comparison with `latencyModel`.
+    public var calibrationWithin10Percent: Double?
+    public var calibrationMAPE: Double?
 
     public init(model: String, dtype: OperatorDataType, calibration: LatencyCalibration, method: String, fitNetworks: Int,
                 heldoutNetworks: Int, heldoutWithin10Percent: Double? = nil, heldoutMAPE: Double? = nil,
@@ -256,6 +267,10 @@ public struct PredictorSummary: Codable, Equatable, Sendable {
         case heldoutMaxError = "heldout_max_error_pct"
         case tableSumWithin10Percent = "table_sum_within_10pct"
         case tableSumMAPE = "table_sum_mape"
+        case latencyModel = "latency_model"
+        case costModels = "cost_models"
+        case calibrationWithin10Percent = "calibration_within_10pct"
+        case calibrationMAPE = "calibration_mape"
     }
 }
 

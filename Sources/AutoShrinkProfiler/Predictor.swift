@@ -1,13 +1,15 @@
 import AutoShrinkModel
 import Foundation
 
-/// Predicts a network's latency on a device from its profile: the per-operator table summed over the
-/// network's layers, then the profile's calibration (latency = a * table_sum + b * layers + c, fitted
-/// on whole networks measured on the device).
+/// Predicts a network's latency on a device from its profile: per-layer table times, then the
+/// profile's latency model over the network's features (`LatencyModel`: table time by operator group,
+/// layers, bytes moved by memory operators; chosen by cross-validation on whole networks measured on
+/// the device). Profiles made before the model use the calibration latency = a * table_sum + b * layers + c.
 ///
-/// A layer whose exact configuration is in the table uses its measured median; any other is
-/// interpolated by work (MACs for convolutions and FC, elements otherwise) between the nearest
-/// measured entries of the same kind and data type (`LayerPrediction.source` says which).
+/// A layer whose exact configuration is in the table uses its measured estimate; any other is
+/// estimated from the measured rows of its kind and data type by the kind's cost model (α·MACs +
+/// β·bytes + γ, see `OperatorCostModel`), or by work between the nearest rows in older profiles
+/// (`LayerPrediction.source` says which rows).
 public struct ProfileLatencyPredictor: LatencyPredictor {
     /// `<device>@<first 12 hex digits of the profile file's FNV-1a content hash>`; recorded in search runs.
     public let identity: String
@@ -19,6 +21,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     private let table: [OperatorConfiguration: Double]
     /// Entries per (kind, dtype), sorted by work, for interpolation.
     private let byKind: [KindKey: [(configuration: OperatorConfiguration, microseconds: Double)]]
+
+    /// Cost models for missing shapes, per (kind, dtype); empty for profiles made before them.
+    private let costModels: [KindKey: OperatorCostModel]
 
     private struct KindKey: Hashable { var kind: OperatorKind; var dtype: OperatorDataType }
 
@@ -36,6 +41,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
         }
         self.table = table
         self.byKind = byKind.mapValues { $0.sorted { $0.configuration.work < $1.configuration.work } }
+        var costModels: [KindKey: OperatorCostModel] = [:]
+        for model in profile.predictor.costModels ?? [] { costModels[KindKey(kind: model.op, dtype: model.dtype)] = model }
+        self.costModels = costModels
     }
 
     /// Set when the profile was measured on another machine and `allowForeignMachine` let it through.
@@ -90,9 +98,11 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
 
     // MARK: Predictions
 
-    /// Calibrated end-to-end latency of `graph` in milliseconds.
+    /// Calibrated end-to-end latency of `graph` in milliseconds: the profile's latency model over the
+    /// network's features, or (profiles made before it) the calibration of the table sum.
     public func predictLatencyMilliseconds(_ graph: LayerGraph) throws -> Double {
         let predictions = try layerPredictions(graph)
+        if let model = profile.predictor.latencyModel { return model.latency(LatencyFeature.values(predictions)) }
         let sum = predictions.reduce(0) { $0 + $1.tableMicroseconds } / 1000
         return calibration.latency(tableSumMilliseconds: sum, layers: predictions.filter { $0.configuration != nil }.count)
     }
@@ -102,8 +112,8 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
         try layerPredictions(graph).reduce(0) { $0 + $1.tableMicroseconds } / 1000
     }
 
-    /// Per-layer latency in milliseconds (a * table time + b per kernel layer; dropout 0). The layers
-    /// sum to the total minus the calibration's intercept. A layer the runtime has no kernel for gets NaN.
+    /// Per-layer latency in milliseconds (the model's terms of the layer; dropout 0). The layers sum to
+    /// the total minus the model's intercept. A layer the runtime has no kernel for gets NaN.
     public func layerLatencies(_ graph: LayerGraph) -> [(name: String, milliseconds: Double)] {
         graph.layers.map { layer in
             guard let prediction = try? predict(layer, in: graph) else { return (layer.name, .nan) }
@@ -129,42 +139,27 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
             return LayerPrediction(name: layer.name, configuration: nil, tableMicroseconds: 0, milliseconds: 0, source: .none)
         }
         let (microseconds, source) = try tableTime(configuration)
-        let milliseconds = calibration.tableScale * microseconds / 1000 + calibration.perLayerMilliseconds
-        return LayerPrediction(name: layer.name, configuration: configuration, tableMicroseconds: microseconds,
-                               milliseconds: milliseconds, source: source)
+        var prediction = LayerPrediction(name: layer.name, configuration: configuration, tableMicroseconds: microseconds,
+                                         milliseconds: 0, source: source)
+        if let model = profile.predictor.latencyModel {
+            prediction.milliseconds = model.layerMilliseconds(prediction)
+        } else {
+            prediction.milliseconds = calibration.tableScale * microseconds / 1000 + calibration.perLayerMilliseconds
+        }
+        return prediction
     }
 
-    /// The table's time for `configuration` (microseconds): measured, or interpolated by work.
+    /// The table's time for `configuration` (microseconds): measured, or estimated from the rows of its
+    /// kind: by the kind's cost model and rule (`OperatorCostModel`) when the profile has one, else by
+    /// work between the nearest rows (profiles made before cost models).
     public func tableTime(_ configuration: OperatorConfiguration) throws -> (microseconds: Double, source: LayerPrediction.Source) {
         if let measured = table[configuration] { return (measured, .measured) }
-        guard let all = byKind[KindKey(kind: configuration.kind, dtype: configuration.dtype)], !all.isEmpty else {
+        let key = KindKey(kind: configuration.kind, dtype: configuration.dtype)
+        guard let all = byKind[key], !all.isEmpty else {
             throw ProfileError("profile \(identity) has no \(configuration.dtype.rawValue) \(configuration.kind.rawValue) entries to estimate \(configuration) from")
         }
-        // Nearest relatives first: same stride, kernel and input size; then same stride and kernel; then the kind.
-        let sameGeometry = all.filter {
-            $0.configuration.stride == configuration.stride && $0.configuration.kernel == configuration.kernel
-                && $0.configuration.height == configuration.height && $0.configuration.width == configuration.width
-        }
-        let sameKernel = all.filter { $0.configuration.stride == configuration.stride && $0.configuration.kernel == configuration.kernel }
-        let candidates = !sameGeometry.isEmpty ? sameGeometry : (!sameKernel.isEmpty ? sameKernel : all)
-        let work = configuration.work
-        let below = candidates.last { $0.configuration.work <= work }
-        let above = candidates.first { $0.configuration.work >= work }
-        let microseconds: Double
-        var from: [OperatorConfiguration] = []
-        switch (below, above) {
-        case let (low?, high?) where high.configuration.work > low.configuration.work:
-            let t = (work - low.configuration.work) / (high.configuration.work - low.configuration.work)
-            microseconds = low.microseconds + t * (high.microseconds - low.microseconds)
-            from = [low.configuration, high.configuration]
-        case let (nearest?, _), let (nil, nearest?):
-            // Outside the measured range (or equal work): scale the nearest entry by work.
-            microseconds = nearest.configuration.work > 0 ? nearest.microseconds * work / nearest.configuration.work : nearest.microseconds
-            from = [nearest.configuration]
-        case (nil, nil):
-            microseconds = 0
-        }
-        return (microseconds, .interpolated(from: from))
+        let estimate = costModels[key]?.estimate(configuration, from: all) ?? OperatorCostModel.interpolateByWork(configuration, rows: all)
+        return (estimate.microseconds, .interpolated(from: estimate.from))
     }
 }
 

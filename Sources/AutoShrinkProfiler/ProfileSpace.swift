@@ -23,6 +23,9 @@ public struct ProfileSpace: Sendable {
     public var anyNodeOperations: Bool
     /// Networks covered as they are (`refnet` is always one).
     public var fixedArchitectures: [Architecture]
+    /// Whether the table also gets the shape probes around the space (`probeOperators`), which the
+    /// cost models for unprofiled shapes learn from; on for `quick` and `reference`.
+    public var probes = false
 
     public init(name: String, base: Architecture?, anyNodeOperations: Bool, fixedArchitectures: [Architecture]) {
         self.name = name
@@ -47,12 +50,16 @@ public struct ProfileSpace: Sendable {
 
     /// `--space quick`: 5-node cells.
     public static func quick(input: InputShape = defaultInput, classes: Int = 10) -> ProfileSpace {
-        cellSpace(name: "quick", nodes: 5, input: input, classes: classes)
+        var space = cellSpace(name: "quick", nodes: 5, input: input, classes: classes)
+        space.probes = true
+        return space
     }
 
     /// `--space reference`: the paper's 8-node cells.
     public static func reference(input: InputShape = defaultInput, classes: Int = 10) -> ProfileSpace {
-        cellSpace(name: "reference", nodes: 8, input: input, classes: classes)
+        var space = cellSpace(name: "reference", nodes: 8, input: input, classes: classes)
+        space.probes = true
+        return space
     }
 
     /// The space of one architecture file: the shrink space of its cell (operations fixed) when it has
@@ -91,6 +98,7 @@ public struct ProfileSpace: Sendable {
             }
         }
         if let base { try enumerateCellNetworks(base, into: &shapes) }
+        if probes { shapes.formUnion(Self.probeOperators(input: input, width: base?.stages.first?.width ?? 16)) }
         var result: [OperatorConfiguration] = []
         for dtype in OperatorDataType.allCases where dtypes.contains(dtype) {
             result += shapes.map { shape in
@@ -190,9 +198,15 @@ public struct ProfileSpace: Sendable {
         for architecture in fixedArchitectures where networks.count < count {
             networks.append(SampledNetwork(name: architecture.name, architecture: architecture, edges: nil))
         }
-        guard let base, let cell = base.cell else { return networks }
+        guard let base, let cell = base.cell else {
+            if probes { for probe in probeNetworks() where networks.count < count { networks.append(probe) } }
+            return networks
+        }
         if networks.count < count {
             networks.append(SampledNetwork(name: base.name, architecture: base, edges: cell.edges.count))
+        }
+        if probes {
+            for probe in probeNetworks() where networks.count < count { networks.append(probe) }
         }
         var generator = ProfileRandom(seed: seed)
         var index = 0

@@ -130,21 +130,24 @@ public struct Profiler: Sendable {
                                     unpinnedRuns: session.unpinnedRuns),
             created: "", seconds: 0)
 
-        // Table sums of the timed networks; then fit on one half, judge on the other.
+        // Cost models for shapes the table lacks, then the networks' features; fit on one half, judge on the other.
+        profile.predictor.costModels = OperatorCostModel.fitAll(entries)
         let tablePredictor = ProfileLatencyPredictor(profile: profile, identity: name)
         var measurements: [NetworkMeasurement] = []
         do {
             for (index, network) in sampled.enumerated() {
                 let graph = network.architecture.lowered()
                 let timing = networkTimings[planned[index].name]!.summary
-                let kernelLayers = try tablePredictor.layerPredictions(graph).filter { $0.configuration != nil }.count
+                let layerPredictions = try tablePredictor.layerPredictions(graph)
+                let kernelLayers = layerPredictions.filter { $0.configuration != nil }.count
                 measurements.append(NetworkMeasurement(
                     name: network.name, role: "", edges: network.edges, layers: kernelLayers, macs: CostModel.costs(of: graph).macs,
                     tableSumMilliseconds: try tablePredictor.tableSumMilliseconds(graph),
                     measuredMilliseconds: rounded(timing.medianMicroseconds) / 1000, p10Milliseconds: rounded(timing.p10Microseconds) / 1000,
                     p90Milliseconds: rounded(timing.p90Microseconds) / 1000, predictedMilliseconds: 0,
                     outputChecksum: networkTimings[planned[index].name]!.checksum,
-                    ciLowMilliseconds: rounded(timing.ciLowMicroseconds) / 1000, ciHighMilliseconds: rounded(timing.ciHighMicroseconds) / 1000))
+                    ciLowMilliseconds: rounded(timing.ciLowMicroseconds) / 1000, ciHighMilliseconds: rounded(timing.ciHighMicroseconds) / 1000,
+                    features: LatencyFeature.values(layerPredictions)))
             }
         } catch {
             throw ProfileError(device: name, step: "fit predictor", reason: FileProblem.reason(error))
@@ -155,25 +158,40 @@ public struct Profiler: Sendable {
             split.swapAt(position, Int(splitGenerator.next() % UInt64(position + 1)))
         }
         let fitCount = (measurements.count + 1) / 2
+        // Probe networks (outside the space, `ProfileSpace.probeNetworks`) always fit: the held-out half
+        // judges networks of the space; architectures outside it are judged by `profile --validate`.
+        split = split.filter { measurements[$0].name.hasPrefix("probe-") } + split.filter { !measurements[$0].name.hasPrefix("probe-") }
         for (rank, index) in split.enumerated() { measurements[index].role = rank < fitCount ? "fit" : "heldout" }
-        let fitted = LatencyFit.fit(measurements.filter { $0.role == "fit" }.map {
+        let fitNetworks = measurements.filter { $0.role == "fit" }
+        let fitted = LatencyFit.fit(fitNetworks.map {
             LatencyFit.Sample(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers, measuredMilliseconds: $0.measuredMilliseconds)
         })
+        let model = LatencyModel.select(samples: fitNetworks.map { ($0.features ?? [:], $0.measuredMilliseconds) })
         for index in measurements.indices {
-            measurements[index].predictedMilliseconds = fitted.calibration.latency(
-                tableSumMilliseconds: measurements[index].tableSumMilliseconds, layers: measurements[index].layers)
+            let network = measurements[index]
+            measurements[index].predictedMilliseconds = model?.latency(network.features ?? [:])
+                ?? fitted.calibration.latency(tableSumMilliseconds: network.tableSumMilliseconds, layers: network.layers)
         }
         let heldout = measurements.filter { $0.role == "heldout" }
-        let calibrated = LatencyFit.accuracy(heldout.map { ($0.predictedMilliseconds, $0.measuredMilliseconds) })
+        let predicted = LatencyFit.accuracy(heldout.map { ($0.predictedMilliseconds, $0.measuredMilliseconds) })
+        let calibrated = LatencyFit.accuracy(heldout.map {
+            (fitted.calibration.latency(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers), $0.measuredMilliseconds)
+        })
         let plain = LatencyFit.accuracy(heldout.map { ($0.tableSumMilliseconds, $0.measuredMilliseconds) })
         profile.networks = measurements
         profile.predictor.calibration = fitted.calibration
         profile.predictor.method = fitted.method
+        if let model {
+            profile.predictor.latencyModel = model
+            profile.predictor.model = model.formula + " (\(model.name), chosen by 5-fold cross-validation on the fit networks)"
+        }
         profile.predictor.fitNetworks = fitCount
         profile.predictor.heldoutNetworks = heldout.count
-        profile.predictor.heldoutWithin10Percent = calibrated?.within
-        profile.predictor.heldoutMAPE = calibrated?.mape
-        profile.predictor.heldoutMaxError = calibrated?.maxError
+        profile.predictor.heldoutWithin10Percent = predicted?.within
+        profile.predictor.heldoutMAPE = predicted?.mape
+        profile.predictor.heldoutMaxError = predicted?.maxError
+        profile.predictor.calibrationWithin10Percent = calibrated?.within
+        profile.predictor.calibrationMAPE = calibrated?.mape
         profile.predictor.tableSumWithin10Percent = plain?.within
         profile.predictor.tableSumMAPE = plain?.mape
 

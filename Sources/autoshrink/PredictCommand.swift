@@ -11,9 +11,9 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Predict an architecture's int8 latency on a profiled device, with its peak activation and weight bytes.",
         discussion: """
-            Sums the profile's per-operator int8 table over the network's layers and applies the profile's \
-            calibration. Layers whose exact shape was not profiled are interpolated by MACs from the nearest \
-            measured shapes and marked '~'. Built-in names take the input shape of the profile's space.
+            Looks up the profile's per-operator int8 table for the network's layers and applies the profile's \
+            latency model. Layers whose exact shape was not profiled are estimated from the profiled shapes of their \
+            kind (per-kind cost models) and marked '~'. Built-in names take the input shape of the profile's space.
             """)
 
     @Argument(help: "A built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))), an *.arch.json file or a checkpoint.")
@@ -54,12 +54,19 @@ struct PredictCommand: ParsableCommand {
         if !output.quiet {
             out.line(ArchitectureSummary.table(headers: ["layer", "op", "output", "MACs", "table us", "predicted ms"], rows: rows,
                                                rightAligned: [3, 4, 5]))
-            out.line(String(format: "  calibration  %.4f * table_sum + %.4f ms * %d layers %@ %.4f ms",
-                            calibration.tableScale, calibration.perLayerMilliseconds,
-                            predictions.filter { $0.configuration != nil }.count,
-                            calibration.interceptMilliseconds < 0 ? "-" : "+", abs(calibration.interceptMilliseconds)))
+            if let model = predictor.profile.predictor.latencyModel {
+                out.line("  model        \(model.formula) (\(model.name))")
+            } else {
+                out.line(String(format: "  calibration  %.4f * table_sum + %.4f ms * %d layers %@ %.4f ms",
+                                calibration.tableScale, calibration.perLayerMilliseconds,
+                                predictions.filter { $0.configuration != nil }.count,
+                                calibration.interceptMilliseconds < 0 ? "-" : "+", abs(calibration.interceptMilliseconds)))
+            }
             if !interpolated.isEmpty {
-                out.warn("note: \(interpolated.count) of \(predictions.count) layers were not profiled and are interpolated by MACs (marked ~); profile a space that covers this architecture for measured values")
+                let rule = predictor.profile.predictor.costModels == nil
+                    ? "by MACs between the nearest profiled shapes"
+                    : "from the profiled shapes of their kind by per-kind cost models (MACs, bytes moved)"
+                out.warn("note: \(interpolated.count) of \(predictions.count) layers were not profiled and are estimated \(rule) (marked ~); profile a space that covers this architecture for measured values")
             }
             if let within = predictor.profile.predictor.heldoutWithin10Percent, let mape = predictor.profile.predictor.heldoutMAPE {
                 out.line(String(format: "  accuracy     %.0f%% of %d held-out networks within +-10%%, MAPE %.1f%%",

@@ -15,8 +15,9 @@ struct ProfileCommand: ParsableCommand {
         discussion: """
             Builds a benchmark harness from the embedded C runtime kernels with the device's compiler, runs it \
             on the device (locally, over SSH or under qemu), times every operator shape the search space can \
-            produce (int8, and float32 for comparison) and a sample of whole networks, and fits \
-            latency = a * table_sum + b * layers + c on half of the networks, judging it on the other half.
+            produce (int8, and float32 for comparison) and a sample of whole networks, fits per-kind cost models \
+            for shapes the table lacks and a latency model over the networks' features (table time per operator \
+            group, layers, bytes moved; chosen by cross-validation) on half of the networks, judging it on the other half.
 
             --space: quick (5-node cells), reference (8-node cells, the paper's setting) or a file: a search \
             config.json (its cell operations and macro structure) or an *.arch.json (the shrink space of its \
@@ -116,11 +117,23 @@ struct ProfileCommand: ParsableCommand {
 
         let predictor = profile.predictor
         let calibration = predictor.calibration
-        out.line(String(format: "  predictor    latency = %.4f * table_sum + %.4f ms * layers + %.4f ms (%@)",
-                        calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds, predictor.method))
+        if let model = predictor.latencyModel {
+            out.line("  predictor    \(model.formula) (\(model.name); 5-fold CV MAPE on the fit networks: "
+                     + model.crossValidationMAPE.sorted { $0.value < $1.value }.map { String(format: "%@ %.2f%%", $0.key, $0.value) }.joined(separator: ", ") + ")")
+        } else {
+            out.line(String(format: "  predictor    latency = %.4f * table_sum + %.4f ms * layers + %.4f ms (%@)",
+                            calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds, predictor.method))
+        }
+        if let models = predictor.costModels, !models.isEmpty {
+            out.line("  missing shapes  per-kind rule chosen by leave-one-out over the table: " + models.map { model in
+                String(format: "%@ %@ %@ (%.1f%%)", model.dtype.rawValue, model.op.rawValue, model.choice,
+                       model.leaveOneOutMAPE[model.choice] ?? .nan)
+            }.joined(separator: ", "))
+        }
         if let within = predictor.heldoutWithin10Percent, let mape = predictor.heldoutMAPE {
-            out.result(String(format: "held-out networks: %.0f%% of %d within +-10%%, MAPE %.1f%%, worst %.1f%% (plain table sum: %.0f%% within, MAPE %.1f%%)",
+            out.result(String(format: "held-out networks: %.0f%% of %d within +-10%%, MAPE %.1f%%, worst %.1f%% (a * table_sum + b * layers + c: %.0f%% within, MAPE %.1f%%; plain table sum: %.0f%% within, MAPE %.1f%%)",
                               100 * within, predictor.heldoutNetworks, mape, predictor.heldoutMaxError ?? 0,
+                              100 * (predictor.calibrationWithin10Percent ?? 0), predictor.calibrationMAPE ?? 0,
                               100 * (predictor.tableSumWithin10Percent ?? 0), predictor.tableSumMAPE ?? 0))
         } else {
             out.result("no held-out networks (--networks \(networks)): the predictor is the plain table sum")

@@ -99,7 +99,7 @@ struct ProfileSpaceTests {
         #expect(throws: UnsupportedLayerError.self) { try OperatorConfiguration(layer: oddGraph.layers[1], in: oddGraph, dtype: .int8) }
     }
 
-    @Test("network samples: fixed networks, the full network, then deterministic random DAGs inside the space")
+    @Test("network samples: fixed networks, the full network, the probe networks, then deterministic random DAGs inside the space")
     func networkSamples() throws {
         let space = ProfileSpace.quick()
         let networks = space.sampleNetworks(count: 20, seed: 7)
@@ -110,9 +110,18 @@ struct ProfileSpaceTests {
         #expect(networks.map(\.architecture) == again.map(\.architecture))
         #expect(Set(networks.compactMap(\.edges)).count > 3, "edge counts should vary")
         let operators = Set(try space.operators())
-        for network in networks {
+        // Probe networks (quick and reference) lie outside the space on purpose: their layers are mostly
+        // not in the table; every other sampled network is covered.
+        let probes = networks.filter { $0.name.hasPrefix("probe-") }
+        #expect(probes.map(\.name) == networks[2..<10].map(\.name))
+        #expect(probes.count == 8)
+        // (Two cells per stage add no new shape: the enumeration covers any cell input width the space allows.)
+        let outside = try probes.filter { try !Self.uncovered($0.architecture, by: operators).isEmpty }.map(\.name)
+        #expect(outside.count == 7, "\(outside)")
+        for network in networks where !network.name.hasPrefix("probe-") {
             #expect(try Self.uncovered(network.architecture, by: operators).isEmpty, "\(network.name)")
         }
         #expect(space.sampleNetworks(count: 1, seed: 7).map(\.name) == ["refnet"])
+        #expect(ProfileSpace.cellSpace(name: "plain", nodes: 5).sampleNetworks(count: 20, seed: 7).allSatisfy { !$0.name.hasPrefix("probe-") })
     }
 }

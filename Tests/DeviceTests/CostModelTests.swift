@@ -1,0 +1,155 @@
+import AutoShrinkModel
+import Foundation
+import Testing
+@testable import AutoShrinkProfiler
+
+/// The predictor's generalisation parts on synthetic tables with known coefficients: per-kind cost
+/// models (α·MACs + β·bytes + γ) and the interpolation of shapes the table lacks, and the network latency
+/// model chosen by cross-validation (docs/devices.md, "Predictor").
+@Suite("Operator cost models and the network latency model")
+struct CostModelTests {
+    static func pointwise(_ inputChannels: Int, _ outputChannels: Int, _ side: Int, stride: Int = 1) -> OperatorConfiguration {
+        OperatorConfiguration(kind: .pointwise, dtype: .int8, inputChannels: inputChannels, outputChannels: outputChannels,
+                              height: side, width: side, stride: stride)
+    }
+
+    /// The known truth: 2 us per million MACs, 0.05 us per KiB moved, 1.5 us per call.
+    static func truth(_ configuration: OperatorConfiguration) -> Double {
+        let features = OperatorCostModel.features(configuration)
+        return 2 * features.megaMACs + 0.05 * features.kib + 1.5
+    }
+
+    /// Pointwise rows over channels 16..96 and sides 7/14/28.
+    static func table() -> [(configuration: OperatorConfiguration, microseconds: Double)] {
+        var rows: [(configuration: OperatorConfiguration, microseconds: Double)] = []
+        for side in [7, 14, 28] {
+            for (input, output) in [(16, 16), (32, 16), (48, 16), (32, 32), (64, 32), (96, 32), (64, 64), (128, 64)] {
+                let configuration = pointwise(input, output, side)
+                rows.append((configuration, truth(configuration)))
+            }
+        }
+        return rows
+    }
+
+    @Test("non-negative least squares on the table recovers the known per-kind coefficients")
+    func recoversCoefficients() throws {
+        let model = try #require(OperatorCostModel.fit(kind: .pointwise, dtype: .int8, rows: Self.table()))
+        print("cost model: \(model.microsecondsPerMegaMAC) us/MMAC, \(model.microsecondsPerKiB) us/KiB, \(model.interceptMicroseconds) us; leave-one-out \(model.leaveOneOutMAPE)")
+        #expect(abs(model.microsecondsPerMegaMAC - 2) < 1e-6)
+        #expect(abs(model.microsecondsPerKiB - 0.05) < 1e-6)
+        #expect(abs(model.interceptMicroseconds - 1.5) < 1e-6)
+        #expect(model.microsecondsPerInput == 0)
+        // Exact data: the model's leave-one-out error is ~0, far below interpolation by MACs alone.
+        #expect((model.leaveOneOutMAPE["model"] ?? 1) < 1e-6)
+        #expect((model.leaveOneOutMAPE["work"] ?? 0) > 1)
+        #expect(model.method == .model || model.method == .anchored)
+    }
+
+    @Test("shapes outside the table (other channels, resolutions) are estimated by the cost model, not by MACs")
+    func interpolatesHeldOutShapes() throws {
+        let rows = Self.table()
+        let entries = rows.map { ProfileEntry(configuration: $0.configuration, medianMicroseconds: $0.microseconds,
+                                              p10Microseconds: $0.microseconds, p90Microseconds: $0.microseconds, repetitions: 3, batch: 1) }
+        var profile = handMadeProfile(rows.map { ($0.configuration, $0.microseconds) })
+        profile.predictor.costModels = OperatorCostModel.fitAll(entries)
+        let predictor = ProfileLatencyPredictor(profile: profile, identity: "bench@test")
+        var old = profile
+        old.predictor.costModels = nil
+        let oldPredictor = ProfileLatencyPredictor(profile: old, identity: "bench@old")
+        // Wider, narrower, other resolutions and strided: none of them is a row.
+        let heldOut = [Self.pointwise(24, 40, 14), Self.pointwise(192, 96, 14), Self.pointwise(64, 64, 56), Self.pointwise(8, 8, 10),
+                       Self.pointwise(80, 48, 28), Self.pointwise(64, 128, 28, stride: 2)]
+        var worstNew = 0.0, worstOld = 0.0
+        for configuration in heldOut {
+            let (time, source) = try predictor.tableTime(configuration)
+            guard case .interpolated = source else { Issue.record("\(configuration) was in the table"); continue }
+            let expected = Self.truth(configuration)
+            worstNew = max(worstNew, abs(time - expected) / expected)
+            worstOld = max(worstOld, abs(try oldPredictor.tableTime(configuration).microseconds - expected) / expected)
+        }
+        print(String(format: "held-out synthetic shapes: worst error %.2g %% with cost models, %.1f %% by MACs", 100 * worstNew, 100 * worstOld))
+        #expect(worstNew < 1e-6)
+        #expect(worstOld > 0.05)
+    }
+
+    @Test("anchored estimates keep a row's local effect that the linear model cannot see")
+    func anchoredKeepsLocalEffects() throws {
+        // Rows at side 14 run 30 % slower than the linear model (say, a cache effect); the other sides follow it.
+        let rows = Self.table().map { row in (row.configuration, row.configuration.height == 14 ? 1.3 * row.microseconds : row.microseconds) }
+        let model = try #require(OperatorCostModel.fit(kind: .pointwise, dtype: .int8, rows: rows))
+        #expect(model.method == .anchored)
+        var anchored = model
+        anchored.method = .anchored
+        let missing = Self.pointwise(40, 24, 14)
+        let estimate = anchored.estimate(missing, from: rows).microseconds
+        #expect(abs(estimate / (1.3 * Self.truth(missing)) - 1) < 0.05)
+    }
+
+    @Test("the network model recovers known per-kind coefficients and picks the simplest model that explains the data")
+    func networkModelSelection() throws {
+        var generator = ProfileRandom(seed: 7)
+        func uniform() -> Double { Double(generator.next() % 1_000_000) / 1_000_000 }
+        var features: [[String: Double]] = []
+        for _ in 0..<40 {
+            let dense = 0.01 + 0.05 * uniform(), pointwise = 0.02 + 0.1 * uniform(), depthwise = 0.01 + 0.04 * uniform()
+            let memory = 0.005 + 0.03 * uniform()
+            features.append(["dense_table_ms": dense, "pointwise_table_ms": pointwise, "depthwise_table_ms": depthwise,
+                             "memory_table_ms": memory, "compute_table_ms": dense + pointwise + depthwise,
+                             "table_sum_ms": dense + pointwise + depthwise + memory, "layers": Double(10 + Int(uniform() * 30)),
+                             "traffic_mib": 0.1 * uniform(), "intercept": 1])
+        }
+        // Per-kind truth: pointwise 0.8, depthwise 1.4, the rest 1.0, 1 us per layer, 2 us intercept.
+        let perKind = features.map { f in
+            (f, 1.0 * f["dense_table_ms"]! + 0.8 * f["pointwise_table_ms"]! + 1.4 * f["depthwise_table_ms"]! + 1.0 * f["memory_table_ms"]!
+                + 0.001 * f["layers"]! + 0.002)
+        }
+        let chosen = try #require(LatencyModel.select(samples: perKind))
+        print("selected \(chosen.name): \(chosen.formula); CV \(chosen.crossValidationMAPE)")
+        #expect(chosen.name == "per-kind")
+        let coefficients = Dictionary(uniqueKeysWithValues: chosen.terms.map { ($0.feature, $0.coefficient) })
+        #expect(abs(coefficients[.pointwiseTable]! - 0.8) < 1e-6)
+        #expect(abs(coefficients[.depthwiseTable]! - 1.4) < 1e-6)
+        #expect(abs(coefficients[.layers]! - 0.001) < 1e-8)
+        #expect(abs(coefficients[.intercept]! - 0.002) < 1e-8)
+
+        // Data of the plain calibration: the simplest candidate wins the tie.
+        let plain = features.map { f in (f, 0.76 * f["table_sum_ms"]! + 0.0008 * f["layers"]! + 0.001) }
+        let simple = try #require(LatencyModel.select(samples: plain))
+        #expect(simple.name == "table")
+        #expect(abs(simple.latency(plain[3].0) - plain[3].1) < 1e-9)
+
+        // A traffic term is found when memory traffic costs extra.
+        let traffic = features.map { f in (f, 0.9 * f["table_sum_ms"]! + 0.0005 * f["layers"]! + 0.2 * f["traffic_mib"]! + 0.001) }
+        #expect(try #require(LatencyModel.select(samples: traffic)).name == "table+traffic")
+    }
+
+    @Test("a profile with a latency model predicts with it, per-layer shares sum to the total minus the intercept, and round-trips")
+    func profileWithModel() throws {
+        let refnet = PredictorTests.refnet
+        var profile = handMadeProfile(try PredictorTests.refnetEntries())
+        profile.predictor.latencyModel = LatencyModel(name: "compute/memory", terms: [
+            LatencyTerm(feature: .computeTable, coefficient: 0.5), LatencyTerm(feature: .memoryTable, coefficient: 2),
+            LatencyTerm(feature: .layers, coefficient: 0.01), LatencyTerm(feature: .intercept, coefficient: 0.1),
+        ])
+        let predictor = ProfileLatencyPredictor(profile: profile, identity: "bench@test")
+        let layers = try predictor.layerPredictions(refnet)
+        let compute = layers.filter { $0.configuration?.kind.isMACBound == true }.reduce(0) { $0 + $1.tableMicroseconds } / 1000
+        let memory = layers.filter { $0.configuration.map { !$0.kind.isMACBound } ?? false }.reduce(0) { $0 + $1.tableMicroseconds } / 1000
+        let expected = 0.5 * compute + 2 * memory + 0.01 * 8 + 0.1
+        #expect(abs(try predictor.predictLatencyMilliseconds(refnet) - expected) < 1e-12)
+        #expect(abs(predictor.layerLatencies(refnet).reduce(0) { $0 + $1.milliseconds } - (expected - 0.1)) < 1e-12)
+
+        let directory = try TemporaryDirectory("profile")
+        defer { directory.remove() }
+        let path = directory.file("bench.json")
+        try profile.write(to: path)
+        #expect(try DeviceProfile.load(path: path).predictor == profile.predictor)
+        // A model predicting a negative latency for a timed network is refused with the fix.
+        profile.networks = [NetworkMeasurement(name: "net0", role: "fit", edges: nil, layers: 8, macs: 1, tableSumMilliseconds: 0.36,
+                                               measuredMilliseconds: 0.3, p10Milliseconds: 0.3, p90Milliseconds: 0.3,
+                                               predictedMilliseconds: 0.3, outputChecksum: "0", features: ["intercept": 1, "layers": 8])]
+        profile.predictor.latencyModel?.terms[3].coefficient = -1
+        try profile.write(to: path)
+        #expect(throws: ProfileError.self) { try DeviceProfile.load(path: path) }
+    }
+}

@@ -8,8 +8,8 @@ import Testing
        .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"),
        .enabled(if: LocalSlurmCluster.available, "needs slurm-wlm and munge (tools/setup) and root: tools/slurm-local runs the daemons"))
 struct SlurmTests {
-    /// A tiny search: 4 nodes, 2 candidates per step, 3 steps.
-    static let tiny = ["--nodes", "4", "--candidates", "2", "--min-edges", "3", "--proxy-per-class", "12",
+    /// A tiny search: 4 nodes, 2 candidates per step, 2 steps.
+    static let tiny = ["--nodes", "4", "--candidates", "2", "--min-edges", "4", "--proxy-per-class", "12",
                        "--validation-per-class", "8", "--epochs", "1", "--batch-size", "32", "--seed", "3"]
     static let slurm = ["--executor", "slurm", "--threads", "1"]
 

@@ -71,6 +71,10 @@ struct SlurmTests {
         let lines = try String(contentsOfFile: runs + "/cluster/trajectory.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(!lines.isEmpty && lines.allSatisfy { $0.contains("\"queue_seconds\"") && $0.contains("\"run_seconds\"") })
         #expect(result.stdout.contains("queued ") && result.stdout.contains("queue wait median"))
+        let report = try CLI.run(["report", runs + "/cluster", "--json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let page = try String(contentsOfFile: try #require(report.json["report"] as? String), encoding: .utf8)
+        #expect(page.contains("Cluster jobs") && page.contains("step-001-c00"))
         // One job array per step, each with the step's two candidates.
         let submissions = try Self.ledger(runs + "/cluster")
         #expect(submissions.count == lines.count / 2)
@@ -100,6 +104,30 @@ struct SlurmTests {
         #expect(try Self.numbers(runs + "/retry") == expected.numbers)
         let events = try String(contentsOfFile: runs + "/retry/slurm/events.log", encoding: .utf8)
         #expect(events.contains("job \(first)_0 for step-001-c00: CANCELLED; resubmitting"), "\(events)")
+    }
+
+    @Test func jobFailingEveryAttemptStopsTheSearchWithItsLog() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let process = try Self.startSearch(["--name", "fails", "--job-attempts", "1"] + Self.slurm + Self.tiny, runs: runs)
+        defer { if process.isRunning { process.interrupt() } }
+        var first = ""
+        let running = Self.wait(60) {
+            guard let id = (try? Self.ledger(runs + "/fails"))?.first?["job_id"] as? String else { return false }
+            first = id
+            let state = try? LocalSlurmCluster.slurm("squeue", ["--noheader", "--array", "--jobs=\(id)", "--format=%i %T"])
+            return state?.stdout.contains("\(id)_1 RUNNING") ?? false
+        }
+        try #require(running, "the first job never ran")
+        try LocalSlurmCluster.slurm("scancel", ["\(first)_1"])
+        process.waitUntilExit()
+        let output = (try? String(contentsOfFile: runs + "/out.txt", encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus != 0)
+        #expect(output.contains("Error: Slurm job \(first)_1 for step-001-c01 failed 1 time(s), last: CANCELLED; log "), "\(output)")
+        #expect(output.contains("CANCELLED AT"), "the log's tail is missing: \(output)")
+        // Candidate 0 of the step was recorded and is not trained again by --resume.
+        let trajectory = (try? String(contentsOfFile: runs + "/fails/trajectory.jsonl", encoding: .utf8)) ?? ""
+        #expect(trajectory.contains("\"step-001-c00\""))
     }
 
     @Test func killedControllerResumesWithoutRetraining() throws {

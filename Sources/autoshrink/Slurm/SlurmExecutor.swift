@@ -258,6 +258,11 @@ final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
         let exists = FileManager.default.fileExists(atPath: ledgerPath)
         if settings.resume && exists {
             ledger = try SlurmJobLedger.loadDocument(path: ledgerPath)
+            // Temporaries of atomic writes a killed controller or job left (AtomicFile).
+            AtomicFile.removeLeftovers(in: slurmDirectory)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: slurmDirectory)) ?? [] where entry.hasPrefix("step-") {
+                AtomicFile.removeLeftovers(in: slurmDirectory + "/" + entry)
+            }
             return
         }
         if exists, let old = try? SlurmJobLedger.loadDocument(path: ledgerPath) {

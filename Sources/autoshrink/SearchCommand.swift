@@ -19,7 +19,8 @@ struct SearchCommand: ParsableCommand {
             acc - 0.1*(log10(MACs) - 6) by default. Add soft terms with --term RESOURCE:TARGET:WEIGHT
             (each adds -WEIGHT*log10(value/TARGET); resources: macs, parameters, weight_bytes,
             peak_activation_bytes, latency_ms) and hard limits with --max-*. Latency needs --profile.
-            Runs live in runs/NAME and can be resumed after a kill with --resume.
+            Runs live in runs/NAME and can be resumed after a kill with --resume. With --executor slurm every
+            step's candidates train as one Slurm job array on a run directory the nodes share (docs/cluster.md).
             """)
 
     @Option(help: "Run name; the run lives in runs/NAME.") var name: String = "search"

@@ -138,6 +138,17 @@ public enum HTMLReport {
         scatter.lines = [(front.sorted { resource($0) < resource($1) }.map { (resource($0), $0.accuracy) }, "#e08a1e", true)]
         body += "<figure>" + scatter.render() + "</figure>"
 
+        // Candidates trained as cluster jobs (search --executor slurm, docs/cluster.md).
+        let queued = records.filter { $0.queueSeconds != nil && $0.runSeconds != nil }
+        if !queued.isEmpty {
+            body += "<h2>Cluster jobs</h2><p>Per candidate: queue wait (submission to the job's start), the job's run (including loading the data) and the training inside it.</p>"
+            body += "<table><tr><th>candidate</th><th>queue wait</th><th>job run</th><th>training</th></tr>"
+            for record in queued {
+                body += "<tr><td>\(HTML.escape(record.id))</td><td>\(String(format: "%.1f s", record.queueSeconds!))</td><td>\(String(format: "%.1f s", record.runSeconds!))</td><td>\(String(format: "%.1f s", record.seconds))</td></tr>"
+            }
+            body += "</table>"
+        }
+
         if let cell = input.chosen?.cell {
             body += "<h2>Chosen cell</h2><p>Node 0 is the cell input (a 2x2 max-pool in reducing cells); leaves are concatenated and added to the (projected) input.</p>"
             body += "<figure>" + CellDrawing.svg(cell) + "</figure>"

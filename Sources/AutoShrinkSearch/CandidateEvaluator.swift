@@ -35,9 +35,15 @@ public struct EvaluationResult: Hashable, Sendable, Codable {
     public var epochs: Int
     /// Wall-clock seconds the evaluation took (recorded in the trajectory and used for the ETA).
     public var seconds: Double
+    /// Executors that queue candidates (Slurm, docs/cluster.md): seconds from submission to the job's
+    /// start, and the job's whole run (process start to result written, including data loading).
+    /// nil for in-process and local worker evaluation; absent keys decode as nil.
+    public var queueSeconds: Double?
+    public var runSeconds: Double?
 
-    public init(accuracy: Double, epochs: Int, seconds: Double) {
+    public init(accuracy: Double, epochs: Int, seconds: Double, queueSeconds: Double? = nil, runSeconds: Double? = nil) {
         self.accuracy = accuracy; self.epochs = epochs; self.seconds = seconds
+        self.queueSeconds = queueSeconds; self.runSeconds = runSeconds
     }
 }
 
@@ -47,4 +53,12 @@ public struct EvaluationResult: Hashable, Sendable, Codable {
 /// A thrown error stops the search (results already recorded are kept for `--resume`).
 public protocol CandidateEvaluator: Sendable {
     func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult
+    /// Called once per step, before any `evaluate` of it, with every candidate of the step that still
+    /// needs evaluating (in index order), so a batch executor can submit them together (one Slurm job
+    /// array per step, docs/cluster.md). Nothing by default.
+    func prepareStep(_ requests: [EvaluationRequest]) throws
+}
+
+extension CandidateEvaluator {
+    public func prepareStep(_ requests: [EvaluationRequest]) throws {}
 }

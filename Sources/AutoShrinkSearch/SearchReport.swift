@@ -34,7 +34,14 @@ public enum SearchReport {
         return "step \(record.step) [\(record.candidate)] \(edge)  \(record.edgesLeft) edges  acc \(String(format: "%.4f", record.accuracy))  "
             + resourceText(record.resources)
             + "  score \(String(format: "%.4f", record.score))  \(record.feasible ? "ok" : "INFEASIBLE")  \(String(format: "%.1f", record.seconds))s  ep \(record.epochs)"
+            + queueText(record)
             + "  (\(progress.candidatesDone) done, ETA \(duration(progress.etaSeconds)))"
+    }
+
+    /// ", queued 0.8s, ran 3.4s" for candidates of a queueing executor (Slurm); empty otherwise.
+    static func queueText(_ record: CandidateRecord) -> String {
+        guard let queue = record.queueSeconds, let run = record.runSeconds else { return "" }
+        return "  queued \(String(format: "%.1f", queue))s ran \(String(format: "%.1f", run))s"
     }
 
     /// One finished step: winner, edges left, best so far and ETA.
@@ -92,6 +99,11 @@ public enum SearchReport {
             lines.append("best: no feasible snapshot")
         }
         lines.append("candidates trained: \(result.candidatesTrained) (\(result.candidatesTrainedThisSession) in this session), \(result.steps.count) steps, candidate time \(duration(result.candidateSeconds)), wall time \(duration(result.wallSeconds))")
+        let queued = result.records.compactMap { record in record.queueSeconds.flatMap { q in record.runSeconds.map { (q, $0) } } }
+        if !queued.isEmpty {
+            func median(_ values: [Double]) -> Double { let sorted = values.sorted(); return sorted[sorted.count / 2] }
+            lines.append("queued candidates: \(queued.count), queue wait median \(String(format: "%.1f", median(queued.map(\.0))))s max \(String(format: "%.1f", queued.map(\.0).max()!))s, job run median \(String(format: "%.1f", median(queued.map(\.1))))s")
+        }
         lines.append("Pareto front (acc vs \(result.paretoResource == .latencyMilliseconds ? "latency" : "MACs")): \(result.paretoFront.count) candidates")
         return lines.joined(separator: "\n") + "\n"
     }

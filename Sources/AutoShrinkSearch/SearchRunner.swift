@@ -161,6 +161,7 @@ public struct SearchRunner: Sendable {
                 let observer = self.observer
                 let score = configuration.score
                 let trajectoryPath = directory.trajectoryPath
+                try evaluator.prepareStep(jobs.map(\.request))
                 let committed = try ParallelEvaluation.run(jobs: jobs, workers: configuration.workers, evaluator: evaluator,
                                                            makeRecord: { job, result in
                     try makeRecord(job: job, result: result, score: score)
@@ -247,7 +248,7 @@ private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: Sco
         cellEdges: job.candidate.cell.edges, edgesLeft: job.candidate.cell.edges.count,
         architectureHash: job.request.architecture.stableHash, accuracy: result.accuracy, resources: job.resources,
         score: score.score(accuracy: result.accuracy, resources: job.resources), feasible: score.isFeasible(job.resources),
-        seconds: result.seconds, epochs: result.epochs)
+        seconds: result.seconds, epochs: result.epochs, queueSeconds: result.queueSeconds, runSeconds: result.runSeconds)
     // Continue with the values a resumed run reads back from the trajectory line, so winners and
     // the best snapshot are chosen from identical numbers in both cases.
     return try JSONDecoder().decode(CandidateRecord.self, from: Data(record.jsonLine().utf8))

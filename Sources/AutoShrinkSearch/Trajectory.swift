@@ -11,7 +11,9 @@ import AutoShrinkModel
 /// `step`, `candidate` (index in the step), `id`, `removed_edge` ([from, to] or null for random
 /// candidates), `cell_edges` (the candidate cell's edges), `edges_left`, `arch_hash` (stable hash
 /// of the candidate network), `accuracy` (0..1), `macs`, `params`, `weight_bytes` (int8),
-/// `peak_activation_bytes` (int8), `latency_ms` (or null), `score`, `feasible`, `seconds`, `epochs`.
+/// `peak_activation_bytes` (int8), `latency_ms` (or null), `score`, `feasible`, `seconds`, `epochs`;
+/// with a queueing executor (Slurm, docs/cluster.md) also `queue_seconds` (submission to job start)
+/// and `run_seconds` (the job's run); those two keys are absent otherwise, and absent keys read as nil.
 public struct CandidateRecord: Codable, Hashable, Sendable {
     public var step: Int
     public var candidate: Int
@@ -26,14 +28,16 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
     public var feasible: Bool
     public var seconds: Double
     public var epochs: Int
+    public var queueSeconds: Double?
+    public var runSeconds: Double?
 
     public init(step: Int, candidate: Int, id: String, removedEdge: Edge?, cellEdges: [Edge], edgesLeft: Int,
                 architectureHash: String, accuracy: Double, resources: CandidateResources, score: Double,
-                feasible: Bool, seconds: Double, epochs: Int) {
+                feasible: Bool, seconds: Double, epochs: Int, queueSeconds: Double? = nil, runSeconds: Double? = nil) {
         self.step = step; self.candidate = candidate; self.id = id; self.removedEdge = removedEdge
         self.cellEdges = cellEdges; self.edgesLeft = edgesLeft; self.architectureHash = architectureHash
         self.accuracy = accuracy; self.resources = resources; self.score = score; self.feasible = feasible
-        self.seconds = seconds; self.epochs = epochs
+        self.seconds = seconds; self.epochs = epochs; self.queueSeconds = queueSeconds; self.runSeconds = runSeconds
     }
 
     enum CodingKeys: String, CodingKey {
@@ -41,6 +45,7 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         case removedEdge = "removed_edge", cellEdges = "cell_edges", edgesLeft = "edges_left"
         case architectureHash = "arch_hash", weightBytes = "weight_bytes"
         case peakActivationBytes = "peak_activation_bytes", latencyMilliseconds = "latency_ms"
+        case queueSeconds = "queue_seconds", runSeconds = "run_seconds"
     }
 
     public init(from decoder: Decoder) throws {
@@ -63,6 +68,8 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         feasible = try container.decode(Bool.self, forKey: .feasible)
         seconds = try container.decode(Double.self, forKey: .seconds)
         epochs = try container.decode(Int.self, forKey: .epochs)
+        queueSeconds = try container.decodeIfPresent(Double.self, forKey: .queueSeconds)
+        runSeconds = try container.decodeIfPresent(Double.self, forKey: .runSeconds)
         try checkValues(container)
     }
 
@@ -83,6 +90,9 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         guard accuracy.isFinite, (0...1).contains(accuracy) else { throw bad(.accuracy, "a number in 0...1") }
         guard score.isFinite, abs(score) < 1e12 else { throw bad(.score, "a finite number") }
         guard seconds.isFinite, (0...1e9).contains(seconds) else { throw bad(.seconds, "a number of seconds in 0...1e9") }
+        for (key, value) in [(CodingKeys.queueSeconds, queueSeconds), (.runSeconds, runSeconds)] {
+            if let value, !(value.isFinite && (0...1e9).contains(value)) { throw bad(key, "absent or a number of seconds in 0...1e9") }
+        }
         if let latency = resources.latencyMilliseconds, !(latency.isFinite && (0...1e9).contains(latency)) {
             throw bad(.latencyMilliseconds, "null or a number of milliseconds in 0...1e9")
         }
@@ -117,6 +127,8 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         try container.encode(feasible, forKey: .feasible)
         try container.encode(seconds, forKey: .seconds)
         try container.encode(epochs, forKey: .epochs)
+        try container.encodeIfPresent(queueSeconds, forKey: .queueSeconds)
+        try container.encodeIfPresent(runSeconds, forKey: .runSeconds)
     }
 
     /// The line written to `trajectory.jsonl` (sorted keys, no newline).

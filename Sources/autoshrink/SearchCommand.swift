@@ -20,7 +20,8 @@ struct SearchCommand: ParsableCommand {
             acc - 0.1*(log10(MACs) - 6) by default. Add soft terms with --term RESOURCE:TARGET:WEIGHT
             (each adds -WEIGHT*log10(value/TARGET); resources: macs, parameters, weight_bytes,
             peak_activation_bytes, latency_ms) and hard limits with --max-*. Latency needs --profile.
-            Runs live in runs/NAME and can be resumed after a kill with --resume.
+            Runs live in runs/NAME and can be resumed after a kill with --resume. With --executor slurm every
+            step's candidates train as one Slurm job array on a run directory the nodes share (docs/cluster.md).
             """)
 
     @Option(help: "Run name; the run lives in runs/NAME.") var name: String = "search"
@@ -52,9 +53,11 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "Continue an interrupted run without retraining finished candidates.") var resume = false
     @Flag(help: "Start over in a run directory made with another configuration.") var force = false
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var executor: ExecutorOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        try executor.validate(workers: workers)
         try OptionCheck.name(name, "--name")
         try OptionCheck.positive(lr, "--lr", maximum: 10)
         try OptionCheck.positive(maxLatencyMs, "--max-latency-ms", maximum: 1e9)
@@ -126,12 +129,15 @@ struct SearchCommand: ParsableCommand {
             strategy: strategy, dataset: data.dataset.rawValue,
             input: InputShape(channels: shape.channels, height: shape.height, width: shape.width), classes: data.dataset.classCount,
             nodes: nodes, candidates: candidates, minEdges: minEdges, seed: engine.seed, proxyPerClass: proxyPerClass,
-            epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit, workers: workers, score: score,
+            epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit,
+            workers: executor.executor == .slurm ? min(executor.maxJobs ?? candidates, candidates) : workers, score: score,
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
         let meter = ResourceMeter(latencyPredictor: predictor)
         try resolveMacro(macro, edgeFraction: macroEdges, configuration: &configuration, meter: meter, output: out)
         // Impossible constraints are refused before any data is loaded or any candidate trained.
         _ = try SearchRunner.precheck(configuration, meter: meter)
+        // Slurm: commands on PATH and the job options accepted (sbatch --test-only), before any work.
+        let slurm = executor.executor == .slurm ? try SlurmSetup.check(executor, threads: engine.threads, candidates: candidates) : nil
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
         // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
         let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
@@ -150,7 +156,7 @@ struct SearchCommand: ParsableCommand {
         for directory in [runDirectory, runDirectory + "/snapshots", runDirectory + "/weights", runDirectory + "/work"] {
             AtomicFile.removeLeftovers(in: directory)
         }
-        let threadsPerWorker = max(1, engine.threads / workers)
+        let threadsPerWorker = slurm != nil ? engine.threads : max(1, engine.threads / workers)
         out.heading("""
             autoshrink search
               run          \(runDirectory)\(resume ? " (resume)" : "")
@@ -161,14 +167,18 @@ struct SearchCommand: ParsableCommand {
             Adam lr \(lr), batch \(batchSize), <= \(epochs) epochs with early exits\(inherit ? ", weights inherited from the parent" : "")
               score        \(score.summary(limitName: Self.optionName))
               profile      \(predictor.map { "\($0.identity)" } ?? "none (resources from the cost model)")
-              engine       \(workers) worker(s) x \(threadsPerWorker) thread(s), seed \(engine.seed), \(BLASConfiguration.summary)
+              engine       \(slurm != nil ? "Slurm, up to \(configuration.workers) job(s)" : "\(workers) worker(s)") x \(threadsPerWorker) thread(s), seed \(engine.seed), \(BLASConfiguration.summary)
             """)
         let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
                                       validationPerClass: validationPerClass, seed: engine.seed)
-        let evaluator: any CandidateEvaluator = workers == 1
-            ? TrainingEvaluator(task: task, configuration: configuration, threads: engine.threads)
+        let evaluator: any CandidateEvaluator = try slurm.map { commands in
+            try SlurmSetup.evaluator(executor, commands: commands, configuration: configuration, runDirectory: runDirectory,
+                                     dataDirectory: data.dataDir ?? data.dataset.defaultDirectory, threads: engine.threads,
+                                     resume: resume, runName: name)
+        } ?? (workers == 1
+            ? TrainingEvaluator(task: task, configuration: configuration, threads: engine.threads) as any CandidateEvaluator
             : WorkerProcessEvaluator(configuration: configuration, dataDirectory: data.dataDir, threads: threadsPerWorker,
-                                     runDirectory: runDirectory, workerCommand: ["/proc/self/exe", "search-worker"])
+                                     runDirectory: runDirectory, workerCommand: ["/proc/self/exe", "search-worker"]))
         let runner = SearchRunner(configuration: configuration, runDirectory: runDirectory, evaluator: evaluator,
                                   latencyPredictor: predictor, observer: PrintingObserver(output: out))
         let result = try runner.run(resume: resume, force: force)
@@ -258,8 +268,11 @@ struct SearchWorkerCommand: ParsableCommand {
     @Option var parentWeights: String?
     @Option var weightsOut: String?
     @Option(help: "Exit when this process (the search) exits.") var parentPid: Int32?
+    @Option(help: "Candidate id recorded in the result file.") var candidateId: String = "worker"
+    @Option(help: "Also write the result as a candidate result file (atomically; the Slurm executor reads it).") var resultOut: String?
 
     func run() throws {
+        let started = Date().timeIntervalSince1970
         if let parentPid { WorkerLifetime.dieWithParent(parentPid) }
         _ = BLASConfiguration.configureForEngine()
         let configuration = try SearchConfiguration.load(path: config)
@@ -270,6 +283,16 @@ struct SearchWorkerCommand: ParsableCommand {
         let request = EvaluationRequest(architecture: architecture, candidateID: "worker", step: 0, index: 0, seed: seed,
                                         parentWeightsPath: parentWeights, weightsOutputPath: weightsOut)
         let result = try TrainingEvaluator(task: task, configuration: configuration, threads: threads).evaluate(request)
+        if let resultOut {
+            let environment = ProcessInfo.processInfo.environment
+            let job = environment["SLURM_ARRAY_JOB_ID"].flatMap { array in environment["SLURM_ARRAY_TASK_ID"].map { "\(array)_\($0)" } }
+                ?? environment["SLURM_JOB_ID"]
+            let file = CandidateResultFile(candidate: candidateId, architectureHash: architecture.stableHash, seed: seed,
+                                           accuracy: result.accuracy, epochs: result.epochs, seconds: result.seconds,
+                                           started: started, finished: Date().timeIntervalSince1970,
+                                           host: ProcessInfo.processInfo.hostName, slurmJob: job)
+            try AtomicFile.write(file.json(), to: resultOut)
+        }
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
     }
 }

@@ -44,6 +44,20 @@ import Testing
         #expect(summary["file"] as? String == out + "/baselines.json")
         #expect((summary["entries"] as? [[String: Any]])?.first?["name"] as? String == "mbv2-w0.5")
 
+        // `report --baselines` draws a (tiny) search run against the front.
+        let runs = directory + "/runs"
+        let search = try CLI.run(["search", "--runs-dir", runs, "--name", "tiny", "--nodes", "4", "--candidates", "2",
+                                  "--proxy-per-class", "12", "--validation-per-class", "8", "--epochs", "1", "--batch-size", "32",
+                                  "--threads", "2", "--seed", "3", "--quiet"])
+        #expect(search.status == 0, "\(search.stderr)")
+        let report = try CLI.run(["report", runs + "/tiny", "--baselines", out + "/baselines.json", "--export", "\(out)/\(entry.export)",
+                                  "--json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: runs + "/tiny/report.html", encoding: .utf8)
+        #expect(html.contains("Against hand-designed baselines") && html.contains("<td>mbv2-w0.5</td>"))
+        let bad = try CLI.run(["report", runs + "/tiny", "--baselines", out + "/checkpoints/mbv2-w0.5.ckpt"])
+        #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count <= 2, "\(bad.stderr)")
+
         // A folder of other files is refused (nothing written); --force writes into it.
         let other = directory + "/other"
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)

@@ -189,6 +189,9 @@ struct BaselinesCommand: ParsableCommand {
             guard let best = trials.filter({ $0.validationAccuracy != nil }).max(by: { $0.validationAccuracy! < $1.validationAccuracy! }) else {
                 throw CLIError("\(architecture.name): training diverged at every learning rate of --lrs; try smaller rates")
             }
+            if rates.count > 1, let edge = [rates.max()!, rates.min()!].first(where: { $0 == best.learningRate }) {
+                out.warn("note: \(architecture.name) chose lr \(String(format: "%g", edge)), the \(edge == rates.max()! ? "largest" : "smallest") of --lrs; a rate beyond it may do better")
+            }
             // The final run with the chosen rate.
             let network = Network(architecture: architecture, context: context, seed: engine.seed)
             let trainer = Trainer(network: network, configuration: configuration(rate: best.learningRate, epochs: epochs))

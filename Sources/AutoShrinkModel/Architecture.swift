@@ -55,13 +55,18 @@ public enum Activation: String, Codable, Hashable, Sendable {
     case relu, relu6, none
 }
 
-/// One stem layer: convolution (no bias) -> batch norm -> activation, padding kernel/2.
+/// One stem layer: convolution (no bias) -> batch norm -> activation, padding kernel/2; or an
+/// inverted-residual block (MobileNetV2) of several such convolutions.
 public struct StemLayer: Codable, Hashable, Sendable {
     public enum Kind: String, Codable, Hashable, Sendable {
         /// Dense convolution (groups = 1).
         case conv
         /// Depthwise convolution (groups = channels, output channels = input channels).
         case depthwise
+        /// MobileNetV2 inverted residual (docs/baselines.md): conv1x1 (C -> C*expansion, `activation`)
+        /// -> depthwise kxk stride s (`activation`) -> conv1x1 (-> outputChannels, linear), plus the
+        /// block input added when stride is 1 and C == outputChannels. Expansion 1 has no first conv1x1.
+        case invertedResidual
     }
     public var kind: Kind
     /// Output channels; ignored (equal to the input) for depthwise layers.
@@ -69,10 +74,20 @@ public struct StemLayer: Codable, Hashable, Sendable {
     public var kernel: Int
     public var stride: Int
     public var activation: Activation
+    /// Expansion factor of an `invertedResidual` block (1...16); absent for the other kinds, so
+    /// files written before the block existed read and hash unchanged.
+    public var expansion: Int?
 
-    public init(_ kind: Kind, outputChannels: Int, kernel: Int, stride: Int = 1, activation: Activation = .relu) {
+    public init(_ kind: Kind, outputChannels: Int, kernel: Int, stride: Int = 1, activation: Activation = .relu,
+                expansion: Int? = nil) {
         self.kind = kind; self.outputChannels = outputChannels; self.kernel = kernel
-        self.stride = stride; self.activation = activation
+        self.stride = stride; self.activation = activation; self.expansion = expansion
+    }
+
+    /// A MobileNetV2 inverted-residual block (ReLU6 after the expansion and the depthwise convolution).
+    public static func invertedResidual(outputChannels: Int, expansion: Int, kernel: Int = 3, stride: Int = 1) -> StemLayer {
+        StemLayer(.invertedResidual, outputChannels: outputChannels, kernel: kernel, stride: stride, activation: .relu6,
+                  expansion: expansion)
     }
 }
 
@@ -144,6 +159,14 @@ extension Architecture {
             guard [1, 3, 5, 7].contains(layer.kernel) else { throw fail("stem[\(index)]: kernel must be 1, 3, 5 or 7") }
             guard layer.stride == 1 || layer.stride == 2 else { throw fail("stem[\(index)]: stride must be 1 or 2") }
             guard layer.kind == .depthwise || layer.outputChannels > 0 else { throw fail("stem[\(index)]: outputChannels must be positive") }
+            if layer.kind == .invertedResidual {
+                guard let expansion = layer.expansion else { throw fail("stem[\(index)]: an invertedResidual layer needs 'expansion'") }
+                guard (1...InputLimits.maximumExpansion).contains(expansion) else {
+                    throw fail("stem[\(index)]: expansion must be in 1...\(InputLimits.maximumExpansion)")
+                }
+            } else if layer.expansion != nil {
+                throw fail("stem[\(index)]: 'expansion' is only for invertedResidual layers")
+            }
         }
         if !stages.isEmpty {
             guard let cell else { throw fail("stages need a 'cell'") }

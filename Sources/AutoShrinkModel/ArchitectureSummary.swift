@@ -23,7 +23,12 @@ public enum ArchitectureSummary {
             "classes       \(architecture.classes)",
         ]
         let stem = architecture.stem.map { layer -> String in
-            let kind = layer.kind == .depthwise ? "dw\(layer.kernel)x\(layer.kernel)" : "conv\(layer.kernel)x\(layer.kernel)(\(layer.outputChannels))"
+            let kind: String
+            switch layer.kind {
+            case .depthwise: kind = "dw\(layer.kernel)x\(layer.kernel)"
+            case .conv: kind = "conv\(layer.kernel)x\(layer.kernel)(\(layer.outputChannels))"
+            case .invertedResidual: kind = "ir\(layer.kernel)x\(layer.kernel)t\(layer.expansion ?? 1)(\(layer.outputChannels))"
+            }
             return layer.stride > 1 ? "\(kind)/\(layer.stride)" : kind
         }
         lines.append("stem          \(stem.isEmpty ? "-" : stem.joined(separator: " "))")

@@ -2,8 +2,9 @@ import AutoShrinkEngine
 
 /// Architectures shipped with the tool, addressable by name on the command line.
 public enum BuiltinArchitectures {
-    /// Names accepted by `architecture(named:)`.
-    public static let names = ["refnet", "shrinkcnn-full"]
+    /// Names accepted by `architecture(named:)`: these, the baselines' (`BaselineArchitectures.names`)
+    /// and any other `refnet-wX` / `mbv2-wX` width (`BaselineArchitectures.parse`).
+    public static let names = ["refnet", "shrinkcnn-full"] + BaselineArchitectures.names.filter { $0 != "refnet" }
 
     /// `refnet`, our yardstick against other engines (keep it exactly so):
     /// conv3x3(1->16,s1) conv3x3(16->32,s2) dw3x3(32) conv1x1(32->64) dw3x3(64,s2) conv1x1(64->128),
@@ -51,7 +52,8 @@ public enum BuiltinArchitectures {
         return [.input] + operations
     }
 
-    /// A built-in architecture by name (`refnet`, `shrinkcnn-full` = the 8-node full proxy net).
+    /// A built-in architecture by name (`refnet`, `shrinkcnn-full` = the 8-node full proxy net, the
+    /// baselines `refnet-wX` and `mbv2-wX` of docs/baselines.md).
     public static func architecture(named name: String, input: InputShape = InputShape(channels: 1, height: 28, width: 28),
                                     classes: Int = 10) -> Architecture? {
         switch name {
@@ -59,7 +61,7 @@ public enum BuiltinArchitectures {
         case "shrinkcnn-full":
             return shrinkCNN(cell: .fullyConnected(operations: nodeOperations(nodes: 8, seed: 0)), name: name,
                              input: input, classes: classes)
-        default: return nil
+        default: return BaselineArchitectures.architecture(named: name, input: input, classes: classes)
         }
     }
 }

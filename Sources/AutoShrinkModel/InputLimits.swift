@@ -13,6 +13,8 @@ public enum InputLimits {
     public static let maximumStages = 32
     public static let maximumCellsPerStage = 32
     public static let maximumCellNodes = 32
+    /// Expansion factor of an inverted-residual stem block (MobileNetV2 uses 1 and 6).
+    public static let maximumExpansion = 16
     /// Totals of the whole network (per image); far beyond any edge network, far below `Int.max`.
     public static let maximumMACs = 1 << 50
     public static let maximumParameters = 1 << 40
@@ -32,7 +34,7 @@ extension Architecture {
         }
         guard classes <= InputLimits.maximumClasses else { throw fail("classes \(classes) is above the limit \(InputLimits.maximumClasses)") }
         guard stem.count <= InputLimits.maximumStemLayers else { throw fail("stem has \(stem.count) layers, the limit is \(InputLimits.maximumStemLayers)") }
-        for (index, layer) in stem.enumerated() where layer.kind == .conv {
+        for (index, layer) in stem.enumerated() where layer.kind != .depthwise {
             guard layer.outputChannels <= maxChannels else {
                 throw fail("stem[\(index)].outputChannels \(layer.outputChannels) is above the limit \(maxChannels)")
             }

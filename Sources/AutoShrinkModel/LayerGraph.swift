@@ -79,6 +79,10 @@ extension Architecture {
         var current = 0
         for (index, layer) in stem.enumerated() {
             let inputShape = lowering.tensors[current]
+            if layer.kind == .invertedResidual {
+                current = lowering.invertedResidual(layer, input: current, name: "stem\(index)")
+                continue
+            }
             let spec: ConvolutionSpec
             switch layer.kind {
             case .conv:
@@ -88,6 +92,8 @@ extension Architecture {
                 spec = ConvolutionSpec(inputChannels: inputShape.channels, outputChannels: inputShape.channels,
                                        kernel: layer.kernel, stride: layer.stride, groups: inputShape.channels,
                                        activation: layer.activation)
+            case .invertedResidual:
+                preconditionFailure("lowered above")
             }
             current = lowering.convolution(spec, input: current, name: "stem\(index)")
         }
@@ -140,6 +146,31 @@ private struct Lowering {
         let channels = inputs.reduce(0) { $0 + tensors[$1].channels }
         return add(.concat, inputs: inputs, name: name,
                    shape: TensorShape(channels: channels, height: first.height, width: first.width))
+    }
+
+    /// A MobileNetV2 inverted-residual stem block (`StemLayer.Kind.invertedResidual`): layers
+    /// `NAME.expand` (conv1x1, C -> C*t, omitted when t == 1), `NAME.depthwise` (kxk, stride s),
+    /// `NAME.project` (conv1x1 -> outputChannels, BN, no activation) and `NAME.add` (project + block
+    /// input) when s == 1 and C == outputChannels.
+    mutating func invertedResidual(_ layer: StemLayer, input: Int, name: String) -> Int {
+        let channels = tensors[input].channels
+        let expansion = layer.expansion ?? 1
+        var current = input
+        var hidden = channels
+        if expansion != 1 {
+            hidden = channels * expansion
+            current = convolution(ConvolutionSpec(inputChannels: channels, outputChannels: hidden, kernel: 1, stride: 1,
+                                                  activation: layer.activation),
+                                  input: current, name: "\(name).expand")
+        }
+        current = convolution(ConvolutionSpec(inputChannels: hidden, outputChannels: hidden, kernel: layer.kernel,
+                                              stride: layer.stride, groups: hidden, activation: layer.activation),
+                              input: current, name: "\(name).depthwise")
+        current = convolution(ConvolutionSpec(inputChannels: hidden, outputChannels: layer.outputChannels, kernel: 1, stride: 1,
+                                              activation: .none),
+                              input: current, name: "\(name).project")
+        guard layer.stride == 1, channels == layer.outputChannels else { return current }
+        return add(.add, inputs: [current, input], name: "\(name).add", shape: tensors[current])
     }
 
     /// One cell: node 0 = input (or 2x2 max-pool when pool == 2); node i = op(concat of live

@@ -72,13 +72,15 @@ public struct ReportInput: Sendable {
     public var export: ExportFigures?
     /// refnet's predicted latency on the profile's device (the baseline a search budget is set against).
     public var refnetLatencyMilliseconds: Double?
+    /// The hand-designed baseline front of the device (`baselines.json`, docs/baselines.md), if any.
+    public var baselines: BaselineFront?
 
     public init(runName: String, configuration: SearchConfiguration, records: [CandidateRecord], chosen: Architecture?,
                 layerLatencies: [(name: String, milliseconds: Double)]? = nil, profileName: String? = nil, export: ExportFigures? = nil,
-                refnetLatencyMilliseconds: Double? = nil) {
+                refnetLatencyMilliseconds: Double? = nil, baselines: BaselineFront? = nil) {
         self.runName = runName; self.configuration = configuration; self.records = records; self.chosen = chosen
         self.layerLatencies = layerLatencies; self.profileName = profileName; self.export = export
-        self.refnetLatencyMilliseconds = refnetLatencyMilliseconds
+        self.refnetLatencyMilliseconds = refnetLatencyMilliseconds; self.baselines = baselines
     }
 }
 
@@ -201,7 +203,65 @@ public enum HTMLReport {
                 body += "<figure>" + barChart(bars) + "<figcaption>latency: the final network measured and predicted, refnet predicted</figcaption></figure>"
             }
         }
+        body += baselineSection(input, records: records, useLatency: useLatency, chosenID: chosenRecord?.id)
         return page(title: "autoshrink: \(input.runName)", body: body)
+    }
+
+    /// "Against hand-designed baselines": accuracy vs latency of the baseline front (int8 test accuracy
+    /// and median latency measured on the device), the final network as exported (the same two
+    /// figures) and the searched candidates (proxy accuracy, predicted latency: short training on a
+    /// subset, so below what full training gives). Without a front, refnet's predicted latency is
+    /// drawn as a dashed line. Empty when there is nothing to draw on a latency axis.
+    static func baselineSection(_ input: ReportInput, records: [CandidateRecord], useLatency: Bool, chosenID: String?) -> String {
+        let entries = (input.baselines?.entries ?? []).filter { $0.latencyMedianMilliseconds != nil }
+        let export = input.export
+        let finalPoint: (latency: Double, accuracy: Double)? = export.flatMap { figures in
+            guard let latency = figures.measuredLatencyMilliseconds, let accuracy = figures.int8Accuracy ?? figures.floatAccuracy else { return nil }
+            return (latency, accuracy)
+        }
+        let candidates = useLatency ? records : []
+        guard !entries.isEmpty || (finalPoint != nil && input.refnetLatencyMilliseconds != nil) else { return "" }
+        var body = "<h2>Against hand-designed baselines</h2>"
+        var chart = SVGChart(width: 720, height: 400, xLabel: "latency (ms)", yLabel: "test accuracy")
+        if let front = input.baselines, !entries.isEmpty {
+            body += "<p>Squares: the baseline front of \(HTML.escape(front.device)) (\(HTML.escape(front.dataset)); refnet and MobileNetV2-style widths, each trained \(front.recipe.epochs) epochs with its learning rate chosen on a validation split; int8 test accuracy and median latency measured on the device, docs/baselines.md); grey line: its Pareto front. Star: the final network as exported (int8 test accuracy, median measured latency\(export?.deviceName.map { " on \(HTML.escape($0))" } ?? "")). Dots: searched candidates at their proxy accuracy (short training on a subset, not comparable in accuracy) and predicted latency.</p>"
+            chart.points += entries.map { entry in
+                .init(x: entry.latencyMedianMilliseconds!, y: entry.accuracy,
+                      label: "\(entry.name): \(HTML.percent(entry.accuracy)) int8, \(String(format: "%.4f", entry.latencyMedianMilliseconds!)) ms, \(HTML.scaled(Double(entry.macs))) MACs, lr \(String(format: "%g", entry.learningRate))",
+                      style: .baseline)
+            }
+            let sorted = entries.sorted { $0.latencyMedianMilliseconds! < $1.latencyMedianMilliseconds! }
+            var pareto: [(Double, Double)] = []
+            for entry in sorted where entry.accuracy > (pareto.last?.1 ?? -1) { pareto.append((entry.latencyMedianMilliseconds!, entry.accuracy)) }
+            chart.lines.append((pareto, "#555555", false))
+        } else {
+            body += "<p>No baselines.json (run <code>autoshrink baselines</code>, docs/baselines.md): the dashed line is refnet's predicted latency. Star: the final network as exported (int8 test accuracy, median measured latency). Dots: searched candidates at their proxy accuracy (short training on a subset) and predicted latency.</p>"
+        }
+        chart.points += candidates.map { record in
+            .init(x: record.resources.latencyMilliseconds!, y: record.accuracy,
+                  label: "\(record.id): proxy acc \(HTML.percent(record.accuracy)), predicted \(String(format: "%.4f", record.resources.latencyMilliseconds!)) ms",
+                  style: .candidate)
+        }
+        if let finalPoint {
+            chart.points.append(.init(x: finalPoint.latency, y: finalPoint.accuracy,
+                                      label: "final network: \(HTML.percent(finalPoint.accuracy)) int8, \(String(format: "%.4f", finalPoint.latency)) ms measured",
+                                      style: .chosen))
+        }
+        if entries.isEmpty, let refnet = input.refnetLatencyMilliseconds {
+            let accuracies = chart.points.map(\.y)
+            chart.lines.append(([(refnet, accuracies.min() ?? 0), (refnet, accuracies.max() ?? 1)], "#555555", true))
+        }
+        body += "<figure>" + chart.render() + "<figcaption>test accuracy vs latency on the device</figcaption></figure>"
+        if let front = input.baselines, !front.entries.isEmpty {
+            body += "<table><tr><th>baseline</th><th>MACs</th><th>params</th><th>lr</th><th>float32</th><th>int8</th><th>latency (estimate, 95% interval)</th><th>median</th><th>predicted</th></tr>"
+            func ms(_ value: Double?) -> String { value.map { String(format: "%.4f ms", $0) } ?? "-" }
+            for entry in front.entries {
+                let interval = entry.latencyCILowMilliseconds.map { low in " (\(String(format: "%.4f", low))-\(String(format: "%.4f", entry.latencyCIHighMilliseconds ?? low)))" } ?? ""
+                body += "<tr><td>\(HTML.escape(entry.name))</td><td class=\"n\">\(HTML.scaled(Double(entry.macs)))</td><td class=\"n\">\(HTML.grouped(entry.parameters))</td><td class=\"n\">\(String(format: "%g", entry.learningRate))</td><td class=\"n\">\(entry.floatTestAccuracy.map(HTML.percent) ?? "-")</td><td class=\"n\">\(entry.int8TestAccuracy.map(HTML.percent) ?? "-")</td><td class=\"n\">\(ms(entry.latencyMilliseconds))\(interval)\(entry.emulated ? " [emulated]" : "")</td><td class=\"n\">\(ms(entry.latencyMedianMilliseconds))</td><td class=\"n\">\(ms(entry.predictedLatencyMilliseconds))</td></tr>"
+            }
+            body += "</table>"
+        }
+        return body
     }
 
     /// Winners of each step in order (the trajectory).

@@ -9,7 +9,7 @@ struct SVGChart {
         var label: String
         var style: Style
     }
-    enum Style { case candidate, infeasible, pareto, chosen, step }
+    enum Style { case candidate, infeasible, pareto, chosen, step, baseline }
 
     var width = 640.0, height = 360.0
     var left = 64.0, right = 16.0, top = 16.0, bottom = 48.0
@@ -83,6 +83,8 @@ struct SVGChart {
             case .infeasible: svg += "<circle cx=\"\(x)\" cy=\"\(y)\" r=\"3\" fill=\"none\" stroke=\"#c44\">\(title)</circle>"
             case .pareto: svg += "<circle cx=\"\(x)\" cy=\"\(y)\" r=\"4.5\" fill=\"#e08a1e\">\(title)</circle>"
             case .step: svg += "<circle cx=\"\(x)\" cy=\"\(y)\" r=\"3.5\" fill=\"#2b6cb0\">\(title)</circle>"
+            case .baseline:
+                svg += "<rect x=\"\(f(px(point.x) - 4.5))\" y=\"\(f(py(point.y) - 4.5))\" width=\"9\" height=\"9\" fill=\"#555555\">\(title)</rect>"
             case .chosen:
                 svg += "<path d=\"M \(x) \(f(py(point.y) - 9)) l 2.6 6 6.4 0.6 -4.9 4.2 1.5 6.3 -5.6 -3.4 -5.6 3.4 1.5 -6.3 -4.9 -4.2 6.4 -0.6 z\" fill=\"#d62728\" stroke=\"#600\">\(title)</path>"
             }
@@ -91,7 +93,7 @@ struct SVGChart {
     }
 
     private func order(_ style: Style) -> Int {
-        switch style { case .candidate, .infeasible: 0; case .step: 1; case .pareto: 2; case .chosen: 3 }
+        switch style { case .candidate, .infeasible: 0; case .step, .baseline: 1; case .pareto: 2; case .chosen: 3 }
     }
     private func f(_ value: Double) -> String { String(format: "%.1f", value) }
 }

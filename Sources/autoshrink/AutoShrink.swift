@@ -11,7 +11,7 @@ struct AutoShrink: ParsableCommand {
         abstract: "Topology-aware NAS (AutoShrink) for Linux edge devices: profile, search, train, export, deploy.",
         version: AutoShrinkVersion.string,
         subcommands: [QuickstartCommand.self, ProfileCommand.self, PredictCommand.self, SearchCommand.self, TrainCommand.self, EvaluateCommand.self,
-                      ExportCommand.self, DeployCommand.self, ReportCommand.self, InfoCommand.self, BenchCommand.self,
+                      ExportCommand.self, DeployCommand.self, BaselinesCommand.self, ReportCommand.self, InfoCommand.self, BenchCommand.self,
                       SearchWorkerCommand.self])
 
     static func main() {

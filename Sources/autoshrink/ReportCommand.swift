@@ -17,6 +17,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Output file (default: RUN/report.html).") var out: String?
     @Option(help: "Device profile for per-layer latency of the chosen network.") var profile: String?
     @Option(help: "Export directory (deploy/NAME) whose export.json adds accuracy and size figures.") var export: String?
+    @Option(help: "Baseline front (baselines.json of autoshrink baselines) to draw the run against (default: RUN/baselines.json when present).")
+    var baselines: String?
     @OptionGroup var output: OutputOptions
 
     @Flag(help: "Use a profile measured on another machine (warns instead of refusing).") var allowForeignProfile = false
@@ -46,9 +48,12 @@ struct ReportCommand: ParsableCommand {
         }
         let refnet = BuiltinArchitectures.refnet(input: configuration.input, classes: configuration.classes)
         let refnetLatency = try predictor?.predictLatencyMilliseconds(refnet.lowered())
+        let baselinesPath = baselines ?? (FileManager.default.fileExists(atPath: directory.path + "/baselines.json") ? directory.path + "/baselines.json" : nil)
+        let front = try baselinesPath.map { try BaselineFront.load(path: $0) }
         let html = HTMLReport.render(ReportInput(runName: URL(fileURLWithPath: runDirectory).lastPathComponent, configuration: configuration,
                                                  records: records, chosen: chosen, layerLatencies: layerLatencies,
-                                                 profileName: profile, export: exportFigures, refnetLatencyMilliseconds: refnetLatency))
+                                                 profileName: profile, export: exportFigures, refnetLatencyMilliseconds: refnetLatency,
+                                                 baselines: front))
         let path = self.out ?? directory.path + "/report.html"
         try AtomicFile.write(html, to: path)
         out.result("report \(path) (\(records.count) candidates\(chosen == nil ? ", no best snapshot yet" : ""))")

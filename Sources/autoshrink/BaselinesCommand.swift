@@ -1,7 +1,7 @@
 import AutoShrinkFormats
 import ArgumentParser
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
 import AutoShrinkEngine
 import AutoShrinkExport
 import AutoShrinkModel

@@ -1,5 +1,5 @@
 import AutoShrinkData
-import AutoShrinkDevice
+import AutoShrinkProfiler
 import AutoShrinkEngine
 import AutoShrinkModel
 import Foundation

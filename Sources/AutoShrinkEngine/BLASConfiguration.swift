@@ -12,7 +12,9 @@ import Foundation
 /// `AUTOSHRINK_BLAS_CORETYPE=off` disables the choice. `verify()` compares sgemm against a
 /// float64 reference so a wrong kernel is caught, not trusted.
 public enum BLASConfiguration {
-    static let markerVariable = "AUTOSHRINK_BLAS_REEXEC"
+    /// Set (with `OPENBLAS_CORETYPE`) when autoshrink chose the core type and re-executed itself;
+    /// the Slurm executor drops both from its jobs' environment (docs/cluster.md).
+    public static let markerVariable = "AUTOSHRINK_BLAS_REEXEC"
 
     /// The core OpenBLAS is running (e.g. "Prescott", "SkylakeX").
     public static var coreName: String {

@@ -1,27 +1,27 @@
+import AutoShrinkEngine
 import AutoShrinkTarget
-import AutoShrinkSearch
 import Foundation
 
 /// The Slurm client commands the executor runs (`sbatch`, `squeue`, `scancel`, and `sacct` when the
 /// cluster keeps accounting), found on PATH once, each call with a timeout so a hung controller
 /// shows up as an error rather than a hang. See docs/cluster.md.
-struct SlurmCommands: Sendable {
-    let sbatch: String
-    let squeue: String
-    let scancel: String
-    let sacct: String?
+public struct SlurmCommands: Sendable {
+    public let sbatch: String
+    public let squeue: String
+    public let scancel: String
+    public let sacct: String?
     /// Environment for the commands and, through `sbatch --export=ALL`, for the jobs.
-    let environment: [String: String]
+    public let environment: [String: String]
 
     /// Seconds a client command may take (a busy controller answers within MessageTimeout, 10 s by default).
-    static let timeout = 60.0
+    public static let timeout = 60.0
 
     /// Finds the commands on `PATH`; a one-line error naming the first one missing.
-    static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SlurmCommands {
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SlurmCommands {
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         func find(_ name: String) throws -> String {
             guard let found = findExecutable(name, path: path) else {
-                throw CLIError("--executor slurm: \(name) not found on PATH (install the Slurm client commands or load the cluster's Slurm module; see docs/cluster.md)")
+                throw SearchError("--executor slurm: \(name) not found on PATH (install the Slurm client commands or load the cluster's Slurm module; see docs/cluster.md)")
             }
             return found
         }
@@ -31,11 +31,11 @@ struct SlurmCommands: Sendable {
 
     /// The controller's environment minus an OpenBLAS core type autoshrink chose for this machine
     /// (`BLASConfiguration` re-executes with `OPENBLAS_CORETYPE` and a marker): each job chooses again
-    /// for its node. A core type the user set is kept (docs/cluster.md, "Job environment").
-    static func jobEnvironment(_ environment: [String: String]) -> [String: String] {
+    /// for its node. A core type the user set is kept (docs/cluster.md, "What the cluster needs").
+    public static func jobEnvironment(_ environment: [String: String]) -> [String: String] {
         var result = environment
-        if result["AUTOSHRINK_BLAS_REEXEC"] != nil {
-            result["AUTOSHRINK_BLAS_REEXEC"] = nil
+        if result[BLASConfiguration.markerVariable] != nil {
+            result[BLASConfiguration.markerVariable] = nil
             result["OPENBLAS_CORETYPE"] = nil
         }
         return result
@@ -43,7 +43,7 @@ struct SlurmCommands: Sendable {
 
     /// Runs one client command; its stdout, or an error with the first line of its stderr.
     @discardableResult
-    func run(_ executable: String, _ arguments: [String]) throws -> String {
+    public func run(_ executable: String, _ arguments: [String]) throws -> String {
         let outcome = try runSubprocess(executable: executable, arguments: arguments, timeout: Self.timeout, environment: environment)
         let name = (executable as NSString).lastPathComponent
         guard case .finished(let result) = outcome else {
@@ -58,7 +58,7 @@ struct SlurmCommands: Sendable {
     }
 
     /// `sbatch --parsable ARGS SCRIPT`; the job id it printed (`123` or `123;cluster`).
-    func submit(_ arguments: [String], script: String) throws -> String {
+    public func submit(_ arguments: [String], script: String) throws -> String {
         let output = try run(sbatch, ["--parsable"] + arguments + [script])
         let first = output.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         let id = String(first.split(separator: ";").first ?? "")
@@ -67,14 +67,14 @@ struct SlurmCommands: Sendable {
     }
 
     /// `sbatch --test-only`: checks partition, options and limits without submitting anything.
-    func check(_ arguments: [String]) throws {
+    public func check(_ arguments: [String]) throws {
         try run(sbatch, ["--test-only"] + arguments + ["--wrap=true"])
     }
 
     /// State of every task of the job arrays `jobIDs` that Slurm still knows, by `JOBID_INDEX`
     /// (`squeue --array --states=all`, which keeps finished jobs for MinJobAge, 300 s by default;
     /// then `sacct` when accounting is on). Arrays Slurm no longer knows are simply absent.
-    func states(of jobIDs: [String]) throws -> [String: String] {
+    public func states(of jobIDs: [String]) throws -> [String: String] {
         guard !jobIDs.isEmpty else { return [:] }
         var states: [String: String] = [:]
         func parse(_ text: String) {
@@ -102,13 +102,13 @@ struct SlurmCommands: Sendable {
     }
 
     /// `scancel` of the given jobs or tasks; errors (jobs already gone) are ignored.
-    func cancel(_ ids: [String]) {
+    public func cancel(_ ids: [String]) {
         guard !ids.isEmpty else { return }
         _ = try? runSubprocess(executable: scancel, arguments: ids, timeout: Self.timeout, environment: environment)
     }
 
     /// States in which a job may still produce its result.
-    static let activeStates: Set<String> = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED",
+    public static let activeStates: Set<String> = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED",
                                             "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD",
                                             "SPECIAL_EXIT", "STOPPED"]
 }

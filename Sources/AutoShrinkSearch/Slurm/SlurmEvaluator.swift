@@ -1,5 +1,5 @@
 import AutoShrinkModel
-import AutoShrinkSearch
+import AutoShrinkTarget
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -19,23 +19,30 @@ import Glibc
 /// - SIGINT/SIGTERM of the controller `scancel`s its jobs, then exits.
 /// Numbers equal the local executor's: the worker trains with the same seed and configuration and
 /// the engine is thread-count independent (docs/architecture.md, "Threads").
-final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
-    struct Settings: Sendable {
-        var runDirectory: String       // absolute
-        var binary: String             // absolute path of this autoshrink, on the shared filesystem
-        var dataDirectory: String      // absolute
-        var threads: Int               // per job, = --cpus-per-task
-        var partition: String?
-        var extraOptions: [String]
-        var maxJobs: Int?
-        var attempts: Int
-        var resume: Bool
-        var runName: String
+public final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var runDirectory: String       // absolute
+        public var binary: String             // absolute path of this autoshrink, on the shared filesystem
+        public var dataDirectory: String      // absolute
+        public var threads: Int               // per job, = --cpus-per-task
+        public var partition: String?
+        public var extraOptions: [String]
+        public var maxJobs: Int?
+        public var attempts: Int
+        public var resume: Bool
+        public var runName: String
+
+        public init(runDirectory: String, binary: String, dataDirectory: String, threads: Int, partition: String?,
+                    extraOptions: [String], maxJobs: Int?, attempts: Int, resume: Bool, runName: String) {
+            self.runDirectory = runDirectory; self.binary = binary; self.dataDirectory = dataDirectory
+            self.threads = threads; self.partition = partition; self.extraOptions = extraOptions
+            self.maxJobs = maxJobs; self.attempts = attempts; self.resume = resume; self.runName = runName
+        }
     }
 
-    let settings: Settings
-    let configuration: SearchConfiguration
-    let commands: SlurmCommands
+    public let settings: Settings
+    public let configuration: SearchConfiguration
+    public let commands: SlurmCommands
     private let lock = NSLock()
     private var ledger = SlurmJobLedger()
     private var prepared = false
@@ -65,7 +72,7 @@ final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
     static let queuePoll = 1.0
     static let filePoll = 0.05
 
-    init(settings: Settings, configuration: SearchConfiguration, commands: SlurmCommands) {
+    public init(settings: Settings, configuration: SearchConfiguration, commands: SlurmCommands) {
         self.settings = settings; self.configuration = configuration; self.commands = commands
         installSignalHandlers()
     }
@@ -88,7 +95,7 @@ final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
 
     // MARK: CandidateEvaluator
 
-    func prepareStep(_ requests: [EvaluationRequest]) throws {
+    public func prepareStep(_ requests: [EvaluationRequest]) throws {
         lock.lock(); defer { lock.unlock() }
         if !prepared { try startSession(); prepared = true }
         tasks = [:]
@@ -114,7 +121,7 @@ final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
                              "--result-out", resultPath(request)]
             if let parent = request.parentWeightsPath { arguments += ["--parent-weights", absolute(parent)] }
             if let output = request.weightsOutputPath { arguments += ["--weights-out", absolute(output)] }
-            script += "\(request.index)) exec \(arguments.map(shellQuoted).joined(separator: " ")) ;;\n"
+            script += "\(request.index)) exec \(ShellQuoting.command(arguments)) ;;\n"
         }
         script += "*) echo \"autoshrink: no candidate for array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n"
         try AtomicFile.write(Data(script.utf8), to: directory + "/job.sh")
@@ -145,7 +152,7 @@ final class SlurmEvaluator: CandidateEvaluator, @unchecked Sendable {
         if !toSubmit.isEmpty { try submit(toSubmit, step: step) }
     }
 
-    func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
+    public func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
         while true {
             if let outcome = lock.withLock({ () -> Result<EvaluationResult, Error>? in
                 if let outcome = outcomes[request.candidateID] { return outcome }
@@ -324,9 +331,4 @@ func logTail(_ path: String, lines: Int = 8) -> String {
     handle.seek(toFileOffset: size > 4096 ? size - 4096 : 0)
     let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     return text.split(whereSeparator: \.isNewline).suffix(lines).map { "    " + $0 }.joined(separator: "\n")
-}
-
-/// `'text'` for /bin/sh (a `'` becomes `'\''`).
-func shellQuoted(_ text: String) -> String {
-    "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

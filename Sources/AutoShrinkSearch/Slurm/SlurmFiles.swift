@@ -1,40 +1,46 @@
 import AutoShrinkFormats
-import AutoShrinkSearch
 import Foundation
 
 /// `runs/NAME/slurm/STEP/<candidate>.result.json`: what one candidate job produced, written atomically
 /// by `autoshrink search-worker --result-out` (AtomicFile), so the controller either sees the whole
 /// file or none (docs/cluster.md, "Files in the run directory"). Nothing is read from job logs.
-struct CandidateResultFile: Codable, Equatable, VersionedDocument {
-    static let formatName = "autoshrink.candidate-result"
-    static let currentVersion = 1
-    static let documentKind = "a candidate result"
-    static let versionLabel = "candidate result"
+public struct CandidateResultFile: Codable, Equatable, VersionedDocument {
+    public static let formatName = "autoshrink.candidate-result"
+    public static let currentVersion = 1
+    public static let documentKind = "a candidate result"
+    public static let versionLabel = "candidate result"
 
-    var format = CandidateResultFile.formatName
-    var version = CandidateResultFile.currentVersion
+    public var format = CandidateResultFile.formatName
+    public var version = CandidateResultFile.currentVersion
     /// The candidate, the network (its `stableHash`) and the training seed: a result is used only
     /// for the very request it answers.
-    var candidate: String
-    var architectureHash: String
-    var seed: UInt64
-    var accuracy: Double
-    var epochs: Int
+    public var candidate: String
+    public var architectureHash: String
+    public var seed: UInt64
+    public var accuracy: Double
+    public var epochs: Int
     /// Training seconds (the same figure the local executor records).
-    var seconds: Double
+    public var seconds: Double
     /// Unix times (seconds) the worker process started and the result was written.
-    var started: Double
-    var finished: Double
-    var host: String
+    public var started: Double
+    public var finished: Double
+    public var host: String
     /// `ARRAYJOB_TASK` when run by Slurm, nil otherwise.
-    var slurmJob: String?
+    public var slurmJob: String?
+
+    public init(candidate: String, architectureHash: String, seed: UInt64, accuracy: Double, epochs: Int, seconds: Double,
+                started: Double, finished: Double, host: String, slurmJob: String?) {
+        self.candidate = candidate; self.architectureHash = architectureHash; self.seed = seed; self.accuracy = accuracy
+        self.epochs = epochs; self.seconds = seconds; self.started = started; self.finished = finished; self.host = host
+        self.slurmJob = slurmJob
+    }
 
     enum CodingKeys: String, CodingKey {
         case format, version, candidate, seed, accuracy, epochs, seconds, started, finished, host
         case architectureHash = "arch_hash", slurmJob = "slurm_job"
     }
 
-    func validate(source: String) throws {
+    public func validate(source: String) throws {
         func bad(_ key: String, _ expected: String) -> DocumentError { DocumentError("\(source): key '\(key)': expected \(expected)") }
         guard accuracy.isFinite, (0...1).contains(accuracy) else { throw bad("accuracy", "a number in 0...1") }
         guard (0...1_000_000).contains(epochs) else { throw bad("epochs", "an integer in 0...1000000") }
@@ -45,7 +51,7 @@ struct CandidateResultFile: Codable, Equatable, VersionedDocument {
         guard candidate.count <= 200, host.count <= 1000 else { throw bad("candidate", "a short id") }
     }
 
-    func json() -> Data {
+    public func json() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return try! encoder.encode(self) + Data("\n".utf8)

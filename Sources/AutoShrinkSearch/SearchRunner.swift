@@ -40,6 +40,17 @@ public struct SearchResult: Sendable {
     public var bestResources: CandidateResources? { best?.winner.resources }
 }
 
+/// A configuration `SearchRunner.precheck` accepted (resolved, valid, every hard limit reachable)
+/// and the resources of the space's smallest network: hand it to `SearchRunner.run(_:resume:force:)`
+/// so the check runs once.
+public struct PrecheckedConfiguration: Sendable {
+    public let configuration: SearchConfiguration
+    public let smallest: CandidateResources
+    fileprivate init(configuration: SearchConfiguration, smallest: CandidateResources) {
+        self.configuration = configuration; self.smallest = smallest
+    }
+}
+
 /// Runs a search in a run directory: plans candidates with the strategy, trains them with the
 /// evaluator (up to `workers` at a time), records every result, snapshots every step and keeps
 /// `best.arch.json` up to date. See `run(resume:force:)`.
@@ -73,9 +84,11 @@ public struct SearchRunner: Sendable {
     }
 
     /// Checks the configuration and that the smallest network of the space (the cell without
-    /// edges) meets every hard limit; returns its resources. Throws a `SearchError` (with its `limit`) naming the first
-    /// unreachable limit and the smallest achievable value (the CLI words it with its option names).
-    public static func precheck(_ configuration: SearchConfiguration, meter: ResourceMeter) throws -> CandidateResources {
+    /// edges) meets every hard limit; returns the resolved configuration with those resources.
+    /// Throws a `SearchError` (with its `limit`) naming the first unreachable limit and the smallest
+    /// achievable value (the CLI words it with its option names).
+    public static func precheck(_ configuration: SearchConfiguration, meter: ResourceMeter) throws -> PrecheckedConfiguration {
+        let configuration = configuration.resolved()
         try configuration.validate()
         if configuration.score.needsLatency && meter.latencyPredictor == nil {
             throw SearchError(.latencyNeedsPredictor)
@@ -85,19 +98,27 @@ public struct SearchRunner: Sendable {
         if let violation = configuration.score.violations(resources).first {
             throw SearchError(.cannotBeMet(violation))
         }
-        return resources
+        return PrecheckedConfiguration(configuration: configuration, smallest: resources)
     }
 
     /// Runs (or, with `resume`, continues) the search and returns its result.
-    /// - Before anything is written: validates the configuration and runs `precheck`.
+    /// - Before anything is written: `precheck` (validation, unreachable limits).
     /// - `resume`: candidates already in `trajectory.jsonl` are not evaluated again; the run ends
     ///   with the same files (trajectory, snapshots, `best.arch.json`) as an uninterrupted run,
     ///   given a deterministic evaluator.
     /// - `force`: discards an existing run whose config differs (or any run when not resuming).
     public func run(resume: Bool = false, force: Bool = false) throws -> SearchResult {
+        try run(SearchRunner.precheck(configuration, meter: meter), resume: resume, force: force)
+    }
+
+    /// `run(resume:force:)` for a caller that ran `precheck` itself, earlier (the CLI refuses
+    /// impossible limits before it takes the run's lock and loads the dataset): not checked again.
+    /// `checked` must come from this runner's configuration.
+    public func run(_ checked: PrecheckedConfiguration, resume: Bool = false, force: Bool = false) throws -> SearchResult {
+        precondition(checked.configuration == self.configuration.resolved(), "prechecked configuration differs from the runner's")
         let started = Date()
-        let configuration = self.configuration.resolved()
-        let smallest = try SearchRunner.precheck(configuration, meter: meter)
+        let configuration = checked.configuration
+        let smallest = checked.smallest
         let strategy = strategyOverride ?? configuration.makeStrategy()
         let directory = runDirectory
         let recorded = try directory.prepare(configuration: configuration, resume: resume, force: force)

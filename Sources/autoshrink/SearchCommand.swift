@@ -80,7 +80,7 @@ struct SearchCommand: ParsableCommand {
         }
         try OptionCheck.integer(nodes, "--nodes", in: 2...16)  // the same range and words as SearchConfiguration.validate
         // --inherit only with the autoshrink strategy: SearchConfiguration.validate, run by the precheck
-        // in run() before anything is read or written.
+        // in search() before anything is read or written.
         let latencyTerm = try parsedTerms().contains { $0.resource == .latencyMilliseconds }
         if maxLatencyMs != nil || latencyTerm, profile == nil {
             throw ValidationError("--max-latency-ms and latency_ms terms need --profile profiles/DEVICE.json")
@@ -134,8 +134,9 @@ struct SearchCommand: ParsableCommand {
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
         let meter = ResourceMeter(latencyPredictor: predictor)
         try resolveMacro(macro, edgeFraction: macroEdges, configuration: &configuration, meter: meter, output: out)
-        // Impossible constraints are refused before any data is loaded or any candidate trained.
-        _ = try SearchRunner.precheck(configuration, meter: meter)
+        // Impossible constraints are refused before any data is loaded or any candidate trained;
+        // the runner takes the checked configuration and does not check again.
+        let checked = try SearchRunner.precheck(configuration, meter: meter)
         // Slurm: commands on PATH and the job options accepted (sbatch --test-only), before any work.
         let slurm = executor.executor == .slurm ? try SlurmSetup.check(executor, threads: engine.threads, candidates: candidates) : nil
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
@@ -181,7 +182,7 @@ struct SearchCommand: ParsableCommand {
                                      runDirectory: runDirectory, workerCommand: ["/proc/self/exe", "search-worker"]))
         let runner = SearchRunner(configuration: configuration, runDirectory: runDirectory, evaluator: evaluator,
                                   latencyPredictor: predictor, observer: PrintingObserver(output: out))
-        let result = try runner.run(resume: resume, force: force)
+        let result = try runner.run(checked, resume: resume, force: force)
         out.line(SearchReport.trajectoryTable(result))
         out.result(SearchReport.summary(result))
         let best = result.best?.winner

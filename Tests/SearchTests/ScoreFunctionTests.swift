@@ -71,7 +71,7 @@ private let resources = CandidateResources(macs: 10_000_000, parameters: 50_000,
     // A reachable limit passes the precheck and reports the smallest network.
     var loose = ScoreFunction.reference
     loose.limits.maxMACs = 300_000
-    #expect(try SearchRunner.precheck(smallConfiguration(score: loose), meter: ResourceMeter()).macs == 226_112)
+    #expect(try SearchRunner.precheck(smallConfiguration(score: loose), meter: ResourceMeter()).smallest.macs == 226_112)
 }
 
 @Test func configurationValidation() {

@@ -4,34 +4,43 @@ import AutoShrinkProfiler
 import AutoShrinkTarget
 import Foundation
 
-/// What `Deployment.run` measured on a device, next to what the export and the profile expected.
+/// What `Deployment.run` measured on a device, next to what the export and the profile expected:
+/// the `--json` summary (`DeploySummary`, AutoShrinkFormats) plus the whole device and latency
+/// records the summary names by a few fields (as `ExportReport` carries its `ExportManifest`).
 public struct DeploymentReport: Sendable {
-    public var device: DeviceDescription
-    /// The export's binary (when `rebuilt`, a build of its sources for this device ran instead).
-    public var binary: String
-    /// Whether the export was rebuilt with this device's toolchain.
-    public var rebuilt: Bool
-    public var precision: ModelPrecision
-    public var images: Int
-    public var accuracy: Double?
-    /// The accuracy the export measured for the same binary precision.
-    public var exportAccuracy: Double?
-    public var latency: LatencyMeasurement
-    /// From `profiles/<device>.json`, nil without a (usable) profile.
-    public var predictedLatencyMilliseconds: Double?
-    /// Why there is no prediction, when there is none.
-    public var predictionNote: String?
-    public var peakResidentKiB: Int?
-    public var arenaBytes: Int?
+    /// The `--json` summary of `autoshrink deploy`; every figure below but `device` and `latency` is read from it.
+    public let summary: DeploySummary
+    public let device: DeviceDescription
+    /// The bench's whole record (the summary has its median, p90, runs, SIMD level and emulation flag).
+    public let latency: LatencyMeasurement
 
-    /// The `--json` summary of `autoshrink deploy`.
-    public func summary() -> DeploySummary {
-        DeploySummary(device: device.name, arch: device.architecture, binary: binary, rebuilt: rebuilt, precision: precision,
-                      images: images, accuracy: accuracy, exportAccuracy: exportAccuracy,
-                      measuredLatencyMilliseconds: latency.medianMilliseconds,
-                      measuredLatencyP90Milliseconds: latency.p90Milliseconds, benchRuns: latency.runs, simd: latency.simd,
-                      emulated: latency.emulated, predictedLatencyMilliseconds: predictedLatencyMilliseconds,
-                      predictionNote: predictionNote, peakRSSKiB: peakResidentKiB, arenaBytes: arenaBytes)
+    /// The export's binary (when `rebuilt`, a build of its sources for this device ran instead).
+    public var binary: String { summary.binary }
+    /// Whether the export was rebuilt with this device's toolchain.
+    public var rebuilt: Bool { summary.rebuilt }
+    public var precision: ModelPrecision { summary.precision }
+    public var images: Int { summary.images }
+    public var accuracy: Double? { summary.accuracy }
+    /// The accuracy the export measured for the same binary precision.
+    public var exportAccuracy: Double? { summary.exportAccuracy }
+    /// From `profiles/<device>.json`, nil without a (usable) profile.
+    public var predictedLatencyMilliseconds: Double? { summary.predictedLatencyMilliseconds }
+    /// Why there is no prediction, when there is none.
+    public var predictionNote: String? { summary.predictionNote }
+    public var peakResidentKiB: Int? { summary.peakRSSKiB }
+    public var arenaBytes: Int? { summary.arenaBytes }
+
+    init(device: DeviceDescription, binary: String, rebuilt: Bool, precision: ModelPrecision, images: Int, accuracy: Double?,
+         exportAccuracy: Double?, latency: LatencyMeasurement, predictedLatencyMilliseconds: Double?, predictionNote: String?,
+         peakResidentKiB: Int?, arenaBytes: Int?) {
+        self.device = device
+        self.latency = latency
+        summary = DeploySummary(device: device.name, arch: device.architecture, binary: binary, rebuilt: rebuilt, precision: precision,
+                                images: images, accuracy: accuracy, exportAccuracy: exportAccuracy,
+                                measuredLatencyMilliseconds: latency.medianMilliseconds,
+                                measuredLatencyP90Milliseconds: latency.p90Milliseconds, benchRuns: latency.runs, simd: latency.simd,
+                                emulated: latency.emulated, predictedLatencyMilliseconds: predictedLatencyMilliseconds,
+                                predictionNote: predictionNote, peakRSSKiB: peakResidentKiB, arenaBytes: arenaBytes)
     }
 }
 

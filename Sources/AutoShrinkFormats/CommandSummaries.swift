@@ -237,7 +237,7 @@ public struct ReportSummary: JSONSummary, Sendable, Equatable {
 }
 
 /// `autoshrink deploy --json`: what the export's binary did on a device, beside the export's and the
-/// profile's figures.
+/// profile's figures. `DeploymentReport` (AutoShrinkDeploy) carries it and reads its figures from it.
 public struct DeploySummary: JSONSummary, Sendable, Equatable {
     public var device: String
     public var arch: DeviceArchitecture

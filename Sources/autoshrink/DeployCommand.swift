@@ -67,6 +67,6 @@ struct DeployCommand: ParsableCommand {
         if let peak = report.peakResidentKiB {
             out.result("  memory        peak RSS \(peak) KiB (arena \(report.arenaBytes.map(String.init) ?? "-") bytes)")
         }
-        out.json(report.summary())
+        out.json(report.summary)
     }
 }

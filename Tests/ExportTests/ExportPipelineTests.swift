@@ -160,7 +160,7 @@ struct ExportPipelineTests {
         #expect((report.accuracy ?? 0) > 0.6)
         #expect(report.latency.medianMilliseconds > 0 && !report.latency.emulated)
         #expect(report.predictedLatencyMilliseconds == nil && report.predictionNote?.contains("no profile") == true)
-        let json = try #require(try JSONSerialization.jsonObject(with: report.summary().jsonData()) as? [String: Any])
+        let json = try #require(try JSONSerialization.jsonObject(with: report.summary.jsonData()) as? [String: Any])
         for key in ["accuracy", "measured_latency_ms", "predicted_latency_ms"] { #expect(json[key] != nil) }
     }
 

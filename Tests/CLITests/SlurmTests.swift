@@ -1,9 +1,11 @@
+import AutoShrinkEngine
+import AutoShrinkSearch
 import Foundation
 import Testing
 
 /// `autoshrink search --executor slurm` against a real Slurm (tools/slurm-local; docs/cluster.md):
-/// same result as the local executor, retries, reattaching after the controller is killed, and
-/// submission errors before any work.
+/// same result as the local executor, retries, reattaching after the controller is killed, `--max-jobs`,
+/// the jobs' OpenBLAS core type, and submission errors before any work.
 @Suite(.serialized, .localSlurmCluster,
        .enabled(if: CLI.fashionMNISTPresent, "needs dataset-fashion-mnist (tools/setup)"),
        .enabled(if: LocalSlurmCluster.available, "needs slurm-wlm and munge (tools/setup) and root: tools/slurm-local runs the daemons"))
@@ -155,6 +157,70 @@ struct SlurmTests {
         var candidates: [String] = []
         for submission in after { candidates += ((submission["tasks"] as? [String: String]) ?? [:]).values }
         #expect(candidates.count == Set(candidates).count, "a candidate was submitted twice: \(candidates.sorted())")
+    }
+
+    /// The worker start and end times of every result file of the run, by step folder.
+    static func workerIntervals(_ run: String) throws -> [String: [(started: Double, finished: Double)]] {
+        var intervals: [String: [(started: Double, finished: Double)]] = [:]
+        let slurm = run + "/slurm"
+        for step in try FileManager.default.contentsOfDirectory(atPath: slurm) where step.hasPrefix("step-") {
+            for file in try FileManager.default.contentsOfDirectory(atPath: slurm + "/" + step) where file.hasSuffix(".result.json") {
+                let result = try CandidateResultFile.loadDocument(path: slurm + "/" + step + "/" + file)
+                intervals[step, default: []].append((result.started, result.finished))
+            }
+        }
+        return intervals
+    }
+
+    @Test func maxJobsRunsOneCandidateAtATime() throws {
+        let expected = try Self.reference.get()
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let result = try CLI.run(["search", "--runs-dir", runs, "--name", "throttled", "--max-jobs", "1"] + Self.slurm + Self.tiny,
+                                 environment: LocalSlurmCluster.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Slurm, up to 1 job(s)"), "\(result.stdout)")
+        #expect(try String(contentsOfFile: runs + "/throttled/best.arch.json", encoding: .utf8) == expected.best)
+        #expect(try Self.numbers(runs + "/throttled") == expected.numbers)
+        // Each step's array is throttled to one task (`--array=0,1%1`) ...
+        let events = try String(contentsOfFile: runs + "/throttled/slurm/events.log", encoding: .utf8)
+        let submissions = events.split(separator: "\n").filter { $0.contains("submitted job array") }
+        let steps = expected.numbers.count / 2
+        #expect(submissions.count == steps && submissions.allSatisfy { $0.contains("(tasks 0,1%1)") }, "\(events)")
+        // ... so on a node with two free CPUs the two workers of a step never ran at the same time.
+        let intervals = try Self.workerIntervals(runs + "/throttled")
+        #expect(intervals.count == steps && intervals.values.allSatisfy { $0.count == 2 }, "\(intervals)")
+        for (step, pair) in intervals {
+            let sorted = pair.sorted { $0.started < $1.started }
+            #expect(sorted[0].finished <= sorted[1].started, "\(step): workers overlapped: \(sorted)")
+        }
+    }
+
+    /// What a job sees of `OPENBLAS_CORETYPE` and autoshrink's re-exec marker when submitted from a
+    /// controller with `environment` (sbatch --export=ALL, as the executor submits).
+    static func jobCoreType(_ environment: [String: String], runs: String, name: String) throws -> String {
+        let commands = try SlurmCommands.locate(environment: environment)
+        let script = runs + "/\(name).sh", output = runs + "/\(name).txt"
+        try "#!/bin/sh\necho \"${OPENBLAS_CORETYPE-unset} ${\(BLASConfiguration.markerVariable)-unset}\" > \(output).tmp && mv \(output).tmp \(output)\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        let job = try commands.submit(["--job-name=autoshrink-coretype-\(name)", "--ntasks=1", "--cpus-per-task=1",
+                                       "--output=/dev/null", "--export=ALL", "--chdir=\(runs)"], script: script)
+        defer { commands.cancel([job]) }
+        try #require(wait(60) { FileManager.default.fileExists(atPath: output) }, "job \(job) wrote nothing")
+        return try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func jobsChooseTheirOwnOpenBLASCoreUnlessTheUserSetOne() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        var base = ProcessInfo.processInfo.environment.merging(LocalSlurmCluster.environment) { $1 }
+        base[BLASConfiguration.markerVariable] = nil
+        // autoshrink chose Prescott for the controller's CPU (re-executed with the marker): the job chooses again.
+        let chosen = base.merging(["OPENBLAS_CORETYPE": "Prescott", BLASConfiguration.markerVariable: "1"]) { $1 }
+        #expect(try Self.jobCoreType(chosen, runs: runs, name: "chosen") == "unset unset")
+        // The user set it: the job gets the same.
+        let user = base.merging(["OPENBLAS_CORETYPE": "Sandybridge"]) { $1 }
+        #expect(try Self.jobCoreType(user, runs: runs, name: "user") == "Sandybridge unset")
     }
 
     @Test func submissionErrorsComeBeforeAnyWork() throws {

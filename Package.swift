@@ -9,7 +9,7 @@
 //   AutoShrinkProfiler -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, CArmadillo
 //                         (harness, profiles, estimator, latency fit, predictor)
 //   AutoShrinkSearch   -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS; AutoShrinkData
-//                         AutoShrinkSearch -> AutoShrinkTarget (Subprocess, for worker processes)
+//                         AutoShrinkSearch -> AutoShrinkTarget (Subprocess, for worker processes and the Slurm commands)
 //   AutoShrinkTarget   -> AutoShrinkFormats, TOMLKit (device files, toolchains, ELF sizes, runners, Subprocess)
 //   AutoShrinkFormats  (Foundation only: VersionedDocument loading, export.json, command summaries,
 //                       DeviceDescription, SafeName, ScratchFiles), under everything above

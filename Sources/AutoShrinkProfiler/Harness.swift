@@ -54,14 +54,21 @@ public struct HarnessNetwork: Sendable, Equatable {
     /// A lowered network, layer by layer in execution order, laid out as an export lays it out
     /// (`ActivationLayout.exported`): a tensor placed in another's buffer (a concat input written into
     /// its slice, a concat whose inputs already lie side by side, an add over its dying input, dropout)
-    /// is a `slice` line, and the harness copies only the concat inputs that are not in place.
-    /// Dropout (the identity in inference) runs no kernel.
+    /// is a `slice` line, and the harness copies only the concat inputs that are not in place. The
+    /// buffers sit in one arena at the offsets the export's default planner gives them (`arena`, `at`
+    /// lines), so the network reuses memory as an export does. Dropout (the identity in inference)
+    /// runs no kernel.
     public init(graph: LayerGraph, name: String, dtype: OperatorDataType, seed: UInt64) throws {
         self.name = name
         self.dtype = dtype
         self.seed = seed
         let layout = ActivationLayout.exported(graph)
         var lines = graph.tensors.map { "tensor \($0.channels) \($0.height) \($0.width)" }
+        let plan = GreedyBySizePlanner().plan(layout.bufferRequests(bytesPerElement: dtype.elementBytes), alignment: 16)
+        if plan.arenaBytes > 0 {
+            lines.append("arena \(plan.arenaBytes)")
+            for (buffer, offset) in zip(layout.buffers, plan.offsets) { lines.append("at \(buffer) \(offset)") }
+        }
         for (tensor, placement) in layout.placements.enumerated() {
             switch placement {
             case .buffer: break

@@ -21,6 +21,10 @@
  *                                     of an export (ActivationLayout, docs/devices.md "Predictor"): a concat
  *                                     input written straight into its slice, a concat whose inputs already
  *                                     lie side by side, an add writing over its dying input (OFFSET 0)
+ *   arena BYTES                       one block for the buffers placed by `at` lines (the export's static
+ *                                     activation arena, so a network touches the memory an export touches)
+ *   at T BYTE_OFFSET                  tensor T (not a slice) owns arena bytes [OFFSET, OFFSET + its size);
+ *                                     a tensor without a place gets a buffer of its own
  *   conv OUT IN KERNEL STRIDE ACT     full KxK convolution (groups 1); ACT 0 none, 1 relu
  *   pointwise OUT IN STRIDE ACT       1x1 convolution
  *   depthwise OUT IN STRIDE ACT       depthwise 3x3
@@ -90,6 +94,7 @@ typedef struct tensor {
     int32_t zero_point;
     float scale;
     int parent, channel_offset; /* slice of tensor `parent` (-1: owns its buffer) at this channel */
+    long arena_offset;          /* byte offset of its buffer in the network's arena (-1: malloc'd) */
     int stride;                 /* pixel stride: the channels of the buffer holding the data (set up) */
     void *data;                 /* int8_t or float [H][W][stride], owned when parent < 0 */
 } tensor;
@@ -126,6 +131,8 @@ typedef struct network {
     layer *layers;
     int layer_count, layer_capacity;
     int output;
+    long arena_bytes;  /* 0: no arena */
+    void *arena;
     /* Timing state kept across passes. */
     int batch;
     double *samples; /* [ROUNDS][PER_ROUND] nanoseconds per run */
@@ -201,6 +208,7 @@ static int add_tensor(network *net, int channels, int height, int width)
     t->zero_point = (int32_t)((net->tensor_count * 37) % 64) - 32;
     t->scale = 0.0625f;
     t->parent = -1;
+    t->arena_offset = -1;
     return net->tensor_count++;
 }
 
@@ -323,6 +331,15 @@ static network *read_plan(const char *path, int *network_count)
         if (strcmp(word, "tensor") == 0) {
             if (n != 3 || values[0] < 1 || values[1] < 1 || values[2] < 1) fail("bad tensor line", line);
             add_tensor(net, values[0], values[1], values[2]);
+        } else if (strcmp(word, "arena") == 0) {
+            if (n != 1 || values[0] < 1 || net->arena_bytes) fail("bad arena line", line);
+            net->arena_bytes = values[0];
+        } else if (strcmp(word, "at") == 0) {
+            tensor *t;
+            if (n != 2 || values[1] < 0) fail("bad at line", line);
+            t = (tensor *)checked_tensor(net, values[0], line);
+            if (t->arena_offset >= 0) fail("tensor placed twice in line", line);
+            t->arena_offset = values[1];
         } else if (strcmp(word, "slice") == 0) {
             tensor *t;
             const tensor *parent;
@@ -469,11 +486,20 @@ static void setup_network(network *net)
     int t, i;
     size_t element = net->is_s8 ? 1 : sizeof(float);
     void *input_values;
-    /* Buffers for the tensors that own one, then the slices placed in them. */
+    /* Buffers for the tensors that own one (in the arena when placed there), then the slices in them. */
+    net->arena = net->arena_bytes ? checked_malloc((size_t)net->arena_bytes) : NULL;
     for (t = 0; t < net->tensor_count; t++) {
         tensor *x = &net->tensors[t];
         x->stride = x->channels;
-        x->data = x->parent < 0 ? checked_malloc(tensor_elements(x) * element) : NULL;
+        if (x->arena_offset >= 0) {
+            if (x->parent >= 0 || !net->arena
+                || (size_t)x->arena_offset + tensor_elements(x) * element > (size_t)net->arena_bytes) {
+                fail("a tensor placed outside its network's arena", net->name);
+            }
+            x->data = (char *)net->arena + x->arena_offset;
+        } else {
+            x->data = x->parent < 0 ? checked_malloc(tensor_elements(x) * element) : NULL;
+        }
     }
     for (t = 0; t < net->tensor_count; t++) {
         tensor *x = &net->tensors[t];
@@ -577,9 +603,11 @@ static void teardown_network(network *net)
 {
     int t, i;
     for (t = 0; t < net->tensor_count; t++) {
-        if (net->tensors[t].parent < 0) free(net->tensors[t].data);
+        if (net->tensors[t].parent < 0 && net->tensors[t].arena_offset < 0) free(net->tensors[t].data);
         net->tensors[t].data = NULL;
     }
+    free(net->arena);
+    net->arena = NULL;
     for (i = 0; i < net->layer_count; i++) {
         layer *l = &net->layers[i];
         free(l->weights); free(l->bias); free(l->multiplier); free(l->shift);

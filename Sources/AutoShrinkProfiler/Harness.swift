@@ -51,30 +51,34 @@ public struct HarnessNetwork: Sendable, Equatable {
         }
     }
 
-    /// A lowered network, layer by layer in execution order; dropout (the identity in inference)
-    /// runs no kernel, so its output is its input.
+    /// A lowered network, layer by layer in execution order, laid out as an export lays it out
+    /// (`ActivationLayout.exported`): a tensor placed in another's buffer (a concat input written into
+    /// its slice, a concat whose inputs already lie side by side, an add over its dying input, dropout)
+    /// is a `slice` line, and the harness copies only the concat inputs that are not in place. The
+    /// buffers sit in one arena at the offsets the export's default planner gives them (`arena`, `at`
+    /// lines), so the network reuses memory as an export does. Dropout (the identity in inference)
+    /// runs no kernel.
     public init(graph: LayerGraph, name: String, dtype: OperatorDataType, seed: UInt64) throws {
         self.name = name
         self.dtype = dtype
         self.seed = seed
-        var planIndex = [Int](repeating: -1, count: graph.tensors.count)  // graph tensor -> plan tensor
-        var aliases: [Int: Int] = [:]
-        for layer in graph.layers { if case .dropout = layer.operation { aliases[layer.output] = layer.inputs[0] } }
-        var lines: [String] = []
-        var count = 0
-        for (index, shape) in graph.tensors.enumerated() where aliases[index] == nil {
-            planIndex[index] = count
-            count += 1
-            lines.append("tensor \(shape.channels) \(shape.height) \(shape.width)")
+        let layout = ActivationLayout.exported(graph)
+        var lines = graph.tensors.map { "tensor \($0.channels) \($0.height) \($0.width)" }
+        let plan = GreedyBySizePlanner().plan(layout.bufferRequests(bytesPerElement: dtype.elementBytes), alignment: 16)
+        if plan.arenaBytes > 0 {
+            lines.append("arena \(plan.arenaBytes)")
+            for (buffer, offset) in zip(layout.buffers, plan.offsets) { lines.append("at \(buffer) \(offset)") }
         }
-        func resolve(_ tensor: Int) -> Int {
-            var current = tensor
-            while let source = aliases[current] { current = source }
-            return planIndex[current]
+        for (tensor, placement) in layout.placements.enumerated() {
+            switch placement {
+            case .buffer: break
+            case .slice(let parent, let channelOffset): lines.append("slice \(tensor) \(parent) \(channelOffset)")
+            case .inPlace(let parent): lines.append("slice \(tensor) \(parent) 0")
+            }
         }
         for layer in graph.layers {
-            let output = resolve(layer.output)
-            let inputs = layer.inputs.map(resolve)
+            let output = layer.output
+            let inputs = layer.inputs
             switch layer.operation {
             case .convolution(let spec):
                 let relu = spec.activation == .none ? 0 : 1

@@ -45,6 +45,8 @@ public enum OperatorDataType: String, Codable, Hashable, Sendable, CaseIterable,
 
     /// The harness's spelling (`s8`, `f32`).
     var harnessName: String { self == .int8 ? "s8" : "f32" }
+    /// Bytes per element.
+    var elementBytes: Int { self == .int8 ? 1 : 4 }
 
     public static func < (a: OperatorDataType, b: OperatorDataType) -> Bool { a == .int8 && b == .float32 }
 }

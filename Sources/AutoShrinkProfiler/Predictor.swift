@@ -10,6 +10,12 @@ import Foundation
 /// estimated from the measured rows of its kind and data type by the kind's cost model (α·MACs +
 /// β·bytes + γ, see `OperatorCostModel`), or by work between the nearest rows in older profiles
 /// (`LayerPrediction.source` says which rows).
+///
+/// Concats count as an export runs them (`ActivationLayout.exported`, the exporter's own layout
+/// decision): a concat whose inputs all lie in place runs no kernel (source `.none`, 0 ms), one that
+/// copies some of its inputs is the table's concat of those inputs only. The profile's networks are
+/// timed with the same layout (`HarnessNetwork(graph:)`), so the latency model is fitted on the same
+/// terms.
 public struct ProfileLatencyPredictor: LatencyPredictor {
     /// `<device>@<first 12 hex digits of the profile file's FNV-1a content hash>`; recorded in search runs.
     public let identity: String
@@ -115,15 +121,17 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     /// Per-layer latency in milliseconds (the model's terms of the layer; dropout 0). The layers sum to
     /// the total minus the model's intercept. A layer the runtime has no kernel for gets NaN.
     public func layerLatencies(_ graph: LayerGraph) -> [(name: String, milliseconds: Double)] {
-        graph.layers.map { layer in
-            guard let prediction = try? predict(layer, in: graph) else { return (layer.name, .nan) }
-            return (layer.name, prediction.milliseconds)
+        let layout = ActivationLayout.exported(graph)
+        return graph.layers.indices.map { step in
+            guard let prediction = try? predict(step: step, in: graph, layout: layout) else { return (graph.layers[step].name, .nan) }
+            return (graph.layers[step].name, prediction.milliseconds)
         }
     }
 
     /// Every layer's prediction with where its time came from.
     public func layerPredictions(_ graph: LayerGraph) throws -> [LayerPrediction] {
-        try graph.layers.map { try predict($0, in: graph) }
+        let layout = ActivationLayout.exported(graph)
+        return try graph.layers.indices.map { try predict(step: $0, in: graph, layout: layout) }
     }
 
     /// Layers of `graph` whose configuration is not in the table (they are interpolated).
@@ -134,8 +142,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
         }
     }
 
-    private func predict(_ layer: LayerNode, in graph: LayerGraph) throws -> LayerPrediction {
-        guard let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: dtype) else {
+    private func predict(step: Int, in graph: LayerGraph, layout: ActivationLayout) throws -> LayerPrediction {
+        let layer = graph.layers[step]
+        guard let configuration = try Self.executedConfiguration(step: step, in: graph, layout: layout, dtype: dtype) else {
             return LayerPrediction(name: layer.name, configuration: nil, tableMicroseconds: 0, milliseconds: 0, source: .none)
         }
         let (microseconds, source) = try tableTime(configuration)
@@ -147,6 +156,21 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
             prediction.milliseconds = calibration.tableScale * microseconds / 1000 + calibration.perLayerMilliseconds
         }
         return prediction
+    }
+
+    /// The kernel work of the layer at `step` as an export with `layout` runs it: the layer's own
+    /// configuration, except a concat: nil when every input lies in place (no kernel runs), the concat
+    /// of the copied inputs only (their channels, their count) when some do.
+    public static func executedConfiguration(step: Int, in graph: LayerGraph, layout: ActivationLayout,
+                                             dtype: OperatorDataType) throws -> OperatorConfiguration? {
+        let layer = graph.layers[step]
+        guard let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: dtype) else { return nil }
+        guard case .concat = layer.operation else { return configuration }
+        guard let copied = layout.concatCopies[step], !copied.isEmpty else { return nil }
+        guard copied.count < layer.inputs.count else { return configuration }
+        let channels = copied.reduce(0) { $0 + graph.tensors[$1].channels }
+        return OperatorConfiguration(kind: .concat, dtype: dtype, inputChannels: channels, outputChannels: channels,
+                                     height: configuration.height, width: configuration.width, inputs: copied.count)
     }
 
     /// The table's time for `configuration` (microseconds): measured, or estimated from the rows of its

@@ -16,11 +16,22 @@
  * PLAN, one item per line:
  *   network NAME DTYPE SEED           DTYPE s8 or f32; starts a network
  *   tensor C H W                      tensors are numbered 0, 1, ... per network; 0 is the input
+ *   slice T PARENT OFFSET             tensor T's data is channels [OFFSET, OFFSET + C_T) of PARENT's (same
+ *                                     H and W, pixel stride that of PARENT's buffer): the activation layout
+ *                                     of an export (ActivationLayout, docs/devices.md "Predictor"): a concat
+ *                                     input written straight into its slice, a concat whose inputs already
+ *                                     lie side by side, an add writing over its dying input (OFFSET 0)
+ *   arena BYTES                       one block for the buffers placed by `at` lines (the export's static
+ *                                     activation arena, so a network touches the memory an export touches)
+ *   at T BYTE_OFFSET                  tensor T (not a slice) owns arena bytes [OFFSET, OFFSET + its size);
+ *                                     a tensor without a place gets a buffer of its own
  *   conv OUT IN KERNEL STRIDE ACT     full KxK convolution (groups 1); ACT 0 none, 1 relu
  *   pointwise OUT IN STRIDE ACT       1x1 convolution
  *   depthwise OUT IN STRIDE ACT       depthwise 3x3
  *   maxpool OUT IN                    2x2, stride 2
- *   concat OUT COUNT IN...            channel concat in order (s8: input 0 copied, the others requantized)
+ *   concat OUT COUNT IN...            channel concat in order (s8: input 0 copied, the others requantized);
+ *                                     an input that already lies in its slice of OUT (slice lines) is not
+ *                                     touched, so a concat whose inputs all do runs no kernel, as in an export
  *   add OUT IN1 IN2
  *   gap OUT IN                        global average pool
  *   linear OUT IN                     fully connected with bias
@@ -47,7 +58,7 @@
  * CPU: a core to pin the harness to, -1 (the default) the least loaded one, "none" no pinning.
  *
  * Layout letters: H = height, W = width, C = channels, K = kernel size, R = K*K*C_in.
- * Every tensor is [H][W][C] with pixel stride C.
+ * Every tensor is [H][W][C]; its pixel stride is C unless it is a slice of a wider buffer.
  */
 #define _XOPEN_SOURCE 700 /* getrusage under -std=c99 */
 #define _GNU_SOURCE /* sched_setaffinity (estimator.h) */
@@ -82,7 +93,10 @@ typedef struct tensor {
     int channels, height, width;
     int32_t zero_point;
     float scale;
-    void *data; /* int8_t or float [H][W][C] */
+    int parent, channel_offset; /* slice of tensor `parent` (-1: owns its buffer) at this channel */
+    long arena_offset;          /* byte offset of its buffer in the network's arena (-1: malloc'd) */
+    int stride;                 /* pixel stride: the channels of the buffer holding the data (set up) */
+    void *data;                 /* int8_t or float [H][W][stride], owned when parent < 0 */
 } tensor;
 
 typedef struct layer {
@@ -105,6 +119,7 @@ typedef struct layer {
     int *part_strides;
     int32_t *part_multiplier; /* s8 concat: requantization of parts 1.. into the concat (part 0 is copied) */
     int *part_shift;
+    int *part_copied;         /* 1: the part is copied at the concat; 0: it already lies in its slice */
 } layer;
 
 typedef struct network {
@@ -116,6 +131,8 @@ typedef struct network {
     layer *layers;
     int layer_count, layer_capacity;
     int output;
+    long arena_bytes;  /* 0: no arena */
+    void *arena;
     /* Timing state kept across passes. */
     int batch;
     double *samples; /* [ROUNDS][PER_ROUND] nanoseconds per run */
@@ -190,6 +207,8 @@ static int add_tensor(network *net, int channels, int height, int width)
     /* Per-tensor quantization: zero points in [-32, 31], one scale (1/16, exact) for all. */
     t->zero_point = (int32_t)((net->tensor_count * 37) % 64) - 32;
     t->scale = 0.0625f;
+    t->parent = -1;
+    t->arena_offset = -1;
     return net->tensor_count++;
 }
 
@@ -312,6 +331,27 @@ static network *read_plan(const char *path, int *network_count)
         if (strcmp(word, "tensor") == 0) {
             if (n != 3 || values[0] < 1 || values[1] < 1 || values[2] < 1) fail("bad tensor line", line);
             add_tensor(net, values[0], values[1], values[2]);
+        } else if (strcmp(word, "arena") == 0) {
+            if (n != 1 || values[0] < 1 || net->arena_bytes) fail("bad arena line", line);
+            net->arena_bytes = values[0];
+        } else if (strcmp(word, "at") == 0) {
+            tensor *t;
+            if (n != 2 || values[1] < 0) fail("bad at line", line);
+            t = (tensor *)checked_tensor(net, values[0], line);
+            if (t->arena_offset >= 0) fail("tensor placed twice in line", line);
+            t->arena_offset = values[1];
+        } else if (strcmp(word, "slice") == 0) {
+            tensor *t;
+            const tensor *parent;
+            if (n != 3) fail("bad slice line", line);
+            t = (tensor *)checked_tensor(net, values[0], line);
+            parent = checked_tensor(net, values[1], line);
+            if (values[0] == values[1] || t->parent >= 0 || values[2] < 0 || values[2] + t->channels > parent->channels
+                || t->height != parent->height || t->width != parent->width) {
+                fail("slice does not fit its parent in line", line);
+            }
+            t->parent = values[1];
+            t->channel_offset = values[2];
         } else if (strcmp(word, "end") == 0) {
             if (net->layer_count == 0) fail("network without layers", net->name);
             net->output = net->layers[net->layer_count - 1].output;
@@ -424,23 +464,72 @@ static void *random_gemm_weights(uint64_t *state, int reduction, int out_channel
     }
 }
 
+/* Draws a tensor's [H][W][C] random values and, unless `keep` is given, writes them into its data
+ * (pixels `stride` apart); with `keep` they go there instead (contiguous). */
+static void fill_tensor(network *net, tensor *x, uint64_t *state, void *keep)
+{
+    size_t element = net->is_s8 ? 1 : sizeof(float), pixels = (size_t)x->height * (size_t)x->width, pixel;
+    int c;
+    for (pixel = 0; pixel < pixels; pixel++) {
+        char *row = keep ? (char *)keep + pixel * (size_t)x->channels * element
+                         : (char *)x->data + pixel * (size_t)x->stride * element;
+        for (c = 0; c < x->channels; c++) {
+            if (net->is_s8) ((int8_t *)row)[c] = random_s8(state);
+            else ((float *)row)[c] = random_f32(state);
+        }
+    }
+}
+
 static void setup_network(network *net)
 {
     uint64_t state = net->seed;
     int t, i;
+    size_t element = net->is_s8 ? 1 : sizeof(float);
+    void *input_values;
+    /* Buffers for the tensors that own one (in the arena when placed there), then the slices in them. */
+    net->arena = net->arena_bytes ? checked_malloc((size_t)net->arena_bytes) : NULL;
     for (t = 0; t < net->tensor_count; t++) {
         tensor *x = &net->tensors[t];
-        size_t count = tensor_elements(x), e;
-        if (net->is_s8) {
-            int8_t *data = (int8_t *)checked_malloc(count);
-            for (e = 0; e < count; e++) data[e] = random_s8(&state);
-            x->data = data;
+        x->stride = x->channels;
+        if (x->arena_offset >= 0) {
+            if (x->parent >= 0 || !net->arena
+                || (size_t)x->arena_offset + tensor_elements(x) * element > (size_t)net->arena_bytes) {
+                fail("a tensor placed outside its network's arena", net->name);
+            }
+            x->data = (char *)net->arena + x->arena_offset;
         } else {
-            float *data = (float *)checked_malloc(count * sizeof(float));
-            for (e = 0; e < count; e++) data[e] = random_f32(&state);
-            x->data = data;
+            x->data = x->parent < 0 ? checked_malloc(tensor_elements(x) * element) : NULL;
         }
     }
+    for (t = 0; t < net->tensor_count; t++) {
+        tensor *x = &net->tensors[t];
+        const tensor *root = x;
+        int offset = 0, steps = 0;
+        while (root->parent >= 0) {
+            offset += root->channel_offset;
+            root = &net->tensors[root->parent];
+            if (++steps > net->tensor_count) fail("slices form a cycle in network", net->name);
+        }
+        if (root == x) continue;
+        if (offset + x->channels > root->channels) fail("slice does not fit its buffer in network", net->name);
+        x->stride = root->channels;
+        x->data = (char *)root->data + (size_t)offset * element;
+    }
+    /* Values drawn tensor by tensor in order, so the weights after them and the input do not depend on
+     * the layout: the input's values are written last (a buffer it is a slice of must not overwrite
+     * them); every other tensor is written by its producer before it is read. */
+    input_values = checked_malloc(tensor_elements(&net->tensors[0]) * element);
+    fill_tensor(net, &net->tensors[0], &state, input_values);
+    for (t = 1; t < net->tensor_count; t++) fill_tensor(net, &net->tensors[t], &state, NULL);
+    {
+        tensor *x = &net->tensors[0];
+        size_t pixel, pixels = (size_t)x->height * (size_t)x->width;
+        for (pixel = 0; pixel < pixels; pixel++) {
+            memcpy((char *)x->data + pixel * (size_t)x->stride * element,
+                   (const char *)input_values + pixel * (size_t)x->channels * element, (size_t)x->channels * element);
+        }
+    }
+    free(input_values);
     for (i = 0; i < net->layer_count; i++) {
         layer *l = &net->layers[i];
         const tensor *in = &net->tensors[l->inputs[0]];
@@ -471,17 +560,21 @@ static void setup_network(network *net)
             break;
         }
         case LAYER_CONCAT: {
-            int p;
+            int p, offset;
             l->parts = (const void **)checked_malloc((size_t)l->input_count * sizeof(void *));
             l->part_channels = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
             l->part_strides = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
             l->part_multiplier = (int32_t *)checked_malloc((size_t)l->input_count * sizeof(int32_t));
             l->part_shift = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
-            for (p = 0; p < l->input_count; p++) {
+            l->part_copied = (int *)checked_malloc((size_t)l->input_count * sizeof(int));
+            for (p = 0, offset = 0; p < l->input_count; p++) {
                 const tensor *part = &net->tensors[l->inputs[p]];
                 l->parts[p] = part->data;
                 l->part_channels[p] = part->channels;
-                l->part_strides[p] = part->channels;
+                l->part_strides[p] = part->stride;
+                l->part_copied[p] = !(part->data == (const char *)out->data + (size_t)offset * (net->is_s8 ? 1 : sizeof(float))
+                                      && part->stride == out->stride);
+                offset += part->channels;
                 /* As in an export: a calibrated concat takes the quantization of its widest input, which
                  * is copied; the other inputs are requantized into their slices (as_requantize_s8). Here
                  * part 0 is the widest and the others have 3/4 of its scale (the cost does not depend on
@@ -510,17 +603,19 @@ static void teardown_network(network *net)
 {
     int t, i;
     for (t = 0; t < net->tensor_count; t++) {
-        free(net->tensors[t].data);
+        if (net->tensors[t].parent < 0 && net->tensors[t].arena_offset < 0) free(net->tensors[t].data);
         net->tensors[t].data = NULL;
     }
+    free(net->arena);
+    net->arena = NULL;
     for (i = 0; i < net->layer_count; i++) {
         layer *l = &net->layers[i];
         free(l->weights); free(l->bias); free(l->multiplier); free(l->shift);
         free((void *)l->parts); free(l->part_channels); free(l->part_strides);
-        free(l->part_multiplier); free(l->part_shift);
+        free(l->part_multiplier); free(l->part_shift); free(l->part_copied);
         l->weights = l->bias = NULL; l->multiplier = l->shift = NULL;
         l->parts = NULL; l->part_channels = l->part_strides = NULL;
-        l->part_multiplier = NULL; l->part_shift = NULL;
+        l->part_multiplier = NULL; l->part_shift = NULL; l->part_copied = NULL;
     }
 }
 
@@ -534,48 +629,48 @@ static void run_layer_s8(network *net, const layer *l)
     int8_t *y = (int8_t *)out->data;
     switch (l->kind) {
     case LAYER_CONV:
-        as_conv2d_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point, (const int8_t *)l->weights,
-                     (const int32_t *)l->bias, l->kernel, l->stride, out->channels, &l->requant, y, out->channels);
+        as_conv2d_s8(x, in->height, in->width, in->channels, in->stride, in->zero_point, (const int8_t *)l->weights,
+                     (const int32_t *)l->bias, l->kernel, l->stride, out->channels, &l->requant, y, out->stride);
         break;
     case LAYER_POINTWISE:
-        as_pointwise_conv_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point,
+        as_pointwise_conv_s8(x, in->height, in->width, in->channels, in->stride, in->zero_point,
                              (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, out->channels,
-                             &l->requant, y, out->channels);
+                             &l->requant, y, out->stride);
         break;
     case LAYER_DEPTHWISE:
-        as_depthwise_conv3x3_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point,
+        as_depthwise_conv3x3_s8(x, in->height, in->width, in->channels, in->stride, in->zero_point,
                                 (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, &l->requant, y,
-                                out->channels);
+                                out->stride);
         break;
     case LAYER_MAXPOOL:
-        as_max_pool2x2_s8(x, in->height, in->width, in->channels, in->channels, y, out->channels);
+        as_max_pool2x2_s8(x, in->height, in->width, in->channels, in->stride, y, out->stride);
         break;
     case LAYER_CONCAT: {
         /* what a generated model.c runs for a concat whose inputs are all copied: as_copy_channels_s8
          * for the input that has the concat's quantization, as_requantize_s8 for the others */
         int p, offset = 0;
-        for (p = 0; p < l->input_count; p++) {
+        for (p = 0; p < l->input_count; offset += l->part_channels[p], p++) {
             const tensor *part = &net->tensors[l->inputs[p]];
+            if (!l->part_copied[p]) continue;
             if (p == 0) {
                 as_copy_channels_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
-                                    l->part_strides[p], y + offset, out->channels);
+                                    l->part_strides[p], y + offset, out->stride);
             } else {
                 as_requantize_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
                                  l->part_strides[p], part->zero_point, l->part_multiplier[p], l->part_shift[p],
-                                 out->zero_point, y + offset, out->channels);
+                                 out->zero_point, y + offset, out->stride);
             }
-            offset += l->part_channels[p];
         }
         break;
     }
     case LAYER_ADD: {
         const tensor *second = &net->tensors[l->inputs[1]];
-        as_add_s8(x, in->channels, (const int8_t *)second->data, second->channels, out->height, out->width,
-                  out->channels, &l->add, y, out->channels);
+        as_add_s8(x, in->stride, (const int8_t *)second->data, second->stride, out->height, out->width,
+                  out->channels, &l->add, y, out->stride);
         break;
     }
     case LAYER_GAP:
-        as_global_avg_pool_s8(x, in->height, in->width, in->channels, in->channels, in->zero_point, l->gap_multiplier,
+        as_global_avg_pool_s8(x, in->height, in->width, in->channels, in->stride, in->zero_point, l->gap_multiplier,
                               l->gap_shift, out->zero_point, y);
         break;
     case LAYER_LINEAR:
@@ -594,32 +689,38 @@ static void run_layer_f32(network *net, const layer *l)
     as_activation activation = l->relu ? AS_ACTIVATION_RELU : AS_ACTIVATION_NONE;
     switch (l->kind) {
     case LAYER_CONV:
-        as_conv2d_f32(x, in->height, in->width, in->channels, in->channels, (const float *)l->weights,
-                      (const float *)l->bias, l->kernel, l->stride, out->channels, activation, y, out->channels);
+        as_conv2d_f32(x, in->height, in->width, in->channels, in->stride, (const float *)l->weights,
+                      (const float *)l->bias, l->kernel, l->stride, out->channels, activation, y, out->stride);
         break;
     case LAYER_POINTWISE:
-        as_pointwise_conv_f32(x, in->height, in->width, in->channels, in->channels, (const float *)l->weights,
-                              (const float *)l->bias, l->stride, out->channels, activation, y, out->channels);
+        as_pointwise_conv_f32(x, in->height, in->width, in->channels, in->stride, (const float *)l->weights,
+                              (const float *)l->bias, l->stride, out->channels, activation, y, out->stride);
         break;
     case LAYER_DEPTHWISE:
-        as_depthwise_conv3x3_f32(x, in->height, in->width, in->channels, in->channels, (const float *)l->weights,
-                                 (const float *)l->bias, l->stride, activation, y, out->channels);
+        as_depthwise_conv3x3_f32(x, in->height, in->width, in->channels, in->stride, (const float *)l->weights,
+                                 (const float *)l->bias, l->stride, activation, y, out->stride);
         break;
     case LAYER_MAXPOOL:
-        as_max_pool2x2_f32(x, in->height, in->width, in->channels, in->channels, y, out->channels);
+        as_max_pool2x2_f32(x, in->height, in->width, in->channels, in->stride, y, out->stride);
         break;
-    case LAYER_CONCAT:
-        as_concat_channels_f32((const float *const *)l->parts, l->part_channels, l->part_strides, l->input_count,
-                               out->height, out->width, y, out->channels);
+    case LAYER_CONCAT: {
+        /* the copied parts, one call each (an in-place part is already in its slice) */
+        int p, offset = 0;
+        for (p = 0; p < l->input_count; offset += l->part_channels[p], p++) {
+            if (!l->part_copied[p]) continue;
+            as_concat_channels_f32((const float *const *)&l->parts[p], &l->part_channels[p], &l->part_strides[p], 1,
+                                   out->height, out->width, y + offset, out->stride);
+        }
         break;
+    }
     case LAYER_ADD: {
         const tensor *second = &net->tensors[l->inputs[1]];
-        as_add_f32(x, in->channels, (const float *)second->data, second->channels, out->height, out->width,
-                   out->channels, AS_ACTIVATION_NONE, y, out->channels);
+        as_add_f32(x, in->stride, (const float *)second->data, second->stride, out->height, out->width,
+                   out->channels, AS_ACTIVATION_NONE, y, out->stride);
         break;
     }
     case LAYER_GAP:
-        as_global_avg_pool_f32(x, in->height, in->width, in->channels, in->channels, y);
+        as_global_avg_pool_f32(x, in->height, in->width, in->channels, in->stride, y);
         break;
     case LAYER_LINEAR:
         as_fully_connected_f32(x, in->channels, (const float *)l->weights, (const float *)l->bias, out->channels,
@@ -638,16 +739,25 @@ static void run_network(network *net)
     }
 }
 
+/* FNV-1a over a tensor's [H][W][C] values, pixel by pixel (a slice's pixels are `stride` apart). */
+static uint32_t tensor_hash(uint32_t hash, const tensor *t, size_t element)
+{
+    size_t pixel, pixels = (size_t)t->height * (size_t)t->width;
+    if (t->stride == t->channels) return fnv1a(hash, t->data, tensor_elements(t) * element);
+    for (pixel = 0; pixel < pixels; pixel++) {
+        hash = fnv1a(hash, (const char *)t->data + pixel * (size_t)t->stride * element, (size_t)t->channels * element);
+    }
+    return hash;
+}
+
 static void checksums(const network *net, uint32_t *output, uint32_t *all)
 {
     size_t element = net->is_s8 ? 1 : sizeof(float);
     const tensor *out = &net->tensors[net->output];
     int t;
-    *output = fnv1a(2166136261u, out->data, tensor_elements(out) * element);
+    *output = tensor_hash(2166136261u, out, element);
     *all = 2166136261u;
-    for (t = 0; t < net->tensor_count; t++) {
-        *all = fnv1a(*all, net->tensors[t].data, tensor_elements(&net->tensors[t]) * element);
-    }
+    for (t = 0; t < net->tensor_count; t++) *all = tensor_hash(*all, &net->tensors[t], element);
 }
 
 /* ---- timing ----------------------------------------------------------------------------------- */

@@ -1,5 +1,3 @@
-import AutoShrinkModel
-
 /// Where one activation tensor's data lives.
 public enum TensorPlacement: Hashable, Sendable {
     /// The tensor owns an arena buffer [H][W][C] (pixel stride C).
@@ -191,6 +189,14 @@ public struct ActivationLayout: Sendable {
         guard !concats.isEmpty else { return inPlace.0 }
         let copying = search(from: Set(concats))
         return (copying.1, copying.2) < (inPlace.1, inPlace.2) ? copying.0 : inPlace.0
+    }
+
+    /// The layout `autoshrink export` gives `graph` with its default planner (`optimized` with
+    /// `GreedyBySizePlanner`, int8 sizes). The profiler's harness lays out its networks by it and the
+    /// latency predictor counts a concat only for the inputs it copies (docs/devices.md, "Predictor"),
+    /// so predictions follow what an export runs.
+    public static func exported(_ graph: LayerGraph) -> ActivationLayout {
+        optimized(graph: graph, planner: GreedyBySizePlanner())
     }
 
     /// The buffer holding `tensor` and the tensor's first channel within it.

@@ -18,7 +18,23 @@
 #include "kernel_common.h"
 
 #define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
-#define DW_GROUP 8   /* output pixels per group */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
+#else
+#define DW_GROUP 8 /* output pixels per group */
+#endif
+/* AVX2 runs only the channel tail (< 8 channels) and once-per-layer set-up in plain loops: gcc's vectorized
+ * copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md, code size) */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512) && defined(__GNUC__) && !defined(__clang__)
+#define DW_SCALAR __attribute__((optimize("no-tree-vectorize")))
+#else
+#define DW_SCALAR
+#endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define DW_TAPS_LINKAGE AS_NOINLINE DW_SCALAR /* int8 needs the tap table for its channel tail only */
+#else
+#define DW_TAPS_LINKAGE
+#endif
 
 void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_width, int channels,
                                   int in_pixel_stride, const float *weights, const float *bias, int stride,
@@ -49,7 +65,7 @@ void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_widt
 
 /* taps[p][t] = pointer to tap t = ky*3 + kx of output pixel (oy, ox0 + p) at channel c0, or `pad`
  * outside the image. */
-static void group_taps(const void *input, size_t element, int in_height, int in_width, int in_pixel_stride,
+static DW_TAPS_LINKAGE void group_taps(const void *input, size_t element, int in_height, int in_width, int in_pixel_stride,
                        int stride, int oy, int ox0, int pixels, int c0, const void *pad, const void *taps[][9])
 {
     const char *base = (const char *)input;
@@ -207,8 +223,9 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
+
 /* a[i] = bias[i] + sum_t (tap[t][i] - zp) * w[t * channels + i] for i in [begin, nc) (portable loop). */
-static AS_NOINLINE void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
+static AS_NOINLINE DW_SCALAR void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
                      const int32_t *bias_row, int32_t *restrict a)
 {
     const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
@@ -365,6 +382,21 @@ static AS_NOINLINE void dw_group_avx2(const int8_t *const rows[3], const size_t 
 }
 #endif
 
+/* bias_row[c] = bias[c] (0 without bias), bias_eff[c] = bias_row[c] - zp * sum_t w[t * channels + c], c < nc */
+static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, const int32_t *bias, int32_t zp, int nc,
+                                             int32_t *bias_row, int32_t *bias_eff)
+{
+    int c, t;
+    for (c = 0; c < nc; c++) {
+        int32_t sum = 0;
+        for (t = 0; t < 9; t++) {
+            sum += w[t * channels + c];
+        }
+        bias_row[c] = bias ? bias[c] : 0;
+        bias_eff[c] = bias_row[c] - zp * sum;
+    }
+}
+
 void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, int channels,
                              int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
                              const int32_t *bias, int stride, const as_requant_s8 *requant, int8_t *output,
@@ -379,18 +411,11 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
 #endif
-    int c0, oy, ox0, c, t;
+    int c0, oy, ox0;
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
-        for (c = 0; c < nc; c++) {
-            int32_t sum = 0;
-            for (t = 0; t < 9; t++) {
-                sum += weights[t * channels + c0 + c];
-            }
-            bias_row[c] = bias ? bias[c0 + c] : 0;
-            bias_eff[c] = bias_row[c] - input_zero_point * sum;
-        }
+        dw_bias_s8(weights + c0, channels, bias ? bias + c0 : NULL, input_zero_point, nc, bias_row, bias_eff);
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         const int nc8 = nc & ~7;
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
@@ -399,6 +424,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
             const int8_t *rows[3];
             size_t step[3];
+            int t;
             for (t = 0; t < 3; t++) {
                 const int iy = oy * stride - 1 + t;
                 const int inside = iy >= 0 && iy < in_height;
@@ -411,7 +437,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512) && !defined(AS_X86_AVX512)
                 dw_group_avx2(rows, step, in_width, stride, ox0, pixels, zero_points, wq, bias_eff, nc8, acc);
                 if (nc8 < nc) { /* channel tail: the portable loop */
-                    int p;
+                    int p, t;
                     group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
                                zero_points, taps);
                     for (p = 0; p < pixels; p++) {

@@ -25,8 +25,8 @@
 #endif
 /* AVX2 runs only the channel tail (< 8 channels) and once-per-layer set-up in plain loops: gcc's vectorized
  * copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md, code size) */
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512) && defined(__GNUC__) && !defined(__clang__)
-#define DW_SCALAR __attribute__((optimize("no-tree-vectorize")))
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define DW_SCALAR AS_NO_VECTORIZE
 #else
 #define DW_SCALAR
 #endif

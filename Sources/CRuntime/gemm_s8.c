@@ -217,9 +217,9 @@ static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, i
 {
     int32_t lanes[OC_CHUNK * 4];
     const int full = reduction / 4, tail = reduction % 4;
-    int g, j = 0, o, t;
+    int g, j, o, t;
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    for (; j + 8 <= count * 4; j += 8) {
+    for (j = 0; j + 8 <= count * 4; j += 8) {
         __m256i v = _mm256_setzero_si256();
         for (g = 0; g < full; g++) {
             v = _mm256_add_epi32(v, _mm256_cvtepi8_epi32(_mm_loadl_epi64(
@@ -227,13 +227,23 @@ static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, i
         }
         _mm256_storeu_si256((__m256i *)(void *)(lanes + j), v);
     }
-#endif
-    for (o = j; o < count * 4; o++) {
+    for (o = j; o < count * 4; o++) { /* the lane tail, 4 lanes */
         lanes[o] = 0;
         for (g = 0; g < full; g++) {
             lanes[o] += weights[((size_t)g * out_channels + oc0) * 4 + o];
         }
     }
+#else
+    for (j = 0; j < count * 4; j++) {
+        lanes[j] = 0;
+    }
+    for (g = 0; g < full; g++) {
+        const int8_t *w = weights + ((size_t)g * out_channels + oc0) * 4;
+        for (j = 0; j < count * 4; j++) {
+            lanes[j] += w[j];
+        }
+    }
+#endif
     if (tail) {
         const int8_t *w = weights + ((size_t)full * out_channels + oc0) * 4;
         for (o = 0; o < count; o++) {

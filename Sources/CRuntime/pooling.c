@@ -166,9 +166,8 @@ GAP_ATTRIBUTES void as_global_avg_pool_s8(const int8_t *input, int height, int w
     int c0, c, p;
     for (c0 = 0; c0 < channels; c0 += POOL_CHUNK) {
         const int nc = channels - c0 < POOL_CHUNK ? channels - c0 : POOL_CHUNK;
-        c = 0;
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-        for (; c + 8 <= nc; c += 8) {
+        for (c = 0; c + 8 <= nc; c += 8) {
             __m256i v = _mm256_set1_epi32(-offset);
             for (p = 0; p < pixels; p++) {
                 v = _mm256_add_epi32(v, _mm256_cvtepi8_epi32(_mm_loadl_epi64(
@@ -176,13 +175,23 @@ GAP_ATTRIBUTES void as_global_avg_pool_s8(const int8_t *input, int height, int w
             }
             _mm256_storeu_si256((__m256i *)(void *)(acc + c), v);
         }
-#endif
-        for (; c < nc; c++) {
+        for (; c < nc; c++) { /* the channel tail, < 8 channels */
             acc[c] = -offset;
             for (p = 0; p < pixels; p++) {
                 acc[c] += input[(size_t)p * in_pixel_stride + c0 + c];
             }
         }
+#else
+        for (c = 0; c < nc; c++) {
+            acc[c] = -offset;
+        }
+        for (p = 0; p < pixels; p++) {
+            const int8_t *x = input + (size_t)p * in_pixel_stride + c0;
+            for (c = 0; c < nc; c++) {
+                acc[c] += x[c];
+            }
+        }
+#endif
         as__requant_row_s8(acc, nc, &multiplier, &shift32, 0, output_zero_point, -128, 127, output + c0);
     }
 }

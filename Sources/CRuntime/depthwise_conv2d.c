@@ -385,6 +385,7 @@ static AS_NOINLINE void dw_group_avx2(const int8_t *const rows[3], const size_t 
 }
 #endif
 
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
 /* bias_row[c] = bias[c] (0 without bias), bias_eff[c] = bias_row[c] - zp * sum_t w[t * channels + c], c < nc */
 static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, const int32_t *bias, int32_t zp, int nc,
                                              int32_t *bias_row, int32_t *bias_eff)
@@ -399,6 +400,8 @@ static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, cons
         bias_eff[c] = bias_row[c] - zp * sum;
     }
 }
+
+#endif
 
 void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, int channels,
                              int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
@@ -415,10 +418,24 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
 #endif
     int c0, oy, ox0;
+#if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
+    int c, t;
+#endif
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         dw_bias_s8(weights + c0, channels, bias ? bias + c0 : NULL, input_zero_point, nc, bias_row, bias_eff);
+#else
+        for (c = 0; c < nc; c++) {
+            int32_t sum = 0;
+            for (t = 0; t < 9; t++) {
+                sum += weights[t * channels + c0 + c];
+            }
+            bias_row[c] = bias ? bias[c0 + c] : 0;
+            bias_eff[c] = bias_row[c] - input_zero_point * sum;
+        }
+#endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         const int nc8 = nc & ~7;
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);

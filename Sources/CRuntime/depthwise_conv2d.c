@@ -14,11 +14,30 @@
  * int8 folds the zero point into the bias, sum (x - zp) w = sum x w - zp sum_t w, so the inner loop
  * is a plain widening multiply-add; the portable path instead multiplies (x - zp) * w in int16,
  * which is exact for any int8 x, w and zero point ([-255, 255] x [-128, 127]).
+ * AVX2 (without AVX-512) has no tap table: it walks the three input rows of an output row column by
+ * column (dw_group_avx2), pairing kernel rows 0 and 1 in one vpmaddwd, so each input column is
+ * widened once and reused by the output pixels that read it (groups of 16 pixels).
  */
 #include "kernel_common.h"
 
 #define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
-#define DW_GROUP 8   /* output pixels per group */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
+#else
+#define DW_GROUP 8 /* output pixels per group */
+#endif
+/* AVX2 runs only the channel tail (< 8 channels) and once-per-layer set-up in plain loops: gcc's vectorized
+ * copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md, code size) */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define DW_SCALAR AS_NO_VECTORIZE
+#else
+#define DW_SCALAR
+#endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define DW_TAPS_LINKAGE AS_NOINLINE DW_SCALAR /* int8 needs the tap table for its channel tail only */
+#else
+#define DW_TAPS_LINKAGE
+#endif
 
 void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_width, int channels,
                                   int in_pixel_stride, const float *weights, const float *bias, int stride,
@@ -49,7 +68,7 @@ void as_depthwise_conv3x3_f32_ref(const float *input, int in_height, int in_widt
 
 /* taps[p][t] = pointer to tap t = ky*3 + kx of output pixel (oy, ox0 + p) at channel c0, or `pad`
  * outside the image. */
-static void group_taps(const void *input, size_t element, int in_height, int in_width, int in_pixel_stride,
+static DW_TAPS_LINKAGE void group_taps(const void *input, size_t element, int in_height, int in_width, int in_pixel_stride,
                        int stride, int oy, int ox0, int pixels, int c0, const void *pad, const void *taps[][9])
 {
     const char *base = (const char *)input;
@@ -207,8 +226,9 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 /* (x - zp) * w, exact in int16 for any int8 x, w and zero point in [-128, 127] */
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
+
 /* a[i] = bias[i] + sum_t (tap[t][i] - zp) * w[t * channels + i] for i in [begin, nc) (portable loop). */
-static AS_NOINLINE void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
+static AS_NOINLINE DW_SCALAR void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
                      const int32_t *bias_row, int32_t *restrict a)
 {
     const int8_t *t0 = tap[0], *t1 = tap[1], *t2 = tap[2], *t3 = tap[3], *t4 = tap[4];
@@ -225,6 +245,7 @@ static AS_NOINLINE void pixel_s8(const int8_t *const *tap, int begin, int nc, co
     }
 }
 
+#if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512) /* AVX2 has dw_group_avx2 */
 /* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
  * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
 static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
@@ -256,33 +277,6 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
             _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
         }
     }
-#elif defined(AS_X86_AVX2)
-    /* the same with 8 channels per ymm; the channel tail runs the portable loop */
-    for (; c + 8 <= nc; c += 8) {
-        __m256i wt[9];
-        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(bias_eff + c));
-        int t;
-        for (t = 0; t < 9; t++) {
-            wt[t] = _mm256_and_si256(
-                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + t * channels + c))),
-                _mm256_set1_epi32(0xFFFF));
-        }
-        for (p = 0; p < pixels; p++) {
-            __m256i v0 = b, v1 = _mm256_setzero_si256();
-            for (t = 0; t < 8; t += 2) {
-                const __m256i x0 = _mm256_cvtepi8_epi32(
-                    _mm_loadl_epi64((const __m128i *)(const void *)((const int8_t *)taps[p][t] + c)));
-                const __m256i x1 = _mm256_cvtepi8_epi32(
-                    _mm_loadl_epi64((const __m128i *)(const void *)((const int8_t *)taps[p][t + 1] + c)));
-                v0 = _mm256_add_epi32(v0, _mm256_madd_epi16(x0, wt[t]));
-                v1 = _mm256_add_epi32(v1, _mm256_madd_epi16(x1, wt[t + 1]));
-            }
-            v0 = _mm256_add_epi32(v0, _mm256_madd_epi16(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
-                                                            (const __m128i *)(const void *)((const int8_t *)taps[p][8] + c))),
-                                                        wt[8]));
-            _mm256_storeu_si256((__m256i *)(void *)(acc + p * DW_CHUNK + c), _mm256_add_epi32(v0, v1));
-        }
-    }
 #else
     (void)bias_eff;
 #endif
@@ -297,6 +291,118 @@ static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t 
     }
 }
 
+#endif
+
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* AVX2: 8 channels per ymm, the kernel's rows 0 and 1 paired in one vpmaddwd (docs/benchmarks.md).
+ * An input column (3 rows at one x, 8 channels) becomes two vectors: p = int16 pairs (x_row0, x_row1)
+ * per channel, z = row 2 sign-extended to int32, i.e. the int16 pair (x_row2, sign). Weights are the
+ * pairs (w_0kx, w_1kx) and (w_2kx, 0), so vpmaddwd(p, wp) = x0 w0 + x1 w1 and vpmaddwd(z, wz) = x2 w2,
+ * both exact. Output pixel ox sums columns ox*stride - 1 + kx; with stride 1 each column is loaded
+ * once and used by three pixels (kept in registers), with stride 2 by one or two. */
+typedef struct dw_column {
+    __m256i p, z;
+} dw_column;
+
+static AS_ALWAYS_INLINE dw_column dw_load_column(const int8_t *r0, const int8_t *r1, const int8_t *r2)
+{
+    dw_column col;
+    col.p = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)r0),
+                                                   _mm_loadl_epi64((const __m128i *)(const void *)r1)));
+    col.z = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)r2));
+    return col;
+}
+
+#if defined(AS_X86_AVXVNNI)
+#define DW_MADD(acc, x, w) _mm256_dpwssd_avx_epi32((acc), (x), (w))
+#else
+#define DW_MADD(acc, x, w) _mm256_add_epi32((acc), _mm256_madd_epi16((x), (w)))
+#endif
+
+/* wq[6 * (c / 8) + k] for the 8-channel blocks c < nc8 of a chunk: k = kx the pairs (w_0kx, w_1kx),
+ * k = 3 + kx the pairs (w_2kx, 0), as int16 (w = weights + c0, taps `channels` apart). */
+static void dw_pack_weights(const int8_t *w, size_t channels, int nc8, __m256i *wq)
+{
+    int c, kx;
+    for (c = 0; c < nc8; c += 8) {
+        for (kx = 0; kx < 3; kx++) {
+            const __m128i w0 = _mm_loadl_epi64((const __m128i *)(const void *)(w + kx * channels + c));
+            const __m128i w1 = _mm_loadl_epi64((const __m128i *)(const void *)(w + (3 + kx) * channels + c));
+            const __m128i w2 = _mm_loadl_epi64((const __m128i *)(const void *)(w + (6 + kx) * channels + c));
+            wq[6 * (c / 8) + kx] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(w0, w1));
+            wq[6 * (c / 8) + 3 + kx] = _mm256_and_si256(_mm256_cvtepi8_epi32(w2), _mm256_set1_epi32(0xFFFF));
+        }
+    }
+}
+
+/* acc[p][c] = bias_eff[c] + sum (x - zp) w for output pixels ox0 + p (p < pixels) of one row and the
+ * 8-channel blocks c < nc8. rows[k] (k = 0..2) point at the input row oy*stride - 1 + k at the chunk's
+ * first channel, step[k] bytes per pixel; rows outside the image are `pad` (zero points) with step 0,
+ * and so are columns outside [0, in_width). */
+static AS_NOINLINE void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
+                                      int ox0, int pixels, const int8_t *pad, const __m256i *wq,
+                                      const int32_t *bias_eff, int nc8, int32_t *acc)
+{
+    int c, p;
+    for (c = 0; c < nc8; c += 8) {
+        const __m256i *wk = wq + 6 * (c / 8);
+        const __m256i wp0 = wk[0], wp1 = wk[1], wp2 = wk[2], wz0 = wk[3], wz1 = wk[4], wz2 = wk[5];
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(bias_eff + c));
+        const int8_t *r0 = rows[0] + c, *r1 = rows[1] + c, *r2 = rows[2] + c;
+        const size_t s0 = step[0], s1 = step[1], s2 = step[2];
+#define DW_COLUMN(ix)                                                                                             \
+    ((ix) >= 0 && (ix) < in_width                                                                                 \
+         ? dw_load_column(r0 + (size_t)(ix) * s0, r1 + (size_t)(ix) * s1, r2 + (size_t)(ix) * s2)                 \
+         : dw_load_column(pad + c, pad + c, pad + c))
+#define DW_PIXEL(a, m, n)                                                                                         \
+    do {                                                                                                          \
+        __m256i v0 = DW_MADD(b, (a).p, wp0), v1 = _mm256_madd_epi16((a).z, wz0);                                  \
+        v0 = DW_MADD(v0, (m).p, wp1);                                                                             \
+        v1 = DW_MADD(v1, (m).z, wz1);                                                                             \
+        v0 = DW_MADD(v0, (n).p, wp2);                                                                             \
+        v1 = DW_MADD(v1, (n).z, wz2);                                                                             \
+        _mm256_storeu_si256((__m256i *)(void *)(acc + p * DW_CHUNK + c), _mm256_add_epi32(v0, v1));              \
+    } while (0)
+        if (stride == 1) {
+            dw_column a = DW_COLUMN(ox0 - 1), m = DW_COLUMN(ox0);
+            for (p = 0; p < pixels; p++) {
+                const dw_column n = DW_COLUMN(ox0 + p + 1);
+                DW_PIXEL(a, m, n);
+                a = m;
+                m = n;
+            }
+        } else {
+            dw_column a = DW_COLUMN(2 * ox0 - 1);
+            for (p = 0; p < pixels; p++) {
+                const dw_column m = DW_COLUMN(2 * (ox0 + p)), n = DW_COLUMN(2 * (ox0 + p) + 1);
+                DW_PIXEL(a, m, n);
+                a = n;
+            }
+        }
+#undef DW_COLUMN
+#undef DW_PIXEL
+    }
+}
+#endif
+
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* bias_row[c] = bias[c] (0 without bias), bias_eff[c] = bias_row[c] - zp * sum_t w[t * channels + c], c < nc */
+static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, const int32_t *bias, int32_t zp, int nc,
+                                             int32_t *bias_row, int32_t *bias_eff)
+{
+    int c, t;
+    for (c = 0; c < nc; c++) {
+        int32_t sum = 0;
+        for (t = 0; t < 9; t++) {
+            sum += w[t * channels + c];
+        }
+        bias_row[c] = bias ? bias[c] : 0;
+        bias_eff[c] = bias_row[c] - zp * sum;
+    }
+}
+
+#endif
+
 void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, int channels,
                              int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
                              const int32_t *bias, int stride, const as_requant_s8 *requant, int8_t *output,
@@ -308,10 +414,19 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     int32_t acc[DW_GROUP * DW_CHUNK], bias_row[DW_CHUNK], bias_eff[DW_CHUNK];
     int8_t zero_points[DW_CHUNK]; /* padding taps read the zero point: x - zp = 0 */
     const void *taps[DW_GROUP][9];
-    int c0, oy, ox0, c, t;
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+    __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
+#endif
+    int c0, oy, ox0;
+#if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
+    int c, t;
+#endif
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+        dw_bias_s8(weights + c0, channels, bias ? bias + c0 : NULL, input_zero_point, nc, bias_row, bias_eff);
+#else
         for (c = 0; c < nc; c++) {
             int32_t sum = 0;
             for (t = 0; t < 9; t++) {
@@ -320,12 +435,44 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
             bias_row[c] = bias ? bias[c0 + c] : 0;
             bias_eff[c] = bias_row[c] - input_zero_point * sum;
         }
+#endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+        const int nc8 = nc & ~7;
+        dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
+#endif
         for (oy = 0; oy < out_height; oy++) {
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+            const int8_t *rows[3];
+            size_t step[3];
+            int t;
+            for (t = 0; t < 3; t++) {
+                const int iy = oy * stride - 1 + t;
+                const int inside = iy >= 0 && iy < in_height;
+                rows[t] = inside ? input + (size_t)iy * in_width * in_pixel_stride + c0 : zero_points;
+                step[t] = inside ? (size_t)in_pixel_stride : 0;
+            }
+#endif
             for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
                 const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512) && !defined(AS_X86_AVX512)
+                dw_group_avx2(rows, step, in_width, stride, ox0, pixels, zero_points, wq, bias_eff, nc8, acc);
+                if (nc8 < nc) { /* channel tail: the portable loop */
+                    int p, t;
+                    group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
+                               zero_points, taps);
+                    for (p = 0; p < pixels; p++) {
+                        const int8_t *tap[9];
+                        for (t = 0; t < 9; t++) {
+                            tap[t] = (const int8_t *)taps[p][t];
+                        }
+                        pixel_s8(tap, nc8, nc, weights + c0, (size_t)channels, zp, bias_row, acc + p * DW_CHUNK);
+                    }
+                }
+#else
                 group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0, zero_points,
                            taps);
                 group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
+#endif
                 as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
                                     requant->output_zero_point, requant->activation_min, requant->activation_max,
                                     output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,

@@ -205,12 +205,35 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
 }
 
 /* sums[o] = sum_{r < R} w[r][oc0 + o] for o < count; weights [R4][C_out][4]. */
-static AS_NOINLINE void weight_sums(const int8_t *weights, int out_channels, int reduction, int oc0, int count,
-                        int32_t *sums)
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* AVX2: 8 lanes per ymm with the sum over g in a register; the remaining loops stay scalar (gcc's
+ * vectorized copies of them were 2 KB of code, docs/benchmarks.md) */
+#define WS_ATTRIBUTES AS_NOINLINE AS_NO_VECTORIZE
+#else
+#define WS_ATTRIBUTES AS_NOINLINE
+#endif
+static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, int reduction, int oc0, int count,
+                                      int32_t *sums)
 {
     int32_t lanes[OC_CHUNK * 4];
     const int full = reduction / 4, tail = reduction % 4;
     int g, j, o, t;
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+    for (j = 0; j + 8 <= count * 4; j += 8) {
+        __m256i v = _mm256_setzero_si256();
+        for (g = 0; g < full; g++) {
+            v = _mm256_add_epi32(v, _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                        (const __m128i *)(const void *)(weights + ((size_t)g * out_channels + oc0) * 4 + j))));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(lanes + j), v);
+    }
+    for (o = j; o < count * 4; o++) { /* the lane tail, 4 lanes */
+        lanes[o] = 0;
+        for (g = 0; g < full; g++) {
+            lanes[o] += weights[((size_t)g * out_channels + oc0) * 4 + o];
+        }
+    }
+#else
     for (j = 0; j < count * 4; j++) {
         lanes[j] = 0;
     }
@@ -220,6 +243,7 @@ static AS_NOINLINE void weight_sums(const int8_t *weights, int out_channels, int
             lanes[j] += w[j];
         }
     }
+#endif
     if (tail) {
         const int8_t *w = weights + ((size_t)full * out_channels + oc0) * 4;
         for (o = 0; o < count; o++) {

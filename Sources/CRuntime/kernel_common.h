@@ -60,6 +60,14 @@
 #define AS_NOINLINE
 #endif
 
+/* plain loops for code that hardly runs (channel tails, per-call set-up next to hand-written SIMD):
+ * gcc's auto-vectorized copies of such loops cost kilobytes of .text for nothing (docs/benchmarks.md) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define AS_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#else
+#define AS_NO_VECTORIZE
+#endif
+
 /* ---- scalar fixed-point arithmetic (gemmlowp definitions) ------------------------------------- */
 
 /* round(a * b / 2^31) with halves rounded up, computed as gemmlowp does: (ab + nudge) / 2^31 with

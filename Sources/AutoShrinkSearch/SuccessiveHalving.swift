@@ -74,39 +74,58 @@ public protocol StagedCandidateEvaluator: CandidateEvaluator {
     func finish(_ request: EvaluationRequest, keepWeights: Bool) throws
 }
 
-/// One step under successive halving (called by `SearchRunner` for `configuration.halving`).
-enum SuccessiveHalving {
-    /// Trains `jobs` (one step's candidates, in index order) rung by rung and returns every job's
-    /// record in job order: survivors of the last rung are complete, the rest are marked partial
-    /// (`HalvingRung`). Records are built with `makeRecord`, so rankings use the numbers a resumed
-    /// run reads back. Runs on the calling thread, one candidate at a time (deterministic).
-    static func run(jobs: [EvaluationJob], schedule: HalvingSchedule, epochs: Int, evaluator: any StagedCandidateEvaluator,
-                    makeRecord: (EvaluationJob, EvaluationResult, HalvingRung) throws -> CandidateRecord) throws -> [CandidateRecord] {
+/// One step under successive halving (called by `SearchRunner` for `configuration.halving`, and by
+/// `bench rank --halving`).
+public enum SuccessiveHalving {
+    /// The procedure over `count` candidates 0..<count: `train(i, untilEpoch)` trains candidate i
+    /// (continuing) and returns its value; after every rung but the last the candidates are ordered
+    /// with `ranksBefore` and the first ⌈n/η⌉ continue; `finish(i, survived)` ends each candidate
+    /// once (`survived`: it trained through the last rung). Returns every candidate's last value and
+    /// rung, in candidate order. Runs on the calling thread, one candidate at a time (deterministic).
+    public static func run<Value>(count: Int, schedule: HalvingSchedule, epochs: Int,
+                                  train: (Int, Int) throws -> Value, ranksBefore: (Value, Value) -> Bool,
+                                  finish: (Int, Bool) throws -> Void) throws -> [(value: Value, rung: HalvingRung)] {
         let rungs = schedule.rungs(epochs: epochs)
-        var records = [CandidateRecord?](repeating: nil, count: jobs.count)
-        var alive = Array(jobs.indices)
+        var values = [(value: Value, rung: HalvingRung)?](repeating: nil, count: count)
+        var alive = Array(0..<count)
+        var open = Set(alive)
         do {
             for (rung, untilEpoch) in rungs.enumerated() {
                 for position in alive {
-                    let result = try evaluator.train(jobs[position].request, untilEpoch: untilEpoch)
-                    records[position] = try makeRecord(jobs[position], result, HalvingRung(reached: rung + 1, rungs: rungs.count))
+                    values[position] = (try train(position, untilEpoch), HalvingRung(reached: rung + 1, rungs: rungs.count))
                 }
                 guard rung < rungs.count - 1 else { break }
-                let ranked = alive.map { records[$0]! }.sorted(by: SearchRunner.ranksBefore).map { position(of: $0, in: jobs) }
+                // Stable order: equal values keep candidate order.
+                let ranked = alive.sorted { a, b in
+                    ranksBefore(values[a]!.value, values[b]!.value) || (!ranksBefore(values[b]!.value, values[a]!.value) && a < b)
+                }
                 let keep = schedule.survivors(of: alive.count)
-                for position in ranked[keep...] { try evaluator.finish(jobs[position].request, keepWeights: false) }
+                for position in ranked[keep...] { open.remove(position); try finish(position, false) }
                 alive = ranked[..<keep].sorted()
             }
-            for position in alive { try evaluator.finish(jobs[position].request, keepWeights: true) }
+            for position in alive { open.remove(position); try finish(position, true) }
         } catch {
-            for job in jobs { try? evaluator.finish(job.request, keepWeights: false) }
+            for position in open.sorted() { try? finish(position, false) }
             throw error
         }
-        return records.map { $0! }
+        return values.map { $0! }
     }
 
-    private static func position(of record: CandidateRecord, in jobs: [EvaluationJob]) -> Int {
-        jobs.firstIndex { $0.candidate.index == record.candidate }!
+    /// A search step: trains `jobs` (the step's candidates, in index order) and returns every job's
+    /// record in job order, ranked like the step winner (`SearchRunner.ranksBefore`): survivors of the
+    /// last rung are complete, the rest partial. Records are built with `makeRecord`, so rankings use
+    /// the numbers a resumed run reads back.
+    static func run(jobs: [EvaluationJob], schedule: HalvingSchedule, epochs: Int, evaluator: any StagedCandidateEvaluator,
+                    makeRecord: (EvaluationJob, EvaluationResult, HalvingRung) throws -> CandidateRecord) throws -> [CandidateRecord] {
+        let rungCount = schedule.rungEpochs.count + 1
+        var rungReached = [Int](repeating: 0, count: jobs.count)
+        return try run(count: jobs.count, schedule: schedule, epochs: epochs, train: { position, untilEpoch in
+            let result = try evaluator.train(jobs[position].request, untilEpoch: untilEpoch)
+            rungReached[position] += 1
+            return try makeRecord(jobs[position], result, HalvingRung(reached: rungReached[position], rungs: rungCount))
+        }, ranksBefore: SearchRunner.ranksBefore, finish: { position, survived in
+            try evaluator.finish(jobs[position].request, keepWeights: survived)
+        }).map(\.value)
     }
 }
 

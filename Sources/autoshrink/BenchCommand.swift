@@ -144,7 +144,8 @@ struct BenchRankCommand: ParsableCommand {
             random cells with edge counts spread over the whole trajectory. The cheap evaluation trains
             --cheap-epochs epochs (with --cheap-inherit starting from the parent trained that long, like
             `search --inherit`); the full one trains --full-epochs epochs from scratch with the proxy
-            recipe's early exits (docs/algorithm.md §1).
+            recipe's early exits (docs/algorithm.md §1). With --halving RUNGS the cheap evaluation is
+            `search --halving` over the sample instead (its order: the rung reached, then accuracy).
             """)
 
     enum Space: String, ExpressibleByArgument, CaseIterable { case step, spread }
@@ -160,6 +161,9 @@ struct BenchRankCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs of the cheap evaluation.") var cheapEpochs: Int = 1
     @Flag(help: "The cheap evaluation starts from the parent's weights trained --cheap-epochs epochs (--space step).") var cheapInherit = false
     @Option(parsing: .unconditional, help: "Maximum epochs of the full proxy training (early exits apply).") var fullEpochs: Int = 10
+    @Option(help: "Instead of --cheap-epochs: successive halving over the sample with these rung epochs before --full-epochs (e.g. 3), like search --halving.")
+    var halving: String = "off"
+    @Option(parsing: .unconditional, help: "Successive halving: 1 in ETA candidates (rounded up) continues past each rung (2 or 3).") var halvingEta: Int = 2
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
@@ -172,6 +176,11 @@ struct BenchRankCommand: ParsableCommand {
         try OptionCheck.integer(cheapEpochs, "--cheap-epochs", in: 1...10_000)
         try OptionCheck.integer(fullEpochs, "--full-epochs", in: 1...10_000)
         if macro != "reference" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
+        let schedule: HalvingSchedule?
+        do { schedule = try HalvingSchedule(spec: halving, eta: halvingEta); try schedule?.validate(epochs: fullEpochs) } catch {
+            throw ValidationError("\(error)")
+        }
+        if schedule != nil && cheapInherit { throw ValidationError("--halving trains from scratch; drop --cheap-inherit") }
         if cheapInherit && space != .step { throw ValidationError("--cheap-inherit needs --space step (spread cells have no parent)") }
         if edges > nodes * (nodes - 1) / 2 { throw ValidationError("--edges must be at most \(nodes * (nodes - 1) / 2) for \(nodes) nodes") }
     }
@@ -194,9 +203,10 @@ struct BenchRankCommand: ParsableCommand {
             ? RankSampling.step(parent: parent, count: samples, seed: engine.seed).map { ("-\($0.removed)", $0.cell) }
             : RankSampling.spread(operations: base.nodeOperations, count: samples, seed: engine.seed).map { ("\($0.edges.count) edges", $0) }
         guard cells.count >= 2 else { throw CLIError("bench rank: the sampled space has fewer than 2 candidates") }
+        let schedule = try HalvingSchedule(spec: halving, eta: halvingEta)
         out.heading("""
             bench rank: \(cells.count) candidates (\(space.rawValue)\(space == .step ? " of a \(parent.edges.count)-edge parent" : "")), macro \(base.skeleton)
-              cheap  \(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")
+              cheap  \(schedule.map { "successive halving: \($0)" } ?? "\(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")")
               full   <= \(fullEpochs) epochs from scratch with early exits; \(proxyPerClass)/class train, \(validationPerClass)/class validation
             """)
         let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
@@ -217,23 +227,53 @@ struct BenchRankCommand: ParsableCommand {
             out.line(String(format: "parent trained %d epoch(s): validation %.4f (%.1f s)", result.epochs, result.accuracy, result.seconds))
         }
         defer { if let parentWeights { try? FileManager.default.removeItem(atPath: parentWeights) } }
+        // --halving: the search's procedure over the whole sample first (SuccessiveHalving.swift); the
+        // candidates are ranked by accuracy, as a search without resource terms would.
+        var halved: [(value: EvaluationResult, rung: HalvingRung)]?
+        if let schedule {
+            func request(_ index: Int) -> EvaluationRequest {
+                EvaluationRequest(architecture: base.architecture(cell: cells[index].cell, name: "rank-\(index)"), candidateID: "halving-\(index)",
+                                  step: 1, index: index, seed: seed)
+            }
+            let bar = out.progress("halving", total: cells.count, unit: "candidates")
+            var ended = 0
+            halved = try SuccessiveHalving.run(count: cells.count, schedule: schedule, epochs: fullEpochs, train: { index, untilEpoch in
+                try fullEvaluator.train(request(index), untilEpoch: untilEpoch)
+            }, ranksBefore: { $0.accuracy > $1.accuracy }, finish: { index, _ in
+                try fullEvaluator.finish(request(index), keepWeights: false)
+                ended += 1
+                bar.update(ended, total: cells.count)
+            })
+            bar.finish("")
+        }
         var cheapAccuracy: [Double] = [], fullAccuracy: [Double] = []
         var cheapSeconds = parentSeconds, fullSeconds = 0.0
         let bar = out.progress("rank", total: cells.count, unit: "candidates")
         for (index, candidate) in cells.enumerated() {
             let architecture = base.architecture(cell: candidate.cell, name: "rank-\(index)")
-            let quick = try cheapEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "cheap-\(index)", step: 1,
-                                                                      index: index, seed: seed, parentWeightsPath: parentWeights))
+            let quick = try halved?[index].value ?? cheapEvaluator.evaluate(EvaluationRequest(
+                architecture: architecture, candidateID: "cheap-\(index)", step: 1, index: index, seed: seed, parentWeightsPath: parentWeights))
             let full = try fullEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "full-\(index)", step: 1,
                                                                     index: index, seed: seed))
-            cheapAccuracy.append(quick.accuracy); fullAccuracy.append(full.accuracy)
+            // Under halving a candidate's key is its rung, then its accuracy (rungs outrank accuracy).
+            cheapAccuracy.append(quick.accuracy + Double(halved?[index].rung.reached ?? 0)); fullAccuracy.append(full.accuracy)
             cheapSeconds += quick.seconds; fullSeconds += full.seconds
-            out.line(String(format: "  %2d %-12@ %@ MACs  cheap %.4f (%.1f s)  full %.4f (%d epochs, %.1f s)", index, candidate.label,
+            out.line(String(format: "  %2d %-12@ %@ MACs  cheap %.4f (%.1f s%@)  full %.4f (%d epochs, %.1f s)", index, candidate.label,
                             ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture).macs)), quick.accuracy, quick.seconds,
+                            halved.map { ", rung \($0[index].rung.reached)/\($0[index].rung.rungs), \(quick.epochs) epochs" } ?? "",
                             full.accuracy, full.epochs, full.seconds))
             bar.update(index + 1, total: cells.count)
         }
         bar.finish("")
+        if let halved {
+            // Survivors trained exactly as full training (same seed, exact continuation): equal accuracies.
+            let survivors = halved.indices.filter { !halved[$0].rung.isPartial }
+            let exact = survivors.allSatisfy { halved[$0].value.accuracy == fullAccuracy[$0] }
+            let winner = survivors.min { halved[$0].value.accuracy != halved[$1].value.accuracy ? halved[$0].value.accuracy > halved[$1].value.accuracy : $0 < $1 }!
+            let fullRank = 1 + fullAccuracy.filter { $0 > fullAccuracy[winner] }.count
+            out.result(String(format: "halving: winner %d has full accuracy %.4f (rank %d of %d by full training, best %.4f); survivors' accuracy equals full training: %@",
+                              winner, fullAccuracy[winner], fullRank, cells.count, fullAccuracy.max()!, exact ? "yes" : "NO"))
+        }
         let tau = RankCorrelation.kendallTau(cheapAccuracy, fullAccuracy)
         out.result(String(format: "Kendall tau %.3f over %d candidates; cheap %.1f s, full %.1f s (%.1fx cheaper); full top-1 ranked %d by cheap",
                           tau, cells.count, cheapSeconds, fullSeconds, fullSeconds / max(cheapSeconds, 1e-9),

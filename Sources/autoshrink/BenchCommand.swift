@@ -310,6 +310,8 @@ struct BenchSearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hard limit: predicted latency in ms (needs --profile); also a latency_ms term with weight 0.1.")
     var maxLatencyMs: Double?
     @Option(parsing: .unconditional, help: "Hard limit: multiply-accumulates per image.") var maxMacs: Int?
+    @Option(help: "baselines.json of `autoshrink baselines`: print its front and each best's difference to it at the same latency.")
+    var baselines: String?
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
@@ -333,6 +335,7 @@ struct BenchSearchCommand: ParsableCommand {
         var macs: Int?
         var seconds: Double
         var candidates: Int
+        var baseline: BaselineComparison?
     }
 
     func run() throws {
@@ -341,6 +344,8 @@ struct BenchSearchCommand: ParsableCommand {
         let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
         if let warning = predictor?.foreignMachineWarning { out.warn(warning) }
         let meter = ResourceMeter(latencyPredictor: predictor)
+        // Read before any training: a bad file fails at once.
+        let front = try baselines.map { try BaselineFront.load(path: $0) }
         let shape = data.dataset.imageShape
         var terms = ScoreFunction.reference.terms
         if let maxLatencyMs { terms = [ResourceTerm(.latencyMilliseconds, target: maxLatencyMs, weight: 0.1)] }
@@ -375,14 +380,19 @@ struct BenchSearchCommand: ParsableCommand {
                 let result = try runner.run(resume: true)
                 if strategy == .autoshrink { autoshrinkRecords = result.records }
                 let best = result.best?.winner
+                let baseline = front.flatMap { front in best.flatMap {
+                    BaselineComparison.compare(accuracy: $0.accuracy, predictedMilliseconds: $0.resources.latencyMilliseconds,
+                                               measuredMilliseconds: nil, front: front)
+                } }
                 let outcome = Outcome(accuracy: best?.accuracy, latency: best?.resources.latencyMilliseconds, macs: best?.resources.macs,
-                                      seconds: result.candidateSeconds, candidates: result.candidatesTrained)
+                                      seconds: result.candidateSeconds, candidates: result.candidatesTrained, baseline: baseline)
                 outcomes[strategy, default: []].append(outcome)
                 out.line(String(format: "seed %d %@: best validation %@, %@ MACs%@, %d candidates, %.1f s of training", seed,
                                 strategy.rawValue, best.map { String(format: "%.4f", $0.accuracy) } ?? "none feasible",
                                 best.map { ArchitectureSummary.scaled(Double($0.resources.macs)) } ?? "-",
                                 best?.resources.latencyMilliseconds.map { String(format: ", predicted %.4f ms", $0) } ?? "",
                                 outcome.candidates, outcome.seconds))
+                if front != nil { out.line("  vs baselines: " + (baseline?.summary ?? "no latency both the best and two baselines have (predicted latency needs --profile)")) }
             }
         }
         func meanSD(_ values: [Double]) -> String {
@@ -391,7 +401,19 @@ struct BenchSearchCommand: ParsableCommand {
             let sd = values.count > 1 ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : 0
             return String(format: "%.4g ± %.2g", mean, sd)
         }
-        out.result("strategy    seeds  best validation acc  predicted latency ms  MACs (M)         candidates  training s")
+        if let front {
+            // The front: int8 test accuracy on the device (engine float32 when not exported) by latency.
+            out.result("baseline front (\(baselines!), \(front.device)): accuracy is int8 test accuracy, the searches' is proxy validation")
+            out.result("baseline          accuracy  predicted ms  measured ms  MACs (M)")
+            for entry in front.entries.sorted(by: { ($0.predictedLatencyMilliseconds ?? $0.latencyMilliseconds ?? 0) < ($1.predictedLatencyMilliseconds ?? $1.latencyMilliseconds ?? 0) }) {
+                out.result(String(format: "%-17@ %.4f    %@  %@  %.4g", entry.name, entry.accuracy,
+                                  (entry.predictedLatencyMilliseconds.map { String(format: "%.5f", $0) } ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0),
+                                  (entry.latencyMilliseconds.map { String(format: "%.5f", $0) } ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0),
+                                  Double(entry.macs) / 1e6))
+            }
+        }
+        out.result("strategy    seeds  best validation acc  predicted latency ms  MACs (M)         candidates  training s"
+                   + (front != nil ? "        acc - front at its latency" : ""))
         for strategy in [SearchStrategyKind.autoshrink, .random] {
             let rows = outcomes[strategy] ?? []
             let line = strategy.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + " "
@@ -401,7 +423,9 @@ struct BenchSearchCommand: ParsableCommand {
                 + meanSD(rows.compactMap { $0.macs.map { Double($0) / 1e6 } }).padding(toLength: 16, withPad: " ", startingAt: 0) + " "
                 + meanSD(rows.map { Double($0.candidates) }).padding(toLength: 11, withPad: " ", startingAt: 0) + " "
                 + meanSD(rows.map(\.seconds))
-            out.result(line)
+            let differences = rows.compactMap { $0.baseline?.difference }
+            out.result(line + (front == nil ? "" : "  ".padding(toLength: 10, withPad: " ", startingAt: 0)
+                + (differences.isEmpty ? "-" : "\(meanSD(differences)) (\(differences.count) of \(rows.count) inside the front)")))
         }
     }
 }

@@ -248,6 +248,7 @@ struct BenchRankCommand: ParsableCommand {
         }
         var cheapAccuracy: [Double] = [], fullAccuracy: [Double] = []
         var cheapSeconds = parentSeconds, fullSeconds = 0.0
+        var cheapEpochsTrained = 0, fullEpochsTrained = 0
         let bar = out.progress("rank", total: cells.count, unit: "candidates")
         for (index, candidate) in cells.enumerated() {
             let architecture = base.architecture(cell: candidate.cell, name: "rank-\(index)")
@@ -258,6 +259,7 @@ struct BenchRankCommand: ParsableCommand {
             // Under halving a candidate's key is its rung, then its accuracy (rungs outrank accuracy).
             cheapAccuracy.append(quick.accuracy + Double(halved?[index].rung.reached ?? 0)); fullAccuracy.append(full.accuracy)
             cheapSeconds += quick.seconds; fullSeconds += full.seconds
+            cheapEpochsTrained += quick.epochs; fullEpochsTrained += full.epochs
             out.line(String(format: "  %2d %-12@ %@ MACs  cheap %.4f (%.1f s%@)  full %.4f (%d epochs, %.1f s)", index, candidate.label,
                             ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture).macs)), quick.accuracy, quick.seconds,
                             halved.map { ", rung \($0[index].rung.reached)/\($0[index].rung.rungs), \(quick.epochs) epochs" } ?? "",
@@ -275,8 +277,10 @@ struct BenchRankCommand: ParsableCommand {
                               winner, fullAccuracy[winner], fullRank, cells.count, fullAccuracy.max()!, exact ? "yes" : "NO"))
         }
         let tau = RankCorrelation.kendallTau(cheapAccuracy, fullAccuracy)
-        out.result(String(format: "Kendall tau %.3f over %d candidates; cheap %.1f s, full %.1f s (%.1fx cheaper); full top-1 ranked %d by cheap",
+        // Epochs are the load-independent cost (seconds vary with what else runs on the machine).
+        out.result(String(format: "Kendall tau %.3f over %d candidates; cheap %.1f s, full %.1f s (%.1fx cheaper); epochs trained: cheap %d, full %d; full top-1 ranked %d by cheap",
                           tau, cells.count, cheapSeconds, fullSeconds, fullSeconds / max(cheapSeconds, 1e-9),
+                          cheapEpochsTrained + (parentWeights == nil ? 0 : cheapEpochs), fullEpochsTrained,
                           1 + cheapAccuracy.indices.filter { cheapAccuracy[$0] > cheapAccuracy[fullAccuracy.indices.max { fullAccuracy[$0] < fullAccuracy[$1] }!] }.count))
     }
 }

@@ -11,7 +11,8 @@ public struct BaselineComparison: Hashable, Sendable {
     public var kind: LatencyKind
     public var latencyMilliseconds: Double
     /// The front's accuracy at `latencyMilliseconds`: linear between the two neighbouring points of
-    /// the front (non-dominated baselines by that latency); nil outside the front's latency range.
+    /// the front (non-dominated baselines by that latency), the most accurate baseline's beyond the
+    /// slowest point (nothing slower does better); nil below the fastest baseline.
     public var frontAccuracy: Double?
     /// The searched network's accuracy minus `frontAccuracy`.
     public var difference: Double?
@@ -50,9 +51,11 @@ public struct BaselineComparison: Hashable, Sendable {
         return front
     }
 
-    /// Linear interpolation on `front` (ascending latency) at `latency`; nil outside its range.
+    /// Linear interpolation on `front` (ascending latency and accuracy) at `latency`: nil below its
+    /// first point, its last accuracy beyond its last point.
     static func interpolate(_ front: [(latency: Double, accuracy: Double)], at latency: Double) -> Double? {
-        guard let first = front.first, let last = front.last, latency >= first.latency, latency <= last.latency else { return nil }
+        guard let first = front.first, let last = front.last, latency >= first.latency else { return nil }
+        if latency >= last.latency { return last.accuracy }
         for (left, right) in zip(front, front.dropFirst()) where latency <= right.latency {
             let t = (latency - left.latency) / (right.latency - left.latency)
             return left.accuracy + t * (right.accuracy - left.accuracy)
@@ -60,11 +63,11 @@ public struct BaselineComparison: Hashable, Sendable {
         return last.accuracy
     }
 
-    /// `front 0.9012 at predicted 0.0123 ms: -0.0150` or `outside the front (predicted 0.0050-0.0400 ms)`.
+    /// `front 0.9012 at predicted 0.0123 ms, difference -0.0150`, or that it is faster than the front.
     public var summary: String {
         let latency = String(format: "%.4f", latencyMilliseconds)
         guard let frontAccuracy, let difference else {
-            return String(format: "%@ %@ ms is outside the front's %.4f-%.4f ms", kind.rawValue, latency, frontRange.lowerBound, frontRange.upperBound)
+            return String(format: "%@ %@ ms is faster than the front's fastest baseline (%.4f ms)", kind.rawValue, latency, frontRange.lowerBound)
         }
         return String(format: "front %.4f at %@ %@ ms, difference %+.4f", frontAccuracy, kind.rawValue, latency, difference)
     }

@@ -410,7 +410,7 @@ struct BenchSearchCommand: ParsableCommand {
             out.result("baseline front (\(baselines!), \(front.device)): accuracy is int8 test accuracy, the searches' is proxy validation")
             out.result("baseline          accuracy  predicted ms  measured ms  MACs (M)")
             for entry in front.entries.sorted(by: { ($0.predictedLatencyMilliseconds ?? $0.latencyMilliseconds ?? 0) < ($1.predictedLatencyMilliseconds ?? $1.latencyMilliseconds ?? 0) }) {
-                out.result(String(format: "%-17@ %.4f    %@  %@  %.4g", entry.name, entry.accuracy,
+                out.result(entry.name.padding(toLength: max(17, entry.name.count), withPad: " ", startingAt: 0) + String(format: " %.4f    %@  %@  %.4g", entry.accuracy,
                                   (entry.predictedLatencyMilliseconds.map { String(format: "%.5f", $0) } ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0),
                                   (entry.latencyMilliseconds.map { String(format: "%.5f", $0) } ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0),
                                   Double(entry.macs) / 1e6))
@@ -428,8 +428,8 @@ struct BenchSearchCommand: ParsableCommand {
                 + meanSD(rows.map { Double($0.candidates) }).padding(toLength: 11, withPad: " ", startingAt: 0) + " "
                 + meanSD(rows.map(\.seconds))
             let differences = rows.compactMap { $0.baseline?.difference }
-            out.result(line + (front == nil ? "" : "  ".padding(toLength: 10, withPad: " ", startingAt: 0)
-                + (differences.isEmpty ? "-" : "\(meanSD(differences)) (\(differences.count) of \(rows.count) inside the front)")))
+            out.result(line + (front == nil ? "" : String(repeating: " ", count: max(1, 18 - meanSD(rows.map(\.seconds)).count))
+                + (differences.isEmpty ? "-" : "\(meanSD(differences)) (\(differences.count) of \(rows.count) compared)")))
         }
     }
 }

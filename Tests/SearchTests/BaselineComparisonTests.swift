@@ -33,9 +33,11 @@ import AutoShrinkFormats
         #expect(abs(between.difference! - 0.03) < 1e-12)
         let upper = try #require(BaselineComparison.compare(accuracy: 0.90, predictedMilliseconds: 0.035, measuredMilliseconds: nil, front: front))
         #expect(abs(upper.frontAccuracy! - 0.915) < 1e-12)         // 3/4 of 0.90 -> 0.92, the dominated point skipped
-        // Outside the front's range: no accuracy, a message naming the range.
+        // Faster than every baseline: no accuracy, a message naming the fastest; slower than all: the best baseline's.
         let outside = try #require(BaselineComparison.compare(accuracy: 0.7, predictedMilliseconds: 0.005, measuredMilliseconds: nil, front: front))
-        #expect(outside.frontAccuracy == nil && outside.difference == nil && outside.summary.contains("outside"))
+        #expect(outside.frontAccuracy == nil && outside.difference == nil && outside.summary.contains("fastest"))
+        let slow = try #require(BaselineComparison.compare(accuracy: 0.9, predictedMilliseconds: 0.5, measuredMilliseconds: nil, front: front))
+        #expect(slow.frontAccuracy == 0.92 && abs(slow.difference! + 0.02) < 1e-12)
         // Measured latency when the network has no prediction.
         let measured = try #require(BaselineComparison.compare(accuracy: 0.9, predictedMilliseconds: nil, measuredMilliseconds: 0.0115, front: front))
         #expect(measured.kind == .measured && abs(measured.frontAccuracy! - 0.85) < 1e-12)

@@ -316,6 +316,9 @@ struct BenchSearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hard limit: multiply-accumulates per image.") var maxMacs: Int?
     @Option(help: "baselines.json of `autoshrink baselines`: print its front and each best's difference to it at the same latency.")
     var baselines: String?
+    @Option(help: "Successive halving inside each step for both strategies: off, or rung epochs before --epochs (e.g. 3; docs/algorithm.md §1).")
+    var halving: String = "off"
+    @Option(parsing: .unconditional, help: "Successive halving's eta (2 or 3).") var halvingEta: Int = 2
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
@@ -331,6 +334,7 @@ struct BenchSearchCommand: ParsableCommand {
         if maxLatencyMs != nil && profile == nil { throw ValidationError("--max-latency-ms needs --profile profiles/DEVICE.json") }
         if macro != "reference" && macro != "auto" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
         if macro == "auto" && maxLatencyMs == nil && maxMacs == nil { throw ValidationError("--macro auto needs --max-latency-ms or --max-macs") }
+        do { try HalvingSchedule(spec: halving, eta: halvingEta)?.validate(epochs: epochs) } catch { throw ValidationError("\(error)") }
     }
 
     struct Outcome {
@@ -357,7 +361,7 @@ struct BenchSearchCommand: ParsableCommand {
         try FileProblem.createDirectory(self.out)
         out.heading("""
             bench search: autoshrink vs random, seeds 1...\(seeds), N=\(nodes), K=\(candidates), \(proxyPerClass)/class train, \
-            \(validationPerClass)/class validation, <= \(epochs) epochs\(inherit ? ", autoshrink inherits" : "")
+            \(validationPerClass)/class validation, <= \(epochs) epochs\(inherit ? ", autoshrink inherits" : "")\(halving == "off" ? "" : ", successive halving at \(halving) (eta \(halvingEta))")
               score  \(score.summary)
             """)
         var outcomes: [SearchStrategyKind: [Outcome]] = [:]
@@ -366,7 +370,8 @@ struct BenchSearchCommand: ParsableCommand {
                 strategy: .autoshrink, dataset: data.dataset.rawValue,
                 input: InputShape(channels: shape.channels, height: shape.height, width: shape.width), classes: data.dataset.classCount,
                 nodes: nodes, candidates: candidates, seed: seed, proxyPerClass: proxyPerClass, epochs: epochs, inherit: inherit,
-                score: score, latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
+                score: score, latencyProfile: predictor?.identity, validationPerClass: validationPerClass,
+                halving: try HalvingSchedule(spec: halving, eta: halvingEta))
             try resolveMacro(macro, edgeFraction: 1, configuration: &configuration, meter: meter, output: out)
             let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
                                           validationPerClass: validationPerClass, seed: seed)

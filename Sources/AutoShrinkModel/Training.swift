@@ -92,18 +92,41 @@ public final class Trainer {
     /// after every batch (for progress bars), `onEpoch` each epoch's report.
     public func fit(train: Dataset, validation: Dataset?, onBatch: ((Int, Int) -> Void)? = nil,
                     onEpoch: (EpochReport) -> Void = { _ in }) -> TrainingResult {
+        fit(train: train, validation: validation, untilEpoch: max(configuration.epochs, 1), onBatch: onBatch, onEpoch: onEpoch)
+    }
+
+    // Resumable state (successive halving, docs/algorithm.md §1 "Successive halving"): a trainer can be
+    // stopped after any epoch and continued later; everything that decides the next epoch (weights,
+    // optimizer moments, data-order generator, step count, early-exit counters) lives here, so
+    // `fit(untilEpoch: 3)` then `fit(untilEpoch: 10)` trains exactly like one `fit` of 10 epochs.
+    private var reports: [EpochReport] = []
+    private var best: Double?
+    private var sinceImprovement = 0
+    private var trainSeconds = 0.0, trainImages = 0, fitSeconds = 0.0
+    private var stopReason: String?
+
+    /// Epochs trained so far (over every `fit` call).
+    public var epochsTrained: Int { reports.count }
+    /// True once training has ended: all `configuration.epochs` run, or an early exit / divergence.
+    public var isFinished: Bool { stopReason != nil || reports.count >= max(configuration.epochs, 1) }
+
+    /// Trains on from the last finished epoch up to epoch `untilEpoch` (at most `configuration.epochs`),
+    /// unless training already ended. The learning-rate schedule and the early exits always refer to
+    /// the full `configuration.epochs`, so stopping and continuing changes nothing. The result covers
+    /// every epoch trained so far.
+    public func fit(train: Dataset, validation: Dataset?, untilEpoch: Int, onBatch: ((Int, Int) -> Void)? = nil,
+                    onEpoch: (EpochReport) -> Void = { _ in }) -> TrainingResult {
         let start = DispatchTime.now()
         let batchSize = configuration.batchSize
+        let totalEpochs = max(configuration.epochs, 1)
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
         let schedule = LearningRateSchedule(kind: configuration.schedule, baseRate: configuration.optimizer.learningRate,
                                             warmupSteps: Int(configuration.warmupEpochs * Double(stepsPerEpoch)),
                                             totalSteps: stepsPerEpoch * configuration.epochs)
-        var reports: [EpochReport] = []
-        var best: Double?
-        var sinceImprovement = 0
-        var trainSeconds = 0.0, trainImages = 0
-        var reason: String?
-        for epoch in 1...max(configuration.epochs, 1) {
+        let last = min(untilEpoch, totalEpochs)
+        var epoch = reports.count
+        while stopReason == nil && epoch < last {
+            epoch += 1
             let epochStart = DispatchTime.now()
             var order = Array(0..<train.count)
             generator.shuffle(&order)
@@ -121,7 +144,7 @@ public final class Trainer {
             trainSeconds += epochSeconds; trainImages += train.count
             let validationAccuracy = validation.map { evaluate($0).accuracy }
             let trainAccuracy = Double(correct) / Double(max(train.count, 1))
-            let elapsed = seconds(since: start)
+            let elapsed = fitSeconds + seconds(since: start)
             let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(train.count, 1)), trainAccuracy: trainAccuracy,
                                      validationAccuracy: validationAccuracy,
                                      imagesPerSecond: Double(train.count) / max(epochSeconds, 1e-9), seconds: elapsed,
@@ -130,24 +153,24 @@ public final class Trainer {
             reports.append(report)
             onEpoch(report)
             // A diverged run cannot recover: stop; `train` turns this into an error (no checkpoint).
-            if !report.loss.isFinite { reason = "the loss became \(report.loss) in epoch \(epoch)"; break }
+            if !report.loss.isFinite { stopReason = "the loss became \(report.loss) in epoch \(epoch)"; break }
             if let validationAccuracy {
                 if validationAccuracy > (best ?? -1) { best = validationAccuracy; sinceImprovement = 0 } else { sinceImprovement += 1 }
             }
             if let policy = configuration.earlyExit, epoch < configuration.epochs {
                 if trainAccuracy > policy.trainAccuracyCeiling {
-                    reason = "train accuracy \(String(format: "%.3f", trainAccuracy)) > \(policy.trainAccuracyCeiling)"
+                    stopReason = "train accuracy \(String(format: "%.3f", trainAccuracy)) > \(policy.trainAccuracyCeiling)"
                 } else if let validationAccuracy, epoch == policy.checkEpoch, validationAccuracy < policy.minimumAccuracy {
-                    reason = "validation accuracy \(String(format: "%.3f", validationAccuracy)) < \(policy.minimumAccuracy) at epoch \(epoch)"
+                    stopReason = "validation accuracy \(String(format: "%.3f", validationAccuracy)) < \(policy.minimumAccuracy) at epoch \(epoch)"
                 } else if validation != nil, sinceImprovement >= policy.patience {
-                    reason = "no validation improvement for \(policy.patience) epochs"
+                    stopReason = "no validation improvement for \(policy.patience) epochs"
                 }
-                if reason != nil { break }
             }
         }
+        fitSeconds += seconds(since: start)
         return TrainingResult(epochs: reports, bestValidationAccuracy: best,
                               trainImagesPerSecond: Double(trainImages) / max(trainSeconds, 1e-9),
-                              seconds: seconds(since: start), earlyExitReason: reason)
+                              seconds: fitSeconds, earlyExitReason: stopReason)
     }
 
     /// One optimisation step on the given examples; returns (mean loss, correct predictions).

@@ -66,6 +66,9 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     /// paper's skeleton from `baseWidth` and `cellsPerStage`, so config files written before this field
     /// load (and compare) unchanged.
     public var macro: MacroSkeleton?
+    /// Successive halving inside every step (`--halving`, docs/algorithm.md §1 "Successive halving");
+    /// nil (off) is not written, so config files without it load and compare unchanged.
+    public var halving: HalvingSchedule?
 
     public init(strategy: SearchStrategyKind = .autoshrink, dataset: String,
                 input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10,
@@ -74,7 +77,8 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
                 proxyPerClass: Int = 500, epochs: Int = 20, learningRate: Double = 4e-3, batchSize: Int = 128,
                 weightDecay: Double = 1e-5, inherit: Bool = false, workers: Int = 1,
                 score: ScoreFunction = .reference, latencyProfile: String? = nil,
-                randomPlan: [[Int]]? = nil, validationPerClass: Int = 100, macro: MacroSkeleton? = nil) {
+                randomPlan: [[Int]]? = nil, validationPerClass: Int = 100, macro: MacroSkeleton? = nil,
+                halving: HalvingSchedule? = nil) {
         self.format = SearchConfiguration.formatName
         self.version = SearchConfiguration.currentVersion
         self.strategy = strategy; self.dataset = dataset; self.input = input; self.classes = classes
@@ -85,6 +89,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         self.score = score; self.latencyProfile = latencyProfile; self.randomPlan = randomPlan
         self.validationPerClass = validationPerClass
         self.macro = macro
+        self.halving = halving
     }
 
     // MARK: - Derived
@@ -148,6 +153,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         guard !architectureName.isEmpty else { throw SearchError("architecture name must not be empty") }
         if inherit && strategy == .random { throw SearchError("--inherit applies to the autoshrink strategy only (random candidates have no parent)") }
         try score.validate()
+        if let halving { try halving.validate(epochs: epochs) }
         if let macro { do { try macro.validate(source: "config: macro") } catch { throw SearchError("\(error)") } }
         try architecture(cell: startCell, name: architectureName).validate(source: "proxy network")
         if let plan = randomPlan {
@@ -175,7 +181,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     private enum CodingKeys: String, CodingKey {
         case format, version, strategy, dataset, input, classes, nodes, candidates, minEdges, seed, baseWidth, cellsPerStage
         case architectureName, proxyPerClass, epochs, learningRate, batchSize, weightDecay, inherit, workers, score
-        case latencyProfile, randomPlan, validationPerClass, macro
+        case latencyProfile, randomPlan, validationPerClass, macro, halving
         /// Before `validationPerClass` was a field, config.json kept it as `extra: {"validationPerClass": "100"}`.
         case extra
     }
@@ -216,6 +222,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
             validationPerClass = 100
         }
         macro = try c.decodeIfPresent(MacroSkeleton.self, forKey: .macro)
+        halving = try c.decodeIfPresent(HalvingSchedule.self, forKey: .halving)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -235,6 +242,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         try c.encodeIfPresent(randomPlan, forKey: .randomPlan)
         try c.encode(validationPerClass, forKey: .validationPerClass)
         try c.encodeIfPresent(macro, forKey: .macro)
+        try c.encodeIfPresent(halving, forKey: .halving)
     }
 
     /// The old `extra` object: only `validationPerClass` was ever written there.

@@ -35,6 +35,7 @@ public enum SearchReport {
             + resourceText(record.resources)
             + "  score \(String(format: "%.4f", record.score))  \(record.feasible ? "ok" : "INFEASIBLE")  \(String(format: "%.1f", record.seconds))s  ep \(record.epochs)"
             + queueText(record)
+            + (record.halving.map { $0.isPartial ? "  partial (rung \($0.reached)/\($0.rungs))" : "  rung \($0.reached)/\($0.rungs)" } ?? "")
             + "  (\(progress.candidatesDone) done, ETA \(duration(progress.etaSeconds)))"
     }
 
@@ -142,7 +143,8 @@ public enum ParetoFront {
     /// Records without a value for `resource` are skipped.
     public static func compute(_ records: [CandidateRecord], resource: ResourceKind) -> [CandidateRecord] {
         var seen = Set<[Edge]>()
-        let unique = records.filter { seen.insert($0.cellEdges).inserted }
+        // Partial scores (dropped by successive halving) are not comparable with fully trained ones.
+        let unique = records.filter { !$0.isPartial && seen.insert($0.cellEdges).inserted }
         let valued = unique.compactMap { record in record.resources.value(of: resource).map { (record, $0) } }
         let sorted = valued.sorted { a, b in
             if a.1 != b.1 { return a.1 < b.1 }

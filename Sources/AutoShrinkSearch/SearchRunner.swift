@@ -162,7 +162,10 @@ public struct SearchRunner: Sendable {
                 throw SearchError("\(directory.trajectoryPath): step \(step) has a candidate \(index) this configuration does not plan; use --force to start over")
             }
 
-            let jobs: [EvaluationJob] = planned.indices.filter { results[$0] == nil }.map { index in
+            // Successive halving ranks the whole step, so a step cut short retrains all its candidates
+            // (records already written are kept; a deterministic evaluator gives the same numbers).
+            let halvingStep = configuration.halving != nil && results.contains { $0 == nil }
+            let jobs: [EvaluationJob] = planned.indices.filter { halvingStep || results[$0] == nil }.map { index in
                 let candidate = planned[index]
                 let request = EvaluationRequest(
                     architecture: architectures[index], candidateID: candidate.id, step: step, index: index, seed: candidate.seed,
@@ -183,7 +186,26 @@ public struct SearchRunner: Sendable {
                 let score = configuration.score
                 let trajectoryPath = directory.trajectoryPath
                 try evaluator.prepareStep(jobs.map(\.request))
-                let committed = try ParallelEvaluation.run(jobs: jobs, workers: configuration.workers, evaluator: evaluator,
+                let committed: [CandidateRecord]
+                if let halving = configuration.halving {
+                    guard let staged = evaluator as? any StagedCandidateEvaluator else {
+                        throw SearchError("successive halving needs in-process training (--workers 1, no --executor slurm)")
+                    }
+                    let trained = try SuccessiveHalving.run(jobs: jobs, schedule: halving, epochs: configuration.epochs,
+                                                            evaluator: staged) { job, result, rung in
+                        try makeRecord(job: job, result: result, score: score, halving: rung)
+                    }
+                    let missing = trained.filter { results[$0.candidate] == nil }
+                    for (offset, record) in missing.enumerated() {
+                        try TrajectoryFile.append(record, path: trajectoryPath)
+                        let snapshot = progress.add(seconds: record.seconds, remaining: missing.count - offset - 1 + future, parallelism: 1)
+                        let line = SearchReport.candidateLine(record, progress: snapshot)
+                        directory.log(line)
+                        observer?.searchDidReport(.candidate(record, progress: snapshot, line: line))
+                    }
+                    committed = missing
+                } else {
+                committed = try ParallelEvaluation.run(jobs: jobs, workers: configuration.workers, evaluator: evaluator,
                                                            makeRecord: { job, result in
                     try makeRecord(job: job, result: result, score: score)
                 }, commit: { record, pendingInStep in
@@ -193,6 +215,7 @@ public struct SearchRunner: Sendable {
                     directory.log(line)
                     observer?.searchDidReport(.candidate(record, progress: snapshot, line: line))
                 })
+                }
                 for record in committed { results[record.candidate] = record }
                 trainedThisSession += committed.count
             }
@@ -246,18 +269,27 @@ public struct SearchRunner: Sendable {
         return result
     }
 
-    /// The step's winner: feasible candidates first, then the highest score, then the lowest index.
+    /// The step's winner: candidates successive halving dropped (partial scores) last, then
+    /// feasible candidates first, the highest score, the lowest index.
     public static func winner(of candidates: [CandidateRecord]) -> CandidateRecord {
         candidates.min { a, b in
-            if a.feasible != b.feasible { return a.feasible }
-            if a.score != b.score { return a.score > b.score }
-            return a.candidate < b.candidate
+            if a.isPartial != b.isPartial { return !a.isPartial }
+            return ranksBefore(a, b)
         }!
+    }
+
+    /// The order of a step's candidates (also successive halving's order within a rung): feasible
+    /// first, then the highest score, then the lowest index.
+    static func ranksBefore(_ a: CandidateRecord, _ b: CandidateRecord) -> Bool {
+        if a.feasible != b.feasible { return a.feasible }
+        if a.score != b.score { return a.score > b.score }
+        return a.candidate < b.candidate
     }
 }
 
 /// Builds the trajectory record of an evaluated candidate; checks the evaluator's answer.
-private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: ScoreFunction) throws -> CandidateRecord {
+private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: ScoreFunction,
+                        halving: HalvingRung? = nil) throws -> CandidateRecord {
     guard result.accuracy.isFinite, (0...1).contains(result.accuracy) else {
         throw SearchError("evaluator returned accuracy \(result.accuracy) for \(job.candidate.id); expected a value in 0...1")
     }
@@ -269,7 +301,8 @@ private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: Sco
         cellEdges: job.candidate.cell.edges, edgesLeft: job.candidate.cell.edges.count,
         architectureHash: job.request.architecture.stableHash, accuracy: result.accuracy, resources: job.resources,
         score: score.score(accuracy: result.accuracy, resources: job.resources), feasible: score.isFeasible(job.resources),
-        seconds: result.seconds, epochs: result.epochs, queueSeconds: result.queueSeconds, runSeconds: result.runSeconds)
+        seconds: result.seconds, epochs: result.epochs, queueSeconds: result.queueSeconds, runSeconds: result.runSeconds,
+        halving: halving)
     // Continue with the values a resumed run reads back from the trajectory line, so winners and
     // the best snapshot are chosen from identical numbers in both cases.
     return try JSONDecoder().decode(CandidateRecord.self, from: Data(record.jsonLine().utf8))

@@ -31,6 +31,8 @@ public struct TrainingEvaluator: CandidateEvaluator {
     public let task: ProxyTask
     public let configuration: SearchConfiguration
     public let threads: Int
+    /// Candidates being trained in stages (successive halving, SuccessiveHalving.swift).
+    let sessions = TrainingSessions()
 
     public init(task: ProxyTask, configuration: SearchConfiguration, threads: Int) {
         self.task = task; self.configuration = configuration; self.threads = threads
@@ -38,6 +40,18 @@ public struct TrainingEvaluator: CandidateEvaluator {
 
     public func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
         let start = DispatchTime.now()
+        let (network, trainer) = try makeTrainer(request)
+        let result = trainer.fit(train: task.train, validation: task.validation)
+        if let output = request.weightsOutputPath {
+            try writeWeights(network, epochs: result.epochs.count, validationAccuracy: result.bestValidationAccuracy, seed: request.seed, to: output)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        return EvaluationResult(accuracy: result.bestValidationAccuracy ?? 0, epochs: result.epochs.count, seconds: seconds)
+    }
+
+    /// The candidate's network (initialised from its seed, then from the parent's weights with
+    /// `--inherit`) and its trainer with the proxy recipe.
+    func makeTrainer(_ request: EvaluationRequest) throws -> (Network, Trainer) {
         let context = ExecutionContext(threads: threads)
         let network = Network(architecture: request.architecture, context: context, seed: request.seed)
         if let parent = request.parentWeightsPath, FileManager.default.fileExists(atPath: parent) {
@@ -47,17 +61,15 @@ public struct TrainingEvaluator: CandidateEvaluator {
         recipe.batchSize = configuration.batchSize
         recipe.optimizer.learningRate = Float(configuration.learningRate)
         recipe.optimizer.weightDecay = Float(configuration.weightDecay)
-        let trainer = Trainer(network: network, configuration: recipe)
-        let result = trainer.fit(train: task.train, validation: task.validation)
-        if let output = request.weightsOutputPath {
-            let metadata = CheckpointMetadata(dataset: configuration.dataset, epochs: result.epochs.count, testAccuracy: nil,
-                                              validationAccuracy: result.bestValidationAccuracy, seed: request.seed,
-                                              normalizationMean: task.train.normalization.mean,
-                                              normalizationStd: task.train.normalization.std)
-            try Checkpoint(network: network, metadata: metadata).write(to: output)
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        return EvaluationResult(accuracy: result.bestValidationAccuracy ?? 0, epochs: result.epochs.count, seconds: seconds)
+        return (network, Trainer(network: network, configuration: recipe))
+    }
+
+    func writeWeights(_ network: Network, epochs: Int, validationAccuracy: Double?, seed: UInt64, to output: String) throws {
+        let metadata = CheckpointMetadata(dataset: configuration.dataset, epochs: epochs, testAccuracy: nil,
+                                          validationAccuracy: validationAccuracy, seed: seed,
+                                          normalizationMean: task.train.normalization.mean,
+                                          normalizationStd: task.train.normalization.std)
+        try Checkpoint(network: network, metadata: metadata).write(to: output)
     }
 
     /// Copies every stored tensor whose name and element count match a tensor of `network`

@@ -14,6 +14,8 @@ import AutoShrinkModel
 /// `peak_activation_bytes` (int8), `latency_ms` (or null), `score`, `feasible`, `seconds`, `epochs`;
 /// with a queueing executor (Slurm, docs/cluster.md) also `queue_seconds` (submission to job start)
 /// and `run_seconds` (the job's run); those two keys are absent otherwise, and absent keys read as nil.
+/// Under successive halving (`--halving`, docs/algorithm.md §1) also `rung` and `rungs`: the candidate
+/// trained through rung `rung` of `rungs`; `rung < rungs` marks a partial score (dropped early).
 public struct CandidateRecord: Codable, Hashable, Sendable {
     public var step: Int
     public var candidate: Int
@@ -30,14 +32,20 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
     public var epochs: Int
     public var queueSeconds: Double?
     public var runSeconds: Double?
+    /// Successive halving only: how far the candidate trained (nil without halving).
+    public var halving: HalvingRung?
+    /// Dropped by successive halving before the last rung: accuracy and score are after fewer epochs.
+    public var isPartial: Bool { halving?.isPartial ?? false }
 
     public init(step: Int, candidate: Int, id: String, removedEdge: Edge?, cellEdges: [Edge], edgesLeft: Int,
                 architectureHash: String, accuracy: Double, resources: CandidateResources, score: Double,
-                feasible: Bool, seconds: Double, epochs: Int, queueSeconds: Double? = nil, runSeconds: Double? = nil) {
+                feasible: Bool, seconds: Double, epochs: Int, queueSeconds: Double? = nil, runSeconds: Double? = nil,
+                halving: HalvingRung? = nil) {
         self.step = step; self.candidate = candidate; self.id = id; self.removedEdge = removedEdge
         self.cellEdges = cellEdges; self.edgesLeft = edgesLeft; self.architectureHash = architectureHash
         self.accuracy = accuracy; self.resources = resources; self.score = score; self.feasible = feasible
         self.seconds = seconds; self.epochs = epochs; self.queueSeconds = queueSeconds; self.runSeconds = runSeconds
+        self.halving = halving
     }
 
     enum CodingKeys: String, CodingKey {
@@ -46,6 +54,7 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         case architectureHash = "arch_hash", weightBytes = "weight_bytes"
         case peakActivationBytes = "peak_activation_bytes", latencyMilliseconds = "latency_ms"
         case queueSeconds = "queue_seconds", runSeconds = "run_seconds"
+        case rung, rungs
     }
 
     public init(from decoder: Decoder) throws {
@@ -70,6 +79,15 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         epochs = try container.decode(Int.self, forKey: .epochs)
         queueSeconds = try container.decodeIfPresent(Double.self, forKey: .queueSeconds)
         runSeconds = try container.decodeIfPresent(Double.self, forKey: .runSeconds)
+        let rung = try container.decodeIfPresent(Int.self, forKey: .rung), rungs = try container.decodeIfPresent(Int.self, forKey: .rungs)
+        switch (rung, rungs) {
+        case (nil, nil): halving = nil
+        case (let rung?, let rungs?) where (1...9).contains(rungs) && (1...rungs).contains(rung):
+            halving = HalvingRung(reached: rung, rungs: rungs)
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath + [CodingKeys.rung],
+                                                    debugDescription: "expected rung and rungs both absent, or 1 <= rung <= rungs <= 9"))
+        }
         try checkValues(container)
     }
 
@@ -129,6 +147,8 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         try container.encode(epochs, forKey: .epochs)
         try container.encodeIfPresent(queueSeconds, forKey: .queueSeconds)
         try container.encodeIfPresent(runSeconds, forKey: .runSeconds)
+        try container.encodeIfPresent(halving?.reached, forKey: .rung)
+        try container.encodeIfPresent(halving?.rungs, forKey: .rungs)
     }
 
     /// The line written to `trajectory.jsonl` (sorted keys, no newline).

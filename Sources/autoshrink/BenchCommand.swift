@@ -144,7 +144,8 @@ struct BenchRankCommand: ParsableCommand {
             random cells with edge counts spread over the whole trajectory. The cheap evaluation trains
             --cheap-epochs epochs (with --cheap-inherit starting from the parent trained that long, like
             `search --inherit`); the full one trains --full-epochs epochs from scratch with the proxy
-            recipe's early exits (docs/algorithm.md §1).
+            recipe's early exits (docs/algorithm.md §1). With --halving RUNGS the cheap evaluation is
+            `search --halving` over the sample instead (its order: the rung reached, then accuracy).
             """)
 
     enum Space: String, ExpressibleByArgument, CaseIterable { case step, spread }
@@ -160,6 +161,9 @@ struct BenchRankCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs of the cheap evaluation.") var cheapEpochs: Int = 1
     @Flag(help: "The cheap evaluation starts from the parent's weights trained --cheap-epochs epochs (--space step).") var cheapInherit = false
     @Option(parsing: .unconditional, help: "Maximum epochs of the full proxy training (early exits apply).") var fullEpochs: Int = 10
+    @Option(help: "Instead of --cheap-epochs: successive halving over the sample with these rung epochs before --full-epochs (e.g. 3), like search --halving.")
+    var halving: String = "off"
+    @Option(parsing: .unconditional, help: "Successive halving: 1 in ETA candidates (rounded up) continues past each rung (2 or 3).") var halvingEta: Int = 2
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
@@ -172,6 +176,11 @@ struct BenchRankCommand: ParsableCommand {
         try OptionCheck.integer(cheapEpochs, "--cheap-epochs", in: 1...10_000)
         try OptionCheck.integer(fullEpochs, "--full-epochs", in: 1...10_000)
         if macro != "reference" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
+        let schedule: HalvingSchedule?
+        do { schedule = try HalvingSchedule(spec: halving, eta: halvingEta); try schedule?.validate(epochs: fullEpochs) } catch {
+            throw ValidationError("\(error)")
+        }
+        if schedule != nil && cheapInherit { throw ValidationError("--halving trains from scratch; drop --cheap-inherit") }
         if cheapInherit && space != .step { throw ValidationError("--cheap-inherit needs --space step (spread cells have no parent)") }
         if edges > nodes * (nodes - 1) / 2 { throw ValidationError("--edges must be at most \(nodes * (nodes - 1) / 2) for \(nodes) nodes") }
     }
@@ -194,9 +203,10 @@ struct BenchRankCommand: ParsableCommand {
             ? RankSampling.step(parent: parent, count: samples, seed: engine.seed).map { ("-\($0.removed)", $0.cell) }
             : RankSampling.spread(operations: base.nodeOperations, count: samples, seed: engine.seed).map { ("\($0.edges.count) edges", $0) }
         guard cells.count >= 2 else { throw CLIError("bench rank: the sampled space has fewer than 2 candidates") }
+        let schedule = try HalvingSchedule(spec: halving, eta: halvingEta)
         out.heading("""
             bench rank: \(cells.count) candidates (\(space.rawValue)\(space == .step ? " of a \(parent.edges.count)-edge parent" : "")), macro \(base.skeleton)
-              cheap  \(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")
+              cheap  \(schedule.map { "successive halving: \($0)" } ?? "\(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")")
               full   <= \(fullEpochs) epochs from scratch with early exits; \(proxyPerClass)/class train, \(validationPerClass)/class validation
             """)
         let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
@@ -217,26 +227,60 @@ struct BenchRankCommand: ParsableCommand {
             out.line(String(format: "parent trained %d epoch(s): validation %.4f (%.1f s)", result.epochs, result.accuracy, result.seconds))
         }
         defer { if let parentWeights { try? FileManager.default.removeItem(atPath: parentWeights) } }
+        // --halving: the search's procedure over the whole sample first (SuccessiveHalving.swift); the
+        // candidates are ranked by accuracy, as a search without resource terms would.
+        var halved: [(value: EvaluationResult, rung: HalvingRung)]?
+        if let schedule {
+            func request(_ index: Int) -> EvaluationRequest {
+                EvaluationRequest(architecture: base.architecture(cell: cells[index].cell, name: "rank-\(index)"), candidateID: "halving-\(index)",
+                                  step: 1, index: index, seed: seed)
+            }
+            let bar = out.progress("halving", total: cells.count, unit: "candidates")
+            var ended = 0
+            halved = try SuccessiveHalving.run(count: cells.count, schedule: schedule, epochs: fullEpochs, train: { index, untilEpoch in
+                try fullEvaluator.train(request(index), untilEpoch: untilEpoch)
+            }, ranksBefore: { $0.accuracy > $1.accuracy }, finish: { index, _ in
+                try fullEvaluator.finish(request(index), keepWeights: false)
+                ended += 1
+                bar.update(ended, total: cells.count)
+            })
+            bar.finish("")
+        }
         var cheapAccuracy: [Double] = [], fullAccuracy: [Double] = []
         var cheapSeconds = parentSeconds, fullSeconds = 0.0
+        var cheapEpochsTrained = 0, fullEpochsTrained = 0
         let bar = out.progress("rank", total: cells.count, unit: "candidates")
         for (index, candidate) in cells.enumerated() {
             let architecture = base.architecture(cell: candidate.cell, name: "rank-\(index)")
-            let quick = try cheapEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "cheap-\(index)", step: 1,
-                                                                      index: index, seed: seed, parentWeightsPath: parentWeights))
+            let quick = try halved?[index].value ?? cheapEvaluator.evaluate(EvaluationRequest(
+                architecture: architecture, candidateID: "cheap-\(index)", step: 1, index: index, seed: seed, parentWeightsPath: parentWeights))
             let full = try fullEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "full-\(index)", step: 1,
                                                                     index: index, seed: seed))
-            cheapAccuracy.append(quick.accuracy); fullAccuracy.append(full.accuracy)
+            // Under halving a candidate's key is its rung, then its accuracy (rungs outrank accuracy).
+            cheapAccuracy.append(quick.accuracy + Double(halved?[index].rung.reached ?? 0)); fullAccuracy.append(full.accuracy)
             cheapSeconds += quick.seconds; fullSeconds += full.seconds
-            out.line(String(format: "  %2d %-12@ %@ MACs  cheap %.4f (%.1f s)  full %.4f (%d epochs, %.1f s)", index, candidate.label,
+            cheapEpochsTrained += quick.epochs; fullEpochsTrained += full.epochs
+            out.line(String(format: "  %2d %-12@ %@ MACs  cheap %.4f (%.1f s%@)  full %.4f (%d epochs, %.1f s)", index, candidate.label,
                             ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture).macs)), quick.accuracy, quick.seconds,
+                            halved.map { ", rung \($0[index].rung.reached)/\($0[index].rung.rungs), \(quick.epochs) epochs" } ?? "",
                             full.accuracy, full.epochs, full.seconds))
             bar.update(index + 1, total: cells.count)
         }
         bar.finish("")
+        if let halved {
+            // Survivors trained exactly as full training (same seed, exact continuation): equal accuracies.
+            let survivors = halved.indices.filter { !halved[$0].rung.isPartial }
+            let exact = survivors.allSatisfy { halved[$0].value.accuracy == fullAccuracy[$0] }
+            let winner = survivors.min { halved[$0].value.accuracy != halved[$1].value.accuracy ? halved[$0].value.accuracy > halved[$1].value.accuracy : $0 < $1 }!
+            let fullRank = 1 + fullAccuracy.filter { $0 > fullAccuracy[winner] }.count
+            out.result(String(format: "halving: winner %d has full accuracy %.4f (rank %d of %d by full training, best %.4f); survivors' accuracy equals full training: %@",
+                              winner, fullAccuracy[winner], fullRank, cells.count, fullAccuracy.max()!, exact ? "yes" : "NO"))
+        }
         let tau = RankCorrelation.kendallTau(cheapAccuracy, fullAccuracy)
-        out.result(String(format: "Kendall tau %.3f over %d candidates; cheap %.1f s, full %.1f s (%.1fx cheaper); full top-1 ranked %d by cheap",
+        // Epochs are the load-independent cost (seconds vary with what else runs on the machine).
+        out.result(String(format: "Kendall tau %.3f over %d candidates; cheap %.1f s, full %.1f s (%.1fx cheaper); epochs trained: cheap %d, full %d; full top-1 ranked %d by cheap",
                           tau, cells.count, cheapSeconds, fullSeconds, fullSeconds / max(cheapSeconds, 1e-9),
+                          cheapEpochsTrained + (parentWeights == nil ? 0 : cheapEpochs), fullEpochsTrained,
                           1 + cheapAccuracy.indices.filter { cheapAccuracy[$0] > cheapAccuracy[fullAccuracy.indices.max { fullAccuracy[$0] < fullAccuracy[$1] }!] }.count))
     }
 }
@@ -270,6 +314,11 @@ struct BenchSearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hard limit: predicted latency in ms (needs --profile); also a latency_ms term with weight 0.1.")
     var maxLatencyMs: Double?
     @Option(parsing: .unconditional, help: "Hard limit: multiply-accumulates per image.") var maxMacs: Int?
+    @Option(help: "baselines.json of `autoshrink baselines`: print its front and each best's difference to it at the same latency.")
+    var baselines: String?
+    @Option(help: "Successive halving inside each step for both strategies: off, or rung epochs before --epochs (e.g. 3; docs/algorithm.md §1).")
+    var halving: String = "off"
+    @Option(parsing: .unconditional, help: "Successive halving's eta (2 or 3).") var halvingEta: Int = 2
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
@@ -285,6 +334,7 @@ struct BenchSearchCommand: ParsableCommand {
         if maxLatencyMs != nil && profile == nil { throw ValidationError("--max-latency-ms needs --profile profiles/DEVICE.json") }
         if macro != "reference" && macro != "auto" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
         if macro == "auto" && maxLatencyMs == nil && maxMacs == nil { throw ValidationError("--macro auto needs --max-latency-ms or --max-macs") }
+        do { try HalvingSchedule(spec: halving, eta: halvingEta)?.validate(epochs: epochs) } catch { throw ValidationError("\(error)") }
     }
 
     struct Outcome {
@@ -293,6 +343,7 @@ struct BenchSearchCommand: ParsableCommand {
         var macs: Int?
         var seconds: Double
         var candidates: Int
+        var baseline: BaselineComparison?
     }
 
     func run() throws {
@@ -301,6 +352,8 @@ struct BenchSearchCommand: ParsableCommand {
         let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
         if let warning = predictor?.foreignMachineWarning { out.warn(warning) }
         let meter = ResourceMeter(latencyPredictor: predictor)
+        // Read before any training: a bad file fails at once.
+        let front = try baselines.map { try BaselineFront.load(path: $0) }
         let shape = data.dataset.imageShape
         var terms = ScoreFunction.reference.terms
         if let maxLatencyMs { terms = [ResourceTerm(.latencyMilliseconds, target: maxLatencyMs, weight: 0.1)] }
@@ -308,7 +361,7 @@ struct BenchSearchCommand: ParsableCommand {
         try FileProblem.createDirectory(self.out)
         out.heading("""
             bench search: autoshrink vs random, seeds 1...\(seeds), N=\(nodes), K=\(candidates), \(proxyPerClass)/class train, \
-            \(validationPerClass)/class validation, <= \(epochs) epochs\(inherit ? ", autoshrink inherits" : "")
+            \(validationPerClass)/class validation, <= \(epochs) epochs\(inherit ? ", autoshrink inherits" : "")\(halving == "off" ? "" : ", successive halving at \(halving) (eta \(halvingEta))")
               score  \(score.summary)
             """)
         var outcomes: [SearchStrategyKind: [Outcome]] = [:]
@@ -317,7 +370,8 @@ struct BenchSearchCommand: ParsableCommand {
                 strategy: .autoshrink, dataset: data.dataset.rawValue,
                 input: InputShape(channels: shape.channels, height: shape.height, width: shape.width), classes: data.dataset.classCount,
                 nodes: nodes, candidates: candidates, seed: seed, proxyPerClass: proxyPerClass, epochs: epochs, inherit: inherit,
-                score: score, latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
+                score: score, latencyProfile: predictor?.identity, validationPerClass: validationPerClass,
+                halving: try HalvingSchedule(spec: halving, eta: halvingEta))
             try resolveMacro(macro, edgeFraction: 1, configuration: &configuration, meter: meter, output: out)
             let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
                                           validationPerClass: validationPerClass, seed: seed)
@@ -335,14 +389,19 @@ struct BenchSearchCommand: ParsableCommand {
                 let result = try runner.run(resume: true)
                 if strategy == .autoshrink { autoshrinkRecords = result.records }
                 let best = result.best?.winner
+                let baseline = front.flatMap { front in best.flatMap {
+                    BaselineComparison.compare(accuracy: $0.accuracy, predictedMilliseconds: $0.resources.latencyMilliseconds,
+                                               measuredMilliseconds: nil, front: front)
+                } }
                 let outcome = Outcome(accuracy: best?.accuracy, latency: best?.resources.latencyMilliseconds, macs: best?.resources.macs,
-                                      seconds: result.candidateSeconds, candidates: result.candidatesTrained)
+                                      seconds: result.candidateSeconds, candidates: result.candidatesTrained, baseline: baseline)
                 outcomes[strategy, default: []].append(outcome)
                 out.line(String(format: "seed %d %@: best validation %@, %@ MACs%@, %d candidates, %.1f s of training", seed,
                                 strategy.rawValue, best.map { String(format: "%.4f", $0.accuracy) } ?? "none feasible",
                                 best.map { ArchitectureSummary.scaled(Double($0.resources.macs)) } ?? "-",
                                 best?.resources.latencyMilliseconds.map { String(format: ", predicted %.4f ms", $0) } ?? "",
                                 outcome.candidates, outcome.seconds))
+                if front != nil { out.line("  vs baselines: " + (baseline?.summary ?? "no latency both the best and two baselines have (predicted latency needs --profile)")) }
             }
         }
         func meanSD(_ values: [Double]) -> String {
@@ -351,7 +410,19 @@ struct BenchSearchCommand: ParsableCommand {
             let sd = values.count > 1 ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : 0
             return String(format: "%.4g ± %.2g", mean, sd)
         }
-        out.result("strategy    seeds  best validation acc  predicted latency ms  MACs (M)         candidates  training s")
+        if let front {
+            // The front: int8 test accuracy on the device (engine float32 when not exported) by latency.
+            out.result("baseline front (\(baselines!), \(front.device)): accuracy is int8 test accuracy, the searches' is proxy validation")
+            out.result("baseline          accuracy  predicted ms  measured ms  MACs (M)")
+            for entry in front.entries.sorted(by: { ($0.predictedLatencyMilliseconds ?? $0.latencyMilliseconds ?? 0) < ($1.predictedLatencyMilliseconds ?? $1.latencyMilliseconds ?? 0) }) {
+                out.result(entry.name.padding(toLength: max(17, entry.name.count), withPad: " ", startingAt: 0) + String(format: " %.4f    %@  %@  %.4g", entry.accuracy,
+                                  (entry.predictedLatencyMilliseconds.map { String(format: "%.5f", $0) } ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0),
+                                  (entry.latencyMilliseconds.map { String(format: "%.5f", $0) } ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0),
+                                  Double(entry.macs) / 1e6))
+            }
+        }
+        out.result("strategy    seeds  best validation acc  predicted latency ms  MACs (M)         candidates  training s"
+                   + (front != nil ? "        acc - front at its latency" : ""))
         for strategy in [SearchStrategyKind.autoshrink, .random] {
             let rows = outcomes[strategy] ?? []
             let line = strategy.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + " "
@@ -361,7 +432,9 @@ struct BenchSearchCommand: ParsableCommand {
                 + meanSD(rows.compactMap { $0.macs.map { Double($0) / 1e6 } }).padding(toLength: 16, withPad: " ", startingAt: 0) + " "
                 + meanSD(rows.map { Double($0.candidates) }).padding(toLength: 11, withPad: " ", startingAt: 0) + " "
                 + meanSD(rows.map(\.seconds))
-            out.result(line)
+            let differences = rows.compactMap { $0.baseline?.difference }
+            out.result(line + (front == nil ? "" : String(repeating: " ", count: max(1, 18 - meanSD(rows.map(\.seconds)).count))
+                + (differences.isEmpty ? "-" : "\(meanSD(differences)) (\(differences.count) of \(rows.count) compared)")))
         }
     }
 }

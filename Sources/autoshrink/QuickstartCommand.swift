@@ -32,6 +32,9 @@ struct QuickstartCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Search: candidates per step.") var candidates: Int = 3
     @Option(parsing: .unconditional, help: "Search: proxy training images per class.") var proxyPerClass: Int = 200
     @Option(parsing: .unconditional, help: "Search: epochs per candidate.") var searchEpochs: Int = 10
+    @Option(help: "Search: successive halving inside each step (off, or rung epochs before --search-epochs, e.g. 3; see `autoshrink search --help`).")
+    var halving: String = "off"
+    @Option(parsing: .unconditional, help: "Search: successive halving's eta (2 or 3).") var halvingEta: Int = 2
     @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.75
     @Option(help: "Search: macro skeleton (auto: the most MACs within the budget; reference: the paper's; or a spec, see `autoshrink search --help`).")
     var macro: String = "auto"
@@ -48,6 +51,7 @@ struct QuickstartCommand: ParsableCommand {
         }
         try OptionCheck.positive(budget, "--budget", maximum: 1_000_000)
         try OptionCheck.positive(macroEdges, "--macro-edges", maximum: 1)
+        do { try HalvingSchedule(spec: halving, eta: halvingEta)?.validate(epochs: searchEpochs) } catch { throw ValidationError("\(error)") }
         guard budget > 0 else { throw ValidationError("--budget must be positive") }
     }
 
@@ -94,7 +98,8 @@ struct QuickstartCommand: ParsableCommand {
                                             "--nodes", String(nodes), "--candidates", String(candidates),
                                             "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
                                             "--profile", profile, "--max-latency-ms", String(limit), "--macro", macro, "--macro-edges", String(macroEdges),
-                                            "--term", "latency_ms:\(limit):0.1", "--threads", String(threads)] + data,
+                                            "--term", "latency_ms:\(limit):0.1", "--threads", String(threads),
+                                            "--halving", halving, "--halving-eta", String(halvingEta)] + data,
                               as: SearchSummary.self)
         guard let best = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
         if let chosen = try? SearchConfiguration.load(path: "\(directory)/runs/quickstart/config.json") {

@@ -42,6 +42,9 @@ struct SearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "--macro auto judges each setting with a cell holding this fraction of the starting cell's edges (1 = the full starting cell fits).")
     var macroEdges: Double = 1.0
     @Option(parsing: .unconditional, help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
+    @Option(help: "Successive halving inside each step: off, or the epochs of the rungs before the full --epochs, e.g. 3 or 1,3 (in-process only; docs/algorithm.md §1).")
+    var halving: String = "off"
+    @Option(parsing: .unconditional, help: "Successive halving: 1 in ETA candidates (rounded up) continues past each rung (2 or 3).") var halvingEta: Int = 2
     @Option(name: .customLong("term"), help: "Soft score term RESOURCE:TARGET:WEIGHT (repeatable); replaces the default MACs term.")
     var terms: [String] = []
     @Option(help: "Device profile (profiles/X.json) for predicted latency.") var profile: String?
@@ -78,6 +81,12 @@ struct SearchCommand: ParsableCommand {
         if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
             throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }
+        if let schedule = try halvingSchedule() {
+            do { try schedule.validate(epochs: epochs) } catch { throw ValidationError("\(error)") }
+            if workers > 1 || executor.executor == .slurm {
+                throw ValidationError("--halving trains candidates in stages in this process; it cannot be combined with --workers > 1 or --executor slurm")
+            }
+        }
         try OptionCheck.integer(nodes, "--nodes", in: 2...16)  // the same range and words as SearchConfiguration.validate
         // --inherit only with the autoshrink strategy: SearchConfiguration.validate, run by the precheck
         // in search() before anything is read or written.
@@ -85,6 +94,11 @@ struct SearchCommand: ParsableCommand {
         if maxLatencyMs != nil || latencyTerm, profile == nil {
             throw ValidationError("--max-latency-ms and latency_ms terms need --profile profiles/DEVICE.json")
         }
+    }
+
+    /// `--halving` and `--halving-eta` as the search's schedule; nil for off.
+    func halvingSchedule() throws -> HalvingSchedule? {
+        do { return try HalvingSchedule(spec: halving, eta: halvingEta) } catch { throw ValidationError("\(error)") }
     }
 
     func parsedTerms() throws -> [ResourceTerm] {
@@ -132,6 +146,7 @@ struct SearchCommand: ParsableCommand {
             epochs: epochs, learningRate: lr, batchSize: batchSize, inherit: inherit,
             workers: executor.executor == .slurm ? min(executor.maxJobs ?? candidates, candidates) : workers, score: score,
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
+        configuration.halving = try halvingSchedule()
         let meter = ResourceMeter(latencyPredictor: predictor)
         try resolveMacro(macro, edgeFraction: macroEdges, configuration: &configuration, meter: meter, output: out)
         // Impossible constraints are refused before any data is loaded or any candidate trained;

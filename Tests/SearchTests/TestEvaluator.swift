@@ -94,3 +94,44 @@ func snapshotFiles(_ run: String) -> [String: Data] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     return Dictionary(uniqueKeysWithValues: names.map { ($0, contents("\(directory)/\($0)")) })
 }
+
+/// A deterministic stand-in for staged training (successive halving): the accuracy after `e`
+/// epochs is `PseudoAccuracyEvaluator`'s final accuracy minus a hash-derived lag that shrinks as
+/// 1/e, so the ranking after the first rung differs from the final one. Logs every call.
+final class PseudoStagedEvaluator: StagedCandidateEvaluator, @unchecked Sendable {
+    struct Call: Hashable { var id: String; var untilEpoch: Int; var result: EvaluationResult }
+    private let lock = NSLock()
+    private(set) var calls: [Call] = []
+    private(set) var finished: [String: Bool] = [:]
+    private var trained: [String: Int] = [:]
+    let inner = PseudoAccuracyEvaluator()
+    let failAfter: Int?
+    init(failAfter: Int? = nil) { self.failAfter = failAfter }
+
+    /// Accuracy of the candidate after `epochs` epochs.
+    func accuracy(_ request: EvaluationRequest, epochs: Int) throws -> Double {
+        let final = try inner.evaluate(request).accuracy
+        let hash = UInt64(fnv1aHex(Data(("lag" + (request.architecture.cell?.edges.description ?? "")).utf8)), radix: 16)!
+        return max(0, final - Double(hash % 1000) / 1000 * 0.3 / Double(epochs))
+    }
+
+    func evaluate(_ request: EvaluationRequest) throws -> EvaluationResult {
+        throw SearchError("PseudoStagedEvaluator: evaluate called under successive halving")
+    }
+
+    func train(_ request: EvaluationRequest, untilEpoch: Int) throws -> EvaluationResult {
+        lock.lock(); defer { lock.unlock() }
+        if let failAfter, calls.count >= failAfter { throw PseudoAccuracyEvaluator.Crash() }
+        guard untilEpoch > trained[request.candidateID, default: 0] else { throw SearchError("\(request.candidateID): not continued forward") }
+        trained[request.candidateID] = untilEpoch
+        let result = EvaluationResult(accuracy: try accuracy(request, epochs: untilEpoch), epochs: untilEpoch, seconds: Double(untilEpoch))
+        calls.append(Call(id: request.candidateID, untilEpoch: untilEpoch, result: result))
+        return result
+    }
+
+    func finish(_ request: EvaluationRequest, keepWeights: Bool) throws {
+        lock.lock(); defer { lock.unlock() }
+        trained[request.candidateID] = nil
+        finished[request.candidateID] = keepWeights
+    }
+}

@@ -87,7 +87,10 @@ public struct ReportInput: Sendable {
 /// One self-contained HTML page (inline CSS and SVG, no scripts, no network) about a search run.
 public enum HTMLReport {
     public static func render(_ input: ReportInput) -> String {
-        let records = input.records
+        // Candidates stopped at an early rung of successive halving (`search --halving`) have partial
+        // scores: they are counted, not plotted or tabled (docs/algorithm.md, docs/search-quality.md).
+        let records = input.records.filter { !$0.isPartial }
+        let stoppedEarly = input.records.count - records.count
         let useLatency = !records.isEmpty && records.allSatisfy { $0.resources.latencyMilliseconds != nil }
         let resource: (CandidateRecord) -> Double = {
             useLatency ? $0.resources.latencyMilliseconds! : Double($0.resources.macs)
@@ -101,7 +104,7 @@ public enum HTMLReport {
 
         var body = ""
         body += "<h1>autoshrink report: \(HTML.escape(input.runName))</h1>"
-        body += "<p class=\"meta\">strategy <b>\(input.configuration.strategy.rawValue)</b>, N=\(input.configuration.nodes) nodes, K=\(input.configuration.candidates), proxy \(input.configuration.proxyPerClass)/class, ≤\(input.configuration.epochs) epochs, seed \(input.configuration.seed); score \(HTML.escape(input.configuration.score.summary)); \(records.count) candidates trained in \(SearchReport.duration(records.reduce(0) { $0 + $1.seconds }))\(input.profileName.map { "; profile \(HTML.escape($0))" } ?? "")</p>"
+        body += "<p class=\"meta\">strategy <b>\(input.configuration.strategy.rawValue)</b>, N=\(input.configuration.nodes) nodes, K=\(input.configuration.candidates), proxy \(input.configuration.proxyPerClass)/class, ≤\(input.configuration.epochs) epochs, seed \(input.configuration.seed); score \(HTML.escape(input.configuration.score.summary)); \(input.records.count) candidates trained\(stoppedEarly > 0 ? " (\(stoppedEarly) stopped early by successive halving)" : "") in \(SearchReport.duration(input.records.reduce(0) { $0 + $1.seconds }))\(input.profileName.map { "; profile \(HTML.escape($0))" } ?? "")</p>"
 
         if let record = chosenRecord ?? winners.max(by: { $0.score < $1.score }) {
             body += "<h2>Chosen network</h2><table class=\"figures\">"

@@ -39,11 +39,8 @@ public struct Checkpoint: Sendable {
     public static let magic = Array("ASHRCKPT".utf8)
     public static let currentVersion: UInt32 = 1
 
-    public struct TensorRecord: Codable, Sendable, Equatable {
-        public var name: String
-        public var shape: [Int]
-        public var count: Int
-    }
+    public typealias TensorRecord = TensorFrame.TensorRecord
+    static let frame = TensorFrame.Kind(magic: "ASHRCKPT", version: currentVersion, name: "checkpoint")
 
     struct Header: Codable {
         var architecture: Architecture
@@ -66,23 +63,10 @@ public struct Checkpoint: Sendable {
         self.architecture = architecture; self.metadata = metadata; self.tensors = tensors
     }
 
-    /// Serialised bytes.
+    /// Serialised bytes (the `TensorFrame` of docs/architecture.md, "File formats").
     public func encoded() -> Data {
-        let header = Header(architecture: architecture, metadata: metadata, tensors: tensors.map(\.record))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = try! encoder.encode(header)
-        var body = Data()
-        body.append(json)
-        for (_, values) in tensors {
-            values.withUnsafeBufferPointer { body.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
-        }
-        var data = Data(Checkpoint.magic)
-        appendLittleEndian(&data, Checkpoint.currentVersion)
-        appendLittleEndian(&data, UInt64(json.count))
-        data.append(body)
-        appendLittleEndian(&data, fnv1a(body))
-        return data
+        TensorFrame.encode(Checkpoint.frame, header: Header(architecture: architecture, metadata: metadata, tensors: tensors.map(\.record)),
+                           values: tensors.map(\.values))
     }
 
     /// Writes atomically (`AtomicFile`), so an existing checkpoint survives a failed write and no
@@ -101,59 +85,9 @@ public struct Checkpoint: Sendable {
     }
 
     public static func decode(_ data: Data, source: String) throws -> Checkpoint {
-        let bytes = [UInt8](data)
-        func fail(_ message: String) -> CheckpointError { CheckpointError("\(source): \(message)") }
-        guard bytes.count >= 20, Array(bytes[0..<8]) == magic else { throw fail("not an autoshrink checkpoint (bad magic number)") }
-        let version = readLittleEndian(bytes, at: 8, as: UInt32.self)
-        guard version == currentVersion else {
-            throw fail("unsupported checkpoint version \(version) (this autoshrink reads version \(currentVersion))")
-        }
-        // Every size read from the file is checked before arithmetic, so a damaged field is a
-        // one-line error, never an overflow trap or a huge allocation.
-        let storedHeaderLength = readLittleEndian(bytes, at: 12, as: UInt64.self)
-        guard storedHeaderLength > 0, bytes.count >= 28, storedHeaderLength <= UInt64(bytes.count - 28) else {
-            throw fail("truncated or corrupt checkpoint (header length \(storedHeaderLength), file holds \(bytes.count) bytes)")
-        }
-        let headerLength = Int(storedHeaderLength)
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20..<(20 + headerLength)])) } catch {
-            throw fail("corrupt checkpoint header (\(oneLine(error)))")
-        }
-        var payloadCount = 0
-        for record in header.tensors {
-            // No tensor can hold more floats than the file has bytes.
-            guard record.count >= 0, record.count <= bytes.count, record.shape.allSatisfy({ $0 >= 0 && $0 <= bytes.count }) else {
-                throw fail("corrupt checkpoint header (tensor \(record.name) claims \(record.count) values)")
-            }
-            payloadCount += record.count
-        }
-        let payloadStart = 20 + headerLength
-        guard payloadCount <= bytes.count else {
-            throw fail("truncated checkpoint (\(bytes.count) bytes, the header lists \(payloadCount) values)")
-        }
-        let expected = payloadStart + payloadCount * 4 + 8
-        guard bytes.count >= expected else { throw fail("truncated checkpoint (\(bytes.count) bytes, expected \(expected))") }
-        guard bytes.count == expected else { throw fail("checkpoint has \(bytes.count - expected) unexpected trailing bytes") }
-        let stored = readLittleEndian(bytes, at: expected - 8, as: UInt64.self)
-        guard stored == fnv1a(Data(bytes[20..<(expected - 8)])) else { throw fail("checksum mismatch (corrupt checkpoint)") }
+        let (header, values) = try TensorFrame.decode(data, frame, source: source) { (header: Header) in header.tensors }
         try header.architecture.validate(source: source)
-        var offset = payloadStart
-        var tensors: [(TensorRecord, [Float])] = []
-        for record in header.tensors {
-            let (elements, overflow) = record.shape.reduce((1, false)) { partial, side in
-                let product = partial.0.multipliedReportingOverflow(by: side)
-                return (product.partialValue, partial.1 || product.overflow)
-            }
-            guard !overflow, elements == record.count else { throw fail("tensor \(record.name): shape does not match count") }
-            var values = [Float](repeating: 0, count: record.count)
-            values.withUnsafeMutableBytes { destination in
-                bytes.withUnsafeBytes { source in
-                    destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[offset..<(offset + record.count * 4)]))
-                }
-            }
-            offset += record.count * 4
-            tensors.append((record, values))
-        }
+        let tensors = Array(zip(header.tensors, values))
         try validateContents(metadata: header.metadata, architecture: header.architecture, tensors: tensors, source: source)
         return Checkpoint(architecture: header.architecture, metadata: header.metadata, tensors: tensors)
     }
@@ -184,22 +118,4 @@ public struct Checkpoint: Sendable {
 public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-func fnv1a(_ data: Data) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    data.withUnsafeBytes { raw in
-        for byte in raw { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-    }
-    return hash
-}
-
-func appendLittleEndian<T: FixedWidthInteger>(_ data: inout Data, _ value: T) {
-    withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) }
-}
-
-func readLittleEndian<T: FixedWidthInteger>(_ bytes: [UInt8], at offset: Int, as: T.Type) -> T {
-    var value: T = 0
-    for index in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(bytes[offset + index]) }
-    return value
 }

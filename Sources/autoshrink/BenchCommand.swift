@@ -175,11 +175,8 @@ struct BenchRankCommand: ParsableCommand {
         try OptionCheck.integer(validationPerClass, "--validation-per-class", in: 1...1_000_000)
         try OptionCheck.integer(cheapEpochs, "--cheap-epochs", in: 1...10_000)
         try OptionCheck.integer(fullEpochs, "--full-epochs", in: 1...10_000)
-        if macro != "reference" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
-        let schedule: HalvingSchedule?
-        do { schedule = try HalvingSchedule(spec: halving, eta: halvingEta); try schedule?.validate(epochs: fullEpochs) } catch {
-            throw ValidationError("\(error)")
-        }
+        try OptionCheck.macro(macro, allowsAuto: false)
+        let schedule = try OptionCheck.halving(halving, eta: halvingEta, epochs: fullEpochs)
         if schedule != nil && cheapInherit { throw ValidationError("--halving trains from scratch; drop --cheap-inherit") }
         if cheapInherit && space != .step { throw ValidationError("--cheap-inherit needs --space step (spread cells have no parent)") }
         if edges > nodes * (nodes - 1) / 2 { throw ValidationError("--edges must be at most \(nodes * (nodes - 1) / 2) for \(nodes) nodes") }
@@ -332,9 +329,9 @@ struct BenchSearchCommand: ParsableCommand {
         try OptionCheck.positive(maxLatencyMs, "--max-latency-ms", maximum: 1e9)
         try OptionCheck.integer(maxMacs, "--max-macs", in: 1...InputLimits.maximumMACs)
         if maxLatencyMs != nil && profile == nil { throw ValidationError("--max-latency-ms needs --profile profiles/DEVICE.json") }
-        if macro != "reference" && macro != "auto" { do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") } }
+        try OptionCheck.macro(macro, allowsAuto: true)
         if macro == "auto" && maxLatencyMs == nil && maxMacs == nil { throw ValidationError("--macro auto needs --max-latency-ms or --max-macs") }
-        do { try HalvingSchedule(spec: halving, eta: halvingEta)?.validate(epochs: epochs) } catch { throw ValidationError("\(error)") }
+        try OptionCheck.halving(halving, eta: halvingEta, epochs: epochs)
     }
 
     struct Outcome {

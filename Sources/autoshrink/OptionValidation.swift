@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoShrinkModel
+import AutoShrinkSearch
 import Foundation
 
 // Numeric options are checked once, in each command's `validate()`, with these helpers
@@ -33,6 +34,23 @@ enum OptionCheck {
     }
 
     /// The `SafeName` rule for a name option such as `--name`.
+    /// `--macro`: `reference`, `auto` where the command fits a skeleton, or a skeleton spec
+    /// (docs/algorithm.md §1, "Macro skeleton").
+    static func macro(_ value: String, allowsAuto: Bool) throws {
+        if value == "reference" || (allowsAuto && value == "auto") { return }
+        do { _ = try MacroSkeleton(spec: value) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// `--halving` and `--halving-eta` as a schedule checked against the epochs it splits; nil for off.
+    @discardableResult
+    static func halving(_ spec: String, eta: Int, epochs: Int) throws -> HalvingSchedule? {
+        do {
+            let schedule = try HalvingSchedule(spec: spec, eta: eta)
+            try schedule?.validate(epochs: epochs)
+            return schedule
+        } catch { throw ValidationError("\(error)") }
+    }
+
     static func name(_ value: String?, _ option: String) throws {
         guard let value else { return }
         if let problem = SafeName.problem(value) { throw ValidationError("\(option) '\(value)' \(problem)") }

@@ -51,7 +51,7 @@ struct QuickstartCommand: ParsableCommand {
         }
         try OptionCheck.positive(budget, "--budget", maximum: 1_000_000)
         try OptionCheck.positive(macroEdges, "--macro-edges", maximum: 1)
-        do { try HalvingSchedule(spec: halving, eta: halvingEta)?.validate(epochs: searchEpochs) } catch { throw ValidationError("\(error)") }
+        try OptionCheck.halving(halving, eta: halvingEta, epochs: searchEpochs)
         guard budget > 0 else { throw ValidationError("--budget must be positive") }
     }
 

@@ -75,9 +75,7 @@ struct SearchCommand: ParsableCommand {
         try OptionCheck.integer(workers, "--workers", in: 1...256)
         try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
         try OptionCheck.positive(macroEdges, "--macro-edges", maximum: 1)
-        if macro != "reference" && macro != "auto" {
-            do { _ = try MacroSkeleton(spec: macro) } catch { throw ValidationError("\(error)") }
-        }
+        try OptionCheck.macro(macro, allowsAuto: true)
         if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
             throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }

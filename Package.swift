@@ -5,7 +5,8 @@
 //   AutoShrinkReport   -> AutoShrinkSearch, AutoShrinkModel
 //   AutoShrinkDeploy   -> AutoShrinkExport, AutoShrinkProfiler, AutoShrinkTarget (run an export on a device)
 //   AutoShrinkExport   -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, AutoShrinkData, CRuntime
-//                         (the exporter calls the kernels' quantization and packing helpers)
+//                         (the exporter calls the kernels' quantization and packing helpers),
+//                         AutoShrinkLM (language-model checkpoints exported as C, docs/shrinkrnn.md "Deploy")
 //   AutoShrinkProfiler -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, CArmadillo
 //                         (harness, profiles, estimator, latency fit, predictor)
 //   AutoShrinkSearch   -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS; AutoShrinkData
@@ -80,7 +81,7 @@ let package = Package(
         .target(name: "AutoShrinkLM", dependencies: ["AutoShrinkModel", "AutoShrinkEngine", "AutoShrinkData", "COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineSIMDFlags)]),
         .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
-        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkData", "AutoShrinkEngine", "CRuntime"]),
+        .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkLM", "CRuntime"]),
         // `autoshrink deploy`: runs an export on a device, compares with the export and the profile.
         .target(name: "AutoShrinkDeploy", dependencies: ["AutoShrinkExport", "AutoShrinkProfiler", "AutoShrinkTarget", "AutoShrinkModel"]),
         .executableTarget(name: "autoshrink", dependencies: [
@@ -96,7 +97,7 @@ let package = Package(
         .target(name: "AutoShrinkTestSupport", path: "Tests/Support"),
         .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch"]),
+        .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkLM", "CRuntime"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
         .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),

@@ -6,6 +6,7 @@ import AutoShrinkTarget
 import AutoShrinkEngine
 import AutoShrinkExport
 import AutoShrinkModel
+import AutoShrinkLM
 import Foundation
 
 /// `autoshrink export`: quantize a checkpoint to int8 and generate, build and measure a standalone C
@@ -25,7 +26,8 @@ struct ExportCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String
     @Option(help: "Device: a name from devices/ or a devices/*.toml file.") var device: String = "local"
-    @Flag(help: "Precision of the main binary (the other is built beside it).") var precision: PrecisionChoice = .int8
+    @Flag(help: "Precision of the main binary (the other is built beside it; default int8, float32 for a language model).")
+    var precision: PrecisionChoice?
     @Option(parsing: .unconditional, help: "Training images used to calibrate activation ranges.") var calibration: Int = 512
     @Option(parsing: .unconditional, help: "Calibrate with the P-th percentile of each tensor's values instead of min/max (e.g. 99.99).")
     var percentile: Double?
@@ -33,6 +35,8 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output directory (default: deploy/<architecture name>).") var out: String?
     @Option(help: "Directory holding the dataset files (default: the dataset's standard location).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Test images for the accuracy runs (default: all).") var testImages: Int?
+    @Option(parsing: .unconditional, help: "Language model: test tokens the binaries read for the perplexity (a prefix of the test split; default: all).")
+    var testTokens: Int?
     @Option(parsing: .unconditional, help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
     @Flag(help: "Only generate and build; do not run the binaries.") var noRun = false
     @Flag(help: "Replace --out even when it is not an earlier export (never the current directory or a folder holding an input).")
@@ -53,6 +57,7 @@ struct ExportCommand: ParsableCommand {
         try OptionCheck.integer(calibration, "--calibration", in: 1...1_000_000)
         try OptionCheck.integer(threads, "--threads", in: 1...1024)
         try OptionCheck.integer(testImages, "--test-images", in: 1...100_000_000)
+        try OptionCheck.integer(testTokens, "--test-tokens", in: 2...Int(Int32.max))
         try OptionCheck.integer(benchRuns, "--bench-runs", in: 1...100_000_000)
         if let percentile, !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if let testImages, testImages < 1 { throw ValidationError("--test-images must be at least 1") }
@@ -61,6 +66,8 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
+        if LMExporter.isLanguageModelCheckpoint(path: checkpoint) { return try LanguageModelExport.run(self) }
+        guard testTokens == nil else { throw ValidationError("--test-tokens: a language-model option; \(checkpoint) is an image classifier (use --test-images)") }
         let out = Output(options: output)
         let stored = try Checkpoint.load(path: checkpoint)
         let target = try DeviceDescription.resolve(device)
@@ -83,7 +90,7 @@ struct ExportCommand: ParsableCommand {
         let tests = noRun ? nil : try TestImages.locate(dataset: kind.rawValue, directory: dataDir, scratch: scratch)
 
         var options = ExportOptions()
-        options.precision = precision == .int8 ? .int8 : .float32
+        options.precision = precision == .float ? .float32 : .int8
         options.calibrationImages = calibration
         options.calibrationMethod = percentile.map { .percentile($0) } ?? .minMax
         options.quantizedONNX = onnx
@@ -138,4 +145,89 @@ struct ExportCommand: ParsableCommand {
 extension ModelPrecision {
     /// Bytes per activation element, for the unplanned-peak figure in the summary.
     var bytesPerElementForReport: Int { self == .int8 ? 1 : 4 }
+}
+
+/// `autoshrink export` of a language-model checkpoint (`train --task lm`; docs/shrinkrnn.md, "Deploy"):
+/// the float32 C program (and its int8-weight twin), built for the device and run on the test split.
+enum LanguageModelExport {
+    static func run(_ command: ExportCommand) throws {
+        var given: [String] = []
+        if command.calibration != 512 { given.append("--calibration") }
+        if command.percentile != nil { given.append("--percentile") }
+        if command.onnx { given.append("--onnx") }
+        if command.testImages != nil { given.append("--test-images") }
+        guard given.isEmpty else {
+            throw ValidationError("\(given.joined(separator: ", ")): image-export options; a language model takes --test-tokens, --bench-runs, --float/--int8 (docs/shrinkrnn.md)")
+        }
+        let out = Output(options: command.output)
+        let stored = try LMCheckpoint.load(path: command.checkpoint)
+        let target = try DeviceDescription.resolve(command.device)
+        let name = LMExporter.modelName(stored)
+        let directory = command.out ?? "deploy/\(name)"
+        var inputs = [command.checkpoint] + [command.dataDir].compactMap { $0 }
+        if FileManager.default.fileExists(atPath: command.device) { inputs.append(command.device) }
+        try OutputFolder.checkReplaceable(directory, option: command.out == nil ? "output folder" : "--out", inputs: inputs, force: command.force)
+        let lock = try OutputFolder.lock(directory)
+        defer { lock.release() }
+        for action in ExportLeftovers.clean(outputFolder: directory) { out.line(action) }  // we hold the lock: none is live
+        var test: [Int32]?
+        var corpusName = stored.metadata.corpus
+        if !command.noRun {
+            let corpus = try LanguageModelCommands.corpus(directory: command.dataDir, vocabulary: stored.shape.vocabulary)
+            guard corpus.vocabulary == stored.vocabulary else {
+                throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")
+            }
+            test = corpus.test
+            corpusName = corpus.name
+        }
+        var options = LMExportOptions()
+        options.precision = command.precision == .int8 ? .int8 : .float32
+        options.measure = !command.noRun
+        options.testTokenLimit = command.testTokens
+        options.benchRuns = command.benchRuns
+        let cost = LanguageModelCost(cell: stored.cell, shape: stored.shape)
+        let tokens = test.map { min($0.count, command.testTokens ?? $0.count) }
+        out.heading("""
+            autoshrink export (language model)
+              checkpoint    \(command.checkpoint): \(stored.cell.summary), embed \(stored.shape.embed), hidden \(stored.shape.hidden), vocabulary \(stored.shape.vocabulary)\(stored.shape.tied ? " (tied)" : ""), \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token\(stored.metadata.testPerplexity.map { String(format: ", test perplexity %.2f", $0) } ?? "")
+              device        \(target.name) (\(target.architecture.rawValue), \(target.compiler.cc) \(target.compiler.flags.joined(separator: " ")), \(target.runner.kind.rawValue) runner)
+              binaries      float32 and int8 weights (float activations); main binary \(options.precision.rawValue)
+              test text     \(tokens.map { "\($0) tokens of \(corpusName)'s test split\($0 < test!.count ? " (a prefix of \(test!.count))" : "")" } ?? "not run (--no-run)")
+              output        \(directory)/
+            """)
+        let steps = StepTicker(output: out)
+        defer { steps.finish() }
+        let report = try LMExporter.export(checkpoint: stored, testTokens: test, corpusName: corpusName, device: target,
+                                           outputDirectory: directory, options: options,
+                                           context: ExecutionContext(threads: command.threads), progress: { steps.start($0) })
+        steps.finish()
+        let m = report.manifest
+        func ppl(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "-" }
+        var lines = [
+            "exported \(m.model) to \(report.directory)/ for \(target.name)",
+            "  binary        \(m.binary) (vocabulary \(m.vocabularyFile))",
+            "  perplexity    float32 \(ppl(m.floatPerplexity)), int8 \(ppl(m.int8Perplexity)), Swift engine \(ppl(m.swiftPerplexity)) on \(m.testTokens.map(String.init) ?? "-") test tokens"
+                + (m.checkpointTestPerplexity.map { String(format: " (training measured %.3f on the whole split at batch 10)", $0) } ?? ""),
+            "  code          \(m.textBytes) bytes .text (model \(m.textBytesModel) + kernels used)",
+            "  weights       \(m.weightBytes) bytes (\(m.precision.rawValue)); float32 \(m.weightBytesFloat), int8 \(m.weightBytesInt8)",
+        ]
+        for precision in [m.precision, m.precision == .int8 ? ModelPrecision.float32 : .int8] {
+            guard let latency = precision == .int8 ? m.latencyInt8 : m.latencyFloat else { continue }
+            lines.append(String(format: "  latency       %@ per token: estimate %.4f ms (95%% interval %.4f-%.4f), median %.4f ms, p90 %.4f ms (%@, %d tokens)%@",
+                                precision.rawValue, latency.estimateMilliseconds ?? latency.medianMilliseconds,
+                                latency.ciLowMilliseconds ?? latency.medianMilliseconds, latency.ciHighMilliseconds ?? latency.medianMilliseconds,
+                                latency.medianMilliseconds, latency.p90Milliseconds, latency.simd, latency.runs,
+                                latency.emulated ? " [emulated: not a hardware figure]" : ""))
+        }
+        for line in lines { out.result(line) }
+        if let increase = m.int8PerplexityIncrease, m.int8WithinTolerance == false {
+            out.warn(String(format: "warning: the int8 binary's perplexity is %.2f %% above float32's (more than %.0f %%): use the float32 binary", increase * 100,
+                            LMExportManifest.int8Tolerance * 100))
+        }
+        if let difference = m.floatSwiftDifference, m.floatMatchesSwift == false {
+            out.warn(String(format: "warning: the float32 binary's perplexity differs from the Swift engine's by %.2f %% (more than %.0f %%)", difference * 100,
+                            LMExportManifest.agreementTolerance * 100))
+        }
+        out.json(m)
+    }
 }

@@ -7,7 +7,8 @@ import Glibc
 
 /// Which folders `export` may replace (docs/architecture.md, "Names, locks and output folders"):
 /// - a path that does not exist yet, an empty directory, or a directory holding an earlier export
-///   (`export.json` whose `format` is `ModelExporter.manifestFormat`) is replaced;
+///   (`export.json` whose `format` is `ModelExporter.manifestFormat`, or `LMExportManifest.formatName` for a
+///   language-model export) is replaced;
 /// - anything else (a regular file, a folder of other files) is refused unless `--force`;
 /// - never, even with `--force`: `/`, the current directory or one of its ancestors, or a folder
 ///   that holds one of the command's inputs (checkpoint, dataset, device file).
@@ -44,7 +45,7 @@ enum OutputFolder {
         struct Tag: Decodable { var format: String? }
         guard let data = FileManager.default.contents(atPath: directory + "/export.json"),
               let tag = try? JSONDecoder().decode(Tag.self, from: data) else { return false }
-        return tag.format == ModelExporter.manifestFormat
+        return tag.format == ModelExporter.manifestFormat || tag.format == LMExportManifest.formatName
     }
 
     /// Takes the lock of an output folder: `.NAME.lock` beside it (the folder itself is replaced by a

@@ -1,0 +1,603 @@
+/*
+ * lm_main.c - command-line harness around an exported recurrent language model (docs/shrinkrnn.md,
+ * "Deploy"). C99 + libc; the model (lm_model.h, generated) never allocates, only this harness does.
+ *
+ *   model --perplexity FILE [--limit N] [--vocab VOCAB] [--json]   perplexity of a text file
+ *   model --predict K [FILE] [--vocab VOCAB] [--json]              top-K next words after every line
+ *   model --bench N [--cpu C|none] [--json]                        latency of one token
+ *
+ * VOCAB is the model's vocabulary, one word a line in id order (default: vocab.txt beside the binary).
+ * Text is read as autoshrink's Swift reader reads the PTB text format (PTBCorpusReader and
+ * Vocabulary.encode in Sources/AutoShrinkData/TextCorpus.swift): lines are split at '\n', words at
+ * ' ', '\t' and '\r'; a line without words is skipped; every line is followed by <eos>; a word not
+ * in the vocabulary is <unk>. Swift compares Characters (grapheme clusters), in which "\r\n" is one
+ * character that is neither '\n' nor '\r': a '\r' directly before '\n' is therefore part of a word
+ * and that '\n' ends no line, here as there. (Not reproduced: a space followed by a combining mark is
+ * one Swift Character and splits nothing there; words are compared byte for byte here, canonically
+ * equivalent in Swift.) A NUL byte is refused, as the Swift reader does.
+ *
+ * --perplexity starts from a zero state, feeds every token but the last and scores the next one:
+ * the Swift engine's evaluation at batch 1 (LMTrainer.evaluate with evaluationBatch 1). --limit keeps
+ * the first N tokens (<eos> included). --predict carries the state across lines: after the words of a
+ * line it prints the K most likely next words with their probabilities, then feeds the line's <eos>.
+ *
+ * --bench times one token: embedding, cell, decoder and the log-softmax normaliser (the work per token
+ * of --perplexity), over a fixed pseudo-random token sequence, in rounds of BENCH_ROUND_RUNS tokens;
+ * the estimate is estimator.h's (lower quartile of the round medians with its 95 % interval), as
+ * the image models' `model --bench`; median_ms, p90_ms and min_ms are over all N tokens. The bench
+ * pins the process to core C (default: the least loaded core; "none": no pinning).
+ * Any problem is one line on stderr and exit status 1 (2 for a usage error).
+ */
+#define _GNU_SOURCE /* sched_setaffinity (estimator.h), getline */
+
+#include "autoshrink_runtime.h"
+#include "estimator.h"
+#include "lm_model.h"
+#include "rnn_kernels.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BENCH_ROUND_RUNS 10
+#define MAX_TOP_K 100
+
+typedef struct options {
+    const char *perplexity; /* --perplexity FILE */
+    const char *predict;    /* --predict's FILE (NULL: stdin) */
+    const char *vocab;      /* --vocab */
+    long top_k;             /* --predict K, 0 = off */
+    long limit;             /* --limit tokens, 0 = all */
+    long bench;             /* --bench runs, 0 = off */
+    int cpu;                /* -1 least loaded, -2 none */
+    int json;
+} options;
+
+static void fail(int status, const char *format, ...)
+{
+    va_list arguments;
+    fflush(stdout);
+    fputs("model: ", stderr);
+    va_start(arguments, format);
+    vfprintf(stderr, format, arguments);
+    va_end(arguments);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+static void usage(void)
+{
+    printf("usage: model --perplexity FILE [--limit N] [--vocab VOCAB] [--json]\n"
+           "       model --predict K [FILE] [--vocab VOCAB] [--json]\n"
+           "       model --bench N [--cpu C|none] [--json]\n"
+           "%s language model %s: vocabulary %d, embed %d, hidden %d\n",
+           lm_precision(), LM_NAME, LM_VOCABULARY, LM_EMBED, LM_HIDDEN);
+}
+
+static long parse_count(const char *text, const char *option)
+{
+    char *end = NULL;
+    long value;
+    if (text == NULL) {
+        fail(2, "%s needs a number", option);
+    }
+    value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || value < 1) {
+        fail(2, "%s needs a positive number, got '%s'", option, text);
+    }
+    return value;
+}
+
+static options parse_options(int argc, char **argv)
+{
+    options o;
+    int i;
+    memset(&o, 0, sizeof o);
+    o.cpu = -1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--perplexity") == 0 || strcmp(a, "--vocab") == 0) {
+            if (next == NULL) {
+                fail(2, "%s needs a file", a);
+            }
+            *(a[2] == 'p' ? &o.perplexity : &o.vocab) = next;
+            i++;
+        } else if (strcmp(a, "--predict") == 0) {
+            o.top_k = parse_count(next, a);
+            if (o.top_k > MAX_TOP_K || o.top_k > LM_VOCABULARY) {
+                fail(2, "--predict shows at most %d words", MAX_TOP_K < LM_VOCABULARY ? MAX_TOP_K : LM_VOCABULARY);
+            }
+            i++;
+        } else if (strcmp(a, "--limit") == 0) {
+            o.limit = parse_count(next, a);
+            i++;
+        } else if (strcmp(a, "--bench") == 0) {
+            o.bench = parse_count(next, a);
+            i++;
+        } else if (strcmp(a, "--cpu") == 0) {
+            char *end = NULL;
+            long cpu = next != NULL ? strtol(next, &end, 10) : -1;
+            if (next != NULL && strcmp(next, "none") == 0) {
+                o.cpu = -2;
+            } else if (next == NULL || end == next || *end != '\0' || cpu < 0 || cpu > 100000) {
+                fail(2, "--cpu needs a core number or 'none', got '%s'", next ? next : "");
+            } else {
+                o.cpu = (int)cpu;
+            }
+            i++;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            exit(0);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fail(2, "unknown option '%s' (see --help)", a);
+        } else if (o.top_k > 0 && o.predict == NULL) {
+            o.predict = a;
+        } else {
+            fail(2, "unexpected argument '%s' (see --help)", a);
+        }
+    }
+    if ((o.perplexity != NULL) + (o.top_k > 0) + (o.bench > 0) != 1) {
+        usage();
+        exit(2);
+    }
+    if (o.limit > 0 && o.perplexity == NULL) {
+        fail(2, "--limit needs --perplexity");
+    }
+    return o;
+}
+
+/* ---- vocabulary ---------------------------------------------------------------------------------- */
+
+typedef struct vocabulary {
+    char **words;     /* [LM_VOCABULARY] */
+    int *slots;       /* open addressing: word id + 1, 0 = empty */
+    size_t mask;      /* slots - 1 */
+} vocabulary;
+
+static uint64_t fnv1a(const char *text, size_t length)
+{
+    uint64_t hash = UINT64_C(0xcbf29ce484222325);
+    size_t i;
+    for (i = 0; i < length; i++) {
+        hash = (hash ^ (unsigned char)text[i]) * UINT64_C(0x100000001b3);
+    }
+    return hash;
+}
+
+static int vocabulary_find(const vocabulary *v, const char *word, size_t length)
+{
+    size_t slot = (size_t)fnv1a(word, length) & v->mask;
+    while (v->slots[slot] != 0) {
+        const char *candidate = v->words[v->slots[slot] - 1];
+        if (strlen(candidate) == length && memcmp(candidate, word, length) == 0) {
+            return v->slots[slot] - 1;
+        }
+        slot = (slot + 1) & v->mask;
+    }
+    return -1;
+}
+
+/* vocab.txt beside the binary (argv[0]'s directory), malloc'd. */
+static char *default_vocab_path(const char *program)
+{
+    const char *slash = strrchr(program, '/');
+    const size_t prefix = slash ? (size_t)(slash - program) + 1 : 0;
+    char *path = (char *)malloc(prefix + sizeof "vocab.txt");
+    if (path == NULL) {
+        fail(1, "out of memory");
+    }
+    memcpy(path, program, prefix);
+    strcpy(path + prefix, "vocab.txt");
+    return path;
+}
+
+static void load_vocabulary(vocabulary *v, const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    char *line = NULL;
+    size_t capacity = 0, slots = 1;
+    ssize_t length;
+    int count = 0;
+    if (file == NULL) {
+        fail(1, "%s: cannot open the vocabulary (give --vocab FILE)", path);
+    }
+    while (slots < 2 * (size_t)LM_VOCABULARY) {
+        slots *= 2;
+    }
+    v->words = (char **)calloc((size_t)LM_VOCABULARY, sizeof *v->words);
+    v->slots = (int *)calloc(slots, sizeof *v->slots);
+    v->mask = slots - 1;
+    if (v->words == NULL || v->slots == NULL) {
+        fail(1, "out of memory for the vocabulary");
+    }
+    while ((length = getline(&line, &capacity, file)) != -1) {
+        size_t slot;
+        if (length > 0 && line[length - 1] == '\n') {
+            line[--length] = '\0';
+        }
+        if (count >= LM_VOCABULARY) {
+            fail(1, "%s: more than the model's %d words", path, LM_VOCABULARY);
+        }
+        if (length == 0 || strpbrk(line, " \t\r") != NULL || memchr(line, '\0', (size_t)length) != NULL) {
+            fail(1, "%s: line %d is empty or holds whitespace (one word a line)", path, count + 1);
+        }
+        if (vocabulary_find(v, line, (size_t)length) >= 0) {
+            fail(1, "%s: '%s' is listed twice", path, line);
+        }
+        v->words[count] = strdup(line);
+        if (v->words[count] == NULL) {
+            fail(1, "out of memory for the vocabulary");
+        }
+        slot = (size_t)fnv1a(line, (size_t)length) & v->mask;
+        while (v->slots[slot] != 0) {
+            slot = (slot + 1) & v->mask;
+        }
+        v->slots[slot] = count + 1;
+        count++;
+    }
+    free(line);
+    fclose(file);
+    if (count != LM_VOCABULARY) {
+        fail(1, "%s: %d words, the model has %d", path, count, LM_VOCABULARY);
+    }
+    if (strcmp(v->words[LM_UNK_ID], "<unk>") != 0 || strcmp(v->words[LM_EOS_ID], "<eos>") != 0) {
+        fail(1, "%s: not this model's vocabulary (<unk> must be word %d, <eos> word %d)", path, LM_UNK_ID, LM_EOS_ID);
+    }
+}
+
+/* ---- text -------------------------------------------------------------------------------------- */
+
+/* One logical line at a time (see the top: a '\n' after '\r' ends no line). */
+typedef struct line_reader {
+    FILE *file;
+    const char *name;
+    char *piece;      /* getline buffer */
+    size_t piece_capacity;
+    char *text;       /* the logical line */
+    size_t length, capacity;
+} line_reader;
+
+/* Reads the next logical line into r->text (without its '\n'); returns 0 at the end of the input. */
+static int read_line(line_reader *r)
+{
+    ssize_t got;
+    int any = 0;
+    r->length = 0;
+    while ((got = getline(&r->piece, &r->piece_capacity, r->file)) != -1) {
+        const int newline = got > 0 && r->piece[got - 1] == '\n';
+        any = 1;
+        if (memchr(r->piece, '\0', (size_t)got) != NULL) {
+            fail(1, "%s: binary data (NUL byte), not a text file", r->name);
+        }
+        if (r->length + (size_t)got + 1 > r->capacity) {
+            r->capacity = 2 * (r->length + (size_t)got + 1);
+            r->text = (char *)realloc(r->text, r->capacity);
+            if (r->text == NULL) {
+                fail(1, "out of memory reading %s", r->name);
+            }
+        }
+        memcpy(r->text + r->length, r->piece, (size_t)got);
+        r->length += (size_t)got;
+        if (!newline) {
+            break; /* end of input */
+        }
+        if (got >= 2 && r->piece[got - 2] == '\r') {
+            continue; /* "\r\n" is one character in Swift: no line end */
+        }
+        r->length--; /* drop the '\n' */
+        break;
+    }
+    if (r->text != NULL) {
+        r->text[r->length] = '\0';
+    }
+    return any;
+}
+
+/* Word separators of the Swift reader: ' ', '\t', and '\r' unless a '\n' follows. */
+static int is_separator(const char *text, size_t i, size_t length)
+{
+    const char c = text[i];
+    return c == ' ' || c == '\t' || (c == '\r' && !(i + 1 < length && text[i + 1] == '\n'));
+}
+
+/* Token ids of one line's words (no <eos>) into *tokens (grown as needed); returns the count. */
+static size_t line_tokens(const vocabulary *v, const line_reader *r, int **tokens, size_t *capacity, long *unknown)
+{
+    size_t i = 0, count = 0;
+    while (i < r->length) {
+        size_t start;
+        int id;
+        while (i < r->length && is_separator(r->text, i, r->length)) {
+            i++;
+        }
+        if (i >= r->length) {
+            break;
+        }
+        start = i;
+        while (i < r->length && !is_separator(r->text, i, r->length)) {
+            i++;
+        }
+        id = vocabulary_find(v, r->text + start, i - start);
+        if (id < 0) {
+            id = LM_UNK_ID;
+            (*unknown)++;
+        }
+        if (count == *capacity) {
+            *capacity = *capacity ? 2 * *capacity : 64;
+            *tokens = (int *)realloc(*tokens, *capacity * sizeof **tokens);
+            if (*tokens == NULL) {
+                fail(1, "out of memory reading %s", r->name);
+            }
+        }
+        (*tokens)[count++] = id;
+    }
+    return count;
+}
+
+static void open_reader(line_reader *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->name = path ? path : "standard input";
+    r->file = path ? fopen(path, "rb") : stdin;
+    if (r->file == NULL) {
+        fail(1, "%s: cannot open", path);
+    }
+}
+
+static void close_reader(line_reader *r)
+{
+    if (r->file != stdin) {
+        fclose(r->file);
+    }
+    free(r->piece);
+    free(r->text);
+}
+
+/* Peak resident set size from /proc/self/status (VmHWM) in KiB, or -1 where unavailable. */
+static long peak_rss_kib(void)
+{
+    char line[256];
+    long value = -1;
+    FILE *file = fopen("/proc/self/status", "r");
+    if (file == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof line, file) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            value = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(file);
+    return value;
+}
+
+/* ---- perplexity -------------------------------------------------------------------------------- */
+
+typedef struct scorer {
+    int have_previous, previous;
+    long tokens, predicted, correct;
+    double loss; /* summed nats */
+} scorer;
+
+/* Feeds the previous token and scores `token` as its successor (the first token is only fed later). */
+static void score_token(scorer *s, int token)
+{
+    if (s->have_previous) {
+        const float *logits;
+        float row_loss;
+        int best;
+        lm_step(s->previous);
+        logits = lm_logits();
+        row_loss = rnn_log_sum_exp(logits, LM_VOCABULARY) - logits[token];
+        rnn_top_k(logits, LM_VOCABULARY, 1, &best);
+        s->loss += (double)row_loss;
+        s->correct += best == token;
+        s->predicted++;
+    }
+    s->previous = token;
+    s->have_previous = 1;
+    s->tokens++;
+}
+
+static void run_perplexity(const options *o, const vocabulary *v)
+{
+    line_reader reader;
+    scorer s;
+    int *tokens = NULL;
+    size_t capacity = 0;
+    long unknown = 0, lines = 0, empty = 0;
+    double perplexity, loss;
+    memset(&s, 0, sizeof s);
+    open_reader(&reader, o->perplexity);
+    lm_reset();
+    while ((o->limit == 0 || s.tokens < o->limit) && read_line(&reader)) {
+        const size_t count = line_tokens(v, &reader, &tokens, &capacity, &unknown);
+        size_t i;
+        if (count == 0) {
+            empty++;
+            continue;
+        }
+        lines++;
+        for (i = 0; i < count && (o->limit == 0 || s.tokens < o->limit); i++) {
+            score_token(&s, tokens[i]);
+        }
+        if (o->limit == 0 || s.tokens < o->limit) {
+            score_token(&s, LM_EOS_ID);
+        }
+    }
+    close_reader(&reader);
+    free(tokens);
+    if (s.predicted == 0) {
+        fail(1, "%s: fewer than two tokens, nothing to score", o->perplexity);
+    }
+    loss = s.loss / (double)s.predicted;
+    perplexity = exp(loss);
+    printf("perplexity %.4f  loss %.6f  next-word accuracy %.4f  (%ld tokens scored of %ld, %ld lines, %ld words not in the "
+           "vocabulary; %s %s)\n",
+           perplexity, loss, (double)s.correct / (double)s.predicted, s.predicted, s.tokens, lines, unknown, LM_NAME,
+           lm_precision());
+    if (o->json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"tokens\":%ld,\"scored\":%ld,\"lines\":%ld,\"empty_lines\":%ld,"
+               "\"unknown_words\":%ld,\"loss\":%.9f,\"perplexity\":%.9f,\"accuracy\":%.6f,\"weight_bytes\":%lu,"
+               "\"peak_rss_kib\":%ld}\n",
+               LM_NAME, lm_precision(), s.tokens, s.predicted, lines, empty, unknown, loss, perplexity,
+               (double)s.correct / (double)s.predicted, (unsigned long)lm_weight_bytes(), peak_rss_kib());
+    }
+}
+
+/* ---- predictions ------------------------------------------------------------------------------- */
+
+static void run_predict(const options *o, const vocabulary *v)
+{
+    line_reader reader;
+    int *tokens = NULL, ids[MAX_TOP_K];
+    static float probabilities[LM_VOCABULARY]; /* static: a large vocabulary does not fit a small stack */
+    size_t capacity = 0;
+    long unknown = 0, lines = 0;
+    open_reader(&reader, o->predict);
+    lm_reset();
+    while (read_line(&reader)) {
+        const size_t count = line_tokens(v, &reader, &tokens, &capacity, &unknown);
+        size_t i;
+        int k;
+        if (count == 0) {
+            continue;
+        }
+        for (i = 0; i < count; i++) {
+            lm_step(tokens[i]);
+        }
+        rnn_softmax(probabilities, lm_logits(), LM_VOCABULARY);
+        rnn_top_k(probabilities, LM_VOCABULARY, (int)o->top_k, ids);
+        if (o->json) {
+            printf("{\"line\":%ld,\"next\":[", lines + 1);
+            for (k = 0; k < o->top_k; k++) {
+                printf("%s{\"word\":\"%s\",\"p\":%.6f}", k ? "," : "", v->words[ids[k]], probabilities[ids[k]]);
+            }
+            printf("]}\n");
+        } else {
+            printf("%ld:", lines + 1);
+            for (k = 0; k < o->top_k; k++) {
+                printf(" %s %.4f", v->words[ids[k]], probabilities[ids[k]]);
+            }
+            putchar('\n');
+        }
+        fflush(stdout);
+        lm_step(LM_EOS_ID);
+        lines++;
+    }
+    close_reader(&reader);
+    free(tokens);
+    if (!o->json) {
+        printf("# %ld lines, %ld words not in the vocabulary (%s %s)\n", lines, unknown, LM_NAME, lm_precision());
+    }
+}
+
+/* ---- bench ------------------------------------------------------------------------------------- */
+
+static int compare_doubles(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static double *allocate_times(long count)
+{
+    double *times = (double *)malloc((size_t)count * sizeof(double));
+    if (times == NULL) {
+        fail(1, "out of memory for %ld timings", count);
+    }
+    return times;
+}
+
+/* The next token of the bench's fixed sequence (a 64-bit LCG). */
+static int next_token(uint64_t *state)
+{
+    *state = *state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    return (int)((*state >> 33) % (uint64_t)LM_VOCABULARY);
+}
+
+static void bench(long runs, int json, int cpu)
+{
+    double *times = allocate_times(runs), *ordered = allocate_times(runs), median, p90;
+    const long warmup = runs / 10 + 10;
+    const long round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
+    const long rounds = (runs + round_runs - 1) / round_runs;
+    double *medians = allocate_times(rounds);
+    volatile float sink = 0.0f;
+    uint64_t state = 1;
+    as_estimate estimate;
+    long run, round, rank;
+    char cpu_text[16];
+    lm_reset();
+    for (run = 0; run < warmup; run++) {
+        lm_step(next_token(&state));
+        sink += rnn_log_sum_exp(lm_logits(), LM_VOCABULARY);
+    }
+    for (run = 0; run < runs; run++) {
+        const int token = next_token(&state);
+        const uint64_t start = as_time_ns();
+        lm_step(token);
+        sink += rnn_log_sum_exp(lm_logits(), LM_VOCABULARY);
+        times[run] = (double)(as_time_ns() - start) * 1e-6;
+    }
+    (void)sink;
+    memcpy(ordered, times, (size_t)runs * sizeof *times);
+    for (round = 0; round < rounds; round++) {
+        const long first = round * round_runs;
+        const long count = first + round_runs <= runs ? round_runs : runs - first;
+        medians[round] = as_est_median(ordered + first, (int)count);
+    }
+    estimate = as_est_from_round_medians(medians, (int)rounds);
+    qsort(times, (size_t)runs, sizeof *times, compare_doubles);
+    median = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    rank = (long)(0.9 * (double)runs + 0.999999);
+    p90 = times[(rank < 1 ? 1 : rank) - 1];
+    if (cpu >= 0) {
+        snprintf(cpu_text, sizeof cpu_text, "%d", cpu);
+    } else {
+        strcpy(cpu_text, json ? "null" : "none");
+    }
+    if (json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
+               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
+               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"weight_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
+               LM_NAME, lm_precision(), runs, median, p90, times[0], estimate.value, estimate.low, estimate.high, rounds,
+               round_runs, cpu_text, as_runtime_simd_path(), (unsigned long)lm_weight_bytes(), peak_rss_kib());
+    } else {
+        printf("%s %s per token: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld "
+               "tokens), median %.4f ms, p90 %.4f ms, min %.4f ms over %ld tokens (1 thread, cpu %s, %s)\n",
+               LM_NAME, lm_precision(), estimate.value, estimate.low, estimate.high, rounds, round_runs, median, p90,
+               times[0], runs, cpu_text, as_runtime_simd_path());
+    }
+    free(medians);
+    free(ordered);
+    free(times);
+}
+
+int main(int argc, char **argv)
+{
+    const options o = parse_options(argc, argv);
+    vocabulary v;
+    char *vocab_path;
+    if (o.bench > 0) {
+        const int cpu = o.cpu == -2 ? -1 : as_est_pin(o.cpu);
+        bench(o.bench, o.json, cpu);
+        return 0;
+    }
+    vocab_path = o.vocab ? NULL : default_vocab_path(argv[0]);
+    load_vocabulary(&v, o.vocab ? o.vocab : vocab_path);
+    if (o.perplexity != NULL) {
+        run_perplexity(&o, &v);
+    } else {
+        run_predict(&o, &v);
+    }
+    free(vocab_path);
+    return 0;
+}

@@ -147,8 +147,8 @@ public enum LMExporter {
     static func vocabularyText(_ vocabulary: Vocabulary) -> String { vocabulary.words.joined(separator: "\n") + "\n" }
 
     /// Token ids as text the binaries read exactly back: the words of a sentence separated by spaces,
-    /// a line end for every `<eos>` (a last sentence without `<eos>` ends the file without one... and
-    /// gets one when read, so callers pass streams that end with `<eos>`, as every corpus split does).
+    /// a line end for every `<eos>`. A stream cut inside a sentence (a prefix) ends in a line without
+    /// its line end, which the reader follows with `<eos>`: `--limit` with the stream's length drops it.
     public static func text(of tokens: [Int32], vocabulary: Vocabulary) -> String {
         var text = ""
         var first = true
@@ -244,7 +244,7 @@ public enum LMExporter {
             if let textPath, let tokens {
                 progress("running the \(precision.rawValue) binary on \(tokens.count) test tokens (\(device.name))")
                 let summary = try ModelRun.runJSON(PerplexitySummary.self, runner: runner, binary: binary,
-                                                   arguments: ["--perplexity", textPath, "--vocab", vocabularyPath, "--json"],
+                                                   arguments: ["--perplexity", textPath, "--limit", String(tokens.count), "--vocab", vocabularyPath, "--json"],
                                                    timeout: options.runTimeout)
                 guard summary.tokens == tokens.count else {
                     throw ExportError("device \(device.name): the \(precision.rawValue) binary read \(summary.tokens) tokens of the \(tokens.count) written")

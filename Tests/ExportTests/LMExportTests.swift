@@ -206,6 +206,9 @@ struct LMExportTests {
         #expect(loaded.testPerplexity == m.testPerplexity && loaded.cell == checkpoint.cell)
         #expect((loaded.latencyFloat?.medianMilliseconds ?? 0) > 0 && (loaded.latencyInt8?.medianMilliseconds ?? 0) > 0)
         #expect(loaded.testTokens == corpus.test.count && loaded.testTokensTotal == corpus.test.count)
+        // Per-operator medians: embedding, node 0 and the 3 live nodes, leaf mean, decoder, log-softmax.
+        #expect(loaded.operators?.map(\.op) == ["embedding", "node 0 (tanh)", "node 1 (relu)", "node 2 (sigmoid)", "node 3 (identity)",
+                                                 "h = mean of leaves", "decoder", "log-softmax"])
         #expect(FileManager.default.fileExists(atPath: "\(out)/vocab.txt") && FileManager.default.fileExists(atPath: "\(out)/model-int8"))
     }
 

@@ -82,7 +82,8 @@ struct Int8Weights {
 
 /// Writes the C of one exported language model (docs/shrinkrnn.md, "Deploy"): `lm_model.h` (sizes and the
 /// API the harness Sources/CHarness/lm/lm_main.c calls) and one model file per precision with the weights
-/// as const arrays and `lm_step`, the cell's DAG unrolled into straight-line kernel calls:
+/// as const arrays and `lm_step`, the cell's DAG unrolled into straight-line kernel calls (one static function per
+/// operator, called in order; the harness's `--bench-ops` times them one by one through a table):
 ///
 ///     x = E[token]
 ///     node 0:  pre = x W0x + h W0h;  s_0 = h + sigmoid(pre[:H]) * (act_0(pre[H:]) - h)
@@ -141,6 +142,11 @@ struct LMCModelGenerator {
         void lm_step(int token);
         /* [LM_VOCABULARY] logits of the token after the last one fed (softmax gives the probabilities). */
         const float *lm_logits(void);
+        /* The operators lm_step runs in order (embedding, cell nodes, leaf mean, decoder), for the
+         * per-operator bench: lm_run_op(0 ... count - 1, token) in order is one lm_step(token). */
+        int lm_op_count(void);
+        const char *lm_op_name(int op);
+        void lm_run_op(int op, int token);
 
         #endif /* LM_MODEL_H */
 
@@ -230,35 +236,78 @@ struct LMCModelGenerator {
         }
 
         """)
-        out.line("void lm_step(int token)")
-        out.line("{")
-        out.line("    /* embedding */")
-        out.statement(int8 ? "rnn_embed_s8(x, embedding_q, embedding_scale, token, D);" : "rnn_embed_f32(x, embedding, token, D);")
-        out.line("    /* node 0 (\(weights.cell.activations[0].rawValue)): [c, g] = x W0x + h W0h, s0 = h + sigmoid(c) * (act(g) - h) */")
+        // One static function per operator (embedding, each node, the leaf mean, the decoder), called in
+        // straight line by lm_step and through a table by the harness's per-operator bench.
+        var operators: [(function: String, name: String)] = []
+        func begin(_ function: String, _ name: String, _ comment: String) {
+            operators.append((function, name))
+            out.line("/* \(comment) */")
+            out.line("static void \(function)(void)")
+            out.line("{")
+        }
+        func end() { out.line("}"); out.line() }
+        out.line("static int token_in; /* the token lm_step feeds */")
+        out.line()
+        begin("op_embedding", "embedding", "x = E[token]")
+        out.statement(int8 ? "rnn_embed_s8(x, embedding_q, embedding_scale, token_in, D);" : "rnn_embed_f32(x, embedding, token_in, D);")
+        end()
+        begin("op_node0", "node 0 (\(weights.cell.activations[0].rawValue))",
+              "node 0 (\(weights.cell.activations[0].rawValue)): [c, g] = x W0x + h W0h, s0 = h + sigmoid(c) * (act(g) - h)")
         out.statement(vecmat("pre", "x", "w0x", k: "D", accumulate: false))
         out.statement(vecmat("pre", "h", "w0h", k: "H", accumulate: true))
         writeActivation(&out, node: 0, input: "h")
+        end()
         for node in schedule.nodes {
             let predecessors = schedule.predecessors[node]!
+            let activation = weights.cell.activations[node].rawValue
             let input: String
             if predecessors.count > 1 {
                 input = "u\(node)"
-                out.line("    /* node \(node) (\(weights.cell.activations[node].rawValue)) <- mean of nodes \(predecessors.map(String.init).joined(separator: ", ")) */")
+                begin("op_node\(node)", "node \(node) (\(activation))", "node \(node) (\(activation)) <- mean of nodes \(predecessors.map(String.init).joined(separator: ", "))")
                 out.statement("rnn_mean(u\(node), (const float *const[]){\(predecessors.map { "s\($0)" }.joined(separator: ", "))}, \(predecessors.count), H);")
             } else {
                 input = "s\(predecessors[0])"
-                out.line("    /* node \(node) (\(weights.cell.activations[node].rawValue)) <- node \(predecessors[0]) */")
+                begin("op_node\(node)", "node \(node) (\(activation))", "node \(node) (\(activation)) <- node \(predecessors[0])")
             }
             out.statement(vecmat("pre", input, "w\(node)", k: "H", accumulate: false))
             writeActivation(&out, node: node, input: input)
+            end()
         }
-        out.line("    /* h_t = mean of the leaves (\(schedule.leaves.map { "node \($0)" }.joined(separator: ", "))) */")
+        begin("op_output", "h = mean of leaves", "h_t = mean of the leaves (\(schedule.leaves.map { "node \($0)" }.joined(separator: ", ")))")
         out.statement("rnn_mean(h, (const float *const[]){\(schedule.leaves.map { "s\($0)" }.joined(separator: ", "))}, \(schedule.leaves.count), H);")
-        out.line("    /* decoder: logits = \(weights.shape.tied ? "E" : "Wd") h + bias */")
+        end()
         let decoder = weights.shape.tied ? "embedding" : "decoder"
+        begin("op_decoder", "decoder", "decoder: logits = \(weights.shape.tied ? "E" : "Wd") h + bias")
         out.statement(int8 ? "rnn_rowdot_s8(logits, h, \(decoder)_q, \(decoder)_scale, decoder_bias, V, H);"
                            : "rnn_rowdot_f32(logits, h, \(decoder), decoder_bias, V, H);")
+        end()
+        out.line("void lm_step(int token)")
+        out.line("{")
+        out.line("    token_in = token;")
+        for op in operators { out.line("    \(op.function)();") }
         out.line("}")
+        out.line()
+        out.line("#define OP_COUNT \(operators.count)")
+        out.line("static void (*const op_functions[OP_COUNT])(void) = {\(operators.map(\.function).joined(separator: ", "))};")
+        out.line("static const char *const op_names[OP_COUNT] = {\(operators.map { "\"\($0.name)\"" }.joined(separator: ", "))};")
+        out.line("""
+
+        int lm_op_count(void)
+        {
+            return OP_COUNT;
+        }
+
+        const char *lm_op_name(int op)
+        {
+            return op_names[op];
+        }
+
+        void lm_run_op(int op, int token)
+        {
+            token_in = token;
+            op_functions[op]();
+        }
+        """)
         return out.text
     }
 

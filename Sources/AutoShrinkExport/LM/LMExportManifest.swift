@@ -71,13 +71,22 @@ public struct LMExportManifest: VersionedDocument, JSONSummary, Sendable {
     public var latencyMedianMilliseconds: Double?
     public var latencyFloat: LatencyMeasurement?
     public var latencyInt8: LatencyMeasurement?
+    /// Median time of each operator of one token in the main binary (`model --bench-ops`): embedding,
+    /// every cell node, the leaf mean, the decoder, the log-softmax normaliser.
+    public var operators: [OperatorTime]?
     public var int8Scheme: String = LMExportManifest.int8Scheme
     public var seconds: Double
+
+    public struct OperatorTime: Codable, Sendable, Hashable {
+        public var op: String
+        public var medianMilliseconds: Double
+        enum CodingKeys: String, CodingKey { case op, medianMilliseconds = "median_ms" }
+    }
 
     public typealias Keys = CodingKeys
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case format, version, model, cell, vocabulary, embed, hidden, tied, parameters, device, precision, binary, binaries
-        case corpus, latency, seconds
+        case corpus, latency, seconds, operators
         case exporterVersion = "exporter_version", autoshrinkVersion = "autoshrink_version", cellHash = "cell_hash"
         case macsPerToken = "macs_per_token", runtimeHash = "runtime_hash", vocabularyFile = "vocabulary_file"
         case testTokens = "test_tokens", testTokensTotal = "test_tokens_total", testPerplexity = "test_perplexity"

@@ -112,7 +112,7 @@ public enum LMExporter {
             weightBytes: generators[primary]!.weightBytes, weightBytesFloat: generators[.float32]!.weightBytes,
             weightBytesInt8: generators[.int8]!.weightBytes, latency: measured.latency[primary],
             latencyMedianMilliseconds: measured.latency[primary]?.medianMilliseconds, latencyFloat: measured.latency[.float32],
-            latencyInt8: measured.latency[.int8], seconds: Date().timeIntervalSince(start))
+            latencyInt8: measured.latency[.int8], operators: measured.operators, seconds: Date().timeIntervalSince(start))
         try staging.run { try AtomicFile.write(try manifest.jsonData(pretty: true) + Data("\n".utf8), to: "\(staging.path)/export.json") }
         var codeSizes: [ModelPrecision: ProjectBuilder.CodeSize] = [:]
         for precision in ModelPrecision.allCases { codeSizes[precision] = build.codeSizes[files[precision]!.source] }
@@ -207,7 +207,13 @@ public enum LMExporter {
         var accuracy: [ModelPrecision: Double] = [:]
         var peakResidentKiB: [ModelPrecision: Int] = [:]
         var latency: [ModelPrecision: LatencyMeasurement] = [:]
+        var operators: [LMExportManifest.OperatorTime]?
         var tokens: Int?
+    }
+
+    /// `model --bench-ops N --json`'s summary line.
+    struct OperatorSummary: Decodable {
+        var ops: [LMExportManifest.OperatorTime]
     }
 
     /// `model --perplexity FILE --json`'s summary line.
@@ -255,6 +261,11 @@ public enum LMExporter {
             }
             progress("timing the \(precision.rawValue) binary (\(options.benchRuns) tokens)")
             measured.latency[precision] = try ModelRun.bench(runner: runner, binary: binary, runs: options.benchRuns, timeout: options.runTimeout)
+            if precision == options.precision {
+                progress("timing each operator of the \(precision.rawValue) binary (\(options.benchRuns) tokens)")
+                measured.operators = try ModelRun.runJSON(OperatorSummary.self, runner: runner, binary: binary,
+                                                          arguments: ["--bench-ops", String(options.benchRuns), "--json"], timeout: options.runTimeout).ops
+            }
         }
         return measured
     }

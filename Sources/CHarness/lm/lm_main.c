@@ -5,6 +5,7 @@
  *   model --perplexity FILE [--limit N] [--vocab VOCAB] [--json]   perplexity of a text file
  *   model --predict K [FILE] [--vocab VOCAB] [--json]              top-K next words after every line
  *   model --bench N [--cpu C|none] [--json]                        latency of one token
+ *   model --bench-ops N [--cpu C|none] [--json]                    median of every operator of a token
  *
  * VOCAB is the model's vocabulary, one word a line in id order (default: vocab.txt beside the binary).
  * Text is read as autoshrink's Swift reader reads the PTB text format (PTBCorpusReader and
@@ -25,7 +26,9 @@
  * of --perplexity), over a fixed pseudo-random token sequence, in rounds of BENCH_ROUND_RUNS tokens;
  * the estimate is estimator.h's (lower quartile of the round medians with its 95 % interval), as
  * the image models' `model --bench`; median_ms, p90_ms and min_ms are over all N tokens. The bench
- * pins the process to core C (default: the least loaded core; "none": no pinning).
+ * pins the process to core C (default: the least loaded core; "none": no pinning). --bench-ops times
+ * every operator of lm_step (embedding, each cell node, the leaf mean, the decoder: lm_run_op) and the
+ * log-softmax normaliser one by one over N tokens and prints each one's median.
  * Any problem is one line on stderr and exit status 1 (2 for a usage error).
  */
 #define _GNU_SOURCE /* sched_setaffinity (estimator.h), getline */
@@ -52,6 +55,7 @@ typedef struct options {
     long top_k;             /* --predict K, 0 = off */
     long limit;             /* --limit tokens, 0 = all */
     long bench;             /* --bench runs, 0 = off */
+    long bench_ops;         /* --bench-ops runs, 0 = off */
     int cpu;                /* -1 least loaded, -2 none */
     int json;
 } options;
@@ -73,6 +77,7 @@ static void usage(void)
     printf("usage: model --perplexity FILE [--limit N] [--vocab VOCAB] [--json]\n"
            "       model --predict K [FILE] [--vocab VOCAB] [--json]\n"
            "       model --bench N [--cpu C|none] [--json]\n"
+           "       model --bench-ops N [--cpu C|none] [--json]\n"
            "%s language model %s: vocabulary %d, embed %d, hidden %d\n",
            lm_precision(), LM_NAME, LM_VOCABULARY, LM_EMBED, LM_HIDDEN);
 }
@@ -118,6 +123,9 @@ static options parse_options(int argc, char **argv)
         } else if (strcmp(a, "--bench") == 0) {
             o.bench = parse_count(next, a);
             i++;
+        } else if (strcmp(a, "--bench-ops") == 0) {
+            o.bench_ops = parse_count(next, a);
+            i++;
         } else if (strcmp(a, "--cpu") == 0) {
             char *end = NULL;
             long cpu = next != NULL ? strtol(next, &end, 10) : -1;
@@ -142,7 +150,7 @@ static options parse_options(int argc, char **argv)
             fail(2, "unexpected argument '%s' (see --help)", a);
         }
     }
-    if ((o.perplexity != NULL) + (o.top_k > 0) + (o.bench > 0) != 1) {
+    if ((o.perplexity != NULL) + (o.top_k > 0) + (o.bench > 0 || o.bench_ops > 0) != 1) {
         usage();
         exit(2);
     }
@@ -581,14 +589,79 @@ static void bench(long runs, int json, int cpu)
     free(times);
 }
 
+/* Median time of every operator of a token (lm_run_op in lm_step's order) and of the normaliser. */
+static void bench_ops(long runs, int json, int cpu)
+{
+    const int ops = lm_op_count() + 1; /* the last one: rnn_log_sum_exp over the logits */
+    double *times = allocate_times(runs * (long)ops), *medians = allocate_times(ops), total = 0.0;
+    const long warmup = runs / 10 + 10;
+    volatile float sink = 0.0f;
+    uint64_t state = 2;
+    long run;
+    int op;
+    lm_reset();
+    for (run = 0; run < warmup; run++) {
+        lm_step(next_token(&state));
+    }
+    for (run = 0; run < runs; run++) {
+        const int token = next_token(&state);
+        uint64_t start;
+        for (op = 0; op < ops - 1; op++) {
+            start = as_time_ns();
+            lm_run_op(op, token);
+            times[(long)op * runs + run] = (double)(as_time_ns() - start) * 1e-6;
+        }
+        start = as_time_ns();
+        sink += rnn_log_sum_exp(lm_logits(), LM_VOCABULARY);
+        times[(long)(ops - 1) * runs + run] = (double)(as_time_ns() - start) * 1e-6;
+    }
+    (void)sink;
+    for (op = 0; op < ops; op++) {
+        double *t = times + (long)op * runs;
+        qsort(t, (size_t)runs, sizeof *t, compare_doubles);
+        medians[op] = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+        total += medians[op];
+    }
+    if (json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"simd\":\"%s\",\"cpu\":", LM_NAME, lm_precision(), runs,
+               as_runtime_simd_path());
+        if (cpu >= 0) {
+            printf("%d", cpu);
+        } else {
+            printf("null");
+        }
+        printf(",\"sum_of_medians_ms\":%.6f,\"ops\":[", total);
+        for (op = 0; op < ops; op++) {
+            printf("%s{\"op\":\"%s\",\"median_ms\":%.6f}", op ? "," : "", op < ops - 1 ? lm_op_name(op) : "log-softmax",
+                   medians[op]);
+        }
+        printf("]}\n");
+    } else {
+        printf("%s %s per operator of one token, median over %ld tokens (%s):\n", LM_NAME, lm_precision(), runs,
+               as_runtime_simd_path());
+        for (op = 0; op < ops; op++) {
+            printf("  %-28s %9.4f ms  %5.1f %%\n", op < ops - 1 ? lm_op_name(op) : "log-softmax", medians[op],
+                   total > 0 ? 100.0 * medians[op] / total : 0.0);
+        }
+        printf("  %-28s %9.4f ms\n", "sum of medians", total);
+    }
+    free(medians);
+    free(times);
+}
+
 int main(int argc, char **argv)
 {
     const options o = parse_options(argc, argv);
     vocabulary v;
     char *vocab_path;
-    if (o.bench > 0) {
+    if (o.bench > 0 || o.bench_ops > 0) {
         const int cpu = o.cpu == -2 ? -1 : as_est_pin(o.cpu);
-        bench(o.bench, o.json, cpu);
+        if (o.bench > 0) {
+            bench(o.bench, o.json, cpu);
+        }
+        if (o.bench_ops > 0) {
+            bench_ops(o.bench_ops, o.json, cpu);
+        }
         return 0;
     }
     vocab_path = o.vocab ? NULL : default_vocab_path(argv[0]);

@@ -85,7 +85,7 @@ struct LMExportTests {
     func kernelsMatchPlainLoops() {
         var generator = SplitMix64(seed: 11)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &generator) } }
-        for (k, n) in [(1, 1), (5, 7), (13, 70), (40, 130)] {
+        for (k, n) in [(1, 1), (5, 7), (13, 70), (40, 130), (300, 5)] {
             let x = random(k), w = random(k * n), start = random(n)
             var y = start
             rnn_vecmat_f32(&y, x, w, Int32(k), Int32(n), 1)

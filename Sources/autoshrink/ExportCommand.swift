@@ -22,6 +22,10 @@ struct ExportCommand: ParsableCommand {
         (under qemu for qemu devices, over SSH for SSH devices). An existing directory is replaced only when \
         the whole export succeeded, and only when it is empty or an earlier export (--force overrides; the \
         current directory and folders holding an input are never replaced).
+        A language-model checkpoint (train --task lm) gives deploy/lm-HASH8/: a C program that reads text, \
+        prints next-word predictions (--predict K) or perplexity (--perplexity FILE) and times a token \
+        (--bench N), float32 (model) and int8 weights (model-int8, or the main one with --int8), both run \
+        on the test split (--test-tokens N: a prefix) and compared with the Swift engine (docs/shrinkrnn.md).
         """)
 
     @Argument(help: "Checkpoint file (model.ckpt).") var checkpoint: String

@@ -5,13 +5,75 @@
  * dot products keep RNN_LANES separate partial sums (each lane its own accumulator, so the order of
  * every addition is fixed by the source and the same on every machine).
  *
- * Transcendentals are libm's expf / tanhf / logf, the functions the Swift engine calls
- * (Foundation.exp, tanh and log on Float), so activations match it bit for bit on the same libm.
+ * Like every runtime file, libc only (no libm: the kernels are linked into binaries that may not link
+ * it, and CrossArchitectureTests checks the symbols): exp, tanh and log are the Cephes single-precision
+ * approximations below (relative error below 2e-7 over the ranges used), so activations differ from the
+ * Swift engine's libm values by a few units in the last place; the exported perplexity agrees with
+ * the Swift engine's to about 1e-6 (tests: LMExportTests).
  */
 #include "rnn_kernels.h"
 
-#include <math.h>
 #include <stddef.h>
+#include <string.h>
+
+/* exp(x) for x in [-87, 88] (clamped there): x = n ln2 + r, |r| <= ln2 / 2, a degree-7 polynomial in r
+ * (Cephes expf), times 2^n built in the exponent bits. */
+static float rnn_exp(float x)
+{
+    float n, r, p, scale;
+    int32_t bits;
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    n = (float)(int32_t)(x * 1.44269504088896341f + (x >= 0.0f ? 0.5f : -0.5f));
+    r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    bits = ((int32_t)n + 127) * (1 << 23);
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* tanh(x): an odd polynomial below |x| = 0.625 (Cephes tanhf), 1 - 2 / (exp(2|x|) + 1) above, +-1 beyond 9. */
+static float rnn_tanh_one(float x)
+{
+    const float a = x < 0.0f ? -x : x;
+    float y;
+    if (a < 0.625f) {
+        const float z = x * x;
+        return ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
+                3.33332819422e-1f) * z * x + x;
+    }
+    y = a > 9.0f ? 1.0f : 1.0f - 2.0f / (rnn_exp(2.0f * a) + 1.0f);
+    return x < 0.0f ? -y : y;
+}
+
+/* log(x) for a positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), a polynomial in m - 1 (Cephes logf). */
+static float rnn_log(float x)
+{
+    int32_t bits, e;
+    float m, z, y;
+    memcpy(&bits, &x, sizeof bits);
+    e = ((bits >> 23) & 0xff) - 126;
+    bits = (bits & 0x007fffff) | 0x3f000000; /* m in [0.5, 1) */
+    memcpy(&m, &bits, sizeof m);
+    if (m < 0.707106781186547524f) {
+        e -= 1;
+        m = m + m - 1.0f;
+    } else {
+        m = m - 1.0f;
+    }
+    z = m * m;
+    y = ((((((((7.0376836292e-2f * m - 1.1514610310e-1f) * m + 1.1676998740e-1f) * m - 1.2420140846e-1f) * m +
+             1.4249322787e-1f) * m - 1.6668057665e-1f) * m + 2.0000714765e-1f) * m - 2.4999993993e-1f) * m +
+         3.3333331174e-1f) * m * z;
+    y += -2.12194440e-4f * (float)e;
+    y += -0.5f * z;
+    return m + y + 0.693359375f * (float)e;
+}
 
 /* Columns of an int8 [K][N] product accumulated on the stack before scaling. */
 #define RNN_COLUMN_BLOCK 64
@@ -179,7 +241,7 @@ void rnn_sigmoid(float *y, const float *x, int n)
 {
     int j;
     for (j = 0; j < n; j++) {
-        y[j] = 1.0f / (1.0f + expf(-x[j]));
+        y[j] = 1.0f / (1.0f + rnn_exp(-x[j]));
     }
 }
 
@@ -187,7 +249,7 @@ void rnn_tanh(float *y, const float *x, int n)
 {
     int j;
     for (j = 0; j < n; j++) {
-        y[j] = tanhf(x[j]);
+        y[j] = rnn_tanh_one(x[j]);
     }
 }
 
@@ -229,7 +291,7 @@ void rnn_mean(float *out, const float *const *inputs, int count, int n)
 
 float rnn_log_sum_exp(const float *z, int n)
 {
-    float largest = -INFINITY, sum = 0.0f;
+    float largest = z[0], sum = 0.0f;
     int j;
     for (j = 0; j < n; j++) {
         if (z[j] > largest) {
@@ -237,9 +299,9 @@ float rnn_log_sum_exp(const float *z, int n)
         }
     }
     for (j = 0; j < n; j++) {
-        sum += expf(z[j] - largest);
+        sum += rnn_exp(z[j] - largest);
     }
-    return logf(sum) + largest;
+    return rnn_log(sum) + largest;
 }
 
 void rnn_softmax(float *p, const float *z, int n)
@@ -247,7 +309,7 @@ void rnn_softmax(float *p, const float *z, int n)
     const float normalizer = rnn_log_sum_exp(z, n);
     int j;
     for (j = 0; j < n; j++) {
-        p[j] = expf(z[j] - normalizer);
+        p[j] = rnn_exp(z[j] - normalizer);
     }
 }
 

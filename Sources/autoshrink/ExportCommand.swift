@@ -71,7 +71,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         if LMExporter.isLanguageModelCheckpoint(path: checkpoint) { return try LanguageModelExport.run(self) }
-        guard testTokens == nil else { throw ValidationError("--test-tokens: a language-model option; \(checkpoint) is an image classifier (use --test-images)") }
+        guard testTokens == nil else { throw ValidationError("--test-tokens: a language-model option and \(checkpoint) is no language-model checkpoint (images: --test-images)") }
         let out = Output(options: output)
         let stored = try Checkpoint.load(path: checkpoint)
         let target = try DeviceDescription.resolve(device)

@@ -134,6 +134,22 @@ struct LMExportTests {
             rnn_mean(&mean, inputs, 3, 9)
         } } }
         for j in 0..<9 { #expect(mean[j] == (a[j] + b[j] + c[j]) * (1 / Float(3))) }
+        // exp, tanh and log are the kernels' own approximations (libc only): within 2e-7 of float64.
+        let inputs = stride(from: -20.0, through: 20.0, by: 0.001).map { Float($0) }
+        var tanhs = [Float](repeating: 0, count: inputs.count), sigmoids = tanhs
+        rnn_tanh(&tanhs, inputs, Int32(inputs.count))
+        rnn_sigmoid(&sigmoids, inputs, Int32(inputs.count))
+        for (i, x) in inputs.enumerated() {
+            let t = Foundation.tanh(Double(x)), s = 1 / (1 + Foundation.exp(-Double(x)))
+            #expect(abs(Double(tanhs[i]) - t) <= 2e-7 * max(abs(t), 1e-30), "tanh(\(x))")
+            #expect(abs(Double(sigmoids[i]) - s) <= 2e-7 * s, "sigmoid(\(x))")
+        }
+        for count in [1, 2, 3, 10, 777, 10_000, 123_456] {
+            // exp(0) = 1 exactly and a float sum of ones is exact below 2^24: only the log approximates.
+            let zeros = [Float](repeating: 0, count: count)
+            let expected = Foundation.log(Double(count))
+            #expect(abs(Double(rnn_log_sum_exp(zeros, Int32(count))) - expected) <= 3e-7 * max(1, expected), "log(\(count))")
+        }
         var highway = [Float](repeating: 0, count: 9)
         rnn_highway(&highway, a, b, c, 9)
         for j in 0..<9 { #expect(highway[j] == c[j] + a[j] * (b[j] - c[j])) }

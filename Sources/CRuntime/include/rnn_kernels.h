@@ -1,7 +1,8 @@
 /*
  * rnn_kernels.h - the kernels of an exported recurrent language model (docs/shrinkrnn.md, "Deploy"):
  * matrix-vector products over float32 or int8 weights with float32 activations, the cell's node
- * activations and highway mix, and softmax / log-softmax over the vocabulary. C99 + libm, batch 1,
+ * activations and highway mix, and softmax / log-softmax over the vocabulary. C99 + libc (own exp, tanh
+ * and log approximations, rnn_kernels.c), batch 1,
  * no allocation, no global state. The generated model file (`autoshrink export` of a language-model
  * checkpoint) calls them as straight-line code, one call per step of the cell's DAG.
  *

@@ -28,7 +28,8 @@ enum LMExportFixtures {
             }
             return words.joined(separator: " ")
         }
-        let train = (0..<1500).map { _ in sentence() }.joined(separator: "\n") + "\n"
+        // A word with a quote and a backslash, frequent enough to be in the vocabulary (JSON escaping).
+        let train = ((0..<1500).map { _ in sentence() } + Array(repeating: #"w1 q"u\o w2"#, count: 30)).joined(separator: "\n") + "\n"
         let valid = (0..<100).map { _ in sentence() }.joined(separator: "\n") + "\n"
         var test = (0..<120).map { _ in sentence() }
         test[3] = "  w1\tw2   zzunknown w3  "
@@ -211,6 +212,14 @@ struct LMExportTests {
             let probabilities = fields.enumerated().filter { $0.offset % 2 == 1 }.compactMap { Double($0.element) }
             #expect(probabilities == probabilities.sorted(by: >) && probabilities.allSatisfy { $0 > 0 && $0 <= 1 })
             #expect(fields.enumerated().filter { $0.offset % 2 == 0 }.allSatisfy { corpus.vocabulary.id(of: $0.element) != nil })
+        }
+        // --json predictions are valid JSON whatever the words (all of them here: K = the vocabulary).
+        let all = try ExportFixtures.run(binary, ["--predict", String(corpus.vocabulary.count), "\(directory)/prompt.txt", "--json"])
+        let objects = try all.stdout.split(separator: "\n").map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(objects.count == 2)
+        for object in objects {
+            let words = try #require(object["next"] as? [[String: Any]]).compactMap { $0["word"] as? String }
+            #expect(Set(words) == Set(corpus.vocabulary.words))
         }
         // Errors are one line and a non-zero status.
         let wrongVocabulary = try ExportFixtures.run(binary, ["--perplexity", "\(directory)/ptb.test.txt", "--vocab", "\(directory)/ptb.valid.txt"])

@@ -462,6 +462,23 @@ static void run_perplexity(const options *o, const vocabulary *v)
 
 /* ---- predictions ------------------------------------------------------------------------------- */
 
+/* A word as a JSON string: quotes, backslashes and control bytes escaped (UTF-8 passes through). */
+static void print_json_string(const char *text)
+{
+    putchar('"');
+    for (; *text != '\0'; text++) {
+        const unsigned char c = (unsigned char)*text;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('"');
+}
+
 static void run_predict(const options *o, const vocabulary *v)
 {
     line_reader reader;
@@ -486,7 +503,9 @@ static void run_predict(const options *o, const vocabulary *v)
         if (o->json) {
             printf("{\"line\":%ld,\"next\":[", lines + 1);
             for (k = 0; k < o->top_k; k++) {
-                printf("%s{\"word\":\"%s\",\"p\":%.6f}", k ? "," : "", v->words[ids[k]], probabilities[ids[k]]);
+                printf("%s{\"word\":", k ? "," : "");
+                print_json_string(v->words[ids[k]]);
+                printf(",\"p\":%.6f}", probabilities[ids[k]]);
             }
             printf("]}\n");
         } else {

@@ -107,6 +107,22 @@ struct CostModelTests {
         #expect(uneven.description == "concat int8 80ch/2[32r,48c] 28x28")
     }
 
+    @Test("the network model's intercept is kept >= 0: a negative one is refitted away, a positive one recovered")
+    func interceptIsNonNegative() throws {
+        func samples(intercept: Double) -> [(features: [String: Double], measured: Double)] {
+            (0..<20).map { index in
+                let table = 0.01 + 0.02 * Double(index % 7), layers = Double(8 + 3 * (index % 5))
+                return (["table_sum_ms": table, "layers": layers, "intercept": 1], 0.95 * table + 0.0002 * layers + intercept)
+            }
+        }
+        let features: [LatencyFeature] = [.tableSum, .layers, .intercept]
+        let positive = try #require(LatencyModel.fit(features, samples: samples(intercept: 0.001)))
+        #expect(abs(positive.first { $0.feature == .intercept }!.coefficient - 0.001) < 1e-9)
+        let bounded = try #require(LatencyModel.fit(features, samples: samples(intercept: -0.001)))
+        #expect(bounded.first { $0.feature == .intercept }!.coefficient == 0)
+        #expect(bounded.map(\.feature) == features)
+    }
+
     @Test("anchored estimates keep a row's local effect that the linear model cannot see")
     func anchoredKeepsLocalEffects() throws {
         // Rows at side 14 run 30 % slower than the linear model (say, a cache effect); the other sides follow it.

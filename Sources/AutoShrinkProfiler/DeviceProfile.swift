@@ -1,12 +1,14 @@
 import AutoShrinkModel
 import Foundation
 
-/// A measured device profile as stored in `profiles/<device>.json` (format `autoshrink.profile`, version 1):
+/// A measured device profile as stored in `profiles/<device>.json` (format `autoshrink.profile`, version 2:
+/// concat rows carry their parts, `part_channels` and `part_requantized`; version 1 files are refused
+/// with "re-run autoshrink profile", as their concat rows and harness networks ran the parts otherwise):
 /// the device, the runtime kernels' hash, the environment, the per-operator latency table, the
 /// whole-network measurements and the fitted latency predictor with its held-out accuracy.
 public struct DeviceProfile: Codable, Sendable, VersionedDocument {
     public static let formatName = "autoshrink.profile"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
     public static let documentKind = "a device profile"
     public static let versionLabel = "profile"
     public static let versionHint = "; re-run autoshrink profile"
@@ -120,6 +122,10 @@ public struct ProfileEntry: Codable, Equatable, Sendable {
     public var ciLowMicroseconds: Double?
     public var ciHighMicroseconds: Double?
     public var rounds: Int?
+    /// Concat rows: each part's channels, and whether it is requantized (else copied as it is);
+    /// nil for the other kinds.
+    public var partChannels: [Int]?
+    public var partRequantized: [Bool]?
 
     public init(configuration: OperatorConfiguration, medianMicroseconds: Double, p10Microseconds: Double,
                 p90Microseconds: Double, repetitions: Int, batch: Int, ciLowMicroseconds: Double? = nil,
@@ -129,13 +135,21 @@ public struct ProfileEntry: Codable, Equatable, Sendable {
         inputChannels = configuration.inputChannels; outputChannels = configuration.outputChannels
         height = configuration.height; width = configuration.width
         stride = configuration.stride; kernel = configuration.kernel; inputs = configuration.inputs
+        if configuration.kind == .concat {
+            partChannels = configuration.parts.map(\.channels)
+            partRequantized = configuration.parts.map(\.requantized)
+        }
         self.medianMicroseconds = medianMicroseconds; self.p10Microseconds = p10Microseconds
         self.p90Microseconds = p90Microseconds; self.repetitions = repetitions; self.batch = batch
     }
 
     public var configuration: OperatorConfiguration {
-        OperatorConfiguration(kind: op, dtype: dtype, inputChannels: inputChannels, outputChannels: outputChannels,
-                              height: height, width: width, stride: stride, kernel: kernel, inputs: inputs)
+        var parts: [ConcatPart]?
+        if op == .concat, let partChannels, let partRequantized, partChannels.count == partRequantized.count {
+            parts = zip(partChannels, partRequantized).map { ConcatPart(channels: $0, requantized: $1) }
+        }
+        return OperatorConfiguration(kind: op, dtype: dtype, inputChannels: inputChannels, outputChannels: outputChannels,
+                                     height: height, width: width, stride: stride, kernel: kernel, inputs: inputs, parts: parts)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -149,6 +163,8 @@ public struct ProfileEntry: Codable, Equatable, Sendable {
         case repetitions, batch, rounds
         case ciLowMicroseconds = "ci_low_us"
         case ciHighMicroseconds = "ci_high_us"
+        case partChannels = "part_channels"
+        case partRequantized = "part_requantized"
     }
 }
 
@@ -398,6 +414,17 @@ extension DeviceProfile {
                   entry.stride <= 16, entry.kernel <= 16, entry.inputs <= 1024 else {
                 throw fail("entries[\(index)]: shape above the limits (channels \(InputLimits.maximumChannels), sides \(InputLimits.maximumImageSide), kernel and stride 16, inputs 1024)")
             }
+            if entry.op == .concat {
+                guard let channels = entry.partChannels, let requantized = entry.partRequantized else {
+                    throw fail("entries[\(index)]: a concat row needs part_channels and part_requantized")
+                }
+                guard channels.count == entry.inputs, requantized.count == entry.inputs, channels.allSatisfy({ $0 >= 1 }),
+                      channels.reduce(0, +) == entry.outputChannels else {
+                    throw fail("entries[\(index)]: part_channels must be \(entry.inputs) positive counts summing to \(entry.outputChannels), with as many part_requantized")
+                }
+            } else if entry.partChannels != nil || entry.partRequantized != nil {
+                throw fail("entries[\(index)]: only concat rows have parts")
+            }
         }
         let calibration = predictor.calibration
         guard [calibration.tableScale, calibration.perLayerMilliseconds, calibration.interceptMilliseconds].allSatisfy(\.isFinite) else {
@@ -449,7 +476,14 @@ enum CompactJSON {
     }
 
     private static func isFlat(_ value: Any) -> Bool {
-        if let dictionary = value as? [String: Any] { return dictionary.values.allSatisfy { !($0 is [String: Any]) && !($0 is [Any]) } }
+        if let dictionary = value as? [String: Any] {
+            // Scalars, or short lists of scalars (a concat row's parts).
+            return dictionary.values.allSatisfy { value in
+                if value is [String: Any] { return false }
+                if let list = value as? [Any] { return list.allSatisfy { !($0 is [String: Any]) && !($0 is [Any]) } }
+                return true
+            }
+        }
         return !(value is [Any])
     }
 

@@ -43,11 +43,11 @@ public struct HarnessNetwork: Sendable, Equatable {
         case .add:
             body = [input, input, input, "add 2 0 1"]
         case .concat:
-            // Parts as equal as possible (the first ones take the remainder).
-            let parts = max(1, min(c.inputs, c.outputChannels))
-            let widths = (0..<parts).map { c.outputChannels / parts + ($0 < c.outputChannels % parts ? 1 : 0) }
-            body = widths.map { "tensor \($0) \(c.height) \(c.width)" } + [output,
-                   "concat \(parts) \(parts) " + (0..<parts).map(String.init).joined(separator: " ")]
+            // The row's parts (channels; requantized or copied as they are: the flags after the inputs).
+            let parts = c.parts.count
+            body = c.parts.map { "tensor \($0.channels) \(c.height) \(c.width)" } + [output,
+                   "concat \(parts) \(parts) " + (0..<parts).map(String.init).joined(separator: " ") + " "
+                   + c.parts.map { $0.requantized ? "1" : "0" }.joined(separator: " ")]
         }
     }
 
@@ -76,7 +76,8 @@ public struct HarnessNetwork: Sendable, Equatable {
             case .inPlace(let parent): lines.append("slice \(tensor) \(parent) 0")
             }
         }
-        for layer in graph.layers {
+        let groups = QuantizationGroups(graph: graph, layout: layout)
+        for (step, layer) in graph.layers.enumerated() {
             let output = layer.output
             let inputs = layer.inputs
             switch layer.operation {
@@ -93,7 +94,11 @@ public struct HarnessNetwork: Sendable, Equatable {
                     throw UnsupportedLayerError("layer \(layer.name): grouped convolutions have no runtime kernel")
                 }
             case .maxPool: lines.append("maxpool \(output) \(inputs[0])")
-            case .concat: lines.append("concat \(output) \(inputs.count) " + inputs.map(String.init).joined(separator: " "))
+            case .concat:
+                // Inputs, then per input 1 when the export requantizes it (another quantization), 0 when it
+                // copies it as it is (ConcatParts.swift); inputs lying in place are not touched either way.
+                let flags = (ConcatPart.inputs(step: step, in: graph, layout: layout, groups: groups) ?? []).map { $0.part.requantized ? "1" : "0" }
+                lines.append("concat \(output) \(inputs.count) " + inputs.map(String.init).joined(separator: " ") + " " + flags.joined(separator: " "))
             case .add: lines.append("add \(output) \(inputs[0]) \(inputs[1])")
             case .globalAveragePool: lines.append("gap \(output) \(inputs[0])")
             case .dropout: break

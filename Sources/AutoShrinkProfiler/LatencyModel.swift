@@ -119,9 +119,23 @@ public struct LatencyModel: Codable, Equatable, Sendable {
     /// there are too few samples (fewer than features + 2), a feature hardly varies over the samples (it
     /// cannot be told from the intercept: e.g. the stem's time in a cell space), the solver fails, a
     /// table-time coefficient is outside `plausibleTableScale`, or memory traffic comes out negative.
+    /// The intercept is constrained to >= 0 (an empty network cannot take negative time): when the free
+    /// fit puts it below 0, the fit is repeated without it (the constrained optimum lies on the bound).
+    /// A negative intercept with a per-layer term fitted on networks of 20-60 layers over-predicted
+    /// the 8-layer 6 us refnet with a stride-2 first layer by 12 % (docs/devices.md, "Predictor").
     public static func fit(_ features: [LatencyFeature], samples: [(features: [String: Double], measured: Double)]) -> [LatencyTerm]? {
+        guard let terms = unconstrainedFit(features, samples: samples) else { return nil }
+        guard let intercept = terms.first(where: { $0.feature == .intercept }), intercept.coefficient < 0 else { return terms }
+        guard let bounded = unconstrainedFit(features.filter { $0 != .intercept }, samples: samples, minimumSamples: features.count + 2) else { return nil }
+        return features.map { feature in
+            feature == .intercept ? LatencyTerm(feature: .intercept, coefficient: 0) : bounded.first { $0.feature == feature }!
+        }
+    }
+
+    private static func unconstrainedFit(_ features: [LatencyFeature], samples: [(features: [String: Double], measured: Double)],
+                                         minimumSamples: Int? = nil) -> [LatencyTerm]? {
         let usable = samples.filter { $0.measured > 0 }
-        guard usable.count >= features.count + 2 else { return nil }
+        guard !features.isEmpty, usable.count >= (minimumSamples ?? features.count + 2) else { return nil }
         for feature in features where feature != .intercept {
             let values = usable.map { $0.features[feature.rawValue] ?? 0 }
             let low = values.min() ?? 0, high = values.max() ?? 0

@@ -51,8 +51,35 @@ public enum OperatorDataType: String, Codable, Hashable, Sendable, CaseIterable,
     public static func < (a: OperatorDataType, b: OperatorDataType) -> Bool { a == .int8 && b == .float32 }
 }
 
+/// One input of an int8 concat as the concat runs it: its channels, and whether it is requantized
+/// into its slice (`as_requantize_s8`: it has another quantization than the concat) or copied as it is
+/// (`as_copy_channels_s8`: it shares the concat's quantization). A concat's time follows its parts:
+/// the requantizing copy costs several times the plain one per byte and runs 16 channels per vector
+/// step, so 80 channels in parts of 32 and 48 cost other than in four parts of 20 (docs/devices.md,
+/// "Predictor").
+public struct ConcatPart: Codable, Hashable, Sendable {
+    public var channels: Int
+    public var requantized: Bool
+
+    public init(channels: Int, requantized: Bool) {
+        self.channels = channels
+        self.requantized = requantized
+    }
+
+    /// The parts of a table row made without explicit parts (profiles before version 2, and rows
+    /// keyed by total channels and count): `count` parts as equal as possible, the first ones taking
+    /// the remainder; the first copied as it is, the others requantized (the harness's rule for them).
+    public static func evenSplit(channels: Int, count: Int) -> [ConcatPart] {
+        let parts = max(1, min(count, channels))
+        return (0..<parts).map {
+            ConcatPart(channels: channels / parts + ($0 < channels % parts ? 1 : 0), requantized: $0 > 0)
+        }
+    }
+}
+
 /// One operator shape: kernel family, data type, channels, input height x width, stride, kernel size
-/// and the number of input tensors (concat parts; 2 for add; 1 otherwise).
+/// and the number of input tensors (concat parts; 2 for add; 1 otherwise); a concat also carries its
+/// `parts` (widths, requantized or copied).
 ///
 /// Height and width are always the *input* resolution. Depthwise, max-pool, concat, add and global
 /// average pool have `inputChannels == outputChannels` (the total channels for concat).
@@ -66,14 +93,37 @@ public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStrin
     public var stride: Int
     public var kernel: Int
     public var inputs: Int
+    /// Concat only (empty for the other kinds): the inputs the concat copies, in channel order; their
+    /// channels sum to `outputChannels` and their count is `inputs`.
+    public var parts: [ConcatPart]
 
+    /// A configuration; a concat without `parts` gets `ConcatPart.evenSplit` of its channels and inputs.
     public init(kind: OperatorKind, dtype: OperatorDataType, inputChannels: Int, outputChannels: Int,
-                height: Int, width: Int, stride: Int = 1, kernel: Int = 1, inputs: Int = 1) {
+                height: Int, width: Int, stride: Int = 1, kernel: Int = 1, inputs: Int = 1, parts: [ConcatPart]? = nil) {
         self.kind = kind; self.dtype = dtype
         self.inputChannels = inputChannels; self.outputChannels = outputChannels
         self.height = height; self.width = width
         self.stride = stride; self.kernel = kernel; self.inputs = inputs
+        if kind == .concat {
+            let parts = parts ?? ConcatPart.evenSplit(channels: outputChannels, count: inputs)
+            self.parts = parts
+            self.inputs = parts.count
+            self.inputChannels = parts.reduce(0) { $0 + $1.channels }
+            self.outputChannels = self.inputChannels
+        } else {
+            self.parts = []
+        }
     }
+
+    /// A concat of `parts` at `height` x `width`.
+    public static func concat(_ parts: [ConcatPart], dtype: OperatorDataType, height: Int, width: Int) -> OperatorConfiguration {
+        let channels = parts.reduce(0) { $0 + $1.channels }
+        return OperatorConfiguration(kind: .concat, dtype: dtype, inputChannels: channels, outputChannels: channels,
+                                     height: height, width: width, inputs: parts.count, parts: parts)
+    }
+
+    /// Whether a concat's parts are the even split its channels and count imply (rows keyed by those alone).
+    public var hasEvenSplit: Bool { kind != .concat || parts == ConcatPart.evenSplit(channels: outputChannels, count: inputs) }
 
     /// Output height and width (the runtime's shape rules).
     public var outputHeight: Int { Self.outputSize(height, kind: kind, kernel: kernel, stride: stride) }
@@ -108,7 +158,9 @@ public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStrin
         var text = "\(kind.rawValue) \(dtype.rawValue) "
         switch kind {
         case .convolution, .pointwise, .linear: text += "\(inputChannels)->\(outputChannels)"
-        case .concat: text += "\(outputChannels)ch/\(inputs)"
+        case .concat:
+            text += "\(outputChannels)ch/\(inputs)"
+            if !hasEvenSplit { text += "[" + parts.map { "\($0.channels)\($0.requantized ? "r" : "c")" }.joined(separator: ",") + "]" }
         default: text += "\(inputChannels)ch"
         }
         text += " \(height)x\(width)"
@@ -121,6 +173,7 @@ public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStrin
     private var sortKey: [Int] {
         [OperatorDataType.allCases.firstIndex(of: dtype)!, OperatorKind.allCases.firstIndex(of: kind)!,
          height, width, inputChannels, outputChannels, stride, kernel, inputs]
+            + parts.flatMap { [$0.channels, $0.requantized ? 1 : 0] }
     }
 
     public static func < (a: OperatorConfiguration, b: OperatorConfiguration) -> Bool {

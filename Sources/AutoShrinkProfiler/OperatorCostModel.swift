@@ -5,16 +5,23 @@ import Foundation
 // counts, resolutions, strides of stems; docs/devices.md, "Predictor"). Every (kind, dtype) of the table
 // gets a cost model fitted on its own rows,
 //
-//     time_us ≈ α · MACs + τ · tail MACs + β · bytes + γ      (MAC-bound kinds: convolution, pointwise, depthwise, linear)
-//     time_us ≈ β · bytes + τ · tail bytes + δ · inputs + γ   (memory kinds: max-pool, concat, add, global average pool)
+//     time_us ≈ α · MACs + τ · tail MACs + κ · pixel blocks + β · bytes + γ   (MAC-bound kinds: convolution,
+//                                                                              pointwise, depthwise, linear)
+//     time_us ≈ β · bytes + τ · tail bytes + δ · inputs + γ                   (max-pool, add, global average pool)
+//     time_us ≈ β · copied bytes + ρ · requantized bytes + τ · tail bytes + δ · parts + γ   (concat)
 //
 // (bytes = input + output + weights in the data type's element size; `inputs` the concat parts; the
 // tail is the share of the work on channels past the last full block of 16, which the kernels run
 // in narrower remainder loops (Sources/CRuntime: 16 channels per vector step), so 20, 24 or 40 channels
-// cost more per MAC than 16 or 32; the fit sets τ to 0 where a device shows no such effect), by
-// non-negative least squares on the relative error (CArmadillo). Three ways to use the table are then
-// judged by leave-one-out over the kind's rows (each row predicted from the others) and the best one
-// is kept per kind:
+// cost more per MAC than 16 or 32; the fit sets τ to 0 where a device shows no such effect; pixel
+// blocks = output pixels x blocks of 16 output channels (thousands): the per-block work of a kernel
+// beside its MACs (staging, requantizing and storing a block), which makes a 1x1 convolution of 80 to
+// 48 channels cost about three times one of 80 to 16 while its MACs alone would say 3x of a larger
+// share; a concat's parts are costed one by one: copied as they are, or requantized with the tail of
+// each part's channels), by non-negative least squares on the relative error (CArmadillo). The tail
+// and the pixel blocks are used when leave-one-out says they help. Three ways to use the table are
+// then judged by leave-one-out over the kind's rows (each row predicted from the others) and the best
+// one is kept per kind:
 //   - `work`: linear interpolation by work between the nearest measured rows (the version 1 rule);
 //   - `model`: the cost model alone;
 //   - `anchored`: the nearest measured row (same kernel and stride, closest channels and resolution in
@@ -34,14 +41,21 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
     public var microsecondsPerMegaMAC: Double
     /// Microseconds per KiB moved (input + output + weights).
     public var microsecondsPerKiB: Double
-    /// The chosen rule as keyed in `leaveOneOutMAPE` ("anchored", "model+tail", ...).
-    public var choice: String { method.rawValue + (microsecondsPerTail != nil ? "+tail" : "") }
+    /// The chosen rule as keyed in `leaveOneOutMAPE` ("anchored", "model+tail", "anchored+blocks", ...).
+    public var choice: String {
+        method.rawValue + (microsecondsPerTail != nil ? "+tail" : "") + (microsecondsPerKiloBlock != nil ? "+blocks" : "")
+    }
 
     /// Microseconds per input tensor (concat parts; 0 for the others).
     public var microsecondsPerInput: Double
     /// Extra microseconds per million tail MACs (MAC kinds) or per tail KiB (memory kinds); nil when
     /// leave-one-out chose the model without the tail term (and in profiles made before it).
     public var microsecondsPerTail: Double?
+    /// Concat: microseconds per KiB of the requantized parts (read and written); nil for the other kinds.
+    public var microsecondsPerRequantizedKiB: Double?
+    /// MAC kinds: microseconds per thousand pixel blocks (output pixels x blocks of 16 output channels);
+    /// nil when leave-one-out chose the model without them.
+    public var microsecondsPerKiloBlock: Double?
     public var interceptMicroseconds: Double
     /// The rule the predictor uses for this kind's missing shapes.
     public var method: InterpolationMethod
@@ -65,57 +79,94 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
         case microsecondsPerKiB = "us_per_kib"
         case microsecondsPerInput = "us_per_input"
         case microsecondsPerTail = "us_per_tail"
+        case microsecondsPerRequantizedKiB = "us_per_requant_kib"
+        case microsecondsPerKiloBlock = "us_per_kblock"
         case interceptMicroseconds = "intercept_us"
         case leaveOneOutMAPE = "leave_one_out_mape"
     }
 
     /// The model's time for `configuration` (microseconds).
     public func microseconds(_ configuration: OperatorConfiguration) -> Double {
-        let features = Self.features(configuration)
-        return microsecondsPerMegaMAC * features.megaMACs + microsecondsPerKiB * features.kib
-            + microsecondsPerInput * features.inputs + (microsecondsPerTail ?? 0) * features.tail + interceptMicroseconds
+        zip(coefficients, Self.features(configuration)).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+
+    /// The coefficients in the order of `features` (unused terms 0).
+    var coefficients: [Double] {
+        [microsecondsPerMegaMAC, microsecondsPerKiB, microsecondsPerInput, interceptMicroseconds, microsecondsPerTail ?? 0,
+         microsecondsPerRequantizedKiB ?? 0, microsecondsPerKiloBlock ?? 0]
     }
 
     /// Channels per vector step of the kernels (the tail is what is left past the last full block).
     static let channelBlock = 16
 
-    /// Work figures of one operator: millions of MACs (0 for memory kinds), KiB moved, input tensors,
-    /// and the tail: millions of MACs (MAC kinds) or KiB (memory kinds) times the share of the channels
-    /// past the last full block of 16 (output channels, and input channels of dense and pointwise layers).
-    static func features(_ configuration: OperatorConfiguration) -> (megaMACs: Double, kib: Double, inputs: Double, tail: Double) {
+    /// Work figures of one operator, the design-matrix columns: [millions of MACs (0 for memory kinds),
+    /// KiB moved (a concat: of the parts copied as they are), input tensors (concat parts), 1 (intercept),
+    /// tail, KiB of a concat's requantized parts, thousands of pixel blocks (MAC kinds)]. The tail is
+    /// millions of MACs (MAC kinds) or KiB (memory kinds) times the share of the channels past the last
+    /// full block of 16 (output channels, and input channels of dense and pointwise layers); for a concat
+    /// the sum over its requantized parts of each part's own share of its bytes (int8; float32 copies
+    /// every part, all counted as copied bytes).
+    static func features(_ configuration: OperatorConfiguration) -> [Double] {
         let macs = configuration.kind.isMACBound ? configuration.work : 0
-        let kib = Double(configuration.bytesMoved) / 1024
         func tailShare(_ channels: Int) -> Double { Double(channels % channelBlock) / Double(max(channels, 1)) }
+        if configuration.kind == .concat {
+            // Each part is read once and written once into its slice.
+            let pixelBytes = Double(configuration.height * configuration.width * configuration.dtype.elementBytes) * 2 / 1024
+            var copied = 0.0, requantized = 0.0, tail = 0.0
+            for part in configuration.parts {
+                let kib = Double(part.channels) * pixelBytes
+                if part.requantized && configuration.dtype == .int8 {
+                    requantized += kib
+                    tail += tailShare(part.channels) * kib
+                } else {
+                    copied += kib
+                }
+            }
+            return [0, copied, Double(configuration.parts.count), 1, tail, requantized, 0]
+        }
+        let kib = Double(configuration.bytesMoved) / 1024
         var share = tailShare(configuration.outputChannels)
         if configuration.kind == .convolution || configuration.kind == .pointwise || configuration.kind == .linear {
             share = min(1, share + tailShare(configuration.inputChannels))
         }
         let tail = configuration.kind.isMACBound ? share * macs / 1e6 : share * kib
-        return (macs / 1e6, kib, configuration.kind == .concat ? Double(configuration.inputs) : 0, tail)
+        let blocks = (configuration.outputChannels + channelBlock - 1) / channelBlock
+        let pixelBlocks = configuration.kind.isMACBound
+            ? Double(configuration.outputHeight * configuration.outputWidth * blocks) / 1000 : 0
+        return [macs / 1e6, kib, 0, 1, tail, 0, pixelBlocks]
     }
 
-    /// The design-matrix columns used for `kind` (MACs, KiB, inputs, intercept, tail).
-    static func columns(_ kind: OperatorKind) -> [Int] {
+    /// Index of the tail and pixel-block columns of `features`.
+    static let tailColumn = 4, blockColumn = 6
+
+    /// The design-matrix columns used for `kind` (indices into `features`), the optional terms included.
+    static func columns(_ kind: OperatorKind, tail: Bool = true, blocks: Bool = true) -> [Int] {
+        var columns: [Int]
         switch kind {
-        case .convolution, .pointwise, .depthwise, .linear: return [0, 1, 3, 4]
-        case .concat: return [1, 2, 3, 4]
-        case .maxPool, .add, .globalAveragePool: return [1, 3, 4]
+        case .convolution, .pointwise, .depthwise, .linear: columns = [0, 1, 3] + (blocks ? [blockColumn] : [])
+        case .concat: columns = [1, 2, 3, 5]
+        case .maxPool, .add, .globalAveragePool: columns = [1, 3]
         }
+        return tail ? columns + [tailColumn] : columns
+    }
+
+    /// The optional-term variants leave-one-out chooses among for `kind`: (tail, pixel blocks).
+    static func variants(_ kind: OperatorKind) -> [(tail: Bool, blocks: Bool)] {
+        kind.isMACBound ? [(false, false), (true, false), (false, true), (true, true)] : [(false, false), (true, false)]
     }
 
     /// Fits the coefficients of `kind` to `rows` (configuration, measured us) by non-negative least squares
-    /// on the relative error, with or without the tail column; nil when there are fewer rows than
-    /// coefficients or the solver fails. Returns [per MMAC, per KiB, per input, intercept, per tail].
+    /// on the relative error, with or without the tail and pixel-block columns; nil when there are fewer
+    /// rows than coefficients or the solver fails. Returns one coefficient per `features` column (unused 0).
     static func fitCoefficients(kind: OperatorKind, rows: [(configuration: OperatorConfiguration, microseconds: Double)],
-                                tail: Bool = true) -> [Double]? {
-        let columns = columns(kind).filter { tail || $0 != 4 }
+                                tail: Bool = true, blocks: Bool = false) -> [Double]? {
+        let columns = columns(kind, tail: tail, blocks: blocks)
         let usable = rows.filter { $0.microseconds > 0 }
         guard usable.count >= columns.count else { return nil }
         var matrix: [Double] = []
         var target: [Double] = []
         for row in usable {
-            let f = features(row.configuration)
-            let all = [f.megaMACs, f.kib, f.inputs, 1, f.tail]
+            let all = features(row.configuration)
             let weight = 1 / row.microseconds
             matrix += columns.map { all[$0] * weight }
             target.append(1)
@@ -124,39 +175,43 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
         var residual = 0.0
         let status = as_nonnegative_least_squares(matrix, Int32(usable.count), Int32(columns.count), target, &solution, &residual)
         guard status == AS_STATUS_OK, solution.allSatisfy(\.isFinite) else { return nil }
-        var coefficients = [0.0, 0, 0, 0, 0]
+        var coefficients = [Double](repeating: 0, count: 7)
         for (index, column) in columns.enumerated() { coefficients[column] = solution[index] }
         return coefficients
     }
 
-    /// This model with `coefficients` ([per MMAC, per KiB, per input, intercept, per tail]).
-    func with(_ coefficients: [Double]) -> OperatorCostModel {
+    /// This model with `coefficients` (one per `features` column); the tail and pixel-block terms are
+    /// set (else nil) as `tail` and `blocks` say, the requantized-bytes term for concats.
+    func with(_ coefficients: [Double], tail: Bool = true, blocks: Bool = false) -> OperatorCostModel {
         var copy = self
         copy.microsecondsPerMegaMAC = coefficients[0]; copy.microsecondsPerKiB = coefficients[1]
-        copy.microsecondsPerInput = coefficients[2]; copy.interceptMicroseconds = coefficients[3]; copy.microsecondsPerTail = coefficients[4]
+        copy.microsecondsPerInput = coefficients[2]; copy.interceptMicroseconds = coefficients[3]
+        copy.microsecondsPerTail = tail ? coefficients[4] : nil
+        copy.microsecondsPerRequantizedKiB = op == .concat ? coefficients[5] : nil
+        copy.microsecondsPerKiloBlock = blocks ? coefficients[6] : nil
         return copy
     }
 
     /// Fits the model of one (kind, dtype) and picks, by leave-one-out error over the kind's rows, its
     /// interpolation rule and whether the tail term is used; nil when the kind has too few rows for a
     /// model (its missing shapes then use `work`). Ties (within 0.1 percentage points) go to the simpler
-    /// choice: no tail before tail, then work, model, anchored. `leaveOneOutMAPE` keys are the rules,
-    /// with "+tail" for the fits with the tail term.
+    /// choice: fewer optional terms first, then work, model, anchored. `leaveOneOutMAPE` keys are the
+    /// rules, with "+tail" and "+blocks" for the fits with those terms.
     public static func fit(kind: OperatorKind, dtype: OperatorDataType,
                            rows: [(configuration: OperatorConfiguration, microseconds: Double)]) -> OperatorCostModel? {
-        guard rows.count >= columns(kind).count + 1 else { return nil }
+        guard rows.count >= columns(kind, tail: false, blocks: false).count + 1 else { return nil }
         let template = OperatorCostModel(op: kind, dtype: dtype, microsecondsPerMegaMAC: 0, microsecondsPerKiB: 0, microsecondsPerInput: 0,
                                          interceptMicroseconds: 0, method: .work, entries: rows.count, leaveOneOutMAPE: [:])
         var mape: [String: Double] = [:]
-        var best: (key: String, tail: Bool, method: InterpolationMethod, error: Double)?
-        for tail in [false, true] {
+        var best: (key: String, tail: Bool, blocks: Bool, method: InterpolationMethod, error: Double)?
+        for (tail, blocks) in variants(kind) {
             // Leave one out: predict each row from the others with each rule (the model refitted without it).
             var errors: [InterpolationMethod: [Double]] = [:]
             for index in rows.indices where rows[index].microseconds > 0 {
                 var others = rows
                 let held = others.remove(at: index)
-                guard let refit = fitCoefficients(kind: kind, rows: others, tail: tail) else { continue }
-                var partial = template.with(refit)
+                guard let refit = fitCoefficients(kind: kind, rows: others, tail: tail, blocks: blocks) else { continue }
+                var partial = template.with(refit, tail: tail, blocks: blocks)
                 for method in InterpolationMethod.allCases {
                     partial.method = method
                     let estimate = partial.estimate(held.configuration, from: others).microseconds
@@ -164,16 +219,15 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
                 }
             }
             for method in InterpolationMethod.allCases {
-                guard let list = errors[method], !list.isEmpty, tail == false || method != .work else { continue }
-                let key = method.rawValue + (tail ? "+tail" : "")
+                guard let list = errors[method], !list.isEmpty, (!tail && !blocks) || method != .work else { continue }
+                let key = method.rawValue + (tail ? "+tail" : "") + (blocks ? "+blocks" : "")
                 let error = 100 * list.reduce(0, +) / Double(list.count)
                 mape[key] = error
-                if best == nil || error + 0.1 < best!.error { best = (key, tail, method, error) }
+                if best == nil || error + 0.1 < best!.error { best = (key, tail, blocks, method, error) }
             }
         }
-        guard let best, let coefficients = fitCoefficients(kind: kind, rows: rows, tail: best.tail) else { return nil }
-        var model = template.with(coefficients)
-        if !best.tail { model.microsecondsPerTail = nil }
+        guard let best, let coefficients = fitCoefficients(kind: kind, rows: rows, tail: best.tail, blocks: best.blocks) else { return nil }
+        var model = template.with(coefficients, tail: best.tail, blocks: best.blocks)
         model.method = best.method
         model.leaveOneOutMAPE = mape
         return model

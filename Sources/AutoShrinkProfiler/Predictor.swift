@@ -122,8 +122,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     /// the total minus the model's intercept. A layer the runtime has no kernel for gets NaN.
     public func layerLatencies(_ graph: LayerGraph) -> [(name: String, milliseconds: Double)] {
         let layout = ActivationLayout.exported(graph)
+        let groups = QuantizationGroups(graph: graph, layout: layout)
         return graph.layers.indices.map { step in
-            guard let prediction = try? predict(step: step, in: graph, layout: layout) else { return (graph.layers[step].name, .nan) }
+            guard let prediction = try? predict(step: step, in: graph, layout: layout, groups: groups) else { return (graph.layers[step].name, .nan) }
             return (graph.layers[step].name, prediction.milliseconds)
         }
     }
@@ -131,7 +132,8 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     /// Every layer's prediction with where its time came from.
     public func layerPredictions(_ graph: LayerGraph) throws -> [LayerPrediction] {
         let layout = ActivationLayout.exported(graph)
-        return try graph.layers.indices.map { try predict(step: $0, in: graph, layout: layout) }
+        let groups = QuantizationGroups(graph: graph, layout: layout)
+        return try graph.layers.indices.map { try predict(step: $0, in: graph, layout: layout, groups: groups) }
     }
 
     /// Layers of `graph` whose configuration is not in the table (they are interpolated).
@@ -142,9 +144,9 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
         }
     }
 
-    private func predict(step: Int, in graph: LayerGraph, layout: ActivationLayout) throws -> LayerPrediction {
+    private func predict(step: Int, in graph: LayerGraph, layout: ActivationLayout, groups: QuantizationGroups) throws -> LayerPrediction {
         let layer = graph.layers[step]
-        guard let configuration = try Self.executedConfiguration(step: step, in: graph, layout: layout, dtype: dtype) else {
+        guard let configuration = try Self.executedConfiguration(step: step, in: graph, layout: layout, dtype: dtype, groups: groups) else {
             return LayerPrediction(name: layer.name, configuration: nil, tableMicroseconds: 0, milliseconds: 0, source: .none)
         }
         let (microseconds, source) = try tableTime(configuration)
@@ -159,18 +161,20 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     }
 
     /// The kernel work of the layer at `step` as an export with `layout` runs it: the layer's own
-    /// configuration, except a concat: nil when every input lies in place (no kernel runs), the concat
-    /// of the copied inputs only (their channels, their count) when some do.
+    /// configuration, except a concat: nil when every input lies in place (no kernel runs), else the
+    /// concat of the copied inputs only, each part with its channels and whether it is requantized
+    /// (`ConcatPart.inputs`; `groups` defaults to the exporter's quantization groups of `layout`).
     public static func executedConfiguration(step: Int, in graph: LayerGraph, layout: ActivationLayout,
-                                             dtype: OperatorDataType) throws -> OperatorConfiguration? {
+                                             dtype: OperatorDataType, groups: QuantizationGroups? = nil) throws -> OperatorConfiguration? {
         let layer = graph.layers[step]
         guard let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: dtype) else { return nil }
         guard case .concat = layer.operation else { return configuration }
-        guard let copied = layout.concatCopies[step], !copied.isEmpty else { return nil }
-        guard copied.count < layer.inputs.count else { return configuration }
-        let channels = copied.reduce(0) { $0 + graph.tensors[$1].channels }
-        return OperatorConfiguration(kind: .concat, dtype: dtype, inputChannels: channels, outputChannels: channels,
-                                     height: configuration.height, width: configuration.width, inputs: copied.count)
+        let groups = groups ?? QuantizationGroups(graph: graph, layout: layout)
+        var copied = (ConcatPart.inputs(step: step, in: graph, layout: layout, groups: groups) ?? []).filter(\.copied).map(\.part)
+        guard !copied.isEmpty else { return nil }
+        // float32 has no requantization: every part is a copy; keyed as the table's rows are.
+        if dtype == .float32 { for index in copied.indices { copied[index].requantized = index > 0 } }
+        return .concat(copied, dtype: dtype, height: configuration.height, width: configuration.width)
     }
 
     /// The table's time for `configuration` (microseconds): measured, or estimated from the rows of its

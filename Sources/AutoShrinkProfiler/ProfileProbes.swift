@@ -31,8 +31,9 @@ extension ProfileSpace {
                 }
             }
         }
-        // Pointwise: narrow, wide and unbalanced, three resolutions; stride 2 (residual projections).
-        for size in sides([1, 2, 4]) {
+        // Pointwise: narrow, wide and unbalanced, four resolutions (down to the 4x4 maps of stride-2
+        // stems); stride 2 (residual projections).
+        for size in sides([1, 2, 4, 7]) {
             for (cin, cout) in [(w / 2, w / 2), (w / 2, 4 * w), (6 * w, w), (8 * w, 8 * w), (3 * w / 2, 5 * w / 2)] {
                 add(.pointwise, cin, cout, size)
             }
@@ -41,7 +42,7 @@ extension ProfileSpace {
             for (cin, cout) in [(w / 2, 2 * w), (2 * w, 4 * w)] { add(.pointwise, cin, cout, size, stride: 2) }
         }
         // Depthwise 3x3.
-        for size in sides([1, 2, 4]) {
+        for size in sides([1, 2, 4, 7]) {
             for channels in [w / 2, 3 * w / 2, 8 * w] { add(.depthwise, channels, channels, size, kernel: 3) }
         }
         for size in sides([1, 2]) {
@@ -59,6 +60,16 @@ extension ProfileSpace {
         }
         for size in sides([2, 4]) {
             for (channels, parts) in [(3 * w, 2), (3 * w, 3), (8 * w, 2), (12 * w, 4)] { add(.concat, channels, channels, size, inputs: parts) }
+        }
+        // Concats with uneven parts, as cells copy them (a cell input of another width beside node outputs;
+        // requantized, or copied as they are when they share the concat's quantization), at three
+        // resolutions and with widths past whole blocks of 16 (ConcatPart).
+        for size in sides([1, 2, 4]) {
+            for parts in [[(2 * w, true), (w, true)], [(2 * w, true), (3 * w, false)], [(w, true), (w, false), (w, true)],
+                          [(3 * w / 2, true), (3 * w / 2, true)], [(5 * w / 2, true), (3 * w / 2, false), (5 * w / 2, true)]] {
+                guard parts.allSatisfy({ $0.0 >= 1 }) else { continue }
+                result.append(.concat(parts.map { ConcatPart(channels: $0.0, requantized: $0.1) }, dtype: .int8, height: size.0, width: size.1))
+            }
         }
         add(.linear, w / 2, 10, (1, 1))
         add(.linear, 16 * w, 10, (1, 1))

@@ -119,15 +119,18 @@ public struct ProfileSpace: Sendable {
                                                 stride: stride, kernel: kernel, inputs: inputs))
         }
 
-        // The stem is fixed: lower it alone (stem layers come first in every lowering).
+        // The stem is fixed: lower it alone (stem layers come first in every lowering). A stem entry
+        // may lower to several layers (an invertedResidual block: expand, depthwise, project and an
+        // add), so the stem is every layer before the head's global average pool, not `stem.count`.
         let stemOnly = Architecture(name: base.name, input: base.input, classes: base.classes, stem: base.stem)
         let stemGraph = stemOnly.lowered()
-        for layer in stemGraph.layers.prefix(base.stem.count) {
+        let stemLayers = Self.stemLayers(of: stemGraph)
+        for layer in stemLayers {
             if let configuration = try OperatorConfiguration(layer: layer, in: stemGraph, dtype: .int8) {
                 shapes.insert(configuration)
             }
         }
-        let stemOutput = base.stem.isEmpty ? stemGraph.tensors[0] : stemGraph.tensors[stemGraph.layers[base.stem.count - 1].output]
+        let stemOutput = stemLayers.last.map { stemGraph.tensors[$0.output] } ?? stemGraph.tensors[0]
 
         // Node j sees predecessors among the base cell's edges into j; node 0 contributes the cell
         // input's channels, every other node `width`.
@@ -184,6 +187,15 @@ public struct ProfileSpace: Sendable {
         for channels in cellInputs {
             insert(.globalAveragePool, channels, channels, height, width)
             insert(.linear, channels, base.classes, 1, 1)
+        }
+    }
+
+    /// The layers of a stem-only lowering that belong to the stem: all before the head (global
+    /// average pool -> dropout -> linear), however many layers each stem entry lowers to.
+    static func stemLayers(of stemGraph: LayerGraph) -> ArraySlice<LayerNode> {
+        stemGraph.layers.prefix { layer in
+            if case .globalAveragePool = layer.operation { return false }
+            return true
         }
     }
 

@@ -83,6 +83,40 @@ struct ConcatLayoutTests {
         #expect(expectedMicroseconds < Double(fullCopy), "in-place concats cost nothing")
     }
 
+    @Test("concat parts: each copied input with its channels, requantized unless it shares the concat's quantization (as the export decides)")
+    func concatPartsFollowTheExport() throws {
+        // tools/predictor-eval's cell4-w48: stem conv 32, a full 4-node cell, stages of 48 and 96. Its
+        // export (`autoshrink export`, model.c of 2026-12-01) runs cell0.node2.concat as
+        // as_requantize_s8(stem0) + as_copy_channels_s8(cell0.node1.pointwise), and cell0.node3.concat as
+        // requantize(stem0) + copy(node1) + requantize(node2): the concats' ranges are the hull of their
+        // inputs', node1's range was the widest, so they took its scale (the rule takes the widest input,
+        // the first of equals).
+        let operations: [NodeOperation] = [.input, .sepconv3x3, .conv1x1, .sepconv3x3]
+        let architecture = Architecture(name: "cell4-w48", input: InputShape(channels: 1, height: 28, width: 28), classes: 10,
+                                        stem: [StemLayer(.conv, outputChannels: 32, kernel: 3, stride: 1)],
+                                        cell: .fullyConnected(operations: operations),
+                                        stages: [Stage(width: 48, pool: 1), Stage(width: 96, pool: 2)])
+        let graph = architecture.lowered()
+        let layout = ActivationLayout.exported(graph)
+        func executed(_ name: String) throws -> OperatorConfiguration? {
+            let step = try #require(graph.layers.firstIndex { $0.name == name })
+            return try ProfileLatencyPredictor.executedConfiguration(step: step, in: graph, layout: layout, dtype: .int8)
+        }
+        #expect(try executed("cell0.node2.concat")?.parts == [ConcatPart(channels: 32, requantized: true), ConcatPart(channels: 48, requantized: false)])
+        #expect(try executed("cell0.node3.concat")?.parts == [ConcatPart(channels: 32, requantized: true), ConcatPart(channels: 48, requantized: false),
+                                                              ConcatPart(channels: 48, requantized: true)])
+        #expect(try executed("cell1.node2.concat") == nil, "all inputs in place")
+        // The harness plan runs the same parts: a flag per input after the inputs.
+        let network = try HarnessNetwork(graph: graph, name: "cell4-w48", dtype: .int8, seed: 1)
+        let step = try #require(graph.layers.firstIndex { $0.name == "cell0.node3.concat" })
+        let line = "concat \(graph.layers[step].output) 3 " + graph.layers[step].inputs.map(String.init).joined(separator: " ") + " 1 0 1"
+        #expect(network.body.contains(line), "\(network.body.filter { $0.hasPrefix("concat") })")
+        // float32 has no requantization: its parts are keyed as the table's rows.
+        let floatStep = try #require(graph.layers.firstIndex { $0.name == "cell0.node2.concat" })
+        let float = try ProfileLatencyPredictor.executedConfiguration(step: floatStep, in: graph, layout: layout, dtype: .float32)
+        #expect(float?.parts.map(\.requantized) == [false, true])
+    }
+
     @Test("a network laid out in slices of an arena computes what the same network with copied concats and own buffers computes")
     func harnessSlicesComputeTheSame() throws {
         let directory = try TemporaryDirectory("harness-slices")

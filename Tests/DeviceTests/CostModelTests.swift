@@ -16,7 +16,7 @@ struct CostModelTests {
     /// The known truth: 2 us per million MACs, 0.05 us per KiB moved, 1.5 us per call.
     static func truth(_ configuration: OperatorConfiguration) -> Double {
         let features = OperatorCostModel.features(configuration)
-        return 2 * features.megaMACs + 0.05 * features.kib + 1.5
+        return 2 * features[0] + 0.05 * features[1] + 1.5
     }
 
     /// Pointwise rows over channels 16..96 and sides 7/14/28.
@@ -70,6 +70,57 @@ struct CostModelTests {
         print(String(format: "held-out synthetic shapes: worst error %.2g %% with cost models, %.1f %% by MACs", 100 * worstNew, 100 * worstOld))
         #expect(worstNew < 1e-6)
         #expect(worstOld > 0.05)
+    }
+
+    @Test("concat parts: the cost model tells copied from requantized bytes and prices uneven parts it never saw")
+    func concatPartsCostModel() throws {
+        // The known truth: copied bytes 0.01 us/KiB, requantized 0.06 us/KiB, 0.2 us per part, 0.3 us per call.
+        func truth(_ c: OperatorConfiguration) -> Double {
+            let f = OperatorCostModel.features(c)
+            return 0.01 * f[1] + 0.06 * f[5] + 0.2 * f[2] + 0.3
+        }
+        func concat(_ widths: [Int], requantized: [Bool], side: Int) -> OperatorConfiguration {
+            .concat(zip(widths, requantized).map { ConcatPart(channels: $0, requantized: $1) }, dtype: .int8, height: side, width: side)
+        }
+        var rows: [(configuration: OperatorConfiguration, microseconds: Double)] = []
+        for side in [7, 14, 28] {
+            for (channels, count) in [(32, 2), (48, 3), (64, 2), (64, 4), (96, 3), (128, 2)] {
+                let even = OperatorConfiguration(kind: .concat, dtype: .int8, inputChannels: channels, outputChannels: channels,
+                                                 height: side, width: side, inputs: count)
+                #expect(even.parts.count == count && even.parts[0].requantized == false && even.parts.dropFirst().allSatisfy(\.requantized))
+                rows.append((even, truth(even)))
+            }
+        }
+        let model = try #require(OperatorCostModel.fit(kind: .concat, dtype: .int8, rows: rows))
+        #expect(abs(model.microsecondsPerKiB - 0.01) < 1e-6 && abs((model.microsecondsPerRequantizedKiB ?? 0) - 0.06) < 1e-6)
+        // cell4-w48's concats: a requantized 32 and a copied 48; requantized 32 + copied 48 + requantized 48.
+        for missing in [concat([32, 48], requantized: [true, false], side: 28), concat([32, 48, 48], requantized: [true, false, true], side: 28),
+                        concat([20, 20, 20, 20], requantized: [true, true, true, true], side: 14)] {
+            var byModel = model
+            byModel.method = .model
+            #expect(abs(byModel.estimate(missing, from: rows).microseconds / truth(missing) - 1) < 1e-6, "\(missing)")
+        }
+        // Rows with explicit parts round-trip through a profile entry.
+        let uneven = concat([32, 48], requantized: [true, false], side: 28)
+        let entry = ProfileEntry(configuration: uneven, medianMicroseconds: 1, p10Microseconds: 1, p90Microseconds: 1, repetitions: 1, batch: 1)
+        #expect(entry.configuration == uneven && entry.partChannels == [32, 48] && entry.partRequantized == [true, false])
+        #expect(uneven.description == "concat int8 80ch/2[32r,48c] 28x28")
+    }
+
+    @Test("the network model's intercept is kept >= 0: a negative one is refitted away, a positive one recovered")
+    func interceptIsNonNegative() throws {
+        func samples(intercept: Double) -> [(features: [String: Double], measured: Double)] {
+            (0..<20).map { index in
+                let table = 0.01 + 0.02 * Double(index % 7), layers = Double(8 + 3 * (index % 5))
+                return (["table_sum_ms": table, "layers": layers, "intercept": 1], 0.95 * table + 0.0002 * layers + intercept)
+            }
+        }
+        let features: [LatencyFeature] = [.tableSum, .layers, .intercept]
+        let positive = try #require(LatencyModel.fit(features, samples: samples(intercept: 0.001)))
+        #expect(abs(positive.first { $0.feature == .intercept }!.coefficient - 0.001) < 1e-9)
+        let bounded = try #require(LatencyModel.fit(features, samples: samples(intercept: -0.001)))
+        #expect(bounded.first { $0.feature == .intercept }!.coefficient == 0)
+        #expect(bounded.map(\.feature) == features)
     }
 
     @Test("anchored estimates keep a row's local effect that the linear model cannot see")

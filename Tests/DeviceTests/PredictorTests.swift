@@ -155,9 +155,13 @@ struct PredictorTests {
                 return "\(error)".replacingOccurrences(of: path, with: "P")
             }
         }
-        #expect(good.contains("\"version\": 1,"))
-        #expect(message(good.replacingOccurrences(of: "\"version\": 1,", with: "\"version\": 2,"))
-                == "P: unsupported profile version 2 (this autoshrink reads version 1); re-run autoshrink profile")
+        #expect(good.contains("\"version\": 2,"))
+        #expect(message(good.replacingOccurrences(of: "\"version\": 2,", with: "\"version\": 3,"))
+                == "P: unsupported profile version 3 (this autoshrink reads version 2); re-run autoshrink profile")
+        // Version 1 (concat rows without parts, harness networks that copied every concat's first input):
+        // refused with the same hint.
+        #expect(message(good.replacingOccurrences(of: "\"version\": 2,", with: "\"version\": 1,"))
+                == "P: unsupported profile version 1 (this autoshrink reads version 2); re-run autoshrink profile")
         #expect(message(good.replacingOccurrences(of: "\"format\": \"autoshrink.profile\"", with: "\"format\": \"autoshrink.architecture\""))
                 == "P: not a device profile (format is 'autoshrink.architecture', expected 'autoshrink.profile')")
         #expect(message(good.replacingOccurrences(of: "\"entries\":", with: "\"entry\":"))
@@ -166,6 +170,8 @@ struct PredictorTests {
                 == "P: key 'entries[0].median_us': expected a number")
         #expect(message(good.replacingOccurrences(of: "\"median_us\": 10,", with: "\"median_us\": -10,"))
                 == "P: malformed profile (entries[0]: times must be finite and >= 0)")
+        #expect(message(good.replacingOccurrences(of: "\"median_us\": 10,", with: "\"median_us\": 10, \"part_channels\": [1], \"part_requantized\": [true],"))
+                == "P: malformed profile (entries[0]: only concat rows have parts)")
         #expect(message(String(good.prefix(200))) == "P: not valid JSON")
         #expect(message("") == "P: not valid JSON")
         #expect(message(good.replacingOccurrences(of: "\"op\": \"convolution\"", with: "\"op\": \"winograd\""))

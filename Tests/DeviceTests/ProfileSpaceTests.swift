@@ -68,6 +68,25 @@ struct ProfileSpaceTests {
         #expect(fileOperators.count < operators.count * 2)
     }
 
+    @Test("a cell network whose stem has an invertedResidual block (several lowered layers per stem entry) is covered")
+    func invertedResidualStemIsCovered() throws {
+        // stem conv3x3 8 -> invertedResidual 12 (expand 1x1, depthwise 3x3 s2, project 1x1): one stem
+        // entry, three layers; the cells see 12 channels at 14x14, not the expansion's 48 at 28x28.
+        var base = BuiltinArchitectures.shrinkCNN(cell: .fullyConnected(operations: [.input, .sepconv3x3, .conv1x1]), name: "irstem")
+        base.stem = [StemLayer(.conv, outputChannels: 8, kernel: 3, stride: 1),
+                     .invertedResidual(outputChannels: 12, expansion: 4, stride: 2)]
+        let stemGraph = Architecture(name: "stem", input: base.input, classes: base.classes, stem: base.stem).lowered()
+        #expect(ProfileSpace.stemLayers(of: stemGraph).count > base.stem.count)
+        let space = ProfileSpace(name: "irstem", base: base, anyNodeOperations: true, fixedArchitectures: [])
+        let operators = Set(try space.operators())
+        for cell in Self.everyCell(nodes: 3) {
+            var architecture = base
+            architecture.cell = cell
+            let missing = try Self.uncovered(architecture, by: operators)
+            #expect(missing.isEmpty, "cell \(cell.edges) \(cell.operations.map(\.rawValue)): \(missing.prefix(3))")
+        }
+    }
+
     @Test("operators are deduplicated, sorted and repeated per data type")
     func operatorsPerDataType() throws {
         let space = ProfileSpace.quick()

@@ -29,7 +29,9 @@
  *   pointwise OUT IN STRIDE ACT       1x1 convolution
  *   depthwise OUT IN STRIDE ACT       depthwise 3x3
  *   maxpool OUT IN                    2x2, stride 2
- *   concat OUT COUNT IN...            channel concat in order (s8: input 0 copied, the others requantized);
+ *   concat OUT COUNT IN... REQ...     channel concat in order; REQ per input (s8): 1 requantized into its
+ *                                     slice (as_requantize_s8: another quantization than OUT), 0 copied as
+ *                                     it is (as_copy_channels_s8), as the export decides (ConcatParts.swift);
  *                                     an input that already lies in its slice of OUT (slice lines) is not
  *                                     touched, so a concat whose inputs all do runs no kernel, as in an export
  *   add OUT IN1 IN2
@@ -103,6 +105,7 @@ typedef struct layer {
     layer_kind kind;
     int output;
     int inputs[MAX_CONCAT_INPUTS];
+    int requantized[MAX_CONCAT_INPUTS]; /* concat: 1 when input i is requantized into its slice */
     int input_count;
     int kernel, stride, relu;
     /* Set up per pass: */
@@ -117,7 +120,7 @@ typedef struct layer {
     const void **parts;     /* concat inputs */
     int *part_channels;
     int *part_strides;
-    int32_t *part_multiplier; /* s8 concat: requantization of parts 1.. into the concat (part 0 is copied) */
+    int32_t *part_multiplier; /* s8 concat: requantization of the requantized parts into the concat */
     int *part_shift;
     int *part_copied;         /* 1: the part is copied at the concat; 0: it already lies in its slice */
 } layer;
@@ -303,7 +306,7 @@ static network *read_plan(const char *path, int *network_count)
     if (!file) fail("cannot open plan", path);
     while (fgets(line, sizeof line, file)) {
         char word[32];
-        int values[MAX_CONCAT_INPUTS + 4];
+        int values[2 * MAX_CONCAT_INPUTS + 4];
         int n, offset = 0;
         line[strcspn(line, "\r\n")] = '\0';
         if (sscanf(line, "%31s%n", word, &offset) != 1 || word[0] == '#') continue;
@@ -327,7 +330,7 @@ static network *read_plan(const char *path, int *network_count)
             continue;
         }
         if (!net) fail("item outside a network in line", line);
-        n = parse_ints(line + offset, values, MAX_CONCAT_INPUTS + 4);
+        n = parse_ints(line + offset, values, 2 * MAX_CONCAT_INPUTS + 4);
         if (strcmp(word, "tensor") == 0) {
             if (n != 3 || values[0] < 1 || values[1] < 1 || values[2] < 1) fail("bad tensor line", line);
             add_tensor(net, values[0], values[1], values[2]);
@@ -364,7 +367,7 @@ static network *read_plan(const char *path, int *network_count)
             else if (strcmp(word, "pointwise") == 0) { l->kind = LAYER_POINTWISE; expected = 4; }
             else if (strcmp(word, "depthwise") == 0) { l->kind = LAYER_DEPTHWISE; expected = 4; }
             else if (strcmp(word, "maxpool") == 0) { l->kind = LAYER_MAXPOOL; expected = 2; }
-            else if (strcmp(word, "concat") == 0) { l->kind = LAYER_CONCAT; expected = n >= 2 ? 2 + values[1] : -1; }
+            else if (strcmp(word, "concat") == 0) { l->kind = LAYER_CONCAT; expected = n >= 2 ? 2 + 2 * values[1] : -1; }
             else if (strcmp(word, "add") == 0) { l->kind = LAYER_ADD; expected = 3; }
             else if (strcmp(word, "gap") == 0) { l->kind = LAYER_GAP; expected = 2; }
             else if (strcmp(word, "linear") == 0) { l->kind = LAYER_LINEAR; expected = 2; }
@@ -385,7 +388,13 @@ static network *read_plan(const char *path, int *network_count)
                 int i;
                 if (values[1] < 1 || values[1] > MAX_CONCAT_INPUTS) fail("bad concat count in line", line);
                 l->input_count = values[1];
-                for (i = 0; i < l->input_count; i++) l->inputs[i] = values[2 + i];
+                for (i = 0; i < l->input_count; i++) {
+                    l->inputs[i] = values[2 + i];
+                    if (values[2 + l->input_count + i] != 0 && values[2 + l->input_count + i] != 1) {
+                        fail("concat flags must be 0 or 1 in line", line);
+                    }
+                    l->requantized[i] = values[2 + l->input_count + i];
+                }
                 break;
             }
             case LAYER_ADD:
@@ -575,11 +584,10 @@ static void setup_network(network *net)
                 l->part_copied[p] = !(part->data == (const char *)out->data + (size_t)offset * (net->is_s8 ? 1 : sizeof(float))
                                       && part->stride == out->stride);
                 offset += part->channels;
-                /* As in an export: a calibrated concat takes the quantization of its widest input, which
-                 * is copied; the other inputs are requantized into their slices (as_requantize_s8). Here
-                 * part 0 is the widest and the others have 3/4 of its scale (the cost does not depend on
-                 * the values). */
-                as_quantize_multiplier(p == 0 ? 1.0 : 0.75 * (double)part->scale / (double)out->scale,
+                /* As in an export: an input of the concat's quantization is copied, one of another is
+                 * requantized into its slice (as_requantize_s8); here with 3/4 of its scale (the cost
+                 * does not depend on the values). */
+                as_quantize_multiplier(!l->requantized[p] ? 1.0 : 0.75 * (double)part->scale / (double)out->scale,
                                        &l->part_multiplier[p], &l->part_shift[p]);
             }
             break;
@@ -652,7 +660,7 @@ static void run_layer_s8(network *net, const layer *l)
         for (p = 0; p < l->input_count; offset += l->part_channels[p], p++) {
             const tensor *part = &net->tensors[l->inputs[p]];
             if (!l->part_copied[p]) continue;
-            if (p == 0) {
+            if (!l->requantized[p]) {
                 as_copy_channels_s8((const int8_t *)l->parts[p], out->height, out->width, l->part_channels[p],
                                     l->part_strides[p], y + offset, out->stride);
             } else {

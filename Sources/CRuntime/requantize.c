@@ -189,6 +189,37 @@ void as__activation_bounds_f32(as_activation activation, float *lo, float *hi)
     *hi = activation == AS_ACTIVATION_RELU6 ? 6.0f : FLT_MAX;
 }
 
+#if defined(AS_X86_AVX2)
+/* the two rounding constants of 64-bit lanes with exponents r (r < 32 in the low dword, high dword 0) */
+static void rq_avx2_rounding(__m256i r, __m256i *pos, __m256i *neg)
+{
+    const __m256i one = _mm256_set1_epi64x(1);
+    const __m256i half = _mm256_srli_epi64(_mm256_sllv_epi64(one, r), 1); /* 2^(r-1), 0 for r = 0 */
+    *pos = _mm256_add_epi64(_mm256_set1_epi64x((int64_t)(UINT64_C(1) << 63 | UINT64_C(1) << 30)),
+                            _mm256_slli_epi64(half, 31));
+    *neg = _mm256_sub_epi64(*pos, _mm256_slli_epi64(_mm256_min_epu32(half, one), 31));
+}
+
+AS_NOINLINE void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
+    const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
+    const __m256i count = _mm256_add_epi32(right, _mm256_set1_epi32(31));
+    const __m256i is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
+    q->multiplier = multiplier;
+    q->multiplier_odd = _mm256_srli_epi64(multiplier, 32);
+    q->left = _mm256_max_epi32(shift, zero);
+    q->count_even = _mm256_and_si256(count, low);
+    q->count_odd = _mm256_srli_epi64(count, 32);
+    rq_avx2_rounding(_mm256_and_si256(right, low), &q->round_pos_even, &q->round_neg_even);
+    rq_avx2_rounding(_mm256_srli_epi64(right, 32), &q->round_pos_odd, &q->round_neg_odd);
+    q->offset = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(_mm256_set1_epi32(32), right));
+    q->any_left = !_mm256_testz_si256(q->left, q->left);
+    q->any_min = !_mm256_testz_si256(is_min, is_min);
+}
+#endif
+
 /* ---- row kernels ------------------------------------------------------------------------------- */
 
 void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
@@ -300,8 +331,9 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
     }
 }
 
-/* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. */
-static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
+/* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. One out-of-line copy for
+ * both callers (two inlined copies were 1.5 KB more .text on AVX2 for no measured gain, docs/benchmarks.md). */
+static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
                                            const int32_t *multiplier, const int32_t *shift, int32_t zero_point,
                                            int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                            int8_t *const *rows_out)

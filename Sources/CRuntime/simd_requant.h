@@ -91,36 +91,8 @@ typedef struct as__rq_avx2 {
     int any_left, any_min;
 } as__rq_avx2;
 
-/* the two rounding constants of 64-bit lanes with exponents r (r < 32 in the low dword, high dword 0) */
-static inline void as__rq_avx2_rounding(__m256i r, __m256i *pos, __m256i *neg)
-{
-    const __m256i one = _mm256_set1_epi64x(1);
-    const __m256i half = _mm256_srli_epi64(_mm256_sllv_epi64(one, r), 1); /* 2^(r-1), 0 for r = 0 */
-    *pos = _mm256_add_epi64(_mm256_set1_epi64x((int64_t)(UINT64_C(1) << 63 | UINT64_C(1) << 30)),
-                            _mm256_slli_epi64(half, 31));
-    *neg = _mm256_sub_epi64(*pos, _mm256_slli_epi64(_mm256_min_epu32(half, one), 31));
-}
-
-static inline void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift)
-{
-    const __m256i zero = _mm256_setzero_si256();
-    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
-    const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
-    const __m256i count = _mm256_add_epi32(right, _mm256_set1_epi32(31));
-    q->multiplier = multiplier;
-    q->multiplier_odd = _mm256_srli_epi64(multiplier, 32);
-    q->left = _mm256_max_epi32(shift, zero);
-    q->count_even = _mm256_and_si256(count, low);
-    q->count_odd = _mm256_srli_epi64(count, 32);
-    as__rq_avx2_rounding(_mm256_and_si256(right, low), &q->round_pos_even, &q->round_neg_even);
-    as__rq_avx2_rounding(_mm256_srli_epi64(right, 32), &q->round_pos_odd, &q->round_neg_odd);
-    q->offset = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(_mm256_set1_epi32(32), right));
-    q->any_left = !_mm256_testz_si256(q->left, q->left);
-    {
-        const __m256i is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
-        q->any_min = !_mm256_testz_si256(is_min, is_min);
-    }
-}
+/* out of line (requantize.c): inlined into every kernel it cost 2.4 KB of .text (docs/benchmarks.md) */
+void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift);
 
 static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i x)
 {

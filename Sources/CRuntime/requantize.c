@@ -331,6 +331,48 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
     }
 }
 
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan)
+{
+    int j;
+    for (j = 0; 8 * j < count; j++) {
+        as__rq_avx2_init(&plan[j], _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j)),
+                         _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j)));
+    }
+}
+
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+                                int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                                int8_t *const *rows_out, int rows_out_offset)
+{
+    /* 16 channels: saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp
+     * (every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi)) */
+    const __m256i zp16 = _mm256_set1_epi16((int16_t)zero_point);
+    const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
+    int o, p;
+    for (o = 0; o < count; o += 16) {
+        const as__rq_avx2 *q = plan + o / 8;
+        const int wide = count - o >= 16;
+        for (p = 0; p < rows; p++) {
+            const int32_t *a = acc + (size_t)p * acc_stride + o;
+            int8_t *y = (rows_out ? rows_out[p] + rows_out_offset : out + p * out_stride) + o;
+            const __m256i v0 = as__rq_avx2_apply(q, _mm256_loadu_si256((const __m256i *)(const void *)a));
+            const __m256i v1 =
+                wide ? as__rq_avx2_apply(q + 1, _mm256_loadu_si256((const __m256i *)(const void *)(a + 8))) : v0;
+            const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8), zp16);
+            const __m128i bytes = _mm_min_epi8(
+                _mm_max_epi8(_mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1)), lo8),
+                hi8);
+            if (wide) {
+                _mm_storeu_si128((__m128i *)(void *)y, bytes);
+            } else {
+                _mm_storel_epi64((__m128i *)(void *)y, bytes);
+            }
+        }
+    }
+}
+#endif
+
 /* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. One out-of-line copy for
  * both callers (two inlined copies were 1.5 KB more .text on AVX2 for no measured gain, docs/benchmarks.md). */
 static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
@@ -358,40 +400,17 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
     }
 #elif defined(AS_X86_AVX2)
     {
-        const __m256i zp = _mm256_set1_epi32(zero_point);
-        const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point);
-        const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
-        /* 16 channels: saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp
-         * (every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi)) */
-        const __m256i zp16 = _mm256_set1_epi16((int16_t)zero_point);
-        const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
-        for (; o + 16 <= count; o += 16) {
-            as__rq_avx2 q0, q1;
-            as__rq_avx2_init(&q0, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
-                             _mm256_loadu_si256((const __m256i *)(shift + o)));
-            as__rq_avx2_init(&q1, _mm256_loadu_si256((const __m256i *)(multiplier + o + 8)),
-                             _mm256_loadu_si256((const __m256i *)(shift + o + 8)));
-            for (p = 0; p < rows; p++) {
-                const int32_t *a = acc + (size_t)p * acc_stride + o;
-                const __m256i v0 = as__rq_avx2_apply(&q0, _mm256_loadu_si256((const __m256i *)a));
-                const __m256i v1 = as__rq_avx2_apply(&q1, _mm256_loadu_si256((const __m256i *)(a + 8)));
-                const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8),
-                                                        zp16);
-                const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-                _mm_storeu_si128((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o),
-                                 _mm_min_epi8(_mm_max_epi8(bytes, lo8), hi8));
-            }
-        }
-        for (; o + 8 <= count; o += 8) {
-            as__rq_avx2 q;
-            as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
-                             _mm256_loadu_si256((const __m256i *)(shift + o)));
-            for (p = 0; p < rows; p++) {
-                __m256i v = as__rq_avx2_apply(&q, _mm256_loadu_si256((const __m256i *)(acc + (size_t)p * acc_stride + o)));
-                __m128i words;
-                v = as__output_avx2(v, zp, lo_zp, hi_zp);
-                words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-                _mm_storel_epi64((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o), _mm_packs_epi16(words, words));
+        /* constants set up once per call here; the GEMM and depthwise kernels prepare them once per channel
+         * chunk and call as__requant_plan_rows_avx2 themselves */
+        as__rq_avx2 plan[AS_RQ_PLAN_CHANNELS / 8];
+        for (; o + 8 <= count; o += AS_RQ_PLAN_CHANNELS) {
+            const int n = (count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS) & ~7;
+            as__rq_avx2_plan(multiplier + o, shift + o, n, plan);
+            as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan, zero_point, lo, hi,
+                                       out ? out + o : NULL, out_stride, rows_out, o);
+            if (n < AS_RQ_PLAN_CHANNELS) {
+                o += n;
+                break;
             }
         }
     }

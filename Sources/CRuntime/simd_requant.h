@@ -128,6 +128,20 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
     return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo_minus_zp), hi_minus_zp), zero_point);
 }
 
+#if !defined(AS_X86_AVX512)
+#define AS_RQ_PLAN_CHANNELS 256 /* channels of one plan: [32] as__rq_avx2 on the stack */
+
+/* plan[j] = the constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per channel
+ * chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic saved). */
+void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan);
+
+/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a plan: row p goes to
+ * rows_out[p] + rows_out_offset if rows_out, else to out + p * out_stride. */
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+                                int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                                int8_t *const *rows_out, int rows_out_offset);
+#endif
+
 #endif /* AS_X86_AVX2 */
 
 #if defined(AS_ARM_NEON)

@@ -339,8 +339,10 @@ static void dw_pack_weights(const int8_t *w, size_t channels, int nc8, __m256i *
 /* acc[p][c] = bias_eff[c] + sum (x - zp) w for output pixels ox0 + p (p < pixels) of one row and the
  * 8-channel blocks c < nc8. rows[k] (k = 0..2) point at the input row oy*stride - 1 + k at the chunk's
  * first channel, step[k] bytes per pixel; rows outside the image are `pad` (zero points) with step 0,
- * and so are columns outside [0, in_width). */
-static AS_NOINLINE void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
+ * and so are columns outside [0, in_width). Aligned to 64 bytes: its stride-1 pixel loop ran 5-8 % slower
+ * (AVX2, Zen 5) at one of the four 16-byte placements the linker gave it, so an unrelated size change
+ * elsewhere in the runtime moved the depthwise timings (docs/benchmarks.md, "AVX2 requantization"). */
+static AS_NOINLINE AS_ALIGN64 void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
                                       int ox0, int pixels, const int8_t *pad, const __m256i *wq,
                                       const int32_t *bias_eff, int nc8, int32_t *acc)
 {

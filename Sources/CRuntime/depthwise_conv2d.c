@@ -21,10 +21,13 @@
 #include "kernel_common.h"
 #include "simd_requant.h"
 
-#define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* channels per pass (bias, accumulator rows, packed weights and the requantization plan on the stack: 22 KB
+ * at 128, 40 KB at 256; the per-chunk set-up is per channel, so a second pass only re-reads input rows) */
+#define DW_CHUNK 128
 #define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
 #else
+#define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
 #define DW_GROUP 8 /* output pixels per group */
 #endif
 /* AVX2 runs only the channel tail (< 8 channels) and once-per-layer set-up in plain loops: gcc's vectorized

@@ -129,7 +129,9 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
 }
 
 #if !defined(AS_X86_AVX512)
-#define AS_RQ_PLAN_CHANNELS 256 /* channels of one plan: [32] as__rq_avx2 on the stack */
+/* channels of requant_block's plan ([4] as__rq_avx2, 1.4 KB of stack): it prepares each 8 channels once per
+ * call whatever the block size, so a small block costs nothing and keeps the stack small for edge devices */
+#define AS_RQ_PLAN_CHANNELS 32
 
 /* plan[j] = the constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per channel
  * chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic saved). */

@@ -22,8 +22,9 @@
 #include "simd_requant.h"
 
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-/* channels per pass (bias, accumulator rows, packed weights and the requantization plan on the stack: 22 KB
- * at 128, 40 KB at 256; the per-chunk set-up is per channel, so a second pass only re-reads input rows) */
+/* channels per pass (bias, accumulator rows, packed weights and the requantization plan on the stack: a
+ * 20 KB frame at 128, 38 KB at 256, docs/benchmarks.md; the set-up is per channel, so a second pass only
+ * re-reads input rows) */
 #define DW_CHUNK 128
 #define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
 #else
@@ -345,9 +346,9 @@ static void dw_pack_weights(const int8_t *w, size_t channels, int nc8, __m256i *
  * and so are columns outside [0, in_width). Aligned to 64 bytes: its stride-1 pixel loop ran 5-8 % slower
  * (AVX2, Zen 5) at one of the four 16-byte placements the linker gave it, so an unrelated size change
  * elsewhere in the runtime moved the depthwise timings (docs/benchmarks.md, "AVX2 requantization"). */
-static AS_NOINLINE AS_ALIGN64 void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
-                                      int ox0, int pixels, const int8_t *pad, const __m256i *wq,
-                                      const int32_t *bias_eff, int nc8, int32_t *acc)
+static AS_NOINLINE AS_ALIGN64 void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width,
+                                                 int stride, int ox0, int pixels, const int8_t *pad,
+                                                 const __m256i *wq, const int32_t *bias_eff, int nc8, int32_t *acc)
 {
     int c, p;
     for (c = 0; c < nc8; c += 8) {

@@ -19,11 +19,16 @@
  * widened once and reused by the output pixels that read it (groups of 16 pixels).
  */
 #include "kernel_common.h"
+#include "simd_requant.h"
 
-#define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* channels per pass (bias, accumulator rows, packed weights and the requantization plan on the stack: a
+ * 20 KB frame at 128, 38 KB at 256, docs/benchmarks.md; the set-up is per channel, so a second pass only
+ * re-reads input rows) */
+#define DW_CHUNK 128
 #define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
 #else
+#define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
 #define DW_GROUP 8 /* output pixels per group */
 #endif
 /* AVX2 runs only the channel tail (< 8 channels) and once-per-layer set-up in plain loops: gcc's vectorized
@@ -338,10 +343,12 @@ static void dw_pack_weights(const int8_t *w, size_t channels, int nc8, __m256i *
 /* acc[p][c] = bias_eff[c] + sum (x - zp) w for output pixels ox0 + p (p < pixels) of one row and the
  * 8-channel blocks c < nc8. rows[k] (k = 0..2) point at the input row oy*stride - 1 + k at the chunk's
  * first channel, step[k] bytes per pixel; rows outside the image are `pad` (zero points) with step 0,
- * and so are columns outside [0, in_width). */
-static AS_NOINLINE void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
-                                      int ox0, int pixels, const int8_t *pad, const __m256i *wq,
-                                      const int32_t *bias_eff, int nc8, int32_t *acc)
+ * and so are columns outside [0, in_width). Aligned to 64 bytes: its stride-1 pixel loop ran 5-8 % slower
+ * (AVX2, Zen 5) at one of the four 16-byte placements the linker gave it, so an unrelated size change
+ * elsewhere in the runtime moved the depthwise timings (docs/benchmarks.md, "AVX2 requantization"). */
+static AS_NOINLINE AS_ALIGN64 void dw_group_avx2(const int8_t *const rows[3], const size_t step[3], int in_width,
+                                                 int stride, int ox0, int pixels, const int8_t *pad,
+                                                 const __m256i *wq, const int32_t *bias_eff, int nc8, int32_t *acc)
 {
     int c, p;
     for (c = 0; c < nc8; c += 8) {
@@ -416,6 +423,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     const void *taps[DW_GROUP][9];
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
+    as__rq_avx2 plan[DW_CHUNK / 8]; /* requantization constants of the chunk's first nc8 channels */
 #endif
     int c0, oy, ox0;
 #if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
@@ -439,6 +447,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         const int nc8 = nc & ~7;
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
+        as__rq_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc8, plan);
 #endif
         for (oy = 0; oy < out_height; oy++) {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
@@ -473,10 +482,24 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
                            taps);
                 group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
 #endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+                as__requant_plan_rows_avx2(acc, pixels, DW_CHUNK, nc8, plan, requant->output_zero_point,
+                                           requant->activation_min, requant->activation_max,
+                                           output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
+                                           (size_t)out_pixel_stride, NULL, 0);
+                if (nc8 < nc) {
+                    as__requant_tile_s8(acc + nc8, pixels, DW_CHUNK, nc - nc8, requant->multiplier + c0 + nc8,
+                                        requant->shift + c0 + nc8, requant->output_zero_point, requant->activation_min,
+                                        requant->activation_max,
+                                        output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0 + nc8,
+                                        (size_t)out_pixel_stride);
+                }
+#else
                 as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
                                     requant->output_zero_point, requant->activation_min, requant->activation_max,
                                     output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
                                     (size_t)out_pixel_stride);
+#endif
             }
         }
     }

@@ -29,6 +29,7 @@
  *     without any border cases.
  */
 #include "kernel_common.h"
+#include "simd_requant.h"
 
 #define TILE_PIXELS 8          /* output pixels per tile */
 #define OC_CHUNK 256           /* output channels whose accumulators stay in the stack tile */
@@ -745,6 +746,9 @@ typedef struct engine {
 #if defined(AVX2_SIGN_KERNEL)
     const int32_t *linear;   /* [min(R4, MAX_GROUP_OFFSETS)] 0, 4, 8, ...: the offsets of plain rows */
 #endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+    const as__rq_avx2 *plan; /* requantization constants of the chunk (chunk % 8 == 0), else NULL */
+#endif
 } engine;
 
 /* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
@@ -826,6 +830,13 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
             gemm_pass(e, rows, a, NULL, r0 / 4, (r1 - r0 + 3) / 4, oc0, chunk, r0 == 0 ? e->bias_eff : NULL);
         }
     }
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+    if (e->plan) {
+        as__requant_plan_rows_avx2(e->acc, rows, OC_CHUNK, chunk, e->plan, rq->output_zero_point, rq->activation_min,
+                                   rq->activation_max, NULL, 0, q->out, 0);
+        return;
+    }
+#endif
     as__requant_rows_s8(e->acc, rows, OC_CHUNK, chunk, rq->multiplier + oc0, rq->shift + oc0, rq->output_zero_point,
                         rq->activation_min, rq->activation_max, q->out);
 }
@@ -843,6 +854,9 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
     int32_t offsets[MAX_GROUP_OFFSETS];
 #if defined(AVX2_SIGN_KERNEL)
     int32_t linear[MAX_GROUP_OFFSETS];
+#endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+    as__rq_avx2 plan[OC_CHUNK / 8];
 #endif
     const int k = s->kernel_size, c = s->in_channels, c_out = s->out_channels;
     /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
@@ -912,6 +926,13 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
         tile_queue staged, direct;
         int n_staged = 0, n_direct = 0;
         weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+        e.plan = NULL;
+        if (chunk % 8 == 0) {
+            as__rq_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan);
+            e.plan = plan;
+        }
+#endif
         for (o = 0; o < chunk; o++) {
             /* modular arithmetic: the final accumulator is exact even if this term wraps */
             const uint32_t b = bias ? (uint32_t)bias[oc0 + o] : 0u;

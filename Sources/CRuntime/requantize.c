@@ -189,6 +189,37 @@ void as__activation_bounds_f32(as_activation activation, float *lo, float *hi)
     *hi = activation == AS_ACTIVATION_RELU6 ? 6.0f : FLT_MAX;
 }
 
+#if defined(AS_X86_AVX2)
+/* the two rounding constants of 64-bit lanes with exponents r (r < 32 in the low dword, high dword 0) */
+static void rq_avx2_rounding(__m256i r, __m256i *pos, __m256i *neg)
+{
+    const __m256i one = _mm256_set1_epi64x(1);
+    const __m256i half = _mm256_srli_epi64(_mm256_sllv_epi64(one, r), 1); /* 2^(r-1), 0 for r = 0 */
+    *pos = _mm256_add_epi64(_mm256_set1_epi64x((int64_t)(UINT64_C(1) << 63 | UINT64_C(1) << 30)),
+                            _mm256_slli_epi64(half, 31));
+    *neg = _mm256_sub_epi64(*pos, _mm256_slli_epi64(_mm256_min_epu32(half, one), 31));
+}
+
+AS_NOINLINE void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
+    const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
+    const __m256i count = _mm256_add_epi32(right, _mm256_set1_epi32(31));
+    const __m256i is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
+    q->multiplier = multiplier;
+    q->multiplier_odd = _mm256_srli_epi64(multiplier, 32);
+    q->left = _mm256_max_epi32(shift, zero);
+    q->count_even = _mm256_and_si256(count, low);
+    q->count_odd = _mm256_srli_epi64(count, 32);
+    rq_avx2_rounding(_mm256_and_si256(right, low), &q->round_pos_even, &q->round_neg_even);
+    rq_avx2_rounding(_mm256_srli_epi64(right, 32), &q->round_pos_odd, &q->round_neg_odd);
+    q->offset = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(_mm256_set1_epi32(32), right));
+    q->any_left = !_mm256_testz_si256(q->left, q->left);
+    q->any_min = !_mm256_testz_si256(is_min, is_min);
+}
+#endif
+
 /* ---- row kernels ------------------------------------------------------------------------------- */
 
 void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
@@ -300,8 +331,51 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
     }
 }
 
-/* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. */
-static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan)
+{
+    int j;
+    for (j = 0; 8 * j < count; j++) {
+        as__rq_avx2_init(&plan[j], _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j)),
+                         _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j)));
+    }
+}
+
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+                                int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                                int8_t *const *rows_out, int rows_out_offset)
+{
+    /* 16 channels: saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp
+     * (every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi)) */
+    const __m256i zp16 = _mm256_set1_epi16((int16_t)zero_point);
+    const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
+    int o, p;
+    for (o = 0; o < count; o += 16) {
+        const as__rq_avx2 *q = plan + o / 8;
+        const int wide = count - o >= 16;
+        for (p = 0; p < rows; p++) {
+            const int32_t *a = acc + (size_t)p * acc_stride + o;
+            int8_t *y = (rows_out ? rows_out[p] + rows_out_offset : out + p * out_stride) + o;
+            const __m256i v0 = as__rq_avx2_apply(q, _mm256_loadu_si256((const __m256i *)(const void *)a));
+            const __m256i v1 =
+                wide ? as__rq_avx2_apply(q + 1, _mm256_loadu_si256((const __m256i *)(const void *)(a + 8))) : v0;
+            const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8), zp16);
+            const __m128i bytes = _mm_min_epi8(
+                _mm_max_epi8(_mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1)), lo8),
+                hi8);
+            if (wide) {
+                _mm_storeu_si128((__m128i *)(void *)y, bytes);
+            } else {
+                _mm_storel_epi64((__m128i *)(void *)y, bytes);
+            }
+        }
+    }
+}
+#endif
+
+/* Rows of a tile; row p goes to rows_out[p] if given, else to out + p * out_stride. One out-of-line copy for
+ * both callers (two inlined copies were 1.5 KB more .text on AVX2 for no measured gain, docs/benchmarks.md). */
+static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stride, int count,
                                            const int32_t *multiplier, const int32_t *shift, int32_t zero_point,
                                            int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                            int8_t *const *rows_out)
@@ -326,40 +400,17 @@ static AS_ALWAYS_INLINE void requant_block(const int32_t *acc, int rows, int acc
     }
 #elif defined(AS_X86_AVX2)
     {
-        const __m256i zp = _mm256_set1_epi32(zero_point);
-        const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point);
-        const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
-        /* 16 channels: saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp
-         * (every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi)) */
-        const __m256i zp16 = _mm256_set1_epi16((int16_t)zero_point);
-        const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
-        for (; o + 16 <= count; o += 16) {
-            as__rq_avx2 q0, q1;
-            as__rq_avx2_init(&q0, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
-                             _mm256_loadu_si256((const __m256i *)(shift + o)));
-            as__rq_avx2_init(&q1, _mm256_loadu_si256((const __m256i *)(multiplier + o + 8)),
-                             _mm256_loadu_si256((const __m256i *)(shift + o + 8)));
-            for (p = 0; p < rows; p++) {
-                const int32_t *a = acc + (size_t)p * acc_stride + o;
-                const __m256i v0 = as__rq_avx2_apply(&q0, _mm256_loadu_si256((const __m256i *)a));
-                const __m256i v1 = as__rq_avx2_apply(&q1, _mm256_loadu_si256((const __m256i *)(a + 8)));
-                const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8),
-                                                        zp16);
-                const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-                _mm_storeu_si128((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o),
-                                 _mm_min_epi8(_mm_max_epi8(bytes, lo8), hi8));
-            }
-        }
-        for (; o + 8 <= count; o += 8) {
-            as__rq_avx2 q;
-            as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + o)),
-                             _mm256_loadu_si256((const __m256i *)(shift + o)));
-            for (p = 0; p < rows; p++) {
-                __m256i v = as__rq_avx2_apply(&q, _mm256_loadu_si256((const __m256i *)(acc + (size_t)p * acc_stride + o)));
-                __m128i words;
-                v = as__output_avx2(v, zp, lo_zp, hi_zp);
-                words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-                _mm_storel_epi64((__m128i *)((rows_out ? rows_out[p] : out + p * out_stride) + o), _mm_packs_epi16(words, words));
+        /* constants set up once per call here; the GEMM and depthwise kernels prepare them once per channel
+         * chunk and call as__requant_plan_rows_avx2 themselves */
+        as__rq_avx2 plan[AS_RQ_PLAN_CHANNELS / 8];
+        for (; o + 8 <= count; o += AS_RQ_PLAN_CHANNELS) {
+            const int n = (count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS) & ~7;
+            as__rq_avx2_plan(multiplier + o, shift + o, n, plan);
+            as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan, zero_point, lo, hi,
+                                       out ? out + o : NULL, out_stride, rows_out, o);
+            if (n < AS_RQ_PLAN_CHANNELS) {
+                o += n;
+                break;
             }
         }
     }

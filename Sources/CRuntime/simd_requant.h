@@ -2,9 +2,9 @@
  * simd_requant.h - private: vector versions of MBQM (see kernel_common.h for the scalar definition).
  * Each one is bit-exact against as__mbqm for every int32 input, multiplier and shift in [-31, 30].
  *
- * x86 computes SRDHM as floor((x*m + 2^30) / 2^31) from 64-bit products of the even and odd lanes
+ * AVX-512 computes SRDHM as floor((x*m + 2^30) / 2^31) from 64-bit products of the even and odd lanes
  * (gemmlowp's nudge + truncating division equals this floor), then RDBPOT with per-lane variable
- * shifts. Arm uses vqrdmulh (the same rounding) and the gemmlowp fixup before vrshl.
+ * shifts; AVX2 folds both into one division (see as__rq_avx2). Arm uses vqrdmulh (the same rounding) and the gemmlowp fixup before vrshl.
  */
 #ifndef AUTOSHRINK_SIMD_REQUANT_H
 #define AUTOSHRINK_SIMD_REQUANT_H
@@ -72,50 +72,54 @@ static AS_ALWAYS_INLINE __m512i as__output_avx512(__m512i v, __m512i zero_point,
 
 #if defined(AS_X86_AVX2)
 
+/* AVX2 folds SRDHM and RDBPOT into one floor division of a 64-bit sum (r = max(-shift, 0), x already
+ * shifted left by max(shift, 0) with saturation):
+ *   r = 0:  MBQM = floor((x*m + 2^30) / 2^31)
+ *   r >= 1: MBQM = floor((x*m + 2^30 + 2^(30+r) - 2^31 [x*m < 0]) / 2^(31+r))
+ * (the inner floor divides exactly into the outer one; 2^(30+r) is RDBPOT's half and the 2^31 term makes
+ * negative halves round away from zero; for -2^30 <= x*m < 0 SRDHM is 0 and both forms give 0). AVX2 has
+ * no 64-bit arithmetic shift, so the sum carries + 2^63 (it stays inside [0, 2^64)) and a logical shift
+ * leaves result + 2^(32-r) in the low 32 bits, removed by one subtraction. The rounding constant is
+ * picked per lane by the product's sign bit (vblendvpd). 12 instructions per 8 lanes instead of 14
+ * (docs/benchmarks.md). The only overflow, x = m = INT32_MIN (with r = 0 the sole way to reach 2^31),
+ * saturates to INT32_MAX. */
 typedef struct as__rq_avx2 {
-    __m256i multiplier, multiplier_odd, left, right, mask, half_mask, multiplier_is_min;
+    __m256i multiplier, multiplier_odd, left;
+    __m256i count_even, count_odd;                     /* 31 + r, per 64-bit lane */
+    __m256i round_pos_even, round_neg_even, round_pos_odd, round_neg_odd; /* 2^63 + ..., per 64-bit lane */
+    __m256i offset;                                    /* 2^(32-r) mod 2^32, per 32-bit lane */
     int any_left, any_min;
 } as__rq_avx2;
 
-static inline void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift)
-{
-    const __m256i zero = _mm256_setzero_si256();
-    const __m256i one = _mm256_set1_epi32(1);
-    q->multiplier = multiplier;
-    q->multiplier_odd = _mm256_srli_epi64(multiplier, 32);
-    q->left = _mm256_max_epi32(shift, zero);
-    q->right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
-    q->mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q->right), one);
-    q->half_mask = _mm256_srai_epi32(q->mask, 1);
-    q->multiplier_is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
-    q->any_left = !_mm256_testz_si256(q->left, q->left);
-    q->any_min = !_mm256_testz_si256(q->multiplier_is_min, q->multiplier_is_min);
-}
+/* out of line (requantize.c): inlined into every kernel it cost 2.4 KB of .text (docs/benchmarks.md) */
+void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i shift);
 
 static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i x)
 {
-    const __m256i round = _mm256_set1_epi64x((int64_t)1 << 30);
-    const __m256i int_min = _mm256_set1_epi32(INT32_MIN);
-    const __m256i int_max = _mm256_set1_epi32(INT32_MAX);
-    __m256i even, odd, high, remainder, threshold, result, overflow;
+    __m256i even, odd, result;
     if (q->any_left) {
+        const __m256i int_max = _mm256_set1_epi32(INT32_MAX);
         const __m256i shifted = _mm256_sllv_epi32(x, q->left);
         const __m256i same = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, q->left), x);
         const __m256i saturated = _mm256_xor_si256(int_max, _mm256_srai_epi32(x, 31));
         x = _mm256_blendv_epi8(saturated, shifted, same);
     }
-    even = _mm256_add_epi64(_mm256_mul_epi32(x, q->multiplier), round);
-    odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd), round);
-    high = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-    if (q->any_min) { /* INT32_MIN * INT32_MIN saturates */
-        overflow = _mm256_and_si256(q->multiplier_is_min, _mm256_cmpeq_epi32(x, int_min));
-        high = _mm256_blendv_epi8(high, int_max, overflow);
+    even = _mm256_mul_epi32(x, q->multiplier);
+    odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd);
+    even = _mm256_add_epi64(even, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_even),
+                                                                       _mm256_castsi256_pd(q->round_neg_even),
+                                                                       _mm256_castsi256_pd(even))));
+    odd = _mm256_add_epi64(odd, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_odd),
+                                                                     _mm256_castsi256_pd(q->round_neg_odd),
+                                                                     _mm256_castsi256_pd(odd))));
+    even = _mm256_srlv_epi64(even, q->count_even);
+    odd = _mm256_srlv_epi64(odd, q->count_odd);
+    result = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->offset);
+    if (q->any_min) { /* INT32_MIN * INT32_MIN with r = 0 gives 2^31: saturate (no other lane can be INT32_MIN) */
+        const __m256i int_min = _mm256_set1_epi32(INT32_MIN);
+        result = _mm256_add_epi32(result, _mm256_cmpeq_epi32(result, int_min));
     }
-    remainder = _mm256_and_si256(high, q->mask);
-    threshold = _mm256_add_epi32(q->half_mask, _mm256_srli_epi32(high, 31));
-    result = _mm256_srav_epi32(high, q->right);
-    /* cmpgt yields -1 where the remainder rounds up */
-    return _mm256_sub_epi32(result, _mm256_cmpgt_epi32(remainder, threshold));
+    return result;
 }
 
 static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, __m256i lo_minus_zp,
@@ -123,6 +127,22 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
 {
     return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo_minus_zp), hi_minus_zp), zero_point);
 }
+
+#if !defined(AS_X86_AVX512)
+/* channels of requant_block's plan ([4] as__rq_avx2, 1.4 KB of stack): it prepares each 8 channels once per
+ * call whatever the block size, so a small block costs nothing and keeps the stack small for edge devices */
+#define AS_RQ_PLAN_CHANNELS 32
+
+/* plan[j] = the constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per channel
+ * chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic saved). */
+void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan);
+
+/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a plan: row p goes to
+ * rows_out[p] + rows_out_offset if rows_out, else to out + p * out_stride. */
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+                                int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                                int8_t *const *rows_out, int rows_out_offset);
+#endif
 
 #endif /* AS_X86_AVX2 */
 

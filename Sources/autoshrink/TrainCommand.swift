@@ -12,7 +12,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train an architecture (built-in or *.arch.json) and save a checkpoint.")
 
     @OptionGroup var data: DatasetOptions
-    @Option(help: "Architecture: a built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))) or an *.arch.json file.")
+    @Option(help: "Architecture: a built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))) or an *.arch.json file; with --task lm, 'lstm' trains the LSTM baseline.")
     var arch: String = "refnet"
     @Option(parsing: .unconditional, help: "Training epochs.") var epochs: Int = 10
     @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 64
@@ -30,11 +30,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Task: classify (images, the default) or lm (word-level language model with an RNN cell, docs/shrinkrnn.md).")
     var task: TrainingTask = .classify
     @OptionGroup var lm: LanguageModelOptions
+    @OptionGroup var lstm: LSTMOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if task == .lm { try LanguageModelCommands.refuseClassifierOptions(self) }
+        if task == .lm { try LSTMCommands.validate(self) }  // --arch lstm or the cell model (docs/shrinkrnn.md)
+        if task != .lm, lstm.matchSize != nil { throw ValidationError("--match-size: an option of --task lm --arch lstm") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         try OptionCheck.integer(epochs, "--epochs", in: 1...100_000)
         try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
@@ -53,7 +55,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        if task == .lm { return try LanguageModelCommands.train(self) }
+        if task == .lm { return arch == LSTMCommands.arch ? try LSTMCommands.train(self) : try LanguageModelCommands.train(self) }
         let out = Output(options: output)
         let start = DispatchTime.now()
         let context = engine.makeContext(output: out)

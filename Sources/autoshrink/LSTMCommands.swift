@@ -139,10 +139,7 @@ enum LSTMCommands {
     }
 
     /// `evaluate --task lm` of an LSTM checkpoint (called once the checkpoint is read and holds no cell).
-    static func evaluate(_ command: EvaluateCommand, stored: LMCheckpoint) throws {
-        let out = Output(options: command.output)
-        let start = DispatchTime.now()
-        let context = command.engine.makeContext(output: out)
+    static func evaluate(_ command: EvaluateCommand, stored: LMCheckpoint, context: ExecutionContext, out: Output, start: DispatchTime) throws {
         let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: stored.shape.vocabulary)
         guard corpus.vocabulary == stored.vocabulary else {
             throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")

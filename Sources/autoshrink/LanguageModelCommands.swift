@@ -165,7 +165,7 @@ enum LanguageModelCommands {
         let start = DispatchTime.now()
         let context = command.engine.makeContext(output: out)
         let stored = try LMCheckpoint.load(path: command.checkpoint)
-        guard let cell = stored.cell else { return try LSTMCommands.evaluate(command, stored: stored) }
+        guard let cell = stored.cell else { return try LSTMCommands.evaluate(command, stored: stored, context: context, out: out, start: start) }
         let corpus = try self.corpus(directory: command.data.dataDir, vocabulary: stored.shape.vocabulary)
         guard corpus.vocabulary == stored.vocabulary else {
             throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")

@@ -26,7 +26,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train on only this many images per class (class-balanced subset; default: all).")
     var trainPerClass: Int?
     @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
-    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH; runs/train-lm with --task lm).") var out: String?
+    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH; runs/train-lm with --task lm, runs/train-lm-lstm with --task lm --arch lstm).") var out: String?
     @Option(help: "Task: classify (images, the default) or lm (word-level language model with an RNN cell, docs/shrinkrnn.md).")
     var task: TrainingTask = .classify
     @OptionGroup var lm: LanguageModelOptions

@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Training epochs.") var epochs: Int = 10
     @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 64
     @Option(help: "Optimizer: sgd (Nesterov momentum 0.9), adam or rmsprop.") var optimizer: OptimizerKind = .sgd
-    @Option(parsing: .unconditional, help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
+    @Option(parsing: .unconditional, help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop; 20 with --task lm).") var lr: Float?
     @Option(parsing: .unconditional, help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-5
     @Option(help: "Learning-rate schedule: constant, cosine or step.") var schedule: LearningRateSchedule.Kind = .cosine
     @Option(parsing: .unconditional, help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         try OptionCheck.integer(epochs, "--epochs", in: 1...100_000)
         try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
-        try OptionCheck.positive(lr, "--lr", maximum: 10)
+        try OptionCheck.positive(lr, "--lr", maximum: task == .lm ? 1000 : 10)  // language models train at lr 20 (NT-ASGD)
         try OptionCheck.finite(weightDecay, "--weight-decay", in: 0...1)
         try OptionCheck.finite(warmupEpochs, "--warmup-epochs", in: 0...Double(epochs))
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }

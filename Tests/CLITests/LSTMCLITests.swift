@@ -55,6 +55,7 @@ import Testing
             (["train", "--task", "lm", "--match-size", "full"], "--match-size: sizes an LSTM baseline"),
             (["train", "--match-size", "full"], "--match-size: an option of --task lm --arch lstm"),
             (["train", "--task", "lm", "--arch", "lstm", "--augment"], "--augment: image-classification options"),
+            (["train", "--task", "lm", "--arch", "lstm", "--lr", "2000"], "--lr must be greater than 0 and at most 1000"),
             (["train", "--task", "lm", "--arch", "lstm", "--match-size", directory + "/none.json", "--data-dir", directory], "not 'full' and no such file"),
         ] {
             let run = try CLI.run(arguments)

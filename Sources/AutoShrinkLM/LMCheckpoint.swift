@@ -20,45 +20,79 @@ public struct LMCheckpointMetadata: Codable, Sendable, Equatable {
     }
 }
 
-/// A language-model checkpoint: cell, sizes, vocabulary, float32 weights and metadata
+/// What a language-model checkpoint holds: an RNN-cell model (`LanguageModel`) or the LSTM baseline
+/// (`LSTMLanguageModel`, docs/shrinkrnn.md, "LSTM baseline").
+public enum LMArchitecture: Sendable, Hashable {
+    case cell(RNNCell)
+    case lstm
+
+    /// The header's `model` field.
+    public var kind: String {
+        switch self {
+        case .cell: "rnn-cell"
+        case .lstm: "lstm"
+        }
+    }
+
+    /// One line for printouts.
+    public var summary: String {
+        switch self {
+        case .cell(let cell): cell.summary
+        case .lstm: "1-layer LSTM"
+        }
+    }
+}
+
+/// A language-model checkpoint: model kind (and cell), sizes, vocabulary, float32 weights and metadata
 /// (docs/shrinkrnn.md, "Checkpoint"). Same frame as the CNN `Checkpoint`, its own magic:
 ///
 ///     magic    8 bytes  "ASHRLMCK"
-///     version  UInt32   1
+///     version  UInt32   2 (1: RNN-cell models only, no `model` field; still read)
 ///     length   UInt64   bytes of the JSON header
-///     header   JSON     {cell, shape, vocabulary, metadata, tensors: [{name, shape, count}]}
+///     header   JSON     {model: "rnn-cell" | "lstm", cell (rnn-cell only), shape, vocabulary, metadata,
+///                        tensors: [{name, shape, count}]}
 ///     payload  Float32  every tensor in header order (little-endian)
 ///     checksum UInt64   FNV-1a 64 of header + payload
 public struct LMCheckpoint: Sendable {
     public static let magic = Array("ASHRLMCK".utf8)
-    public static let currentVersion: UInt32 = 1
+    public static let currentVersion: UInt32 = 2
 
     public typealias TensorRecord = TensorFrame.TensorRecord
     static let frame = TensorFrame.Kind(magic: "ASHRLMCK", version: currentVersion, name: "language-model checkpoint")
+    /// Version 1 (before the LSTM baseline): the same header without `model`, always an RNN cell.
+    static let frameVersion1 = TensorFrame.Kind(magic: "ASHRLMCK", version: 1, name: "language-model checkpoint")
 
     struct Header: Codable {
-        var cell: RNNCell
+        /// "rnn-cell" or "lstm"; absent in version 1.
+        var model: String?
+        var cell: RNNCell?
         var shape: LanguageModelShape
         var vocabulary: [String]
         var metadata: LMCheckpointMetadata
         var tensors: [TensorRecord]
     }
 
-    public var cell: RNNCell
+    public var architecture: LMArchitecture
     public var shape: LanguageModelShape
     public var vocabulary: Vocabulary
     public var metadata: LMCheckpointMetadata
     public var tensors: [(record: TensorRecord, values: [Float])]
 
-    public init(model: LanguageModel, vocabulary: Vocabulary, metadata: LMCheckpointMetadata) {
-        cell = model.cell; shape = model.shape; self.vocabulary = vocabulary; self.metadata = metadata
+    /// The cell of an RNN-cell checkpoint; nil for an LSTM.
+    public var cell: RNNCell? {
+        if case .cell(let cell) = architecture { return cell }
+        return nil
+    }
+
+    public init(model: any RecurrentLanguageModel, vocabulary: Vocabulary, metadata: LMCheckpointMetadata) {
+        architecture = model.architecture; shape = model.shape; self.vocabulary = vocabulary; self.metadata = metadata
         tensors = model.parameters.map { (TensorRecord(name: $0.name, shape: $0.value.shape, count: $0.value.count), $0.value.array) }
     }
 
     /// Serialised bytes (the `TensorFrame` shared with the CNN `Checkpoint`).
     public func encoded() -> Data {
         TensorFrame.encode(LMCheckpoint.frame,
-                           header: Header(cell: cell, shape: shape, vocabulary: vocabulary.words, metadata: metadata, tensors: tensors.map(\.record)),
+                           header: Header(model: architecture.kind, cell: cell, shape: shape, vocabulary: vocabulary.words, metadata: metadata, tensors: tensors.map(\.record)),
                            values: tensors.map(\.values))
     }
 
@@ -78,8 +112,20 @@ public struct LMCheckpoint: Sendable {
         if data.count >= 8, Array(data.prefix(8)) == Array("ASHRCKPT".utf8) {
             throw fail("an image-classifier checkpoint, not a language model (use evaluate without --task lm)")
         }
-        let (header, values) = try TensorFrame.decode(data, frame, source: source) { (header: Header) in header.tensors }
-        try header.cell.validate(source: source)
+        // Version 1 files (RNN cells only) stay readable; any other version is refused by the frame.
+        let version1 = data.count >= 12 && Array(data.prefix(8)) == magic && data.dropFirst(8).prefix(4).elementsEqual([1, 0, 0, 0])
+        let (header, values) = try TensorFrame.decode(data, version1 ? frameVersion1 : frame, source: source) { (header: Header) in header.tensors }
+        let architecture: LMArchitecture
+        switch (version1 ? "rnn-cell" : header.model, header.cell) {
+        case ("rnn-cell", let cell?):
+            try cell.validate(source: source)
+            architecture = .cell(cell)
+        case ("lstm", nil): architecture = .lstm
+        case ("rnn-cell", nil): throw fail("corrupt checkpoint header (an rnn-cell model without its cell)")
+        case ("lstm", _?): throw fail("corrupt checkpoint header (an lstm model with a cell)")
+        case (let other, _):
+            throw fail("unknown model kind \(other.map { "'\($0)'" } ?? "(none)") (this autoshrink reads 'rnn-cell' and 'lstm')")
+        }
         try header.shape.validate(source: source)
         let vocabulary: Vocabulary
         do { vocabulary = try Vocabulary(words: header.vocabulary) } catch { throw fail(error.description) }
@@ -89,17 +135,22 @@ public struct LMCheckpoint: Sendable {
         for (record, tensor) in zip(header.tensors, values) where !tensor.allSatisfy(\.isFinite) {
             throw fail("tensor \(record.name) holds a non-finite weight")
         }
-        return LMCheckpoint(cell: header.cell, shape: header.shape, vocabulary: vocabulary, metadata: header.metadata,
+        return LMCheckpoint(architecture: architecture, shape: header.shape, vocabulary: vocabulary, metadata: header.metadata,
                             tensors: Array(zip(header.tensors, values)))
     }
 
-    init(cell: RNNCell, shape: LanguageModelShape, vocabulary: Vocabulary, metadata: LMCheckpointMetadata, tensors: [(record: TensorRecord, values: [Float])]) {
-        self.cell = cell; self.shape = shape; self.vocabulary = vocabulary; self.metadata = metadata; self.tensors = tensors
+    init(architecture: LMArchitecture, shape: LanguageModelShape, vocabulary: Vocabulary, metadata: LMCheckpointMetadata,
+         tensors: [(record: TensorRecord, values: [Float])]) {
+        self.architecture = architecture; self.shape = shape; self.vocabulary = vocabulary; self.metadata = metadata; self.tensors = tensors
     }
 
     /// Builds the model and loads the weights, matching tensors by name and shape.
-    public func makeModel(context: ExecutionContext) throws -> LanguageModel {
-        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: metadata.seed)
+    public func makeModel(context: ExecutionContext) throws -> any RecurrentLanguageModel {
+        let model: any RecurrentLanguageModel
+        switch architecture {
+        case .cell(let cell): model = LanguageModel(cell: cell, shape: shape, context: context, seed: metadata.seed)
+        case .lstm: model = LSTMLanguageModel(shape: shape, context: context, seed: metadata.seed)
+        }
         guard model.parameters.count == tensors.count else {
             throw CheckpointError("checkpoint has \(tensors.count) tensors, the model expects \(model.parameters.count)")
         }

@@ -79,11 +79,42 @@ public struct TokenBatches: Sendable {
     }
 }
 
+/// What `LMTrainer` and `LMCheckpoint` need of a language model: the RNN-cell `LanguageModel` or the
+/// `LSTMLanguageModel` baseline (docs/shrinkrnn.md, "LSTM baseline"). Rows are time-major; the state is
+/// the model's own (`initialState`), carried between segments as a value (truncated BPTT).
+public protocol RecurrentLanguageModel: AnyObject {
+    var shape: LanguageModelShape { get }
+    /// In the checkpoint's tensor order.
+    var parameters: [Parameter] { get }
+    var parameterCount: Int { get }
+    /// Rows of the last `forward` whose most likely next word was the target.
+    var lastCorrect: Int { get }
+    /// What the checkpoint records to rebuild the model.
+    var architecture: LMArchitecture { get }
+    /// A zero state for `batch` sequences.
+    func initialState(batch: Int) -> Tensor
+    /// Summed cross-entropy (nats); with `masks` (training) keeps what `backward` needs.
+    @discardableResult
+    func forward(inputs: [Int32], targets: [Int32], steps: Int, batch: Int, state: Tensor, masks: DropoutMasks?) -> Double
+    /// Gradients of the mean cross-entropy of the last training `forward` (overwritten).
+    func backward(inputs: [Int32], steps: Int, batch: Int, masks: DropoutMasks)
+}
+
+extension LanguageModel: RecurrentLanguageModel {
+    public var architecture: LMArchitecture { .cell(cell) }
+    /// [batch, H].
+    public func initialState(batch: Int) -> Tensor { Tensor(shape: [batch, shape.hidden]) }
+}
+
+extension LSTMLanguageModel: RecurrentLanguageModel {
+    public var architecture: LMArchitecture { .lstm }
+}
+
 public final class LMTrainer {
-    public let model: LanguageModel
+    public let model: any RecurrentLanguageModel
     public let configuration: LMTrainingConfiguration
 
-    public init(model: LanguageModel, configuration: LMTrainingConfiguration) {
+    public init(model: any RecurrentLanguageModel, configuration: LMTrainingConfiguration) {
         self.model = model; self.configuration = configuration
     }
 
@@ -92,7 +123,7 @@ public final class LMTrainer {
     public func evaluate(_ tokens: [Int32]) -> (loss: Double, perplexity: Double, accuracy: Double, tokens: Int) {
         let batch = max(1, min(configuration.evaluationBatch, tokens.count / 2))
         let batches = TokenBatches(tokens, batch: batch)
-        let state = Tensor(shape: [batch, model.shape.hidden])
+        let state = model.initialState(batch: batch)
         var total = 0.0, count = 0, correct = 0
         for (start, steps) in batches.segments(bptt: configuration.bptt) {
             let (inputs, targets) = batches.segment(start: start, steps: steps)
@@ -125,7 +156,7 @@ public final class LMTrainer {
         var step: UInt64 = 0
         for epoch in 1...config.epochs {
             let epochStart = DispatchTime.now()
-            let state = Tensor(shape: [config.batchSize, model.shape.hidden])
+            let state = model.initialState(batch: config.batchSize)
             var total = 0.0, count = 0
             for (index, segment) in segments.enumerated() {
                 let (inputs, targets) = batches.segment(start: segment.start, steps: segment.steps)

@@ -165,14 +165,15 @@ enum LanguageModelCommands {
         let start = DispatchTime.now()
         let context = command.engine.makeContext(output: out)
         let stored = try LMCheckpoint.load(path: command.checkpoint)
+        guard let cell = stored.cell else { return try LSTMCommands.evaluate(command, stored: stored, context: context, out: out, start: start) }
         let corpus = try self.corpus(directory: command.data.dataDir, vocabulary: stored.shape.vocabulary)
         guard corpus.vocabulary == stored.vocabulary else {
             throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")
         }
         let batch = 10
-        try checkFits(cell: stored.cell, shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
+        try checkFits(cell: cell, shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
         let model = try stored.makeModel(context: context)
-        out.line("evaluating \(command.checkpoint) (\(stored.cell.summary), trained on \(stored.metadata.corpus)) on \(corpus.test.count) test tokens")
+        out.line("evaluating \(command.checkpoint) (\(cell.summary), trained on \(stored.metadata.corpus)) on \(corpus.test.count) test tokens")
         let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(epochs: 1, bptt: stored.metadata.bptt, evaluationBatch: batch))
         let test = trainer.evaluate(corpus.test)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9

@@ -12,12 +12,12 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train an architecture (built-in or *.arch.json) and save a checkpoint.")
 
     @OptionGroup var data: DatasetOptions
-    @Option(help: "Architecture: a built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))) or an *.arch.json file.")
+    @Option(help: "Architecture: a built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))) or an *.arch.json file; with --task lm, 'lstm' trains the LSTM baseline.")
     var arch: String = "refnet"
     @Option(parsing: .unconditional, help: "Training epochs.") var epochs: Int = 10
     @Option(parsing: .unconditional, help: "Images per batch.") var batchSize: Int = 64
     @Option(help: "Optimizer: sgd (Nesterov momentum 0.9), adam or rmsprop.") var optimizer: OptimizerKind = .sgd
-    @Option(parsing: .unconditional, help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop).") var lr: Float?
+    @Option(parsing: .unconditional, help: "Peak learning rate (default: 0.2 sgd, 0.002 adam, 0.001 rmsprop; 20 with --task lm).") var lr: Float?
     @Option(parsing: .unconditional, help: "L2 weight decay on convolution and linear weights.") var weightDecay: Float = 5e-5
     @Option(help: "Learning-rate schedule: constant, cosine or step.") var schedule: LearningRateSchedule.Kind = .cosine
     @Option(parsing: .unconditional, help: "Linear warm-up, in epochs.") var warmupEpochs: Double = 0.5
@@ -26,19 +26,21 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train on only this many images per class (class-balanced subset; default: all).")
     var trainPerClass: Int?
     @Flag(help: "Random crop (pad 2) + horizontal flip augmentation.") var augment = false
-    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH; runs/train-lm with --task lm).") var out: String?
+    @Option(help: "Output directory for model.ckpt and train.json (default: runs/train-ARCH; runs/train-lm with --task lm, runs/train-lm-lstm with --task lm --arch lstm).") var out: String?
     @Option(help: "Task: classify (images, the default) or lm (word-level language model with an RNN cell, docs/shrinkrnn.md).")
     var task: TrainingTask = .classify
     @OptionGroup var lm: LanguageModelOptions
+    @OptionGroup var lstm: LSTMOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if task == .lm { try LanguageModelCommands.refuseClassifierOptions(self) }
+        if task == .lm { try LSTMCommands.validate(self) }  // --arch lstm or the cell model (docs/shrinkrnn.md)
+        if task != .lm, lstm.matchSize != nil { throw ValidationError("--match-size: an option of --task lm --arch lstm") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         try OptionCheck.integer(epochs, "--epochs", in: 1...100_000)
         try OptionCheck.integer(batchSize, "--batch-size", in: 1...65_536)
-        try OptionCheck.positive(lr, "--lr", maximum: 10)
+        try OptionCheck.positive(lr, "--lr", maximum: task == .lm ? 1000 : 10)  // language models train at lr 20 (NT-ASGD)
         try OptionCheck.finite(weightDecay, "--weight-decay", in: 0...1)
         try OptionCheck.finite(warmupEpochs, "--warmup-epochs", in: 0...Double(epochs))
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -53,7 +55,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        if task == .lm { return try LanguageModelCommands.train(self) }
+        if task == .lm { return arch == LSTMCommands.arch ? try LSTMCommands.train(self) : try LanguageModelCommands.train(self) }
         let out = Output(options: output)
         let start = DispatchTime.now()
         let context = engine.makeContext(output: out)

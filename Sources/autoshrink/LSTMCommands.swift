@@ -1,0 +1,158 @@
+import ArgumentParser
+import AutoShrinkData
+import AutoShrinkEngine
+import AutoShrinkFormats
+import AutoShrinkLM
+import AutoShrinkModel
+import Foundation
+
+/// Options of `train --task lm --arch lstm` beyond the shared language-model ones (docs/shrinkrnn.md, "LSTM baseline").
+struct LSTMOptions: ParsableArguments {
+    @Option(help: "--task lm --arch lstm: size the LSTM like this RNN-cell model ('full' with --nodes, or an *.rnncell.json) at --embed/--hidden: the widest LSTM with no more parameters.")
+    var matchSize: String?
+}
+
+/// `train --task lm --arch lstm` and `evaluate --task lm` of an LSTM checkpoint: the baseline of the
+/// ShrinkRNN comparison, trained by the same `LMTrainer` as the cell model (docs/shrinkrnn.md, "LSTM baseline").
+enum LSTMCommands {
+    static let arch = "lstm"
+
+    /// `train --task lm`: image options are refused; `--arch` is `lstm` or absent; `--match-size` only with `--arch lstm`.
+    static func validate(_ command: TrainCommand) throws {
+        guard command.arch == arch else {
+            if command.lstm.matchSize != nil { throw ValidationError("--match-size: sizes an LSTM baseline; use it with --task lm --arch lstm") }
+            return try LanguageModelCommands.refuseClassifierOptions(command)
+        }
+        var other = command
+        other.arch = "refnet"  // the default: refuse every other image option as for the cell model
+        try LanguageModelCommands.refuseClassifierOptions(other)
+        if command.lm.cell != "full" {
+            throw ValidationError("--cell: the cell model's option; --arch lstm takes --match-size CELL to have that cell model's parameter count")
+        }
+    }
+
+    /// The LSTM's shape: `--embed`/`--hidden` as given, or with `--match-size` the widest LSTM whose
+    /// parameter count does not exceed that of the cell model at `--embed`/`--hidden`.
+    static func shape(_ command: TrainCommand, vocabulary: Int) throws -> (shape: LanguageModelShape, matched: String?) {
+        let options = command.lm
+        let tied = !options.untied && options.embed == options.hidden
+        let given = LanguageModelShape(vocabulary: vocabulary, embed: options.embed, hidden: options.hidden, tied: tied)
+        guard let match = command.lstm.matchSize else { return (given, nil) }
+        let cell: RNNCell
+        if match == "full" {
+            cell = .fullyConnected(nodes: options.nodes)
+        } else {
+            guard FileManager.default.fileExists(atPath: match) else { throw ValidationError("--match-size '\(match)': not 'full' and no such file") }
+            cell = try RNNCell.loadDocument(path: match)
+        }
+        let reference = LanguageModelCost(cell: cell, shape: given)
+        guard let shape = LSTMCost.matching(parameters: reference.parameters, vocabulary: vocabulary, embed: options.embed, tied: tied) else {
+            throw CLIError("--match-size: no LSTM with embed \(options.embed) has at most the \(reference.parameters) parameters of the cell model")
+        }
+        let text = "\(match == "full" ? "full \(options.nodes)-node" : match) cell model [\(cell.stableHash)] at \(options.embed)/\(options.hidden): \(reference.parameters) parameters, \(ArchitectureSummary.scaled(Double(reference.macsPerToken))) MACs/token"
+        return (shape, text)
+    }
+
+    /// Refuses a model whose engine buffers would not fit in memory.
+    static func checkFits(shape: LanguageModelShape, steps: Int, batch: Int, purpose: String) throws {
+        let bytes = Double(LSTMLanguageModel.bufferFloats(shape: shape, steps: steps, batch: batch)) * 4
+            + Double(LSTMCost(shape: shape).parameters) * 4 * 5
+        let memory = Architecture.availableMemoryBytes()
+        guard bytes <= memory * 0.9 else {
+            throw CLIError(String(format: "%@ needs about %.1f GB at batch %d, bptt %d, more than 90 %% of the %.1f GB of memory available; use a smaller --batch-size, --bptt or model",
+                                  purpose, bytes / 1e9, batch, steps, memory / 1e9))
+        }
+    }
+
+    /// Identifies the LSTM's sizes in `train.json` (`architecture_hash`), as a cell's stable hash does.
+    static func hash(_ shape: LanguageModelShape) -> String {
+        fnv1aHex(Data("lstm embed \(shape.embed) hidden \(shape.hidden) vocabulary \(shape.vocabulary) tied \(shape.tied)".utf8))
+    }
+
+    static func train(_ command: TrainCommand) throws {
+        let out = Output(options: command.output)
+        let options = command.lm
+        let start = DispatchTime.now()
+        let context = command.engine.makeContext(output: out)
+        let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: options.vocabulary)
+        let train = options.trainTokens.map { Array(corpus.train.prefix($0)) } ?? corpus.train
+        guard train.count >= 2 * command.batchSize else {
+            throw CLIError("\(corpus.name): \(train.count) training tokens are too few for --batch-size \(command.batchSize)")
+        }
+        let (shape, matched) = try self.shape(command, vocabulary: corpus.vocabulary.count)
+        try shape.validate(source: "--arch lstm")
+        try checkFits(shape: shape, steps: options.bptt, batch: command.batchSize, purpose: "training")
+        let directory = command.out ?? "runs/train-lm-lstm"
+        try WritableCheck.directory(directory, option: command.out == nil ? "output folder" : "--out")
+        let learningRate = command.lr ?? 20
+        let configuration = LMTrainingConfiguration(
+            epochs: command.epochs, batchSize: command.batchSize, bptt: options.bptt, learningRate: learningRate, clip: options.clip,
+            weightDecay: 8e-7, dropout: LMDropout(input: options.dropoutInput, hidden: options.dropoutHidden, output: options.dropoutOutput),
+            seed: command.engine.seed)
+        let model = LSTMLanguageModel(shape: shape, context: context, seed: command.engine.seed)
+        let cost = LSTMCost(shape: shape)
+        out.heading("""
+            autoshrink train --task lm --arch lstm
+              corpus        \(corpus.name): \(train.count) train\(options.trainTokens != nil ? " (of \(corpus.train.count))" : ""), \(corpus.valid.count) valid, \(corpus.test.count) test tokens, vocabulary \(corpus.vocabulary.count), <unk> \(String(format: "%.1f", 100 * corpus.unknownShare(train))) % of train
+              model         1-layer LSTM, embed \(shape.embed), hidden \(shape.hidden), \(shape.tied ? "tied" : "untied") decoder; \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (LSTM \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters (LSTM \(cost.cellParameters))
+            """)
+        if let matched { out.line("  matched       \(matched)") }
+        out.line("""
+              training      \(command.epochs) epochs, batch \(command.batchSize), bptt \(options.bptt), NT-ASGD lr \(learningRate), clip \(options.clip), dropout \(options.dropoutInput)/\(options.dropoutHidden)/\(options.dropoutOutput), weight decay 8e-7
+              engine        \(command.engine.threads) threads, seed \(command.engine.seed), \(BLASConfiguration.summary)
+              output        \(directory)/model.ckpt
+            """)
+        if corpus.unknownEvaluationWords > 0 {
+            out.line("  note          \(corpus.unknownEvaluationWords) validation/test words are outside the vocabulary and count as <unk>")
+        }
+        let trainer = LMTrainer(model: model, configuration: configuration)
+        let bar = out.progress("training", total: 1, unit: "segments", plainLines: true)
+        var segmentsDone = 0
+        let result = trainer.fit(train: train, valid: corpus.valid, onBatch: { _, perEpoch in
+            segmentsDone += 1
+            bar.update(segmentsDone, total: perEpoch * command.epochs)
+        }) { report in
+            out.line(String(format: "epoch %3d/%d  train ppl %8.2f  valid ppl %8.2f  %7.0f tokens/s  lr %.4g%@  ETA %@",
+                            report.epoch, command.epochs, report.trainPerplexity, report.validPerplexity, report.tokensPerSecond,
+                            report.learningRate, report.averaging ? " (averaging)" : "", formatDuration(report.etaSeconds)))
+        }
+        bar.finish(String(format: "%.0f train tokens/s", result.tokensPerSecond))
+        if let epoch = result.divergedEpoch {
+            throw CLIError("training diverged: the loss became non-finite in epoch \(epoch); lower --lr or --clip (no checkpoint written)")
+        }
+        let test = trainer.evaluate(corpus.test)
+        let validPerplexity = result.bestValidPerplexity
+        try FileProblem.createDirectory(directory)
+        let checkpointPath = directory + "/model.ckpt"
+        let metadata = LMCheckpointMetadata(corpus: corpus.name, epochs: result.epochs.count, validPerplexity: validPerplexity,
+                                            testPerplexity: test.perplexity, seed: command.engine.seed, bptt: options.bptt)
+        try LMCheckpoint(model: model, vocabulary: corpus.vocabulary, metadata: metadata).write(to: checkpointPath)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        out.result(String(format: "valid perplexity %.2f  test perplexity %.2f  next-word accuracy %.4f  (%.0f train tokens/s, %@)  checkpoint %@",
+                          validPerplexity, test.perplexity, test.accuracy, result.tokensPerSecond, formatDuration(seconds), checkpointPath))
+        let summary = TrainSummary(
+            testAccuracy: test.accuracy, validationAccuracy: nil, trainImagesPerSecond: 0, epochs: result.epochs.count, seconds: seconds,
+            checkpoint: checkpointPath, architecture: arch, architectureHash: hash(shape), parameters: model.parameterCount,
+            validPerplexity: validPerplexity, testPerplexity: test.perplexity, trainTokensPerSecond: result.tokensPerSecond)
+        try AtomicFile.write(try summary.jsonData(pretty: true), to: directory + "/train.json")
+        out.json(summary)
+    }
+
+    /// `evaluate --task lm` of an LSTM checkpoint (called once the checkpoint is read and holds no cell).
+    static func evaluate(_ command: EvaluateCommand, stored: LMCheckpoint, context: ExecutionContext, out: Output, start: DispatchTime) throws {
+        let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: stored.shape.vocabulary)
+        guard corpus.vocabulary == stored.vocabulary else {
+            throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")
+        }
+        let batch = 10
+        try checkFits(shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
+        let model = try stored.makeModel(context: context)
+        out.line("evaluating \(command.checkpoint) (\(stored.architecture.summary) \(stored.shape.embed)/\(stored.shape.hidden), trained on \(stored.metadata.corpus)) on \(corpus.test.count) test tokens")
+        let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(epochs: 1, bptt: stored.metadata.bptt, evaluationBatch: batch))
+        let test = trainer.evaluate(corpus.test)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        out.result(String(format: "test perplexity %.2f  loss %.4f  next-word accuracy %.4f", test.perplexity, test.loss, test.accuracy))
+        out.json(EvaluateSummary(testAccuracy: test.accuracy, testLoss: test.loss, images: 0, seconds: seconds, checkpoint: command.checkpoint,
+                                 testPerplexity: test.perplexity, tokens: test.tokens))
+    }
+}

@@ -165,8 +165,9 @@ enum LanguageModelExport {
         }
         let out = Output(options: command.output)
         let stored = try LMCheckpoint.load(path: command.checkpoint)
+        let cell = try LMExporter.exportableCell(stored)
         let target = try DeviceDescription.resolve(command.device)
-        let name = LMExporter.modelName(stored)
+        let name = try LMExporter.modelName(stored)
         let directory = command.out ?? "deploy/\(name)"
         var inputs = [command.checkpoint] + [command.dataDir].compactMap { $0 }
         if FileManager.default.fileExists(atPath: command.device) { inputs.append(command.device) }
@@ -189,11 +190,11 @@ enum LanguageModelExport {
         options.measure = !command.noRun
         options.testTokenLimit = command.testTokens
         options.benchRuns = command.benchRuns
-        let cost = LanguageModelCost(cell: stored.cell, shape: stored.shape)
+        let cost = LanguageModelCost(cell: cell, shape: stored.shape)
         let tokens = test.map { min($0.count, command.testTokens ?? $0.count) }
         out.heading("""
             autoshrink export (language model)
-              checkpoint    \(command.checkpoint): \(stored.cell.summary), embed \(stored.shape.embed), hidden \(stored.shape.hidden), vocabulary \(stored.shape.vocabulary)\(stored.shape.tied ? " (tied)" : ""), \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token\(stored.metadata.testPerplexity.map { String(format: ", test perplexity %.2f", $0) } ?? "")
+              checkpoint    \(command.checkpoint): \(cell.summary), embed \(stored.shape.embed), hidden \(stored.shape.hidden), vocabulary \(stored.shape.vocabulary)\(stored.shape.tied ? " (tied)" : ""), \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token\(stored.metadata.testPerplexity.map { String(format: ", test perplexity %.2f", $0) } ?? "")
               device        \(target.name) (\(target.architecture.rawValue), \(target.compiler.cc) \(target.compiler.flags.joined(separator: " ")), \(target.runner.kind.rawValue) runner)
               binaries      float32 and int8 weights (float activations); main binary \(options.precision.rawValue)
               test text     \(tokens.map { "\($0) tokens of \(corpusName)'s test split\($0 < test!.count ? " (a prefix of \(test!.count))" : "")" } ?? "not run (--no-run)")

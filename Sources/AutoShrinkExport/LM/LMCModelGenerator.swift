@@ -19,7 +19,7 @@ struct LMExportWeights {
     var decoderBias: [Float]
 
     init(checkpoint: LMCheckpoint) throws {
-        cell = checkpoint.cell; shape = checkpoint.shape
+        cell = try LMExporter.exportableCell(checkpoint); shape = checkpoint.shape
         let (v, d, h) = (shape.vocabulary, shape.embed, shape.hidden)
         func tensor(_ name: String, _ count: Int) throws -> [Float] {
             guard let stored = checkpoint.tensors.first(where: { $0.record.name == name }) else {

@@ -47,15 +47,25 @@ public enum LMExporter {
     static let runtimeSources = ["rnn_kernels.c", "simd_tier.c", "timing.c"]
 
     /// The model's name in the C and the default folder `deploy/<name>`: `lm-` and 8 digits of the cell's hash.
-    public static func modelName(_ checkpoint: LMCheckpoint) -> String { "lm-" + checkpoint.cell.stableHash.prefix(8) }
+    public static func modelName(_ checkpoint: LMCheckpoint) throws -> String { "lm-" + (try exportableCell(checkpoint)).stableHash.prefix(8) }
+
+    /// The cell of a checkpoint the C export can write: RNN-cell models only (the LSTM baseline of
+    /// docs/shrinkrnn.md is trained and evaluated in Swift but has no C generator yet).
+    public static func exportableCell(_ checkpoint: LMCheckpoint) throws -> RNNCell {
+        guard let cell = checkpoint.cell else {
+            throw ExportError("this checkpoint holds an \(checkpoint.architecture.kind) model; the C export writes RNN-cell models only (docs/shrinkrnn.md)")
+        }
+        return cell
+    }
 
     public static func export(checkpoint: LMCheckpoint, testTokens: [Int32]?, corpusName: String, device: DeviceDescription,
                               outputDirectory: String, options: LMExportOptions, context: ExecutionContext,
                               progress: (String) -> Void = { _ in }) throws -> LMExportReport {
         let start = Date()
+        let cell = try exportableCell(checkpoint)
         let weights = try LMExportWeights(checkpoint: checkpoint)
-        let name = modelName(checkpoint)
-        let description = "\(checkpoint.cell.summary), trained on \(checkpoint.metadata.corpus) for \(checkpoint.metadata.epochs) epochs"
+        let name = try modelName(checkpoint)
+        let description = "\(cell.summary), trained on \(checkpoint.metadata.corpus) for \(checkpoint.metadata.epochs) epochs"
         let generators = Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { precision in
             (precision, LMCModelGenerator(weights: weights, name: name, precision: precision, unknownID: checkpoint.vocabulary.unknownID,
                                           endOfSentenceID: checkpoint.vocabulary.endOfSentenceID, description: description))
@@ -64,7 +74,7 @@ public enum LMExporter {
         var finished = false
         defer { if !finished { staging.discard() } }
 
-        progress("generating C in \(staging.destination)/ (\(checkpoint.cell.summary))")
+        progress("generating C in \(staging.destination)/ (\(cell.summary))")
         let files = ModelExporter.files(primary: options.precision)
         try staging.run { try writeProject(directory: staging.path, generators: generators, files: files, vocabulary: checkpoint.vocabulary,
                                            device: device, name: name) }
@@ -94,10 +104,10 @@ public enum LMExporter {
         let float = measured.perplexity[.float32], int8 = measured.perplexity[.int8]
         let increase = float.flatMap { f in int8.map { $0 / f - 1 } }
         let difference = float.flatMap { f in swiftPerplexity.map { abs(f / $0 - 1) } }
-        let cost = LanguageModelCost(cell: checkpoint.cell, shape: checkpoint.shape)
+        let cost = LanguageModelCost(cell: cell, shape: checkpoint.shape)
         let manifest = LMExportManifest(
-            exporterVersion: version, autoshrinkVersion: AutoShrinkVersion.string, model: name, cell: checkpoint.cell,
-            cellHash: checkpoint.cell.stableHash, vocabulary: checkpoint.shape.vocabulary, embed: checkpoint.shape.embed,
+            exporterVersion: version, autoshrinkVersion: AutoShrinkVersion.string, model: name, cell: cell,
+            cellHash: cell.stableHash, vocabulary: checkpoint.shape.vocabulary, embed: checkpoint.shape.embed,
             hidden: checkpoint.shape.hidden, tied: checkpoint.shape.tied, macsPerToken: cost.macsPerToken, parameters: cost.parameters,
             runtimeHash: RuntimeSources.hash, device: device, precision: primary, binary: "\(destination)/\(files[primary]!.binary)",
             binaries: Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { ($0, "\(destination)/\(files[$0]!.binary)") }),

@@ -20,7 +20,7 @@ struct LanguageModelSearchOptions: ParsableArguments {
     @Flag(help: "--task lm: count resources for separate decoder weights (default: tied when --embed equals --hidden).") var untied = false
     @Option(parsing: .unconditional, help: "--task lm: vocabulary of the model the resources are counted for.") var vocabulary: Int = 10_000
     @Option(parsing: .unconditional, help: "--task lm: hidden (= embed) width of the proxy model candidates train.") var proxyHidden: Int = 64
-    @Option(parsing: .unconditional, help: "--task lm: proxy vocabulary (most frequent training words; default: --vocabulary).") var proxyVocabulary: Int?
+    @Option(parsing: .unconditional, help: "--task lm: proxy vocabulary: the most frequent training words, the rest <unk> (at most --vocabulary).") var proxyVocabulary: Int = 3_000
     @Option(parsing: .unconditional, help: "--task lm: training tokens of a candidate's proxy training (the first N of the corpus).") var proxyTokens: Int = 200_000
     @Option(parsing: .unconditional, help: "--task lm: validation tokens a candidate is scored on (the first N).") var proxyValidTokens: Int = 40_000
     @Option(parsing: .unconditional, help: "--task lm: proxy training epochs.") var proxyEpochs: Int = 1
@@ -34,7 +34,7 @@ struct LanguageModelSearchOptions: ParsableArguments {
         try OptionCheck.integer(hidden, "--hidden", in: 1...LanguageModelShape.maximumWidth)
         try OptionCheck.integer(vocabulary, "--vocabulary", in: 3...Vocabulary.maximumSize)
         try OptionCheck.integer(proxyHidden, "--proxy-hidden", in: 1...LanguageModelShape.maximumWidth)
-        if let proxyVocabulary { try OptionCheck.integer(proxyVocabulary, "--proxy-vocabulary", in: 3...vocabulary) }
+        try OptionCheck.integer(proxyVocabulary, "--proxy-vocabulary", in: 3...Vocabulary.maximumSize)
         try OptionCheck.integer(proxyTokens, "--proxy-tokens", in: 2...Int(Int32.max))
         try OptionCheck.integer(proxyValidTokens, "--proxy-valid-tokens", in: 2...Int(Int32.max))
         try OptionCheck.integer(proxyEpochs, "--proxy-epochs", in: 1...10_000)
@@ -86,7 +86,8 @@ enum LanguageModelSearch {
         }
         let score = ScoreFunction(terms: command.terms.isEmpty ? ScoreFunction.reference.terms : try command.parsedTerms(),
                                   limits: HardLimits(maxMACs: command.maxMacs))
-        let proxyVocabulary = options.proxyVocabulary ?? options.vocabulary
+        // The decoder (hidden x vocabulary) is most of a small model's work: the proxy cuts the vocabulary.
+        let proxyVocabulary = min(options.proxyVocabulary, options.vocabulary)
         // Validate everything before the corpus is read (the corpus name is filled in afterwards).
         let tied = !options.untied && options.embed == options.hidden
         var configuration = LMSearchConfiguration(

@@ -57,7 +57,7 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "Start over in a run directory made with another configuration.") var force = false
     @OptionGroup var engine: EngineOptions
     @OptionGroup var executor: ExecutorOptions
-    @OptionGroup(title: "Language-model search (--task lm, docs/shrinkrnn.md)") var lm: LanguageModelSearchOptions
+    @OptionGroup(title: "Language-model search (--task lm)") var lm: LanguageModelSearchOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {

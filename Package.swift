@@ -11,6 +11,7 @@
 //                         (harness, profiles, estimator, latency fit, predictor)
 //   AutoShrinkSearch   -> AutoShrinkModel -> AutoShrinkEngine -> COpenBLAS; AutoShrinkData
 //                         AutoShrinkSearch -> AutoShrinkTarget (Subprocess, for worker processes and the Slurm commands)
+//                         AutoShrinkSearch -> AutoShrinkLM (the LM search, Sources/AutoShrinkSearch/LM)
 //   AutoShrinkTarget   -> AutoShrinkFormats, TOMLKit (device files, toolchains, ELF sizes, runners, Subprocess)
 //   AutoShrinkFormats  (Foundation only: VersionedDocument loading, export.json, command summaries,
 //                       DeviceDescription, SafeName, ScratchFiles), under everything above
@@ -70,7 +71,7 @@ let package = Package(
         // Typed, versioned file formats and command summaries shared by writers and readers.
         .target(name: "AutoShrinkFormats"),
         .target(name: "AutoShrinkModel", dependencies: ["AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData"]),
-        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkTarget"]),
+        .target(name: "AutoShrinkSearch", dependencies: ["AutoShrinkModel", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkTarget", "AutoShrinkLM"]),
         // The embedded C sources (kernels and harnesses) and their hash; nothing else.
         .target(name: "AutoShrinkCSources", plugins: ["EmbedCSources"]),
         // Reaching a device: device files, toolchains, ELF sizes, runners (local/ssh/qemu), subprocesses.
@@ -99,7 +100,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkLM", "CRuntime"]),
         .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
-        .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel"]),
+        .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel", "AutoShrinkSearch"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkEngine", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),
     ]

@@ -1,11 +1,25 @@
 import Foundation
 import AutoShrinkModel
 
+/// What a run directory stores as `config.json` and how its `trajectory.jsonl` lines read: the CNN
+/// search's `SearchConfiguration` / `CandidateRecord`, the LM search's `LMSearchConfiguration` /
+/// `LMCandidateRecord` (docs/shrinkrnn.md, "Search").
+public protocol RunConfiguration: Sendable {
+    associatedtype Record: Decodable
+    func canonicalJSON() -> Data
+    static func load(path: String) throws -> Self
+    /// The first stored setting that differs (settings that do not change results are ignored).
+    func firstDifference(from other: Self) -> ConfigurationDifference?
+}
+
+extension SearchConfiguration: RunConfiguration { public typealias Record = CandidateRecord }
+
 /// The files of a search run, `runs/NAME/`:
 /// - `config.json`: the resolved `SearchConfiguration`;
 /// - `trajectory.jsonl`: one `CandidateRecord` per evaluated candidate, in (step, candidate) order;
 /// - `snapshots/step-NNN.arch.json`: the cell chosen at step NNN (the step's winning candidate);
 /// - `best.arch.json`: the best-scoring feasible snapshot (canonical JSON, byte-equal to that snapshot);
+///   an LM search writes `snapshots/step-NNN.rnncell.json` and `best.rnncell.json` instead;
 /// - `search.log`: human-readable progress; `state.json`: progress summary (informational only,
 ///   resuming relies on `config.json` and `trajectory.jsonl`);
 /// - `weights/step-NNN-cKK.ckpt`: with `--inherit`, trained weights of each step's winner (and,
@@ -33,7 +47,7 @@ public struct RunDirectory: Hashable, Sendable {
     public func weightsPath(candidateID: String) -> String { "\(weightsPath)/\(candidateID).ckpt" }
 
     /// Entries the search creates; `--force` removes these and nothing else.
-    static let ownedEntries = ["config.json", "trajectory.jsonl", "snapshots", "best.arch.json", "search.log", "state.json", "weights"]
+    static let ownedEntries = ["config.json", "trajectory.jsonl", "snapshots", "best.arch.json", "best.rnncell.json", "search.log", "state.json", "weights"]
 
     private func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
@@ -43,7 +57,7 @@ public struct RunDirectory: Hashable, Sendable {
     ///   `trajectory.jsonl` and cuts a torn last line; a different config is refused unless `force`;
     /// - otherwise a non-empty directory is refused unless `force`.
     /// `force` deletes the run's own files (see `ownedEntries`) and starts over.
-    public func prepare(configuration: SearchConfiguration, resume: Bool, force: Bool) throws -> [CandidateRecord] {
+    public func prepare<Configuration: RunConfiguration>(configuration: Configuration, resume: Bool, force: Bool) throws -> [Configuration.Record] {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = manager.fileExists(atPath: path, isDirectory: &isDirectory)
@@ -53,8 +67,8 @@ public struct RunDirectory: Hashable, Sendable {
         if !contents.isEmpty {
             if resume {
                 if manager.fileExists(atPath: configPath) {
-                    let stored: SearchConfiguration
-                    do { stored = try SearchConfiguration.load(path: configPath) } catch {
+                    let stored: Configuration
+                    do { stored = try Configuration.load(path: configPath) } catch {
                         guard force else { throw error }
                         try clear()
                         return try create(configuration)
@@ -65,7 +79,7 @@ public struct RunDirectory: Hashable, Sendable {
                         }
                         try clear()
                     } else {
-                        let records = try TrajectoryFile.load(path: trajectoryPath, repair: true)
+                        let records = try TrajectoryFile.load(path: trajectoryPath, repair: true, as: Configuration.Record.self)
                         try write(configuration.canonicalJSON(), to: configPath)  // `workers` may have changed
                         return records
                     }
@@ -84,7 +98,7 @@ public struct RunDirectory: Hashable, Sendable {
     }
 
     /// Creates the directory layout and writes `config.json`; a new run has no records.
-    private func create(_ configuration: SearchConfiguration) throws -> [CandidateRecord] {
+    private func create<Configuration: RunConfiguration>(_ configuration: Configuration) throws -> [Configuration.Record] {
         if let problem = FileProblem.directoryProblem(snapshotsPath) {
             throw SearchError("\(path): cannot create run directory (\(problem))")
         }

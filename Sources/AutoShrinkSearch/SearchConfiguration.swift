@@ -268,7 +268,7 @@ public struct ConfigurationDifference: Hashable, Sendable, CustomStringConvertib
 
 /// Walks two values of the same type in parallel (stored properties in declaration order,
 /// array elements in order, dictionary entries by sorted key) and reports the first leaf that differs.
-private func firstMirrorDifference(_ lhs: Any, _ rhs: Any, path: String, ignoring: Set<String>) -> ConfigurationDifference? {
+func firstMirrorDifference(_ lhs: Any, _ rhs: Any, path: String, ignoring: Set<String>) -> ConfigurationDifference? {
     let left = Mirror(reflecting: lhs), right = Mirror(reflecting: rhs)
     func text(_ mirror: Mirror, _ value: Any) -> String {
         if mirror.displayStyle == .optional { return mirror.children.first.map { "\($0.value)" } ?? "null" }

@@ -171,12 +171,17 @@ public enum TrajectoryFile {
     /// not decodable) is ignored and, when `repair` is true, cut off the file. Any other
     /// undecodable line is an error naming the line.
     public static func load(path: String, repair: Bool) throws -> [CandidateRecord] {
+        try load(path: path, repair: repair, as: CandidateRecord.self)
+    }
+
+    /// `load(path:repair:)` for another record type (the LM search's `LMCandidateRecord`).
+    public static func load<Record: Decodable>(path: String, repair: Bool, as type: Record.Type) throws -> [Record] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data: Data
         do { data = try FileProblem.read(path) } catch let error as FileAccessError {
             throw SearchError("\(path): cannot read the trajectory (\(error.reason))")
         }
-        var records: [CandidateRecord] = []
+        var records: [Record] = []
         var validLength = 0
         var lineStart = data.startIndex
         var lineNumber = 0
@@ -188,7 +193,7 @@ public enum TrajectoryFile {
             let isLast = newline + 1 == data.endIndex
             if !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
                 do {
-                    records.append(try decoder.decode(CandidateRecord.self, from: Data(line)))
+                    records.append(try decoder.decode(Record.self, from: Data(line)))
                 } catch {
                     if isLast { break }  // the last complete line may still be a torn write
                     throw SearchError("\(path): line \(lineNumber) is not a valid trajectory record (\(DocumentError.describe(error, data: Data(line)))); the file is corrupt (fix or remove it, or use --force to start over)")

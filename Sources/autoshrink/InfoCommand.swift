@@ -1,5 +1,7 @@
 import AutoShrinkFormats
 import ArgumentParser
+import AutoShrinkData
+import AutoShrinkLM
 import AutoShrinkModel
 import Foundation
 
@@ -8,13 +10,17 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Show an architecture: its cell (text or Graphviz DOT), layers, MACs, parameters and memory.")
 
-    @Argument(help: "A built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))), an *.arch.json file or a checkpoint.")
+    @Argument(help: "A built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))), an *.arch.json file, a checkpoint or an *.rnncell.json RNN cell.")
     var arch: String
+    @Option(parsing: .unconditional, help: "*.rnncell.json: embedding width of the model the costs are counted for.") var embed: Int = 200
+    @Option(parsing: .unconditional, help: "*.rnncell.json: hidden width of the model the costs are counted for.") var hidden: Int = 200
+    @Option(parsing: .unconditional, help: "*.rnncell.json: vocabulary of the model the costs are counted for.") var vocabulary: Int = 10_000
     @Flag(help: "Print the cell as Graphviz DOT only.") var dot = false
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let out = Output(options: output)
+        if arch.hasSuffix(".rnncell.json") { return try rnnCell(out) }
         let architecture: Architecture
         if let builtin = BuiltinArchitectures.architecture(named: arch) {
             architecture = builtin
@@ -36,5 +42,17 @@ struct InfoCommand: ParsableCommand {
                              weightBytesFloat32: cost.weightBytesFloat32, weightBytesInt8: cost.weightBytesInt8,
                              peakActivationBytesFloat32: cost.peakActivationBytesFloat32,
                              peakActivationBytesInt8: cost.peakActivationBytesInt8))
+    }
+
+    /// An RNN cell (docs/shrinkrnn.md, "The cell"): its nodes, inputs, leaves and costs, or DOT.
+    func rnnCell(_ out: Output) throws {
+        let cell = try RNNCell.loadDocument(path: arch)
+        if dot { out.result(RNNCellDrawing.dot(cell)); return }
+        try OptionCheck.integer(embed, "--embed", in: 1...LanguageModelShape.maximumWidth)
+        try OptionCheck.integer(hidden, "--hidden", in: 1...LanguageModelShape.maximumWidth)
+        try OptionCheck.integer(vocabulary, "--vocabulary", in: 3...Vocabulary.maximumSize)
+        let shape = LanguageModelShape(vocabulary: vocabulary, embed: embed, hidden: hidden, tied: embed == hidden)
+        out.result(RNNCellDrawing.text(cell, shape: shape))
+        out.json(RNNCellInfoSummary(cell: cell, shape: shape))
     }
 }

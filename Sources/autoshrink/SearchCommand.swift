@@ -57,6 +57,7 @@ struct SearchCommand: ParsableCommand {
     @Flag(help: "Start over in a run directory made with another configuration.") var force = false
     @OptionGroup var engine: EngineOptions
     @OptionGroup var executor: ExecutorOptions
+    @OptionGroup(title: "Language-model search (--task lm)") var lm: LanguageModelSearchOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -122,6 +123,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if lm.task == .lm { return try LanguageModelSearch.run(self) }  // LanguageModelSearchCommand.swift
         do { try search() } catch let error as SearchError {
             guard let limit = error.limit else { throw error }
             throw CLIError(limit.description(limitName: Self.optionName))

@@ -42,4 +42,42 @@ import Testing
         let corrupt = try CLI.run(["evaluate", directory + "/ptb.train.txt", "--task", "lm", "--data-dir", directory])
         #expect(corrupt.status != 0 && corrupt.stderr.contains("not an autoshrink language-model checkpoint"))
     }
+
+    /// `search --task lm` end to end (docs/shrinkrnn.md, "Search"): run, the --json keys of a CNN search,
+    /// `info` of the best cell, a finished run resumed, image-search options refused.
+    @Test func searchesAnRNNCellAndDrawsIt() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try tinyCorpus(in: directory)
+        let arguments = ["search", "--task", "lm", "--data-dir", directory, "--nodes", "3", "--candidates", "2", "--proxy-hidden", "8",
+                         "--proxy-tokens", "2000", "--proxy-batch-size", "8", "--bptt", "10", "--proxy-epochs", "2", "--proxy-lr", "5",
+                         "--embed", "16", "--hidden", "16", "--vocabulary", "11", "--runs-dir", directory + "/runs", "--name", "lm",
+                         "--threads", "1", "--json"]
+        let search = try CLI.run(arguments)
+        #expect(search.status == 0, "\(search.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(search.lastLine.utf8)) as? [String: Any])
+        for key in ["best_arch", "best_score", "valid_perplexity", "macs", "params", "seconds", "candidates_trained", "steps", "run_directory"] {
+            #expect(object[key] != nil, "\(key)")
+        }
+        let best = try #require(object["best_arch"] as? String)
+        #expect(best.hasSuffix("best.rnncell.json") && FileManager.default.fileExists(atPath: best))
+        let perplexity = try #require(object["valid_perplexity"] as? Double)
+        #expect(perplexity > 1 && perplexity < 11)
+        let info = try CLI.run(["info", best])
+        #expect(info.status == 0 && info.stdout.contains("node 0  tanh      <- x_t, h_{t-1}") && info.stdout.contains("h_t = "), "\(info.stdout)")
+        let dot = try CLI.run(["info", best, "--dot"])
+        #expect(dot.status == 0 && dot.stdout.contains("digraph rnncell") && dot.stdout.contains("x -> n0;"))
+        try Data("{\"format\": \"autoshrink.rnn-cell\", \"version\": 1, \"activations\": [\"tanh\"], \"edges\": [[0, 1]]}".utf8)
+            .write(to: URL(fileURLWithPath: directory + "/bad.rnncell.json"))
+        let bad = try CLI.run(["info", directory + "/bad.rnncell.json"])
+        #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+        let resumed = try CLI.run(arguments + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let again = try #require(try JSONSerialization.jsonObject(with: Data(resumed.lastLine.utf8)) as? [String: Any])
+        #expect(again["candidates_trained_this_session"] as? Int == 0 && again["best_score"] as? Double == object["best_score"] as? Double)
+        let refused = try CLI.run(["search", "--task", "lm", "--data-dir", directory, "--inherit"])
+        #expect(refused.status != 0 && refused.stderr.contains("--inherit: image-search options"))
+        let limit = try CLI.run(arguments + ["--name", "limited", "--max-macs", "10"])
+        #expect(limit.status != 0 && limit.stderr.contains("--max-macs 10 cannot be met"), "\(limit.stderr)")
+    }
 }

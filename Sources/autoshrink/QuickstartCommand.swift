@@ -40,6 +40,8 @@ struct QuickstartCommand: ParsableCommand {
     var macro: String = "auto"
     @Option(parsing: .unconditional, help: "Search: --macro auto fits the budget with a cell holding this fraction of the starting cell's edges.")
     var macroEdges: Double = 0.3
+    @Flag(inversion: .prefixedNo, help: "Search: re-fit the macro skeleton to the best cell after shrinking, spending the budget the shrunk cell left (see `autoshrink search --help`), and train the re-fitted network. Off by default: more MACs in this family did not buy accuracy (docs/search-quality.md).")
+    var refit = false
     @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 10
     @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -99,11 +101,17 @@ struct QuickstartCommand: ParsableCommand {
                                             "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
                                             "--profile", profile, "--max-latency-ms", String(limit), "--macro", macro, "--macro-edges", String(macroEdges),
                                             "--term", "latency_ms:\(limit):0.1", "--threads", String(threads),
-                                            "--halving", halving, "--halving-eta", String(halvingEta)] + data,
+                                            "--halving", halving, "--halving-eta", String(halvingEta)] + (refit ? ["--refit"] : []) + data,
                               as: SearchSummary.self)
-        guard let best = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
+        guard let searched = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
         if let chosen = try? SearchConfiguration.load(path: "\(directory)/runs/quickstart/config.json") {
             out.line("      macro \(chosen.skeleton)" + (search.latencyMilliseconds.map { String(format: "; best predicted %.4f ms (budget %.4f ms)", $0, limit) } ?? ""))
+        }
+        // With --refit the search wrote the best cell on a skeleton re-fitted to it (docs/algorithm.md §1, "Macro refit").
+        let refitPath = RunDirectory(path: "\(directory)/runs/quickstart").refitArchitecturePath
+        let best = refit && FileManager.default.fileExists(atPath: refitPath) ? refitPath : searched
+        if best == refitPath, let architecture = try? Architecture.load(path: refitPath) {
+            out.line("      refit: trains \(architecture.name) (\(ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture.lowered()).macs))) MACs)")
         }
         let trained = try step(4, "train the winner", ["train", "--arch", best, "--epochs", String(trainEpochs),
                                                        "--out", "\(directory)/model", "--threads", String(threads)] + data,

@@ -167,12 +167,23 @@ public enum MacroFit {
     /// Re-fits the macro skeleton to the search's final cell (docs/algorithm.md §1, "Macro refit"):
     /// `--macro auto` fits the skeleton with a probe cell before shrinking, and the shrunk cell then
     /// leaves part of the budget unspent; judging the space again around the final cell spends it.
-    /// The same rule as `choose`: the feasible setting with the most MACs.
+    /// The same rule as `choose` (the feasible setting with the most MACs) over the settings whose
+    /// stem has at least half the first stage's width: with a shrunk cell the most MACs otherwise
+    /// go to wide stages behind an 8-channel stem (`8s2-64p2x2`), which measured 0.6 points below
+    /// `32s2-32p2-64p1` at more latency (docs/search-quality.md, "Macro refit end to end").
     public static func refit(cell: CellDAG, space: MacroSpace, configuration: SearchConfiguration,
                              measure: (Architecture) throws -> CandidateResources) throws -> MacroChoice {
         guard cell.nodes == configuration.nodes else {
             throw SearchError("macro refit: the cell has \(cell.nodes) nodes, the run \(configuration.nodes)")
         }
-        return try choose(space: space, configuration: configuration, probe: cell, measure: measure)
+        let all = try choose(space: space, configuration: configuration, probe: cell, measure: measure)
+        let considered = all.considered.filter { refitAllows($0.skeleton) }
+        return MacroChoice(chosen: ranked(considered.filter(\.feasible)).last, considered: considered, probeEdges: all.probeEdges)
+    }
+
+    /// The refit's stem rule: stem channels at least half the first stage's width.
+    public static func refitAllows(_ skeleton: MacroSkeleton) -> Bool {
+        guard let first = skeleton.stages.first else { return true }
+        return 2 * skeleton.stemChannels >= first.width
     }
 }

@@ -102,9 +102,15 @@ struct MacroSpaceTests {
         #expect(try meter.measure(BuiltinArchitectures.shrinkCNN(cell: shrunk, name: configuration.architectureName,
                                                                  skeleton: after.skeleton)) == after.resources)
         #expect(refit.summaryLines(label: "macro refit").allSatisfy { $0.contains("macro refit") || $0.hasPrefix("  ") })
-        // Refitting the probe cell itself is macro auto's choice; a cell of another run is refused.
-        #expect(try MacroFit.refit(cell: configuration.startCell, space: .edge, configuration: configuration,
-                                   measure: meter.measure).chosen == before)
+        // Only settings whose stem is at least half the first stage's width; among them the choice.
+        #expect(refit.considered.allSatisfy { 2 * $0.skeleton.stemChannels >= $0.skeleton.stages[0].width })
+        let wide = try MacroSkeleton(spec: "32s2-64p2x2"), starved = try MacroSkeleton(spec: "8s2-64p2x2")
+        #expect(MacroFit.refitAllows(wide) && !MacroFit.refitAllows(starved))
+        let all = try MacroFit.choose(space: .edge, configuration: configuration, probe: shrunk, measure: meter.measure)
+        #expect(refit.considered.count < all.considered.count)
+        // Refitting the probe cell itself is macro auto's choice among those; a cell of another run is refused.
+        let again = try MacroFit.refit(cell: configuration.startCell, space: .edge, configuration: configuration, measure: meter.measure)
+        if MacroFit.refitAllows(before.skeleton) { #expect(again.chosen == before) }
         #expect(throws: SearchError.self) {
             try MacroFit.refit(cell: .fullyConnected(operations: BuiltinArchitectures.nodeOperations(nodes: 4, seed: 3)), space: .edge,
                                configuration: configuration, measure: meter.measure)

@@ -41,7 +41,7 @@ struct SearchCommand: ParsableCommand {
     var macro: String = "reference"
     @Option(parsing: .unconditional, help: "--macro auto judges each setting with a cell holding this fraction of the starting cell's edges (1 = the full starting cell fits).")
     var macroEdges: Double = 1.0
-    @Flag(help: "After the search, re-fit the macro skeleton to the best cell (the most MACs within the hard limits) and write RUN/refit.arch.json (docs/algorithm.md §1, \"Macro refit\").")
+    @Flag(help: "After the search, re-fit the macro skeleton to the best cell (the most MACs within the hard limits, stem at least half the first stage's width) and write RUN/refit.arch.json (docs/algorithm.md §1, \"Macro refit\").")
     var refit = false
     @Option(parsing: .unconditional, help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
     @Option(help: "Successive halving inside each step: off, or the epochs of the rungs before the full --epochs, e.g. 3 or 1,3 (in-process only; docs/algorithm.md §1).")

@@ -30,11 +30,12 @@ public enum BuiltinArchitectures {
     }
 
     /// The proxy network around `cell` on any macro skeleton (docs/algorithm.md §1, "Macro skeleton"):
-    /// stem conv3x3 (`stemChannels`, `stemStride`) -> the skeleton's stages -> global average pool -> linear.
+    /// [conv3x3 (`preStemChannels`) ->] stem conv3x3 (`stemChannels`, `stemStride`) -> the skeleton's stages
+    /// -> global average pool -> linear.
     public static func shrinkCNN(cell: CellDAG, name: String = "shrinkcnn", skeleton: MacroSkeleton,
                                  input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10) -> Architecture {
         Architecture(name: name, input: input, classes: classes,
-                     stem: [StemLayer(.conv, outputChannels: skeleton.stemChannels, kernel: 3, stride: skeleton.stemStride)],
+                     stem: skeleton.stemLayers,
                      cell: cell, stages: skeleton.stages)
     }
 

@@ -2,7 +2,8 @@ import AutoShrinkModel
 import Foundation
 
 /// The edge macro space around the AutoShrink cell (docs/algorithm.md §1, "Macro skeleton"): stem
-/// stride and channels, a base width for the stages (widths base x (1, 2, 4)), cells per stage, the
+/// stride and channels, an optional full-resolution conv3x3 before a stride-2 stem (refnet's first
+/// layer), a base width for the stages (widths base x (1, 2, 4)), cells per stage, the
 /// number of stages (1 to 3) and where the reductions happen. Like FBNetV2 / MutualNet treat width and resolution as search
 /// dimensions, `--macro auto` picks one point of this space before shrinking starts.
 public struct MacroSpace: Hashable, Sendable {
@@ -14,24 +15,35 @@ public struct MacroSpace: Hashable, Sendable {
     /// Pooling of each stage (1 to 3 stages: the pattern's length); patterns the input cannot halve
     /// that often are skipped.
     public var poolPatterns: [[Int]]
+    /// Full-resolution layer before a stride-2 stem (`MacroSkeleton.preStemChannels`): nil is none.
+    /// A stride-1 stem gets none (two full-resolution layers). The edge space has only nil: with the
+    /// layer, the most-MACs rule spends the budget on the stem (refnet's 16 -> 32 stride-2 conv is
+    /// 0.9M MACs) and the networks were no more accurate, only slower (docs/search-quality.md);
+    /// `fullResolution` is the space with it.
+    public var preStemChannels: [Int?]
 
     public init(stemStrides: [Int] = [1, 2], stemChannels: [Int] = [8, 16, 32], baseWidths: [Int] = [8, 12, 16, 24, 32, 48, 64],
                 cellsPerStage: [Int] = [1, 2],
                 poolPatterns: [[Int]] = [[1, 2, 2], [2, 1, 2], [2, 2, 1], [1, 1, 2], [1, 2, 1], [2, 1, 1], [2, 2, 2],
-                                         [1, 2], [2, 1], [2, 2], [2]]) {
+                                         [1, 2], [2, 1], [2, 2], [2]],
+                preStemChannels: [Int?] = [nil]) {
         self.stemStrides = stemStrides; self.stemChannels = stemChannels; self.baseWidths = baseWidths
-        self.cellsPerStage = cellsPerStage; self.poolPatterns = poolPatterns
+        self.cellsPerStage = cellsPerStage; self.poolPatterns = poolPatterns; self.preStemChannels = preStemChannels
     }
 
     /// The default edge space (924 points before the feature-map check, 420 valid on a 28x28 input).
     public static let edge = MacroSpace()
+    /// The edge space plus an 8- or 16-channel full-resolution layer before every stride-2 stem (on
+    /// 28x28: the 420, and the 252 stride-2 ones twice more, 924).
+    public static let fullResolution = MacroSpace(preStemChannels: [nil, 8, 16])
 
     /// Every skeleton of the space that builds a valid network for `input` (at least two reductions
-    /// counting the stem, an even map before every pooling), in a fixed order: stride, stem
-    /// channels, base width, cells, pooling pattern as listed.
+    /// counting the stem, an even map before every pooling), in a fixed order: stride, full-resolution
+    /// layer, stem channels, base width, cells, pooling pattern as listed.
     public func skeletons(input: InputShape, classes: Int, cell: CellDAG) -> [MacroSkeleton] {
         var result: [MacroSkeleton] = []
-        for stride in stemStrides {
+        let stems = stemStrides.flatMap { stride in (stride == 2 ? preStemChannels : [nil]).map { (stride, $0) } }
+        for (stride, pre) in stems {
             for stem in stemChannels {
                 for base in baseWidths {
                     for cells in cellsPerStage {
@@ -40,7 +52,7 @@ public struct MacroSpace: Hashable, Sendable {
                             guard reductions >= 2, (1...3).contains(pools.count) else { continue }
                             let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
                                 Stage(width: base * $0.0, pool: $0.1, cells: cells)
-                            })
+                            }, preStemChannels: pre)
                             guard (try? skeleton.validate()) != nil,
                                   (try? BuiltinArchitectures.shrinkCNN(cell: cell, name: "macro", skeleton: skeleton, input: input,
                                                                        classes: classes).validate()) != nil else { continue }
@@ -72,8 +84,9 @@ public struct MacroChoice: Hashable, Sendable {
     public var probeEdges: Int
     public var feasibleCount: Int { considered.filter(\.feasible).count }
 
-    /// Progress lines: the choice and why (its resources, how many settings fit, the runners-up).
-    public func summaryLines(limit: Int = 5) -> [String] {
+    /// Progress lines: the choice and why (its resources, how many settings fit, the runners-up),
+    /// each starting with `label` (`macro auto`, or `macro refit` for `MacroFit.refit`).
+    public func summaryLines(limit: Int = 5, label: String = "macro auto") -> [String] {
         func describe(_ candidate: MacroCandidate) -> String {
             var text = "\(candidate.skeleton): \(ArchitectureSummary.scaled(Double(candidate.resources.macs))) MACs, "
                 + "\(ArchitectureSummary.scaled(Double(candidate.resources.parameters))) params"
@@ -81,16 +94,18 @@ public struct MacroChoice: Hashable, Sendable {
             text += String(format: ", peak %.1f KiB", Double(candidate.resources.peakActivationBytes) / 1024)
             return text
         }
-        var lines = ["macro auto: \(considered.count) settings considered with a \(probeEdges)-edge cell, \(feasibleCount) within the limits"]
+        var lines = ["\(label): \(considered.count) settings considered with a \(probeEdges)-edge cell, \(feasibleCount) within the limits"]
         guard let chosen else {
             let cheapest = considered.min { ($0.resources.latencyMilliseconds ?? 0, $0.resources.macs) < ($1.resources.latencyMilliseconds ?? 0, $1.resources.macs) }
-            return lines + ["macro auto: none fits" + (cheapest.map { "; the cheapest is \(describe($0))" } ?? "")]
+            return lines + ["\(label): none fits" + (cheapest.map { "; the cheapest is \(describe($0))" } ?? "")]
         }
-        lines.append("macro auto: chose \(describe(chosen)) (the most MACs within the limits)")
+        lines.append("\(label): chose \(describe(chosen)) (the most MACs within the limits)")
+        // `ranked` puts the highest capacity last: the runners-up are the next below the choice, the
+        // nearest setting over a limit the one with the fewest MACs.
         let ranked = MacroFit.ranked(considered.filter { $0.feasible && $0.skeleton != chosen.skeleton })
-        for candidate in ranked.prefix(limit) { lines.append("  runner-up \(describe(candidate))") }
+        for candidate in ranked.reversed().prefix(limit) { lines.append("  runner-up \(describe(candidate))") }
         let infeasible = considered.filter { !$0.feasible }
-        if let nearest = MacroFit.ranked(infeasible).last {
+        if let nearest = MacroFit.ranked(infeasible).first {
             lines.append("  smallest over a limit \(describe(nearest))")
         }
         return lines
@@ -127,10 +142,18 @@ public enum MacroFit {
     public static func choose(space: MacroSpace, configuration: SearchConfiguration, edgeFraction: Double,
                               measure: (Architecture) throws -> CandidateResources) throws -> MacroChoice {
         guard edgeFraction > 0, edgeFraction <= 1 else { throw SearchError("--macro-edges must be in (0, 1], got \(edgeFraction)") }
+        return try choose(space: space, configuration: configuration, probe: probeCell(start: configuration.startCell, fraction: edgeFraction),
+                          measure: measure)
+    }
+
+    /// Judges every setting of `space` around `probe` (any cell of the configuration's node count):
+    /// `choose(space:configuration:edgeFraction:measure:)` with a probe taken from the starting cell,
+    /// and `refit` with the search's final cell.
+    public static func choose(space: MacroSpace, configuration: SearchConfiguration, probe: CellDAG,
+                              measure: (Architecture) throws -> CandidateResources) throws -> MacroChoice {
         guard !configuration.score.limits.isEmpty else {
             throw SearchError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }
-        let probe = probeCell(start: configuration.startCell, fraction: edgeFraction)
         let considered = try space.skeletons(input: configuration.input, classes: configuration.classes, cell: configuration.startCell)
             .map { skeleton -> MacroCandidate in
                 let architecture = BuiltinArchitectures.shrinkCNN(cell: probe, name: configuration.architectureName, skeleton: skeleton,
@@ -139,5 +162,28 @@ public enum MacroFit {
                 return MacroCandidate(skeleton: skeleton, resources: resources, feasible: configuration.score.isFeasible(resources))
             }
         return MacroChoice(chosen: ranked(considered.filter(\.feasible)).last, considered: considered, probeEdges: probe.edges.count)
+    }
+
+    /// Re-fits the macro skeleton to the search's final cell (docs/algorithm.md §1, "Macro refit"):
+    /// `--macro auto` fits the skeleton with a probe cell before shrinking, and the shrunk cell then
+    /// leaves part of the budget unspent; judging the space again around the final cell spends it.
+    /// The same rule as `choose` (the feasible setting with the most MACs) over the settings whose
+    /// stem has at least half the first stage's width: with a shrunk cell the most MACs otherwise
+    /// go to wide stages behind an 8-channel stem (`8s2-64p2x2`), which measured 0.6 points below
+    /// `32s2-32p2-64p1` at more latency (docs/search-quality.md, "Macro refit end to end").
+    public static func refit(cell: CellDAG, space: MacroSpace, configuration: SearchConfiguration,
+                             measure: (Architecture) throws -> CandidateResources) throws -> MacroChoice {
+        guard cell.nodes == configuration.nodes else {
+            throw SearchError("macro refit: the cell has \(cell.nodes) nodes, the run \(configuration.nodes)")
+        }
+        let all = try choose(space: space, configuration: configuration, probe: cell, measure: measure)
+        let considered = all.considered.filter { refitAllows($0.skeleton) }
+        return MacroChoice(chosen: ranked(considered.filter(\.feasible)).last, considered: considered, probeEdges: all.probeEdges)
+    }
+
+    /// The refit's stem rule: stem channels at least half the first stage's width.
+    public static func refitAllows(_ skeleton: MacroSkeleton) -> Bool {
+        guard let first = skeleton.stages.first else { return true }
+        return 2 * skeleton.stemChannels >= first.width
     }
 }

@@ -20,6 +20,7 @@ extension SearchConfiguration: RunConfiguration { public typealias Record = Cand
 /// - `snapshots/step-NNN.arch.json`: the cell chosen at step NNN (the step's winning candidate);
 /// - `best.arch.json`: the best-scoring feasible snapshot (canonical JSON, byte-equal to that snapshot);
 ///   an LM search writes `snapshots/step-NNN.rnncell.json` and `best.rnncell.json` instead;
+/// - `refit.arch.json`: with `search --refit`, the best cell on the macro skeleton re-fitted to it;
 /// - `search.log`: human-readable progress; `state.json`: progress summary (informational only,
 ///   resuming relies on `config.json` and `trajectory.jsonl`);
 /// - `weights/step-NNN-cKK.ckpt`: with `--inherit`, trained weights of each step's winner (and,
@@ -33,6 +34,8 @@ public struct RunDirectory: Hashable, Sendable {
     public var trajectoryPath: String { file("trajectory.jsonl") }
     public var snapshotsPath: String { file("snapshots") }
     public var bestArchitecturePath: String { file("best.arch.json") }
+    /// `refit.arch.json`: the best cell on the macro skeleton re-fitted to it (`search --refit`).
+    public var refitArchitecturePath: String { file("refit.arch.json") }
     public var logPath: String { file("search.log") }
     public var statePath: String { file("state.json") }
     public var weightsPath: String { file("weights") }
@@ -47,7 +50,8 @@ public struct RunDirectory: Hashable, Sendable {
     public func weightsPath(candidateID: String) -> String { "\(weightsPath)/\(candidateID).ckpt" }
 
     /// Entries the search creates; `--force` removes these and nothing else.
-    static let ownedEntries = ["config.json", "trajectory.jsonl", "snapshots", "best.arch.json", "best.rnncell.json", "search.log", "state.json", "weights"]
+    static let ownedEntries = ["config.json", "trajectory.jsonl", "snapshots", "best.arch.json", "best.rnncell.json", "refit.arch.json",
+                               "search.log", "state.json", "weights"]
 
     private func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 

@@ -15,13 +15,14 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults take about 10 minutes on 2 cores. The latency budget is 0.75x refnet's predicted latency (for small networks about 0.6x
-            refnet's measured latency: the predictor overestimates them, docs/search-quality.md);
+            Defaults take about 10 minutes on 2 cores. The latency budget is 0.65x refnet's predicted latency;
             --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, reductions)
             with the most MACs whose network with a cell of 30% of the starting cell's edges the profile
             predicts within it, then the search shrinks the cell until it fits (docs/algorithm.md §1,
-            "Macro skeleton"). The winner trains 10 epochs, like `autoshrink train`'s default, so its
-            accuracy compares with refnet's (docs/search-quality.md). Scale up with --nodes 8
+            "Macro skeleton"), and --refit (on; --no-refit to train the searched network as it is) fits
+            the skeleton again around the best cell, spending the budget the shrunk cell left ("Macro
+            refit"). That network trains 10 epochs, like `autoshrink train`'s default, so its accuracy
+            compares with refnet's (docs/search-quality.md). Scale up with --nodes 8
             --candidates 10 --proxy-per-class 500 --search-epochs 20 (the reference setting). Re-running
             reuses nothing: each run starts from a fresh profile.
             """)
@@ -35,11 +36,13 @@ struct QuickstartCommand: ParsableCommand {
     @Option(help: "Search: successive halving inside each step (off, or rung epochs before --search-epochs, e.g. 3; see `autoshrink search --help`).")
     var halving: String = "off"
     @Option(parsing: .unconditional, help: "Search: successive halving's eta (2 or 3).") var halvingEta: Int = 2
-    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.75
+    @Option(parsing: .unconditional, help: "Latency budget as a multiple of refnet's predicted latency on the device.") var budget: Double = 0.65
     @Option(help: "Search: macro skeleton (auto: the most MACs within the budget; reference: the paper's; or a spec, see `autoshrink search --help`).")
     var macro: String = "auto"
     @Option(parsing: .unconditional, help: "Search: --macro auto fits the budget with a cell holding this fraction of the starting cell's edges.")
     var macroEdges: Double = 0.3
+    @Flag(inversion: .prefixedNo, help: "Search: re-fit the macro skeleton to the best cell after shrinking, spending the budget the shrunk cell left (see `autoshrink search --help`), and train the re-fitted network.")
+    var refit = true
     @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 10
     @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -99,11 +102,17 @@ struct QuickstartCommand: ParsableCommand {
                                             "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
                                             "--profile", profile, "--max-latency-ms", String(limit), "--macro", macro, "--macro-edges", String(macroEdges),
                                             "--term", "latency_ms:\(limit):0.1", "--threads", String(threads),
-                                            "--halving", halving, "--halving-eta", String(halvingEta)] + data,
+                                            "--halving", halving, "--halving-eta", String(halvingEta)] + (refit ? ["--refit"] : []) + data,
                               as: SearchSummary.self)
-        guard let best = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
+        guard let searched = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
         if let chosen = try? SearchConfiguration.load(path: "\(directory)/runs/quickstart/config.json") {
             out.line("      macro \(chosen.skeleton)" + (search.latencyMilliseconds.map { String(format: "; best predicted %.4f ms (budget %.4f ms)", $0, limit) } ?? ""))
+        }
+        // With --refit the search wrote the best cell on a skeleton re-fitted to it (docs/algorithm.md §1, "Macro refit").
+        let refitPath = RunDirectory(path: "\(directory)/runs/quickstart").refitArchitecturePath
+        let best = refit && FileManager.default.fileExists(atPath: refitPath) ? refitPath : searched
+        if best == refitPath, let architecture = try? Architecture.load(path: refitPath) {
+            out.line("      refit: trains \(architecture.name) (\(ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture.lowered()).macs))) MACs)")
         }
         let trained = try step(4, "train the winner", ["train", "--arch", best, "--epochs", String(trainEpochs),
                                                        "--out", "\(directory)/model", "--threads", String(threads)] + data,

@@ -41,6 +41,8 @@ struct SearchCommand: ParsableCommand {
     var macro: String = "reference"
     @Option(parsing: .unconditional, help: "--macro auto judges each setting with a cell holding this fraction of the starting cell's edges (1 = the full starting cell fits).")
     var macroEdges: Double = 1.0
+    @Flag(help: "After the search, re-fit the macro skeleton to the best cell (the most MACs within the hard limits, stem at least half the first stage's width) and write RUN/refit.arch.json (docs/algorithm.md §1, \"Macro refit\").")
+    var refit = false
     @Option(parsing: .unconditional, help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
     @Option(help: "Successive halving inside each step: off, or the epochs of the rungs before the full --epochs, e.g. 3 or 1,3 (in-process only; docs/algorithm.md §1).")
     var halving: String = "off"
@@ -77,6 +79,9 @@ struct SearchCommand: ParsableCommand {
         try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
         try OptionCheck.positive(macroEdges, "--macro-edges", maximum: 1)
         try OptionCheck.macro(macro, allowsAuto: true)
+        if refit && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
+            throw ValidationError("--refit needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
+        }
         if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
             throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }
@@ -200,6 +205,7 @@ struct SearchCommand: ParsableCommand {
         let result = try runner.run(checked, resume: resume, force: force)
         out.line(SearchReport.trajectoryTable(result))
         out.result(SearchReport.summary(result))
+        try writeRefit(result: result, configuration: configuration, runDirectory: runDirectory, meter: meter, output: out)
         let best = result.best?.winner
         out.json(SearchSummary(
             bestArch: result.bestArchitecturePath, bestAccuracy: best?.accuracy, bestScore: best?.score,
@@ -209,6 +215,26 @@ struct SearchCommand: ParsableCommand {
             candidateSeconds: result.candidateSeconds, candidatesTrained: result.candidatesTrained,
             candidatesTrainedThisSession: result.candidatesTrainedThisSession, steps: result.steps.count,
             runDirectory: runDirectory, strategy: strategy.rawValue))
+    }
+}
+
+extension SearchCommand {
+    /// `--refit`: the best cell on the skeleton `MacroFit.refit` chooses, as `RUN/refit.arch.json`
+    /// (removed when the run has no refit, so a stale file never outlives its search).
+    func writeRefit(result: SearchResult, configuration: SearchConfiguration, runDirectory: String, meter: ResourceMeter,
+                    output: Output) throws {
+        let path = RunDirectory(path: runDirectory).refitArchitecturePath
+        try? FileManager.default.removeItem(atPath: path)
+        guard refit, let bestPath = result.bestArchitecturePath else { return }
+        guard let cell = try Architecture.load(path: bestPath).cell else { return }
+        let choice = try MacroFit.refit(cell: cell, space: .edge, configuration: configuration, measure: meter.measure)
+        for line in choice.summaryLines(label: "macro refit") { output.line(line) }
+        guard let chosen = choice.chosen else { return }
+        let architecture = BuiltinArchitectures.shrinkCNN(cell: cell, name: configuration.architectureName + "-refit",
+                                                          skeleton: chosen.skeleton, input: configuration.input,
+                                                          classes: configuration.classes)
+        try architecture.write(to: path)
+        output.result("refit: \(chosen.skeleton) around the best cell -> \(path)")
     }
 }
 

@@ -32,6 +32,29 @@ struct MacroBenchCLITests {
         #expect(bad.status != 0 && bad.stderr.contains("stem stride must be 1 or 2"))
     }
 
+    @Test func searchRefitsTheMacroToTheBestCell() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let arguments = ["search", "--runs-dir", runs, "--name", "refit", "--candidates", "1", "--min-edges", "1", "--macro", "auto",
+                         "--max-macs", "300000", "--force"] + Self.tiny
+        let result = try CLI.run(arguments + ["--refit"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("macro refit: chose"))
+        func load(_ name: String) throws -> [String: Any] {
+            try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs + "/refit/" + name))) as? [String: Any])
+        }
+        let refit = try load("refit.arch.json"), best = try load("best.arch.json")
+        #expect(refit["cell"] as? NSDictionary == best["cell"] as? NSDictionary)
+        #expect((refit["name"] as? String)?.hasSuffix("-refit") == true)
+        #expect(result.stdout.contains("refit: ") && result.stdout.contains("refit.arch.json"))
+        // A run without --refit leaves no stale refit file behind.
+        let plain = try CLI.run(arguments)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: runs + "/refit/refit.arch.json"))
+        let noLimit = try CLI.run(["search", "--runs-dir", runs, "--name", "nolimit", "--refit"] + Self.tiny)
+        #expect(noLimit.status != 0 && noLimit.stderr.contains("--refit needs a hard limit"))
+    }
+
     @Test func benchRankPrintsKendallTau() throws {
         let result = try CLI.run(["bench", "rank", "--samples", "3", "--macro", Self.smallMacro, "--cheap-inherit",
                                   "--full-epochs", "2", "--nodes", "3", "--proxy-per-class", "6", "--validation-per-class", "4",

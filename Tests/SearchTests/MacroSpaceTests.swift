@@ -54,14 +54,89 @@ struct MacroSpaceTests {
         }
     }
 
+    @Test("a full-resolution layer before the stem: spec text, config round trip, the network's stem")
+    func preStem() throws {
+        let skeleton = try MacroSkeleton(spec: "16s1+32s2-48p2")
+        #expect(skeleton.preStemChannels == 16 && skeleton.stemChannels == 32 && skeleton.stemStride == 2)
+        #expect(skeleton.description == "16s1+32s2-48p2")
+        #expect(try MacroSkeleton(spec: "8s1+16s2-12p1x2-24p2").description == "8s1+16s2-12p1x2-24p2")
+        for bad in ["16s2+32s2-48p2", "16s1+8s1+32s2-48p2", "+32s2-48p2", "0s1+32s2-48p2", "16+32s2-48p2", "16s1+-48p2",
+                    "99999999s1+32s2-48p2"] {
+            #expect(throws: ArchitectureError.self) { try MacroSkeleton(spec: bad) }
+        }
+        // refnet's first two layers, then the cell stage.
+        let cell = CellDAG.fullyConnected(operations: Self.operations)
+        let network = BuiltinArchitectures.shrinkCNN(cell: cell, skeleton: skeleton)
+        #expect(network.stem == [StemLayer(.conv, outputChannels: 16, kernel: 3, stride: 1),
+                                 StemLayer(.conv, outputChannels: 32, kernel: 3, stride: 2)])
+        try network.validate()
+        // Recorded in config.json only when present; a skeleton without it encodes as before.
+        var configuration = SearchConfiguration(dataset: "fashion-mnist", nodes: 5, seed: 3)
+        configuration.macro = try MacroSkeleton(spec: "32s2-48p2")
+        #expect(!String(decoding: configuration.canonicalJSON(), as: UTF8.self).contains("preStemChannels"))
+        configuration.macro = skeleton
+        #expect(String(decoding: configuration.canonicalJSON(), as: UTF8.self).contains("\"preStemChannels\" : 16"))
+        let reloaded = try JSONDecoder().decode(SearchConfiguration.self, from: configuration.canonicalJSON())
+        #expect(reloaded.macro == skeleton && reloaded.architecture(cell: cell, name: "x").stem == network.stem)
+    }
+
+    @Test("macro refit spends the budget a shrunk cell leaves, on the same rule as macro auto")
+    func refit() throws {
+        let predictor = WorkProportionalPredictor()
+        let meter = ResourceMeter(latencyPredictor: predictor)
+        var configuration = SearchConfiguration(dataset: "fashion-mnist", nodes: 5, seed: 3)
+        let refnetLatency = try predictor.predictLatencyMilliseconds(BuiltinArchitectures.refnet().lowered())
+        configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: refnetLatency * 0.75))
+        let fitted = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: 1, measure: meter.measure)
+        let before = try #require(fitted.chosen)
+        // The search shrank the cell to two edges: on the fitted skeleton it is well under the limit.
+        let shrunk = CellDAG(nodes: 5, operations: configuration.startCell.operations, edges: [Edge(0, 1), Edge(1, 4)])
+        let onFitted = try meter.measure(BuiltinArchitectures.shrinkCNN(cell: shrunk, skeleton: before.skeleton))
+        #expect(onFitted.latencyMilliseconds! < before.resources.latencyMilliseconds!)
+        let refit = try MacroFit.refit(cell: shrunk, space: .edge, configuration: configuration, measure: meter.measure)
+        let after = try #require(refit.chosen)
+        #expect(refit.probeEdges == 2)
+        #expect(after.resources.latencyMilliseconds! <= refnetLatency * 0.75)
+        #expect(after.resources.macs > onFitted.macs)
+        #expect(refit.considered.filter(\.feasible).allSatisfy { $0.resources.macs <= after.resources.macs })
+        #expect(try meter.measure(BuiltinArchitectures.shrinkCNN(cell: shrunk, name: configuration.architectureName,
+                                                                 skeleton: after.skeleton)) == after.resources)
+        #expect(refit.summaryLines(label: "macro refit").allSatisfy { $0.contains("macro refit") || $0.hasPrefix("  ") })
+        // Only settings whose stem is at least half the first stage's width; among them the choice.
+        #expect(refit.considered.allSatisfy { 2 * $0.skeleton.stemChannels >= $0.skeleton.stages[0].width })
+        let wide = try MacroSkeleton(spec: "32s2-64p2x2"), starved = try MacroSkeleton(spec: "8s2-64p2x2")
+        #expect(MacroFit.refitAllows(wide) && !MacroFit.refitAllows(starved))
+        let all = try MacroFit.choose(space: .edge, configuration: configuration, probe: shrunk, measure: meter.measure)
+        #expect(refit.considered.count < all.considered.count)
+        // Refitting the probe cell itself is macro auto's choice among those; a cell of another run is refused.
+        let again = try MacroFit.refit(cell: configuration.startCell, space: .edge, configuration: configuration, measure: meter.measure)
+        if MacroFit.refitAllows(before.skeleton) { #expect(again.chosen == before) }
+        #expect(throws: SearchError.self) {
+            try MacroFit.refit(cell: .fullyConnected(operations: BuiltinArchitectures.nodeOperations(nodes: 4, seed: 3)), space: .edge,
+                               configuration: configuration, measure: meter.measure)
+        }
+    }
+
     @Test("the edge space enumerates valid networks only, including the reference, in a fixed order")
     func enumeration() throws {
         let cell = CellDAG.fullyConnected(operations: Self.operations)
         let input = InputShape(channels: 1, height: 28, width: 28)
         let skeletons = MacroSpace.edge.skeletons(input: input, classes: 10, cell: cell)
         // Stride 1: pools (1,2,2) (2,1,2) (2,2,1) (2,2); stride 2 (14x14 -> one more halving only): (1,1,2) (1,2,1)
-        // (2,1,1) (1,2) (2,1) (2); times 3 stem widths, 7 base widths, 1 or 2 cells.
+        // (2,1,1) (1,2) (2,1) (2); times 3 stem widths, 7 base widths, 1 or 2 cells; the stride-2 ones three
+        // times in the full-resolution space (no full-resolution layer, 8 or 16 channels).
         #expect(skeletons.count == 10 * 3 * 7 * 2)
+        #expect(skeletons.allSatisfy { $0.preStemChannels == nil })
+        let full = MacroSpace.fullResolution.skeletons(input: input, classes: 10, cell: cell)
+        #expect(full.count == (4 + 6 * 3) * 3 * 7 * 2)
+        #expect(full.filter { $0.preStemChannels != nil }.count == 6 * 2 * 3 * 7 * 2)
+        #expect(full.allSatisfy { $0.preStemChannels == nil || $0.stemStride == 2 })
+        #expect(Set(full.compactMap(\.preStemChannels)) == [8, 16])
+        #expect(full.contains(try MacroSkeleton(spec: "16s1+32s2-48p2")))
+        #expect(full.filter { $0.preStemChannels == nil } == skeletons)
+        for skeleton in full where skeleton.preStemChannels != nil {
+            try BuiltinArchitectures.shrinkCNN(cell: cell, skeleton: skeleton, input: input).validate()
+        }
         #expect(Set(skeletons.map(\.stages.count)) == [1, 2, 3])
         #expect(skeletons.contains(.reference()))
         #expect(Set(skeletons).count == skeletons.count)
@@ -95,6 +170,13 @@ struct MacroSpaceTests {
             let network = BuiltinArchitectures.shrinkCNN(cell: probe, name: configuration.architectureName, skeleton: chosen.skeleton, input: input)
             #expect(try meter.measure(network) == chosen.resources)
             #expect(choice.summaryLines().contains { $0.contains("chose \(chosen.skeleton)") })
+            // The runners-up are the next below the choice; the nearest over a limit has the fewest MACs.
+            let lines = choice.summaryLines()
+            let others = choice.considered.filter { $0.feasible && $0.skeleton != chosen.skeleton }.map(\.resources.macs)
+            let runnerUp = choice.considered.first { lines[2].hasPrefix("  runner-up \($0.skeleton):") }
+            #expect(runnerUp?.resources.macs == others.max())
+            let nearest = choice.considered.first { lines.last!.hasPrefix("  smallest over a limit \($0.skeleton):") }
+            #expect(nearest?.resources.macs == choice.considered.filter { !$0.feasible }.map(\.resources.macs).min())
         }
         // The reference skeleton is far over 0.6x refnet here; a tight budget picks a cheaper one.
         configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: refnetLatency * 0.6))

@@ -32,14 +32,8 @@ public enum LSTMReference {
                     cell[b][j] = c
                     hidden[b][j] = sigmoid(pre[3 * h + j]) * tanh(c)
                 }
-                let decoded = (0..<h).map { j in hidden[b][j] * Double(masks?.output[b * h + j] ?? 1) }
-                let decoder = model.decoder
-                let logits = (0..<v).map { k in
-                    (0..<h).reduce(value(model.decoderBias, k)) { $0 + decoded[$1] * value(decoder, k * h + $1) }
-                }
-                let largest = logits.max()!
-                let logSum = log(logits.reduce(0.0) { $0 + exp($1 - largest) }) + largest
-                total += logSum - logits[Int(targets[row])]
+                total += LanguageModelReference.crossEntropy(output: hidden[b], target: targets[row], sequence: b, decoder: model.decoder,
+                                                             decoderBias: model.decoderBias, vocabulary: v, masks: masks)
             }
         }
         return (total, hidden.flatMap { $0 } + cell.flatMap { $0 })

@@ -79,9 +79,7 @@ public final class LanguageModel {
         parameters = [embedding, inputWeight, recurrentWeight] + order.map { nodes[$0]! } + (decoderWeight.map { [$0] } ?? []) + [decoderBias]
         // Initialisation as DARTS: embedding and decoder U(-0.1, 0.1), cell U(-0.04, 0.04), bias 0.
         var generator = SplitMix64(seed: seed ^ 0x524e_4e4c_4d00_0001)
-        func uniform(_ p: Parameter, _ range: Float) {
-            for i in 0..<p.value.count { p.value.data[i] = Float.random(in: -range...range, using: &generator) }
-        }
+        func uniform(_ p: Parameter, _ range: Float) { LanguageModelHead.uniform(p, range, using: &generator) }
         uniform(embedding, 0.1)
         uniform(inputWeight, 0.04)
         uniform(recurrentWeight, 0.04)
@@ -157,23 +155,12 @@ public final class LanguageModel {
     /// With `masks` (training) it keeps what `backward` needs; call `backward` right after.
     @discardableResult
     public func forward(inputs: [Int32], targets: [Int32], steps: Int, batch: Int, state: Tensor, masks: DropoutMasks?) -> Double {
-        let (d, h, v) = (shape.embed, shape.hidden, shape.vocabulary)
+        let (d, h) = (shape.embed, shape.hidden)
         precondition(inputs.count == steps * batch && targets.count == steps * batch && state.count == batch * h)
         let b = buffers(steps: steps, batch: batch)
         let tb = steps * batch
         // Embedding lookup (with the input mask), then x W0x for every step at once.
-        inputs.withUnsafeBufferPointer { tokens in
-            for row in 0..<tb {
-                let source = embedding.value.data + Int(tokens[row]) * d
-                let target = b.x.data + row * d
-                if let masks {
-                    let m = (row % batch) * d
-                    for j in 0..<d { target[j] = source[j] * masks.input[m + j] }
-                } else {
-                    target.update(from: source, count: d)
-                }
-            }
-        }
+        LanguageModelHead.embed(inputs: inputs, embedding: embedding, into: b.x.data, embed: d, batch: batch, masks: masks)
         GEMM.multiply(m: tb, n: 2 * h, k: d, a: b.x.data, lda: d, b: inputWeight.value.data, ldb: 2 * h,
                       c: b.px.data, ldc: 2 * h, context: context)
         b.states.data.update(from: state.data, count: batch * h)
@@ -217,48 +204,10 @@ public final class LanguageModel {
             if leaves.count > 1 { for i in 0..<(batch * h) { next[i] *= leafScale } }
         }
         state.data.update(from: b.states.data + tb * h, count: batch * h)
-        // Decoder over all rows: logits = (h * m_out) Wd^T + bias.
-        for row in 0..<tb {
-            let source = b.states.data + (row + batch) * h, target = b.decoderInput.data + row * h
-            if let masks {
-                let m = (row % batch) * h
-                for j in 0..<h { target[j] = source[j] * masks.output[m + j] }
-            } else {
-                target.update(from: source, count: h)
-            }
-        }
-        GEMM.multiply(transposeB: true, m: tb, n: v, k: h, a: b.decoderInput.data, lda: h, b: decoder.value.data, ldb: h,
-                      c: b.logits.data, ldc: v, context: context)
-        // Softmax cross-entropy per row; in training the logits become d loss / d logits (mean over rows).
-        let bias = decoderBias.value.data
-        let scale = 1 / Float(tb)
-        let training = masks != nil
-        targets.withUnsafeBufferPointer { targetIDs in
-            context.parallelFor(tb, minimumPerChunk: 8) { range in
-                for row in range {
-                    let z = b.logits.data + row * v
-                    var largest = -Float.infinity, largestIndex = 0
-                    for j in 0..<v {
-                        z[j] += bias[j]
-                        if z[j] > largest { largest = z[j]; largestIndex = j }
-                    }
-                    let target = Int(targetIDs[row])
-                    let targetLogit = z[target]
-                    var sum: Float = 0
-                    for j in 0..<v { let e = Foundation.exp(z[j] - largest); sum += e; if training { z[j] = e } }
-                    b.rowLossStorage.data[row] = Foundation.log(sum) + largest - targetLogit
-                    b.rowCorrect.data[row] = largestIndex == target ? 1 : 0
-                    if training {
-                        let inverse = scale / sum
-                        for j in 0..<v { z[j] *= inverse }
-                        z[target] -= scale
-                    }
-                }
-            }
-        }
-        var total = 0.0
-        var correct = 0
-        for row in 0..<tb { total += Double(b.rowLossStorage.data[row]); correct += b.rowCorrect.data[row] == 1 ? 1 : 0 }
+        // Decoder over all rows: logits = (h * m_out) Wd^T + bias, then softmax cross-entropy.
+        let (total, correct) = LanguageModelHead.decode(
+            outputs: b.states.data + batch * h, targets: targets, batch: batch, shape: shape, decoder: decoder, decoderBias: decoderBias,
+            decoderInput: b.decoderInput, logits: b.logits, rowLoss: b.rowLossStorage, rowCorrect: b.rowCorrect, masks: masks, context: context)
         lastCorrect = correct
         return total
     }
@@ -292,28 +241,13 @@ public final class LanguageModel {
     /// Gradients of the mean cross-entropy of the last training `forward` into every parameter's
     /// `gradient` (overwritten). Truncated BPTT: nothing flows into the segment's initial state.
     public func backward(inputs: [Int32], steps: Int, batch: Int, masks: DropoutMasks) {
-        let (d, h, v) = (shape.embed, shape.hidden, shape.vocabulary)
+        let (d, h) = (shape.embed, shape.hidden)
         let b = buffers(steps: steps, batch: batch)
         let tb = steps * batch
         for p in parameters { p.gradient.zero() }
-        // Decoder: dWd = dZ^T (h * m_out), dbias = column sums of dZ, d(h * m_out) = dZ Wd.
-        GEMM.multiply(transposeA: true, m: v, n: h, k: tb, a: b.logits.data, lda: v, b: b.decoderInput.data, ldb: h,
-                      c: decoder.gradient.data, ldc: h, context: context)
-        let biasGradient = decoderBias.gradient.data
-        context.parallelFor(v, minimumPerChunk: 256) { range in
-            for row in 0..<tb {
-                let z = b.logits.data + row * v
-                for j in range { biasGradient[j] += z[j] }
-            }
-        }
-        GEMM.multiply(m: tb, n: h, k: v, a: b.logits.data, lda: v, b: decoder.value.data, ldb: h,
-                      c: b.decoderGradient.data, ldc: h, context: context)
-        masks.output.withUnsafeBufferPointer { m in
-            for row in 0..<tb {
-                let g = b.decoderGradient.data + row * h, mb = (row % batch) * h
-                for j in 0..<h { g[j] *= m[mb + j] }
-            }
-        }
+        LanguageModelHead.backwardDecoder(rows: tb, batch: batch, shape: shape, decoder: decoder, decoderBias: decoderBias,
+                                          decoderInput: b.decoderInput, logits: b.logits, decoderGradient: b.decoderGradient,
+                                          masks: masks, context: context)
         b.carry.zero()
         let leafScale = 1 / Float(leaves.count)
         let n = batch * h
@@ -358,15 +292,7 @@ public final class LanguageModel {
         // d x = dpre_0 W0x^T, then scattered (with the input mask) into the embedding rows, in row order.
         GEMM.multiply(transposeB: true, m: tb, n: d, k: 2 * h, a: b.preGradient[0].data, lda: 2 * h, b: inputWeight.value.data, ldb: 2 * h,
                       c: b.inputGradient.data, ldc: d, context: context)
-        masks.input.withUnsafeBufferPointer { m in
-            inputs.withUnsafeBufferPointer { tokens in
-                for row in 0..<tb {
-                    let target = embedding.gradient.data + Int(tokens[row]) * d
-                    let source = b.inputGradient.data + row * d, mb = (row % batch) * d
-                    for j in 0..<d { target[j] += source[j] * m[mb + j] }
-                }
-            }
-        }
+        LanguageModelHead.scatterEmbeddingGradient(b.inputGradient, inputs: inputs, embedding: embedding, embed: d, batch: batch, masks: masks)
     }
 
     /// From ds (stateGradient[node]) of step `rowBase`: writes d pre-activation into preGradient[node]

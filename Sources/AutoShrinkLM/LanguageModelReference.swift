@@ -54,17 +54,26 @@ public enum LanguageModelReference {
                 }
                 let out = (0..<h).map { j in schedule.leaves.reduce(0.0) { $0 + states[$1][j] } / Double(schedule.leaves.count) }
                 next.append(out)
-                let decoded = (0..<h).map { j in out[j] * Double(masks?.output[b * h + j] ?? 1) }
-                let decoder = model.decoder
-                let logits = (0..<v).map { k in
-                    (0..<h).reduce(value(model.decoderBias, k)) { $0 + decoded[$1] * value(decoder, k * h + $1) }
-                }
-                let largest = logits.max()!
-                let logSum = log(logits.reduce(0.0) { $0 + exp($1 - largest) }) + largest
-                total += logSum - logits[Int(targets[row])]
+                total += crossEntropy(output: out, target: targets[row], sequence: b, decoder: model.decoder, decoderBias: model.decoderBias,
+                                      vocabulary: v, masks: masks)
             }
             hidden = next
         }
         return (total, hidden.flatMap { $0 })
+    }
+
+    /// Cross-entropy (nats) of one row in float64, shared with `LSTMReference`: the decoder on the
+    /// output h [H] times the output mask of sequence `sequence`, then -log softmax at `target`.
+    static func crossEntropy(output: [Double], target: Int32, sequence b: Int, decoder: Parameter, decoderBias: Parameter,
+                             vocabulary v: Int, masks: DropoutMasks?) -> Double {
+        let h = output.count
+        func value(_ p: Parameter, _ i: Int) -> Double { Double(p.value.data[i]) }
+        let decoded = (0..<h).map { j in output[j] * Double(masks?.output[b * h + j] ?? 1) }
+        let logits = (0..<v).map { k in
+            (0..<h).reduce(value(decoderBias, k)) { $0 + decoded[$1] * value(decoder, k * h + $1) }
+        }
+        let largest = logits.max()!
+        let logSum = log(logits.reduce(0.0) { $0 + exp($1 - largest) }) + largest
+        return logSum - logits[Int(target)]
     }
 }

@@ -12,8 +12,9 @@ struct LSTMOptions: ParsableArguments {
     var matchSize: String?
 }
 
-/// `train --task lm --arch lstm` and `evaluate --task lm` of an LSTM checkpoint: the baseline of the
-/// ShrinkRNN comparison, trained by the same `LMTrainer` as the cell model (docs/shrinkrnn.md, "LSTM baseline").
+/// `train --task lm --arch lstm`: the baseline of the ShrinkRNN comparison, trained by the same `LMTrainer`
+/// and CLI flow (`LanguageModelCommands.fitAndWrite`; `evaluate --task lm` reads either kind) as the cell
+/// model (docs/shrinkrnn.md, "LSTM baseline").
 enum LSTMCommands {
     static let arch = "lstm"
 
@@ -84,75 +85,15 @@ enum LSTMCommands {
         try checkFits(shape: shape, steps: options.bptt, batch: command.batchSize, purpose: "training")
         let directory = command.out ?? "runs/train-lm-lstm"
         try WritableCheck.directory(directory, option: command.out == nil ? "output folder" : "--out")
-        let learningRate = command.lr ?? 20
-        let configuration = LMTrainingConfiguration(
-            epochs: command.epochs, batchSize: command.batchSize, bptt: options.bptt, learningRate: learningRate, clip: options.clip,
-            weightDecay: 8e-7, dropout: LMDropout(input: options.dropoutInput, hidden: options.dropoutHidden, output: options.dropoutOutput),
-            seed: command.engine.seed)
         let model = LSTMLanguageModel(shape: shape, context: context, seed: command.engine.seed)
         let cost = LSTMCost(shape: shape)
         out.heading("""
             autoshrink train --task lm --arch lstm
-              corpus        \(corpus.name): \(train.count) train\(options.trainTokens != nil ? " (of \(corpus.train.count))" : ""), \(corpus.valid.count) valid, \(corpus.test.count) test tokens, vocabulary \(corpus.vocabulary.count), <unk> \(String(format: "%.1f", 100 * corpus.unknownShare(train))) % of train
+              corpus        \(LanguageModelCommands.corpusLine(corpus, train: train, trainTokens: options.trainTokens))
               model         1-layer LSTM, embed \(shape.embed), hidden \(shape.hidden), \(shape.tied ? "tied" : "untied") decoder; \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (LSTM \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters (LSTM \(cost.cellParameters))
             """)
         if let matched { out.line("  matched       \(matched)") }
-        out.line("""
-              training      \(command.epochs) epochs, batch \(command.batchSize), bptt \(options.bptt), NT-ASGD lr \(learningRate), clip \(options.clip), dropout \(options.dropoutInput)/\(options.dropoutHidden)/\(options.dropoutOutput), weight decay 8e-7
-              engine        \(command.engine.threads) threads, seed \(command.engine.seed), \(BLASConfiguration.summary)
-              output        \(directory)/model.ckpt
-            """)
-        if corpus.unknownEvaluationWords > 0 {
-            out.line("  note          \(corpus.unknownEvaluationWords) validation/test words are outside the vocabulary and count as <unk>")
-        }
-        let trainer = LMTrainer(model: model, configuration: configuration)
-        let bar = out.progress("training", total: 1, unit: "segments", plainLines: true)
-        var segmentsDone = 0
-        let result = trainer.fit(train: train, valid: corpus.valid, onBatch: { _, perEpoch in
-            segmentsDone += 1
-            bar.update(segmentsDone, total: perEpoch * command.epochs)
-        }) { report in
-            out.line(String(format: "epoch %3d/%d  train ppl %8.2f  valid ppl %8.2f  %7.0f tokens/s  lr %.4g%@  ETA %@",
-                            report.epoch, command.epochs, report.trainPerplexity, report.validPerplexity, report.tokensPerSecond,
-                            report.learningRate, report.averaging ? " (averaging)" : "", formatDuration(report.etaSeconds)))
-        }
-        bar.finish(String(format: "%.0f train tokens/s", result.tokensPerSecond))
-        if let epoch = result.divergedEpoch {
-            throw CLIError("training diverged: the loss became non-finite in epoch \(epoch); lower --lr or --clip (no checkpoint written)")
-        }
-        let test = trainer.evaluate(corpus.test)
-        let validPerplexity = result.bestValidPerplexity
-        try FileProblem.createDirectory(directory)
-        let checkpointPath = directory + "/model.ckpt"
-        let metadata = LMCheckpointMetadata(corpus: corpus.name, epochs: result.epochs.count, validPerplexity: validPerplexity,
-                                            testPerplexity: test.perplexity, seed: command.engine.seed, bptt: options.bptt)
-        try LMCheckpoint(model: model, vocabulary: corpus.vocabulary, metadata: metadata).write(to: checkpointPath)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        out.result(String(format: "valid perplexity %.2f  test perplexity %.2f  next-word accuracy %.4f  (%.0f train tokens/s, %@)  checkpoint %@",
-                          validPerplexity, test.perplexity, test.accuracy, result.tokensPerSecond, formatDuration(seconds), checkpointPath))
-        let summary = TrainSummary(
-            testAccuracy: test.accuracy, validationAccuracy: nil, trainImagesPerSecond: 0, epochs: result.epochs.count, seconds: seconds,
-            checkpoint: checkpointPath, architecture: arch, architectureHash: hash(shape), parameters: model.parameterCount,
-            validPerplexity: validPerplexity, testPerplexity: test.perplexity, trainTokensPerSecond: result.tokensPerSecond)
-        try AtomicFile.write(try summary.jsonData(pretty: true), to: directory + "/train.json")
-        out.json(summary)
-    }
-
-    /// `evaluate --task lm` of an LSTM checkpoint (called once the checkpoint is read and holds no cell).
-    static func evaluate(_ command: EvaluateCommand, stored: LMCheckpoint, context: ExecutionContext, out: Output, start: DispatchTime) throws {
-        let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: stored.shape.vocabulary)
-        guard corpus.vocabulary == stored.vocabulary else {
-            throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")
-        }
-        let batch = 10
-        try checkFits(shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
-        let model = try stored.makeModel(context: context)
-        out.line("evaluating \(command.checkpoint) (\(stored.architecture.summary) \(stored.shape.embed)/\(stored.shape.hidden), trained on \(stored.metadata.corpus)) on \(corpus.test.count) test tokens")
-        let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(epochs: 1, bptt: stored.metadata.bptt, evaluationBatch: batch))
-        let test = trainer.evaluate(corpus.test)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        out.result(String(format: "test perplexity %.2f  loss %.4f  next-word accuracy %.4f", test.perplexity, test.loss, test.accuracy))
-        out.json(EvaluateSummary(testAccuracy: test.accuracy, testLoss: test.loss, images: 0, seconds: seconds, checkpoint: command.checkpoint,
-                                 testPerplexity: test.perplexity, tokens: test.tokens))
+        try LanguageModelCommands.fitAndWrite(model, command: command, corpus: corpus, train: train, directory: directory,
+                                              architecture: arch, architectureHash: hash(shape), out: out, start: start)
     }
 }

@@ -101,18 +101,35 @@ enum LanguageModelCommands {
         try checkFits(cell: cell, shape: shape, steps: options.bptt, batch: command.batchSize, purpose: "training")
         let directory = command.out ?? "runs/train-lm"
         try WritableCheck.directory(directory, option: command.out == nil ? "output folder" : "--out")
+        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: command.engine.seed)
+        let cost = LanguageModelCost(cell: cell, shape: shape)
+        out.heading("""
+            autoshrink train --task lm
+              corpus        \(corpusLine(corpus, train: train, trainTokens: options.trainTokens))
+              cell          \(options.cell == "full" ? "full" : options.cell) [\(cell.stableHash)] \(cell.summary)
+              model         embed \(options.embed), hidden \(options.hidden), \(tied ? "tied" : "untied") decoder; \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (cell \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters (cell \(cost.cellParameters))
+            """)
+        try fitAndWrite(model, command: command, corpus: corpus, train: train, directory: directory,
+                        architecture: "rnn-cell", architectureHash: cell.stableHash, out: out, start: start)
+    }
+
+    /// The corpus line of the `train --task lm` heading.
+    static func corpusLine(_ corpus: TextCorpus, train: [Int32], trainTokens: Int?) -> String {
+        "\(corpus.name): \(train.count) train\(trainTokens != nil ? " (of \(corpus.train.count))" : ""), \(corpus.valid.count) valid, \(corpus.test.count) test tokens, vocabulary \(corpus.vocabulary.count), <unk> \(String(format: "%.1f", 100 * corpus.unknownShare(train))) % of train"
+    }
+
+    /// What `train --task lm` does once the model is built, for the cell model and the LSTM alike
+    /// (docs/shrinkrnn.md, "Training recipe"): prints the training, engine and output lines after the
+    /// caller's heading, fits with `LMTrainer`, tests, writes `model.ckpt` and `train.json`.
+    static func fitAndWrite(_ model: any RecurrentLanguageModel, command: TrainCommand, corpus: TextCorpus, train: [Int32], directory: String,
+                            architecture: String, architectureHash: String, out: Output, start: DispatchTime) throws {
+        let options = command.lm
         let learningRate = command.lr ?? 20
         let configuration = LMTrainingConfiguration(
             epochs: command.epochs, batchSize: command.batchSize, bptt: options.bptt, learningRate: learningRate, clip: options.clip,
             weightDecay: 8e-7, dropout: LMDropout(input: options.dropoutInput, hidden: options.dropoutHidden, output: options.dropoutOutput),
             seed: command.engine.seed)
-        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: command.engine.seed)
-        let cost = LanguageModelCost(cell: cell, shape: shape)
-        out.heading("""
-            autoshrink train --task lm
-              corpus        \(corpus.name): \(train.count) train\(options.trainTokens != nil ? " (of \(corpus.train.count))" : ""), \(corpus.valid.count) valid, \(corpus.test.count) test tokens, vocabulary \(corpus.vocabulary.count), <unk> \(String(format: "%.1f", 100 * corpus.unknownShare(train))) % of train
-              cell          \(options.cell == "full" ? "full" : options.cell) [\(cell.stableHash)] \(cell.summary)
-              model         embed \(options.embed), hidden \(options.hidden), \(tied ? "tied" : "untied") decoder; \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (cell \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters (cell \(cost.cellParameters))
+        out.line("""
               training      \(command.epochs) epochs, batch \(command.batchSize), bptt \(options.bptt), NT-ASGD lr \(learningRate), clip \(options.clip), dropout \(options.dropoutInput)/\(options.dropoutHidden)/\(options.dropoutOutput), weight decay 8e-7
               engine        \(command.engine.threads) threads, seed \(command.engine.seed), \(BLASConfiguration.summary)
               output        \(directory)/model.ckpt
@@ -150,7 +167,7 @@ enum LanguageModelCommands {
                           validPerplexity, test.perplexity, test.accuracy, result.tokensPerSecond, formatDuration(seconds), checkpointPath))
         let summary = TrainSummary(
             testAccuracy: test.accuracy, validationAccuracy: nil, trainImagesPerSecond: 0, epochs: result.epochs.count, seconds: seconds,
-            checkpoint: checkpointPath, architecture: "rnn-cell", architectureHash: cell.stableHash, parameters: model.parameterCount,
+            checkpoint: checkpointPath, architecture: architecture, architectureHash: architectureHash, parameters: model.parameterCount,
             validPerplexity: validPerplexity, testPerplexity: test.perplexity, trainTokensPerSecond: result.tokensPerSecond)
         try AtomicFile.write(try summary.jsonData(pretty: true), to: directory + "/train.json")
         out.json(summary)
@@ -165,15 +182,21 @@ enum LanguageModelCommands {
         let start = DispatchTime.now()
         let context = command.engine.makeContext(output: out)
         let stored = try LMCheckpoint.load(path: command.checkpoint)
-        guard let cell = stored.cell else { return try LSTMCommands.evaluate(command, stored: stored, context: context, out: out, start: start) }
         let corpus = try self.corpus(directory: command.data.dataDir, vocabulary: stored.shape.vocabulary)
         guard corpus.vocabulary == stored.vocabulary else {
             throw CLIError("\(command.checkpoint): trained with another vocabulary than \(corpus.name) gives (\(stored.metadata.corpus))")
         }
         let batch = 10
-        try checkFits(cell: cell, shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
+        let described: String
+        if let cell = stored.cell {
+            try checkFits(cell: cell, shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
+            described = cell.summary
+        } else {
+            try LSTMCommands.checkFits(shape: stored.shape, steps: stored.metadata.bptt, batch: batch, purpose: "evaluation")
+            described = "\(stored.architecture.summary) \(stored.shape.embed)/\(stored.shape.hidden)"
+        }
         let model = try stored.makeModel(context: context)
-        out.line("evaluating \(command.checkpoint) (\(cell.summary), trained on \(stored.metadata.corpus)) on \(corpus.test.count) test tokens")
+        out.line("evaluating \(command.checkpoint) (\(described), trained on \(stored.metadata.corpus)) on \(corpus.test.count) test tokens")
         let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(epochs: 1, bptt: stored.metadata.bptt, evaluationBatch: batch))
         let test = trainer.evaluate(corpus.test)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9

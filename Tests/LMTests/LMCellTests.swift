@@ -21,6 +21,32 @@ struct TinyLM {
         return (0..<count).map { _ in Int32(generator.next() % UInt64(vocabulary)) }
     }
 
+    /// Worst relative error per parameter of the analytic gradients (`gradient`, from `backward`) against
+    /// central differences of `loss` (the float64 reference's mean cross-entropy), each error floored
+    /// at 1 % of its tensor's largest gradient. Every value is restored afterwards.
+    static func worstErrors(_ parameters: [Parameter], loss: () -> Double) -> [String: Double] {
+        var worst: [String: Double] = [:]
+        for p in parameters {
+            let analytic = p.gradient.array
+            let floor = max(1e-6, 0.01 * (analytic.map { abs(Double($0)) }.max() ?? 0))
+            for i in 0..<p.value.count {
+                let saved = p.value.data[i]
+                let step: Float = 1e-3
+                p.value.data[i] = saved + step
+                let plusStep = Double(p.value.data[i]) - Double(saved)
+                let plus = loss()
+                p.value.data[i] = saved - step
+                let minusStep = Double(saved) - Double(p.value.data[i])
+                let minus = loss()
+                p.value.data[i] = saved
+                let numeric = (plus - minus) / (plusStep + minusStep)
+                let error = abs(Double(analytic[i]) - numeric) / max(floor, abs(Double(analytic[i])) + abs(numeric))
+                worst[p.name] = max(worst[p.name] ?? 0, error)
+            }
+        }
+        return worst
+    }
+
     /// Every edge subset of a `nodes`-node DAG.
     static func everyCell(nodes: Int, activations: [RNNActivation]) -> [RNNCell] {
         let all = RNNCell.fullyConnected(nodes: nodes).edges
@@ -104,26 +130,7 @@ struct TinyLM {
         func loss() -> Double {
             LanguageModelReference.forward(model: model, inputs: inputs, targets: targets, steps: steps, batch: batch, state: initial, masks: masks).loss / rows
         }
-        var worst = 0.0
-        for p in model.parameters {
-            let analytic = p.gradient.array
-            let floor = max(1e-6, 0.01 * (analytic.map { abs(Double($0)) }.max() ?? 0))
-            for i in 0..<p.value.count {
-                let saved = p.value.data[i]
-                let step: Float = 1e-3
-                p.value.data[i] = saved + step
-                let plusStep = Double(p.value.data[i]) - Double(saved)
-                let plus = loss()
-                p.value.data[i] = saved - step
-                let minusStep = Double(saved) - Double(p.value.data[i])
-                let minus = loss()
-                p.value.data[i] = saved
-                let numeric = (plus - minus) / (plusStep + minusStep)
-                let error = abs(Double(analytic[i]) - numeric) / max(floor, abs(Double(analytic[i])) + abs(numeric))
-                worst = max(worst, error)
-            }
-        }
-        return worst
+        return TinyLM.worstErrors(model.parameters, loss: loss).values.max() ?? 0
     }
 
     @Test(arguments: RNNActivation.allCases)

@@ -56,27 +56,8 @@ struct TinyLSTM {
         func loss() -> Double {
             LSTMReference.forward(model: model, inputs: inputs, targets: targets, steps: steps, batch: batch, state: initial, masks: masks).loss / rows
         }
-        var worst: [String: Double] = [:]
-        for p in model.parameters {
-            let analytic = p.gradient.array
-            #expect(analytic.contains { $0 != 0 }, "\(p.name): no gradient at all")
-            let floor = max(1e-6, 0.01 * (analytic.map { abs(Double($0)) }.max() ?? 0))
-            for i in 0..<p.value.count {
-                let saved = p.value.data[i]
-                let step: Float = 1e-3
-                p.value.data[i] = saved + step
-                let plusStep = Double(p.value.data[i]) - Double(saved)
-                let plus = loss()
-                p.value.data[i] = saved - step
-                let minusStep = Double(saved) - Double(p.value.data[i])
-                let minus = loss()
-                p.value.data[i] = saved
-                let numeric = (plus - minus) / (plusStep + minusStep)
-                let error = abs(Double(analytic[i]) - numeric) / max(floor, abs(Double(analytic[i])) + abs(numeric))
-                worst[p.name] = max(worst[p.name] ?? 0, error)
-            }
-        }
-        return worst
+        for p in model.parameters { #expect(p.gradient.array.contains { $0 != 0 }, "\(p.name): no gradient at all") }
+        return TinyLM.worstErrors(model.parameters, loss: loss)
     }
 
     @Test func gradientsMatchFiniteDifferences() {

@@ -75,11 +75,7 @@ enum LSTMCommands {
         let options = command.lm
         let start = DispatchTime.now()
         let context = command.engine.makeContext(output: out)
-        let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: options.vocabulary)
-        let train = options.trainTokens.map { Array(corpus.train.prefix($0)) } ?? corpus.train
-        guard train.count >= 2 * command.batchSize else {
-            throw CLIError("\(corpus.name): \(train.count) training tokens are too few for --batch-size \(command.batchSize)")
-        }
+        let (corpus, train) = try LanguageModelCommands.trainingCorpus(command)
         let (shape, matched) = try self.shape(command, vocabulary: corpus.vocabulary.count)
         try shape.validate(source: "--arch lstm")
         try checkFits(shape: shape, steps: options.bptt, batch: command.batchSize, purpose: "training")

@@ -84,17 +84,24 @@ enum LanguageModelCommands {
         }
     }
 
+    /// The corpus of `train --task lm` and its training tokens (the first `--train-tokens` or all),
+    /// refused when too few for one segment per sequence of the batch.
+    static func trainingCorpus(_ command: TrainCommand) throws -> (corpus: TextCorpus, train: [Int32]) {
+        let corpus = try self.corpus(directory: command.data.dataDir, vocabulary: command.lm.vocabulary)
+        let train = command.lm.trainTokens.map { Array(corpus.train.prefix($0)) } ?? corpus.train
+        guard train.count >= 2 * command.batchSize else {
+            throw CLIError("\(corpus.name): \(train.count) training tokens are too few for --batch-size \(command.batchSize)")
+        }
+        return (corpus, train)
+    }
+
     static func train(_ command: TrainCommand) throws {
         let out = Output(options: command.output)
         let options = command.lm
         let start = DispatchTime.now()
         let context = command.engine.makeContext(output: out)
         let cell = try options.resolveCell()
-        let corpus = try self.corpus(directory: command.data.dataDir, vocabulary: options.vocabulary)
-        let train = options.trainTokens.map { Array(corpus.train.prefix($0)) } ?? corpus.train
-        guard train.count >= 2 * command.batchSize else {
-            throw CLIError("\(corpus.name): \(train.count) training tokens are too few for --batch-size \(command.batchSize)")
-        }
+        let (corpus, train) = try trainingCorpus(command)
         let tied = !options.untied && options.embed == options.hidden
         let shape = LanguageModelShape(vocabulary: corpus.vocabulary.count, embed: options.embed, hidden: options.hidden, tied: tied)
         try shape.validate(source: "--task lm")

@@ -4,19 +4,21 @@
  * and usage text; this holds the shared shape (docs/architecture.md, "Latency estimator"):
  *
  *   fail(status, ...)       one line "model: ..." on stderr, exit status 1 (2 for a usage error)
- *   parse_count             a positive count after an option
+ *   parse_count, parse_file a positive count, a file name after an option
  *   parse_shared_option     --bench N, --cpu C|none, --json, --help/-h (the same in both programs)
  *   bench_pin               pins the benchmarks as --cpu asks (estimator.h's as_est_pin)
  *   bench_summarize         a --bench's figures: estimator.h's estimate over rounds of BENCH_ROUND_RUNS
  *                           consecutive runs, and median/p90/min over all runs
+ *   bench_print             prints them: one JSON object (--json) or one line
  *   peak_rss_kib, allocate_times, median_and_p90
  *
- * Header-only C99 + libc like estimator.h (include it after estimator.h): `autoshrink export` writes
- * both next to the program's main, so an export builds with the plain `cc ... main.c ...` of its Makefile.
+ * Header-only C99 + libc like estimator.h (needs -Iruntime/include for autoshrink_runtime.h): `autoshrink
+ * export` writes both next to the program's main, so an export builds with its Makefile's plain `cc` line.
  */
 #ifndef AUTOSHRINK_HARNESS_CLI_H
 #define AUTOSHRINK_HARNESS_CLI_H
 
+#include "autoshrink_runtime.h"
 #include "estimator.h"
 
 #include <stdarg.h>
@@ -51,6 +53,15 @@ static inline long parse_count(const char *text, const char *option)
         fail(2, "%s needs a positive number, got '%s'", option, text);
     }
     return value;
+}
+
+/* The file name after an option. */
+static inline const char *parse_file(const char *text, const char *option)
+{
+    if (text == NULL) {
+        fail(2, "%s needs a file", option);
+    }
+    return text;
 }
 
 /* Handles argv[*i] when it is --bench N, --cpu C|none, --json or --help/-h and returns 1 (*i moves past
@@ -162,6 +173,26 @@ static inline bench_summary bench_summarize(double *times, long runs, int cpu, i
     free(medians);
     free(ordered);
     return s;
+}
+
+/* Prints a bench's figures: a JSON object with `size_key` (the model's memory, bytes) and the peak RSS
+ * last, or one line "NAME PRECISION`label`: estimate ... over RUNS `unit` (`setting`, cpu C, SIMD)". */
+static inline void bench_print(const bench_summary *s, long runs, int json, const char *name, const char *precision,
+                               const char *label, const char *unit, const char *setting, const char *size_key,
+                               unsigned long size_bytes)
+{
+    if (json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
+               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
+               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"%s\":%lu,\"peak_rss_kib\":%ld}\n",
+               name, precision, runs, s->median, s->p90, s->min, s->estimate.value, s->estimate.low, s->estimate.high,
+               s->rounds, s->round_runs, s->cpu, as_runtime_simd_path(), size_key, size_bytes, peak_rss_kib());
+    } else {
+        printf("%s %s%s: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld %s), "
+               "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld %s (%s, cpu %s, %s)\n",
+               name, precision, label, s->estimate.value, s->estimate.low, s->estimate.high, s->rounds, s->round_runs,
+               unit, s->median, s->p90, s->min, runs, unit, setting, s->cpu, as_runtime_simd_path());
+    }
 }
 
 #endif

@@ -70,10 +70,7 @@ static options parse_options(int argc, char **argv)
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--idx") == 0 || strcmp(a, "--labels") == 0) {
-            if (next == NULL) {
-                fail(2, "%s needs a file", a);
-            }
-            *(a[2] == 'i' ? &o.idx : &o.labels) = next;
+            *(a[2] == 'i' ? &o.idx : &o.labels) = parse_file(next, a);
             i++;
         } else if (strcmp(a, "--limit") == 0) {
             o.limit = parse_count(next, a);
@@ -341,19 +338,8 @@ static void bench(const uint8_t *image, long runs, int json, int cpu)
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
     s = bench_summarize(times, runs, cpu, json);
-    if (json) {
-        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
-               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
-               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"arena_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
-               MODEL_NAME, model_precision(), runs, s.median, s.p90, s.min, s.estimate.value, s.estimate.low,
-               s.estimate.high, s.rounds, s.round_runs, s.cpu, as_runtime_simd_path(),
-               (unsigned long)model_arena_bytes(), peak_rss_kib());
-    } else {
-        printf("%s %s: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld runs), "
-               "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld runs (1 thread, batch 1, cpu %s, %s)\n",
-               MODEL_NAME, model_precision(), s.estimate.value, s.estimate.low, s.estimate.high, s.rounds, s.round_runs,
-               s.median, s.p90, s.min, runs, s.cpu, as_runtime_simd_path());
-    }
+    bench_print(&s, runs, json, MODEL_NAME, model_precision(), "", "runs", "1 thread, batch 1", "arena_bytes",
+                (unsigned long)model_arena_bytes());
     free(times);
 }
 

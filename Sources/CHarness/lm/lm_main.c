@@ -79,10 +79,7 @@ static options parse_options(int argc, char **argv)
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--perplexity") == 0 || strcmp(a, "--vocab") == 0) {
-            if (next == NULL) {
-                fail(2, "%s needs a file", a);
-            }
-            *(a[2] == 'p' ? &o.perplexity : &o.vocab) = next;
+            *(a[2] == 'p' ? &o.perplexity : &o.vocab) = parse_file(next, a);
             i++;
         } else if (strcmp(a, "--predict") == 0) {
             o.top_k = parse_count(next, a);
@@ -494,18 +491,8 @@ static void bench(long runs, int json, int cpu)
     }
     (void)sink;
     s = bench_summarize(times, runs, cpu, json);
-    if (json) {
-        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
-               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
-               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"weight_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
-               LM_NAME, lm_precision(), runs, s.median, s.p90, s.min, s.estimate.value, s.estimate.low, s.estimate.high,
-               s.rounds, s.round_runs, s.cpu, as_runtime_simd_path(), (unsigned long)lm_weight_bytes(), peak_rss_kib());
-    } else {
-        printf("%s %s per token: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld "
-               "tokens), median %.4f ms, p90 %.4f ms, min %.4f ms over %ld tokens (1 thread, cpu %s, %s)\n",
-               LM_NAME, lm_precision(), s.estimate.value, s.estimate.low, s.estimate.high, s.rounds, s.round_runs,
-               s.median, s.p90, s.min, runs, s.cpu, as_runtime_simd_path());
-    }
+    bench_print(&s, runs, json, LM_NAME, lm_precision(), " per token", "tokens", "1 thread", "weight_bytes",
+                (unsigned long)lm_weight_bytes());
     free(times);
 }
 

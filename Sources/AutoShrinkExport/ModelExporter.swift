@@ -299,7 +299,7 @@ public enum ModelExporter {
 
         RUNTIME = \(runtime.joined(separator: " \\\n\t"))
         HARNESS = main.c idx.c
-        HEADERS = model.h idx.h estimator.h runtime/include/autoshrink_runtime.h
+        HEADERS = model.h idx.h estimator.h harness_cli.h runtime/include/autoshrink_runtime.h
 
         all: \(ordered.map(\.value.binary).joined(separator: " "))
 

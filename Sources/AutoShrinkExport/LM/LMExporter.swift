@@ -148,7 +148,7 @@ public enum LMExporter {
         try write("Makefile", makefile(device: device, files: files, name: name))
     }
 
-    /// The harness: lm_main.c and the shared estimator.h.
+    /// The harness: lm_main.c and the shared estimator.h and harness_cli.h (Sources/CHarness/common).
     static var harnessFiles: [(path: String, contents: String)] {
         EmbeddedCSources.files(under: "CHarness/common") + EmbeddedCSources.files(under: "CHarness/lm")
     }
@@ -187,7 +187,7 @@ public enum LMExporter {
 
         RUNTIME = \(runtimeSources.map { "runtime/\($0)" }.joined(separator: " "))
         HARNESS = lm_main.c
-        HEADERS = lm_model.h estimator.h runtime/include/rnn_kernels.h runtime/include/autoshrink_runtime.h
+        HEADERS = lm_model.h estimator.h harness_cli.h runtime/include/rnn_kernels.h runtime/include/autoshrink_runtime.h
 
         all: \(ordered.map(\.value.binary).joined(separator: " "))
 

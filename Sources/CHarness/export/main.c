@@ -14,7 +14,7 @@
  * with labels the last line is "accuracy A (correct/images)". --json adds a JSON summary as the last
  * line. Any problem is one line on stderr and exit status 1 (2 for a usage error).
  *
- * --bench runs N inferences in rounds of BENCH_ROUND_RUNS consecutive runs (the last round may be
+ * --bench runs N inferences in rounds of BENCH_ROUND_RUNS (harness_cli.h) consecutive runs (the last round may be
  * shorter) and reports estimator.h's estimate: the lower quartile of the per-round medians with its
  * order-statistic interval (estimate_ms, ci_low_ms, ci_high_ms), the same estimator the profiler's
  * harness times operators and networks with; median_ms, p90_ms and min_ms are over all N runs. The
@@ -25,10 +25,10 @@
 
 #include "autoshrink_runtime.h"
 #include "estimator.h"
+#include "harness_cli.h"
 #include "idx.h"
 #include "model.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,6 @@
 /* One image as the model reads it: [C][H][W] bytes. */
 #define IMAGE_BYTES (MODEL_INPUT_CHANNELS * MODEL_INPUT_HEIGHT * MODEL_INPUT_WIDTH)
 #define ERROR_BYTES 256
-#define BENCH_ROUND_RUNS 10
 
 typedef struct options {
     const char *idx;    /* --idx */
@@ -50,18 +49,6 @@ typedef struct options {
     int json;
 } options;
 
-static void fail(int status, const char *format, ...)
-{
-    va_list arguments;
-    fflush(stdout);
-    fputs("model: ", stderr);
-    va_start(arguments, format);
-    vfprintf(stderr, format, arguments);
-    va_end(arguments);
-    fputc('\n', stderr);
-    exit(status);
-}
-
 static void usage(void)
 {
     printf("usage: model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]\n"
@@ -71,20 +58,6 @@ static void usage(void)
            "%s model %s: %d classes, scores are %s\n",
            MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, model_precision(), MODEL_NAME,
            MODEL_CLASSES, model_score_kind());
-}
-
-static long parse_count(const char *text, const char *option)
-{
-    char *end = NULL;
-    long value;
-    if (text == NULL) {
-        fail(2, "%s needs a number", option);
-    }
-    value = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || value < 1) {
-        fail(2, "%s needs a positive number, got '%s'", option, text);
-    }
-    return value;
 }
 
 static options parse_options(int argc, char **argv)
@@ -97,38 +70,18 @@ static options parse_options(int argc, char **argv)
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--idx") == 0 || strcmp(a, "--labels") == 0) {
-            if (next == NULL) {
-                fail(2, "%s needs a file", a);
-            }
-            *(a[2] == 'i' ? &o.idx : &o.labels) = next;
+            *(a[2] == 'i' ? &o.idx : &o.labels) = parse_file(next, a);
             i++;
         } else if (strcmp(a, "--limit") == 0) {
             o.limit = parse_count(next, a);
             i++;
-        } else if (strcmp(a, "--bench") == 0) {
-            o.bench = parse_count(next, a);
-            i++;
         } else if (strcmp(a, "--bench-layers") == 0) {
             o.bench_layers = parse_count(next, a);
             i++;
-        } else if (strcmp(a, "--cpu") == 0) {
-            char *end = NULL;
-            long cpu = next != NULL ? strtol(next, &end, 10) : -1;
-            if (next != NULL && strcmp(next, "none") == 0) {
-                o.cpu = -2;
-            } else if (next == NULL || end == next || *end != '\0' || cpu < 0 || cpu > 100000) {
-                fail(2, "--cpu needs a core number or 'none', got '%s'", next ? next : "");
-            } else {
-                o.cpu = (int)cpu;
-            }
-            i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = 1;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage();
-            exit(0);
+        } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, usage)) {
+            continue;
         } else if (a[0] == '-' && a[1] != '\0') {
             fail(2, "unknown option '%s' (see --help)", a);
         } else if (o.image == NULL) {
@@ -299,25 +252,6 @@ static void load_single_image(const char *path, uint8_t *image)
     free(data);
 }
 
-/* Peak resident set size from /proc/self/status (VmHWM) in KiB, or -1 where unavailable. */
-static long peak_rss_kib(void)
-{
-    char line[256];
-    long value = -1;
-    FILE *file = fopen("/proc/self/status", "r");
-    if (file == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, file) != NULL) {
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            value = strtol(line + 6, NULL, 10);
-            break;
-        }
-    }
-    fclose(file);
-    return value;
-}
-
 /* ---- classification ------------------------------------------------------------------------------ */
 
 static int classify(const uint8_t *image, float *scores)
@@ -386,43 +320,15 @@ static void run_images(const options *o)
 
 /* ---- benchmarks ---------------------------------------------------------------------------------- */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Sorts times[count] and returns the median; *p90 receives the 90th percentile (nearest rank). */
-static double median_and_p90(double *times, long count, double *p90)
-{
-    long rank = (long)(0.9 * (double)count + 0.999999);
-    qsort(times, (size_t)count, sizeof *times, compare_doubles);
-    *p90 = times[(rank < 1 ? 1 : rank) - 1];
-    return count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
-}
-
-static double *allocate_times(long count)
-{
-    double *times = (double *)malloc((size_t)count * sizeof(double));
-    if (times == NULL) {
-        fail(1, "out of memory for %ld timings", count);
-    }
-    return times;
-}
-
 /* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them, in
  * rounds of BENCH_ROUND_RUNS consecutive runs; the estimate is estimator.h's (see the top of this file). */
 static void bench(const uint8_t *image, long runs, int json, int cpu)
 {
-    double *times = allocate_times(runs), *ordered = allocate_times(runs), median, p90;
+    double *times = allocate_times(runs);
     const long warmup = runs / 10 + 10;
-    const long round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
-    const long rounds = (runs + round_runs - 1) / round_runs;
-    double *medians = allocate_times(rounds);
     float scores[MODEL_CLASSES];
-    as_estimate estimate;
-    long run, round;
-    char cpu_text[16];
+    bench_summary s;
+    long run;
     for (run = 0; run < warmup; run++) {
         classify(image, scores);
     }
@@ -431,33 +337,9 @@ static void bench(const uint8_t *image, long runs, int json, int cpu)
         classify(image, scores);
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
-    memcpy(ordered, times, (size_t)runs * sizeof *times);
-    for (round = 0; round < rounds; round++) {
-        const long first = round * round_runs;
-        const long count = first + round_runs <= runs ? round_runs : runs - first;
-        medians[round] = as_est_median(ordered + first, (int)count);
-    }
-    estimate = as_est_from_round_medians(medians, (int)rounds);
-    median = median_and_p90(times, runs, &p90);
-    if (cpu >= 0) {
-        snprintf(cpu_text, sizeof cpu_text, "%d", cpu);
-    } else {
-        strcpy(cpu_text, json ? "null" : "none");
-    }
-    if (json) {
-        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
-               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
-               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"arena_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
-               MODEL_NAME, model_precision(), runs, median, p90, times[0], estimate.value, estimate.low, estimate.high,
-               rounds, round_runs, cpu_text, as_runtime_simd_path(), (unsigned long)model_arena_bytes(), peak_rss_kib());
-    } else {
-        printf("%s %s: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld runs), "
-               "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld runs (1 thread, batch 1, cpu %s, %s)\n",
-               MODEL_NAME, model_precision(), estimate.value, estimate.low, estimate.high, rounds, round_runs, median,
-               p90, times[0], runs, cpu_text, as_runtime_simd_path());
-    }
-    free(medians);
-    free(ordered);
+    s = bench_summarize(times, runs, cpu, json);
+    bench_print(&s, runs, json, MODEL_NAME, model_precision(), "", "runs", "1 thread, batch 1", "arena_bytes",
+                (unsigned long)model_arena_bytes());
     free(times);
 }
 
@@ -525,7 +407,7 @@ int main(int argc, char **argv)
         } else {
             memset(single, 128, sizeof single);
         }
-        cpu = o.cpu == -2 ? -1 : as_est_pin(o.cpu);
+        cpu = bench_pin(o.cpu);
         if (o.bench > 0) {
             bench(image, o.bench, o.json, cpu);
         }

@@ -23,8 +23,8 @@
  * line it prints the K most likely next words with their probabilities, then feeds the line's <eos>.
  *
  * --bench times one token: embedding, cell, decoder and the log-softmax normaliser (the work per token
- * of --perplexity), over a fixed pseudo-random token sequence, in rounds of BENCH_ROUND_RUNS tokens;
- * the estimate is estimator.h's (lower quartile of the round medians with its 95 % interval), as
+ * of --perplexity), over a fixed pseudo-random token sequence, in rounds of BENCH_ROUND_RUNS tokens
+ * (harness_cli.h: the options, errors and bench summary shared with export/main.c); the estimate is estimator.h's (lower quartile of the round medians with its 95 % interval), as
  * the image models' `model --bench`; median_ms, p90_ms and min_ms are over all N tokens. The bench
  * pins the process to core C (default: the least loaded core; "none": no pinning). --bench-ops times
  * every operator of lm_step (embedding, each cell node, the leaf mean, the decoder: lm_run_op) and the
@@ -35,17 +35,16 @@
 
 #include "autoshrink_runtime.h"
 #include "estimator.h"
+#include "harness_cli.h"
 #include "lm_model.h"
 #include "rnn_kernels.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BENCH_ROUND_RUNS 10
 #define MAX_TOP_K 100
 
 typedef struct options {
@@ -60,18 +59,6 @@ typedef struct options {
     int json;
 } options;
 
-static void fail(int status, const char *format, ...)
-{
-    va_list arguments;
-    fflush(stdout);
-    fputs("model: ", stderr);
-    va_start(arguments, format);
-    vfprintf(stderr, format, arguments);
-    va_end(arguments);
-    fputc('\n', stderr);
-    exit(status);
-}
-
 static void usage(void)
 {
     printf("usage: model --perplexity FILE [--limit N] [--vocab VOCAB] [--json]\n"
@@ -80,20 +67,6 @@ static void usage(void)
            "       model --bench-ops N [--cpu C|none] [--json]\n"
            "%s language model %s: vocabulary %d, embed %d, hidden %d\n",
            lm_precision(), LM_NAME, LM_VOCABULARY, LM_EMBED, LM_HIDDEN);
-}
-
-static long parse_count(const char *text, const char *option)
-{
-    char *end = NULL;
-    long value;
-    if (text == NULL) {
-        fail(2, "%s needs a number", option);
-    }
-    value = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || value < 1) {
-        fail(2, "%s needs a positive number, got '%s'", option, text);
-    }
-    return value;
 }
 
 static options parse_options(int argc, char **argv)
@@ -106,10 +79,7 @@ static options parse_options(int argc, char **argv)
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--perplexity") == 0 || strcmp(a, "--vocab") == 0) {
-            if (next == NULL) {
-                fail(2, "%s needs a file", a);
-            }
-            *(a[2] == 'p' ? &o.perplexity : &o.vocab) = next;
+            *(a[2] == 'p' ? &o.perplexity : &o.vocab) = parse_file(next, a);
             i++;
         } else if (strcmp(a, "--predict") == 0) {
             o.top_k = parse_count(next, a);
@@ -120,28 +90,11 @@ static options parse_options(int argc, char **argv)
         } else if (strcmp(a, "--limit") == 0) {
             o.limit = parse_count(next, a);
             i++;
-        } else if (strcmp(a, "--bench") == 0) {
-            o.bench = parse_count(next, a);
-            i++;
         } else if (strcmp(a, "--bench-ops") == 0) {
             o.bench_ops = parse_count(next, a);
             i++;
-        } else if (strcmp(a, "--cpu") == 0) {
-            char *end = NULL;
-            long cpu = next != NULL ? strtol(next, &end, 10) : -1;
-            if (next != NULL && strcmp(next, "none") == 0) {
-                o.cpu = -2;
-            } else if (next == NULL || end == next || *end != '\0' || cpu < 0 || cpu > 100000) {
-                fail(2, "--cpu needs a core number or 'none', got '%s'", next ? next : "");
-            } else {
-                o.cpu = (int)cpu;
-            }
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = 1;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage();
-            exit(0);
+        } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, usage)) {
+            continue;
         } else if (a[0] == '-' && a[1] != '\0') {
             fail(2, "unknown option '%s' (see --help)", a);
         } else if (o.top_k > 0 && o.predict == NULL) {
@@ -367,25 +320,6 @@ static void close_reader(line_reader *r)
     free(r->text);
 }
 
-/* Peak resident set size from /proc/self/status (VmHWM) in KiB, or -1 where unavailable. */
-static long peak_rss_kib(void)
-{
-    char line[256];
-    long value = -1;
-    FILE *file = fopen("/proc/self/status", "r");
-    if (file == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, file) != NULL) {
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            value = strtol(line + 6, NULL, 10);
-            break;
-        }
-    }
-    fclose(file);
-    return value;
-}
-
 /* ---- perplexity -------------------------------------------------------------------------------- */
 
 typedef struct scorer {
@@ -528,21 +462,6 @@ static void run_predict(const options *o, const vocabulary *v)
 
 /* ---- bench ------------------------------------------------------------------------------------- */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-static double *allocate_times(long count)
-{
-    double *times = (double *)malloc((size_t)count * sizeof(double));
-    if (times == NULL) {
-        fail(1, "out of memory for %ld timings", count);
-    }
-    return times;
-}
-
 /* The next token of the bench's fixed sequence (a 64-bit LCG). */
 static int next_token(uint64_t *state)
 {
@@ -552,16 +471,12 @@ static int next_token(uint64_t *state)
 
 static void bench(long runs, int json, int cpu)
 {
-    double *times = allocate_times(runs), *ordered = allocate_times(runs), median, p90;
+    double *times = allocate_times(runs);
     const long warmup = runs / 10 + 10;
-    const long round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
-    const long rounds = (runs + round_runs - 1) / round_runs;
-    double *medians = allocate_times(rounds);
     volatile float sink = 0.0f;
     uint64_t state = 1;
-    as_estimate estimate;
-    long run, round, rank;
-    char cpu_text[16];
+    bench_summary s;
+    long run;
     lm_reset();
     for (run = 0; run < warmup; run++) {
         lm_step(next_token(&state));
@@ -575,36 +490,9 @@ static void bench(long runs, int json, int cpu)
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
     (void)sink;
-    memcpy(ordered, times, (size_t)runs * sizeof *times);
-    for (round = 0; round < rounds; round++) {
-        const long first = round * round_runs;
-        const long count = first + round_runs <= runs ? round_runs : runs - first;
-        medians[round] = as_est_median(ordered + first, (int)count);
-    }
-    estimate = as_est_from_round_medians(medians, (int)rounds);
-    qsort(times, (size_t)runs, sizeof *times, compare_doubles);
-    median = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-    rank = (long)(0.9 * (double)runs + 0.999999);
-    p90 = times[(rank < 1 ? 1 : rank) - 1];
-    if (cpu >= 0) {
-        snprintf(cpu_text, sizeof cpu_text, "%d", cpu);
-    } else {
-        strcpy(cpu_text, json ? "null" : "none");
-    }
-    if (json) {
-        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
-               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
-               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"weight_bytes\":%lu,\"peak_rss_kib\":%ld}\n",
-               LM_NAME, lm_precision(), runs, median, p90, times[0], estimate.value, estimate.low, estimate.high, rounds,
-               round_runs, cpu_text, as_runtime_simd_path(), (unsigned long)lm_weight_bytes(), peak_rss_kib());
-    } else {
-        printf("%s %s per token: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld "
-               "tokens), median %.4f ms, p90 %.4f ms, min %.4f ms over %ld tokens (1 thread, cpu %s, %s)\n",
-               LM_NAME, lm_precision(), estimate.value, estimate.low, estimate.high, rounds, round_runs, median, p90,
-               times[0], runs, cpu_text, as_runtime_simd_path());
-    }
-    free(medians);
-    free(ordered);
+    s = bench_summarize(times, runs, cpu, json);
+    bench_print(&s, runs, json, LM_NAME, lm_precision(), " per token", "tokens", "1 thread", "weight_bytes",
+                (unsigned long)lm_weight_bytes());
     free(times);
 }
 
@@ -636,9 +524,8 @@ static void bench_ops(long runs, int json, int cpu)
     }
     (void)sink;
     for (op = 0; op < ops; op++) {
-        double *t = times + (long)op * runs;
-        qsort(t, (size_t)runs, sizeof *t, compare_doubles);
-        medians[op] = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+        double p90;
+        medians[op] = median_and_p90(times + (long)op * runs, runs, &p90);
         total += medians[op];
     }
     if (json) {
@@ -674,7 +561,7 @@ int main(int argc, char **argv)
     vocabulary v;
     char *vocab_path;
     if (o.bench > 0 || o.bench_ops > 0) {
-        const int cpu = o.cpu == -2 ? -1 : as_est_pin(o.cpu);
+        const int cpu = bench_pin(o.cpu);
         if (o.bench > 0) {
             bench(o.bench, o.json, cpu);
         }

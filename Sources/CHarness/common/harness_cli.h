@@ -1,0 +1,198 @@
+/*
+ * harness_cli.h - what the command lines of the two exported programs share: export/main.c (image
+ * models) and lm/lm_main.c (language models, docs/shrinkrnn.md "Deploy"). Each keeps its own options
+ * and usage text; this holds the shared shape (docs/architecture.md, "Latency estimator"):
+ *
+ *   fail(status, ...)       one line "model: ..." on stderr, exit status 1 (2 for a usage error)
+ *   parse_count, parse_file a positive count, a file name after an option
+ *   parse_shared_option     --bench N, --cpu C|none, --json, --help/-h (the same in both programs)
+ *   bench_pin               pins the benchmarks as --cpu asks (estimator.h's as_est_pin)
+ *   bench_summarize         a --bench's figures: estimator.h's estimate over rounds of BENCH_ROUND_RUNS
+ *                           consecutive runs, and median/p90/min over all runs
+ *   bench_print             prints them: one JSON object (--json) or one line
+ *   peak_rss_kib, allocate_times, median_and_p90
+ *
+ * Header-only C99 + libc like estimator.h (needs -Iruntime/include for autoshrink_runtime.h): `autoshrink
+ * export` writes both next to the program's main, so an export builds with its Makefile's plain `cc` line.
+ */
+#ifndef AUTOSHRINK_HARNESS_CLI_H
+#define AUTOSHRINK_HARNESS_CLI_H
+
+#include "autoshrink_runtime.h"
+#include "estimator.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs per round of a --bench (the last round may be shorter). */
+#define BENCH_ROUND_RUNS 10
+
+static inline void fail(int status, const char *format, ...)
+{
+    va_list arguments;
+    fflush(stdout);
+    fputs("model: ", stderr);
+    va_start(arguments, format);
+    vfprintf(stderr, format, arguments);
+    va_end(arguments);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+static inline long parse_count(const char *text, const char *option)
+{
+    char *end = NULL;
+    long value;
+    if (text == NULL) {
+        fail(2, "%s needs a number", option);
+    }
+    value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || value < 1) {
+        fail(2, "%s needs a positive number, got '%s'", option, text);
+    }
+    return value;
+}
+
+/* The file name after an option. */
+static inline const char *parse_file(const char *text, const char *option)
+{
+    if (text == NULL) {
+        fail(2, "%s needs a file", option);
+    }
+    return text;
+}
+
+/* Handles argv[*i] when it is --bench N, --cpu C|none, --json or --help/-h and returns 1 (*i moves past
+ * a value); returns 0 for any other argument. *cpu: the core, -1 least loaded (default), -2 none. */
+static inline int parse_shared_option(int argc, char **argv, int *i, long *bench, int *cpu, int *json,
+                                      void (*usage)(void))
+{
+    const char *a = argv[*i];
+    const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (strcmp(a, "--bench") == 0) {
+        *bench = parse_count(next, a);
+        (*i)++;
+    } else if (strcmp(a, "--cpu") == 0) {
+        char *end = NULL;
+        long core = next != NULL ? strtol(next, &end, 10) : -1;
+        if (next != NULL && strcmp(next, "none") == 0) {
+            *cpu = -2;
+        } else if (next == NULL || end == next || *end != '\0' || core < 0 || core > 100000) {
+            fail(2, "--cpu needs a core number or 'none', got '%s'", next ? next : "");
+        } else {
+            *cpu = (int)core;
+        }
+        (*i)++;
+    } else if (strcmp(a, "--json") == 0) {
+        *json = 1;
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage();
+        exit(0);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The core the benchmarks run on for a --cpu value (see parse_shared_option), or -1 when not pinned. */
+static inline int bench_pin(int cpu_option)
+{
+    return cpu_option == -2 ? -1 : as_est_pin(cpu_option);
+}
+
+/* Peak resident set size from /proc/self/status (VmHWM) in KiB, or -1 where unavailable. */
+static inline long peak_rss_kib(void)
+{
+    char line[256];
+    long value = -1;
+    FILE *file = fopen("/proc/self/status", "r");
+    if (file == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof line, file) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            value = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(file);
+    return value;
+}
+
+static inline double *allocate_times(long count)
+{
+    double *times = (double *)malloc((size_t)count * sizeof(double));
+    if (times == NULL) {
+        fail(1, "out of memory for %ld timings", count);
+    }
+    return times;
+}
+
+/* Sorts times[count] and returns the median; *p90 receives the 90th percentile (nearest rank). */
+static inline double median_and_p90(double *times, long count, double *p90)
+{
+    long rank = (long)(0.9 * (double)count + 0.999999);
+    qsort(times, (size_t)count, sizeof *times, as_est_compare);
+    *p90 = times[(rank < 1 ? 1 : rank) - 1];
+    return count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
+}
+
+/* The figures of one --bench. */
+typedef struct bench_summary {
+    as_estimate estimate;     /* lower quartile of the round medians, with its 95 % interval */
+    double median, p90, min;  /* over all runs, milliseconds */
+    long rounds, round_runs;
+    char cpu[16];             /* the pinned core, or "null" (json) / "none" */
+} bench_summary;
+
+/* Summarises times[runs] (milliseconds, in run order; sorted on return) of a bench pinned to `cpu`. */
+static inline bench_summary bench_summarize(double *times, long runs, int cpu, int json)
+{
+    bench_summary s;
+    double *ordered = allocate_times(runs), *medians;
+    long round;
+    s.round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
+    s.rounds = (runs + s.round_runs - 1) / s.round_runs;
+    medians = allocate_times(s.rounds);
+    memcpy(ordered, times, (size_t)runs * sizeof *times);
+    for (round = 0; round < s.rounds; round++) {
+        const long first = round * s.round_runs;
+        const long count = first + s.round_runs <= runs ? s.round_runs : runs - first;
+        medians[round] = as_est_median(ordered + first, (int)count);
+    }
+    s.estimate = as_est_from_round_medians(medians, (int)s.rounds);
+    s.median = median_and_p90(times, runs, &s.p90);
+    s.min = times[0];
+    if (cpu >= 0) {
+        snprintf(s.cpu, sizeof s.cpu, "%d", cpu);
+    } else {
+        strcpy(s.cpu, json ? "null" : "none");
+    }
+    free(medians);
+    free(ordered);
+    return s;
+}
+
+/* Prints a bench's figures: a JSON object with `size_key` (the model's memory, bytes) and the peak RSS
+ * last, or one line "NAME PRECISION`label`: estimate ... over RUNS `unit` (`setting`, cpu C, SIMD)". */
+static inline void bench_print(const bench_summary *s, long runs, int json, const char *name, const char *precision,
+                               const char *label, const char *unit, const char *setting, const char *size_key,
+                               unsigned long size_bytes)
+{
+    if (json) {
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
+               "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
+               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"%s\":%lu,\"peak_rss_kib\":%ld}\n",
+               name, precision, runs, s->median, s->p90, s->min, s->estimate.value, s->estimate.low, s->estimate.high,
+               s->rounds, s->round_runs, s->cpu, as_runtime_simd_path(), size_key, size_bytes, peak_rss_kib());
+    } else {
+        printf("%s %s%s: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld %s), "
+               "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld %s (%s, cpu %s, %s)\n",
+               name, precision, label, s->estimate.value, s->estimate.low, s->estimate.high, s->rounds, s->round_runs,
+               unit, s->median, s->p90, s->min, runs, unit, setting, s->cpu, as_runtime_simd_path());
+    }
+}
+
+#endif

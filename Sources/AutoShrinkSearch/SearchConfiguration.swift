@@ -252,9 +252,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
 
     /// Canonical JSON (sorted keys, pretty printed, trailing newline).
     public func canonicalJSON() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try! encoder.encode(self) + Data("\n".utf8)
+        SearchJSON.file(self)
     }
 }
 

@@ -47,12 +47,21 @@ public enum SearchReport {
 
     /// One finished step: winner, edges left, best so far and ETA.
     public static func stepLine(_ summary: StepSummary, best: StepSummary?, progress: SearchProgress) -> String {
-        let winner = summary.winner
+        func quality(_ record: CandidateRecord) -> String { "acc \(String(format: "%.4f", record.accuracy))" }
+        return stepLine(step: summary.step, winner: summary.winner, edgesLeft: summary.edgesLeft, quality: quality(summary.winner),
+                        resources: resourceText(summary.winner.resources),
+                        best: best.map { ($0.step, $0.winner.score, quality($0.winner)) }, progress: progress)
+    }
+
+    /// The step line of either search (CNN and LM): `quality` is "acc A" or "valid ppl P", `best` the best
+    /// snapshot's step, score and quality.
+    static func stepLine(step: Int, winner: some TrajectoryRecord, edgesLeft: Int, quality: String, resources: String,
+                         best: (step: Int, score: Double, quality: String)?, progress: SearchProgress) -> String {
         let removed = winner.removedEdge.map { "removed \($0), " } ?? ""
-        let bestText = best.map { "best so far step \($0.step) score \(String(format: "%.4f", $0.winner.score)) acc \(String(format: "%.4f", $0.winner.accuracy))" }
+        let bestText = best.map { "best so far step \($0.step) score \(String(format: "%.4f", $0.score)) \($0.quality)" }
             ?? "no feasible snapshot yet"
-        return "== step \(summary.step): \(removed)\(summary.edgesLeft) edges left, acc \(String(format: "%.4f", winner.accuracy)), score \(String(format: "%.4f", winner.score))\(winner.feasible ? "" : " (infeasible)"), "
-            + resourceText(winner.resources) + "; \(bestText); \(progress.candidatesDone) candidates done, ~\(progress.candidatesRemaining) to go, ETA \(duration(progress.etaSeconds))"
+        return "== step \(step): \(removed)\(edgesLeft) edges left, \(quality), score \(String(format: "%.4f", winner.score))\(winner.feasible ? "" : " (infeasible)"), "
+            + resources + "; \(bestText); \(progress.candidatesDone) candidates done, ~\(progress.candidatesRemaining) to go, ETA \(duration(progress.etaSeconds))"
     }
 
     /// The trajectory: one row per step (the step's winner), the best snapshot marked `*`.
@@ -112,9 +121,7 @@ public enum SearchReport {
     /// A machine-readable summary (for `--json`): best snapshot and its figures, budget, time,
     /// and the Pareto front's candidate ids. Sorted keys, one JSON object.
     public static func json(_ result: SearchResult) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(JSONSummary(result)), as: UTF8.self)
+        SearchJSON.line(JSONSummary(result))
     }
 
     /// `MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB[  lat 1.230ms]`.

@@ -16,7 +16,7 @@ import AutoShrinkModel
 /// and `run_seconds` (the job's run); those two keys are absent otherwise, and absent keys read as nil.
 /// Under successive halving (`--halving`, docs/algorithm.md §1) also `rung` and `rungs`: the candidate
 /// trained through rung `rung` of `rungs`; `rung < rungs` marks a partial score (dropped early).
-public struct CandidateRecord: Codable, Hashable, Sendable {
+public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
     public var step: Int
     public var candidate: Int
     public var id: String
@@ -48,10 +48,9 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         self.halving = halving
     }
 
+    /// The record's own keys (the shared ones: `TrajectoryRecordFields.Keys`).
     enum CodingKeys: String, CodingKey {
-        case step, candidate, id, accuracy, macs, params, score, feasible, seconds, epochs
-        case removedEdge = "removed_edge", cellEdges = "cell_edges", edgesLeft = "edges_left"
-        case architectureHash = "arch_hash", weightBytes = "weight_bytes"
+        case accuracy, macs, params, weightBytes = "weight_bytes"
         case peakActivationBytes = "peak_activation_bytes", latencyMilliseconds = "latency_ms"
         case queueSeconds = "queue_seconds", runSeconds = "run_seconds"
         case rung, rungs
@@ -59,27 +58,18 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        step = try container.decode(Int.self, forKey: .step)
-        candidate = try container.decode(Int.self, forKey: .candidate)
-        id = try container.decode(String.self, forKey: .id)
-        removedEdge = try container.decodeIfPresent(Edge.self, forKey: .removedEdge)
-        cellEdges = try container.decode([Edge].self, forKey: .cellEdges)
-        edgesLeft = try container.decode(Int.self, forKey: .edgesLeft)
-        architectureHash = try container.decode(String.self, forKey: .architectureHash)
-        accuracy = try container.decode(Double.self, forKey: .accuracy)
-        resources = CandidateResources(
+        let shared = try TrajectoryRecordFields(from: decoder)
+        let accuracy = try container.decode(Double.self, forKey: .accuracy)
+        let resources = CandidateResources(
             macs: try container.decode(Int.self, forKey: .macs),
             parameters: try container.decode(Int.self, forKey: .params),
             weightBytes: try container.decode(Int.self, forKey: .weightBytes),
             peakActivationBytes: try container.decode(Int.self, forKey: .peakActivationBytes),
             latencyMilliseconds: try container.decodeIfPresent(Double.self, forKey: .latencyMilliseconds))
-        score = try container.decode(Double.self, forKey: .score)
-        feasible = try container.decode(Bool.self, forKey: .feasible)
-        seconds = try container.decode(Double.self, forKey: .seconds)
-        epochs = try container.decode(Int.self, forKey: .epochs)
-        queueSeconds = try container.decodeIfPresent(Double.self, forKey: .queueSeconds)
-        runSeconds = try container.decodeIfPresent(Double.self, forKey: .runSeconds)
+        let queueSeconds = try container.decodeIfPresent(Double.self, forKey: .queueSeconds)
+        let runSeconds = try container.decodeIfPresent(Double.self, forKey: .runSeconds)
         let rung = try container.decodeIfPresent(Int.self, forKey: .rung), rungs = try container.decodeIfPresent(Int.self, forKey: .rungs)
+        let halving: HalvingRung?
         switch (rung, rungs) {
         case (nil, nil): halving = nil
         case (let rung?, let rungs?) where (1...9).contains(rungs) && (1...rungs).contains(rung):
@@ -88,32 +78,124 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
             throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath + [CodingKeys.rung],
                                                     debugDescription: "expected rung and rungs both absent, or 1 <= rung <= rungs <= 9"))
         }
-        try checkValues(container)
-    }
-
-    /// Values a record written by a search can have; anything else is a corrupt line (a one-line
-    /// error naming the key), never a trap later in a report or a resumed search.
-    private func checkValues(_ container: KeyedDecodingContainer<CodingKeys>) throws {
-        func bad(_ key: CodingKeys, _ expected: String) -> DecodingError {
-            .dataCorrupted(.init(codingPath: container.codingPath + [key], debugDescription: "expected \(expected)"))
-        }
-        let counts: [(CodingKeys, Int, Int)] = [(.step, step, 1_000_000), (.candidate, candidate, 1_000_000),
-                                                (.edgesLeft, edgesLeft, 1_000_000), (.epochs, epochs, 1_000_000)]
-        for (key, value, limit) in counts where !(0...limit).contains(value) { throw bad(key, "an integer in 0...\(limit)") }
+        func bad(_ key: CodingKeys, _ expected: String) -> DecodingError { TrajectoryRecordFields.corrupt(container, key, expected) }
+        // The record's own values a search writes (the shared ones are checked by `TrajectoryRecordFields`).
         let sizes: [(CodingKeys, Int, Int)] = [(.macs, resources.macs, InputLimits.maximumMACs),
                                                (.params, resources.parameters, InputLimits.maximumParameters),
                                                (.weightBytes, resources.weightBytes, InputLimits.maximumParameters * 4),
                                                (.peakActivationBytes, resources.peakActivationBytes, InputLimits.maximumActivationElements * 4)]
         for (key, value, limit) in sizes where !(0...limit).contains(value) { throw bad(key, "an integer in 0...\(limit)") }
         guard accuracy.isFinite, (0...1).contains(accuracy) else { throw bad(.accuracy, "a number in 0...1") }
-        guard score.isFinite, abs(score) < 1e12 else { throw bad(.score, "a finite number") }
-        guard seconds.isFinite, (0...1e9).contains(seconds) else { throw bad(.seconds, "a number of seconds in 0...1e9") }
         for (key, value) in [(CodingKeys.queueSeconds, queueSeconds), (.runSeconds, runSeconds)] {
             if let value, !(value.isFinite && (0...1e9).contains(value)) { throw bad(key, "absent or a number of seconds in 0...1e9") }
         }
         if let latency = resources.latencyMilliseconds, !(latency.isFinite && (0...1e9).contains(latency)) {
             throw bad(.latencyMilliseconds, "null or a number of milliseconds in 0...1e9")
         }
+        self.init(step: shared.step, candidate: shared.candidate, id: shared.id, removedEdge: shared.removedEdge,
+                  cellEdges: shared.cellEdges, edgesLeft: shared.edgesLeft, architectureHash: shared.architectureHash,
+                  accuracy: accuracy, resources: resources, score: shared.score, feasible: shared.feasible,
+                  seconds: shared.seconds, epochs: shared.epochs, queueSeconds: queueSeconds, runSeconds: runSeconds, halving: halving)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        try encodeSharedKeys(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accuracy, forKey: .accuracy)
+        try container.encode(resources.macs, forKey: .macs)
+        try container.encode(resources.parameters, forKey: .params)
+        try container.encode(resources.weightBytes, forKey: .weightBytes)
+        try container.encode(resources.peakActivationBytes, forKey: .peakActivationBytes)
+        if let latency = resources.latencyMilliseconds { try container.encode(latency, forKey: .latencyMilliseconds) } else {
+            try container.encodeNil(forKey: .latencyMilliseconds)
+        }
+        try container.encodeIfPresent(queueSeconds, forKey: .queueSeconds)
+        try container.encodeIfPresent(runSeconds, forKey: .runSeconds)
+        try container.encodeIfPresent(halving?.reached, forKey: .rung)
+        try container.encodeIfPresent(halving?.rungs, forKey: .rungs)
+    }
+
+    /// The candidate's cell over `operations`.
+    public func cell(operations: [NodeOperation]) -> CellDAG {
+        CellDAG(nodes: operations.count, operations: operations, edges: cellEdges)
+    }
+}
+
+/// A line of `trajectory.jsonl`: the CNN search's `CandidateRecord` or the LM search's `LMCandidateRecord`
+/// (docs/shrinkrnn.md, "Search"). The keys both have (`step`, `candidate`, `id`, `removed_edge`,
+/// `cell_edges`, `edges_left`, `arch_hash`, `score`, `feasible`, `seconds`, `epochs`) mean the same and
+/// are decoded, checked and encoded once, here.
+public protocol TrajectoryRecord: Codable {
+    var step: Int { get }
+    var candidate: Int { get }
+    var id: String { get }
+    var removedEdge: Edge? { get }
+    var cellEdges: [Edge] { get }
+    var edgesLeft: Int { get }
+    var architectureHash: String { get }
+    var score: Double { get }
+    var feasible: Bool { get }
+    var seconds: Double { get }
+    var epochs: Int { get }
+}
+
+extension TrajectoryRecord {
+    /// The line written to `trajectory.jsonl` (sorted keys, no newline).
+    public func jsonLine() -> String {
+        SearchJSON.line(self)
+    }
+
+    /// Writes the shared keys (the record writes its own into a second container of the same object).
+    func encodeSharedKeys(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: TrajectoryRecordFields.Keys.self)
+        try container.encode(step, forKey: .step)
+        try container.encode(candidate, forKey: .candidate)
+        try container.encode(id, forKey: .id)
+        if let removedEdge { try container.encode(removedEdge, forKey: .removedEdge) } else { try container.encodeNil(forKey: .removedEdge) }
+        try container.encode(cellEdges, forKey: .cellEdges)
+        try container.encode(edgesLeft, forKey: .edgesLeft)
+        try container.encode(architectureHash, forKey: .architectureHash)
+        try container.encode(score, forKey: .score)
+        try container.encode(feasible, forKey: .feasible)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(epochs, forKey: .epochs)
+    }
+}
+
+/// The shared values of a trajectory line, decoded and checked before the record is built from them.
+struct TrajectoryRecordFields {
+    enum Keys: String, CodingKey {
+        case step, candidate, id, score, feasible, seconds, epochs
+        case removedEdge = "removed_edge", cellEdges = "cell_edges", edgesLeft = "edges_left", architectureHash = "arch_hash"
+    }
+
+    var step, candidate, edgesLeft, epochs: Int
+    var id, architectureHash: String
+    var removedEdge: Edge?
+    var cellEdges: [Edge]
+    var score, seconds: Double
+    var feasible: Bool
+
+    /// Decodes the shared keys and checks them: values a search writes; anything else is a corrupt line
+    /// (a one-line error naming the key), never a trap later in a report or a resumed search.
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        step = try container.decode(Int.self, forKey: .step)
+        candidate = try container.decode(Int.self, forKey: .candidate)
+        id = try container.decode(String.self, forKey: .id)
+        removedEdge = try container.decodeIfPresent(Edge.self, forKey: .removedEdge)
+        cellEdges = try container.decode([Edge].self, forKey: .cellEdges)
+        edgesLeft = try container.decode(Int.self, forKey: .edgesLeft)
+        architectureHash = try container.decode(String.self, forKey: .architectureHash)
+        score = try container.decode(Double.self, forKey: .score)
+        feasible = try container.decode(Bool.self, forKey: .feasible)
+        seconds = try container.decode(Double.self, forKey: .seconds)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+        func bad(_ key: Keys, _ expected: String) -> DecodingError { Self.corrupt(container, key, expected) }
+        for (key, value) in [(Keys.step, step), (.candidate, candidate), (.edgesLeft, edgesLeft), (.epochs, epochs)]
+            where !(0...1_000_000).contains(value) { throw bad(key, "an integer in 0...1000000") }
+        guard score.isFinite, abs(score) < 1e12 else { throw bad(.score, "a finite number") }
+        guard seconds.isFinite, (0...1e9).contains(seconds) else { throw bad(.seconds, "a number of seconds in 0...1e9") }
         let node = 0..<InputLimits.maximumCellNodes
         if let removedEdge, !(node.contains(removedEdge.from) && node.contains(removedEdge.to)) {
             throw bad(.removedEdge, "null or [from, to] with nodes in 0..<\(InputLimits.maximumCellNodes)")
@@ -124,43 +206,9 @@ public struct CandidateRecord: Codable, Hashable, Sendable {
         }
     }
 
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(step, forKey: .step)
-        try container.encode(candidate, forKey: .candidate)
-        try container.encode(id, forKey: .id)
-        if let removedEdge { try container.encode(removedEdge, forKey: .removedEdge) } else { try container.encodeNil(forKey: .removedEdge) }
-        try container.encode(cellEdges, forKey: .cellEdges)
-        try container.encode(edgesLeft, forKey: .edgesLeft)
-        try container.encode(architectureHash, forKey: .architectureHash)
-        try container.encode(accuracy, forKey: .accuracy)
-        try container.encode(resources.macs, forKey: .macs)
-        try container.encode(resources.parameters, forKey: .params)
-        try container.encode(resources.weightBytes, forKey: .weightBytes)
-        try container.encode(resources.peakActivationBytes, forKey: .peakActivationBytes)
-        if let latency = resources.latencyMilliseconds { try container.encode(latency, forKey: .latencyMilliseconds) } else {
-            try container.encodeNil(forKey: .latencyMilliseconds)
-        }
-        try container.encode(score, forKey: .score)
-        try container.encode(feasible, forKey: .feasible)
-        try container.encode(seconds, forKey: .seconds)
-        try container.encode(epochs, forKey: .epochs)
-        try container.encodeIfPresent(queueSeconds, forKey: .queueSeconds)
-        try container.encodeIfPresent(runSeconds, forKey: .runSeconds)
-        try container.encodeIfPresent(halving?.reached, forKey: .rung)
-        try container.encodeIfPresent(halving?.rungs, forKey: .rungs)
-    }
-
-    /// The line written to `trajectory.jsonl` (sorted keys, no newline).
-    public func jsonLine() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
-    /// The candidate's cell over `operations`.
-    public func cell(operations: [NodeOperation]) -> CellDAG {
-        CellDAG(nodes: operations.count, operations: operations, edges: cellEdges)
+    /// The error for a value of `key` in `container` that a search does not write.
+    static func corrupt<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key, _ expected: String) -> DecodingError {
+        .dataCorrupted(.init(codingPath: container.codingPath + [key], debugDescription: "expected \(expected)"))
     }
 }
 

@@ -105,19 +105,8 @@ enum LanguageModelSearch {
         try LanguageModelCommands.checkFits(cell: startCell, shape: proxyShape, steps: options.bptt, batch: options.proxyBatchSize,
                                             purpose: "the proxy training")
         let runDirectory = command.runsDir + "/" + command.name  // name passed SafeName in validate()
-        // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
-        let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
-        if let problem = FileProblem.directoryProblem(runDirectory) {
-            throw CLIError("\(runDirectory): cannot create run directory (\(problem))")
-        }
-        let lock = try FileLock(path: RunDirectory(path: runDirectory).lockPath, what: runDirectory)
-        defer {
-            if createdRunDirectory, (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) == [".lock"] {
-                try? FileManager.default.removeItem(atPath: runDirectory)
-            }
-            lock.release()
-        }
-        for directory in [runDirectory, runDirectory + "/snapshots"] { AtomicFile.removeLeftovers(in: directory) }
+        let runLock = try SearchRunLock(runDirectory, subdirectories: ["snapshots"])
+        defer { runLock.release() }
         let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: proxyVocabulary)
         configuration.corpus = corpus.name
         let cost = LanguageModelCost(cell: startCell, shape: configuration.target)
@@ -153,36 +142,18 @@ enum LanguageModelSearch {
 }
 
 /// Prints the LM search's progress lines under a candidates bar (as `PrintingObserver` does for CNNs).
-final class LMSearchPrinter: @unchecked Sendable {
-    let output: Output
-    private let lock = NSLock()
-    private var bar: ProgressBar?
-    private var best = ""
+struct LMSearchPrinter: Sendable {
+    let printer: SearchProgressPrinter
 
-    init(output: Output) { self.output = output }
+    init(output: Output) { printer = SearchProgressPrinter(output: output) }
 
     func report(_ event: LMSearchEvent) {
-        lock.withLock {
-            switch event {
-            case .started(let planned, let resumed):
-                output.line("planned candidates: at most \(planned)" + (resumed > 0 ? ", \(resumed) already done" : ""))
-                bar = output.progress("search", total: planned, unit: "candidates", plainLines: false)
-                bar?.update(resumed, total: planned)
-            case .candidate(_, let progress, let line):
-                output.line("  " + line)
-                update(progress)
-            case .step(_, let progress, let line):
-                output.line(line)
-                update(progress)
-            case .finished(let result):
-                if let winner = result.best?.winner { best = String(format: "best valid ppl %.2f", winner.validPerplexity) }
-                bar?.finish(best)
-                bar = nil
-            }
+        switch event {
+        case .started(let planned, let resumed): printer.started(planned: "at most \(planned)", total: planned, resumed: resumed)
+        case .candidate(_, let progress, let line): printer.line("  " + line, progress: progress)
+        case .step(_, let progress, let line): printer.line(line, progress: progress)
+        case .finished(let result):
+            printer.finished(best: result.best.map { String(format: "best valid ppl %.2f", $0.winner.validPerplexity) })
         }
-    }
-
-    private func update(_ progress: SearchProgress) {
-        bar?.update(progress.candidatesDone, total: progress.candidatesDone + progress.candidatesRemaining, eta: progress.etaSeconds, detail: best)
     }
 }

@@ -160,23 +160,8 @@ struct SearchCommand: ParsableCommand {
         // Slurm: commands on PATH and the job options accepted (sbatch --test-only), before any work.
         let slurm = executor.executor == .slurm ? try SlurmSetup.check(executor, threads: engine.threads, candidates: candidates) : nil
         let runDirectory = runsDir + "/" + name  // name passed SafeName in validate()
-        // One search per run directory at a time (docs/architecture.md, "Names, locks and output folders").
-        let createdRunDirectory = !FileManager.default.fileExists(atPath: runDirectory)
-        if let problem = FileProblem.directoryProblem(runDirectory) {
-            throw CLIError("\(runDirectory): cannot create run directory (\(problem))")
-        }
-        let lock = try FileLock(path: RunDirectory(path: runDirectory).lockPath, what: runDirectory)
-        defer {
-            // A run that failed before writing anything leaves no directory behind.
-            if createdRunDirectory, (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) == [".lock"] {
-                try? FileManager.default.removeItem(atPath: runDirectory)
-            }
-            lock.release()
-        }
-        // Temporaries of a killed search's atomic writes (docs/architecture.md, "Names, locks and output folders").
-        for directory in [runDirectory, runDirectory + "/snapshots", runDirectory + "/weights", runDirectory + "/work"] {
-            AtomicFile.removeLeftovers(in: directory)
-        }
+        let runLock = try SearchRunLock(runDirectory, subdirectories: ["snapshots", "weights", "work"])
+        defer { runLock.release() }
         let threadsPerWorker = slurm != nil ? engine.threads : max(1, engine.threads / workers)
         out.heading("""
             autoshrink search
@@ -215,6 +200,36 @@ struct SearchCommand: ParsableCommand {
             candidateSeconds: result.candidateSeconds, candidatesTrained: result.candidatesTrained,
             candidatesTrainedThisSession: result.candidatesTrainedThisSession, steps: result.steps.count,
             runDirectory: runDirectory, strategy: strategy.rawValue))
+    }
+}
+
+/// One search per run directory at a time (docs/architecture.md, "Names, locks and output folders"):
+/// creates the run directory if needed and holds its lock; shared by `search` and `search --task lm`.
+struct SearchRunLock {
+    let runDirectory: String
+    let created: Bool
+    let lock: FileLock
+
+    /// Locks `runDirectory` and removes temporaries of a killed search's atomic writes in it and in
+    /// its `subdirectories` (names relative to it).
+    init(_ runDirectory: String, subdirectories: [String]) throws {
+        self.runDirectory = runDirectory
+        created = !FileManager.default.fileExists(atPath: runDirectory)
+        if let problem = FileProblem.directoryProblem(runDirectory) {
+            throw CLIError("\(runDirectory): cannot create run directory (\(problem))")
+        }
+        lock = try FileLock(path: RunDirectory(path: runDirectory).lockPath, what: runDirectory)
+        for directory in [runDirectory] + subdirectories.map({ runDirectory + "/" + $0 }) {
+            AtomicFile.removeLeftovers(in: directory)
+        }
+    }
+
+    /// Releases the lock; a run that failed before writing anything leaves no directory behind.
+    func release() {
+        if created, (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) == [".lock"] {
+            try? FileManager.default.removeItem(atPath: runDirectory)
+        }
+        lock.release()
     }
 }
 
@@ -262,6 +277,23 @@ func resolveMacro(_ macro: String, edgeFraction: Double, configuration: inout Se
 /// Prints the search's ready-made progress lines (each carries its own ETA, so off a terminal the
 /// bar adds no lines) under a candidates bar.
 final class PrintingObserver: SearchObserver, @unchecked Sendable {
+    let printer: SearchProgressPrinter
+
+    init(output: Output) { printer = SearchProgressPrinter(output: output) }
+
+    func searchDidReport(_ event: SearchEvent) {
+        switch event {
+        case .started(_, let planned, let resumed): printer.started(planned: "\(planned)", total: planned, resumed: resumed)
+        case .candidate(_, let progress, let line): printer.line("  " + line, progress: progress)
+        case .step(_, let summary, let progress, let line):
+            printer.line(line, progress: progress, best: summary.map { String(format: "best acc %.3f", $0.winner.accuracy) })
+        case .finished: printer.finished()
+        }
+    }
+}
+
+/// The progress lines of a search (CNN or LM) under a candidates bar whose detail is the best so far.
+final class SearchProgressPrinter: @unchecked Sendable {
     let output: Output
     private let lock = NSLock()
     private var bar: ProgressBar?
@@ -269,30 +301,32 @@ final class PrintingObserver: SearchObserver, @unchecked Sendable {
 
     init(output: Output) { self.output = output }
 
-    func searchDidReport(_ event: SearchEvent) {
+    /// "planned candidates: `planned`[, R already done]" and the bar at `resumed` of `total`.
+    func started(planned: String, total: Int, resumed: Int) {
         lock.withLock {
-            switch event {
-            case .started(_, let planned, let resumed):
-                output.line("planned candidates: \(planned)" + (resumed > 0 ? ", \(resumed) already done" : ""))
-                bar = output.progress("search", total: planned, unit: "candidates", plainLines: false)
-                bar?.update(resumed, total: planned)
-            case .candidate(_, let progress, let line):
-                output.line("  " + line)
-                update(progress)
-            case .step(_, let summary, let progress, let line):
-                output.line(line)
-                if let summary { best = String(format: "best acc %.3f", summary.winner.accuracy) }
-                update(progress)
-            case .finished:
-                bar?.finish(best)
-                bar = nil
-            }
+            output.line("planned candidates: \(planned)" + (resumed > 0 ? ", \(resumed) already done" : ""))
+            bar = output.progress("search", total: total, unit: "candidates", plainLines: false)
+            bar?.update(resumed, total: total)
         }
     }
 
-    private func update(_ progress: SearchProgress) {
-        bar?.update(progress.candidatesDone, total: progress.candidatesDone + progress.candidatesRemaining,
-                    eta: progress.etaSeconds, detail: best)
+    /// Prints `line`, then moves the bar to `progress` (with `best` as its new detail when given).
+    func line(_ line: String, progress: SearchProgress, best: String? = nil) {
+        lock.withLock {
+            output.line(line)
+            if let best { self.best = best }
+            bar?.update(progress.candidatesDone, total: progress.candidatesDone + progress.candidatesRemaining,
+                        eta: progress.etaSeconds, detail: self.best)
+        }
+    }
+
+    /// Ends the bar (with `best` as its last detail when given).
+    func finished(best: String? = nil) {
+        lock.withLock {
+            if let best { self.best = best }
+            bar?.finish(self.best)
+            bar = nil
+        }
     }
 }
 

@@ -144,8 +144,6 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
     }
 
     public func canonicalJSON() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try! encoder.encode(self) + Data("\n".utf8)
+        SearchJSON.file(self)
     }
 }

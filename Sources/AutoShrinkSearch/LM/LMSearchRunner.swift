@@ -197,11 +197,10 @@ public enum LMSearchReport {
 
     public static func stepLine(_ summary: LMStepSummary, best: LMStepSummary?, progress: SearchProgress) -> String {
         let winner = summary.winner
-        let removed = winner.removedEdge.map { "removed \($0), " } ?? ""
-        let bestText = best.map { "best so far step \($0.step) score \(String(format: "%.4f", $0.winner.score)) ppl \(String(format: "%.2f", $0.winner.validPerplexity))" }
-            ?? "no feasible snapshot yet"
-        return "== step \(summary.step): \(removed)\(winner.edgesLeft) edges left, valid ppl \(String(format: "%.2f", winner.validPerplexity)), score \(String(format: "%.4f", winner.score))\(winner.feasible ? "" : " (infeasible)"), "
-            + resourceText(winner) + "; \(bestText); \(progress.candidatesDone) candidates done, ~\(progress.candidatesRemaining) to go, ETA \(SearchReport.duration(progress.etaSeconds))"
+        return SearchReport.stepLine(step: summary.step, winner: winner, edgesLeft: winner.edgesLeft,
+                                     quality: "valid ppl \(String(format: "%.2f", winner.validPerplexity))", resources: resourceText(winner),
+                                     best: best.map { ($0.step, $0.winner.score, "ppl \(String(format: "%.2f", $0.winner.validPerplexity))") },
+                                     progress: progress)
     }
 
     /// One row per step (the step's winner), the best snapshot marked `*`.

@@ -52,9 +52,7 @@ public struct CandidateResultFile: Codable, Equatable, VersionedDocument {
     }
 
     public func json() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try! encoder.encode(self) + Data("\n".utf8)
+        SearchJSON.file(self)
     }
 }
 
@@ -97,8 +95,6 @@ struct SlurmJobLedger: Codable, Equatable, VersionedDocument {
     }
 
     func json() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try! encoder.encode(self) + Data("\n".utf8)
+        SearchJSON.file(self)
     }
 }

@@ -22,4 +22,7 @@ public enum RuntimeSources {
     public static var hash: String { EmbeddedCSources.hash }
     /// (path relative to Sources/CRuntime, contents), sorted by path.
     public static let files: [(path: String, contents: String)] = EmbeddedCSources.files(under: "CRuntime")
+    /// What image-model exports and the profiler's harness ship and compile: every file but the
+    /// language-model kernels (`rnn_*`, docs/shrinkrnn.md "Deploy"), which only the LM export uses.
+    public static let imageFiles = files.filter { !($0.path.split(separator: "/").last ?? "").hasPrefix("rnn_") }
 }

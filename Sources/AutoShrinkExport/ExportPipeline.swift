@@ -93,7 +93,9 @@ struct ExportStaging {
         do { return try body() } catch let error as FileAccessError {
             throw FileAccessError(path: unstaged(error.path), reason: error.reason, operation: error.operation)
         } catch let ToolchainError.compilationFailed(device, output, firstError) {
-            throw ToolchainError.compilationFailed(device: device, output: unstaged(output), firstError: firstError)
+            // The compiler's or assembler's own line may name a staged file too (".x.tmp-XXXX/.build/model.o").
+            throw ToolchainError.compilationFailed(device: device, output: unstaged(output),
+                                                   firstError: firstError.replacingOccurrences(of: path + "/", with: destination + "/"))
         } catch let ToolchainError.notELF(file, reason) {
             throw ToolchainError.notELF(path: unstaged(file), reason: reason)
         }

@@ -271,7 +271,7 @@ public enum ModelExporter {
             try AtomicFile.write(text, to: full)
         }
         var runtime: [String] = []
-        for file in RuntimeSources.files {
+        for file in RuntimeSources.imageFiles {
             try write("runtime/\(file.path)", file.contents)
             if file.path.hasSuffix(".c") { runtime.append("runtime/\(file.path)") }
         }

@@ -263,7 +263,7 @@ public struct HarnessBuilder: Sendable {
         let runtimeDirectory = "\(directory)/runtime"
         var sources: [String] = []
         do {
-            for file in RuntimeSources.files {
+            for file in RuntimeSources.imageFiles {
                 let path = "\(runtimeDirectory)/\(file.path)"
                 try FileProblem.createDirectory((path as NSString).deletingLastPathComponent)
                 try AtomicFile.write(file.contents, to: path)

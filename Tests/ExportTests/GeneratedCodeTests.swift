@@ -48,8 +48,9 @@ struct GeneratedCodeTests {
         #expect(source.contains("as_add_s8(") && source.contains("as_max_pool2x2_s8(") && source.contains("as_global_avg_pool_s8("))
         #expect(source.contains("/* layer 0: conv 3x3 s1, 1 -> 8 ch, 16x16, relu6 */"))
         #expect(!source.contains("malloc"))
-        // Kernels ship verbatim.
-        for file in RuntimeSources.files {
+        // Kernels ship verbatim; the language-model kernels stay out of image exports.
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/runtime/rnn_kernels.c"))
+        for file in RuntimeSources.imageFiles {
             #expect(try String(contentsOfFile: "\(directory)/runtime/\(file.path)", encoding: .utf8) == file.contents)
         }
         let makefile = try String(contentsOfFile: "\(directory)/Makefile", encoding: .utf8)
@@ -90,7 +91,7 @@ struct GeneratedCodeTests {
         let directory = export.report.directory
         let scratch = try ExportFixtures.temporaryDirectory("asan")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let runtime = RuntimeSources.files.map(\.path).filter { $0.hasSuffix(".c") }.map { "\(directory)/runtime/\($0)" }
+        let runtime = RuntimeSources.imageFiles.map(\.path).filter { $0.hasSuffix(".c") }.map { "\(directory)/runtime/\($0)" }
         // Bad inputs: wrong size, truncated gzip, corrupt gzip, wrong IDX shape, a PGM.
         let images = try Data(contentsOf: URL(fileURLWithPath: export.tests.images))
         try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: "\(scratch)/short.raw"))

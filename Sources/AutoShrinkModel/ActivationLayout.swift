@@ -75,14 +75,8 @@ public struct ActivationLayout: Sendable {
 
         var placements = [TensorPlacement](repeating: .buffer, count: tensorCount)
         func root(_ tensor: Int) -> (tensor: Int, channelOffset: Int) {
-            var current = tensor, offset = 0
-            while true {
-                switch placements[current] {
-                case .buffer: return (current, offset)
-                case .slice(let parent, let channels): offset += channels; current = parent
-                case .inPlace(let parent): current = parent
-                }
-            }
+            let found = Self.root(of: tensor, in: placements)
+            return (found.buffer, found.channelOffset)
         }
         // Producers that can write with a pixel stride (every kernel but GAP and FC); the network
         // input is written by the generated preprocessing, which can too.
@@ -200,7 +194,11 @@ public struct ActivationLayout: Sendable {
     }
 
     /// The buffer holding `tensor` and the tensor's first channel within it.
-    public func root(of tensor: Int) -> (buffer: Int, channelOffset: Int) {
+    public func root(of tensor: Int) -> (buffer: Int, channelOffset: Int) { Self.root(of: tensor, in: placements) }
+
+    /// `root(of:)` over a placement list (also while the layout is being decided): follow slices and
+    /// in-place links up to the tensor that owns a buffer, summing the slices' channel offsets.
+    static func root(of tensor: Int, in placements: [TensorPlacement]) -> (buffer: Int, channelOffset: Int) {
         var current = tensor, offset = 0
         while true {
             switch placements[current] {

@@ -14,7 +14,7 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     public var simd: String
     /// Measured under qemu user-mode emulation: says nothing about real hardware.
     public var emulated: Bool
-    /// The bench's estimate (Sources/CHarness/common/estimator.h: lower quartile of the medians of rounds of
+    /// The bench's estimate (Sources/CHarness/common/estimator.h: 10th percentile of the medians of rounds of
     /// consecutive runs, the quantity the profile's predictor is fitted to), its 95 % interval, and the core
     /// the bench was pinned to; nil in exports made before.
     public var estimateMilliseconds: Double?

@@ -78,7 +78,7 @@ public struct ProfileMeasurementSettings: Codable, Equatable, Sendable {
     /// Samples per operator and per network in the first pass (rounds x samples per round).
     public var repeats: Int
     /// Rounds the samples were taken in (each round samples every item a few times, all items
-    /// interleaved; the estimate is the lower quartile of the per-round medians, estimator.h).
+    /// interleaved; the estimate is the 10th percentile of the per-round medians, estimator.h).
     public var rounds: Int
     /// Minimum duration of one sample (small operators run several times per sample).
     public var sampleMicroseconds: Double

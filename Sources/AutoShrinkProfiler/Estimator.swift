@@ -2,8 +2,10 @@
 // "Latency estimator"): the profiler pools the rounds of several harness runs with it, and
 // EstimatorTests checks that it computes what the C code computes on the same samples.
 
-/// An estimate from per-round medians: the lower quartile of the medians and an order-statistic
-/// confidence interval of that quartile (same units as the samples).
+import Foundation
+
+/// An estimate from per-round medians: the 10th percentile of the medians and an order-statistic
+/// confidence interval of that percentile (same units as the samples).
 public struct RoundEstimate: Sendable, Equatable {
     public var value: Double
     public var low: Double
@@ -30,15 +32,15 @@ public struct RoundEstimate: Sendable, Equatable {
     }
 }
 
-/// The estimator of estimator.h: rounds of samples, per-round medians, the lower quartile of the
-/// medians, and the distribution-free interval [x(j), x(k)] of that quartile.
+/// The estimator of estimator.h: rounds of samples, per-round medians, the 10th percentile of the
+/// medians, and the distribution-free interval [x(j), x(k)] of that percentile.
 public enum RoundEstimator {
     /// The quantile of the per-round medians that is the estimate (AS_EST_QUANTILE).
-    public static let quantile = 0.25
+    public static let quantile = 0.1
     /// One tail of the two-sided 95 % interval (AS_EST_TAIL).
     public static let tail = 0.025
     /// The rule in words, for profiles and docs.
-    public static let rule = "lower quartile of per-round medians; interval: order-statistic 95 % CI of that quartile (estimator.h)"
+    public static let rule = "10th percentile of per-round medians; interval: order-statistic 95 % CI of that percentile (estimator.h)"
 
     /// Quantile q of sorted values, linear interpolation between ranks (as_est_quantile_sorted).
     public static func quantile(sorted: [Double], _ q: Double) -> Double {
@@ -56,20 +58,25 @@ public enum RoundEstimator {
     /// 1-based ranks of the interval (as_est_interval_ranks): j the largest rank with P(B <= j-1) <= tail,
     /// k the smallest with P(B <= k-1) >= 1 - tail, B ~ Binomial(count, q), clamped to 1...count.
     public static func intervalRanks(count: Int, quantile q: Double = quantile) -> (low: Int, high: Int) {
-        var pmf = 1.0
-        for _ in 0..<count { pmf *= 1 - q }
-        var cdf = pmf
-        let ratio = q / (1 - q)
+        // P(B = i) from logarithms, so thousands of rounds (a long bench) do not underflow (1 - q)^count.
+        let logQ = Foundation.log(q), logP = Foundation.log(1 - q), logCountFactorial = logFactorial(count)
+        var cdf = 0.0
         var j = 1, k = count
         for i in 0..<count {
+            cdf += Foundation.exp(logCountFactorial - logFactorial(i) - logFactorial(count - i)
+                                  + Double(i) * logQ + Double(count - i) * logP)
             if cdf <= tail { j = i + 1 }
             if cdf >= 1 - tail { k = i + 1; break }
-            pmf *= ratio * Double(count - i) / Double(i + 1)
-            cdf += pmf
         }
         j = min(max(j, 1), count)
         k = min(max(k, j), count)
         return (j, k)
+    }
+
+    /// ln(n!) (lgamma(n + 1), as estimator.h computes it).
+    static func logFactorial(_ n: Int) -> Double {
+        let value: Double = lgamma(Double(n) + 1)
+        return value
     }
 
     /// The estimate from per-round medians; nil without any.

@@ -142,11 +142,11 @@ public struct HarnessSamples: Sendable, Equatable {
 /// Interference (other processes, a busy sibling hyperthread, interrupts, migrations) only ever slows a
 /// run down, and on a shared machine it comes in spells. Samples are taken in rounds (a round takes a
 /// few samples of every item back to back, all items interleaved), and the estimate is the one of
-/// estimator.h (`RoundEstimator`): the **lower quartile of the per-round medians**, with an
+/// estimator.h (`RoundEstimator`): the **10th percentile of the per-round medians**, with an
 /// order-statistic 95 % interval; the export's `--bench` reports the same quantity. p10 and p90
 /// describe the spread of all samples below the upper Tukey fence Q3 + 3 IQR.
 public struct TimingSummary: Sendable, Equatable {
-    /// The estimate (lower quartile of the per-round medians); stored as `median_us` in profiles.
+    /// The estimate (10th percentile of the per-round medians); stored as `median_us` in profiles.
     public var medianMicroseconds: Double
     /// Its interval.
     public var ciLowMicroseconds: Double
@@ -158,7 +158,7 @@ public struct TimingSummary: Sendable, Equatable {
     public var kept: Int
     public var samples: Int
 
-    public static let outlierRule = "median_us: lower quartile of the per-round medians (estimator.h; a round samples every item a few times back to back, all items interleaved), ci_low_us/ci_high_us: its order-statistic 95 % interval; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"
+    public static let outlierRule = "median_us: 10th percentile of the per-round medians (estimator.h; a round samples every item a few times back to back, all items interleaved), ci_low_us/ci_high_us: its order-statistic 95 % interval; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"
     public static let fenceInterquartileRanges = 3.0
 
     /// Summarises samples (nanoseconds per inference) grouped by round; nil without samples.

@@ -10,7 +10,7 @@ public struct ProfilerOptions: Sendable {
     /// Timing samples per operator and per network in the first pass.
     public var repeats: Int
     /// Rounds the samples are taken in (`repeats / rounds` samples of each item per round, all items
-    /// interleaved); the estimate is the lower quartile of the per-round medians (estimator.h). The
+    /// interleaved); the estimate is the 10th percentile of the per-round medians (estimator.h). The
     /// rounds run `roundsPerRun` at a time in harness runs, each in a fresh random order of the items.
     public var rounds: Int
     /// Rounds per harness run (each run is one progress step and picks its core afresh).
@@ -20,7 +20,7 @@ public struct ProfilerOptions: Sendable {
     /// Entries whose interval reaches further than this from the estimate (relative) are measured again.
     public var remeasureHalfWidth: Double = 0.05
     /// Time the re-measuring may take, as a share of the first pass (per phase: operators, networks).
-    public var remeasureBudget: Double = 0.3
+    public var remeasureBudget: Double = 0.6
     /// Minimum duration of one timing sample; small operators run several times per sample.
     public var sampleMicroseconds: Double
     /// Whole networks timed to fit and judge the predictor (half each).
@@ -32,7 +32,7 @@ public struct ProfilerOptions: Sendable {
     /// Free text stored in the profile (default: the device file's notes).
     public var notes: String?
 
-    public init(space: ProfileSpace, dtypes: [OperatorDataType] = [.int8, .float32], repeats: Int = 31, rounds: Int = 10,
+    public init(space: ProfileSpace, dtypes: [OperatorDataType] = [.int8, .float32], repeats: Int = 31, rounds: Int = 15,
                 sampleMicroseconds: Double = 1000, networks: Int = 60, seed: UInt64 = 1,
                 runTimeout: Double = 1800, notes: String? = nil) {
         self.space = space; self.dtypes = dtypes; self.repeats = repeats; self.rounds = rounds

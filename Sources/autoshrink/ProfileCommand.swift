@@ -95,7 +95,7 @@ struct ProfileCommand: ParsableCommand {
             input \(summary.input.channels)x\(summary.input.height)x\(summary.input.width), \(summary.classes) classes, plus \(summary.fixed.joined(separator: ", "))
               operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))
               timing       \(roundCount) rounds of \(max(1, repeats / roundCount)) samples of >= \(formatMilliseconds(sampleMs)) ms per item, all items interleaved, \(options.roundsPerRun) rounds per harness run; \(networks) whole networks (int8)
-              estimate     lower quartile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time
+              estimate     10th percentile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time
               cpu          \(options.pinning)
               output       \(outputPath)
             """)
@@ -183,7 +183,7 @@ struct ProfileCommand: ParsableCommand {
             autoshrink profile --validate
               device       \(deviceDescription.name) (\(deviceDescription.architecture.rawValue))
               profile      \(profilePath) (\(predictor.identity))
-              timing       \(options.rounds) rounds of \(max(1, repeats / options.rounds)) samples per architecture, lower quartile of the per-round medians (estimator.h)
+              timing       \(options.rounds) rounds of \(max(1, repeats / options.rounds)) samples per architecture, 10th percentile of the per-round medians (estimator.h)
               cpu          \(options.pinning)
             """)
         var bar: ProgressBar?

@@ -9,7 +9,7 @@ EXPORT_DIR/model-float) with `--bench RUNS --cpu N --json`, then onnxruntime on 
 timing RUNS session.run calls after 100 warm-up runs. Each entry is run --rounds times, alternating with
 the others (A, B, C, A, B, C, ...), and reported as the median over rounds of each round's median, with
 the rounds' spread (max - min of the per-round medians) and the minimum over all runs. Our binaries also
-report the bench's estimate (lower quartile of 10-run round medians, docs/architecture.md "Latency
+report the bench's estimate (10th percentile of 10-run round medians, docs/architecture.md "Latency
 estimator"). See docs/benchmarks.md for how to read the figures.
 """
 

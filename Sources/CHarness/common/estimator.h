@@ -1,20 +1,24 @@
 /*
  * estimator.h - the one latency estimator of the profiler harness (profiler/harness.c) and of every
  * export's `model --bench` (export/main.c), so the predictor is fitted to the quantity an export reports
- * (docs/architecture.md, "Latency estimator"). Header-only C99 + libc: it is written next to harness.c by
+ * (docs/architecture.md, "Latency estimator"). Header-only C99 + libc + libm (-lm): it is written next to harness.c by
  * `autoshrink profile` and next to main.c by `autoshrink export`, and both include it as "estimator.h".
  *
  * Samples are taken in rounds; a round takes a few samples of every item back to back (the harness
  * interleaves all operators or networks in a round; the bench's round is K consecutive inferences).
- * Each round is summarised by its median, and the estimate is the LOWER QUARTILE of the per-round
+ * Each round is summarised by its median, and the estimate is the 10TH PERCENTILE of the per-round
  * medians (linear interpolation between order statistics). Interference on a shared machine only
  * ever slows a run down and comes in spells: the per-round median drops short spikes inside a round,
- * and the lower quartile over rounds keeps the quieter spells while ignoring up to 3/4 of the rounds
- * being disturbed, yet (unlike the minimum) does not chase a single lucky round.
+ * and the low percentile over rounds keeps the quieter spells while ignoring up to 9/10 of the rounds
+ * being disturbed, yet (unlike the minimum) does not rest on one round. The 10th rather than the 25th
+ * percentile because a virtual machine whose core is shared with a busy neighbour runs everything
+ * about 1.4x slower for seconds at a time (docs/devices.md, "Shared cores"): with a quarter or more
+ * of the rounds in such spells the lower quartile lands between the two speeds, differently in every
+ * run, while the 10th percentile still reports the undisturbed speed.
  *
- * The interval is a distribution-free order-statistic confidence interval of that quartile: with n
+ * The interval is a distribution-free order-statistic confidence interval of that percentile: with n
  * sorted round medians x(1) <= ... <= x(n), [x(j), x(k)] where j is the largest rank with
- * P(B <= j - 1) <= 2.5 % and k the smallest with P(B <= k - 1) >= 97.5 %, B ~ Binomial(n, 1/4);
+ * P(B <= j - 1) <= 2.5 % and k the smallest with P(B <= k - 1) >= 97.5 %, B ~ Binomial(n, 1/10);
  * ranks outside 1..n are clamped (few rounds give the whole range). The Swift twin is
  * `RoundEstimator` (Sources/AutoShrinkProfiler/Estimator.swift); EstimatorTests checks that both
  * agree and that the estimator converges on heavy-tailed noise.
@@ -26,6 +30,7 @@
 #ifndef AUTOSHRINK_ESTIMATOR_H
 #define AUTOSHRINK_ESTIMATOR_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +43,13 @@
 #define AS_EST_CAN_PIN 0
 #endif
 
-/* The quartile of per-round medians that is the estimate, and the interval's two-sided level. */
-#define AS_EST_QUANTILE 0.25
+/* The quantile of per-round medians that is the estimate, and the interval's two-sided level. */
+#define AS_EST_QUANTILE 0.10
 #define AS_EST_TAIL 0.025
 
 typedef struct as_estimate {
-    double value; /* lower quartile of the per-round medians */
-    double low;   /* order-statistic 95 % interval of that quartile */
+    double value; /* 10th percentile of the per-round medians */
+    double low;   /* order-statistic 95 % interval of that percentile */
     double high;
     int rounds;   /* round medians it was computed from */
 } as_estimate;
@@ -79,20 +84,21 @@ static inline double as_est_median(double *values, int count)
 /* 1-based ranks [*low, *high] of the order-statistic interval of quantile q among count values. */
 static inline void as_est_interval_ranks(int count, double q, int *low, int *high)
 {
-    double pmf = 1.0, cdf, ratio = q / (1.0 - q);
+    /* P(B = i) from logarithms, so thousands of rounds (a long bench) do not underflow (1 - q)^count. */
+    const double log_q = log(q), log_p = log(1.0 - q);
+    const double log_count_factorial = lgamma((double)count + 1.0);
+    double cdf = 0.0;
     int i, j = 1, k = count;
-    for (i = 0; i < count; i++) pmf *= 1.0 - q; /* P(B = 0) */
-    cdf = pmf;
-    /* cdf = P(B <= i) while walking i = 0, 1, ...: j - 1 is the last i with cdf <= tail, k - 1 the first
-     * with cdf >= 1 - tail. */
+    /* cdf = P(B <= i) after adding term i: j - 1 is the last i with cdf <= tail, k - 1 the first with
+     * cdf >= 1 - tail. */
     for (i = 0; i < count; i++) {
+        cdf += exp(log_count_factorial - lgamma((double)i + 1.0) - lgamma((double)(count - i) + 1.0) +
+                   (double)i * log_q + (double)(count - i) * log_p);
         if (cdf <= AS_EST_TAIL) j = i + 1;
         if (cdf >= 1.0 - AS_EST_TAIL) {
             k = i + 1;
             break;
         }
-        pmf *= ratio * (double)(count - i) / (double)(i + 1);
-        cdf += pmf;
     }
     if (j < 1) j = 1;
     if (j > count) j = count;

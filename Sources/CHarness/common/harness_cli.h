@@ -7,6 +7,7 @@
  *   parse_count, parse_file a positive count, a file name after an option
  *   parse_shared_option     --bench N, --cpu C|none, --json, --help/-h (the same in both programs)
  *   bench_pin               pins the benchmarks as --cpu asks (estimator.h's as_est_pin)
+ *   bench_run_count         the runs of a --bench N: N, or more to last BENCH_MIN_SECONDS
  *   bench_summarize         a --bench's figures: estimator.h's estimate over rounds of BENCH_ROUND_RUNS
  *                           consecutive runs, and median/p90/min over all runs
  *   bench_print             prints them: one JSON object (--json) or one line
@@ -28,6 +29,11 @@
 
 /* Runs per round of a --bench (the last round may be shorter). */
 #define BENCH_ROUND_RUNS 10
+/* A --bench N lasts at least this long (more runs than N when N runs are quicker, at most
+ * BENCH_MAX_FACTOR * N): the spells in which a shared core runs slowly last up to seconds, and a bench
+ * of a few milliseconds would report whichever speed it fell into (docs/devices.md, "Shared cores"). */
+#define BENCH_MIN_SECONDS 0.5
+#define BENCH_MAX_FACTOR 100
 
 static inline void fail(int status, const char *format, ...)
 {
@@ -139,9 +145,22 @@ static inline double median_and_p90(double *times, long count, double *p90)
     return count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
 }
 
+/* The runs a --bench N makes: N, or enough to last BENCH_MIN_SECONDS at `seconds_per_run` (measured over
+ * the warm-up), at most BENCH_MAX_FACTOR * N, rounded up to whole rounds. */
+static inline long bench_run_count(long runs, double seconds_per_run)
+{
+    double wanted;
+    long count;
+    if (!(seconds_per_run > 0.0)) return runs;
+    wanted = BENCH_MIN_SECONDS / seconds_per_run;
+    if (wanted <= (double)runs) return runs;
+    count = wanted >= (double)runs * BENCH_MAX_FACTOR ? runs * BENCH_MAX_FACTOR : (long)wanted + 1;
+    return (count + BENCH_ROUND_RUNS - 1) / BENCH_ROUND_RUNS * BENCH_ROUND_RUNS;
+}
+
 /* The figures of one --bench. */
 typedef struct bench_summary {
-    as_estimate estimate;     /* lower quartile of the round medians, with its 95 % interval */
+    as_estimate estimate;     /* 10th percentile of the round medians, with its 95 % interval */
     double median, p90, min;  /* over all runs, milliseconds */
     long rounds, round_runs;
     char cpu[16];             /* the pinned core, or "null" (json) / "none" */
@@ -188,7 +207,7 @@ static inline void bench_print(const bench_summary *s, long runs, int json, cons
                name, precision, runs, s->median, s->p90, s->min, s->estimate.value, s->estimate.low, s->estimate.high,
                s->rounds, s->round_runs, s->cpu, as_runtime_simd_path(), size_key, size_bytes, peak_rss_kib());
     } else {
-        printf("%s %s%s: estimate %.4f ms (95%% interval %.4f-%.4f; lower quartile of %ld round medians of %ld %s), "
+        printf("%s %s%s: estimate %.4f ms (95%% interval %.4f-%.4f; 10th percentile of %ld round medians of %ld %s), "
                "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld %s (%s, cpu %s, %s)\n",
                name, precision, label, s->estimate.value, s->estimate.low, s->estimate.high, s->rounds, s->round_runs,
                unit, s->median, s->p90, s->min, runs, unit, setting, s->cpu, as_runtime_simd_path());

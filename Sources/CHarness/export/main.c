@@ -15,7 +15,7 @@
  * line. Any problem is one line on stderr and exit status 1 (2 for a usage error).
  *
  * --bench runs N inferences in rounds of BENCH_ROUND_RUNS (harness_cli.h) consecutive runs (the last round may be
- * shorter) and reports estimator.h's estimate: the lower quartile of the per-round medians with its
+ * shorter) and reports estimator.h's estimate: the 10th percentile of the per-round medians with its
  * order-statistic interval (estimate_ms, ci_low_ms, ci_high_ms), the same estimator the profiler's
  * harness times operators and networks with; median_ms, p90_ms and min_ms are over all N runs. The
  * benchmarks pin the process to core C (default: the least loaded core; "none": no pinning) and
@@ -322,16 +322,19 @@ static void run_images(const options *o)
 
 /* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them, in
  * rounds of BENCH_ROUND_RUNS consecutive runs; the estimate is estimator.h's (see the top of this file). */
-static void bench(const uint8_t *image, long runs, int json, int cpu)
+static void bench(const uint8_t *image, long requested, int json, int cpu)
 {
-    double *times = allocate_times(runs);
-    const long warmup = runs / 10 + 10;
+    const long warmup = requested / 10 + 10;
     float scores[MODEL_CLASSES];
     bench_summary s;
-    long run;
+    double *times;
+    long run, runs;
+    uint64_t warmup_start = as_time_ns();
     for (run = 0; run < warmup; run++) {
         classify(image, scores);
     }
+    runs = bench_run_count(requested, (double)(as_time_ns() - warmup_start) * 1e-9 / (double)warmup);
+    times = allocate_times(runs);
     for (run = 0; run < runs; run++) {
         const uint64_t start = as_time_ns();
         classify(image, scores);

@@ -24,7 +24,7 @@
  *
  * --bench times one token: embedding, cell, decoder and the log-softmax normaliser (the work per token
  * of --perplexity), over a fixed pseudo-random token sequence, in rounds of BENCH_ROUND_RUNS tokens
- * (harness_cli.h: the options, errors and bench summary shared with export/main.c); the estimate is estimator.h's (lower quartile of the round medians with its 95 % interval), as
+ * (harness_cli.h: the options, errors and bench summary shared with export/main.c); the estimate is estimator.h's (10th percentile of the round medians with its 95 % interval), as
  * the image models' `model --bench`; median_ms, p90_ms and min_ms are over all N tokens. The bench
  * pins the process to core C (default: the least loaded core; "none": no pinning). --bench-ops times
  * every operator of lm_step (embedding, each cell node, the leaf mean, the decoder: lm_run_op) and the
@@ -469,19 +469,22 @@ static int next_token(uint64_t *state)
     return (int)((*state >> 33) % (uint64_t)LM_VOCABULARY);
 }
 
-static void bench(long runs, int json, int cpu)
+static void bench(long requested, int json, int cpu)
 {
-    double *times = allocate_times(runs);
-    const long warmup = runs / 10 + 10;
+    const long warmup = requested / 10 + 10;
     volatile float sink = 0.0f;
-    uint64_t state = 1;
+    uint64_t state = 1, warmup_start;
     bench_summary s;
-    long run;
+    double *times;
+    long run, runs;
     lm_reset();
+    warmup_start = as_time_ns();
     for (run = 0; run < warmup; run++) {
         lm_step(next_token(&state));
         sink += rnn_log_sum_exp(lm_logits(), LM_VOCABULARY);
     }
+    runs = bench_run_count(requested, (double)(as_time_ns() - warmup_start) * 1e-9 / (double)warmup);
+    times = allocate_times(runs);
     for (run = 0; run < runs; run++) {
         const int token = next_token(&state);
         const uint64_t start = as_time_ns();

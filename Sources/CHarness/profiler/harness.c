@@ -55,7 +55,7 @@
  * another network); in a round every network is set up again (fresh buffers), warmed up with one
  * untimed batch and sampled PER_ROUND times back to back, so a burst of interference hits a few
  * rounds of many networks rather than all samples of one. The estimate of a network is estimator.h's:
- * the lower quartile of its per-round medians, with an order-statistic interval. The raw samples are
+ * the 10th percentile of its per-round medians, with an order-statistic interval. The raw samples are
  * printed too; the profiler pools the rounds of several runs with the same estimator (its Swift twin).
  * CPU: a core to pin the harness to, -1 (the default) the least loaded one, "none" no pinning.
  *

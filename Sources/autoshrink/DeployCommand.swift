@@ -44,7 +44,7 @@ struct DeployCommand: ParsableCommand {
         let kind = try ExportKind.of(directory: export)
         if kind == .languageModel { return try LanguageModelDeploy.run(self) }
         guard testTokens == nil else {
-            throw ValidationError("--test-tokens: a language-model option and \(export) is an image-classifier export (images: --images)")
+            throw CLIError("--test-tokens: a language-model option and \(export) is an image-classifier export (images: --images)")
         }
         let target = try DeviceDescription.resolve(device)
         let manifest = try Deployment.manifest(directory: export)
@@ -91,7 +91,7 @@ enum LanguageModelDeploy {
         if command.images != nil { given.append("--images") }
         if command.profiles != "profiles" { given.append("--profiles") }
         guard given.isEmpty else {
-            throw ValidationError("\(given.joined(separator: ", ")): image-deploy options; a language model takes --test-tokens, --bench-runs, --data-dir (docs/shrinkrnn.md)")
+            throw CLIError("\(given.joined(separator: ", ")): image-deploy options; a language model takes --test-tokens, --bench-runs, --data-dir (docs/shrinkrnn.md)")
         }
         let out = Output(options: command.output)
         let manifest = try LMDeployment.manifest(directory: command.export)

@@ -81,7 +81,7 @@ struct ReportCommand: ParsableCommand {
         if baselines != nil { given.append("--baselines") }
         if allowForeignProfile { given.append("--allow-foreign-profile") }
         guard given.isEmpty else {
-            throw ValidationError("\(given.joined(separator: ", ")): image-report options; \(runDirectory) is a language-model search run (docs/shrinkrnn.md)")
+            throw CLIError("\(given.joined(separator: ", ")): image-report options; \(runDirectory) is a language-model search run (docs/shrinkrnn.md)")
         }
         let configuration = try LMSearchConfiguration.load(path: directory.configPath)
         let records = try TrajectoryFile.load(path: directory.trajectoryPath, repair: false, as: LMCandidateRecord.self)

@@ -160,5 +160,14 @@ import Testing
         let wrong = try CLI.run(["report", run, "--export", image])
         #expect(wrong.status != 0 && wrong.stderr.contains("an image-classifier export") && wrong.stderr.split(separator: "\n").count == 1,
                 "\(wrong.stderr)")
+        // And a language-model export for an image run (a tiny image search, about 2 s).
+        guard CLI.fashionMNISTPresent else { return }
+        let imageSearch = try CLI.run(["search", "--runs-dir", runs, "--name", "image", "--nodes", "3", "--candidates", "1",
+                                       "--proxy-per-class", "5", "--validation-per-class", "5", "--epochs", "1", "--batch-size", "32",
+                                       "--threads", "2", "--quiet"])
+        try #require(imageSearch.status == 0, "\(imageSearch.stderr)")
+        let mixed = try CLI.run(["report", runs + "/image", "--export", fixture.export])
+        #expect(mixed.status != 0 && mixed.stderr.contains("a language-model export, and") && mixed.stderr.split(separator: "\n").count == 1,
+                "\(mixed.stderr)")
     }
 }

@@ -112,17 +112,13 @@ public enum LMDeployment {
     }
 
     /// Deploys `exportDirectory` to `device`: the first `tokenLimit` test tokens (nil: as many as the
-    /// export read, all when it read none) and `benchRuns` timed tokens.
-    public static func run(exportDirectory: String, device: DeviceDescription, test: LMDeployTest, tokenLimit: Int?,
+    /// export read, all when it read none) and `benchRuns` timed tokens. `loadTest` (the corpus, which
+    /// takes seconds to build) is called once the device answered, so an unreachable one fails at once.
+    public static func run(exportDirectory: String, device: DeviceDescription, loadTest: () throws -> LMDeployTest, tokenLimit: Int?,
                            benchRuns: Int = 2000, runTimeout: Double = 1800,
                            progress: (String) -> Void = { _ in }) throws -> LMDeploymentReport {
         let manifest = try LMDeployment.manifest(directory: exportDirectory)
         let vocabularyPath = "\(exportDirectory)/vocab.txt"
-        try checkVocabulary(path: vocabularyPath, expected: test.vocabulary, corpus: test.corpus, trainedOn: manifest.corpus)
-        let tokens = Array(test.tokens.prefix(tokenLimit ?? manifest.testTokens ?? test.tokens.count))
-        guard tokens.count >= 2 else {
-            throw ExportError("\(test.corpus): \(tokens.count) test tokens; the perplexity needs at least 2")
-        }
         let binaryName = (manifest.binary as NSString).lastPathComponent
         let fileManager = FileManager.default
         let scratch = ScratchFiles.path("deploy")
@@ -137,6 +133,13 @@ public enum LMDeployment {
         let sources = Deployment.RebuildSources(harness: ["lm_main.c"], runtime: LMExporter.runtimeSources.map { "runtime/\($0)" })
         let (binary, rebuilt) = try Deployment.deviceBinary(exportDirectory: exportDirectory, binaryName: binaryName, built: manifest.device,
                                                             device: device, sources: sources, scratch: scratch, progress: progress)
+        progress("reading the test text")
+        let test = try loadTest()
+        try checkVocabulary(path: vocabularyPath, expected: test.vocabulary, corpus: test.corpus, trainedOn: manifest.corpus)
+        let tokens = Array(test.tokens.prefix(tokenLimit ?? manifest.testTokens ?? test.tokens.count))
+        guard tokens.count >= 2 else {
+            throw ExportError("\(test.corpus): \(tokens.count) test tokens; the perplexity needs at least 2")
+        }
         let text = "\(scratch)/test.txt"
         try AtomicFile.write(LMExporter.text(of: tokens, vocabulary: test.vocabulary), to: text)
 

@@ -96,19 +96,19 @@ enum LanguageModelDeploy {
         let out = Output(options: command.output)
         let manifest = try LMDeployment.manifest(directory: command.export)
         let target = try DeviceDescription.resolve(command.device)
-        let corpus = try LanguageModelCommands.corpus(directory: command.dataDir, vocabulary: manifest.vocabulary)
-        let tokens = min(corpus.test.count, command.testTokens ?? manifest.testTokens ?? corpus.test.count)
+        let tokens = command.testTokens ?? manifest.testTokens
         out.heading("""
             autoshrink deploy (language model)
               export        \(command.export) (\(manifest.model): \(manifest.cell.summary), embed \(manifest.embed), hidden \(manifest.hidden), vocabulary \(manifest.vocabulary); \(manifest.precision.rawValue), built for \(manifest.device.name), \(manifest.device.architecture.rawValue))
               device        \(target.name) (\(target.architecture.rawValue), \(target.runner.kind.rawValue) runner)
-              run           \(tokens) test tokens of \(corpus.name)\(tokens < corpus.test.count ? " (a prefix of \(corpus.test.count))" : ""), \(command.benchRuns) timed tokens
+              test text     \(tokens.map { "the first \($0)" } ?? "all") test tokens of \(command.dataDir ?? "the built-in corpus")\(command.testTokens == nil && tokens != nil ? " (as many as the export scored)" : ""); \(command.benchRuns) timed tokens
             """)
         let steps = StepTicker(output: out)
         defer { steps.finish() }
-        let report = try LMDeployment.run(exportDirectory: command.export, device: target,
-                                          test: LMDeployTest(corpus: corpus.name, vocabulary: corpus.vocabulary, tokens: corpus.test),
-                                          tokenLimit: tokens, benchRuns: command.benchRuns, progress: { steps.start($0) })
+        let report = try LMDeployment.run(exportDirectory: command.export, device: target, loadTest: {
+            let corpus = try LanguageModelCommands.corpus(directory: command.dataDir, vocabulary: manifest.vocabulary)
+            return LMDeployTest(corpus: corpus.name, vocabulary: corpus.vocabulary, tokens: corpus.test)
+        }, tokenLimit: command.testTokens, benchRuns: command.benchRuns, progress: { steps.start($0) })
         steps.finish()
         let s = report.summary
         let latency = report.latency
@@ -124,7 +124,7 @@ enum LanguageModelDeploy {
         } else {
             comparison = "the export measured no perplexity (--no-run)"
         }
-        out.result("  perplexity    \(ppl(s.testPerplexity)) (\(s.precision.rawValue)) on \(s.tokens) test tokens; \(comparison)")
+        out.result("  perplexity    \(ppl(s.testPerplexity)) (\(s.precision.rawValue)) on \(s.tokens) test tokens of \(s.corpus); \(comparison)")
         if let accuracy = s.testAccuracy { out.result(String(format: "  next word     accuracy %.4f", accuracy)) }
         out.result(String(format: "  latency       per token: estimate %.4f ms (95%% interval %.4f-%.4f), median %.4f ms, p90 %.4f ms (%@, %d tokens)%@",
                           latency.estimateMilliseconds ?? latency.medianMilliseconds,

@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkLM", "CRuntime"]),
-        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
+        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats", "AutoShrinkLM"]),
         .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel", "AutoShrinkSearch"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkEngine", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),

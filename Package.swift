@@ -2,8 +2,9 @@
 // autoshrink: topology-aware NAS (AutoShrink) for Linux edge devices.
 // Layers (dependencies point down only), see docs/architecture.md:
 //   autoshrink (CLI)
-//   AutoShrinkReport   -> AutoShrinkSearch, AutoShrinkModel
-//   AutoShrinkDeploy   -> AutoShrinkExport, AutoShrinkProfiler, AutoShrinkTarget (run an export on a device)
+//   AutoShrinkReport   -> AutoShrinkSearch, AutoShrinkModel, AutoShrinkExport (an LM export's manifest)
+//   AutoShrinkDeploy   -> AutoShrinkExport, AutoShrinkProfiler, AutoShrinkTarget (run an export on a device;
+//                         AutoShrinkData, AutoShrinkLM for a language model's test text)
 //   AutoShrinkExport   -> AutoShrinkTarget, AutoShrinkCSources, AutoShrinkModel, AutoShrinkData, CRuntime
 //                         (the exporter calls the kernels' quantization and packing helpers),
 //                         AutoShrinkLM (language-model checkpoints exported as C, docs/shrinkrnn.md "Deploy")
@@ -81,10 +82,11 @@ let package = Package(
         // Recurrent language models (ShrinkRNN foundation, docs/shrinkrnn.md): cell DAG, engine, trainer, checkpoint.
         .target(name: "AutoShrinkLM", dependencies: ["AutoShrinkModel", "AutoShrinkEngine", "AutoShrinkData", "COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineSIMDFlags)]),
-        .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel"]),
+        .target(name: "AutoShrinkReport", dependencies: ["AutoShrinkFormats", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkExport", "AutoShrinkLM"]),
         .target(name: "AutoShrinkExport", dependencies: ["AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkCSources", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkLM", "CRuntime"]),
         // `autoshrink deploy`: runs an export on a device, compares with the export and the profile.
-        .target(name: "AutoShrinkDeploy", dependencies: ["AutoShrinkExport", "AutoShrinkProfiler", "AutoShrinkTarget", "AutoShrinkModel"]),
+        .target(name: "AutoShrinkDeploy", dependencies: ["AutoShrinkExport", "AutoShrinkProfiler", "AutoShrinkTarget", "AutoShrinkModel",
+                                                         "AutoShrinkFormats", "AutoShrinkData", "AutoShrinkLM"]),
         .executableTarget(name: "autoshrink", dependencies: [
             "AutoShrinkFormats", "AutoShrinkEngine", "AutoShrinkData", "AutoShrinkModel", "AutoShrinkSearch",
             "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkReport", "AutoShrinkLM",
@@ -99,7 +101,7 @@ let package = Package(
         .testTarget(name: "DeviceTests", dependencies: ["AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkModel", "AutoShrinkTestSupport", "CSourceEmbedding"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["CRuntime"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["AutoShrinkExport", "AutoShrinkDeploy", "AutoShrinkModel", "AutoShrinkTarget", "AutoShrinkProfiler", "AutoShrinkCSources", "AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkLM", "CRuntime"]),
-        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats"]),
+        .testTarget(name: "ReportTests", dependencies: ["AutoShrinkReport", "AutoShrinkSearch", "AutoShrinkModel", "AutoShrinkFormats", "AutoShrinkLM"]),
         .testTarget(name: "LMTests", dependencies: ["AutoShrinkLM", "AutoShrinkData", "AutoShrinkEngine", "AutoShrinkModel", "AutoShrinkSearch"]),
         .testTarget(name: "FormatsTests", dependencies: ["AutoShrinkFormats"]),
         .testTarget(name: "CLITests", dependencies: ["autoshrink", "AutoShrinkEngine", "AutoShrinkTestSupport"], exclude: ["Fixtures"]),

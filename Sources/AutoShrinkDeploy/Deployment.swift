@@ -79,25 +79,8 @@ public enum Deployment {
         try runner.prepare()
         defer { try? runner.cleanup() }
 
-        var binary = "\(exportDirectory)/\(binaryName)"
-        var rebuilt = false
-        if built.compiler != device.compiler || built.architecture != device.architecture {
-            let toolchain = Toolchain(device: device)
-            guard toolchain.isAvailable else {
-                throw ExportError("\(exportDirectory) was built for \(built.name) (\(built.architecture.rawValue), \(built.compiler.cc)); \(device.name) (\(device.architecture.rawValue)) needs a rebuild with \(device.compiler.cc), which is not installed (run tools/setup, or export for \(device.name) on a machine that has it)")
-            }
-            progress("rebuilding for \(device.name) with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) (the export was built for \(built.name))")
-            binary = try rebuild(exportDirectory: exportDirectory, binaryName: binaryName, device: device, scratch: scratch)
-            rebuilt = true
-        }
-        guard fileManager.isExecutableFile(atPath: binary) else {
-            throw ExportError("\(binary): missing or not executable; run autoshrink export again")
-        }
-        let machine = try ELFSectionSizes.read(path: binary).machineName
-        let expected = device.architecture == .armv7 ? "arm" : device.architecture.rawValue
-        guard machine == expected else {
-            throw ExportError("\(binary) is a \(machine) binary but \(device.name) is \(device.architecture.rawValue); export for \(device.name) first")
-        }
+        let (binary, rebuilt) = try deviceBinary(exportDirectory: exportDirectory, binaryName: binaryName, built: built, device: device,
+                                                 sources: .image, scratch: scratch, progress: progress)
         let tests = try TestImages.locate(dataset: manifest.dataset, directory: dataDirectory, scratch: "\(scratch)/tests")
 
         progress("uploading \((binary as NSString).lastPathComponent) and the test images")
@@ -128,8 +111,47 @@ public enum Deployment {
                                 peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes)
     }
 
-    /// Builds the export's main binary from its sources with `device`'s toolchain in `scratch`.
-    static func rebuild(exportDirectory: String, binaryName: String, device: DeviceDescription, scratch: String) throws -> String {
+    /// The sources a rebuild compiles besides `model.c`: the harness and the runtime files (nil: every
+    /// `runtime/*.c` of the export, as the image export's Makefile does).
+    struct RebuildSources: Sendable {
+        var harness: [String]
+        var runtime: [String]?
+        /// An image export (`main.c` + `idx.c`, every kernel).
+        static let image = RebuildSources(harness: ["main.c", "idx.c"], runtime: nil)
+    }
+
+    /// The export's main binary for `device`: the one in `exportDirectory` when it was built with this
+    /// device's compiler for its architecture, else a build of the export's sources with this device's
+    /// toolchain in `scratch` (refused with one line when that compiler is not installed). Checks the
+    /// binary's ELF machine against the device's architecture. Shared by the image and the
+    /// language-model deployment.
+    static func deviceBinary(exportDirectory: String, binaryName: String, built: DeviceDescription, device: DeviceDescription,
+                             sources: RebuildSources, scratch: String, progress: (String) -> Void) throws -> (path: String, rebuilt: Bool) {
+        var binary = "\(exportDirectory)/\(binaryName)"
+        var rebuilt = false
+        if built.compiler != device.compiler || built.architecture != device.architecture {
+            let toolchain = Toolchain(device: device)
+            guard toolchain.isAvailable else {
+                throw ExportError("\(exportDirectory) was built for \(built.name) (\(built.architecture.rawValue), \(built.compiler.cc)); \(device.name) (\(device.architecture.rawValue)) needs a rebuild with \(device.compiler.cc), which is not installed (run tools/setup, or export for \(device.name) on a machine that has it)")
+            }
+            progress("rebuilding for \(device.name) with \(device.compiler.cc) \(device.compiler.flags.joined(separator: " ")) (the export was built for \(built.name))")
+            binary = try rebuild(exportDirectory: exportDirectory, binaryName: binaryName, device: device, sources: sources, scratch: scratch)
+            rebuilt = true
+        }
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ExportError("\(binary): missing or not executable; run autoshrink export again")
+        }
+        let machine = try ELFSectionSizes.read(path: binary).machineName
+        let expected = device.architecture == .armv7 ? "arm" : device.architecture.rawValue
+        guard machine == expected else {
+            throw ExportError("\(binary) is a \(machine) binary but \(device.name) is \(device.architecture.rawValue); export for \(device.name) first")
+        }
+        return (binary, rebuilt)
+    }
+
+    /// Builds the export's main binary (`model.c`) from its sources with `device`'s toolchain in `scratch`.
+    static func rebuild(exportDirectory: String, binaryName: String, device: DeviceDescription, sources: RebuildSources,
+                        scratch: String) throws -> String {
         let fileManager = FileManager.default
         let copy = "\(scratch)/project"
         try FileProblem.createDirectory(copy)
@@ -143,11 +165,13 @@ public enum Deployment {
             }
             if entry.hasPrefix("runtime/") && entry.hasSuffix(".c") { runtime.append(entry) }
         }
-        guard fileManager.fileExists(atPath: "\(copy)/model.c"), !runtime.isEmpty else {
-            throw ExportError("\(exportDirectory): model.c or runtime/ missing; run autoshrink export again")
+        if let wanted = sources.runtime { runtime = wanted.allSatisfy(runtime.contains) ? wanted : [] }
+        let missing = (["model.c"] + sources.harness).filter { !fileManager.fileExists(atPath: "\(copy)/\($0)") }
+        guard missing.isEmpty, !runtime.isEmpty else {
+            throw ExportError("\(exportDirectory): \((missing.isEmpty ? ["runtime/"] : missing).joined(separator: ", ")) missing; run autoshrink export again")
         }
         let result = try ProjectBuilder(device: device).build(
-            directory: copy, runtimeSources: runtime.sorted(), harnessSources: ["main.c", "idx.c"],
+            directory: copy, runtimeSources: runtime.sorted(), harnessSources: sources.harness,
             targets: [ProjectBuilder.Target(modelSource: "model.c", binary: binaryName)], scratch: "\(scratch)/objects")
         return result.binaries["model.c"]!
     }

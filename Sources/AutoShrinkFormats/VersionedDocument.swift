@@ -62,6 +62,17 @@ struct DocumentHeader: Decodable {
     var version: Int?
 }
 
+/// Which document a JSON file is, before loading it as one: commands that take either kind
+/// (`deploy` and `report` read image and language-model exports and search runs) choose the loader by it.
+public enum DocumentFormat {
+    /// The `format` tag of `path`; nil when the file is missing, unreadable, not JSON or has no tag.
+    public static func tag(path: String) -> String? {
+        guard let data = try? FileProblem.read(path, maximumBytes: 1 << 30),
+              let header = try? JSONDecoder().decode(DocumentHeader.self, from: data) else { return nil }
+        return header.format
+    }
+}
+
 /// A file that cannot be used; `description` is one line naming the file and the key at fault.
 public struct DocumentError: Error, CustomStringConvertible, LocalizedError, Sendable, Equatable {
     public let description: String

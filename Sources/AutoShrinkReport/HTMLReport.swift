@@ -303,9 +303,9 @@ public enum HTMLReport {
         return svg + "</svg>"
     }
 
-    private static func row(_ name: String, _ value: String) -> String { "<tr><th>\(HTML.escape(name))</th><td>\(value)</td></tr>" }
+    static func row(_ name: String, _ value: String) -> String { "<tr><th>\(HTML.escape(name))</th><td>\(value)</td></tr>" }
 
-    private static func page(title: String, body: String) -> String {
+    static func page(title: String, body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
@@ -329,29 +329,45 @@ public enum HTMLReport {
 
 /// Draws a cell DAG: nodes left to right in index order, edges as arcs above the row.
 enum CellDrawing {
+    /// A node's look: the label under it, its fill and its tooltip.
+    struct NodeStyle {
+        var label: String
+        var color: String
+        var title: String
+    }
+
+    /// A CNN cell: input, sep3x3 and conv1x1 nodes; leaves other than the input ringed (they feed the cell output).
     static func svg(_ cell: CellDAG) -> String {
         let live = cell.reachable
         let leaves = Set(cell.leaves)
-        let spacing = 100.0, width = spacing * Double(cell.nodes) + 40
-        let highest = cell.edges.map { 28.0 * Double($0.to - $0.from) * 0.75 }.max() ?? 0
+        return svg(nodes: cell.nodes, edges: cell.edges, live: live, ringed: leaves.subtracting([0]), legend: "red ring: leaf (feeds the cell output)") { node in
+            let operation = cell.operations[node]
+            let color = !live[node] ? "#ddd" : (operation == .input ? "#9ecae1" : (operation == .sepconv3x3 ? "#fdae6b" : "#a1d99b"))
+            let label = operation == .input ? "input" : (operation == .sepconv3x3 ? "sep3x3" : "conv1x1")
+            return NodeStyle(label: label, color: color, title: "node \(node): \(operation.rawValue)\(live[node] ? "" : " (unreachable)")")
+        }
+    }
+
+    /// Any node DAG (the CNN cell above, the RNN cell of docs/shrinkrnn.md): `ringed` nodes get a red ring.
+    static func svg(nodes: Int, edges: [Edge], live: [Bool], ringed: Set<Int>, legend: String, style: (Int) -> NodeStyle) -> String {
+        let spacing = 100.0, width = spacing * Double(nodes) + 40
+        let highest = edges.map { 28.0 * Double($0.to - $0.from) * 0.75 }.max() ?? 0
         let baseline = highest + 40, height = baseline + 60
         func x(_ node: Int) -> Double { 40 + spacing * Double(node) + spacing / 2 - 30 }
         var svg = "<svg class=\"cell\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
         svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>"
-        for edge in cell.edges where live[edge.from] {
+        for edge in edges where live[edge.from] {
             let (x1, x2) = (x(edge.from) + 14, x(edge.to) - 14)
             let lift = 28.0 * Double(edge.to - edge.from)
             svg += "<path d=\"M \(x1) \(baseline - 12) C \(x1) \(baseline - 12 - lift), \(x2) \(baseline - 12 - lift), \(x2) \(baseline - 12)\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\"><title>\(edge)</title></path>"
         }
-        for node in 0..<cell.nodes {
-            let operation = cell.operations[node]
-            let color = !live[node] ? "#ddd" : (operation == .input ? "#9ecae1" : (operation == .sepconv3x3 ? "#fdae6b" : "#a1d99b"))
-            svg += "<circle cx=\"\(x(node))\" cy=\"\(baseline)\" r=\"16\" fill=\"\(color)\" stroke=\"\(leaves.contains(node) && node != 0 ? "#d62728" : "#333")\" stroke-width=\"\(leaves.contains(node) ? 2.5 : 1)\"><title>node \(node): \(operation.rawValue)\(live[node] ? "" : " (unreachable)")</title></circle>"
+        for node in 0..<nodes {
+            let look = style(node)
+            svg += "<circle cx=\"\(x(node))\" cy=\"\(baseline)\" r=\"16\" fill=\"\(look.color)\" stroke=\"\(ringed.contains(node) ? "#d62728" : "#333")\" stroke-width=\"\(ringed.contains(node) ? 2.5 : 1)\"><title>\(HTML.escape(look.title))</title></circle>"
             svg += "<text x=\"\(x(node))\" y=\"\(baseline + 5)\" font-size=\"13\" text-anchor=\"middle\">\(node)</text>"
-            let label = operation == .input ? "input" : (operation == .sepconv3x3 ? "sep3x3" : "conv1x1")
-            svg += "<text x=\"\(x(node))\" y=\"\(baseline + 36)\" font-size=\"11\" text-anchor=\"middle\">\(label)</text>"
+            svg += "<text x=\"\(x(node))\" y=\"\(baseline + 36)\" font-size=\"11\" text-anchor=\"middle\">\(HTML.escape(look.label))</text>"
         }
-        svg += "<text x=\"10\" y=\"\(height - 6)\" font-size=\"11\" fill=\"#555\">red ring: leaf (feeds the cell output)</text>"
+        svg += "<text x=\"10\" y=\"\(height - 6)\" font-size=\"11\" fill=\"#555\">\(HTML.escape(legend))</text>"
         return svg + "</svg>"
     }
 }

@@ -43,8 +43,8 @@ public struct LMExportReport: Sendable {
 public enum LMExporter {
     /// Version of the generator (bump when generated code changes).
     public static let version = "1"
-    /// Runtime files the binaries compile (relative to the export's `runtime/`).
-    static let runtimeSources = ["rnn_kernels.c", "simd_tier.c", "timing.c"]
+    /// Runtime files the binaries compile (relative to the export's `runtime/`; `deploy` rebuilds with them).
+    public static let runtimeSources = ["rnn_kernels.c", "simd_tier.c", "timing.c"]
 
     /// The model's name in the C and the default folder `deploy/<name>`: `lm-` and 8 digits of the cell's hash.
     public static func modelName(_ checkpoint: LMCheckpoint) throws -> String { "lm-" + (try exportableCell(checkpoint)).stableHash.prefix(8) }
@@ -195,12 +195,25 @@ public enum LMExporter {
     }
 
     /// `model --perplexity FILE --json`'s summary line.
-    struct PerplexitySummary: Decodable {
-        var tokens: Int
-        var perplexity: Double
-        var accuracy: Double?
-        var peakRSSKiB: Int?
+    public struct PerplexitySummary: Decodable, Sendable {
+        public var tokens: Int
+        public var perplexity: Double
+        public var accuracy: Double?
+        public var peakRSSKiB: Int?
         enum CodingKeys: String, CodingKey { case tokens, perplexity, accuracy, peakRSSKiB = "peak_rss_kib" }
+    }
+
+    /// `model --perplexity TEXT --limit TOKENS --vocab VOCABULARY --json` on the device (paths on the
+    /// device); the export and `deploy` (AutoShrinkDeploy) run the binaries this one way.
+    public static func runPerplexity(runner: any DeviceRunner, binary: String, text: String, vocabulary: String, tokens: Int,
+                                     timeout: Double) throws -> PerplexitySummary {
+        let summary = try ModelRun.runJSON(PerplexitySummary.self, runner: runner, binary: binary,
+                                           arguments: ["--perplexity", text, "--limit", String(tokens), "--vocab", vocabulary, "--json"],
+                                           timeout: timeout)
+        guard summary.tokens == tokens else {
+            throw ExportError("device \(runner.device.name): \((binary as NSString).lastPathComponent) read \(summary.tokens) tokens of the \(tokens) written")
+        }
+        return summary
     }
 
     /// Uploads the binaries, the vocabulary and the test text, runs both binaries on the text and times them.
@@ -227,12 +240,8 @@ public enum LMExporter {
             let binary = try runner.upload(build.binaries[files[precision]!.source]!)
             if let textPath, let tokens {
                 progress("running the \(precision.rawValue) binary on \(tokens.count) test tokens (\(device.name))")
-                let summary = try ModelRun.runJSON(PerplexitySummary.self, runner: runner, binary: binary,
-                                                   arguments: ["--perplexity", textPath, "--limit", String(tokens.count), "--vocab", vocabularyPath, "--json"],
-                                                   timeout: options.runTimeout)
-                guard summary.tokens == tokens.count else {
-                    throw ExportError("device \(device.name): the \(precision.rawValue) binary read \(summary.tokens) tokens of the \(tokens.count) written")
-                }
+                let summary = try runPerplexity(runner: runner, binary: binary, text: textPath, vocabulary: vocabularyPath,
+                                                tokens: tokens.count, timeout: options.runTimeout)
                 measured.perplexity[precision] = summary.perplexity
                 measured.accuracy[precision] = summary.accuracy
                 measured.peakResidentKiB[precision] = summary.peakRSSKiB.flatMap { $0 >= 0 ? $0 : nil }

@@ -59,7 +59,8 @@ import Testing
         #expect(json["perplexity_matches_export"] as? Bool == true && json["perplexity_difference"] as? Double == 0)
         let latency = try #require(json["latency"] as? [String: Any])
         #expect((latency["estimate_ms"] as? Double ?? 0) > 0 && (json["measured_latency_ms"] as? Double ?? 0) > 0)
-        #expect(json["bench_runs"] as? Int == 20)
+        // --bench-runs 20 lasts at least BENCH_MIN_SECONDS (harness_cli.h): up to 100x the runs.
+        #expect((20...2000).contains(json["bench_runs"] as? Int ?? 0))
         // Another prefix: scored, not compared with the export's figure.
         let shorter = try CLI.run(["deploy", fixture.export, "--device", "local", "--data-dir", fixture.directory, "--test-tokens", "100",
                                    "--bench-runs", "5", "--json"])

@@ -126,14 +126,21 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
 
     /// MACs per token and parameters of `cell` in the target model, and its predicted latency per token
     /// (`latencyMilliseconds`) when `predictor` is given.
-    public func resources(of cell: RNNCell, predictor: (any LMLatencyPredictor)? = nil) throws -> (resources: CandidateResources, cellMACs: Int) {
-        let cost = LanguageModelCost(cell: cell, shape: target)
+    public func resources(of cell: RNNCell, predictor: (any LMLatencyPredictor)?) throws -> (resources: CandidateResources, cellMACs: Int) {
+        var (resources, cellMACs) = resources(of: cell)
         let latency = try predictor?.latencyPerTokenMilliseconds(cell: cell, shape: target)
         if let latency, !(latency.isFinite && latency >= 0) {
             throw SearchError("the latency predictor returned \(latency) ms per token for \(cell.summary); expected a finite number >= 0")
         }
+        resources.latencyMilliseconds = latency
+        return (resources, cellMACs)
+    }
+
+    /// MACs per token and parameters of `cell` in the target model (no latency).
+    public func resources(of cell: RNNCell) -> (resources: CandidateResources, cellMACs: Int) {
+        let cost = LanguageModelCost(cell: cell, shape: target)
         return (CandidateResources(macs: cost.macsPerToken, parameters: cost.parameters, weightBytes: cost.parameters * 4,
-                                   peakActivationBytes: 0, latencyMilliseconds: latency), cost.cellMACs)
+                                   peakActivationBytes: 0), cost.cellMACs)
     }
 
     /// The cell without edges: the smallest model of the search space.

@@ -167,8 +167,11 @@ public struct RecurrentProfiler: Sendable {
         return profile
     }
 
-    /// `scale * table_sum + intercept` by least squares on the relative error, the intercept kept >= 0 (a
-    /// negative one is refitted as a scale alone); fewer than 3 programs: the median ratio; none: the sum.
+    /// `scale * table_sum + intercept`: least squares on the relative error (the intercept kept >= 0, else
+    /// a scale alone) or the median ratio measured / table sum, whichever has the smaller median absolute
+    /// relative error on the fit programs (a few programs timed in a disturbed spell, e.g. large float32
+    /// decoders streaming from memory while other jobs run, must not tilt every prediction); fewer than
+    /// 3 programs: the median ratio; none: the plain sum.
     static func fit(_ models: [RecurrentModelMeasurement]) -> RecurrentFit {
         let usable = models.filter { $0.measuredMilliseconds > 0 && $0.tableSumMilliseconds > 0 }
         guard !usable.isEmpty else { return RecurrentFit(scale: 1, interceptMilliseconds: 0, method: "none (no programs measured): plain table sum") }
@@ -184,19 +187,23 @@ public struct RecurrentProfiler: Sendable {
             let status = as_least_squares(matrix, Int32(usable.count), Int32(columns), target, &solution, &residual)
             return status == AS_STATUS_OK && solution.allSatisfy(\.isFinite) && solution[0] > 0 ? solution : nil
         }
+        var candidates = [RecurrentFit(scale: RoundEstimator.median(usable.map { $0.measuredMilliseconds / $0.tableSumMilliseconds }),
+                                       interceptMilliseconds: 0,
+                                       method: "median ratio measured / table sum over \(usable.count) token programs")]
         if usable.count >= 3 {
             if let both = solve(columns: 2), both[1] >= 0 {
-                return RecurrentFit(scale: both[0], interceptMilliseconds: both[1],
-                                    method: "weighted least squares (relative error) on \(usable.count) token programs")
-            }
-            if let scale = solve(columns: 1) {
-                return RecurrentFit(scale: scale[0], interceptMilliseconds: 0,
-                                    method: "weighted least squares (relative error) on \(usable.count) token programs, no intercept")
+                candidates.append(RecurrentFit(scale: both[0], interceptMilliseconds: both[1],
+                                               method: "weighted least squares (relative error) on \(usable.count) token programs"))
+            } else if let scale = solve(columns: 1) {
+                candidates.append(RecurrentFit(scale: scale[0], interceptMilliseconds: 0,
+                                               method: "weighted least squares (relative error) on \(usable.count) token programs, no intercept"))
             }
         }
-        let ratios = usable.map { $0.measuredMilliseconds / $0.tableSumMilliseconds }
-        return RecurrentFit(scale: RoundEstimator.median(ratios), interceptMilliseconds: 0,
-                            method: "median ratio measured / table sum over \(usable.count) token programs")
+        func medianError(_ fit: RecurrentFit) -> Double {
+            RoundEstimator.median(usable.map { abs(fit.latency(tableSumMilliseconds: $0.tableSumMilliseconds) / $0.measuredMilliseconds - 1) })
+        }
+        // The least-squares fit wins ties (it is exact on exact data).
+        return candidates.reversed().min { medianError($0) < medianError($1) - 1e-9 }!
     }
 }
 

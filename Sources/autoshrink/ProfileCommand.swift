@@ -17,7 +17,9 @@ struct ProfileCommand: ParsableCommand {
             on the device (locally, over SSH or under qemu), times every operator shape the search space can \
             produce (int8, and float32 for comparison) and a sample of whole networks, fits per-kind cost models \
             for shapes the table lacks and a latency model over the networks' features (table time per operator \
-            group, layers, bytes moved; chosen by cross-validation) on half of the networks, judging it on the other half.
+            group, layers, bytes moved; chosen by cross-validation) on half of the networks, judging it on the other half. \
+            It also times the language-model kernels per token (the profile's recurrent section, docs/devices.md; \
+            --no-recurrent skips them).
 
             --space: quick (5-node cells), reference (8-node cells, the paper's setting) or a file: a search \
             config.json (its cell operations and macro structure) or an *.arch.json (the shrink space of its \

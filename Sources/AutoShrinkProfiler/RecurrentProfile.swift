@@ -312,8 +312,11 @@ public struct RecurrentGrid: Codable, Equatable, Sendable {
     /// Random whole-token programs timed per dtype.
     public var models: Int
 
-    public init(widths: [Int] = [16, 32, 64, 128, 256, 512], vocabularies: [Int] = [1_000, 3_000, 10_000, 30_000],
-                meanInputs: [Int] = [1, 2, 4, 8], maximumDecoderElements: Int = 4_000_000, models: Int = 12) {
+    /// The default covers the shapes the LM search uses (proxy 64 x 3,000, target 200 x 10,000) with a
+    /// point on each side; wider models and larger vocabularies are estimated by the cost models. Each
+    /// grid point costs time on every device (under qemu about 0.5 s per item), so it stays small.
+    public init(widths: [Int] = [16, 32, 64, 128, 256], vocabularies: [Int] = [1_000, 3_000, 10_000],
+                meanInputs: [Int] = [1, 2, 4, 8], maximumDecoderElements: Int = 2_600_000, models: Int = 12) {
         self.widths = widths; self.vocabularies = vocabularies; self.meanInputs = meanInputs
         self.maximumDecoderElements = maximumDecoderElements; self.models = models
     }

@@ -427,7 +427,11 @@ public struct RecurrentProfile: Codable, Equatable, Sendable {
             let values = [model.microsecondsPerMegaElement, model.microsecondsPerColumn, model.microsecondsPerRow, model.interceptMicroseconds]
             guard values.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw fail("recurrent.cost_models: coefficients must be finite and >= 0") }
         }
-        for model in models { try model.program.validate() }
+        for (index, model) in models.enumerated() {
+            do { try model.program.validate() } catch { throw fail("recurrent.models[\(index)]: \(error)") }
+            let times = [model.tableSumMilliseconds, model.measuredMilliseconds, model.predictedMilliseconds]
+            guard times.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw fail("recurrent.models[\(index)]: times must be finite and >= 0") }
+        }
     }
 }
 

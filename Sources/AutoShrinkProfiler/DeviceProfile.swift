@@ -33,6 +33,9 @@ public struct DeviceProfile: Codable, Sendable, VersionedDocument {
     public var created: String
     /// Wall-clock seconds the profile took.
     public var seconds: Double
+    /// The language-model kernels per token (docs/devices.md, "Recurrent operators"); nil in profiles made
+    /// before them or with `profile --no-recurrent` (language-model latency requests then fail with one line).
+    public var recurrent: RecurrentProfile? = nil
 
     public init(device: ProfileDevice, runtime: ProfileRuntime, environment: DeviceEnvironment, space: ProfileSpaceSummary,
                 measurement: ProfileMeasurementSettings, entries: [ProfileEntry], networks: [NetworkMeasurement],
@@ -431,6 +434,7 @@ extension DeviceProfile {
             throw fail("predictor.calibration: coefficients must be finite")
         }
         try validateFit(source: source)
+        try recurrent?.validate(fail: fail)
     }
 
     /// The profile as JSON text: objects with sorted keys, one table row per line.

@@ -31,6 +31,8 @@ public struct ProfilerOptions: Sendable {
     public var runTimeout: Double
     /// Free text stored in the profile (default: the device file's notes).
     public var notes: String?
+    /// The grid of the language-model kernels' section (`RecurrentProfiler`); nil skips it.
+    public var recurrent: RecurrentGrid? = RecurrentGrid()
 
     public init(space: ProfileSpace, dtypes: [OperatorDataType] = [.int8, .float32], repeats: Int = 31, rounds: Int = 15,
                 sampleMicroseconds: Double = 1000, networks: Int = 60, seed: UInt64 = 1,
@@ -105,6 +107,10 @@ public struct Profiler: Sendable {
         let roundCount = session.roundCount, perRound = session.perRound
         let operatorTimings = try session.measure(entryNetworks, phase: "operators (\(entryNetworks.count))", progress: progress)
         let networkTimings = try session.measure(planned, phase: "networks (\(planned.count))", progress: progress)
+        let recurrent = try options.recurrent.map { grid in
+            try RecurrentProfiler(device: device, options: options, grid: grid).measure(runner: runner, workDirectory: workDirectory,
+                                                                                         progress: progress)
+        }
 
         progress(.step("fitting the predictor"))
         let entries = zip(operators, entryNetworks).map { configuration, network -> ProfileEntry in
@@ -129,6 +135,7 @@ public struct Profiler: Sendable {
             harness: HarnessSummary(peakRSSBytes: session.peakRSS, runs: session.runs, noise: session.noise, cores: session.cores.sorted(),
                                     unpinnedRuns: session.unpinnedRuns),
             created: "", seconds: 0)
+        profile.recurrent = recurrent
 
         // Cost models for shapes the table lacks, then the networks' features; fit on one half, judge on the other.
         profile.predictor.costModels = OperatorCostModel.fitAll(entries)

@@ -4,6 +4,7 @@ import AutoShrinkEngine
 import AutoShrinkFormats
 import AutoShrinkLM
 import AutoShrinkModel
+import AutoShrinkProfiler
 import AutoShrinkSearch
 import Foundation
 
@@ -28,6 +29,10 @@ struct LanguageModelSearchOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "--task lm: proxy SGD learning rate.") var proxyLr: Float = 20
     @Option(parsing: .unconditional, help: "--task lm: truncated-BPTT length of the proxy training.") var bptt: Int = 35
     @Option(parsing: .unconditional, help: "--task lm: gradient-norm clipping bound of the proxy training.") var clip: Float = 0.25
+    @Option(parsing: .unconditional, help: "--task lm: hard limit on the predicted latency per token in ms (needs --profile).")
+    var maxLatencyMsPerToken: Double?
+    @Option(help: "--task lm: weights of the exported program whose latency --profile predicts: float32 (export's default binary) or int8 (export --int8).")
+    var latencyPrecision: OperatorDataType = .float32
 
     func validate() throws {
         try OptionCheck.integer(embed, "--embed", in: 1...LanguageModelShape.maximumWidth)
@@ -42,6 +47,10 @@ struct LanguageModelSearchOptions: ParsableArguments {
         try OptionCheck.finite(proxyLr, "--proxy-lr", in: 1e-6...1000)
         try OptionCheck.integer(bptt, "--bptt", in: 1...10_000)
         try OptionCheck.finite(clip, "--clip", in: 0...1000)
+        try OptionCheck.positive(maxLatencyMsPerToken, "--max-latency-ms-per-token", maximum: 1e9)
+        if task != .lm, maxLatencyMsPerToken != nil || latencyPrecision != .float32 {
+            throw ValidationError("--max-latency-ms-per-token and --latency-precision are --task lm options; images take --max-latency-ms")
+        }
     }
 }
 
@@ -61,8 +70,7 @@ enum LanguageModelSearch {
         if c.macro != "reference" || c.macroEdges != 1 { given.append("--macro") }
         if c.workers != 1 { given.append("--workers") }
         if c.halving != "off" { given.append("--halving") }
-        if c.profile != nil { given.append("--profile (latency per token is not predicted for RNN cells)") }
-        if c.maxLatencyMs != nil { given.append("--max-latency-ms") }
+        if c.maxLatencyMs != nil { given.append("--max-latency-ms (use --max-latency-ms-per-token)") }
         if c.maxPeakMemoryKb != nil { given.append("--max-peak-memory-kb") }
         if c.maxWeightsKb != nil { given.append("--max-weights-kb") }
         if c.executor.executor != .local { given.append("--executor") }
@@ -70,8 +78,17 @@ enum LanguageModelSearch {
             throw ValidationError("\(given.joined(separator: ", ")): image-search options; --task lm takes --proxy-tokens, --proxy-hidden, --proxy-epochs ... (docs/shrinkrnn.md)")
         }
         if let kind = try c.parsedTerms().map(\.resource).first(where: { !LMSearchConfiguration.resourceKinds.contains($0) }) {
-            throw ValidationError("--term \(kind.rawValue): --task lm scores macs (per token) and parameters only")
+            throw ValidationError("--term \(kind.rawValue): --task lm scores macs (per token), parameters and latency_ms (per token, with --profile)")
         }
+        if c.lm.maxLatencyMsPerToken != nil, c.profile == nil {
+            throw ValidationError("--max-latency-ms-per-token needs --profile profiles/DEVICE.json")
+        }
+    }
+
+    /// The default score terms: the reference MACs term, or with a profile the same weight on the
+    /// predicted latency per token (`latency_ms:1:0.1`; the target only shifts every score alike).
+    static func defaultTerms(profile: Bool) -> [ResourceTerm] {
+        profile ? [ResourceTerm(.latencyMilliseconds, target: 1, weight: 0.1)] : ScoreFunction.reference.terms
     }
 
     static func run(_ command: SearchCommand) throws {
@@ -84,8 +101,13 @@ enum LanguageModelSearch {
             guard FileManager.default.fileExists(atPath: options.cell) else { throw ValidationError("--cell '\(options.cell)': not 'full' and no such file") }
             startCell = try RNNCell.loadDocument(path: options.cell)
         }
-        let score = ScoreFunction(terms: command.terms.isEmpty ? ScoreFunction.reference.terms : try command.parsedTerms(),
-                                  limits: HardLimits(maxMACs: command.maxMacs))
+        let latencyPredictor = try command.profile.map { path -> ProfileLMLatencyPredictor in
+            let profile = try ProfileLatencyPredictor.load(path: path, allowForeignMachine: command.allowForeignProfile)
+            if let warning = profile.foreignMachineWarning { out.warn(warning) }
+            return try ProfileLMLatencyPredictor(profile: profile, path: path, precision: options.latencyPrecision)
+        }
+        let score = ScoreFunction(terms: command.terms.isEmpty ? defaultTerms(profile: latencyPredictor != nil) : try command.parsedTerms(),
+                                  limits: HardLimits(maxLatencyMilliseconds: options.maxLatencyMsPerToken, maxMACs: command.maxMacs))
         // The decoder (hidden x vocabulary) is most of a small model's work: the proxy cuts the vocabulary.
         let proxyVocabulary = min(options.proxyVocabulary, options.vocabulary)
         // Validate everything before the corpus is read (the corpus name is filled in afterwards).
@@ -96,10 +118,10 @@ enum LanguageModelSearch {
                                    validTokens: options.proxyValidTokens, epochs: options.proxyEpochs, batchSize: options.proxyBatchSize,
                                    bptt: options.bptt, learningRate: options.proxyLr, clip: options.clip, dropout: .none),
             target: LanguageModelShape(vocabulary: options.vocabulary, embed: options.embed, hidden: options.hidden, tied: tied),
-            score: score)
-        do { try LMSearchRunner.precheck(configuration) } catch let error as SearchError {
+            score: score, latencyProfile: latencyPredictor?.identity)
+        do { try LMSearchRunner.precheck(configuration, latencyPredictor: latencyPredictor) } catch let error as SearchError {
             guard let limit = error.limit else { throw CLIError(error.description) }
-            throw CLIError(limit.description(limitName: SearchCommand.optionName))
+            throw CLIError(limit.description(limitName: LMSearchConfiguration.limitName))
         }
         let proxyShape = configuration.proxyShape(vocabulary: proxyVocabulary)
         try LanguageModelCommands.checkFits(cell: startCell, shape: proxyShape, steps: options.bptt, batch: options.proxyBatchSize,
@@ -110,6 +132,9 @@ enum LanguageModelSearch {
         let corpus = try LanguageModelCommands.corpus(directory: command.data.dataDir, vocabulary: proxyVocabulary)
         configuration.corpus = corpus.name
         let cost = LanguageModelCost(cell: startCell, shape: configuration.target)
+        let startLatency = try latencyPredictor.map {
+            String(format: "predicted %.4f ms/token (%@)", try $0.latencyPerTokenMilliseconds(cell: startCell, shape: configuration.target), $0.identity)
+        } ?? "latency not predicted (no --profile)"
         out.heading("""
             autoshrink search --task lm
               run          \(runDirectory)\(command.resume ? " (resume)" : "")
@@ -117,7 +142,7 @@ enum LanguageModelSearch {
               strategy     autoshrink, K=\(command.candidates) candidates per step, down to \(command.minEdges) edges
               corpus       \(corpus.name): \(min(options.proxyTokens, corpus.train.count)) of \(corpus.train.count) train tokens, \(min(options.proxyValidTokens, corpus.valid.count)) of \(corpus.valid.count) valid tokens, vocabulary \(corpus.vocabulary.count)
               proxy        embed = hidden \(options.proxyHidden), tied; \(options.proxyEpochs) epoch(s), batch \(options.proxyBatchSize), bptt \(options.bptt), NT-ASGD lr \(options.proxyLr), clip \(options.clip), no dropout
-              resources    of embed \(options.embed), hidden \(options.hidden), vocabulary \(options.vocabulary), \(tied ? "tied" : "untied"): start cell \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (cell \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters; latency not predicted
+              resources    of embed \(options.embed), hidden \(options.hidden), vocabulary \(options.vocabulary), \(tied ? "tied" : "untied"): start cell \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token (cell \(ArchitectureSummary.scaled(Double(cost.cellMACs)))), \(cost.parameters) parameters; \(startLatency)
               score        \(configuration.scoreSummary)
               engine       \(command.engine.threads) thread(s), seed \(command.engine.seed), \(BLASConfiguration.summary)
             """)
@@ -125,19 +150,21 @@ enum LanguageModelSearch {
                                          configuration: configuration, threads: command.engine.threads)
         let printer = LMSearchPrinter(output: out)
         let runner = LMSearchRunner(configuration: configuration, runDirectory: runDirectory, evaluator: evaluator,
-                                    observer: { printer.report($0) })
+                                    latencyPredictor: latencyPredictor, observer: { printer.report($0) })
         let result: LMSearchResult
         do { result = try runner.run(resume: command.resume, force: command.force) } catch let error as SearchError {
-            throw CLIError(error.description)
+            throw CLIError(error.limit?.description(limitName: LMSearchConfiguration.limitName) ?? error.description)
         }
         out.line(LMSearchReport.trajectoryTable(result))
         out.result(LMSearchReport.summary(result))
         let best = result.best?.winner
-        out.json(LMSearchSummary(
+        var summary = LMSearchSummary(
             bestArch: result.bestCellPath, bestScore: best?.score, validPerplexity: best?.validPerplexity, macs: best?.macs,
             cellMACs: best?.cellMACs, params: best?.parameters, seconds: result.wallSeconds, candidateSeconds: result.candidateSeconds,
             candidatesTrained: result.records.count, candidatesTrainedThisSession: result.candidatesTrainedThisSession,
-            steps: result.steps.count, runDirectory: runDirectory))
+            steps: result.steps.count, runDirectory: runDirectory)
+        summary.latencyMillisecondsPerToken = best?.latencyMillisecondsPerToken
+        out.json(summary)
     }
 }
 
@@ -157,3 +184,39 @@ struct LMSearchPrinter: Sendable {
         }
     }
 }
+
+/// Latency per token of a cell model from a device profile's recurrent section (docs/shrinkrnn.md,
+/// "Profiling recurrent operators"), for `search --task lm --profile` and `predict X.rnncell.json`.
+struct ProfileLMLatencyPredictor: LMLatencyPredictor {
+    let predictor: RecurrentLatencyPredictor
+    let precision: OperatorDataType
+    let identity: String
+
+    /// Over a loaded (fresh, this machine's) profile; "<path>: profile has no recurrent operators; re-run
+    /// autoshrink profile" when it lacks the section.
+    init(profile: ProfileLatencyPredictor, path: String, precision: OperatorDataType) throws {
+        predictor = try RecurrentLatencyPredictor(profile: profile.profile, identity: path)
+        self.precision = precision
+        identity = "\(profile.identity) \(precision.rawValue)"
+    }
+
+    func latencyPerTokenMilliseconds(cell: RNNCell, shape: LanguageModelShape) throws -> Double {
+        try prediction(cell: cell, shape: shape, precision: precision).latencyMilliseconds
+    }
+
+    func prediction(cell: RNNCell, shape: LanguageModelShape, precision: OperatorDataType) throws -> RecurrentPrediction {
+        try predictor.predict(Self.program(cell: cell, shape: shape), dtype: precision)
+    }
+
+    /// The cell as the exported program runs it (`RNNCell.schedule`: live nodes, their live predecessors, the leaves).
+    static func program(cell: RNNCell, shape: LanguageModelShape) -> RecurrentProgram {
+        let schedule = cell.schedule
+        let activation = { (node: Int) in RecurrentActivation(rawValue: cell.activations[node].rawValue) ?? .identity }
+        let nodes = [RecurrentProgram.Node(index: 0, activation: activation(0), inputs: [])]
+            + schedule.nodes.map { RecurrentProgram.Node(index: $0, activation: activation($0), inputs: schedule.predecessors[$0] ?? []) }
+        return RecurrentProgram(embed: shape.embed, hidden: shape.hidden, vocabulary: shape.vocabulary, tied: shape.tied,
+                                nodes: nodes, leaves: schedule.leaves)
+    }
+}
+
+extension OperatorDataType: ExpressibleByArgument {}

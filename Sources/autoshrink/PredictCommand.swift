@@ -3,6 +3,7 @@ import ArgumentParser
 import AutoShrinkProfiler
 import AutoShrinkTarget
 import AutoShrinkModel
+import AutoShrinkLM
 import Foundation
 
 /// `autoshrink predict ARCH --profile P`: predicted latency and memory of an architecture on a profiled device.
@@ -14,6 +15,9 @@ struct PredictCommand: ParsableCommand {
             Looks up the profile's per-operator int8 table for the network's layers and applies the profile's \
             latency model. Layers whose exact shape was not profiled are estimated from the profiled shapes of their \
             kind (per-kind cost models) and marked '~'. Built-in names take the input shape of the profile's space.
+
+            An *.rnncell.json cell (docs/shrinkrnn.md) is predicted per token from the profile's recurrent \
+            section: the exported program's kernel calls at --embed/--hidden/--vocabulary, float32 and int8.
             """)
 
     @Argument(help: "A built-in name (\(BuiltinArchitectures.names.joined(separator: ", "))), an *.arch.json file or a checkpoint.")
@@ -21,12 +25,25 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Device profile (profiles/X.json).")
     var profile: String
     @Flag(help: "Use a profile measured on another machine (warns instead of refusing).") var allowForeignProfile = false
+    @Option(parsing: .unconditional, help: "RNN cells: embedding width.") var embed: Int = 200
+    @Option(parsing: .unconditional, help: "RNN cells: hidden width.") var hidden: Int = 200
+    @Option(parsing: .unconditional, help: "RNN cells: vocabulary.") var vocabulary: Int = 10_000
+    @Flag(help: "RNN cells: separate decoder weights (default: tied when --embed equals --hidden).") var untied = false
+    @Option(help: "RNN cells: the precision --json reports (float32, the export's default binary, or int8).")
+    var latencyPrecision: OperatorDataType = .float32
     @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        try OptionCheck.integer(embed, "--embed", in: 1...LanguageModelShape.maximumWidth)
+        try OptionCheck.integer(hidden, "--hidden", in: 1...LanguageModelShape.maximumWidth)
+        try OptionCheck.integer(vocabulary, "--vocabulary", in: 3...10_000_000)
+    }
 
     func run() throws {
         let out = Output(options: output)
         let predictor = try ProfileLatencyPredictor.load(path: profile, allowForeignMachine: allowForeignProfile)
         if let warning = predictor.foreignMachineWarning { out.warn(warning) }
+        if arch.hasSuffix(".rnncell.json") { return try predictCell(predictor, out: out) }
         let architecture = try resolve(space: predictor.profile.space)
         let graph = architecture.lowered()
         let cost = CostModel.costs(of: graph)
@@ -93,5 +110,46 @@ struct PredictCommand: ParsableCommand {
             return try Checkpoint.load(path: arch).architecture
         }
         return try Architecture.load(path: arch)
+    }
+}
+
+extension PredictCommand {
+    /// `predict X.rnncell.json`: latency per token of the cell model from the profile's recurrent section.
+    func predictCell(_ profilePredictor: ProfileLatencyPredictor, out: Output) throws {
+        let cell = try RNNCell.loadDocument(path: arch)
+        let shape = LanguageModelShape(vocabulary: vocabulary, embed: embed, hidden: hidden, tied: !untied && embed == hidden)
+        let latency = try ProfileLMLatencyPredictor(profile: profilePredictor, path: profile, precision: latencyPrecision)
+        let predictions = try [OperatorDataType.float32, .int8].map { try latency.prediction(cell: cell, shape: shape, precision: $0) }
+        let cost = LanguageModelCost(cell: cell, shape: shape)
+        out.heading("""
+            autoshrink predict
+              cell         \(arch) (\(cell.stableHash)): \(cell.summary)
+              model        embed \(embed), hidden \(hidden), vocabulary \(vocabulary), \(shape.tied ? "tied" : "untied"); \(ArchitectureSummary.scaled(Double(cost.macsPerToken))) MACs/token
+              profile      \(profile) (\(profilePredictor.identity), \(profilePredictor.profile.environment.cpuModel ?? "unknown CPU"))
+            """)
+        if !output.quiet {
+            let rows = ["embedding", "cell", "decoder", "log-softmax"].map { group in
+                [group] + predictions.map { prediction in String(format: "%.4f", prediction.groups.first { $0.name == group }!.milliseconds) }
+            } + [["table sum"] + predictions.map { String(format: "%.4f", $0.tableSumMilliseconds) }]
+            out.line(ArchitectureSummary.table(headers: ["per token", "float32 ms", "int8 ms"], rows: rows, rightAligned: [1, 2]))
+            for prediction in predictions {
+                let estimated = prediction.calls.filter { !$0.measured }.count
+                out.line(String(format: "  %@      %.4f * table_sum + %.4f ms (%@); %d kernel calls, %d estimated from their kind's rows",
+                                prediction.dtype.rawValue, prediction.fit.scale, prediction.fit.interceptMilliseconds, prediction.fit.method,
+                                prediction.calls.count, estimated))
+            }
+        }
+        let chosen = predictions.first { $0.dtype == latencyPrecision }!
+        out.result(String(format: "%@ on %@: %.4f ms per token predicted (float32), %.4f ms (int8)", (arch as NSString).lastPathComponent,
+                          profilePredictor.profile.device.name, predictions[0].latencyMilliseconds, predictions[1].latencyMilliseconds))
+        // As the export counts them (LMCModelGenerator.weightBytes): int8 matrices, a float scale per output, the float bias.
+        let liveNodes = cell.schedule.nodes.count
+        let scales = shape.vocabulary + 4 * shape.hidden + liveNodes * 2 * shape.hidden + (shape.tied ? 0 : shape.vocabulary)
+        let weightBytes = latencyPrecision == .int8 ? (cost.parameters - shape.vocabulary) + 4 * (scales + shape.vocabulary) : 4 * cost.parameters
+        out.json(PredictSummary(
+            architecture: (arch as NSString).lastPathComponent, hash: cell.stableHash, profile: profile, identity: latency.identity,
+            latencyMilliseconds: chosen.latencyMilliseconds, peakActivationBytes: 4 * (shape.embed + (cell.nodes + 3) * shape.hidden + shape.vocabulary),
+            weightBytes: weightBytes, macs: cost.macsPerToken, layers: chosen.calls.count,
+            interpolatedLayers: chosen.calls.filter { !$0.measured }.count))
     }
 }

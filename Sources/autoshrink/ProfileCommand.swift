@@ -17,7 +17,9 @@ struct ProfileCommand: ParsableCommand {
             on the device (locally, over SSH or under qemu), times every operator shape the search space can \
             produce (int8, and float32 for comparison) and a sample of whole networks, fits per-kind cost models \
             for shapes the table lacks and a latency model over the networks' features (table time per operator \
-            group, layers, bytes moved; chosen by cross-validation) on half of the networks, judging it on the other half.
+            group, layers, bytes moved; chosen by cross-validation) on half of the networks, judging it on the other half. \
+            It also times the language-model kernels per token (the profile's recurrent section, docs/devices.md; \
+            --no-recurrent skips them).
 
             --space: quick (5-node cells), reference (8-node cells, the paper's setting) or a file: a search \
             config.json (its cell operations and macro structure) or an *.arch.json (the shrink space of its \
@@ -42,6 +44,8 @@ struct ProfileCommand: ParsableCommand {
     var sampleMs: Double = 1.0
     @Flag(help: "Measure the int8 table only (skip the float32 comparison column).")
     var int8Only = false
+    @Flag(help: "Skip the language-model kernels (the profile's recurrent section; search --task lm --profile needs it).")
+    var noRecurrent = false
     @Option(parsing: .unconditional, help: "Seed of the network sample and the fit/held-out split.")
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Seconds one harness run may take on the device before it is killed.")
@@ -77,6 +81,7 @@ struct ProfileCommand: ParsableCommand {
         var options = ProfilerOptions(space: profileSpace, dtypes: dtypes, repeats: repeats,
                                       sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)
         options.pinning = CorePinning(cpu) ?? .leastLoaded
+        if noRecurrent { options.recurrent = nil }
         let roundCount = max(1, min(options.rounds, repeats))
         let operatorCount = try profileSpace.operators(dtypes: dtypes).count
         let runnerText: String
@@ -93,7 +98,7 @@ struct ProfileCommand: ParsableCommand {
               runtime      \(RuntimeSources.hash.prefix(12))
               space        \(summary.name): \(summary.nodes.map { "\($0)-node cells, widths \(summary.widths.map(String.init).joined(separator: "/")), " } ?? "")\
             input \(summary.input.channels)x\(summary.input.height)x\(summary.input.width), \(summary.classes) classes, plus \(summary.fixed.joined(separator: ", "))
-              operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))
+              operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))\(options.recurrent.map { "; recurrent: \($0.operators().count) language-model kernel shapes + \(2 * $0.models) token programs" } ?? "")
               timing       \(roundCount) rounds of \(max(1, repeats / roundCount)) samples of >= \(formatMilliseconds(sampleMs)) ms per item, all items interleaved, \(options.roundsPerRun) rounds per harness run; \(networks) whole networks (int8)
               estimate     10th percentile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time
               cpu          \(options.pinning)
@@ -138,7 +143,14 @@ struct ProfileCommand: ParsableCommand {
         } else {
             out.result("no held-out networks (--networks \(networks)): the predictor is the plain table sum")
         }
-        for noise in profile.harness.noise ?? [] {
+        if let recurrent = profile.recurrent {
+            for (dtype, fit) in recurrent.fits.sorted(by: { $0.key < $1.key }) {
+                out.line(String(format: "  recurrent    %@ per token = %.4f * table_sum + %.4f ms; held-out token programs %.0f%% of %d within +-10%%, MAPE %.1f%% (plain sum %.1f%%)",
+                                dtype, fit.scale, fit.interceptMilliseconds, 100 * (fit.heldoutWithin10Percent ?? 0), fit.heldoutModels,
+                                fit.heldoutMAPE ?? 0, fit.tableSumMAPE ?? 0))
+            }
+        }
+        for noise in (profile.harness.noise ?? []) + (profile.recurrent?.noise ?? []) {
             out.line(String(format: "  noise        %@: median interval width %.1f %% after the first pass (%.0f s), %.1f %% at the end; %d of %d wider than +-%.0f %%, %d measured again (%.0f s), %d still wide",
                             noise.phase, 100 * noise.medianCIWidthFirstPass, noise.firstPassSeconds, 100 * noise.medianCIWidth,
                             noise.wideAfterFirstPass, noise.items, 100 * options.remeasureHalfWidth, noise.remeasured,
@@ -148,7 +160,7 @@ struct ProfileCommand: ParsableCommand {
         out.line("  cpu          harness pinned to \(cores.isEmpty ? "no core" : "core " + cores.map(String.init).joined(separator: ", "))\((profile.harness.unpinnedRuns ?? 0) > 0 ? " (\(profile.harness.unpinnedRuns!) runs unpinned)" : "")")
         let environment = profile.environment
         out.line("  environment  \(environment.cpuModel ?? "unknown CPU"), \(environment.coreCount.map { "\($0) cores" } ?? "? cores"), governor \(environment.governor ?? "n/a"), \(environment.temperatureCelsius.map { String(format: "%.0f C", $0) } ?? "temperature n/a")")
-        out.result("wrote \(outputPath): \(profile.entries.count) operators, \(profile.networks.count) networks, harness peak RSS \(profile.harness.peakRSSBytes.map { ArchitectureSummary.bytes($0) } ?? "n/a"), \(formatDuration(Date().timeIntervalSince(start)))")
+        out.result("wrote \(outputPath): \(profile.entries.count) operators, \(profile.recurrent.map { "\($0.entries.count) recurrent operators, " } ?? "")\(profile.networks.count) networks, harness peak RSS \(profile.harness.peakRSSBytes.map { ArchitectureSummary.bytes($0) } ?? "n/a"), \(formatDuration(Date().timeIntervalSince(start)))")
         out.json(ProfileSummary(
             profile: outputPath, device: deviceDescription.name, entries: profile.entries.count,
             networks: profile.networks.count, seconds: profile.seconds,

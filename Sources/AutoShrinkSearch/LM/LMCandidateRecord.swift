@@ -8,7 +8,9 @@ import Foundation
 /// per token of the target model, `params`, `latency_ms` = null, `score`, `feasible`, `seconds`,
 /// `epochs`); `valid_perplexity` (of the proxy training, > 1) takes the place of `accuracy`; `cell_macs`
 /// are the cell's share of `macs`; `diverged` marks a proxy training whose loss became non-finite
-/// (its perplexity is then the proxy vocabulary size, a uniform guess).
+/// (its perplexity is then the proxy vocabulary size, a uniform guess); `latency_ms_per_token` is the
+/// latency per token predicted from the run's device profile (absent without a profile, and in runs
+/// made before it).
 public struct LMCandidateRecord: TrajectoryRecord, Hashable, Sendable {
     public var step: Int
     public var candidate: Int
@@ -25,22 +27,26 @@ public struct LMCandidateRecord: TrajectoryRecord, Hashable, Sendable {
     public var seconds: Double
     public var epochs: Int
     public var diverged: Bool
+    /// Predicted milliseconds per token of the target model (`LMLatencyPredictor`); nil without a profile.
+    public var latencyMillisecondsPerToken: Double?
     /// Always the number of `cellEdges` (a line whose `edges_left` differs is corrupt).
     public var edgesLeft: Int { cellEdges.count }
 
     public init(step: Int, candidate: Int, id: String, removedEdge: Edge?, cellEdges: [Edge], architectureHash: String,
                 validPerplexity: Double, macs: Int, cellMACs: Int, parameters: Int, score: Double, feasible: Bool,
-                seconds: Double, epochs: Int, diverged: Bool) {
+                seconds: Double, epochs: Int, diverged: Bool, latencyMillisecondsPerToken: Double? = nil) {
         self.step = step; self.candidate = candidate; self.id = id; self.removedEdge = removedEdge; self.cellEdges = cellEdges
         self.architectureHash = architectureHash; self.validPerplexity = validPerplexity
         self.macs = macs; self.cellMACs = cellMACs; self.parameters = parameters; self.score = score; self.feasible = feasible
         self.seconds = seconds; self.epochs = epochs; self.diverged = diverged
+        self.latencyMillisecondsPerToken = latencyMillisecondsPerToken
     }
 
     /// The record's own keys (the shared ones: `TrajectoryRecordFields.Keys`).
     enum CodingKeys: String, CodingKey {
         case macs, params, diverged
         case validPerplexity = "valid_perplexity", cellMACs = "cell_macs", latencyMilliseconds = "latency_ms"
+        case latencyMillisecondsPerToken = "latency_ms_per_token"
     }
 
     public init(from decoder: Decoder) throws {
@@ -53,6 +59,10 @@ public struct LMCandidateRecord: TrajectoryRecord, Hashable, Sendable {
         for (key, value) in [(CodingKeys.macs, macs), (.cellMACs, cellMACs), (.params, parameters)]
             where !(0...InputLimits.maximumMACs).contains(value) { throw bad(key, "an integer in 0...\(InputLimits.maximumMACs)") }
         guard validPerplexity.isFinite, validPerplexity >= 1 else { throw bad(.validPerplexity, "a perplexity >= 1") }
+        let latency = try c.decodeIfPresent(Double.self, forKey: .latencyMillisecondsPerToken)
+        if let latency, !(latency.isFinite && latency >= 0 && latency < 1e9) {
+            throw bad(.latencyMillisecondsPerToken, "milliseconds per token, finite and >= 0")
+        }
         guard shared.edgesLeft == shared.cellEdges.count else {
             throw TrajectoryRecordFields.corrupt(try decoder.container(keyedBy: TrajectoryRecordFields.Keys.self), .edgesLeft,
                                                  "the number of cell_edges")
@@ -60,7 +70,7 @@ public struct LMCandidateRecord: TrajectoryRecord, Hashable, Sendable {
         self.init(step: shared.step, candidate: shared.candidate, id: shared.id, removedEdge: shared.removedEdge,
                   cellEdges: shared.cellEdges, architectureHash: shared.architectureHash, validPerplexity: validPerplexity,
                   macs: macs, cellMACs: cellMACs, parameters: parameters, score: shared.score, feasible: shared.feasible,
-                  seconds: shared.seconds, epochs: shared.epochs, diverged: diverged)
+                  seconds: shared.seconds, epochs: shared.epochs, diverged: diverged, latencyMillisecondsPerToken: latency)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -72,5 +82,6 @@ public struct LMCandidateRecord: TrajectoryRecord, Hashable, Sendable {
         try c.encode(parameters, forKey: .params)
         try c.encodeNil(forKey: .latencyMilliseconds)
         try c.encode(diverged, forKey: .diverged)
+        try c.encodeIfPresent(latencyMillisecondsPerToken, forKey: .latencyMillisecondsPerToken)
     }
 }

@@ -58,22 +58,27 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
     public var proxy: LMProxySettings
     /// The model the resources (MACs per token, parameters) are counted for: the one trained afterwards.
     public var target: LanguageModelShape
-    /// Score `-log10(valid perplexity) - sum of weight * log10(value / target)`, limits on MACs per token.
+    /// Score `-log10(valid perplexity) - sum of weight * log10(value / target)`, limits on MACs per token
+    /// and (with a profile) on predicted latency per token (`limits.maxLatencyMilliseconds`, per token).
     public var score: ScoreFunction
+    /// The `LMLatencyPredictor.identity` that predicts latency per token; nil without a profile (then no
+    /// latency term or limit is allowed). Absent in runs made before it.
+    public var latencyProfile: String?
 
     public init(corpus: String, startCell: RNNCell, candidates: Int = 4, minEdges: Int = 0, seed: UInt64 = 0,
-                proxy: LMProxySettings = LMProxySettings(), target: LanguageModelShape, score: ScoreFunction = .reference) {
+                proxy: LMProxySettings = LMProxySettings(), target: LanguageModelShape, score: ScoreFunction = .reference,
+                latencyProfile: String? = nil) {
         self.corpus = corpus; self.startCell = startCell; self.candidates = candidates; self.minEdges = minEdges; self.seed = seed
-        self.proxy = proxy; self.target = target; self.score = score
+        self.proxy = proxy; self.target = target; self.score = score; self.latencyProfile = latencyProfile
     }
 
     enum CodingKeys: String, CodingKey {
         case format, version, corpus, candidates, seed, proxy, target, score
-        case startCell = "start_cell", minEdges = "min_edges"
+        case startCell = "start_cell", minEdges = "min_edges", latencyProfile = "latency_profile"
     }
 
-    /// Score terms and limits an LM candidate has values for.
-    public static let resourceKinds: Set<ResourceKind> = [.macs, .parameters]
+    /// Score terms and limits an LM candidate has values for (latency per token needs a profile).
+    public static let resourceKinds: Set<ResourceKind> = [.macs, .parameters, .latencyMilliseconds]
 
     public func validate(source: String) throws {
         guard format == LMSearchConfiguration.formatName, version == LMSearchConfiguration.currentVersion else {
@@ -103,10 +108,14 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
         }
         try score.validate()
         if let kind = score.terms.map(\.resource).first(where: { !LMSearchConfiguration.resourceKinds.contains($0) }) {
-            throw SearchError("\(source): score term \(kind.rawValue) does not apply to a language model (macs, parameters)")
+            throw SearchError("\(source): score term \(kind.rawValue) does not apply to a language model (macs, parameters, latency_ms per token)")
         }
-        if score.needsLatency || score.limits.maxPeakActivationKilobytes != nil || score.limits.maxWeightKilobytes != nil {
-            throw SearchError("\(source): a language-model search takes only the MACs-per-token limit")
+        if score.limits.maxPeakActivationKilobytes != nil || score.limits.maxWeightKilobytes != nil {
+            throw SearchError("\(source): a language-model search takes only the MACs-per-token and latency-per-token limits")
+        }
+        if score.needsLatency && latencyProfile == nil { throw SearchError(.latencyNeedsPredictor) }
+        if let latencyProfile, latencyProfile.isEmpty || latencyProfile.count > 1_000 {
+            throw SearchError("\(source): latency_profile must be a non-empty name")
         }
     }
 
@@ -115,7 +124,19 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
         LanguageModelShape(vocabulary: vocabulary, embed: proxy.hidden, hidden: proxy.hidden, tied: true)
     }
 
-    /// MACs per token and parameters of `cell` in the target model (no latency: not predicted for RNNs).
+    /// MACs per token and parameters of `cell` in the target model, and its predicted latency per token
+    /// (`latencyMilliseconds`) when `predictor` is given.
+    public func resources(of cell: RNNCell, predictor: (any LMLatencyPredictor)?) throws -> (resources: CandidateResources, cellMACs: Int) {
+        var (resources, cellMACs) = resources(of: cell)
+        let latency = try predictor?.latencyPerTokenMilliseconds(cell: cell, shape: target)
+        if let latency, !(latency.isFinite && latency >= 0) {
+            throw SearchError("the latency predictor returned \(latency) ms per token for \(cell.summary); expected a finite number >= 0")
+        }
+        resources.latencyMilliseconds = latency
+        return (resources, cellMACs)
+    }
+
+    /// MACs per token and parameters of `cell` in the target model (no latency).
     public func resources(of cell: RNNCell) -> (resources: CandidateResources, cellMACs: Int) {
         let cost = LanguageModelCost(cell: cell, shape: target)
         return (CandidateResources(macs: cost.macsPerToken, parameters: cost.parameters, weightBytes: cost.parameters * 4,
@@ -130,9 +151,14 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
         score.score(accuracy: -log10(validPerplexity), resources: resources)
     }
 
-    /// `-log10(ppl) - 0.1*log10(macs/1e+06); limits: --max-macs 2000000`.
+    /// `-log10(ppl) - 0.1*log10(macs/1e+06); limits: --max-macs 2000000` (latency_ms is per token).
     public var scoreSummary: String {
-        "-log10(ppl)" + score.summary(limitName: { _ in "--max-macs" }).dropFirst("acc".count)
+        "-log10(ppl)" + score.summary(limitName: LMSearchConfiguration.limitName).dropFirst("acc".count)
+    }
+
+    /// The CLI option of each limit of an LM search.
+    public static func limitName(_ kind: LimitKind) -> String {
+        kind == .latency ? "--max-latency-ms-per-token" : kind == .macs ? "--max-macs" : "--" + kind.rawValue.replacingOccurrences(of: "_", with: "-")
     }
 
     public func firstDifference(from other: LMSearchConfiguration) -> ConfigurationDifference? {

@@ -45,19 +45,26 @@ public struct LMSearchRunner: Sendable {
     public var configuration: LMSearchConfiguration
     public var runDirectory: RunDirectory
     public var evaluator: any LMCandidateEvaluator
+    /// Predicts latency per token (recorded per candidate; the score's latency term and the latency limit
+    /// use it); must be given when the configuration names a `latencyProfile`, and match it.
+    public var latencyPredictor: (any LMLatencyPredictor)?
     public var observer: (@Sendable (LMSearchEvent) -> Void)?
 
     public init(configuration: LMSearchConfiguration, runDirectory: String, evaluator: any LMCandidateEvaluator,
-                observer: (@Sendable (LMSearchEvent) -> Void)? = nil) {
+                latencyPredictor: (any LMLatencyPredictor)? = nil, observer: (@Sendable (LMSearchEvent) -> Void)? = nil) {
         self.configuration = configuration; self.runDirectory = RunDirectory(path: runDirectory)
-        self.evaluator = evaluator; self.observer = observer
+        self.evaluator = evaluator; self.latencyPredictor = latencyPredictor; self.observer = observer
     }
 
-    /// Checks the configuration and that the cell without edges meets the MACs limit (a
-    /// `SearchError` with its `limit` otherwise), before anything is written.
-    public static func precheck(_ configuration: LMSearchConfiguration) throws {
+    /// Checks the configuration, that the predictor is the one it names, and that the cell without
+    /// edges meets the MACs and latency limits (a `SearchError` with its `limit` otherwise), before
+    /// anything is written.
+    public static func precheck(_ configuration: LMSearchConfiguration, latencyPredictor: (any LMLatencyPredictor)? = nil) throws {
         try configuration.validate(source: "search --task lm")
-        let smallest = configuration.resources(of: configuration.emptiestCell).resources
+        guard configuration.latencyProfile == latencyPredictor?.identity else {
+            throw SearchError("search --task lm: the configuration predicts latency with \(configuration.latencyProfile ?? "no profile"), the search was given \(latencyPredictor?.identity ?? "none")")
+        }
+        let smallest = try configuration.resources(of: configuration.emptiestCell, predictor: latencyPredictor).resources
         if let violation = configuration.score.violations(smallest).first { throw SearchError(.cannotBeMet(violation)) }
     }
 
@@ -71,7 +78,7 @@ public struct LMSearchRunner: Sendable {
     public func run(resume: Bool = false, force: Bool = false) throws -> LMSearchResult {
         let started = Date()
         let configuration = self.configuration
-        try LMSearchRunner.precheck(configuration)
+        try LMSearchRunner.precheck(configuration, latencyPredictor: latencyPredictor)
         let directory = runDirectory
         let recorded = try directory.prepare(configuration: configuration, resume: resume, force: force)
         var byPosition: [Int: [Int: LMCandidateRecord]] = [:]
@@ -113,14 +120,14 @@ public struct LMSearchRunner: Sendable {
                 guard evaluation.validPerplexity.isFinite, evaluation.validPerplexity >= 1 else {
                     throw SearchError("evaluator returned perplexity \(evaluation.validPerplexity) for \(candidate.id); expected a number >= 1")
                 }
-                let (resources, cellMACs) = configuration.resources(of: cell)
+                let (resources, cellMACs) = try configuration.resources(of: cell, predictor: latencyPredictor)
                 let made = LMCandidateRecord(
                     step: step, candidate: index, id: candidate.id, removedEdge: candidate.removedEdge, cellEdges: cell.edges,
                     architectureHash: cell.stableHash, validPerplexity: evaluation.validPerplexity, macs: resources.macs,
                     cellMACs: cellMACs, parameters: resources.parameters,
                     score: configuration.score(validPerplexity: evaluation.validPerplexity, resources: resources),
                     feasible: configuration.score.isFeasible(resources), seconds: evaluation.seconds, epochs: evaluation.epochs,
-                    diverged: evaluation.diverged)
+                    diverged: evaluation.diverged, latencyMillisecondsPerToken: resources.latencyMilliseconds)
                 // Continue with the values a resumed run reads back, so both choose from identical numbers.
                 let line = made.jsonLine()
                 let record = try JSONDecoder().decode(LMCandidateRecord.self, from: Data(line.utf8))
@@ -186,6 +193,7 @@ public struct LMSearchRunner: Sendable {
 public enum LMSearchReport {
     static func resourceText(_ record: LMCandidateRecord) -> String {
         "MACs/token \(ArchitectureSummary.scaled(Double(record.macs))) (cell \(ArchitectureSummary.scaled(Double(record.cellMACs))))  params \(ArchitectureSummary.scaled(Double(record.parameters)))"
+            + (record.latencyMillisecondsPerToken.map { String(format: "  %.4f ms/token", $0) } ?? "")
     }
 
     public static func candidateLine(_ record: LMCandidateRecord, progress: SearchProgress) -> String {
@@ -205,16 +213,20 @@ public enum LMSearchReport {
 
     /// One row per step (the step's winner), the best snapshot marked `*`.
     public static func trajectoryTable(_ result: LMSearchResult) -> String {
-        let headers = ["step", "removed", "edges", "live", "valid ppl", "MACs/token", "cell MACs", "params", "score", "feasible", "best"]
+        // A predicted-latency column when the run has a profile.
+        let latency = result.steps.contains { $0.winner.latencyMillisecondsPerToken != nil }
+        let headers = ["step", "removed", "edges", "live", "valid ppl", "MACs/token", "cell MACs", "params"]
+            + (latency ? ["ms/token"] : []) + ["score", "feasible", "best"]
         let rows = result.steps.map { summary -> [String] in
             let winner = summary.winner
             return [String(summary.step), winner.removedEdge?.description ?? "-", String(winner.edgesLeft),
                     String(summary.cell.schedule.nodes.count + 1), String(format: "%.2f", winner.validPerplexity),
                     ArchitectureSummary.scaled(Double(winner.macs)), ArchitectureSummary.scaled(Double(winner.cellMACs)),
-                    ArchitectureSummary.scaled(Double(winner.parameters)), String(format: "%.4f", winner.score),
-                    winner.feasible ? "yes" : "no", result.best?.step == summary.step ? "*" : ""]
+                    ArchitectureSummary.scaled(Double(winner.parameters))]
+                + (latency ? [winner.latencyMillisecondsPerToken.map { String(format: "%.4f", $0) } ?? "-"] : [])
+                + [String(format: "%.4f", winner.score), winner.feasible ? "yes" : "no", result.best?.step == summary.step ? "*" : ""]
         }
-        return ArchitectureSummary.table(headers: headers, rows: rows, rightAligned: Set([0, 2, 3, 4, 5, 6, 7, 8]))
+        return ArchitectureSummary.table(headers: headers, rows: rows, rightAligned: Set(0...(latency ? 9 : 8)).subtracting([1]))
     }
 
     public static func summary(_ result: LMSearchResult) -> String {

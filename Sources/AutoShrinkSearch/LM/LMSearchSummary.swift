@@ -4,7 +4,7 @@ import Foundation
 /// `autoshrink search --task lm --json` (docs/shrinkrnn.md, "Search"): the keys of the CNN search's
 /// `SearchSummary` where they apply (`best_arch` is the best cell file, `best_score`, `macs` per token,
 /// `params`, `seconds`, ...), with `valid_perplexity` (proxy) where the CNN has `best_accuracy`, and
-/// `cell_macs`. Every key is written, null when there is no feasible snapshot.
+/// `cell_macs` and `latency_ms_per_token` (predicted, with `--profile`). Every key is written, null when there is no feasible snapshot.
 public struct LMSearchSummary: JSONSummary, Sendable, Equatable {
     public var bestArch: String?
     public var bestScore: Double?
@@ -13,6 +13,7 @@ public struct LMSearchSummary: JSONSummary, Sendable, Equatable {
     public var cellMACs: Int?
     public var params: Int?
     public var latencyMilliseconds: Double? = nil
+    public var latencyMillisecondsPerToken: Double? = nil
     public var seconds: Double
     public var candidateSeconds: Double
     public var candidatesTrained: Int
@@ -35,7 +36,7 @@ public struct LMSearchSummary: JSONSummary, Sendable, Equatable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case macs, params, seconds, steps, strategy, task
         case bestArch = "best_arch", bestScore = "best_score", validPerplexity = "valid_perplexity", cellMACs = "cell_macs"
-        case latencyMilliseconds = "latency_ms", candidateSeconds = "candidate_seconds", candidatesTrained = "candidates_trained"
+        case latencyMilliseconds = "latency_ms", latencyMillisecondsPerToken = "latency_ms_per_token", candidateSeconds = "candidate_seconds", candidatesTrained = "candidates_trained"
         case candidatesTrainedThisSession = "candidates_trained_this_session", runDirectory = "run_directory"
     }
 }

@@ -62,7 +62,7 @@ public struct LMDeploySummary: JSONSummary, Sendable, Equatable {
     public var benchRuns: Int
     public var simd: String
     public var emulated: Bool
-    /// Always null for now: the device profiles hold no per-token latency model (docs/shrinkrnn.md).
+    /// From the device profile's recurrent section (`autoshrink deploy` fills it in; null with a note without one).
     public var predictedLatencyMilliseconds: Double?
     public var predictionNote: String?
     public var peakRSSKiB: Int?
@@ -167,8 +167,8 @@ public enum LMDeployment {
         return LMDeploymentReport(summary: summary, device: device)
     }
 
-    /// Why `predicted_latency_ms` is null.
-    public static let predictionNote = "no per-token latency prediction: the device profiles time the image kernels only (docs/shrinkrnn.md)"
+    /// Why `predicted_latency_ms` is null when the caller adds no prediction.
+    public static let predictionNote = "no per-token latency prediction was asked for (autoshrink deploy predicts from profiles/<device>.json)"
 
     /// The export's `vocab.txt` (one word a line, in id order) must be the corpus's vocabulary: the
     /// test text is written as words and read back to ids by the binary.

@@ -4,6 +4,7 @@ import AutoShrinkProfiler
 import AutoShrinkTarget
 import AutoShrinkDeploy
 import AutoShrinkExport
+import AutoShrinkLM
 import AutoShrinkModel
 import Foundation
 
@@ -89,9 +90,8 @@ enum LanguageModelDeploy {
     static func run(_ command: DeployCommand) throws {
         var given: [String] = []
         if command.images != nil { given.append("--images") }
-        if command.profiles != "profiles" { given.append("--profiles") }
         guard given.isEmpty else {
-            throw CLIError("\(given.joined(separator: ", ")): image-deploy options; a language model takes --test-tokens, --bench-runs, --data-dir (docs/shrinkrnn.md)")
+            throw CLIError("\(given.joined(separator: ", ")): image-deploy options; a language model takes --test-tokens, --bench-runs, --data-dir, --profiles (docs/shrinkrnn.md)")
         }
         let out = Output(options: command.output)
         let manifest = try LMDeployment.manifest(directory: command.export)
@@ -110,7 +110,8 @@ enum LanguageModelDeploy {
             return LMDeployTest(corpus: corpus.name, vocabulary: corpus.vocabulary, tokens: corpus.test)
         }, tokenLimit: command.testTokens, benchRuns: command.benchRuns, progress: { steps.start($0) })
         steps.finish()
-        let s = report.summary
+        var s = report.summary
+        (s.predictedLatencyMilliseconds, s.predictionNote) = predictedLatency(manifest: manifest, device: target, profiles: command.profiles)
         let latency = report.latency
         func ppl(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "-" }
         out.result(s.rebuilt
@@ -136,12 +137,37 @@ enum LanguageModelDeploy {
                               exported.estimateMilliseconds ?? exported.medianMilliseconds, exported.medianMilliseconds,
                               exported.emulated ? " [emulated]" : ""))
         }
-        out.result("  predicted     - (\(s.predictionNote ?? "no profile"))")
+        if let predicted = s.predictedLatencyMilliseconds {
+            let measured = latency.estimateMilliseconds ?? latency.medianMilliseconds
+            out.result(String(format: "  predicted     %.4f ms per token (%@) from %@/%@.json (measured / predicted = %.2f)%@", predicted,
+                              s.precision.rawValue, command.profiles, target.name, measured / predicted,
+                              latency.emulated ? " [emulated]" : ""))
+        } else {
+            out.result("  predicted     - (\(s.predictionNote ?? "no profile"))")
+        }
         if let peak = s.peakRSSKiB { out.result("  memory        peak RSS \(peak) KiB") }
         if let difference = s.perplexityDifference, s.perplexityMatchesExport == false {
             out.warn(String(format: "warning: the perplexity on %@ differs from the export's by %.2f %% (more than %.0f %%): the binary computes differently here",
                             target.name, difference * 100, LMExportManifest.agreementTolerance * 100))
         }
         out.json(s)
+    }
+
+    /// Latency per token of the export's model in its main binary's precision from `profiles/<device>.json`'s
+    /// recurrent section (docs/shrinkrnn.md, "Profiling recurrent operators"), or why there is none.
+    static func predictedLatency(manifest: LMExportManifest, device: DeviceDescription, profiles: String) -> (Double?, String?) {
+        let path = "\(profiles)/\(device.name).json"
+        guard FileManager.default.fileExists(atPath: path) else {
+            return (nil, "no profile \(path); run autoshrink profile --device \(device.name)")
+        }
+        do {
+            let profile = try ProfileLatencyPredictor.load(path: path, device: device.name)
+            let precision: OperatorDataType = manifest.precision == .int8 ? .int8 : .float32
+            let latency = try ProfileLMLatencyPredictor(profile: profile, path: path, precision: precision)
+            let shape = LanguageModelShape(vocabulary: manifest.vocabulary, embed: manifest.embed, hidden: manifest.hidden, tied: manifest.tied)
+            return (try latency.latencyPerTokenMilliseconds(cell: manifest.cell, shape: shape), nil)
+        } catch {
+            return (nil, FileProblem.reason(error))
+        }
     }
 }

@@ -67,6 +67,20 @@ import Testing
         #expect(shorter.status == 0, "\(shorter.stderr)")
         #expect(shorter.json["tokens"] as? Int == 100 && shorter.json["perplexity_matches_export"] is NSNull)
         #expect(shorter.stdout.contains("not compared"))
+        // --profiles: the per-token prediction from the profile's recurrent section; a profile without it gives a note.
+        let profiles = fixture.directory + "/profiles-deploy"
+        try FileManager.default.createDirectory(atPath: profiles + "/without", withIntermediateDirectories: true)
+        try LMLatencyCLITests.writeProfile(to: profiles + "/local.json", recurrent: true)
+        try LMLatencyCLITests.writeProfile(to: profiles + "/without/local.json", recurrent: false)
+        let predicted = try CLI.run(["deploy", fixture.export, "--device", "local", "--data-dir", fixture.directory, "--test-tokens", "100",
+                                     "--bench-runs", "5", "--profiles", profiles, "--json"])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect((predicted.json["predicted_latency_ms"] as? Double ?? 0) > 0 && predicted.json["prediction_note"] is NSNull, "\(predicted.json)")
+        #expect(predicted.stdout.contains("ms per token (float32) from \(profiles)/local.json"), "\(predicted.stdout)")
+        let without = try CLI.run(["deploy", fixture.export, "--device", "local", "--data-dir", fixture.directory, "--test-tokens", "100",
+                                   "--bench-runs", "5", "--profiles", profiles + "/without", "--json"])
+        #expect(without.status == 0 && without.json["predicted_latency_ms"] is NSNull, "\(without.stderr)")
+        #expect((without.json["prediction_note"] as? String ?? "").contains("profile has no recurrent operators"), "\(without.json)")
     }
 
     @Test("deploy to qemu-aarch64-a72: rebuilt with the cross compiler, the same perplexity within the export's tolerance",

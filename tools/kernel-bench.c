@@ -92,6 +92,10 @@ int main(int argc, char **argv)
         {"pointwise_s8 refnet 14x14 32->64", 5, 14, 14, 32, 32, 64, 1},
         {"pointwise_s8 refnet 7x7 64->128", 5, 7, 7, 64, 64, 128, 1},
         {"pointwise_s8 28x28 16->32 in-s48", 5, 28, 28, 16, 48, 32, 1},
+        /* the quickstart network's cells (7x7x48) and one pixel: what a call costs besides its products */
+        {"add_s8 7x7x48", 0, 7, 7, 48, 48, 48, 1},
+        {"pointwise_s8 7x7 96->48", 5, 7, 7, 96, 96, 48, 1},
+        {"pointwise_s8 1x1 48->48", 5, 1, 1, 48, 48, 48, 1},
     };
     const int runs = argc > 1 ? atoi(argv[1]) : 2000;
     uint64_t *t = malloc(sizeof(uint64_t) * (size_t)(runs > 0 ? runs : 1));

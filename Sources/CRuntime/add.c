@@ -5,7 +5,8 @@
  *   input1, input2, output: [H][W][C], each with its own pixel stride.
  * int8 follows TFLite ADD: each input (q - zp) is shifted left by 20 bits, brought to the common
  * scale 2 max(s1, s2) by its own multiplier, the two are summed and the sum is requantized to the
- * output scale. The optimized twin runs the same three MBQMs over channel rows with SIMD.
+ * output scale. The optimized twin runs the same three MBQMs over channel rows with SIMD; on x86 the
+ * inputs' two are computed in 32-bit arithmetic from their 9-bit operands (add_narrow below).
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -66,6 +67,94 @@ void as_add_s8_ref(const int8_t *input1, int in1_pixel_stride, const int8_t *inp
     }
 }
 
+#if defined(AS_X86_AVX512) || defined(AS_X86_AVX2)
+/* An input's MBQM in 32-bit arithmetic, exact for the add's operands (docs/benchmarks.md, "int8 add").
+ * With v = x - zp in [-255, 255], L = left_shift <= 23, m > 2^(30-L) and r = -shift in [0, L]:
+ *   MBQM(v * 2^L, m, -r) = floor((v*m + c) / 2^k),  k = 31 + r - L,
+ *   c = 2^(30-L) + [r >= 1] (2^(30+r-L) - 2^(31-L) [v < 0])
+ * (SRDHM = floor((v m 2^L + 2^30) / 2^31), and RDBPOT's halves away from zero fold into the same floor as in
+ * simd_requant.h's AVX2 MBQM, divided through by 2^L; SRDHM < 0 exactly when v < 0 because m > 2^(30-L)).
+ * With m = mh 2^j + ml, 0 <= ml < 2^j, j = min(k, 15) >= 8, that is (v*mh + ((v*ml + c) >> j)) >> (k - j),
+ * every term inside int32: 2 multiplies and 7 other instructions per vector instead of a shift and a
+ * 64-bit MBQM (14). Other parameters keep the general path. */
+typedef struct add_narrow {
+    int32_t high, low;  /* mh, ml */
+    int32_t round;      /* c for v >= 0 */
+    int32_t negative;   /* c(v < 0) - c(v >= 0): 0 or -2^(31-L) */
+    int split, rest;    /* j, k - j */
+} add_narrow;
+
+static int add_narrow_plan(int32_t zero_point, int32_t multiplier, int32_t shift, int32_t left_shift,
+                           add_narrow *q)
+{
+    const int32_t r = -shift;
+    int k, j;
+    if (left_shift < 0 || left_shift > 23 || zero_point < -128 || zero_point > 127 || shift > 0 || r > left_shift ||
+        (int64_t)multiplier <= ((int64_t)1 << (30 - left_shift))) {
+        return 0;
+    }
+    k = 31 + r - left_shift;
+    j = k < 15 ? k : 15;
+    q->high = multiplier >> j;
+    q->low = multiplier & (int32_t)((UINT32_C(1) << j) - 1u);
+    q->round = (int32_t)(((int64_t)1 << (30 - left_shift)) + (r >= 1 ? (int64_t)1 << (30 + r - left_shift) : 0));
+    q->negative = r >= 1 ? -(int32_t)((int64_t)1 << (31 - left_shift)) : 0;
+    q->split = j;
+    q->rest = k - j;
+    return 1;
+}
+#endif
+
+#if defined(AS_X86_AVX512)
+typedef struct add_narrow_avx512 {
+    __m512i high, low, round, negative;
+    __m128i split, rest;
+} add_narrow_avx512;
+
+static AS_ALWAYS_INLINE add_narrow_avx512 add_narrow_avx512_init(const add_narrow *q)
+{
+    add_narrow_avx512 n;
+    n.high = _mm512_set1_epi32(q->high);
+    n.low = _mm512_set1_epi32(q->low);
+    n.round = _mm512_set1_epi32(q->round);
+    n.negative = _mm512_set1_epi32(q->negative);
+    n.split = _mm_cvtsi32_si128(q->split);
+    n.rest = _mm_cvtsi32_si128(q->rest);
+    return n;
+}
+
+static AS_ALWAYS_INLINE __m512i add_narrow_avx512_apply(const add_narrow_avx512 *n, __m512i v)
+{
+    __m512i b = _mm512_add_epi32(_mm512_mullo_epi32(v, n->low), n->round);
+    b = _mm512_add_epi32(b, _mm512_and_si512(_mm512_srai_epi32(v, 31), n->negative));
+    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, n->high), _mm512_sra_epi32(b, n->split)), n->rest);
+}
+#elif defined(AS_X86_AVX2)
+typedef struct add_narrow_avx2 {
+    __m256i high, low, round, negative;
+    __m128i split, rest;
+} add_narrow_avx2;
+
+static AS_ALWAYS_INLINE add_narrow_avx2 add_narrow_avx2_init(const add_narrow *q)
+{
+    add_narrow_avx2 n;
+    n.high = _mm256_set1_epi32(q->high);
+    n.low = _mm256_set1_epi32(q->low);
+    n.round = _mm256_set1_epi32(q->round);
+    n.negative = _mm256_set1_epi32(q->negative);
+    n.split = _mm_cvtsi32_si128(q->split);
+    n.rest = _mm_cvtsi32_si128(q->rest);
+    return n;
+}
+
+static AS_ALWAYS_INLINE __m256i add_narrow_avx2_apply(const add_narrow_avx2 *n, __m256i v)
+{
+    __m256i b = _mm256_add_epi32(_mm256_mullo_epi32(v, n->low), n->round);
+    b = _mm256_add_epi32(b, _mm256_and_si256(_mm256_srai_epi32(v, 31), n->negative));
+    return _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, n->high), _mm256_sra_epi32(b, n->split)), n->rest);
+}
+#endif
+
 /* Contiguous tensors are one flat row; otherwise one row per pixel. */
 static int add_flatten(int *pixels, int *channels, int s1, int s2, int so)
 {
@@ -92,58 +181,68 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
     add_flatten(&pixels, &channels, in1_pixel_stride, in2_pixel_stride, out_pixel_stride);
 #if defined(AS_X86_AVX512)
     {
-        as__rq_avx512 q1, q2, qo;
-        const __m512i vzp1 = _mm512_set1_epi32(zp1), vzp2 = _mm512_set1_epi32(zp2);
-        const __m512i vzo = _mm512_set1_epi32(zo), vlo = _mm512_set1_epi32(lo - zo), vhi = _mm512_set1_epi32(hi - zo);
-        const __m128i vls = _mm_cvtsi32_si128(ls);
-        as__rq_avx512_init(&q1, _mm512_set1_epi32(params->input1_multiplier), _mm512_set1_epi32(params->input1_shift));
-        as__rq_avx512_init(&q2, _mm512_set1_epi32(params->input2_multiplier), _mm512_set1_epi32(params->input2_shift));
-        as__rq_avx512_init(&qo, _mm512_set1_epi32(params->output_multiplier), _mm512_set1_epi32(params->output_shift));
-        for (p = 0; p < pixels; p++) {
-            const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
-            const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
-            int8_t *y = output + (size_t)p * out_pixel_stride;
-            for (c = 0; c < channels; c += 16) {
-                const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
-                __m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1 + c)), vzp1);
-                __m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2 + c)), vzp2);
-                a = as__rq_avx512_apply(&q1, _mm512_sll_epi32(a, vls));
-                b = as__rq_avx512_apply(&q2, _mm512_sll_epi32(b, vls));
-                a = as__rq_avx512_apply(&qo, _mm512_add_epi32(a, b));
-                _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(a, vzo, vlo, vhi)));
+        /* parameters outside add_narrow's limits (input scales more than 2^20 apart, never seen in exported
+         * networks) run the reference loop: a second vector loop for them cost 1.4-1.9 KB of .text */
+        add_narrow n1, n2;
+        if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
+            add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
+            const add_narrow_avx512 v1 = add_narrow_avx512_init(&n1), v2 = add_narrow_avx512_init(&n2);
+            const __m512i vzp1 = _mm512_set1_epi32(zp1), vzp2 = _mm512_set1_epi32(zp2);
+            const __m512i vzo = _mm512_set1_epi32(zo), vlo = _mm512_set1_epi32(lo - zo), vhi = _mm512_set1_epi32(hi - zo);
+            as__rq_avx512 qo;
+            as__rq_avx512_init(&qo, _mm512_set1_epi32(params->output_multiplier), _mm512_set1_epi32(params->output_shift));
+            for (p = 0; p < pixels; p++) {
+                const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
+                const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+                int8_t *y = output + (size_t)p * out_pixel_stride;
+                for (c = 0; c < channels; c += 16) {
+                    const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
+                    __m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1 + c)), vzp1);
+                    __m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2 + c)), vzp2);
+                    a = as__rq_avx512_apply(&qo, _mm512_add_epi32(add_narrow_avx512_apply(&v1, a),
+                                                                  add_narrow_avx512_apply(&v2, b)));
+                    _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(a, vzo, vlo, vhi)));
+                }
             }
+            return;
         }
+        as_add_s8_ref(input1, in1_pixel_stride, input2, in2_pixel_stride, 1, pixels, channels, params, output,
+                      out_pixel_stride);
         return;
     }
 #elif defined(AS_X86_AVX2)
     {
-        as__rq_avx2 q1, q2, qo;
-        const __m256i vzp1 = _mm256_set1_epi32(zp1), vzp2 = _mm256_set1_epi32(zp2);
-        const __m256i vzo = _mm256_set1_epi32(zo), vlo = _mm256_set1_epi32(lo - zo), vhi = _mm256_set1_epi32(hi - zo);
-        const __m128i vls = _mm_cvtsi32_si128(ls);
-        as__rq_avx2_init(&q1, _mm256_set1_epi32(params->input1_multiplier), _mm256_set1_epi32(params->input1_shift));
-        as__rq_avx2_init(&q2, _mm256_set1_epi32(params->input2_multiplier), _mm256_set1_epi32(params->input2_shift));
-        as__rq_avx2_init(&qo, _mm256_set1_epi32(params->output_multiplier), _mm256_set1_epi32(params->output_shift));
-        for (p = 0; p < pixels; p++) {
-            const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
-            const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
-            int8_t *y = output + (size_t)p * out_pixel_stride;
-            for (c = 0; c + 8 <= channels; c += 8) {
-                __m256i a = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x1 + c))), vzp1);
-                __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x2 + c))), vzp2);
-                __m128i words;
-                a = as__rq_avx2_apply(&q1, _mm256_sll_epi32(a, vls));
-                b = as__rq_avx2_apply(&q2, _mm256_sll_epi32(b, vls));
-                a = as__output_avx2(as__rq_avx2_apply(&qo, _mm256_add_epi32(a, b)), vzo, vlo, vhi);
-                words = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-                _mm_storel_epi64((__m128i *)(y + c), _mm_packs_epi16(words, words));
+        add_narrow n1, n2; /* other parameters: the reference loop, as on AVX-512 */
+        if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
+            add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
+            const add_narrow_avx2 v1 = add_narrow_avx2_init(&n1), v2 = add_narrow_avx2_init(&n2);
+            const __m256i vzp1 = _mm256_set1_epi32(zp1), vzp2 = _mm256_set1_epi32(zp2);
+            const __m256i vzo = _mm256_set1_epi32(zo), vlo = _mm256_set1_epi32(lo - zo), vhi = _mm256_set1_epi32(hi - zo);
+            as__rq_avx2 qo;
+            as__rq_avx2_init(&qo, _mm256_set1_epi32(params->output_multiplier), _mm256_set1_epi32(params->output_shift));
+            for (p = 0; p < pixels; p++) {
+                const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
+                const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+                int8_t *y = output + (size_t)p * out_pixel_stride;
+                for (c = 0; c + 8 <= channels; c += 8) {
+                    __m256i a = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x1 + c))), vzp1);
+                    __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x2 + c))), vzp2);
+                    __m128i words;
+                    a = as__rq_avx2_apply(&qo, _mm256_add_epi32(add_narrow_avx2_apply(&v1, a), add_narrow_avx2_apply(&v2, b)));
+                    a = as__output_avx2(a, vzo, vlo, vhi);
+                    words = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+                    _mm_storel_epi64((__m128i *)(y + c), _mm_packs_epi16(words, words));
+                }
+                for (; c < channels; c++) {
+                    const int32_t a = as__mbqm(((int32_t)x1[c] - zp1) * ((int32_t)1 << ls), params->input1_multiplier, params->input1_shift);
+                    const int32_t b = as__mbqm(((int32_t)x2[c] - zp2) * ((int32_t)1 << ls), params->input2_multiplier, params->input2_shift);
+                    y[c] = as__output_s8(as__mbqm(a + b, params->output_multiplier, params->output_shift), zo, lo, hi);
+                }
             }
-            for (; c < channels; c++) {
-                const int32_t a = as__mbqm(((int32_t)x1[c] - zp1) * ((int32_t)1 << ls), params->input1_multiplier, params->input1_shift);
-                const int32_t b = as__mbqm(((int32_t)x2[c] - zp2) * ((int32_t)1 << ls), params->input2_multiplier, params->input2_shift);
-                y[c] = as__output_s8(as__mbqm(a + b, params->output_multiplier, params->output_shift), zo, lo, hi);
-            }
+            return;
         }
+        as_add_s8_ref(input1, in1_pixel_stride, input2, in2_pixel_stride, 1, pixels, channels, params, output,
+                      out_pixel_stride);
         return;
     }
 #elif defined(AS_ARM_NEON)

@@ -124,6 +124,46 @@ void as_conv2d_s8_ref(const int8_t *input, int in_height, int in_width, int in_c
 
 #define STEM_MAX_WIDTH 64    /* output pixels per row */
 #define STEM_MAX_CHANNELS 64 /* output channels */
+#define STEM_COLS (STEM_MAX_WIDTH * 2 + 3)
+
+/* one int32 (two int16) from p */
+static AS_ALWAYS_INLINE int32_t stem_word(const void *p)
+{
+    int32_t word;
+    memcpy(&word, p, sizeof word);
+    return word;
+}
+
+/* `count` output pixels (1 or 4) starting at column c0 (step `stride`) of one output row: the five pair
+ * products per block, `count` independent accumulation chains (one chain per pixel was bound by the
+ * multiply-add latency, docs/benchmarks.md) */
+static AS_ALWAYS_INLINE void stem_pixels(const int count, int c0, int stride, const int16_t *const *row,
+                                         const int32_t *col01, const int32_t *col2, int blocks,
+                                         const __m512i (*wp)[STEM_MAX_CHANNELS / 16], const __m512i *b,
+                                         const __mmask16 *mask, int out_channels, int32_t *acc)
+{
+    int j, k, p;
+    for (j = 0; j < blocks; j++) {
+        __m512i v[4];
+        for (p = 0; p < count; p++) {
+            v[p] = b[j];
+        }
+        for (k = 0; k < 5; k++) {
+            for (p = 0; p < count; p++) {
+                const int c = c0 + p * stride;
+                const int32_t word = k < 3 ? stem_word(&row[k][c]) : k == 3 ? col01[c + 2] : col2[c + 2];
+#if defined(AS_X86_AVX512_VNNI)
+                v[p] = _mm512_dpwssd_epi32(v[p], wp[k][j], _mm512_set1_epi32(word));
+#else
+                v[p] = _mm512_add_epi32(v[p], _mm512_madd_epi16(wp[k][j], _mm512_set1_epi32(word)));
+#endif
+            }
+        }
+        for (p = 0; p < count; p++) {
+            _mm512_mask_storeu_epi32(acc + (size_t)p * out_channels + j * 16, mask[j], v[p]);
+        }
+    }
+}
 
 static int conv2d_s8_stem(const int8_t *input, int in_height, int in_width, int in_pixel_stride,
                           int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int stride,
@@ -132,16 +172,20 @@ static int conv2d_s8_stem(const int8_t *input, int in_height, int in_width, int 
     const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const int cols = (out_width - 1) * stride + 3; /* padded columns a row's windows read */
-    int32_t row[3][STEM_MAX_WIDTH * 2 + 3];        /* x - zp per padded column, 0 outside the image */
-    int32_t pairs[5][STEM_MAX_WIDTH];              /* packed int16 pairs per output pixel */
+    /* x - zp per padded column as int16 (0 outside the image) for input rows iy with iy = slot mod 3 (each
+     * input row is converted once): a pixel's pair (x0, x1) of row k is the int32 at column c */
+    int16_t row[3][STEM_COLS];
+    int row_y[3] = {INT_MIN, INT_MIN, INT_MIN};
+    int16_t zeros[STEM_COLS];
+    int32_t col01[STEM_COLS], col2[STEM_COLS];     /* pairs (row0[c], row1[c]) and (row2[c], 0) */
     int32_t acc[STEM_MAX_WIDTH * STEM_MAX_CHANNELS];
     __m512i wp[5][STEM_MAX_CHANNELS / 16], b[STEM_MAX_CHANNELS / 16];
     __mmask16 mask[STEM_MAX_CHANNELS / 16];
     static const int tap_pairs[5][2] = {{0, 1}, {3, 4}, {6, 7}, {2, 5}, {8, -1}};
     const int blocks = (out_channels + 15) / 16;
-    int oy, ox, k, j, i;
+    int oy, ox, k, j, i, c;
     if (out_width <= 0 || out_height <= 0 || out_width > STEM_MAX_WIDTH || out_channels <= 0 ||
-        out_channels > STEM_MAX_CHANNELS || stride < 1 || stride > 2 || cols > STEM_MAX_WIDTH * 2 + 3) {
+        out_channels > STEM_MAX_CHANNELS || stride < 1 || stride > 2 || cols > STEM_COLS - 1) {
         return 0;
     }
     for (j = 0; j < blocks; j++) {
@@ -165,39 +209,42 @@ static int conv2d_s8_stem(const int8_t *input, int in_height, int in_width, int 
         }
         b[j] = _mm512_loadu_si512(bias_lanes);
     }
+    memset(zeros, 0, sizeof zeros);
     for (oy = 0; oy < out_height; oy++) {
+        const int16_t *r[3];
         for (k = 0; k < 3; k++) {
             const int iy = oy * stride + k - 1;
-            int c;
-            for (c = 0; c < cols; c++) {
-                const int ix = c - 1;
-                row[k][c] = iy >= 0 && iy < in_height && ix >= 0 && ix < in_width
-                                ? (int32_t)input[((size_t)iy * in_width + ix) * in_pixel_stride] - input_zero_point
-                                : 0;
+            const int slot = (iy + 3) % 3;
+            if (iy < 0 || iy >= in_height) {
+                r[k] = zeros;
+                continue;
             }
-        }
-        for (ox = 0; ox < out_width; ox++) {
-            const int c = ox * stride;
-#define AS_STEM_PAIR(a, b) ((int32_t)(((uint32_t)(a) & 0xFFFFu) | ((uint32_t)(b) << 16)))
-            pairs[0][ox] = AS_STEM_PAIR(row[0][c], row[0][c + 1]);
-            pairs[1][ox] = AS_STEM_PAIR(row[1][c], row[1][c + 1]);
-            pairs[2][ox] = AS_STEM_PAIR(row[2][c], row[2][c + 1]);
-            pairs[3][ox] = AS_STEM_PAIR(row[0][c + 2], row[1][c + 2]);
-            pairs[4][ox] = AS_STEM_PAIR(row[2][c + 2], 0);
-#undef AS_STEM_PAIR
-        }
-        for (ox = 0; ox < out_width; ox++) {
-            for (j = 0; j < blocks; j++) {
-                __m512i v = b[j];
-                for (k = 0; k < 5; k++) {
-#if defined(AS_X86_AVX512_VNNI)
-                    v = _mm512_dpwssd_epi32(v, _mm512_set1_epi32(pairs[k][ox]), wp[k][j]);
-#else
-                    v = _mm512_add_epi32(v, _mm512_madd_epi16(_mm512_set1_epi32(pairs[k][ox]), wp[k][j]));
-#endif
+            if (row_y[slot] != iy) {
+                const int8_t *src = input + (size_t)iy * in_width * in_pixel_stride;
+                const int last = in_width < cols - 1 ? in_width : cols - 1; /* image columns 1..last */
+                int16_t *dst = row[slot];
+                dst[0] = 0;
+                for (c = 1; c <= last; c++) {
+                    dst[c] = (int16_t)((int32_t)src[(size_t)(c - 1) * in_pixel_stride] - input_zero_point);
                 }
-                _mm512_mask_storeu_epi32(acc + (size_t)ox * out_channels + j * 16, mask[j], v);
+                for (; c <= cols; c++) {
+                    dst[c] = 0;
+                }
+                row_y[slot] = iy;
             }
+            r[k] = row[slot];
+        }
+        for (c = 2; c < cols; c++) {
+            col01[c] = (int32_t)((uint32_t)(uint16_t)r[0][c] | ((uint32_t)(uint16_t)r[1][c] << 16));
+            col2[c] = (int32_t)(uint32_t)(uint16_t)r[2][c];
+        }
+        for (ox = 0; ox + 4 <= out_width; ox += 4) {
+            stem_pixels(4, ox * stride, stride, r, col01, col2, blocks, (const __m512i(*)[STEM_MAX_CHANNELS / 16])wp, b,
+                        mask, out_channels, acc + (size_t)ox * out_channels);
+        }
+        for (; ox < out_width; ox++) {
+            stem_pixels(1, ox * stride, stride, r, col01, col2, blocks, (const __m512i(*)[STEM_MAX_CHANNELS / 16])wp, b,
+                        mask, out_channels, acc + (size_t)ox * out_channels);
         }
         as__requant_tile_s8(acc, out_width, out_channels, out_channels, requant->multiplier, requant->shift,
                             requant->output_zero_point, requant->activation_min, requant->activation_max,

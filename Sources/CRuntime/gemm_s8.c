@@ -205,10 +205,13 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
     }
 }
 
-/* sums[o] = sum_{r < R} w[r][oc0 + o] for o < count; weights [R4][C_out][4]. */
+/* sums[o] = sum_{r < R} w[r][oc0 + o] for o < count; weights [R4][C_out][4]. Computed per call (the
+ * exported weights carry no sums); for small images it was the largest fixed cost of a call (43 % of a
+ * one-pixel 48 -> 48 pointwise convolution on AVX-512, docs/benchmarks.md), so x86 sums a group's 4 bytes
+ * per channel with one multiply-add by ones (vpdpbusd, or vpmaddubsw + vpmaddwd): 8 or 16 channels per
+ * instruction pair instead of converting every byte to int32. */
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-/* AVX2: 8 lanes per ymm with the sum over g in a register; the remaining loops stay scalar (gcc's
- * vectorized copies of them were 2 KB of code, docs/benchmarks.md) */
+/* AVX2: the remaining loops stay scalar (gcc's vectorized copies of them were 2 KB of code, docs/benchmarks.md) */
 #define WS_ATTRIBUTES AS_NOINLINE AS_NO_VECTORIZE
 #else
 #define WS_ATTRIBUTES AS_NOINLINE
@@ -216,25 +219,70 @@ static void stage_row(const stage_context *x, int oy, int ox, int r0, int r1, ui
 static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, int reduction, int oc0, int count,
                                       int32_t *sums)
 {
-    int32_t lanes[OC_CHUNK * 4];
     const int full = reduction / 4, tail = reduction % 4;
-    int g, j, o, t;
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    for (j = 0; j + 8 <= count * 4; j += 8) {
-        __m256i v = _mm256_setzero_si256();
-        for (g = 0; g < full; g++) {
-            v = _mm256_add_epi32(v, _mm256_cvtepi8_epi32(_mm_loadl_epi64(
-                                        (const __m128i *)(const void *)(weights + ((size_t)g * out_channels + oc0) * 4 + j))));
-        }
-        _mm256_storeu_si256((__m256i *)(void *)(lanes + j), v);
-    }
-    for (o = j; o < count * 4; o++) { /* the lane tail, 4 lanes */
-        lanes[o] = 0;
-        for (g = 0; g < full; g++) {
-            lanes[o] += weights[((size_t)g * out_channels + oc0) * 4 + o];
+    int g, o, t;
+#if defined(AS_X86_AVX512) || defined(AS_X86_AVX2)
+    o = 0;
+#if defined(AS_X86_AVX512)
+    {
+        const __m512i ones = _mm512_set1_epi8(1);
+#if !defined(AS_X86_AVX512_VNNI)
+        const __m512i ones16 = _mm512_set1_epi16(1);
+#endif
+        for (; o < count; o += 16) {
+            const __mmask16 m = count - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - o)) - 1u);
+            __m512i v = _mm512_setzero_si512();
+            for (g = 0; g < full; g++) {
+                const __m512i w = _mm512_maskz_loadu_epi32(m, weights + ((size_t)g * out_channels + oc0 + o) * 4);
+#if defined(AS_X86_AVX512_VNNI)
+                v = _mm512_dpbusd_epi32(v, ones, w);
+#else
+                v = _mm512_add_epi32(v, _mm512_madd_epi16(_mm512_maddubs_epi16(ones, w), ones16));
+#endif
+            }
+            _mm512_mask_storeu_epi32(sums + o, m, v);
         }
     }
 #else
+    {
+        const __m256i ones = _mm256_set1_epi8(1);
+#if !defined(AS_X86_AVXVNNI)
+        const __m256i ones16 = _mm256_set1_epi16(1);
+#endif
+        for (; o + 8 <= count; o += 8) {
+            __m256i v = _mm256_setzero_si256();
+            for (g = 0; g < full; g++) {
+                const __m256i w =
+                    _mm256_loadu_si256((const __m256i *)(const void *)(weights + ((size_t)g * out_channels + oc0 + o) * 4));
+#if defined(AS_X86_AVXVNNI)
+                v = _mm256_dpbusd_avx_epi32(v, ones, w);
+#else
+                v = _mm256_add_epi32(v, _mm256_madd_epi16(_mm256_maddubs_epi16(ones, w), ones16));
+#endif
+            }
+            _mm256_storeu_si256((__m256i *)(void *)(sums + o), v);
+        }
+    }
+#endif
+    for (; o < count; o++) { /* AVX2: the last count % 8 channels */
+        int32_t sum = 0;
+        for (g = 0; g < full; g++) {
+            const int8_t *w = weights + ((size_t)g * out_channels + oc0 + o) * 4;
+            sum += w[0] + w[1] + w[2] + w[3];
+        }
+        sums[o] = sum;
+    }
+    if (tail) {
+        const int8_t *w = weights + ((size_t)full * out_channels + oc0) * 4;
+        for (o = 0; o < count; o++) {
+            for (t = 0; t < tail; t++) {
+                sums[o] += w[4 * o + t];
+            }
+        }
+    }
+#else
+    int32_t lanes[OC_CHUNK * 4];
+    int j;
     for (j = 0; j < count * 4; j++) {
         lanes[j] = 0;
     }
@@ -244,7 +292,6 @@ static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, i
             lanes[j] += w[j];
         }
     }
-#endif
     if (tail) {
         const int8_t *w = weights + ((size_t)full * out_channels + oc0) * 4;
         for (o = 0; o < count; o++) {
@@ -256,6 +303,7 @@ static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, i
     for (o = 0; o < count; o++) {
         sums[o] = lanes[4 * o] + lanes[4 * o + 1] + lanes[4 * o + 2] + lanes[4 * o + 3];
     }
+#endif
 }
 
 /* ---- micro-kernels ----------------------------------------------------------------------------

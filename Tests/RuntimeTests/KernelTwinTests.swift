@@ -348,6 +348,50 @@ struct KernelTwinTests {
         }
     }
 
+    /// The x86 add computes its inputs' MBQM in 32-bit arithmetic from their 9-bit operands (add.c,
+    /// add_narrow): every int8 operand against the other input's zero point (so the sum is one input's
+    /// MBQM) and against random values, requantized by exactly 1 (2^30 * 2^1 / 2^31) so that each input's
+    /// rounding reaches the output; left shifts 0-23, right shifts up to the left shift (the fast path's
+    /// limits) and one past, multipliers that put products on halves (powers of two, low bits cleared) and
+    /// the smallest multiplier the fast path takes.
+    @Test("add int8: the inputs' rounding on every operand, fast-path limits")
+    func addRounding() {
+        var random = TestRandom(seed: 6600)
+        var x1 = [Int8](repeating: 0, count: 512), x2 = [Int8](repeating: 0, count: 512)
+        var got = [Int8](repeating: 0, count: 512), want = [Int8](repeating: 0, count: 512)
+        for leftShift in [20, 0, 1, 9, 23] {
+            for right in Set([0, 1, max(leftShift - 1, 0), leftShift, leftShift + 1, random.int(0, leftShift)]) {
+                for kind in 0..<8 {
+                    var multiplier = Int32(0x4000_0000 + random.int(0, 0x3FFF_FFFF))
+                    switch kind {
+                    case 0: multiplier = 0x4000_0000
+                    case 1: multiplier = Int32.max
+                    case 2: multiplier = 0x4000_0000 + Int32(1) << Int32(random.int(0, 12))
+                    case 3: multiplier &= ~((Int32(1) << Int32(random.int(4, 20))) - 1)
+                    case 4: multiplier = Int32(1) << Int32(30 - leftShift) + 1
+                    case 5: multiplier = Int32(1) << Int32(30 - leftShift)   // one below the fast path
+                    default: break
+                    }
+                    var params = as_add_params_s8(
+                        input1_zero_point: random.int32(-128, 127), input2_zero_point: random.int32(-128, 127),
+                        output_zero_point: random.int32(-20, 20), left_shift: Int32(leftShift),
+                        input1_multiplier: multiplier, input1_shift: Int32(-right),
+                        input2_multiplier: kind % 2 == 0 ? Int32(0x4000_0000 + random.int(0, 0x3FFF_FFFF)) : multiplier,
+                        input2_shift: Int32(-min(right, leftShift)), output_multiplier: 0x4000_0000, output_shift: 1,
+                        activation_min: -128, activation_max: 127)
+                    for i in 0..<512 {
+                        x1[i] = Int8(truncatingIfNeeded: i - 128)
+                        x2[i] = i < 256 ? Int8(params.input2_zero_point) : random.int8()
+                    }
+                    as_add_s8(x1, 256, x2, 256, 1, 2, 256, &params, &got, 256)
+                    as_add_s8_ref(x1, 256, x2, 256, 1, 2, 256, &params, &want, 256)
+                    let first = (0..<512).first { got[$0] != want[$0] }
+                    #expect(first == nil, "left shift \(leftShift), input 1 \(multiplier) * 2^-\(right): x1 \(first.map { x1[$0] } ?? 0), x2 \(first.map { x2[$0] } ?? 0) -> \(first.map { got[$0] } ?? 0), reference \(first.map { want[$0] } ?? 0)")
+                }
+            }
+        }
+    }
+
     @Test("concat of three tensors into one wider buffer")
     func concat() {
         var random = TestRandom(seed: 7000)

@@ -716,6 +716,68 @@ static void requant_rows(rng *r, int rounds)
     printf("requant_rows rounds=%d fnv=%08x\n", rounds, (unsigned)h);
 }
 
+/* ---- add rounding: every int8 operand through the inputs' MBQM, identity output ------------------ */
+
+/* The x86 add computes its inputs' MBQM in 32-bit arithmetic (add.c, add_narrow). Random scales rarely land
+ * on its rounding boundaries, so these cases pick left shifts, right shifts and multipliers whose products
+ * fall on halves (powers of two, low bits set or cleared), feed every int8 value against the second input's
+ * zero point (b = 0) and against random values, and requantize the sum by exactly 1 (2^30 * 2^1 / 2^31), so
+ * each input's rounding shows in the output whenever it fits int8. */
+static void add_rounding(rng *r)
+{
+    static const int left_shifts[] = {20, 1, 9, 23};
+    int8_t x1[512], x2[512], got[512], want[512];
+    uint32_t h = 2166136261u;
+    int cases = 0, li, ri, mi, i;
+    for (li = 0; li < 4; li++) {
+        const int ls = left_shifts[li];
+        for (ri = 0; ri < 3; ri++) {
+            const int right = ri == 2 ? rand_int(r, 0, ls) : ls - ri;
+            for (mi = 0; mi < 10; mi++) {
+                as_add_params_s8 params;
+                int32_t m = (int32_t)(0x40000000u + (next_u32(r) >> 2));
+                if (mi == 0) m = 0x40000000;
+                if (mi == 1) m = INT32_MAX;
+                if (mi == 2) m = 0x60000000;
+                if (mi >= 3 && mi < 6) m = 0x40000000 + (1 << rand_int(r, 0, 12));
+                if (mi >= 6 && mi < 8) m &= ~((1 << rand_int(r, 4, 20)) - 1);
+                if (mi == 8) m = (int32_t)((1 << (30 - ls)) + 1 + rand_int(r, 0, 3)); /* smallest the fast path takes */
+                params.input1_zero_point = rand_int(r, -128, 127);
+                params.input2_zero_point = rand_int(r, -128, 127);
+                params.output_zero_point = rand_int(r, -20, 20);
+                params.left_shift = ls;
+                params.input1_multiplier = m;
+                params.input1_shift = -right;
+                params.input2_multiplier = mi % 2 ? m : (int32_t)(0x40000000u + (next_u32(r) >> 2));
+                params.input2_shift = -(ri == 1 ? ls : right);
+                params.output_multiplier = 0x40000000;
+                params.output_shift = 1;
+                params.activation_min = -128;
+                params.activation_max = 127;
+                for (i = 0; i < 512; i++) {
+                    x1[i] = (int8_t)(i - 128);
+                    x2[i] = i < 256 ? (int8_t)params.input2_zero_point : (int8_t)rand_int(r, -128, 127);
+                }
+                as_add_s8(x1, 256, x2, 256, 1, 2, 256, &params, got, 256);
+                as_add_s8_ref(x1, 256, x2, 256, 1, 2, 256, &params, want, 256);
+                for (i = 0; i < 512; i++) {
+                    if (got[i] != want[i]) {
+                        fprintf(stderr, "FAIL add_rounding: left shift %d, input1 %d * 2^%d, zp %d, x1 %d, x2 %d -> %d, want %d\n",
+                                ls, (int)m, (int)params.input1_shift, (int)params.input1_zero_point, x1[i], x2[i],
+                                got[i], want[i]);
+                        failures++;
+                        break;
+                    }
+                }
+                h = fnv1a(got, sizeof got, h);
+                cases++;
+                int8_cases++;
+            }
+        }
+    }
+    printf("add_rounding cases=%d fnv=%08x\n", cases, (unsigned)h);
+}
+
 /* ---- driver ------------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -731,6 +793,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "kernel_selftest: runtime %s, path %s%s\n", AUTOSHRINK_RUNTIME_VERSION, as_runtime_simd_path(),
             quick ? ", quick" : "");
     requant_rows(&r, quick ? 200 : 2000);
+    add_rounding(&r);
     for (i = 0; i < 40; i++) {
         quantize_case(&r, 1 + i * 7);
     }

@@ -76,6 +76,9 @@ public struct HarnessNetwork: Sendable, Equatable {
             case .inPlace(let parent): lines.append("slice \(tensor) \(parent) 0")
             }
         }
+        // An int8 export's bench converts the uint8 image into the input before the layers
+        // (model_set_input): whole networks time that step too, so the fit carries it (docs/devices.md).
+        if dtype == .int8 { lines.append("image") }
         let groups = QuantizationGroups(graph: graph, layout: layout)
         for (step, layer) in graph.layers.enumerated() {
             let output = layer.output

@@ -25,6 +25,10 @@
  *                                     activation arena, so a network touches the memory an export touches)
  *   at T BYTE_OFFSET                  tensor T (not a slice) owns arena bytes [OFFSET, OFFSET + its size);
  *                                     a tensor without a place gets a buffer of its own
+ *   image                             (s8 only) every run first converts a uint8 image [C][H*W] into the
+ *                                     input through a [C][256] table, as an export's model_set_input does
+ *                                     before its layers (whole networks: the export's bench times it too;
+ *                                     the values are those the input was drawn with, so checksums stay)
  *   conv OUT IN KERNEL STRIDE ACT     full KxK convolution (groups 1); ACT 0 none, 1 relu
  *   pointwise OUT IN STRIDE ACT       1x1 convolution
  *   depthwise OUT IN STRIDE ACT       depthwise 3x3
@@ -136,6 +140,9 @@ typedef struct network {
     int output;
     long arena_bytes;  /* 0: no arena */
     void *arena;
+    int image;              /* 1: run_network converts image_pixels into tensor 0 first (`image` line) */
+    uint8_t *image_pixels;  /* [C][H*W] as model_set_input reads them */
+    int8_t *image_table;    /* [C][256] */
     /* Timing state kept across passes. */
     int batch;
     double *samples; /* [ROUNDS][PER_ROUND] nanoseconds per run */
@@ -330,6 +337,11 @@ static network *read_plan(const char *path, int *network_count)
             continue;
         }
         if (!net) fail("item outside a network in line", line);
+        if (strcmp(word, "image") == 0) {
+            if (!net->is_s8 || net->image) fail("image only once and only in s8 networks, line", line);
+            net->image = 1;
+            continue;
+        }
         n = parse_ints(line + offset, values, 2 * MAX_CONCAT_INPUTS + 4);
         if (strcmp(word, "tensor") == 0) {
             if (n != 3 || values[0] < 1 || values[1] < 1 || values[2] < 1) fail("bad tensor line", line);
@@ -538,6 +550,22 @@ static void setup_network(network *net)
                    (const char *)input_values + pixel * (size_t)x->channels * element, (size_t)x->channels * element);
         }
     }
+    if (net->image) {
+        /* The export's input step with an identity table (pixel v -> v - 128): the same int8 values. */
+        const tensor *x = &net->tensors[0];
+        const size_t pixels = (size_t)x->height * (size_t)x->width;
+        size_t pixel;
+        int c, v;
+        net->image_pixels = (uint8_t *)checked_malloc((size_t)x->channels * pixels);
+        net->image_table = (int8_t *)checked_malloc((size_t)x->channels * 256);
+        for (c = 0; c < x->channels; c++) {
+            for (v = 0; v < 256; v++) net->image_table[c * 256 + v] = (int8_t)(v - 128);
+            for (pixel = 0; pixel < pixels; pixel++) {
+                net->image_pixels[(size_t)c * pixels + pixel] =
+                    (uint8_t)(((const int8_t *)input_values)[pixel * (size_t)x->channels + (size_t)c] + 128);
+            }
+        }
+    }
     free(input_values);
     for (i = 0; i < net->layer_count; i++) {
         layer *l = &net->layers[i];
@@ -616,6 +644,10 @@ static void teardown_network(network *net)
     }
     free(net->arena);
     net->arena = NULL;
+    free(net->image_pixels);
+    free(net->image_table);
+    net->image_pixels = NULL;
+    net->image_table = NULL;
     for (i = 0; i < net->layer_count; i++) {
         layer *l = &net->layers[i];
         free(l->weights); free(l->bias); free(l->multiplier); free(l->shift);
@@ -737,9 +769,24 @@ static void run_layer_f32(network *net, const layer *l)
     }
 }
 
+/* model_set_input of an export: input[p][c] = table[c][pixels[c][p]]. */
+static void convert_image(network *net)
+{
+    tensor *x = &net->tensors[0];
+    int8_t *data = (int8_t *)x->data;
+    const int pixels = x->height * x->width;
+    int c, p;
+    for (c = 0; c < x->channels; c++) {
+        const int8_t *table = net->image_table + c * 256;
+        const uint8_t *plane = net->image_pixels + (size_t)c * (size_t)pixels;
+        for (p = 0; p < pixels; p++) data[(size_t)p * (size_t)x->stride + (size_t)c] = table[plane[p]];
+    }
+}
+
 static void run_network(network *net)
 {
     int i;
+    if (net->image) convert_image(net);
     if (net->is_s8) {
         for (i = 0; i < net->layer_count; i++) run_layer_s8(net, &net->layers[i]);
     } else {

@@ -6,7 +6,8 @@
  * and flags (rnn_kernels.c, timing.c, simd_tier.c and this file), so it times exactly the kernels an
  * exported language model calls. It has the command line, the plan framing, the timing rounds and the
  * output lines of the image harness (harness.c), so the profiler drives both the same way (rounds,
- * estimator.h, re-measuring); it is a program of its own so the image harness stays as it is.
+ * estimator.h, re-measuring); those live once in harness_common.h, which both include. It is a program
+ * of its own so the image harness stays as it is.
  *
  * Usage:
  *   rnn_harness time PLAN ROUNDS PER_ROUND SAMPLE_US [CPU]   time every item of PLAN

@@ -15,9 +15,11 @@
  *   harness_pin             pins as CPU asks and prints the "cpu" line
  *   print_peak_rss          the "peak_rss_kb" line
  *
- * Header-only C99 + libc like estimator.h: `autoshrink profile` writes it beside harness.c and
- * rnn_harness.c (HarnessSource.sharedFiles). The includer defines HARNESS_NAME (the program's name in
- * error lines) and _XOPEN_SOURCE/_GNU_SOURCE before any header (getrusage, sched_setaffinity).
+ * Header-only C99 + libc like estimator.h (Sources/CHarness/common), but beside the two harnesses rather
+ * than in common/: exports ship every file of common/ and none of this. `autoshrink profile` writes it
+ * beside harness.c and rnn_harness.c with estimator.h (HarnessSource.profilerFiles). The includer defines
+ * HARNESS_NAME (the program's name in error lines) and _XOPEN_SOURCE/_GNU_SOURCE before any header
+ * (getrusage, sched_setaffinity).
  */
 #ifndef AUTOSHRINK_HARNESS_COMMON_H
 #define AUTOSHRINK_HARNESS_COMMON_H

@@ -274,8 +274,9 @@ public struct HarnessBuilder: Sendable {
             }
             let harnessPath = "\(directory)/\(HarnessSource.fileName)"
             try AtomicFile.write(HarnessSource.text, to: harnessPath)
-            // estimator.h, shared with the export's main.c, beside harness.c (which includes it as "estimator.h")
-            for file in HarnessSource.sharedFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
+            // estimator.h (shared with the export's main.c) and harness_common.h (shared with rnn_harness.c)
+            // beside harness.c, which includes them by name
+            for file in HarnessSource.profilerFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
             sources.append(harnessPath)
         } catch {
             throw ProfileError(device: device.name, step: step, reason: FileProblem.reason(error))

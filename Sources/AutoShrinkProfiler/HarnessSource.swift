@@ -2,7 +2,8 @@
 // written next to the runtime sources and built with the device's compiler (see `HarnessBuilder`).
 // One plain C file so it can be read, built and run by hand:
 // `cc -std=c99 -O3 -Iruntime/include -Iruntime harness.c runtime/*.c -lm`, with estimator.h (shared with the
-// export's main.c, Sources/CHarness/common) beside harness.c.
+// export's main.c, Sources/CHarness/common) and harness_common.h (shared with rnn_harness.c,
+// Sources/CHarness/profiler) beside harness.c.
 
 /// The harness's C source (`harness.c`).
 enum HarnessSource {
@@ -10,4 +11,9 @@ enum HarnessSource {
     static let text = EmbeddedCSources.contents(of: "CHarness/profiler/harness.c")
     /// The files shared with the export's harness (estimator.h), written beside harness.c: (file name, contents).
     public static let sharedFiles: [(path: String, contents: String)] = EmbeddedCSources.files(under: "CHarness/common")
+    /// The header of the two profiler harnesses (harness.c, rnn_harness.c): what they share beyond estimator.h.
+    static let commonHeader = (path: "harness_common.h", contents: EmbeddedCSources.contents(of: "CHarness/profiler/harness_common.h"))
+    /// Everything a profiler harness includes besides the runtime, written beside it: `sharedFiles` and
+    /// `commonHeader`.
+    static let profilerFiles: [(path: String, contents: String)] = sharedFiles + [commonHeader]
 }

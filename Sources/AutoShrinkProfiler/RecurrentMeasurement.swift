@@ -35,7 +35,7 @@ public struct RecurrentHarnessBuilder: Sendable {
             }
             let harnessPath = "\(directory)/\(RecurrentHarnessSource.fileName)"
             try AtomicFile.write(RecurrentHarnessSource.text, to: harnessPath)
-            for file in HarnessSource.sharedFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
+            for file in HarnessSource.profilerFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
             sources.append(harnessPath)
         } catch {
             throw ProfileError(device: device.name, step: step, reason: FileProblem.reason(error))

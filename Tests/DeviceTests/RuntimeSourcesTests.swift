@@ -31,6 +31,10 @@ struct RuntimeSourcesTests {
         #expect(RuntimeSources.files.contains { $0.path == "include/autoshrink_runtime.h" })
         #expect(RuntimeSources.files.count == onDisk.filter { $0.path.hasPrefix("CRuntime/") }.count)
         #expect(HarnessSource.text == onDisk.first { $0.path == "CHarness/profiler/harness.c" }?.contents)
+        // both profiler harnesses get estimator.h and harness_common.h beside them; exports only common/
+        #expect(HarnessSource.profilerFiles.map(\.path).sorted() == ["estimator.h", "harness_cli.h", "harness_common.h"])
+        #expect(HarnessSource.profilerFiles.first { $0.path == "harness_common.h" }?.contents
+                == onDisk.first { $0.path == "CHarness/profiler/harness_common.h" }?.contents)
     }
 
     @Test("the runtime hash is SHA-256 over the kernels and the harnesses: editing harness.c or main.c changes it")
@@ -41,7 +45,7 @@ struct RuntimeSourcesTests {
         #expect(EmbeddedCSources.hash.count == 64)
         for harness in ["CHarness/profiler/harness.c", "CHarness/export/main.c", "CHarness/export/idx.c", "CHarness/common/estimator.h",
                         "CHarness/export/idx.h", "CHarness/common/harness_cli.h", "CHarness/lm/lm_main.c", "CRuntime/concat.c",
-                        "CRuntime/rnn_kernels.c"] {
+                        "CRuntime/rnn_kernels.c", "CHarness/profiler/rnn_harness.c", "CHarness/profiler/harness_common.h"] {
             #expect(onDisk.contains { $0.path == harness }, "\(harness) missing")
             let edited = onDisk.map { $0.path == harness ? ($0.path, $0.contents + "\n") : $0 }
             #expect(CSourceBundle(files: edited).hash != EmbeddedCSources.hash, "the hash ignores \(harness)")
@@ -66,7 +70,7 @@ struct RuntimeSourcesTests {
         #expect(source.contains(#"("x/a.c", "a \"b\" \\n \t\r\n \u{e9} \u{1f600} \\(x) \"\"\" #"),"#))
     }
 
-    @Test("harness.c, the export's idx.c and the other C programs compile with -std=c99 -Wall -Wextra -Werror",
+    @Test("harness.c, rnn_harness.c, the export's idx.c and the other C programs compile with -std=c99 -Wall -Wextra -Werror",
           .enabled(if: findExecutable("cc") != nil, "no C compiler"))
     func harnessesCompileWithoutWarnings() throws {
         let directory = try TemporaryDirectory("harness-warnings")
@@ -74,6 +78,7 @@ struct RuntimeSourcesTests {
         let runtime = "\(repositoryRoot)/Sources/CRuntime"
         let harness = "\(repositoryRoot)/Sources/CHarness"
         for (source, includes) in [("\(harness)/profiler/harness.c", ["\(runtime)/include", runtime, "\(harness)/common"]),
+                                   ("\(harness)/profiler/rnn_harness.c", ["\(runtime)/include", runtime, "\(harness)/common"]),
                                    ("\(harness)/export/idx.c", ["\(runtime)/include"]),
                                    ("\(repositoryRoot)/tools/kernel-bench.c", ["\(runtime)/include", runtime]),
                                    ("\(fixturesDirectory)/echo_args.c", [])] {

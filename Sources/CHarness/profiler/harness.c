@@ -68,20 +68,20 @@
  */
 #define _XOPEN_SOURCE 700 /* getrusage under -std=c99 */
 #define _GNU_SOURCE /* sched_setaffinity (estimator.h) */
+#define HARNESS_NAME "harness"
 
 #include "autoshrink_runtime.h"
 #include "estimator.h"
+#include "harness_common.h" /* fail, SplitMix64, FNV-1a, timing, output lines (shared with rnn_harness.c) */
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #define MAX_LINE 8192
 #define MAX_CONCAT_INPUTS 64
-#define CALIBRATION_RUNS 5
 
 typedef enum layer_kind {
     LAYER_CONV,
@@ -143,17 +143,8 @@ typedef struct network {
     int image;              /* 1: run_network converts image_pixels into tensor 0 first (`image` line) */
     uint8_t *image_pixels;  /* [C][H*W] as model_set_input reads them */
     int8_t *image_table;    /* [C][256] */
-    /* Timing state kept across passes. */
-    int batch;
-    double *samples; /* [ROUNDS][PER_ROUND] nanoseconds per run */
-    int sample_count;
+    harness_timing timing; /* kept across passes */
 } network;
-
-static void fail(const char *message, const char *detail)
-{
-    fprintf(stderr, "harness: %s%s%s\n", message, detail ? ": " : "", detail ? detail : "");
-    exit(2);
-}
 
 static void *checked_malloc(size_t bytes)
 {
@@ -164,38 +155,11 @@ static void *checked_malloc(size_t bytes)
 
 /* ---- deterministic data ----------------------------------------------------------------------- */
 
-/* SplitMix64; integer-only, so every architecture draws the same numbers. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z;
-    *state += UINT64_C(0x9E3779B97F4A7C15);
-    z = *state;
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
+/* From harness_common.h's SplitMix64 (next_random, random_f32). */
 static int8_t random_s8(uint64_t *state) { return (int8_t)(int)((next_random(state) >> 56) - 128); }
 
 /* Symmetric weight in [-127, 127]. */
 static int8_t random_weight_s8(uint64_t *state) { return (int8_t)((int)(next_random(state) % 255u) - 127); }
-
-/* Uniform in [-1, 1) from 24 random bits (exact in float). */
-static float random_f32(uint64_t *state)
-{
-    return (float)(next_random(state) >> 40) * (1.0f / 8388608.0f) - 1.0f;
-}
-
-static uint32_t fnv1a(uint32_t hash, const void *data, size_t bytes)
-{
-    const unsigned char *p = (const unsigned char *)data;
-    size_t i;
-    for (i = 0; i < bytes; i++) {
-        hash ^= p[i];
-        hash *= 16777619u;
-    }
-    return hash;
-}
 
 /* ---- plan parsing ----------------------------------------------------------------------------- */
 
@@ -817,78 +781,15 @@ static void checksums(const network *net, uint32_t *output, uint32_t *all)
 
 /* ---- timing ----------------------------------------------------------------------------------- */
 
-/* Runs `batch` inferences back to back; mean nanoseconds per inference. */
-static double time_batch(network *net, int batch)
+/* Runs `batch` inferences back to back; mean nanoseconds per inference (a harness_time_batch). */
+static double time_batch(void *item, int batch)
 {
+    network *net = (network *)item;
     uint64_t start = as_time_ns(), stop;
     int b;
     for (b = 0; b < batch; b++) run_network(net);
     stop = as_time_ns();
     return (double)(stop - start) / (double)batch;
-}
-
-static void measure(network *net, int wanted, double sample_ns)
-{
-    int s;
-    if (net->batch == 0) {
-        /* Calibration (first pass): the fastest of a few single runs decides the batch. */
-        double fastest = time_batch(net, 1);
-        for (s = 1; s < CALIBRATION_RUNS; s++) {
-            double single = time_batch(net, 1);
-            if (single < fastest) fastest = single;
-        }
-        if (fastest < 1.0) fastest = 1.0;
-        net->batch = (int)(sample_ns / fastest) + 1;
-        if (net->batch > 1000000) net->batch = 1000000;
-    }
-    time_batch(net, net->batch); /* warm-up: caches, branch predictors, clock frequency */
-    for (s = 0; s < wanted; s++) net->samples[net->sample_count++] = time_batch(net, net->batch);
-}
-
-static void report(network *net, uint32_t output_checksum, uint32_t all_checksum, int rounds, int per_round,
-                   double *scratch)
-{
-    int s;
-    as_estimate e;
-    printf("samples %s %d %08x %08x", net->name, net->batch, (unsigned)output_checksum, (unsigned)all_checksum);
-    for (s = 0; s < net->sample_count; s++) printf(" %.1f", net->samples[s]);
-    printf("\n");
-    /* the estimate of the printed (rounded) samples, so a reader recomputing it gets the same numbers */
-    for (s = 0; s < net->sample_count; s++) {
-        char text[64];
-        snprintf(text, sizeof text, "%.1f", net->samples[s]);
-        net->samples[s] = atof(text);
-    }
-    e = as_est_from_rounds(net->samples, rounds, per_round, scratch);
-    printf("estimate %s %d %d %.1f %.1f %.1f\n", net->name, rounds, per_round, e.value, e.low, e.high);
-}
-
-/* Peak resident set in KiB. Linux keeps ru_maxrss across execve, and a harness started by posix_spawn
- * (a vfork-style clone sharing the parent's memory until exec) inherits the parent's high-water mark,
- * so the per-process VmHWM of /proc/self/status is preferred; getrusage is the fallback elsewhere. */
-static long peak_rss_kb(void)
-{
-    struct rusage usage;
-    char line[256];
-    long kb = -1;
-    FILE *status = fopen("/proc/self/status", "r");
-    if (status) {
-        while (fgets(line, sizeof line, status)) {
-            if (strncmp(line, "VmHWM:", 6) == 0) {
-                kb = strtol(line + 6, NULL, 10);
-                break;
-            }
-        }
-        fclose(status);
-    }
-    if (kb <= 0 && getrusage(RUSAGE_SELF, &usage) == 0) kb = (long)usage.ru_maxrss;
-    return kb;
-}
-
-static void print_peak_rss(void)
-{
-    long kb = peak_rss_kb();
-    if (kb > 0) printf("peak_rss_kb %ld\n", kb);
 }
 
 static int usage(void)
@@ -916,33 +817,17 @@ int main(int argc, char **argv)
             teardown_network(&networks[i]);
         }
     } else if (strcmp(argv[1], "time") == 0 && (argc == 6 || argc == 7)) {
-        int rounds = atoi(argv[3]), per_round = atoi(argv[4]), round, cpu = -1;
-        double sample_ns = atof(argv[5]) * 1000.0;
+        int rounds, per_round, round, cpu;
+        double sample_ns;
         uint32_t *output_checksums, *all_checksums;
         double *scratch;
-        if (rounds < 1 || per_round < 1 || !(sample_ns >= 0.0)) return usage();
-        if (argc == 7) {
-            char *end;
-            if (strcmp(argv[6], "none") == 0) {
-                cpu = -2;
-            } else {
-                cpu = (int)strtol(argv[6], &end, 10);
-                if (end == argv[6] || *end != '\0' || cpu < -1) return usage();
-            }
-        }
-        if (cpu == -2) {
-            printf("cpu none\n");
-        } else {
-            int pinned = as_est_pin(cpu);
-            if (pinned >= 0) printf("cpu %d\n", pinned);
-            else printf("cpu none\n");
-        }
-        fflush(stdout);
+        if (harness_time_arguments(argc, argv, &rounds, &per_round, &sample_ns, &cpu) != 0) return usage();
+        harness_pin(cpu);
         output_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
         all_checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
         scratch = (double *)checked_malloc((size_t)(rounds + per_round) * sizeof(double));
         for (i = 0; i < count; i++) {
-            networks[i].samples = (double *)checked_malloc((size_t)rounds * (size_t)per_round * sizeof(double));
+            networks[i].timing.samples = (double *)checked_malloc((size_t)rounds * (size_t)per_round * sizeof(double));
         }
         for (round = 0; round < rounds; round++) {
             int start = (int)(((long)round * count) / rounds), n;
@@ -952,11 +837,14 @@ int main(int argc, char **argv)
                 run_network(net);
                 /* Checksums of the first run after set-up: the same data in every round. */
                 if (round == 0) checksums(net, &output_checksums[net - networks], &all_checksums[net - networks]);
-                measure(net, per_round, sample_ns);
+                harness_measure(&net->timing, net, time_batch, per_round, sample_ns);
                 teardown_network(net);
             }
         }
-        for (i = 0; i < count; i++) report(&networks[i], output_checksums[i], all_checksums[i], rounds, per_round, scratch);
+        for (i = 0; i < count; i++) {
+            harness_report(networks[i].name, &networks[i].timing, output_checksums[i], all_checksums[i], rounds, per_round,
+                           scratch);
+        }
     } else {
         return usage();
     }

@@ -6,7 +6,8 @@
  * and flags (rnn_kernels.c, timing.c, simd_tier.c and this file), so it times exactly the kernels an
  * exported language model calls. It has the command line, the plan framing, the timing rounds and the
  * output lines of the image harness (harness.c), so the profiler drives both the same way (rounds,
- * estimator.h, re-measuring); it is a program of its own so the image harness stays as it is.
+ * estimator.h, re-measuring); those live once in harness_common.h, which both include. It is a program
+ * of its own so the image harness stays as it is.
  *
  * Usage:
  *   rnn_harness time PLAN ROUNDS PER_ROUND SAMPLE_US [CPU]   time every item of PLAN
@@ -41,20 +42,20 @@
  */
 #define _XOPEN_SOURCE 700 /* getrusage under -std=c99 */
 #define _GNU_SOURCE       /* sched_setaffinity (estimator.h) */
+#define HARNESS_NAME "rnn_harness"
 
 #include "autoshrink_runtime.h"
 #include "estimator.h"
+#include "harness_common.h" /* fail, SplitMix64, FNV-1a, timing, output lines (shared with harness.c) */
 #include "rnn_kernels.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #define MAX_LINE 4096
 #define MAX_NODES 64
-#define CALIBRATION_RUNS 5
 
 typedef enum item_kind {
     ITEM_EMBED,
@@ -94,17 +95,8 @@ typedef struct item {
     const float **inputs;
     uint64_t token_state;
     volatile float sink;
-    /* Timing state kept across rounds. */
-    int batch;
-    double *samples;
-    int sample_count;
+    harness_timing timing; /* kept across rounds */
 } item;
-
-static void fail(const char *message, const char *detail)
-{
-    fprintf(stderr, "rnn_harness: %s%s%s\n", message, detail ? ": " : "", detail ? detail : "");
-    exit(2);
-}
 
 /* 32-byte aligned, as gcc places the generated model's static weight and state arrays on x86-64 (the
  * exported binaries' symbols sit at multiples of 32): on malloc's 16-byte alignment a whole token of a
@@ -116,20 +108,7 @@ static void *checked_malloc(size_t bytes)
     return pointer;
 }
 
-/* SplitMix64, as harness.c. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z;
-    *state += UINT64_C(0x9E3779B97F4A7C15);
-    z = *state;
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1) from 24 random bits. */
-static float random_f32(uint64_t *state) { return (float)(next_random(state) >> 40) * (1.0f / 8388608.0f) - 1.0f; }
-
+/* Weights and inputs from harness_common.h's SplitMix64 (next_random, random_f32). */
 static float *random_floats(uint64_t *state, size_t count, float range)
 {
     float *values = (float *)checked_malloc(count * sizeof(float));
@@ -159,17 +138,6 @@ static void free_matrix(matrix *m)
 {
     free(m->f); free(m->q); free(m->scale);
     memset(m, 0, sizeof *m);
-}
-
-static uint32_t fnv1a(uint32_t hash, const void *data, size_t bytes)
-{
-    const unsigned char *p = (const unsigned char *)data;
-    size_t i;
-    for (i = 0; i < bytes; i++) {
-        hash ^= p[i];
-        hash *= 16777619u;
-    }
-    return hash;
 }
 
 /* The next token of a fixed sequence (the 64-bit LCG of lm_main.c's bench). */
@@ -461,65 +429,15 @@ static uint32_t output_checksum(const item *it)
 
 /* ---- timing (as harness.c) -------------------------------------------------------------------- */
 
-static double time_batch(item *it, int batch)
+/* Runs `batch` tokens or calls back to back; mean nanoseconds per run (a harness_time_batch). */
+static double time_batch(void *pointer, int batch)
 {
+    item *it = (item *)pointer;
     uint64_t start = as_time_ns(), stop;
     int b;
     for (b = 0; b < batch; b++) run_item(it);
     stop = as_time_ns();
     return (double)(stop - start) / (double)batch;
-}
-
-static void measure(item *it, int wanted, double sample_ns)
-{
-    int s;
-    if (it->batch == 0) {
-        double fastest = time_batch(it, 1);
-        for (s = 1; s < CALIBRATION_RUNS; s++) {
-            double single = time_batch(it, 1);
-            if (single < fastest) fastest = single;
-        }
-        if (fastest < 1.0) fastest = 1.0;
-        it->batch = (int)(sample_ns / fastest) + 1;
-        if (it->batch > 1000000) it->batch = 1000000;
-    }
-    time_batch(it, it->batch); /* warm-up */
-    for (s = 0; s < wanted; s++) it->samples[it->sample_count++] = time_batch(it, it->batch);
-}
-
-static void report(item *it, uint32_t checksum, int rounds, int per_round, double *scratch)
-{
-    int s;
-    as_estimate e;
-    printf("samples %s %d %08x %08x", it->name, it->batch, (unsigned)checksum, (unsigned)checksum);
-    for (s = 0; s < it->sample_count; s++) printf(" %.1f", it->samples[s]);
-    printf("\n");
-    for (s = 0; s < it->sample_count; s++) {
-        char text[64];
-        snprintf(text, sizeof text, "%.1f", it->samples[s]);
-        it->samples[s] = atof(text);
-    }
-    e = as_est_from_rounds(it->samples, rounds, per_round, scratch);
-    printf("estimate %s %d %d %.1f %.1f %.1f\n", it->name, rounds, per_round, e.value, e.low, e.high);
-}
-
-static void print_peak_rss(void)
-{
-    struct rusage usage;
-    char line[256];
-    long kb = -1;
-    FILE *status = fopen("/proc/self/status", "r");
-    if (status) {
-        while (fgets(line, sizeof line, status)) {
-            if (strncmp(line, "VmHWM:", 6) == 0) {
-                kb = strtol(line + 6, NULL, 10);
-                break;
-            }
-        }
-        fclose(status);
-    }
-    if (kb <= 0 && getrusage(RUSAGE_SELF, &usage) == 0) kb = (long)usage.ru_maxrss;
-    if (kb > 0) printf("peak_rss_kb %ld\n", kb);
 }
 
 static int usage(void)
@@ -533,36 +451,17 @@ int main(int argc, char **argv)
     item *items;
     uint32_t *checksums;
     double *scratch, sample_ns;
-    int count, i, rounds, per_round, round, cpu = -1;
+    int count, i, rounds, per_round, round, cpu;
     if (argc < 2) return usage();
     printf("simd %s\n", as_runtime_simd_path());
     if (strcmp(argv[1], "info") == 0) return 0;
     if (strcmp(argv[1], "time") != 0 || (argc != 6 && argc != 7)) return usage();
-    rounds = atoi(argv[3]);
-    per_round = atoi(argv[4]);
-    sample_ns = atof(argv[5]) * 1000.0;
-    if (rounds < 1 || per_round < 1 || !(sample_ns >= 0.0)) return usage();
-    if (argc == 7) {
-        char *end;
-        if (strcmp(argv[6], "none") == 0) {
-            cpu = -2;
-        } else {
-            cpu = (int)strtol(argv[6], &end, 10);
-            if (end == argv[6] || *end != '\0' || cpu < -1) return usage();
-        }
-    }
+    if (harness_time_arguments(argc, argv, &rounds, &per_round, &sample_ns, &cpu) != 0) return usage();
     items = read_plan(argv[2], &count);
-    if (cpu == -2) {
-        printf("cpu none\n");
-    } else {
-        int pinned = as_est_pin(cpu);
-        if (pinned >= 0) printf("cpu %d\n", pinned);
-        else printf("cpu none\n");
-    }
-    fflush(stdout);
+    harness_pin(cpu);
     checksums = (uint32_t *)checked_malloc((size_t)count * sizeof(uint32_t));
     scratch = (double *)checked_malloc((size_t)(rounds + per_round) * sizeof(double));
-    for (i = 0; i < count; i++) items[i].samples = (double *)checked_malloc((size_t)rounds * (size_t)per_round * sizeof(double));
+    for (i = 0; i < count; i++) items[i].timing.samples = (double *)checked_malloc((size_t)rounds * (size_t)per_round * sizeof(double));
     for (round = 0; round < rounds; round++) {
         int start = (int)(((long)round * count) / rounds), n;
         for (n = 0; n < count; n++) {
@@ -570,11 +469,14 @@ int main(int argc, char **argv)
             setup_item(it);
             run_item(it);
             if (round == 0) checksums[it - items] = output_checksum(it);
-            measure(it, per_round, sample_ns);
+            harness_measure(&it->timing, it, time_batch, per_round, sample_ns);
             teardown_item(it);
         }
     }
-    for (i = 0; i < count; i++) report(&items[i], checksums[i], rounds, per_round, scratch);
+    /* one output checksum: it stands in both checksum fields of the samples line (harness.c's format) */
+    for (i = 0; i < count; i++) {
+        harness_report(items[i].name, &items[i].timing, checksums[i], checksums[i], rounds, per_round, scratch);
+    }
     print_peak_rss();
     return 0;
 }

@@ -264,20 +264,10 @@ public struct HarnessBuilder: Sendable {
     public func build(in directory: String) throws -> String {
         let step = "build harness"
         let runtimeDirectory = "\(directory)/runtime"
-        var sources: [String] = []
+        let sources: [String]
         do {
-            for file in RuntimeSources.imageFiles {
-                let path = "\(runtimeDirectory)/\(file.path)"
-                try FileProblem.createDirectory((path as NSString).deletingLastPathComponent)
-                try AtomicFile.write(file.contents, to: path)
-                if path.hasSuffix(".c") { sources.append(path) }
-            }
-            let harnessPath = "\(directory)/\(HarnessSource.fileName)"
-            try AtomicFile.write(HarnessSource.text, to: harnessPath)
-            // estimator.h (shared with the export's main.c) and harness_common.h (shared with rnn_harness.c)
-            // beside harness.c, which includes them by name
-            for file in HarnessSource.profilerFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
-            sources.append(harnessPath)
+            sources = try HarnessSource.stage(runtimeFiles: RuntimeSources.imageFiles, fileName: HarnessSource.fileName,
+                                              text: HarnessSource.text, directory: directory, runtimeDirectory: runtimeDirectory)
         } catch {
             throw ProfileError(device: device.name, step: step, reason: FileProblem.reason(error))
         }

@@ -5,6 +5,9 @@
 // export's main.c, Sources/CHarness/common) and harness_common.h (shared with rnn_harness.c,
 // Sources/CHarness/profiler) beside harness.c.
 
+import AutoShrinkModel
+import Foundation
+
 /// The harness's C source (`harness.c`).
 enum HarnessSource {
     static let fileName = "harness.c"
@@ -16,4 +19,22 @@ enum HarnessSource {
     /// Everything a profiler harness includes besides the runtime, written beside it: `sharedFiles` and
     /// `commonHeader`.
     static let profilerFiles: [(path: String, contents: String)] = sharedFiles + [commonHeader]
+
+    /// Writes a profiler harness's sources for a build: `runtimeFiles` under `runtimeDirectory`, the
+    /// harness `text` as `directory/fileName` and `profilerFiles` beside it (the harness includes them by
+    /// name). Returns the C files to compile: the runtime's `.c` files, then the harness.
+    static func stage(runtimeFiles: [(path: String, contents: String)], fileName: String, text: String,
+                      directory: String, runtimeDirectory: String) throws -> [String] {
+        var sources: [String] = []
+        for file in runtimeFiles {
+            let path = "\(runtimeDirectory)/\(file.path)"
+            try FileProblem.createDirectory((path as NSString).deletingLastPathComponent)
+            try AtomicFile.write(file.contents, to: path)
+            if path.hasSuffix(".c") { sources.append(path) }
+        }
+        let harnessPath = "\(directory)/\(fileName)"
+        try AtomicFile.write(text, to: harnessPath)
+        for file in profilerFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
+        return sources + [harnessPath]
+    }
 }

@@ -25,18 +25,11 @@ public struct RecurrentHarnessBuilder: Sendable {
     public func build(in directory: String) throws -> String {
         let step = "build recurrent harness"
         let runtimeDirectory = "\(directory)/rnn-runtime"
-        var sources: [String] = []
+        let sources: [String]
         do {
-            for file in RuntimeSources.files where !file.path.hasSuffix(".c") || RecurrentHarnessSource.compiledRuntimeFiles.contains(file.path) {
-                let path = "\(runtimeDirectory)/\(file.path)"
-                try FileProblem.createDirectory((path as NSString).deletingLastPathComponent)
-                try AtomicFile.write(file.contents, to: path)
-                if path.hasSuffix(".c") { sources.append(path) }
-            }
-            let harnessPath = "\(directory)/\(RecurrentHarnessSource.fileName)"
-            try AtomicFile.write(RecurrentHarnessSource.text, to: harnessPath)
-            for file in HarnessSource.profilerFiles { try AtomicFile.write(file.contents, to: "\(directory)/\(file.path)") }
-            sources.append(harnessPath)
+            let runtime = RuntimeSources.files.filter { !$0.path.hasSuffix(".c") || RecurrentHarnessSource.compiledRuntimeFiles.contains($0.path) }
+            sources = try HarnessSource.stage(runtimeFiles: runtime, fileName: RecurrentHarnessSource.fileName,
+                                              text: RecurrentHarnessSource.text, directory: directory, runtimeDirectory: runtimeDirectory)
         } catch {
             throw ProfileError(device: device.name, step: step, reason: FileProblem.reason(error))
         }

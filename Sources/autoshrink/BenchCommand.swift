@@ -160,6 +160,8 @@ struct BenchRankCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Validation images per class.") var validationPerClass: Int = 100
     @Option(parsing: .unconditional, help: "Epochs of the cheap evaluation.") var cheapEpochs: Int = 1
     @Flag(help: "The cheap evaluation starts from the parent's weights trained --cheap-epochs epochs (--space step).") var cheapInherit = false
+    @Option(parsing: .unconditional, help: "Training seed of the cheap evaluation (default: --seed, the full training's). With --cheap-epochs equal to --full-epochs this ranks the sample by a second full training that differs only in its seed: the ceiling of any cheap evaluation's tau.")
+    var cheapSeed: UInt64?
     @Option(parsing: .unconditional, help: "Maximum epochs of the full proxy training (early exits apply).") var fullEpochs: Int = 10
     @Option(help: "Instead of --cheap-epochs: successive halving over the sample with these rung epochs before --full-epochs (e.g. 3), like search --halving.")
     var halving: String = "off"
@@ -178,6 +180,7 @@ struct BenchRankCommand: ParsableCommand {
         try OptionCheck.macro(macro, allowsAuto: false)
         let schedule = try OptionCheck.halving(halving, eta: halvingEta, epochs: fullEpochs)
         if schedule != nil && cheapInherit { throw ValidationError("--halving trains from scratch; drop --cheap-inherit") }
+        if schedule != nil && cheapSeed != nil { throw ValidationError("--halving continues the full training's seed; drop --cheap-seed") }
         if cheapInherit && space != .step { throw ValidationError("--cheap-inherit needs --space step (spread cells have no parent)") }
         if edges > nodes * (nodes - 1) / 2 { throw ValidationError("--edges must be at most \(nodes * (nodes - 1) / 2) for \(nodes) nodes") }
     }
@@ -203,21 +206,23 @@ struct BenchRankCommand: ParsableCommand {
         let schedule = try HalvingSchedule(spec: halving, eta: halvingEta)
         out.heading("""
             bench rank: \(cells.count) candidates (\(space.rawValue)\(space == .step ? " of a \(parent.edges.count)-edge parent" : "")), macro \(base.skeleton)
-              cheap  \(schedule.map { "successive halving: \($0)" } ?? "\(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")")
+              cheap  \(schedule.map { "successive halving: \($0)" } ?? "\(cheapEpochs) epoch(s)\(cheapInherit ? " from the parent's weights" : " from scratch")\(cheapSeed.map { ", training seed \($0)" } ?? "")")
               full   <= \(fullEpochs) epochs from scratch with early exits; \(proxyPerClass)/class train, \(validationPerClass)/class validation
             """)
         let task = try ProxyTask.load(dataset: data.dataset, directory: data.dataDir, perClass: proxyPerClass,
                                       validationPerClass: validationPerClass, seed: engine.seed)
         let cheapEvaluator = TrainingEvaluator(task: task, configuration: cheap, threads: engine.threads)
         let fullEvaluator = TrainingEvaluator(task: task, configuration: base, threads: engine.threads)
-        // All candidates share one training seed, as a search step's do (CandidateEvaluator.swift).
+        // All candidates share one training seed, as a search step's do (CandidateEvaluator.swift);
+        // --cheap-seed gives the cheap evaluation another one (the seed-to-seed ceiling of tau).
         let seed = engine.seed
+        let cheapTrainingSeed = cheapSeed ?? seed
         var parentWeights: String?
         var parentSeconds = 0.0
         if cheapInherit {
             let path = ScratchFiles.path("bench")  // no suffix: the leftover cleaner recognises KIND-pPID-HEX8
             let result = try cheapEvaluator.evaluate(EvaluationRequest(
-                architecture: base.architecture(cell: parent, name: "parent"), candidateID: "parent", step: 0, index: 0, seed: seed,
+                architecture: base.architecture(cell: parent, name: "parent"), candidateID: "parent", step: 0, index: 0, seed: cheapTrainingSeed,
                 weightsOutputPath: path))
             parentWeights = path
             parentSeconds = result.seconds
@@ -250,7 +255,7 @@ struct BenchRankCommand: ParsableCommand {
         for (index, candidate) in cells.enumerated() {
             let architecture = base.architecture(cell: candidate.cell, name: "rank-\(index)")
             let quick = try halved?[index].value ?? cheapEvaluator.evaluate(EvaluationRequest(
-                architecture: architecture, candidateID: "cheap-\(index)", step: 1, index: index, seed: seed, parentWeightsPath: parentWeights))
+                architecture: architecture, candidateID: "cheap-\(index)", step: 1, index: index, seed: cheapTrainingSeed, parentWeightsPath: parentWeights))
             let full = try fullEvaluator.evaluate(EvaluationRequest(architecture: architecture, candidateID: "full-\(index)", step: 1,
                                                                     index: index, seed: seed))
             // Under halving a candidate's key is its rung, then its accuracy (rungs outrank accuracy).

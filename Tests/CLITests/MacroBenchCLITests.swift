@@ -66,6 +66,26 @@ struct MacroBenchCLITests {
         #expect((-1...1).contains(tau) && line.contains("over 3 candidates"))
     }
 
+    /// `--cheap-seed`: a cheap evaluation that is the full training itself (same epochs, same seed) ranks
+    /// exactly like it (tau 1, the engine is deterministic); halving refuses the option.
+    @Test func benchRankCheapSeedRetest() throws {
+        let common = ["bench", "rank", "--samples", "3", "--macro", Self.smallMacro, "--full-epochs", "2", "--cheap-epochs", "2",
+                      "--nodes", "3", "--proxy-per-class", "6", "--validation-per-class", "8", "--threads", "2", "--seed", "3"]
+        let same = try CLI.run(common + ["--cheap-seed", "3"])
+        #expect(same.status == 0, "\(same.stderr)")
+        #expect(same.stdout.contains("training seed 3"))
+        // Every candidate line: "  i LABEL MACS MACs  cheap A (...)  full B (...)" with A == B.
+        let rows = same.stdout.split(separator: "\n").filter { $0.contains(" MACs  cheap ") }
+        #expect(rows.count == 3)
+        for row in rows {
+            let words = row.split(separator: " ")
+            let cheap = words.firstIndex(of: "cheap").map { words[$0 + 1] }, full = words.firstIndex(of: "full").map { words[$0 + 1] }
+            #expect(cheap != nil && cheap == full, "\(row)")
+        }
+        let refused = try CLI.run(common + ["--cheap-seed", "4", "--halving", "1"])
+        #expect(refused.status != 0 && refused.stderr.contains("drop --cheap-seed"))
+    }
+
     @Test func benchSearchComparesStrategiesOverSeeds() throws {
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -321,11 +321,17 @@ struct BenchSearchCommand: ParsableCommand {
     @Option(help: "Successive halving inside each step for both strategies: off, or rung epochs before --epochs (e.g. 3; docs/algorithm.md §1).")
     var halving: String = "off"
     @Option(parsing: .unconditional, help: "Successive halving's eta (2 or 3).") var halvingEta: Int = 2
+    @Option(parsing: .unconditional, help: "Also train each strategy's best network this many epochs from scratch with the `train` defaults (seed: the bench seed) and compare test accuracy, which the best-of-many selection does not inflate (0: off).")
+    var retrainEpochs: Int = 0
+    @Option(parsing: .unconditional, help: "--retrain-epochs: training images per class (default: all, as `train`).") var retrainPerClass: Int?
     @OptionGroup var engine: EngineOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         try OptionCheck.integer(seeds, "--seeds", in: 1...100)
+        try OptionCheck.integer(retrainEpochs, "--retrain-epochs", in: 0...10_000)
+        try OptionCheck.integer(retrainPerClass, "--retrain-per-class", in: 1...1_000_000)
+        if retrainPerClass != nil && retrainEpochs == 0 { throw ValidationError("--retrain-per-class needs --retrain-epochs") }
         try OptionCheck.integer(nodes, "--nodes", in: 2...16)
         try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
         try OptionCheck.integer(proxyPerClass, "--proxy-per-class", in: 1...1_000_000)
@@ -346,6 +352,26 @@ struct BenchSearchCommand: ParsableCommand {
         var seconds: Double
         var candidates: Int
         var baseline: BaselineComparison?
+        /// Test accuracy of the best network trained --retrain-epochs epochs with the `train` defaults.
+        var retrained: Double?
+    }
+
+    /// Trains `architecture` `retrainEpochs` epochs with the `train` defaults in `directory` (a child
+    /// `autoshrink train`, so the recipe is exactly `train`'s) and returns its test accuracy; a finished
+    /// earlier training of the same network there (its train.json) is reused. The directory's name
+    /// holds the epochs and --retrain-per-class, the bench seed is the run's.
+    func retrain(architecture path: String, directory: String, seed: UInt64, output: Output) throws -> Double {
+        let hash = try Architecture.load(path: path).stableHash
+        if let data = FileManager.default.contents(atPath: directory + "/train.json"),
+           let done = try? TrainSummary.decodeSummary(data, source: directory + "/train.json"),
+           done.architectureHash == hash, done.epochs == retrainEpochs {
+            return done.testAccuracy
+        }
+        var arguments = ["train", "--arch", path, "--epochs", String(retrainEpochs), "--out", directory, "--seed", String(seed),
+                         "--threads", String(engine.threads), "--dataset", data.dataset.rawValue, "--json"]
+        if let dataDir = data.dataDir { arguments += ["--data-dir", dataDir] }
+        if let retrainPerClass { arguments += ["--train-per-class", String(retrainPerClass)] }
+        return try runChildCommand(arguments, as: TrainSummary.self, output: output, caller: "bench search").testAccuracy
     }
 
     func run() throws {
@@ -395,14 +421,20 @@ struct BenchSearchCommand: ParsableCommand {
                     BaselineComparison.compare(accuracy: $0.accuracy, predictedMilliseconds: $0.resources.latencyMilliseconds,
                                                measuredMilliseconds: nil, front: front)
                 } }
-                let outcome = Outcome(accuracy: best?.accuracy, latency: best?.resources.latencyMilliseconds, macs: best?.resources.macs,
+                var outcome = Outcome(accuracy: best?.accuracy, latency: best?.resources.latencyMilliseconds, macs: best?.resources.macs,
                                       seconds: result.candidateSeconds, candidates: result.candidatesTrained, baseline: baseline)
+                if retrainEpochs > 0, let path = result.bestArchitecturePath {
+                    outcome.retrained = try retrain(architecture: path, directory: "\(self.out)/\(strategy.rawValue)-s\(seed)/retrain-e\(retrainEpochs)"
+                                                    + (retrainPerClass.map { "-pc\($0)" } ?? ""),
+                                                    seed: seed, output: out)
+                }
                 outcomes[strategy, default: []].append(outcome)
                 out.line(String(format: "seed %d %@: best validation %@, %@ MACs%@, %d candidates, %.1f s of training", seed,
                                 strategy.rawValue, best.map { String(format: "%.4f", $0.accuracy) } ?? "none feasible",
                                 best.map { ArchitectureSummary.scaled(Double($0.resources.macs)) } ?? "-",
                                 best?.resources.latencyMilliseconds.map { String(format: ", predicted %.4f ms", $0) } ?? "",
-                                outcome.candidates, outcome.seconds))
+                                outcome.candidates, outcome.seconds)
+                         + (outcome.retrained.map { String(format: "; retrained %d epochs: test %.4f", retrainEpochs, $0) } ?? ""))
                 if front != nil { out.line("  vs baselines: " + (baseline?.summary ?? "no latency both the best and two baselines have (predicted latency needs --profile)")) }
             }
         }
@@ -424,7 +456,7 @@ struct BenchSearchCommand: ParsableCommand {
             }
         }
         out.result("strategy    seeds  best validation acc  predicted latency ms  MACs (M)         candidates  training s"
-                   + (front != nil ? "        acc - front at its latency" : ""))
+                   + (front != nil ? "        acc - front at its latency" : "") + (retrainEpochs > 0 ? "  retrained test acc" : ""))
         for strategy in [SearchStrategyKind.autoshrink, .random] {
             let rows = outcomes[strategy] ?? []
             let line = strategy.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + " "
@@ -436,7 +468,19 @@ struct BenchSearchCommand: ParsableCommand {
                 + meanSD(rows.map(\.seconds))
             let differences = rows.compactMap { $0.baseline?.difference }
             out.result(line + (front == nil ? "" : String(repeating: " ", count: max(1, 18 - meanSD(rows.map(\.seconds)).count))
-                + (differences.isEmpty ? "-" : "\(meanSD(differences)) (\(differences.count) of \(rows.count) compared)")))
+                + (differences.isEmpty ? "-" : "\(meanSD(differences)) (\(differences.count) of \(rows.count) compared)"))
+                + (retrainEpochs > 0 ? "  " + meanSD(rows.compactMap(\.retrained)) : ""))
         }
+        // Paired by seed (both strategies of a seed share its data split and training seed): the mean
+        // difference and its standard error, sd / sqrt(n), the figure the target is stated in.
+        func paired(_ value: (Outcome) -> Double?) -> String {
+            let pairs = zip(outcomes[.autoshrink] ?? [], outcomes[.random] ?? []).compactMap { a, r in value(a).flatMap { x in value(r).map { x - $0 } } }
+            guard !pairs.isEmpty else { return "-" }
+            let mean = pairs.reduce(0, +) / Double(pairs.count)
+            let sd = pairs.count > 1 ? (pairs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(pairs.count - 1)).squareRoot() : 0
+            return String(format: "%+.4f ± %.4f (standard error %.4f, %d seeds)", mean, sd, sd / Double(pairs.count).squareRoot(), pairs.count)
+        }
+        out.result("autoshrink - random, paired by seed: best validation acc " + paired(\.accuracy)
+                   + (retrainEpochs > 0 ? "; retrained test acc " + paired(\.retrained) : ""))
     }
 }

@@ -106,8 +106,20 @@ struct MacroBenchCLITests {
             }
             #expect(lines("autoshrink") != nil && lines("autoshrink") == lines("random"))
         }
-        // A second run resumes every run instead of training again.
-        let again = try CLI.run(arguments)
+        // A second run resumes every run instead of training again; with --retrain-epochs it trains each
+        // best once with `train` (a train.json per run) and prints the paired difference.
+        let retrain = ["--retrain-epochs", "1", "--retrain-per-class", "10"]
+        let again = try CLI.run(arguments + retrain)
         #expect(again.status == 0 && again.stdout.contains("already done"), "\(again.stderr)")
+        for run in ["autoshrink-s1", "random-s2"] {
+            #expect(FileManager.default.fileExists(atPath: "\(directory)/bench/\(run)/retrain-e1-pc10/train.json"), "missing \(run)")
+        }
+        let paired = try #require(again.stdout.split(separator: "\n").first { $0.hasPrefix("autoshrink - random, paired by seed") })
+        #expect(paired.contains("retrained test acc") && paired.contains("2 seeds"), "\(paired)")
+        let trained = "\(directory)/bench/random-s1/retrain-e1-pc10/train.json"
+        let before = try FileManager.default.attributesOfItem(atPath: trained)[.modificationDate] as? Date
+        let third = try CLI.run(arguments + retrain)
+        #expect(third.status == 0 && third.stdout.contains("retrained 1 epochs: test"), "\(third.stderr)")
+        #expect(try FileManager.default.attributesOfItem(atPath: trained)[.modificationDate] as? Date == before, "trained again")
     }
 }

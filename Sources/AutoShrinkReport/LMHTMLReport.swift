@@ -81,6 +81,9 @@ public enum LMHTMLReport {
             body += HTMLReport.row("edges", "\(record.edgesLeft) (step \(record.step))")
             body += HTMLReport.row("MACs per token", HTML.scaled(Double(record.macs)) + " (cell \(HTML.scaled(Double(record.cellMACs))))")
             body += HTMLReport.row("parameters", HTML.scaled(Double(record.parameters)))
+            if let latency = record.latencyMillisecondsPerToken {
+                body += HTMLReport.row("predicted latency per token", String(format: "%.4f ms", latency))
+            }
             body += "</table>"
         }
         if let cell = input.chosen {
@@ -111,10 +114,24 @@ public enum LMHTMLReport {
         scatter.lines = [(front.map { (Double($0.macs), $0.validPerplexity) }, "#e08a1e", true)]
         scatter.xTickLabel = { HTML.scaled($0) }
         body += "<figure>" + scatter.render() + "</figure>"
+        // With --profile every candidate has a predicted latency per token (docs/shrinkrnn.md,
+        // "Profiling recurrent operators"): the same candidates against the device's time.
+        let timed = records.filter { $0.latencyMillisecondsPerToken != nil }
+        if !timed.isEmpty {
+            var latencyScatter = SVGChart(width: 720, height: 400, xLabel: "predicted latency per token (ms)", yLabel: "proxy valid perplexity")
+            latencyScatter.points = timed.map { record in
+                let style: SVGChart.Style = record.id == chosenRecord?.id ? .chosen : (!record.feasible ? .infeasible : (frontIDs.contains(record.id) ? .pareto : .candidate))
+                return .init(x: record.latencyMillisecondsPerToken!, y: record.validPerplexity,
+                             label: "\(record.id): \(record.edgesLeft) edges, valid ppl \(String(format: "%.2f", record.validPerplexity)), predicted \(String(format: "%.4f", record.latencyMillisecondsPerToken!)) ms/token",
+                             style: style)
+            }
+            latencyScatter.xTickLabel = { String(format: "%.3g", $0) }
+            body += "<figure>" + latencyScatter.render() + "<figcaption>the same candidates by predicted latency per token on the profiled device (orange: the MACs front above)</figcaption></figure>"
+        }
 
-        body += "<h2>Steps</h2><table><tr><th>step</th><th>removed</th><th>edges</th><th>valid ppl</th><th>MACs/token</th><th>cell MACs</th><th>params</th><th>score</th><th></th></tr>"
+        body += "<h2>Steps</h2><table><tr><th>step</th><th>removed</th><th>edges</th><th>valid ppl</th><th>MACs/token</th><th>cell MACs</th><th>params</th>\(timed.isEmpty ? "" : "<th>ms/token</th>")<th>score</th><th></th></tr>"
         for winner in winners {
-            body += "<tr><td>\(winner.step)</td><td>\(winner.removedEdge.map { "\($0)" } ?? "-")</td><td class=\"n\">\(winner.edgesLeft)</td><td class=\"n\">\(String(format: "%.2f", winner.validPerplexity))\(winner.diverged ? " (diverged)" : "")</td><td class=\"n\">\(HTML.scaled(Double(winner.macs)))</td><td class=\"n\">\(HTML.scaled(Double(winner.cellMACs)))</td><td class=\"n\">\(HTML.scaled(Double(winner.parameters)))</td><td class=\"n\">\(String(format: "%.4f", winner.score))</td><td>\(winner.id == chosenRecord?.id ? "chosen" : (winner.feasible ? "" : "infeasible"))</td></tr>"
+            body += "<tr><td>\(winner.step)</td><td>\(winner.removedEdge.map { "\($0)" } ?? "-")</td><td class=\"n\">\(winner.edgesLeft)</td><td class=\"n\">\(String(format: "%.2f", winner.validPerplexity))\(winner.diverged ? " (diverged)" : "")</td><td class=\"n\">\(HTML.scaled(Double(winner.macs)))</td><td class=\"n\">\(HTML.scaled(Double(winner.cellMACs)))</td><td class=\"n\">\(HTML.scaled(Double(winner.parameters)))</td>\(timed.isEmpty ? "" : "<td class=\"n\">\(winner.latencyMillisecondsPerToken.map { String(format: "%.4f", $0) } ?? "-")</td>")<td class=\"n\">\(String(format: "%.4f", winner.score))</td><td>\(winner.id == chosenRecord?.id ? "chosen" : (winner.feasible ? "" : "infeasible"))</td></tr>"
         }
         body += "</table>"
 

@@ -45,5 +45,25 @@ import Testing
         // A cell without edges (the end of a search) draws node 0 as its own leaf.
         let empty = LMHTMLReport.cellSVG(RNNCell(activations: Self.activations, edges: []))
         #expect(empty.contains("stroke=\"#d62728\"") && empty.components(separatedBy: "fill=\"#ddd\"").count - 1 == 3)
+        #expect(!html.contains("ms/token"), "no latency column without a profile")
+    }
+
+    /// A search with --profile: every record has a predicted latency per token, drawn as a second
+    /// scatter and listed for the chosen cell and in the steps' table.
+    @Test func reportDrawsPredictedLatencyPerToken() {
+        var records = [
+            Self.record(step: 1, candidate: 0, edges: [Edge(0, 1), Edge(0, 2), Edge(1, 2)], perplexity: 61),
+            Self.record(step: 1, candidate: 1, edges: [Edge(0, 1), Edge(1, 2)], perplexity: 58.5),
+        ]
+        records[0].latencyMillisecondsPerToken = 0.0321
+        records[1].latencyMillisecondsPerToken = 0.0287
+        let configuration = LMSearchConfiguration(corpus: "tiny", startCell: RNNCell(activations: Array(Self.activations.prefix(3)),
+                                                                                      edges: [Edge(0, 1), Edge(0, 2), Edge(1, 2)]),
+                                                  candidates: 2, target: Self.shape)
+        let chosen = RNNCell(activations: Array(Self.activations.prefix(3)), edges: records[1].cellEdges)
+        let html = LMHTMLReport.render(LMReportInput(runName: "timed", configuration: configuration, records: records, chosen: chosen))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 5, "trajectory x2, candidates by MACs and by latency, cell")
+        #expect(html.contains("predicted latency per token (ms)") && html.contains("<th>ms/token</th>"))
+        #expect(html.contains("0.0287 ms") && html.contains(">0.0287</td>"), "the chosen cell's latency, in its row and the table")
     }
 }

@@ -1126,6 +1126,41 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
                   output, use_rows ? row_groups : 0);
         return;
     }
+#if STAGE_FLIP
+    if (k == 1 && c % 4 == 0 && (size_t)s->out_height * s->out_width * c <= PADDED_BYTES) {
+        /* pointwise on VNNI: the pixels read ((oy, ox) reads input (oy*s, ox*s)) copied once, flipped, into a
+         * dense image [H_out][W_out][C], whose rows the kernel then reads in place (direct pointwise rows)
+         * instead of staging every pixel per tile (12 % of the quickstart network's time, docs/benchmarks.md) */
+        uint8_t dense[PADDED_BYTES] AS_ALIGN64;
+        as__conv_shape inner = *s;
+        const size_t in_ps = (size_t)s->in_pixel_stride, row_bytes = (size_t)s->out_width * c;
+        int y, x;
+        size_t j;
+        for (y = 0; y < s->out_height; y++) {
+            const uint8_t *src = (const uint8_t *)input + (size_t)y * s->stride * s->in_width * in_ps;
+            uint8_t *restrict dst = dense + (size_t)y * row_bytes;
+            if (s->stride == 1 && in_ps == (size_t)c) {
+                for (j = 0; j < row_bytes; j++) {
+                    dst[j] = (uint8_t)(src[j] ^ STAGE_FLIP);
+                }
+                continue;
+            }
+            for (x = 0; x < s->out_width; x++) {
+                const uint8_t *restrict p = src + (size_t)x * s->stride * in_ps;
+                for (j = 0; j < (size_t)c; j++) {
+                    dst[(size_t)x * c + j] = (uint8_t)(p[j] ^ STAGE_FLIP);
+                }
+            }
+        }
+        inner.in_height = s->out_height;
+        inner.in_width = s->out_width;
+        inner.in_pixel_stride = c;
+        inner.stride = 1;
+        conv_gemm(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, input_zero_point, weights,
+                  bias, requant, output, 0);
+        return;
+    }
+#endif
     conv_gemm(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
               STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0);

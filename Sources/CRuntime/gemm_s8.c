@@ -403,6 +403,96 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
     }
 }
 
+/* Direct single-pass tiles with the requantization fused into the epilogue: the accumulators go from
+ * registers through the folded MBQM (simd_requant.h) to the output bytes, with no accumulator tile, no
+ * separate requantization call and no per-tile set-up (the plan is prepared once per channel chunk).
+ * The same integers as tile_kernel + requant_block (docs/benchmarks.md, "fused requantization"). */
+static AS_ALWAYS_INLINE void vnni_tile_fused(const int rows, const int wide, const uint8_t *const *a,
+                                             const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                             __mmask16 m0, __mmask16 m1, const int32_t *init,
+                                             const as__rqf_avx512 *plan, int8_t *const *out, int out_offset,
+                                             __m512i zp, __m512i lo, __m512i hi)
+{
+    __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
+    const __m512i b0 = _mm512_maskz_loadu_epi32(m0, init);
+    const __m512i b1 = wide ? _mm512_maskz_loadu_epi32(m1, init + 16) : _mm512_setzero_si512();
+    int r, g;
+    for (r = 0; r < rows; r++) {
+        c0[r] = b0;
+        c1[r] = b1;
+    }
+    for (g = 0; g < groups; g++) {
+        const int8_t *wg = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
+        const __m512i w0 = _mm512_maskz_loadu_epi32(m0, wg);
+        const __m512i w1 = wide ? _mm512_maskz_loadu_epi32(m1, wg + 64) : _mm512_setzero_si512();
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m512i x;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm512_set1_epi32(quad);
+            c0[r] = _mm512_dpbusd_epi32(c0[r], x, w0);
+            if (wide) {
+                c1[r] = _mm512_dpbusd_epi32(c1[r], x, w1);
+            }
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        int8_t *y = out[r] + out_offset;
+        _mm_mask_storeu_epi8(y, m0, _mm512_cvtepi32_epi8(as__output_avx512(as__rqf_avx512_apply(plan, c0[r]), zp, lo, hi)));
+        if (wide) {
+            _mm_mask_storeu_epi8(y + 16, m1,
+                                 _mm512_cvtepi32_epi8(as__output_avx512(as__rqf_avx512_apply(plan + 1, c1[r]), zp, lo, hi)));
+        }
+    }
+}
+
+#define AS_VNNI_FUSED_ROWS(wide, offs)                                                                           \
+    do {                                                                                                         \
+        for (; r + 4 <= rows; r += 4) {                                                                          \
+            vnni_tile_fused(4, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
+                            vzp, vlo, vhi);                                                                      \
+        }                                                                                                        \
+        if (r + 2 <= rows) {                                                                                     \
+            vnni_tile_fused(2, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
+                            vzp, vlo, vhi);                                                                      \
+            r += 2;                                                                                              \
+        }                                                                                                        \
+        if (r < rows) {                                                                                          \
+            vnni_tile_fused(1, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
+                            vzp, vlo, vhi);                                                                      \
+        }                                                                                                        \
+    } while (0)
+
+/* plan: the folded constants of the tile's channels (two 16-channel blocks); out[p] + out_offset: row p's
+ * first output byte of the tile */
+static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                          const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                          const as__rqf_avx512 *plan, int8_t *const *out, int out_offset,
+                                          const as_requant_s8 *rq)
+{
+    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
+    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
+                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    const __m512i vzp = _mm512_set1_epi32(rq->output_zero_point);
+    const __m512i vlo = _mm512_set1_epi32(rq->activation_min - rq->output_zero_point);
+    const __m512i vhi = _mm512_set1_epi32(rq->activation_max - rq->output_zero_point);
+    int r = 0;
+    if (width > 16) {
+        if (offsets) {
+            AS_VNNI_FUSED_ROWS(1, offsets);
+        } else {
+            AS_VNNI_FUSED_ROWS(1, NULL);
+        }
+    } else {
+        if (offsets) {
+            AS_VNNI_FUSED_ROWS(0, offsets);
+        } else {
+            AS_VNNI_FUSED_ROWS(0, NULL);
+        }
+    }
+}
+
 #elif defined(AS_X86_AVX2)
 
 /* AVX2 (also AVX-512 without VNNI), two kernels:
@@ -797,6 +887,9 @@ typedef struct engine {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     const as__rq_avx2 *plan; /* requantization constants of the chunk (chunk % 8 == 0), else NULL */
 #endif
+#if defined(AS_X86_AVX512_VNNI)
+    const as__rqf_avx512 *fplan; /* folded constants of the chunk when every shift is <= -1, else NULL */
+#endif
 } engine;
 
 /* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
@@ -866,6 +959,18 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
     const as_requant_s8 *rq = e->requant;
     const uint8_t *a[TILE_PIXELS];
     int p, r0;
+#if defined(AS_X86_AVX512_VNNI)
+    if (direct && e->fplan) {
+        const int c_out = e->x.shape->out_channels;
+        int o;
+        for (o = 0; o < chunk; o += TILE_WIDTH) {
+            tile_kernel_fused(rows, q->in, e->offsets, e->groups_total, e->weights + (size_t)(oc0 + o) * 4,
+                              (size_t)c_out * 4, chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o,
+                              e->fplan + o / 16, q->out, o, rq);
+        }
+        return;
+    }
+#endif
     if (direct) {
         gemm_pass(e, rows, q->in, e->offsets, 0, e->groups_total, oc0, chunk, e->bias_eff);
     } else {
@@ -905,6 +1010,9 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     as__rq_avx2 plan[OC_CHUNK / 8];
+#endif
+#if defined(AS_X86_AVX512_VNNI)
+    as__rqf_avx512 fplan[OC_CHUNK / 16];
 #endif
     const int k = s->kernel_size, c = s->in_channels, c_out = s->out_channels;
     /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
@@ -979,6 +1087,17 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
         if (chunk % 8 == 0) {
             as__rq_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan);
             e.plan = plan;
+        }
+#endif
+#if defined(AS_X86_AVX512_VNNI)
+        e.fplan = fplan;
+        for (o = 0; o < chunk; o += 16) {
+            const __mmask16 m = chunk - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (chunk - o)) - 1u);
+            if (!as__rqf_avx512_init(&fplan[o / 16], _mm512_maskz_loadu_epi32(m, requant->multiplier + oc0 + o),
+                                     _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), m, requant->shift + oc0 + o))) {
+                e.fplan = NULL;
+                break;
+            }
         }
 #endif
         for (o = 0; o < chunk; o++) {

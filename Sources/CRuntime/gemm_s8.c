@@ -453,12 +453,7 @@ static AS_ALWAYS_INLINE void vnni_tile_fused(const int rows, const int wide, con
             vnni_tile_fused(4, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
                             vzp, vlo, vhi);                                                                      \
         }                                                                                                        \
-        if (r + 2 <= rows) {                                                                                     \
-            vnni_tile_fused(2, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
-                            vzp, vlo, vhi);                                                                      \
-            r += 2;                                                                                              \
-        }                                                                                                        \
-        if (r < rows) {                                                                                          \
+        for (; r < rows; r++) {                                                                                  \
             vnni_tile_fused(1, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
                             vzp, vlo, vhi);                                                                      \
         }                                                                                                        \
@@ -1174,6 +1169,21 @@ static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, 
     }
 }
 
+#if STAGE_FLIP
+/* dst[0..bytes) = src[0..bytes) ^ 0x80 for bytes % 4 == 0, in 4-byte words (one short loop: gcc's vectorized
+ * byte loops were 1.7 KB of .text on AVX2 + AVX-VNNI, docs/benchmarks.md) */
+static AS_NOINLINE AS_NO_VECTORIZE void flip_words(uint8_t *dst, const uint8_t *src, size_t bytes)
+{
+    size_t j;
+    for (j = 0; j < bytes; j += 4) {
+        uint32_t v;
+        memcpy(&v, src + j, 4);
+        v ^= 0x80808080u;
+        memcpy(dst + j, &v, 4);
+    }
+}
+#endif
+
 void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
                       const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
 {
@@ -1254,20 +1264,14 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         as__conv_shape inner = *s;
         const size_t in_ps = (size_t)s->in_pixel_stride, row_bytes = (size_t)s->out_width * c;
         int y, x;
-        size_t j;
-        for (y = 0; y < s->out_height; y++) {
-            const uint8_t *src = (const uint8_t *)input + (size_t)y * s->stride * s->in_width * in_ps;
-            uint8_t *restrict dst = dense + (size_t)y * row_bytes;
-            if (s->stride == 1 && in_ps == (size_t)c) {
-                for (j = 0; j < row_bytes; j++) {
-                    dst[j] = (uint8_t)(src[j] ^ STAGE_FLIP);
-                }
-                continue;
-            }
-            for (x = 0; x < s->out_width; x++) {
-                const uint8_t *restrict p = src + (size_t)x * s->stride * in_ps;
-                for (j = 0; j < (size_t)c; j++) {
-                    dst[(size_t)x * c + j] = (uint8_t)(p[j] ^ STAGE_FLIP);
+        if (s->stride == 1 && in_ps == (size_t)c) {
+            flip_words(dense, (const uint8_t *)input, (size_t)s->out_height * row_bytes);
+        } else {
+            for (y = 0; y < s->out_height; y++) {
+                const uint8_t *src = (const uint8_t *)input + (size_t)y * s->stride * s->in_width * in_ps;
+                for (x = 0; x < s->out_width; x++) {
+                    flip_words(dense + (size_t)y * row_bytes + (size_t)x * c, src + (size_t)x * s->stride * in_ps,
+                               (size_t)c);
                 }
             }
         }

@@ -1170,12 +1170,30 @@ static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, 
 }
 
 #if STAGE_FLIP
-/* dst[0..bytes) = src[0..bytes) ^ 0x80 for bytes % 4 == 0, in 4-byte words (one short loop: gcc's vectorized
- * byte loops were 1.7 KB of .text on AVX2 + AVX-VNNI, docs/benchmarks.md) */
+/* dst[0..bytes) = src[0..bytes) ^ 0x80 for bytes % 4 == 0: whole vectors, then (AVX-512) one masked vector or
+ * 4-byte words (short explicit loops: gcc's vectorized byte loops were 1.7 KB of .text on AVX2 + AVX-VNNI,
+ * docs/benchmarks.md) */
 static AS_NOINLINE AS_NO_VECTORIZE void flip_words(uint8_t *dst, const uint8_t *src, size_t bytes)
 {
-    size_t j;
-    for (j = 0; j < bytes; j += 4) {
+    size_t j = 0;
+#if defined(AS_X86_AVX512)
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (; j + 64 <= bytes; j += 64) {
+        _mm512_storeu_si512((void *)(dst + j), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + j)), flip));
+    }
+    if (j < bytes) {
+        const __mmask64 m = ((__mmask64)1 << (bytes - j)) - 1u;
+        _mm512_mask_storeu_epi8(dst + j, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + j), flip));
+    }
+    return;
+#elif defined(AS_X86_AVX2)
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (; j + 32 <= bytes; j += 32) {
+        _mm256_storeu_si256((__m256i *)(void *)(dst + j),
+                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(src + j)), flip));
+    }
+#endif
+    for (; j < bytes; j += 4) {
         uint32_t v;
         memcpy(&v, src + j, 4);
         v ^= 0x80808080u;

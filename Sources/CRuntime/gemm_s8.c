@@ -27,6 +27,10 @@
  *     pixel's window is then contiguous and the kernel reads it in place through a table of group
  *     offsets (no staging at all). Stems with C_in < 4 still stage, but from the padded image
  *     without any border cases.
+ *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
+ *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
+ * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
+ * when every shift of the chunk is <= -1; the others go through the accumulator tile and requant_block.
  */
 #include "kernel_common.h"
 #include "simd_requant.h"

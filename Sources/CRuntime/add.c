@@ -103,6 +103,22 @@ static int add_narrow_plan(int32_t zero_point, int32_t multiplier, int32_t shift
     q->rest = k - j;
     return 1;
 }
+
+/* log2(mh) when the input's MBQM is the plain shift v * mh = v << log2(mh) (ml = 0, c < 2^j, no sign term,
+ * k = j), else -1. The input with the larger scale always is: its multiplier is 2^30 with shift 0 (its scale
+ * over the common scale 2 max(s1, s2) is 1/2), so MBQM(v 2^L, 2^30, 0) = v 2^(L-1). */
+static int add_plain_shift(const add_narrow *q)
+{
+    int b = 0;
+    if (q->low != 0 || q->negative != 0 || q->rest != 0 || q->high <= 0 || (q->high & (q->high - 1)) != 0 ||
+        (q->round >> q->split) != 0) {
+        return -1;
+    }
+    while ((q->high >> b) != 1) {
+        b++;
+    }
+    return b;
+}
 #endif
 
 #if defined(AS_X86_AVX512)
@@ -186,21 +202,33 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
         add_narrow n1, n2;
         if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
             add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
-            const add_narrow_avx512 v1 = add_narrow_avx512_init(&n1), v2 = add_narrow_avx512_init(&n2);
-            const __m512i vzp1 = _mm512_set1_epi32(zp1), vzp2 = _mm512_set1_epi32(zp2);
+            /* the sum is symmetric: input 1 is the plain-shift one when either is */
+            const int swap = add_plain_shift(&n1) < 0 && add_plain_shift(&n2) >= 0;
+            const add_narrow *q1 = swap ? &n2 : &n1, *q2 = swap ? &n1 : &n2;
+            const int8_t *in1 = swap ? input2 : input1, *in2 = swap ? input1 : input2;
+            const size_t s1 = (size_t)(swap ? in2_pixel_stride : in1_pixel_stride);
+            const size_t s2 = (size_t)(swap ? in1_pixel_stride : in2_pixel_stride);
+            const int plain = add_plain_shift(q1);
+            const __m128i plain_count = _mm_cvtsi32_si128(plain);
+            const add_narrow_avx512 v1 = add_narrow_avx512_init(q1), v2 = add_narrow_avx512_init(q2);
+            const __m512i vzp1 = _mm512_set1_epi32(swap ? zp2 : zp1), vzp2 = _mm512_set1_epi32(swap ? zp1 : zp2);
             const __m512i vzo = _mm512_set1_epi32(zo), vlo = _mm512_set1_epi32(lo - zo), vhi = _mm512_set1_epi32(hi - zo);
+            const __m512i om = _mm512_set1_epi32(params->output_multiplier), os = _mm512_set1_epi32(params->output_shift);
+            as__rqf_avx512 fo;
             as__rq_avx512 qo;
-            as__rq_avx512_init(&qo, _mm512_set1_epi32(params->output_multiplier), _mm512_set1_epi32(params->output_shift));
+            const int folded = as__rqf_avx512_init(&fo, om, os);
+            as__rq_avx512_init(&qo, om, os);
             for (p = 0; p < pixels; p++) {
-                const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
-                const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
+                const int8_t *x1 = in1 + (size_t)p * s1;
+                const int8_t *x2 = in2 + (size_t)p * s2;
                 int8_t *y = output + (size_t)p * out_pixel_stride;
                 for (c = 0; c < channels; c += 16) {
                     const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
                     __m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1 + c)), vzp1);
                     __m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2 + c)), vzp2);
-                    a = as__rq_avx512_apply(&qo, _mm512_add_epi32(add_narrow_avx512_apply(&v1, a),
-                                                                  add_narrow_avx512_apply(&v2, b)));
+                    a = plain >= 0 ? _mm512_sll_epi32(a, plain_count) : add_narrow_avx512_apply(&v1, a);
+                    a = _mm512_add_epi32(a, add_narrow_avx512_apply(&v2, b));
+                    a = folded ? as__rqf_avx512_apply(&fo, a) : as__rq_avx512_apply(&qo, a);
                     _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(a, vzo, vlo, vhi)));
                 }
             }
@@ -215,6 +243,8 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
         add_narrow n1, n2; /* other parameters: the reference loop, as on AVX-512 */
         if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
             add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
+            const int plain1 = add_plain_shift(&n1), plain2 = add_plain_shift(&n2);
+            const __m128i count1 = _mm_cvtsi32_si128(plain1), count2 = _mm_cvtsi32_si128(plain2);
             const add_narrow_avx2 v1 = add_narrow_avx2_init(&n1), v2 = add_narrow_avx2_init(&n2);
             const __m256i vzp1 = _mm256_set1_epi32(zp1), vzp2 = _mm256_set1_epi32(zp2);
             const __m256i vzo = _mm256_set1_epi32(zo), vlo = _mm256_set1_epi32(lo - zo), vhi = _mm256_set1_epi32(hi - zo);
@@ -228,7 +258,10 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
                     __m256i a = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x1 + c))), vzp1);
                     __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x2 + c))), vzp2);
                     __m128i words;
-                    a = as__rq_avx2_apply(&qo, _mm256_add_epi32(add_narrow_avx2_apply(&v1, a), add_narrow_avx2_apply(&v2, b)));
+                    /* the larger-scale input's MBQM is a plain shift (add_plain_shift) */
+                    a = plain1 >= 0 ? _mm256_sll_epi32(a, count1) : add_narrow_avx2_apply(&v1, a);
+                    b = plain2 >= 0 ? _mm256_sll_epi32(b, count2) : add_narrow_avx2_apply(&v2, b);
+                    a = as__rq_avx2_apply(&qo, _mm256_add_epi32(a, b));
                     a = as__output_avx2(a, vzo, vlo, vhi);
                     words = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
                     _mm_storel_epi64((__m128i *)(y + c), _mm_packs_epi16(words, words));

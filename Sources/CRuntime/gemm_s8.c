@@ -27,6 +27,10 @@
  *     pixel's window is then contiguous and the kernel reads it in place through a table of group
  *     offsets (no staging at all). Stems with C_in < 4 still stage, but from the padded image
  *     without any border cases.
+ *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
+ *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
+ * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
+ * when every shift of the chunk is <= -1; the others go through the accumulator tile and requant_block.
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -399,6 +403,91 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
             AS_VNNI_ROWS(0, offsets);
         } else {
             AS_VNNI_ROWS(0, NULL);
+        }
+    }
+}
+
+/* Direct single-pass tiles with the requantization fused into the epilogue: the accumulators go from
+ * registers through the folded MBQM (simd_requant.h) to the output bytes, with no accumulator tile, no
+ * separate requantization call and no per-tile set-up (the plan is prepared once per channel chunk).
+ * The same integers as tile_kernel + requant_block (docs/benchmarks.md, "fused requantization"). */
+static AS_ALWAYS_INLINE void vnni_tile_fused(const int rows, const int wide, const uint8_t *const *a,
+                                             const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                             __mmask16 m0, __mmask16 m1, const int32_t *init,
+                                             const as__rqf_avx512 *plan, int8_t *const *out, int out_offset,
+                                             __m512i zp, __m512i lo, __m512i hi)
+{
+    __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
+    const __m512i b0 = _mm512_maskz_loadu_epi32(m0, init);
+    const __m512i b1 = wide ? _mm512_maskz_loadu_epi32(m1, init + 16) : _mm512_setzero_si512();
+    int r, g;
+    for (r = 0; r < rows; r++) {
+        c0[r] = b0;
+        c1[r] = b1;
+    }
+    for (g = 0; g < groups; g++) {
+        const int8_t *wg = w + (size_t)g * w_stride;
+        const int off = offsets ? offsets[g] : 4 * g;
+        const __m512i w0 = _mm512_maskz_loadu_epi32(m0, wg);
+        const __m512i w1 = wide ? _mm512_maskz_loadu_epi32(m1, wg + 64) : _mm512_setzero_si512();
+        for (r = 0; r < rows; r++) {
+            int32_t quad;
+            __m512i x;
+            memcpy(&quad, a[r] + off, sizeof quad);
+            x = _mm512_set1_epi32(quad);
+            c0[r] = _mm512_dpbusd_epi32(c0[r], x, w0);
+            if (wide) {
+                c1[r] = _mm512_dpbusd_epi32(c1[r], x, w1);
+            }
+        }
+    }
+    for (r = 0; r < rows; r++) {
+        int8_t *y = out[r] + out_offset;
+        _mm_mask_storeu_epi8(y, m0, _mm512_cvtepi32_epi8(as__output_avx512(as__rqf_avx512_apply(plan, c0[r]), zp, lo, hi)));
+        if (wide) {
+            _mm_mask_storeu_epi8(y + 16, m1,
+                                 _mm512_cvtepi32_epi8(as__output_avx512(as__rqf_avx512_apply(plan + 1, c1[r]), zp, lo, hi)));
+        }
+    }
+}
+
+#define AS_VNNI_FUSED_ROWS(wide, offs)                                                                           \
+    do {                                                                                                         \
+        for (; r + 4 <= rows; r += 4) {                                                                          \
+            vnni_tile_fused(4, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
+                            vzp, vlo, vhi);                                                                      \
+        }                                                                                                        \
+        for (; r < rows; r++) {                                                                                  \
+            vnni_tile_fused(1, wide, a + r, offs, groups, w, w_stride, m0, m1, init, plan, out + r, out_offset,  \
+                            vzp, vlo, vhi);                                                                      \
+        }                                                                                                        \
+    } while (0)
+
+/* plan: the folded constants of the tile's channels (two 16-channel blocks); out[p] + out_offset: row p's
+ * first output byte of the tile */
+static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                          const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                          const as__rqf_avx512 *plan, int8_t *const *out, int out_offset,
+                                          const as_requant_s8 *rq)
+{
+    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
+    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
+                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    const __m512i vzp = _mm512_set1_epi32(rq->output_zero_point);
+    const __m512i vlo = _mm512_set1_epi32(rq->activation_min - rq->output_zero_point);
+    const __m512i vhi = _mm512_set1_epi32(rq->activation_max - rq->output_zero_point);
+    int r = 0;
+    if (width > 16) {
+        if (offsets) {
+            AS_VNNI_FUSED_ROWS(1, offsets);
+        } else {
+            AS_VNNI_FUSED_ROWS(1, NULL);
+        }
+    } else {
+        if (offsets) {
+            AS_VNNI_FUSED_ROWS(0, offsets);
+        } else {
+            AS_VNNI_FUSED_ROWS(0, NULL);
         }
     }
 }
@@ -797,6 +886,9 @@ typedef struct engine {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     const as__rq_avx2 *plan; /* requantization constants of the chunk (chunk % 8 == 0), else NULL */
 #endif
+#if defined(AS_X86_AVX512_VNNI)
+    const as__rqf_avx512 *fplan; /* folded constants of the chunk when every shift is <= -1, else NULL */
+#endif
 } engine;
 
 /* One reduction pass over groups [g0, g0 + groups) for all column tiles of channels oc0..oc0 + chunk.
@@ -866,6 +958,18 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
     const as_requant_s8 *rq = e->requant;
     const uint8_t *a[TILE_PIXELS];
     int p, r0;
+#if defined(AS_X86_AVX512_VNNI)
+    if (direct && e->fplan) {
+        const int c_out = e->x.shape->out_channels;
+        int o;
+        for (o = 0; o < chunk; o += TILE_WIDTH) {
+            tile_kernel_fused(rows, q->in, e->offsets, e->groups_total, e->weights + (size_t)(oc0 + o) * 4,
+                              (size_t)c_out * 4, chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o,
+                              e->fplan + o / 16, q->out, o, rq);
+        }
+        return;
+    }
+#endif
     if (direct) {
         gemm_pass(e, rows, q->in, e->offsets, 0, e->groups_total, oc0, chunk, e->bias_eff);
     } else {
@@ -905,6 +1009,9 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     as__rq_avx2 plan[OC_CHUNK / 8];
+#endif
+#if defined(AS_X86_AVX512_VNNI)
+    as__rqf_avx512 fplan[OC_CHUNK / 16];
 #endif
     const int k = s->kernel_size, c = s->in_channels, c_out = s->out_channels;
     /* kernel bytes are x + 128 on VNNI: the bias absorbs (zp + 128) * sum w */
@@ -981,6 +1088,17 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
             e.plan = plan;
         }
 #endif
+#if defined(AS_X86_AVX512_VNNI)
+        e.fplan = fplan;
+        for (o = 0; o < chunk; o += 16) {
+            const __mmask16 m = chunk - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (chunk - o)) - 1u);
+            if (!as__rqf_avx512_init(&fplan[o / 16], _mm512_maskz_loadu_epi32(m, requant->multiplier + oc0 + o),
+                                     _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), m, requant->shift + oc0 + o))) {
+                e.fplan = NULL;
+                break;
+            }
+        }
+#endif
         for (o = 0; o < chunk; o++) {
             /* modular arithmetic: the final accumulator is exact even if this term wraps */
             const uint32_t b = bias ? (uint32_t)bias[oc0 + o] : 0u;
@@ -1055,6 +1173,39 @@ static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, 
     }
 }
 
+#if STAGE_FLIP
+/* dst[0..bytes) = src[0..bytes) ^ 0x80 for bytes % 4 == 0: whole vectors, then (AVX-512) one masked vector or
+ * 4-byte words (short explicit loops: gcc's vectorized byte loops were 1.7 KB of .text on AVX2 + AVX-VNNI,
+ * docs/benchmarks.md) */
+static AS_NOINLINE AS_NO_VECTORIZE void flip_words(uint8_t *dst, const uint8_t *src, size_t bytes)
+{
+    size_t j = 0;
+#if defined(AS_X86_AVX512)
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (; j + 64 <= bytes; j += 64) {
+        _mm512_storeu_si512((void *)(dst + j), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + j)), flip));
+    }
+    if (j < bytes) {
+        const __mmask64 m = ((__mmask64)1 << (bytes - j)) - 1u;
+        _mm512_mask_storeu_epi8(dst + j, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + j), flip));
+    }
+    return;
+#elif defined(AS_X86_AVX2)
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (; j + 32 <= bytes; j += 32) {
+        _mm256_storeu_si256((__m256i *)(void *)(dst + j),
+                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(src + j)), flip));
+    }
+#endif
+    for (; j < bytes; j += 4) {
+        uint32_t v;
+        memcpy(&v, src + j, 4);
+        v ^= 0x80808080u;
+        memcpy(dst + j, &v, 4);
+    }
+}
+#endif
+
 void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
                       const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
 {
@@ -1126,6 +1277,35 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
                   output, use_rows ? row_groups : 0);
         return;
     }
+#if STAGE_FLIP
+    if (k == 1 && c % 4 == 0 && (size_t)s->out_height * s->out_width * c <= PADDED_BYTES) {
+        /* pointwise on VNNI: the pixels read ((oy, ox) reads input (oy*s, ox*s)) copied once, flipped, into a
+         * dense image [H_out][W_out][C], whose rows the kernel then reads in place (direct pointwise rows)
+         * instead of staging every pixel per tile (12 % of the quickstart network's time, docs/benchmarks.md) */
+        uint8_t dense[PADDED_BYTES] AS_ALIGN64;
+        as__conv_shape inner = *s;
+        const size_t in_ps = (size_t)s->in_pixel_stride, row_bytes = (size_t)s->out_width * c;
+        int y, x;
+        if (s->stride == 1 && in_ps == (size_t)c) {
+            flip_words(dense, (const uint8_t *)input, (size_t)s->out_height * row_bytes);
+        } else {
+            for (y = 0; y < s->out_height; y++) {
+                const uint8_t *src = (const uint8_t *)input + (size_t)y * s->stride * s->in_width * in_ps;
+                for (x = 0; x < s->out_width; x++) {
+                    flip_words(dense + (size_t)y * row_bytes + (size_t)x * c, src + (size_t)x * s->stride * in_ps,
+                               (size_t)c);
+                }
+            }
+        }
+        inner.in_height = s->out_height;
+        inner.in_width = s->out_width;
+        inner.in_pixel_stride = c;
+        inner.stride = 1;
+        conv_gemm(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, input_zero_point, weights,
+                  bias, requant, output, 0);
+        return;
+    }
+#endif
     conv_gemm(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
               STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0);

@@ -389,9 +389,18 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
         for (; o < count; o += 16) {
             const __mmask16 mask = count - o >= 16 ? (__mmask16)0xFFFF
                                                    : (__mmask16)((1u << (count - o)) - 1u);
+            const __m512i m = _mm512_maskz_loadu_epi32(mask, multiplier + o);
+            const __m512i sh = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), mask, shift + o);
+            as__rqf_avx512 f;
             as__rq_avx512 q;
-            as__rq_avx512_init(&q, _mm512_maskz_loadu_epi32(mask, multiplier + o),
-                               _mm512_maskz_loadu_epi32(mask, shift + o));
+            if (as__rqf_avx512_init(&f, m, sh)) {
+                for (p = 0; p < rows; p++) {
+                    const __m512i v = as__rqf_avx512_apply(&f, _mm512_maskz_loadu_epi32(mask, acc + (size_t)p * acc_stride + o));
+                    _mm_mask_storeu_epi8((rows_out ? rows_out[p] : out + p * out_stride) + o, mask, _mm512_cvtepi32_epi8(as__output_avx512(v, zp, lo_zp, hi_zp)));
+                }
+                continue;
+            }
+            as__rq_avx512_init(&q, m, sh);
             for (p = 0; p < rows; p++) {
                 const __m512i v = as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, acc + (size_t)p * acc_stride + o));
                 _mm_mask_storeu_epi8((rows_out ? rows_out[p] : out + p * out_stride) + o, mask, _mm512_cvtepi32_epi8(as__output_avx512(v, zp, lo_zp, hi_zp)));

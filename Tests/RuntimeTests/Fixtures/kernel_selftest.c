@@ -716,6 +716,64 @@ static void requant_rows(rng *r, int rounds)
     printf("requant_rows rounds=%d fnv=%08x\n", rounds, (unsigned)h);
 }
 
+/* requant_block's tiles: on AVX-512 the folded MBQM runs every 16-channel block whose shifts are all <= -1
+ * (simd_requant.h, as__rqf_avx512), the general one the others. Edge accumulators and multipliers, and
+ * accumulators on the exact halves of power-of-two multipliers (x * 2^30 / 2^(31+r) = k + 1/2 +- one step). */
+static void requant_tiles(rng *r, int rounds)
+{
+    enum { ROWS = 9, N = 77 };
+    int32_t acc[ROWS * N], multiplier[N], shift[N];
+    int8_t got[ROWS * N];
+    uint32_t h = 2166136261u;
+    int round, i, p;
+    for (round = 0; round < rounds; round++) {
+        const int rows = rand_int(r, 1, ROWS), count = rand_int(r, 1, N);
+        const int32_t zp = rand_int(r, -128, 127);
+        int32_t lo = rand_int(r, -128, 127), hi = rand_int(r, -128, 127);
+        if (lo > hi) {
+            const int32_t t = lo;
+            lo = hi;
+            hi = t;
+        }
+        for (i = 0; i < count; i++) {
+            shift[i] = round % 3 != 0 || rand_int(r, 0, 7) != 0 ? rand_int(r, -31, -1) : rand_int(r, -31, 30);
+            multiplier[i] = rand_int(r, 0, 2) == 0   ? 0x40000000
+                            : rand_int(r, 0, 7) == 0 ? edge_value(r)
+                                                     : (int32_t)(0x40000000u + (next_u32(r) >> 2));
+        }
+        for (p = 0; p < rows; p++) {
+            for (i = 0; i < count; i++) {
+                int32_t x = edge_value(r);
+                if (multiplier[i] == 0x40000000 && shift[i] < 0 && rand_int(r, 0, 1) == 0) {
+                    const int right = -shift[i];
+                    const int64_t k = (int64_t)(int32_t)next_u32(r) >> (right + 1);
+                    const int64_t v = k * ((int64_t)1 << (right + 1)) + ((int64_t)1 << right) + rand_int(r, -1, 1);
+                    x = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+                }
+                acc[p * N + i] = x;
+            }
+        }
+        as__requant_tile_s8(acc, rows, N, count, multiplier, shift, zp, lo, hi, got, N);
+        for (p = 0; p < rows; p++) {
+            for (i = 0; i < count; i++) {
+                const int8_t want = as_requantize_value(acc[p * N + i], multiplier[i], shift[i], zp, lo, hi);
+                if (got[p * N + i] != want) {
+                    fprintf(stderr, "FAIL requant_tile: acc %ld multiplier %ld shift %ld zp %ld -> %d, want %d\n",
+                            (long)acc[p * N + i], (long)multiplier[i], (long)shift[i], (long)zp, got[p * N + i], want);
+                    failures++;
+                    p = rows;
+                    break;
+                }
+            }
+        }
+        for (p = 0; p < rows; p++) {
+            h = fnv1a(got + p * N, (size_t)count, h);
+        }
+        int8_cases++;
+    }
+    printf("requant_tiles rounds=%d fnv=%08x\n", rounds, (unsigned)h);
+}
+
 /* ---- add rounding: every int8 operand through the inputs' MBQM, identity output ------------------ */
 
 /* The x86 add computes its inputs' MBQM in 32-bit arithmetic (add.c, add_narrow). Random scales rarely land
@@ -793,6 +851,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "kernel_selftest: runtime %s, path %s%s\n", AUTOSHRINK_RUNTIME_VERSION, as_runtime_simd_path(),
             quick ? ", quick" : "");
     requant_rows(&r, quick ? 200 : 2000);
+    requant_tiles(&r, quick ? 200 : 2000);
     add_rounding(&r);
     for (i = 0; i < 40; i++) {
         quantize_case(&r, 1 + i * 7);

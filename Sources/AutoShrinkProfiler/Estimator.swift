@@ -99,3 +99,31 @@ public enum RoundEstimator {
         estimate(roundMedians: roundMedians(samples: samples, perRound: perRound))
     }
 }
+
+/// The Swift twin of the speed-probe normalization of an export's bench (Sources/CHarness/common/harness_cli.h
+/// `bench_summarize`, speed_probe.h; docs/devices.md, "Shared cores"): every round of an item has a probe
+/// measurement beside it; on a machine whose speed changes by a common factor (a shared core's slow
+/// spells) round median / probe does not depend on the spell, so the median of those ratios times the
+/// probe's full-speed time is the item's full-speed time, even when every round fell into a slow spell.
+public enum SpeedProbeNormalization {
+    /// The median over rounds of round median / probe (rounds and probes paired by index; pairs with a
+    /// probe <= 0 or a non-finite value are left out); nil without any pair.
+    public static func ratio(roundMedians: [Double], probes: [Double]) -> Double? {
+        let ratios = zip(roundMedians, probes).compactMap { median, probe -> Double? in
+            probe > 0 && probe.isFinite && median.isFinite ? median / probe : nil
+        }
+        return ratios.isEmpty ? nil : RoundEstimator.median(ratios)
+    }
+
+    /// The probe's full-speed time: estimator.h's estimate (10th percentile) of the probe measurements,
+    /// each taken as one round; nil without any.
+    public static func reference(probes: [Double]) -> Double? {
+        RoundEstimator.estimate(roundMedians: probes.filter { $0 > 0 && $0.isFinite })?.value
+    }
+
+    /// ratio x reference: the item's time at the reference's machine speed (bench_summarize's
+    /// normalized_ms); nil without a ratio.
+    public static func normalized(roundMedians: [Double], probes: [Double], reference: Double) -> Double? {
+        ratio(roundMedians: roundMedians, probes: probes).map { $0 * reference }
+    }
+}

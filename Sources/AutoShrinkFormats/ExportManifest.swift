@@ -22,8 +22,8 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     public var ciHighMilliseconds: Double?
     public var cpu: Int?
     /// The speed probe measured before every round of the bench (Sources/CHarness/common/speed_probe.h,
-    /// docs/devices.md "Shared cores"): its own estimate, the median of the per-round ratios round median /
-    /// probe, the reference probe time (the profile's `speed_probe.ms` when the bench was given it, else
+    /// docs/devices.md "Shared cores"): its own estimate, the ratio of the bench's estimate to it, the
+    /// reference probe time (the profile's `speed_probe.ms` when the bench was given it, else
     /// the bench's own probe estimate) and ratio x reference, the latency at the reference's machine
     /// speed; nil from binaries without the probe (language models, exports made before).
     public var probeMilliseconds: Double?

@@ -71,8 +71,8 @@ public struct ProfileSpeedProbe: Codable, Equatable, Sendable {
     /// Its 90th percentile (the slow spells' speed, when there were any) and how many measurements.
     public var p90Milliseconds: Double
     public var measurements: Int
-    /// Whether the table and network timings are normalized by the probe (each item's median over rounds
-    /// of round median / probe, times `milliseconds`) rather than estimator.h's raw estimate.
+    /// Whether the table and network timings are normalized by the probe (each item's estimate over its
+    /// probes' estimate, times `milliseconds`) rather than estimator.h's raw estimate.
     public var normalizedTimings: Bool
     /// The held-out figure of the predictor fitted on raw and on normalized timings (share within +-10 %,
     /// MAPE in percent), so each profile says what the normalization did; nil when not computed.

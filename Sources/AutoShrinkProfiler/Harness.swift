@@ -163,8 +163,9 @@ public struct TimingSummary: Sendable, Equatable {
     /// Samples below the fence (of `samples`).
     public var kept: Int
     public var samples: Int
-    /// The median over rounds of round median / the speed probe beside that round (`SpeedProbeNormalization`),
-    /// nil without probes (a harness without them, or rounds and probes that do not pair up).
+    /// The estimate over the rounds divided by the speed probe's estimate over the same rounds
+    /// (`SpeedProbeNormalization.ratio`), nil without probes (a harness without them, or rounds and probes
+    /// that do not pair up).
     public var probeRatio: Double?
 
     public static let outlierRule = "median_us: 10th percentile of the per-round medians (estimator.h; a round samples every item a few times back to back, all items interleaved), ci_low_us/ci_high_us: its order-statistic 95 % interval; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"

@@ -34,10 +34,10 @@ public struct ProfilerOptions: Sendable {
     /// The grid of the language-model kernels' section (`RecurrentProfiler`); nil skips it.
     public var recurrent: RecurrentGrid? = RecurrentGrid()
     /// Whether the table and network timings are normalized by the speed probe measured beside every
-    /// round (each item's median over rounds of round median / probe, times the probe's full-speed time)
+    /// round (each item's estimate over its probes' estimate, times the probe's full-speed time)
     /// instead of estimator.h's raw estimate. Both are fitted and recorded (`ProfileSpeedProbe`); see
     /// docs/devices.md, "Shared cores", for the measurement that chose this default.
-    public var normalizeBySpeedProbe: Bool = false
+    public var normalizeBySpeedProbe: Bool = true
 
     public init(space: ProfileSpace, dtypes: [OperatorDataType] = [.int8, .float32], repeats: Int = 31, rounds: Int = 15,
                 sampleMicroseconds: Double = 1000, networks: Int = 60, seed: UInt64 = 1,
@@ -284,8 +284,11 @@ public struct Profiler: Sendable {
 
     /// Times whole int8 architectures on the device exactly as the profile times its networks (same
     /// harness, rounds, estimator and re-measuring), for `autoshrink profile --validate`. Returns the
-    /// measurements in the given order and the session's noise and cores.
-    public func validate(_ architectures: [Architecture], progress: (ProfilerEvent) -> Void = { _ in })
+    /// measurements in the given order and the session's noise and cores. `speedProbe`: the profile's;
+    /// when its timings are normalized by the probe, so are these (to its full-speed time), so that
+    /// measurement and prediction mean the same (docs/devices.md, "Shared cores").
+    public func validate(_ architectures: [Architecture], speedProbe: ProfileSpeedProbe? = nil,
+                         progress: (ProfilerEvent) -> Void = { _ in })
         throws -> (measurements: [ValidationMeasurement], noise: ProfileNoise?, cores: [Int]) {
         let name = device.name
         var planned: [HarnessNetwork] = []
@@ -304,8 +307,12 @@ public struct Profiler: Sendable {
         let harness = try stageHarness(runner: runner, workDirectory: workDirectory, progress: progress)
         let session = RoundMeasurement(harness: harness, options: options, device: name)
         let timings = try session.measure(planned, phase: "architectures (\(planned.count))", progress: progress)
+        func normalizedIfAsked(_ summary: TimingSummary) -> TimingSummary {
+            guard let speedProbe, speedProbe.normalizedTimings else { return summary }
+            return summary.normalized(referenceNanoseconds: speedProbe.milliseconds * 1e6) ?? summary
+        }
         let measurements = zip(architectures, planned).map { architecture, network in
-            ValidationMeasurement(name: architecture.name, timing: timings[network.name]!.summary,
+            ValidationMeasurement(name: architecture.name, timing: normalizedIfAsked(timings[network.name]!.summary),
                                   outputChecksum: timings[network.name]!.checksum)
         }
         return (measurements, session.noise.first, session.cores.sorted())

@@ -183,7 +183,7 @@ typedef struct bench_summary {
     /* With a speed probe (probes != NULL in bench_summarize), else has_probe 0: */
     int has_probe;
     double probe_ms;          /* estimator.h's estimate of the probe measurements (one per round) */
-    double ratio;             /* median over rounds of (round median / that round's probe measurement) */
+    double ratio;             /* estimate / probe_ms: the item's and the probe's estimates over the same rounds */
     double probe_ref_ms;      /* the reference: --probe-ref-ms, else probe_ms */
     int probe_ref_given;      /* 1: probe_ref_ms is --probe-ref-ms */
     double normalized_ms;     /* ratio x probe_ref_ms */
@@ -199,40 +199,44 @@ static inline long bench_round_count(long runs)
 /* Summarises times[runs] (milliseconds, in run order; sorted on return) of a bench pinned to `cpu`.
  * probes: NULL, or one probe measurement per round (milliseconds, speed_probe.h's as_probe_measure_ms)
  * taken right before the round; then the summary also has the speed-normalized figures: the item's time
- * relative to the probe's in the same round does not depend on how fast the shared machine was just then
- * (docs/devices.md, "Shared cores"), so ratio x probe_ref_ms (the profile's full-speed probe time, or
- * else this bench's own probe estimate) is the item's time at the speed the reference was measured at.
- * probe_ref_ms <= 0: no reference given. */
+ * relative to the probe's does not depend on how fast the shared machine was (docs/devices.md, "Shared
+ * cores"), so ratio x probe_ref_ms (the profile's full-speed probe time, or else this bench's own probe
+ * estimate) is the item's time at the speed the reference was measured at. probe_ref_ms <= 0: no
+ * reference given.
+ *
+ * ratio = estimate / probe_ms, both estimator.h's 10th percentile over the same interleaved rounds: in
+ * a bench wholly inside one speed both are that speed's undisturbed time; in a bench that saw both,
+ * both are the fast speed's. The median of the per-round ratios was measured first and rejected: short
+ * interference hits a 10-run round and a 5-call probe unequally, so it scattered 6-10 % between benches
+ * on the same calm machine where this ratio scattered 1-2 % (docs/devices.md, "Shared cores"). */
 static inline bench_summary bench_summarize(double *times, long runs, const double *probes, double probe_ref_ms,
                                             int cpu, int json)
 {
     bench_summary s;
-    double *ordered = allocate_times(runs), *medians, *ratios;
+    double *ordered = allocate_times(runs), *medians;
     long round;
     memset(&s, 0, sizeof s);
     s.round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
     s.rounds = bench_round_count(runs);
     medians = allocate_times(s.rounds);
-    ratios = allocate_times(s.rounds);
     memcpy(ordered, times, (size_t)runs * sizeof *times);
     for (round = 0; round < s.rounds; round++) {
         const long first = round * s.round_runs;
         const long count = first + s.round_runs <= runs ? s.round_runs : runs - first;
         medians[round] = as_est_median(ordered + first, (int)count);
-        ratios[round] = probes != NULL && probes[round] > 0.0 ? medians[round] / probes[round] : 0.0;
     }
+    s.estimate = as_est_from_round_medians(medians, (int)s.rounds);
     if (probes != NULL) {
         double *probe_rounds = allocate_times(s.rounds);
         memcpy(probe_rounds, probes, (size_t)s.rounds * sizeof *probes);
         s.has_probe = 1;
         s.probe_ms = as_est_from_round_medians(probe_rounds, (int)s.rounds).value;
-        s.ratio = as_est_median(ratios, (int)s.rounds);
+        s.ratio = s.probe_ms > 0.0 ? s.estimate.value / s.probe_ms : 0.0;
         s.probe_ref_given = probe_ref_ms > 0.0;
         s.probe_ref_ms = s.probe_ref_given ? probe_ref_ms : s.probe_ms;
         s.normalized_ms = s.ratio * s.probe_ref_ms;
         free(probe_rounds);
     }
-    s.estimate = as_est_from_round_medians(medians, (int)s.rounds);
     s.median = median_and_p90(times, runs, &s.p90);
     s.min = times[0];
     if (cpu >= 0) {
@@ -240,7 +244,6 @@ static inline bench_summary bench_summarize(double *times, long runs, const doub
     } else {
         strcpy(s.cpu, json ? "null" : "none");
     }
-    free(ratios);
     free(medians);
     free(ordered);
     return s;
@@ -271,8 +274,8 @@ static inline void bench_print(const bench_summary *s, long runs, int json, cons
                name, precision, label, s->estimate.value, s->estimate.low, s->estimate.high, s->rounds, s->round_runs,
                unit, s->median, s->p90, s->min, runs, unit, setting, s->cpu, as_runtime_simd_path());
         if (s->has_probe) {
-            printf("speed probe %.4f ms (estimate of one measurement per round), ratio %.4f (median of round median / "
-                   "probe), normalized %.4f ms (ratio x %.4f ms, the %s)\n",
+            printf("speed probe %.4f ms (estimate of one measurement per round), ratio %.4f (estimate / probe), "
+                   "normalized %.4f ms (ratio x %.4f ms, the %s)\n",
                    s->probe_ms, s->ratio, s->normalized_ms, s->probe_ref_ms,
                    s->probe_ref_given ? "--probe-ref-ms reference" : "probe's own estimate");
         }

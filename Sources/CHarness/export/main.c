@@ -23,9 +23,9 @@
  * report it ("cpu", null when not pinned).
  *
  * Speed probe (speed_probe.h, docs/devices.md "Shared cores"): right before every round the bench also
- * measures a small fixed int8 workload, so each round has the ratio round median / probe measurement,
- * which does not change when a shared machine slows everything down by a common factor. The JSON adds
- * probe_ms (the probe's own estimate over the rounds), ratio (the median of the per-round ratios),
+ * measures a small fixed int8 workload, so the item and the probe are estimated over the same rounds
+ * and their ratio does not change when a shared machine slows everything down. The JSON adds
+ * probe_ms (the probe's own estimate over the rounds), ratio (estimate_ms / probe_ms),
  * probe_ref_ms (--probe-ref-ms X, the profile's full-speed probe time `speed_probe_ms`, else probe_ms)
  * and normalized_ms = ratio x probe_ref_ms: the inference time at the reference's machine speed.
  * estimate_ms and the other figures keep their meaning.

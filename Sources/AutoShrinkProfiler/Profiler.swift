@@ -230,6 +230,7 @@ public struct Profiler: Sendable {
                 if options.normalizeBySpeedProbe {
                     profile = normalizedProfile
                     probe.normalizedTimings = true
+                    profile.measurement.outlierRule += "; then normalized by the speed probe (speed_probe.normalized_timings): each entry and network is its estimate / its probes' estimate over the same rounds x speed_probe.ms, the other figures scaled alike"
                 }
                 func figure(_ within: Double?, _ mape: Double?) -> String {
                     String(format: "%.0f %% within +-10 %%, MAPE %.1f %%", 100 * (within ?? 0), mape ?? 0)

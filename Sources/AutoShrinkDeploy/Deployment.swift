@@ -29,6 +29,13 @@ public struct DeploymentReport: Sendable {
     public var predictionNote: String? { summary.predictionNote }
     public var peakResidentKiB: Int? { summary.peakRSSKiB }
     public var arenaBytes: Int? { summary.arenaBytes }
+    /// The bench's latency at the profile's machine speed (`LatencyMeasurement.normalizedMilliseconds`
+    /// with the profile's speed probe as the reference, docs/devices.md "Shared cores"); nil when the
+    /// profile has no usable speed probe (`probeNote` says why).
+    public var normalizedLatencyMilliseconds: Double?
+    public var probeNote: String = ""
+    /// What to compare with the profile's prediction: the normalized latency, else the bench's estimate.
+    public var comparableLatencyMilliseconds: Double { normalizedLatencyMilliseconds ?? latency.typicalMilliseconds }
 
     init(device: DeviceDescription, binary: String, rebuilt: Bool, precision: ModelPrecision, images: Int, accuracy: Double?,
          exportAccuracy: Double?, latency: LatencyMeasurement, predictedLatencyMilliseconds: Double?, predictionNote: String?,
@@ -89,12 +96,16 @@ public enum Deployment {
         progress("classifying \(images.map(String.init) ?? "all") test images on \(device.name)")
         let classification = try ModelRun.classify(runner: runner, binary: deviceBinary, tests: deviceTests, limit: images,
                                                    timeout: runTimeout)
+        let profile = "\(profilesDirectory)/\(device.name).json"
+        // The bench also reports its latency at the profile's machine speed when the profile has a speed
+        // probe (docs/devices.md, "Shared cores").
+        let probe = try DeviceProfile.speedProbeReference(path: profile, required: false)
         progress("timing \(benchRuns) runs on \(device.name)")
-        let latency = try ModelRun.bench(runner: runner, binary: deviceBinary, runs: benchRuns, timeout: runTimeout)
+        let latency = try ModelRun.bench(runner: runner, binary: deviceBinary, runs: benchRuns, timeout: runTimeout,
+                                         probeReferenceMilliseconds: probe.milliseconds)
 
         var predicted: Double?
         var note: String?
-        let profile = "\(profilesDirectory)/\(device.name).json"
         if fileManager.fileExists(atPath: profile) {
             do {
                 predicted = try ProfileLatencyPredictor.load(path: profile, device: device.name).predictLatencyMilliseconds(architecture.lowered())
@@ -104,11 +115,14 @@ public enum Deployment {
         } else {
             note = "no profile \(profile); run autoshrink profile --device \(device.name)"
         }
-        return DeploymentReport(device: device, binary: rebuilt ? "\(exportDirectory)/\(binaryName)" : binary, rebuilt: rebuilt, precision: manifest.precision,
-                                images: classification.images, accuracy: classification.accuracy,
-                                exportAccuracy: manifest.accuracy(manifest.precision), latency: latency,
-                                predictedLatencyMilliseconds: predicted, predictionNote: note,
-                                peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes)
+        var report = DeploymentReport(device: device, binary: rebuilt ? "\(exportDirectory)/\(binaryName)" : binary, rebuilt: rebuilt,
+                                      precision: manifest.precision, images: classification.images, accuracy: classification.accuracy,
+                                      exportAccuracy: manifest.accuracy(manifest.precision), latency: latency,
+                                      predictedLatencyMilliseconds: predicted, predictionNote: note,
+                                      peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes)
+        report.normalizedLatencyMilliseconds = probe.milliseconds == nil ? nil : latency.normalizedMilliseconds
+        report.probeNote = probe.note
+        return report
     }
 
     /// The sources a rebuild compiles besides `model.c`: the harness and the runtime files (nil: every

@@ -55,6 +55,10 @@ public struct ExportOptions: Sendable {
     /// Test images for the accuracy runs (nil = all).
     public var testImageLimit: Int?
     public var benchRuns = 2000
+    /// The profile's full-speed speed-probe time (`DeviceProfile.speedProbeMilliseconds`): the bench then
+    /// also reports its latency normalized to that machine speed (`model --bench --probe-ref-ms`,
+    /// docs/devices.md "Shared cores"); nil: normalized to the bench's own probe.
+    public var probeReferenceMilliseconds: Double?
     /// Seconds one run on the device may take.
     public var runTimeout: Double = 1800
 
@@ -219,7 +223,8 @@ public enum ModelExporter {
             }
             progress("timing the \(precision.rawValue) binary (\(options.benchRuns) runs)")
             measured.latency[precision] = try ModelRun.bench(runner: runner, binary: binary, runs: options.benchRuns,
-                                                             timeout: options.runTimeout)
+                                                             timeout: options.runTimeout,
+                                                             probeReferenceMilliseconds: options.probeReferenceMilliseconds)
         }
         return measured
     }
@@ -288,7 +293,7 @@ public enum ModelExporter {
                          runtime: [String], description: ExportDescription) -> String {
         projectMakefile(device: device, files: files, title: "\(description.modelName) inference",
                         generator: description.exporterVersion, runtime: runtime.joined(separator: " \\\n\t"),
-                        harness: "main.c idx.c", headers: "model.h idx.h estimator.h harness_cli.h runtime/include/autoshrink_runtime.h")
+                        harness: "main.c idx.c", headers: "model.h idx.h estimator.h harness_cli.h speed_probe.h runtime/include/autoshrink_runtime.h")
     }
 
     /// A device project's Makefile, shared by the CNN and LM exporters: `title` binaries for the device,
@@ -392,9 +397,14 @@ public enum ModelRun {
         var ciLowMilliseconds: Double?
         var ciHighMilliseconds: Double?
         var cpu: Int?
+        var probeMilliseconds: Double?
+        var ratio: Double?
+        var probeReferenceMilliseconds: Double?
+        var normalizedMilliseconds: Double?
         enum CodingKeys: String, CodingKey {
-            case runs, simd, cpu, medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms"
+            case runs, simd, cpu, ratio, medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms"
             case estimateMilliseconds = "estimate_ms", ciLowMilliseconds = "ci_low_ms", ciHighMilliseconds = "ci_high_ms"
+            case probeMilliseconds = "probe_ms", probeReferenceMilliseconds = "probe_ref_ms", normalizedMilliseconds = "normalized_ms"
         }
     }
 
@@ -408,17 +418,27 @@ public enum ModelRun {
                               peakResidentKiB: summary.peakRSSKiB.flatMap { $0 >= 0 ? $0 : nil })
     }
 
-    /// `model --bench RUNS --json` on the device.
-    public static func bench(runner: any DeviceRunner, binary: String, runs: Int, timeout: Double) throws -> LatencyMeasurement {
-        let summary = try runJSON(BenchSummary.self, runner: runner, binary: binary, arguments: ["--bench", String(runs), "--json"],
-                                  timeout: timeout)
+    /// `model --bench RUNS --json [--probe-ref-ms X]` on the device (X: the profile's speed-probe time,
+    /// `LatencyMeasurement.normalizedMilliseconds` is then the latency at the profile's machine speed).
+    public static func bench(runner: any DeviceRunner, binary: String, runs: Int, timeout: Double,
+                             probeReferenceMilliseconds: Double? = nil) throws -> LatencyMeasurement {
+        var arguments = ["--bench", String(runs), "--json"]
+        if let reference = probeReferenceMilliseconds, reference > 0, reference.isFinite {
+            arguments += ["--probe-ref-ms", String(format: "%.6f", reference)]
+        }
+        let summary = try runJSON(BenchSummary.self, runner: runner, binary: binary, arguments: arguments, timeout: timeout)
         guard let median = summary.medianMilliseconds, let p90 = summary.p90Milliseconds else {
             throw ExportError("device \(runner.device.name): the bench printed no latency")
         }
-        return LatencyMeasurement(medianMilliseconds: median, p90Milliseconds: p90, runs: summary.runs ?? runs,
-                                  simd: summary.simd ?? "", emulated: runner.device.runner.kind == .qemu,
-                                  estimateMilliseconds: summary.estimateMilliseconds, ciLowMilliseconds: summary.ciLowMilliseconds,
-                                  ciHighMilliseconds: summary.ciHighMilliseconds, cpu: summary.cpu)
+        var latency = LatencyMeasurement(medianMilliseconds: median, p90Milliseconds: p90, runs: summary.runs ?? runs,
+                                         simd: summary.simd ?? "", emulated: runner.device.runner.kind == .qemu,
+                                         estimateMilliseconds: summary.estimateMilliseconds, ciLowMilliseconds: summary.ciLowMilliseconds,
+                                         ciHighMilliseconds: summary.ciHighMilliseconds, cpu: summary.cpu)
+        latency.probeMilliseconds = summary.probeMilliseconds
+        latency.probeRatio = summary.ratio
+        latency.probeReferenceMilliseconds = summary.probeReferenceMilliseconds
+        latency.normalizedMilliseconds = summary.normalizedMilliseconds
+        return latency
     }
 
     /// Runs the binary and decodes the last stdout line as `T`.

@@ -21,6 +21,15 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     public var ciLowMilliseconds: Double?
     public var ciHighMilliseconds: Double?
     public var cpu: Int?
+    /// The speed probe measured before every round of the bench (Sources/CHarness/common/speed_probe.h,
+    /// docs/devices.md "Shared cores"): its own estimate, the ratio of the bench's estimate to it, the
+    /// reference probe time (the profile's `speed_probe.ms` when the bench was given it, else
+    /// the bench's own probe estimate) and ratio x reference, the latency at the reference's machine
+    /// speed; nil from binaries without the probe (language models, exports made before).
+    public var probeMilliseconds: Double?
+    public var probeRatio: Double?
+    public var probeReferenceMilliseconds: Double?
+    public var normalizedMilliseconds: Double?
 
     public init(medianMilliseconds: Double, p90Milliseconds: Double, runs: Int, simd: String, emulated: Bool,
                 estimateMilliseconds: Double? = nil, ciLowMilliseconds: Double? = nil, ciHighMilliseconds: Double? = nil,
@@ -37,6 +46,8 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms", runs, simd, emulated, cpu
         case estimateMilliseconds = "estimate_ms", ciLowMilliseconds = "ci_low_ms", ciHighMilliseconds = "ci_high_ms"
+        case probeMilliseconds = "probe_ms", probeRatio = "ratio", probeReferenceMilliseconds = "probe_ref_ms"
+        case normalizedMilliseconds = "normalized_ms"
     }
 }
 

@@ -36,6 +36,19 @@ public struct DeviceProfile: Codable, Sendable, VersionedDocument {
     /// The language-model kernels per token (docs/devices.md, "Recurrent operators"); nil in profiles made
     /// before them or with `profile --no-recurrent` (language-model latency requests then fail with one line).
     public var recurrent: RecurrentProfile? = nil
+    /// The speed probe measured beside every round (docs/devices.md, "Shared cores"): its full-speed time,
+    /// which an export's bench normalizes its rounds to (`model --bench --probe-ref-ms`); nil in profiles
+    /// made before it (readers then use the raw bench estimate). An optional addition: no version change.
+    public var speedProbe: ProfileSpeedProbe? = nil
+
+    /// The speed probe's full-speed time in milliseconds (`speed_probe.ms`), nil without one.
+    public var speedProbeMilliseconds: Double? { speedProbe?.milliseconds }
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, device, runtime, environment, space, measurement, entries, networks, predictor, harness
+        case warnings, notes, created, seconds, recurrent
+        case speedProbe = "speed_probe"
+    }
 
     public init(device: ProfileDevice, runtime: ProfileRuntime, environment: DeviceEnvironment, space: ProfileSpaceSummary,
                 measurement: ProfileMeasurementSettings, entries: [ProfileEntry], networks: [NetworkMeasurement],
@@ -46,6 +59,38 @@ public struct DeviceProfile: Codable, Sendable, VersionedDocument {
         self.device = device; self.runtime = runtime; self.environment = environment; self.space = space
         self.measurement = measurement; self.entries = entries; self.networks = networks; self.predictor = predictor
         self.harness = harness; self.warnings = warnings; self.notes = notes; self.created = created; self.seconds = seconds
+    }
+}
+
+/// The speed probe of a profile (Sources/CHarness/common/speed_probe.h): measured once right after every
+/// item's samples in every round, so the harness's rounds have the machine's speed of their moment beside
+/// them (docs/devices.md, "Shared cores").
+public struct ProfileSpeedProbe: Codable, Equatable, Sendable {
+    /// The probe's full-speed time: the 10th percentile of all its measurements (estimator.h's rule).
+    public var milliseconds: Double
+    /// Its 90th percentile (the slow spells' speed, when there were any) and how many measurements.
+    public var p90Milliseconds: Double
+    public var measurements: Int
+    /// Whether the table and network timings are normalized by the probe (each item's estimate over its
+    /// probes' estimate, times `milliseconds`) rather than estimator.h's raw estimate.
+    public var normalizedTimings: Bool
+    /// The held-out figure of the predictor fitted on raw and on normalized timings (share within +-10 %,
+    /// MAPE in percent), so each profile says what the normalization did; nil when not computed.
+    public var heldoutWithin10PercentRaw: Double?
+    public var heldoutMAPERaw: Double?
+    public var heldoutWithin10PercentNormalized: Double?
+    public var heldoutMAPENormalized: Double?
+
+    public init(milliseconds: Double, p90Milliseconds: Double, measurements: Int, normalizedTimings: Bool) {
+        self.milliseconds = milliseconds; self.p90Milliseconds = p90Milliseconds
+        self.measurements = measurements; self.normalizedTimings = normalizedTimings
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case milliseconds = "ms", p90Milliseconds = "p90_ms", measurements
+        case normalizedTimings = "normalized_timings"
+        case heldoutWithin10PercentRaw = "heldout_within_10pct_raw", heldoutMAPERaw = "heldout_mape_raw"
+        case heldoutWithin10PercentNormalized = "heldout_within_10pct_normalized", heldoutMAPENormalized = "heldout_mape_normalized"
     }
 }
 
@@ -435,6 +480,13 @@ extension DeviceProfile {
         }
         try validateFit(source: source)
         try recurrent?.validate(fail: fail)
+        if let speedProbe {
+            guard speedProbe.milliseconds.isFinite, speedProbe.milliseconds > 0, speedProbe.milliseconds < 1000,
+                  speedProbe.p90Milliseconds.isFinite, speedProbe.p90Milliseconds >= speedProbe.milliseconds,
+                  speedProbe.measurements >= 1 else {
+                throw fail("speed_probe: ms must be positive and below 1000, p90_ms at least ms, measurements at least 1")
+            }
+        }
     }
 
     /// The profile as JSON text: objects with sorted keys, one table row per line.
@@ -501,5 +553,32 @@ enum CompactJSON {
     private static func scalar(_ value: Any) -> String {
         let data = try! JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension DeviceProfile {
+    /// The speed-probe time an export's bench normalizes to (`model --bench --probe-ref-ms`, docs/devices.md
+    /// "Shared cores") from the profile at `path`: nil with a note when there is none to use (no file, a
+    /// profile without `speed_probe`, or one measured with other C sources, whose probe is another
+    /// workload). `required`: the user named the file, so a missing or unreadable one is an error.
+    public static func speedProbeReference(path: String, required: Bool) throws -> (milliseconds: Double?, note: String) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if required { throw ProfileError("\(path): no such profile") }
+            return (nil, "no profile \(path): latency not normalized to a profile's machine speed")
+        }
+        let profile: DeviceProfile
+        do {
+            profile = try DeviceProfile.load(path: path)
+        } catch {
+            if required { throw error }
+            return (nil, "\(path) unreadable (\(FileProblem.reason(error))): latency not normalized")
+        }
+        guard let milliseconds = profile.speedProbeMilliseconds else {
+            return (nil, "\(path) has no speed probe (made before it): latency not normalized; re-run autoshrink profile")
+        }
+        guard profile.runtime.hash == RuntimeSources.hash else {
+            return (nil, "\(path) was measured with other C sources (its speed probe is another workload): latency not normalized; re-run autoshrink profile")
+        }
+        return (milliseconds, String(format: "normalized to the speed probe of %@ (%.4f ms)", path, milliseconds))
     }
 }

@@ -99,3 +99,33 @@ public enum RoundEstimator {
         estimate(roundMedians: roundMedians(samples: samples, perRound: perRound))
     }
 }
+
+/// The Swift twin of the speed-probe normalization of an export's bench (Sources/CHarness/common/harness_cli.h
+/// `bench_summarize`, speed_probe.h; docs/devices.md, "Shared cores"): every round of an item has a probe
+/// measurement beside it; on a machine whose speed changes by a common factor (a shared core's slow
+/// spells) the item's estimate over the rounds divided by the probe's over the same rounds does not
+/// depend on the spell, so that ratio times the probe's full-speed time is the item's full-speed time,
+/// even when every round fell into a slow spell. (Not the median of per-round ratios: it scattered 6-10 %
+/// between benches on a calm machine, this ratio 1-2 %; see harness_cli.h.)
+public enum SpeedProbeNormalization {
+    /// estimator.h's estimate of the round medians over that of the probes (rounds and probes paired by
+    /// index; pairs with a probe <= 0 or a non-finite value are left out); nil without any pair.
+    public static func ratio(roundMedians: [Double], probes: [Double]) -> Double? {
+        let pairs = zip(roundMedians, probes).filter { $0.1 > 0 && $0.1.isFinite && $0.0.isFinite }
+        guard let item = RoundEstimator.estimate(roundMedians: pairs.map(\.0))?.value,
+              let probe = RoundEstimator.estimate(roundMedians: pairs.map(\.1))?.value, probe > 0 else { return nil }
+        return item / probe
+    }
+
+    /// The probe's full-speed time: estimator.h's estimate (10th percentile) of the probe measurements,
+    /// each taken as one round; nil without any.
+    public static func reference(probes: [Double]) -> Double? {
+        RoundEstimator.estimate(roundMedians: probes.filter { $0 > 0 && $0.isFinite })?.value
+    }
+
+    /// ratio x reference: the item's time at the reference's machine speed (bench_summarize's
+    /// normalized_ms); nil without a ratio.
+    public static func normalized(roundMedians: [Double], probes: [Double], reference: Double) -> Double? {
+        ratio(roundMedians: roundMedians, probes: probes).map { $0 * reference }
+    }
+}

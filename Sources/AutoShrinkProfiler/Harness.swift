@@ -126,6 +126,9 @@ public struct HarnessSamples: Sendable, Equatable {
     /// its `estimate` line.
     public var perRound: Int = 1
     public var estimate: RoundEstimate?
+    /// The speed probe (Sources/CHarness/common/speed_probe.h) measured right after this item's samples,
+    /// one per round, nanoseconds, from the `probe` line; empty from a harness without it.
+    public var probe: [Double] = []
 
     public init(name: String, batch: Int, outputChecksum: String, allChecksum: String, nanoseconds: [Double],
                 perRound: Int = 1, estimate: RoundEstimate? = nil) {
@@ -160,12 +163,17 @@ public struct TimingSummary: Sendable, Equatable {
     /// Samples below the fence (of `samples`).
     public var kept: Int
     public var samples: Int
+    /// The estimate over the rounds divided by the speed probe's estimate over the same rounds
+    /// (`SpeedProbeNormalization.ratio`), nil without probes (a harness without them, or rounds and probes
+    /// that do not pair up).
+    public var probeRatio: Double?
 
     public static let outlierRule = "median_us: 10th percentile of the per-round medians (estimator.h; a round samples every item a few times back to back, all items interleaved), ci_low_us/ci_high_us: its order-statistic 95 % interval; p10_us, p90_us: over all samples below Q3 + 3 IQR (one-sided Tukey fence); repetitions: samples kept"
     public static let fenceInterquartileRanges = 3.0
 
-    /// Summarises samples (nanoseconds per inference) grouped by round; nil without samples.
-    public init?(rounds: [[Double]]) {
+    /// Summarises samples (nanoseconds per inference) grouped by round; nil without samples. `probes`:
+    /// the speed probe beside each round (nanoseconds, one per round), or empty.
+    public init?(rounds: [[Double]], probes: [Double] = []) {
         let finite = rounds.map { $0.filter(\.isFinite) }.filter { !$0.isEmpty }
         let sorted = finite.joined().sorted()
         guard let estimate = RoundEstimator.estimate(roundMedians: finite.map(RoundEstimator.median)), !sorted.isEmpty else { return nil }
@@ -180,6 +188,25 @@ public struct TimingSummary: Sendable, Equatable {
         p90Microseconds = Self.percentile(kept, 0.9) / 1000
         self.kept = kept.count
         samples = sorted.count
+        if probes.count == rounds.count {
+            let medians = rounds.map { $0.filter(\.isFinite) }.map { $0.isEmpty ? Double.nan : RoundEstimator.median($0) }
+            probeRatio = SpeedProbeNormalization.ratio(roundMedians: medians, probes: probes)
+        }
+    }
+
+    /// This timing at the machine speed of `referenceNanoseconds` (the speed probe's full-speed time):
+    /// the estimate becomes probeRatio x reference and every other figure is scaled with it (the
+    /// interval and spread keep their relative widths); nil without a probe ratio.
+    public func normalized(referenceNanoseconds: Double) -> TimingSummary? {
+        guard let probeRatio, medianMicroseconds > 0, referenceNanoseconds > 0 else { return nil }
+        let factor = probeRatio * referenceNanoseconds / 1000 / medianMicroseconds
+        var result = self
+        result.medianMicroseconds *= factor
+        result.ciLowMicroseconds *= factor
+        result.ciHighMicroseconds *= factor
+        result.p10Microseconds *= factor
+        result.p90Microseconds *= factor
+        return result
     }
 
     /// The estimate and its interval (microseconds).
@@ -231,6 +258,14 @@ public struct HarnessOutput: Sendable {
                 }
                 output.samples[index].perRound = perRound
                 output.samples[index].estimate = RoundEstimate(value: numbers[2], low: numbers[3], high: numbers[4], rounds: rounds)
+            case "probe":
+                // probe NAME NS..., one per round, after the network's samples line
+                let values = fields.dropFirst(2).compactMap(Double.init)
+                guard fields.count >= 3, values.count == fields.count - 2,
+                      let index = output.samples.lastIndex(where: { $0.name == fields[1] }) else {
+                    throw HarnessOutputError("malformed probe line '\(line.prefix(120))'")
+                }
+                output.samples[index].probe = values
             case "cpu" where fields.count == 2:
                 output.cpu = Int(fields[1])
             case "checksum":

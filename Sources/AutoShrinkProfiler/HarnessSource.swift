@@ -12,7 +12,8 @@ import Foundation
 enum HarnessSource {
     static let fileName = "harness.c"
     static let text = EmbeddedCSources.contents(of: "CHarness/profiler/harness.c")
-    /// The files shared with the export's harness (estimator.h), written beside harness.c: (file name, contents).
+    /// The files shared with the export's harness (estimator.h, speed_probe.h, harness_cli.h), written beside
+    /// harness.c: (file name, contents).
     public static let sharedFiles: [(path: String, contents: String)] = EmbeddedCSources.files(under: "CHarness/common")
     /// The header of the two profiler harnesses (harness.c, rnn_harness.c): what they share beyond estimator.h.
     static let commonHeader = (path: "harness_common.h", contents: EmbeddedCSources.contents(of: "CHarness/profiler/harness_common.h"))

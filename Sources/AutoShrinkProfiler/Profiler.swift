@@ -33,6 +33,11 @@ public struct ProfilerOptions: Sendable {
     public var notes: String?
     /// The grid of the language-model kernels' section (`RecurrentProfiler`); nil skips it.
     public var recurrent: RecurrentGrid? = RecurrentGrid()
+    /// Whether the table and network timings are normalized by the speed probe measured beside every
+    /// round (each item's estimate over its probes' estimate, times the probe's full-speed time)
+    /// instead of estimator.h's raw estimate. Both are fitted and recorded (`ProfileSpeedProbe`); see
+    /// docs/devices.md, "Shared cores", for the measurement that chose this default.
+    public var normalizeBySpeedProbe: Bool = true
 
     public init(space: ProfileSpace, dtypes: [OperatorDataType] = [.int8, .float32], repeats: Int = 31, rounds: Int = 15,
                 sampleMicroseconds: Double = 1000, networks: Int = 60, seed: UInt64 = 1,
@@ -113,94 +118,132 @@ public struct Profiler: Sendable {
         }
 
         progress(.step("fitting the predictor"))
-        let entries = zip(operators, entryNetworks).map { configuration, network -> ProfileEntry in
-            let timing = operatorTimings[network.name]!
-            return ProfileEntry(configuration: configuration, medianMicroseconds: rounded(timing.summary.medianMicroseconds),
-                                p10Microseconds: rounded(timing.summary.p10Microseconds),
-                                p90Microseconds: rounded(timing.summary.p90Microseconds),
-                                repetitions: timing.summary.kept, batch: timing.batch,
-                                ciLowMicroseconds: rounded(timing.summary.ciLowMicroseconds),
-                                ciHighMicroseconds: rounded(timing.summary.ciHighMicroseconds), rounds: timing.summary.rounds)
-        }
-        let spaceSummary = options.space.summary
-        let measurement = ProfileMeasurementSettings(
-            repeats: perRound * roundCount, rounds: roundCount, sampleMicroseconds: options.sampleMicroseconds,
-            outlierRule: TimingSummary.outlierRule)
-        var profile = DeviceProfile(
-            device: ProfileDevice(name: name, description: device),
-            runtime: ProfileRuntime(hash: RuntimeSources.hash, simdPath: session.simdPath),
-            environment: environment, space: spaceSummary, measurement: measurement, entries: entries, networks: [],
-            predictor: PredictorSummary(model: "latency_ms = table_scale * table_sum_ms + per_layer_ms * layers + intercept_ms",
-                                        dtype: .int8, calibration: .identity, method: "", fitNetworks: 0, heldoutNetworks: 0),
-            harness: HarnessSummary(peakRSSBytes: session.peakRSS, runs: session.runs, noise: session.noise, cores: session.cores.sorted(),
-                                    unpinnedRuns: session.unpinnedRuns),
-            created: "", seconds: 0)
-        profile.recurrent = recurrent
-
-        // Cost models for shapes the table lacks, then the networks' features; fit on one half, judge on the other.
-        profile.predictor.costModels = OperatorCostModel.fitAll(entries)
-        let tablePredictor = ProfileLatencyPredictor(profile: profile, identity: name)
-        var measurements: [NetworkMeasurement] = []
-        do {
-            for (index, network) in sampled.enumerated() {
-                let graph = network.architecture.lowered()
-                let timing = networkTimings[planned[index].name]!.summary
-                let layerPredictions = try tablePredictor.layerPredictions(graph)
-                let kernelLayers = layerPredictions.filter { $0.configuration != nil }.count
-                measurements.append(NetworkMeasurement(
-                    name: network.name, role: "", edges: network.edges, layers: kernelLayers, macs: CostModel.costs(of: graph).macs,
-                    tableSumMilliseconds: try tablePredictor.tableSumMilliseconds(graph),
-                    measuredMilliseconds: rounded(timing.medianMicroseconds) / 1000, p10Milliseconds: rounded(timing.p10Microseconds) / 1000,
-                    p90Milliseconds: rounded(timing.p90Microseconds) / 1000, predictedMilliseconds: 0,
-                    outputChecksum: networkTimings[planned[index].name]!.checksum,
-                    ciLowMilliseconds: rounded(timing.ciLowMicroseconds) / 1000, ciHighMilliseconds: rounded(timing.ciHighMicroseconds) / 1000,
-                    features: LatencyFeature.values(layerPredictions)))
+        // The table, the networks and the fitted predictor from one way of reading the timings: estimator.h's
+        // raw estimates, or each item normalized by the speed probe beside its rounds (docs/devices.md,
+        // "Shared cores"); both are fitted when the harness measured the probe, and the profile records
+        // the held-out figure of each.
+        func fitProfile(_ timingOf: (TimingSummary) -> TimingSummary) throws -> DeviceProfile {
+            let entries = zip(operators, entryNetworks).map { configuration, network -> ProfileEntry in
+                let timing = (summary: timingOf(operatorTimings[network.name]!.summary), batch: operatorTimings[network.name]!.batch)
+                return ProfileEntry(configuration: configuration, medianMicroseconds: rounded(timing.summary.medianMicroseconds),
+                                    p10Microseconds: rounded(timing.summary.p10Microseconds),
+                                    p90Microseconds: rounded(timing.summary.p90Microseconds),
+                                    repetitions: timing.summary.kept, batch: timing.batch,
+                                    ciLowMicroseconds: rounded(timing.summary.ciLowMicroseconds),
+                                    ciHighMicroseconds: rounded(timing.summary.ciHighMicroseconds), rounds: timing.summary.rounds)
             }
-        } catch {
-            throw ProfileError(device: name, step: "fit predictor", reason: FileProblem.reason(error))
+            let spaceSummary = options.space.summary
+            let measurement = ProfileMeasurementSettings(
+                repeats: perRound * roundCount, rounds: roundCount, sampleMicroseconds: options.sampleMicroseconds,
+                outlierRule: TimingSummary.outlierRule)
+            var profile = DeviceProfile(
+                device: ProfileDevice(name: name, description: device),
+                runtime: ProfileRuntime(hash: RuntimeSources.hash, simdPath: session.simdPath),
+                environment: environment, space: spaceSummary, measurement: measurement, entries: entries, networks: [],
+                predictor: PredictorSummary(model: "latency_ms = table_scale * table_sum_ms + per_layer_ms * layers + intercept_ms",
+                                            dtype: .int8, calibration: .identity, method: "", fitNetworks: 0, heldoutNetworks: 0),
+                harness: HarnessSummary(peakRSSBytes: session.peakRSS, runs: session.runs, noise: session.noise, cores: session.cores.sorted(),
+                                        unpinnedRuns: session.unpinnedRuns),
+                created: "", seconds: 0)
+            profile.recurrent = recurrent
+
+            // Cost models for shapes the table lacks, then the networks' features; fit on one half, judge on the other.
+            profile.predictor.costModels = OperatorCostModel.fitAll(entries)
+            let tablePredictor = ProfileLatencyPredictor(profile: profile, identity: name)
+            var measurements: [NetworkMeasurement] = []
+            do {
+                for (index, network) in sampled.enumerated() {
+                    let graph = network.architecture.lowered()
+                    let timing = timingOf(networkTimings[planned[index].name]!.summary)
+                    let layerPredictions = try tablePredictor.layerPredictions(graph)
+                    let kernelLayers = layerPredictions.filter { $0.configuration != nil }.count
+                    measurements.append(NetworkMeasurement(
+                        name: network.name, role: "", edges: network.edges, layers: kernelLayers, macs: CostModel.costs(of: graph).macs,
+                        tableSumMilliseconds: try tablePredictor.tableSumMilliseconds(graph),
+                        measuredMilliseconds: rounded(timing.medianMicroseconds) / 1000, p10Milliseconds: rounded(timing.p10Microseconds) / 1000,
+                        p90Milliseconds: rounded(timing.p90Microseconds) / 1000, predictedMilliseconds: 0,
+                        outputChecksum: networkTimings[planned[index].name]!.checksum,
+                        ciLowMilliseconds: rounded(timing.ciLowMicroseconds) / 1000, ciHighMilliseconds: rounded(timing.ciHighMicroseconds) / 1000,
+                        features: LatencyFeature.values(layerPredictions)))
+                }
+            } catch {
+                throw ProfileError(device: name, step: "fit predictor", reason: FileProblem.reason(error))
+            }
+            var split = Array(measurements.indices)
+            var splitGenerator = ProfileRandom(seed: options.seed ^ 0xF17)
+            for position in stride(from: split.count - 1, to: 0, by: -1) {
+                split.swapAt(position, Int(splitGenerator.next() % UInt64(position + 1)))
+            }
+            let fitCount = (measurements.count + 1) / 2
+            // Probe networks (outside the space, `ProfileSpace.probeNetworks`) always fit: the held-out half
+            // judges networks of the space; architectures outside it are judged by `profile --validate`.
+            split = split.filter { measurements[$0].name.hasPrefix("probe-") } + split.filter { !measurements[$0].name.hasPrefix("probe-") }
+            for (rank, index) in split.enumerated() { measurements[index].role = rank < fitCount ? "fit" : "heldout" }
+            let fitNetworks = measurements.filter { $0.role == "fit" }
+            let fitted = LatencyFit.fit(fitNetworks.map {
+                LatencyFit.Sample(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers, measuredMilliseconds: $0.measuredMilliseconds)
+            })
+            let model = LatencyModel.select(samples: fitNetworks.map { ($0.features ?? [:], $0.measuredMilliseconds) })
+            for index in measurements.indices {
+                let network = measurements[index]
+                measurements[index].predictedMilliseconds = model?.latency(network.features ?? [:])
+                    ?? fitted.calibration.latency(tableSumMilliseconds: network.tableSumMilliseconds, layers: network.layers)
+            }
+            let heldout = measurements.filter { $0.role == "heldout" }
+            let predicted = LatencyFit.accuracy(heldout.map { ($0.predictedMilliseconds, $0.measuredMilliseconds) })
+            let calibrated = LatencyFit.accuracy(heldout.map {
+                (fitted.calibration.latency(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers), $0.measuredMilliseconds)
+            })
+            let plain = LatencyFit.accuracy(heldout.map { ($0.tableSumMilliseconds, $0.measuredMilliseconds) })
+            profile.networks = measurements
+            profile.predictor.calibration = fitted.calibration
+            profile.predictor.method = fitted.method
+            if let model {
+                profile.predictor.latencyModel = model
+                profile.predictor.model = model.formula + " (\(model.name), chosen by 5-fold cross-validation on the fit networks)"
+            }
+            profile.predictor.fitNetworks = fitCount
+            profile.predictor.heldoutNetworks = heldout.count
+            profile.predictor.heldoutWithin10Percent = predicted?.within
+            profile.predictor.heldoutMAPE = predicted?.mape
+            profile.predictor.heldoutMaxError = predicted?.maxError
+            profile.predictor.calibrationWithin10Percent = calibrated?.within
+            profile.predictor.calibrationMAPE = calibrated?.mape
+            profile.predictor.tableSumWithin10Percent = plain?.within
+            profile.predictor.tableSumMAPE = plain?.mape
+            return profile
         }
-        var split = Array(measurements.indices)
-        var splitGenerator = ProfileRandom(seed: options.seed ^ 0xF17)
-        for position in stride(from: split.count - 1, to: 0, by: -1) {
-            split.swapAt(position, Int(splitGenerator.next() % UInt64(position + 1)))
+        let rawProfile = try fitProfile { $0 }
+        var profile = rawProfile
+        if let reference = session.speedProbeNanoseconds {
+            let sorted = session.probes.sorted()
+            var probe = ProfileSpeedProbe(milliseconds: reference / 1e6,
+                                          p90Milliseconds: RoundEstimator.quantile(sorted: sorted, 0.9) / 1e6,
+                                          measurements: sorted.count, normalizedTimings: false)
+            probe.heldoutWithin10PercentRaw = rawProfile.predictor.heldoutWithin10Percent
+            probe.heldoutMAPERaw = rawProfile.predictor.heldoutMAPE
+            let everyItem = Array(operatorTimings.values) + Array(networkTimings.values)
+            if everyItem.allSatisfy({ $0.summary.normalized(referenceNanoseconds: reference) != nil }) {
+                let normalizedProfile = try fitProfile { $0.normalized(referenceNanoseconds: reference)! }
+                probe.heldoutWithin10PercentNormalized = normalizedProfile.predictor.heldoutWithin10Percent
+                probe.heldoutMAPENormalized = normalizedProfile.predictor.heldoutMAPE
+                if options.normalizeBySpeedProbe {
+                    profile = normalizedProfile
+                    probe.normalizedTimings = true
+                    profile.measurement.outlierRule += "; then normalized by the speed probe (speed_probe.normalized_timings): each entry and network is its estimate / its probes' estimate over the same rounds x speed_probe.ms, the other figures scaled alike"
+                }
+                func figure(_ within: Double?, _ mape: Double?) -> String {
+                    String(format: "%.0f %% within +-10 %%, MAPE %.1f %%", 100 * (within ?? 0), mape ?? 0)
+                }
+                progress(.step(String(format: "speed probe %.2f us (p90 %.2f us, %d measurements); held-out networks: raw timings %@, probe-normalized %@ (the profile uses the %@)",
+                                      reference / 1000, probe.p90Milliseconds * 1000, probe.measurements,
+                                      figure(probe.heldoutWithin10PercentRaw, probe.heldoutMAPERaw),
+                                      figure(probe.heldoutWithin10PercentNormalized, probe.heldoutMAPENormalized),
+                                      probe.normalizedTimings ? "normalized ones" : "raw ones")))
+            }
+            profile.speedProbe = probe
         }
-        let fitCount = (measurements.count + 1) / 2
-        // Probe networks (outside the space, `ProfileSpace.probeNetworks`) always fit: the held-out half
-        // judges networks of the space; architectures outside it are judged by `profile --validate`.
-        split = split.filter { measurements[$0].name.hasPrefix("probe-") } + split.filter { !measurements[$0].name.hasPrefix("probe-") }
-        for (rank, index) in split.enumerated() { measurements[index].role = rank < fitCount ? "fit" : "heldout" }
-        let fitNetworks = measurements.filter { $0.role == "fit" }
-        let fitted = LatencyFit.fit(fitNetworks.map {
-            LatencyFit.Sample(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers, measuredMilliseconds: $0.measuredMilliseconds)
-        })
-        let model = LatencyModel.select(samples: fitNetworks.map { ($0.features ?? [:], $0.measuredMilliseconds) })
-        for index in measurements.indices {
-            let network = measurements[index]
-            measurements[index].predictedMilliseconds = model?.latency(network.features ?? [:])
-                ?? fitted.calibration.latency(tableSumMilliseconds: network.tableSumMilliseconds, layers: network.layers)
-        }
-        let heldout = measurements.filter { $0.role == "heldout" }
-        let predicted = LatencyFit.accuracy(heldout.map { ($0.predictedMilliseconds, $0.measuredMilliseconds) })
-        let calibrated = LatencyFit.accuracy(heldout.map {
-            (fitted.calibration.latency(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers), $0.measuredMilliseconds)
-        })
-        let plain = LatencyFit.accuracy(heldout.map { ($0.tableSumMilliseconds, $0.measuredMilliseconds) })
-        profile.networks = measurements
-        profile.predictor.calibration = fitted.calibration
-        profile.predictor.method = fitted.method
-        if let model {
-            profile.predictor.latencyModel = model
-            profile.predictor.model = model.formula + " (\(model.name), chosen by 5-fold cross-validation on the fit networks)"
-        }
-        profile.predictor.fitNetworks = fitCount
-        profile.predictor.heldoutNetworks = heldout.count
-        profile.predictor.heldoutWithin10Percent = predicted?.within
-        profile.predictor.heldoutMAPE = predicted?.mape
-        profile.predictor.heldoutMaxError = predicted?.maxError
-        profile.predictor.calibrationWithin10Percent = calibrated?.within
-        profile.predictor.calibrationMAPE = calibrated?.mape
-        profile.predictor.tableSumWithin10Percent = plain?.within
-        profile.predictor.tableSumMAPE = plain?.mape
+        let entries = profile.entries
 
         var warnings = Self.environmentWarnings(environment)
         let spreads = entries.filter { $0.medianMicroseconds >= Self.noiseFloorMicroseconds && $0.p10Microseconds > 0 }
@@ -242,8 +285,11 @@ public struct Profiler: Sendable {
 
     /// Times whole int8 architectures on the device exactly as the profile times its networks (same
     /// harness, rounds, estimator and re-measuring), for `autoshrink profile --validate`. Returns the
-    /// measurements in the given order and the session's noise and cores.
-    public func validate(_ architectures: [Architecture], progress: (ProfilerEvent) -> Void = { _ in })
+    /// measurements in the given order and the session's noise and cores. `speedProbe`: the profile's;
+    /// when its timings are normalized by the probe, so are these (to its full-speed time), so that
+    /// measurement and prediction mean the same (docs/devices.md, "Shared cores").
+    public func validate(_ architectures: [Architecture], speedProbe: ProfileSpeedProbe? = nil,
+                         progress: (ProfilerEvent) -> Void = { _ in })
         throws -> (measurements: [ValidationMeasurement], noise: ProfileNoise?, cores: [Int]) {
         let name = device.name
         var planned: [HarnessNetwork] = []
@@ -262,8 +308,12 @@ public struct Profiler: Sendable {
         let harness = try stageHarness(runner: runner, workDirectory: workDirectory, progress: progress)
         let session = RoundMeasurement(harness: harness, options: options, device: name)
         let timings = try session.measure(planned, phase: "architectures (\(planned.count))", progress: progress)
+        func normalizedIfAsked(_ summary: TimingSummary) -> TimingSummary {
+            guard let speedProbe, speedProbe.normalizedTimings else { return summary }
+            return summary.normalized(referenceNanoseconds: speedProbe.milliseconds * 1e6) ?? summary
+        }
         let measurements = zip(architectures, planned).map { architecture, network in
-            ValidationMeasurement(name: architecture.name, timing: timings[network.name]!.summary,
+            ValidationMeasurement(name: architecture.name, timing: normalizedIfAsked(timings[network.name]!.summary),
                                   outputChecksum: timings[network.name]!.checksum)
         }
         return (measurements, session.noise.first, session.cores.sorted())

@@ -15,6 +15,8 @@ final class RoundMeasurement {
     private(set) var cores = Set<Int>()
     private(set) var unpinnedRuns = 0
     private(set) var noise: [ProfileNoise] = []
+    /// Every speed-probe measurement of the session (nanoseconds, one per item and round; speed_probe.h).
+    private(set) var probes: [Double] = []
     private var generator: ProfileRandom
     let roundCount: Int
     let perRound: Int
@@ -39,6 +41,7 @@ final class RoundMeasurement {
     /// first pass's time.
     func measure(_ items: [HarnessNetwork], phase: String, progress: (ProfilerEvent) -> Void) throws -> [String: Timing] {
         var rounds: [String: [[Double]]] = [:]
+        var probeRounds: [String: [Double]] = [:]
         var batches: [String: Int] = [:]
         var checksums: [String: String] = [:]
         func runHarness(_ subset: [HarnessNetwork], rounds roundsThisRun: Int) throws {
@@ -55,6 +58,10 @@ final class RoundMeasurement {
             simdPath = simdPath ?? output.simdPath
             for samples in output.samples {
                 rounds[samples.name, default: []] += samples.rounds
+                // one probe per round, or none at all for this item (an older harness)
+                let itemProbes = samples.probe.count == samples.rounds.count ? samples.probe : []
+                probeRounds[samples.name, default: []] += itemProbes
+                probes += itemProbes
                 batches[samples.name] = max(batches[samples.name] ?? 0, samples.batch)
                 checksums[samples.name] = checksums[samples.name] ?? samples.outputChecksum
             }
@@ -62,7 +69,7 @@ final class RoundMeasurement {
         func summaries(_ subset: [HarnessNetwork]) throws -> [String: TimingSummary] {
             var result: [String: TimingSummary] = [:]
             for item in subset {
-                guard let summary = TimingSummary(rounds: rounds[item.name] ?? []) else {
+                guard let summary = TimingSummary(rounds: rounds[item.name] ?? [], probes: probeRounds[item.name] ?? []) else {
                     throw ProfileError(device: device, step: "run harness", reason: "no samples for \(item.name)")
                 }
                 result[item.name] = summary
@@ -111,6 +118,10 @@ final class RoundMeasurement {
         for item in items { result[item.name] = (current[item.name]!, batches[item.name] ?? 1, checksums[item.name] ?? "") }
         return result
     }
+
+    /// The speed probe's full-speed time over the whole session so far (nanoseconds; the 10th
+    /// percentile of every probe measurement, `SpeedProbeNormalization.reference`); nil without probes.
+    var speedProbeNanoseconds: Double? { SpeedProbeNormalization.reference(probes: probes) }
 
     static func median(_ values: [Double]) -> Double {
         let finite = values.filter(\.isFinite)

@@ -71,9 +71,13 @@ struct DeployCommand: ParsableCommand {
                           report.latency.medianMilliseconds,
                           report.latency.p90Milliseconds, report.latency.simd,
                           report.latency.emulated ? " [emulated: not a hardware figure]" : ""))
+        if let normalized = report.normalizedLatencyMilliseconds {
+            out.result(String(format: "  normalized    %.4f ms at the profile's machine speed (%@)", normalized, report.probeNote))
+        }
         if let predicted = report.predictedLatencyMilliseconds {
-            out.result(String(format: "  predicted     %.4f ms from %@/%@.json (measured / predicted = %.2f)", predicted, profiles,
-                              target.name, report.latency.typicalMilliseconds / predicted))
+            out.result(String(format: "  predicted     %.4f ms from %@/%@.json (%@ / predicted = %.2f)", predicted, profiles,
+                              target.name, report.normalizedLatencyMilliseconds == nil ? "measured" : "normalized",
+                              report.comparableLatencyMilliseconds / predicted))
         } else {
             out.result("  predicted     - (\(report.predictionNote ?? "no profile"))")
         }

@@ -42,6 +42,8 @@ struct ExportCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Language model: test tokens the binaries read for the perplexity (a prefix of the test split; default: all).")
     var testTokens: Int?
     @Option(parsing: .unconditional, help: "Timed runs of the latency bench.") var benchRuns: Int = 2000
+    @Option(help: "Device profile whose speed probe the latency bench normalizes to (default: profiles/DEVICE.json when there is one; docs/devices.md, \"Shared cores\").")
+    var profile: String?
     @Flag(help: "Only generate and build; do not run the binaries.") var noRun = false
     @Flag(help: "Replace --out even when it is not an earlier export (never the current directory or a folder holding an input).")
     var force = false
@@ -79,6 +81,7 @@ struct ExportCommand: ParsableCommand {
         let directory = self.out ?? "deploy/\(architecture.name)"  // the name passed SafeName when the checkpoint loaded
         var inputs = [checkpoint] + [dataDir ?? DatasetKind(rawValue: stored.metadata.dataset.lowercased())?.defaultDirectory].compactMap { $0 }
         if FileManager.default.fileExists(atPath: device) { inputs.append(device) }
+        if let profile { inputs.append(profile) }
         try OutputFolder.checkReplaceable(directory, option: self.out == nil ? "output folder" : "--out", inputs: inputs, force: force)
         try checkTrainingFits(architecture, batchSize: 64, source: checkpoint, purpose: "calibration")
         let lock = try OutputFolder.lock(directory)
@@ -101,6 +104,9 @@ struct ExportCommand: ParsableCommand {
         options.measure = !noRun
         options.testImageLimit = testImages
         options.benchRuns = benchRuns
+        let probe = noRun ? (milliseconds: nil, note: "") : try DeviceProfile.speedProbeReference(
+            path: profile ?? "profiles/\(target.name).json", required: profile != nil)
+        options.probeReferenceMilliseconds = probe.milliseconds
         let cost = CostModel.costs(of: architecture.lowered())
         out.heading("""
             autoshrink export
@@ -140,6 +146,11 @@ struct ExportCommand: ParsableCommand {
                                 } ?? "", latency.medianMilliseconds, latency.p90Milliseconds, latency.simd, latency.runs,
                                 other.map { String(format: "; %@ %.4f ms", primary == .int8 ? "float32" : "int8", $0.medianMilliseconds) } ?? "",
                                 latency.emulated ? " [emulated: not a hardware figure]" : ""))
+            if let normalized = latency.normalizedMilliseconds, let ratio = latency.probeRatio, let probeTime = latency.probeMilliseconds {
+                lines.append(String(format: "  normalized    %.4f ms = ratio %.3f x probe %.4f ms (%@; this bench's probe %.4f ms)",
+                                    normalized, ratio, latency.probeReferenceMilliseconds ?? probeTime,
+                                    probe.milliseconds == nil ? "the bench's own probe; \(probe.note)" : probe.note, probeTime))
+            }
         }
         for line in lines { out.result(line) }
         out.json(report.manifest)

@@ -199,7 +199,8 @@ struct ProfileCommand: ParsableCommand {
               cpu          \(options.pinning)
             """)
         var bar: ProgressBar?
-        let result = try Profiler(device: deviceDescription, options: options).validate(architectures) { event in
+        let result = try Profiler(device: deviceDescription, options: options).validate(architectures,
+                                                                                      speedProbe: predictor.profile.speedProbe) { event in
             switch event {
             case .step(let text): out.line("  \(text)")
             case let .progress(phase, done, total, _):

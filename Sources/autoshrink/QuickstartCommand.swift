@@ -119,7 +119,7 @@ struct QuickstartCommand: ParsableCommand {
                                as: TrainSummary.self)
         let checkpoint = trained.checkpoint
         let exported = try step(5, "export int8 for \(device)", ["export", checkpoint, "--device", device, "--onnx",
-                                                                 "--out", "\(directory)/deploy"] + data,
+                                                                 "--out", "\(directory)/deploy", "--profile", profile] + data,
                                 as: ExportManifest.self)
         let deployed = try step(6, "run the binary on \(device)", ["deploy", "\(directory)/deploy", "--device", device,
                                                                   "--profiles", "\(directory)/profiles"] + data,
@@ -137,6 +137,8 @@ struct QuickstartCommand: ParsableCommand {
             ("int8 accuracy (test)", percent(exported.int8Accuracy)),
             ("predicted latency", ms(deployed.predictedLatencyMilliseconds)),
             ("measured latency (median)", ms(deployed.measuredLatencyMilliseconds)),
+            // the export's bench at the profile's machine speed (docs/devices.md, "Shared cores")
+            ("measured latency (normalized)", ms(exported.latency?.normalizedMilliseconds)),
             ("activation arena", bytes(Double(exported.arenaBytes))),
             ("code (.text)", bytes(Double(exported.textBytes))),
             ("weights", bytes(Double(exported.weightBytes))),

@@ -123,6 +123,20 @@ struct ExportPipelineTests {
             #expect(runs >= 30 && runs % 10 == 0 && object["rounds"] as? Int == runs / 10 && object["round_runs"] as? Int == 10)
         }
         #expect(try ExportFixtures.run(report.binary, ["--bench", "30", "--cpu", "x"]).exitStatus == 2)
+        // The speed probe (speed_probe.h, docs/devices.md "Shared cores"): the bench reports the probe's own
+        // estimate, the median round/probe ratio and ratio x reference; --probe-ref-ms sets the reference.
+        #expect(FileManager.default.fileExists(atPath: "\(report.directory)/speed_probe.h"))
+        let probed = try ExportFixtures.run(report.binary, ["--bench", "30", "--probe-ref-ms", "0.005", "--json"])
+        #expect(probed.exitStatus == 0, "\(probed.stderr)")
+        let probedLine = try #require(probed.stdout.split(separator: "\n").last)
+        let probedObject = try #require(try JSONSerialization.jsonObject(with: Data(probedLine.utf8)) as? [String: Any])
+        let probeTime = try #require(probedObject["probe_ms"] as? Double), ratio = try #require(probedObject["ratio"] as? Double)
+        let normalized = try #require(probedObject["normalized_ms"] as? Double)
+        #expect(probeTime > 0 && probeTime < 1 && ratio > 0 && probedObject["probe_ref_ms"] as? Double == 0.005, "\(probedLine)")
+        #expect(abs(normalized - ratio * 0.005) <= 1e-5 * normalized + 1e-6, "\(probedLine)")
+        #expect(try ExportFixtures.run(report.binary, ["--bench", "30", "--probe-ref-ms", "0"]).exitStatus == 2)
+        let ownProbe = try #require(latency.probeMilliseconds), ownNormalized = try #require(latency.normalizedMilliseconds)
+        #expect(latency.probeReferenceMilliseconds == ownProbe && abs(ownNormalized - (latency.probeRatio ?? 0) * ownProbe) <= 1e-3 * ownNormalized)
         for file in ["model.onnx", "model.int8.onnx"] {
             #expect(FileManager.default.fileExists(atPath: "\(report.directory)/\(file)"))
         }

@@ -5,11 +5,14 @@
  *
  *   fail(status, ...)       one line "model: ..." on stderr, exit status 1 (2 for a usage error)
  *   parse_count, parse_file a positive count, a file name after an option
- *   parse_shared_option     --bench N, --cpu C|none, --json, --help/-h (the same in both programs)
+ *   parse_shared_option     --bench N, --cpu C|none, --probe-ref-ms X, --json, --help/-h (the same in
+ *                           both programs)
  *   bench_pin               pins the benchmarks as --cpu asks (estimator.h's as_est_pin)
  *   bench_run_count         the runs of a --bench N: N, or more to last BENCH_MIN_SECONDS
  *   bench_summarize         a --bench's figures: estimator.h's estimate over rounds of BENCH_ROUND_RUNS
- *                           consecutive runs, and median/p90/min over all runs
+ *                           consecutive runs, and median/p90/min over all runs; with a speed probe
+ *                           measured before every round (speed_probe.h), the probe's own estimate and
+ *                           the item/probe ratio normalized to a reference probe time (see below)
  *   bench_print             prints them: one JSON object (--json) or one line
  *   peak_rss_kib, allocate_times, median_and_p90
  *
@@ -21,6 +24,9 @@
 
 #include "autoshrink_runtime.h"
 #include "estimator.h"
+#ifndef AS_SPEED_PROBE_NONE
+#include "speed_probe.h" /* the image programs' speed probe (needs the image runtime; lm_main.c opts out) */
+#endif
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,15 +76,25 @@ static inline const char *parse_file(const char *text, const char *option)
     return text;
 }
 
-/* Handles argv[*i] when it is --bench N, --cpu C|none, --json or --help/-h and returns 1 (*i moves past
- * a value); returns 0 for any other argument. *cpu: the core, -1 least loaded (default), -2 none. */
+/* Handles argv[*i] when it is --bench N, --cpu C|none, --probe-ref-ms X, --json or --help/-h and returns 1
+ * (*i moves past a value); returns 0 for any other argument. *cpu: the core, -1 least loaded (default),
+ * -2 none. *probe_ref_ms: the reference probe time in milliseconds (a positive number; left as it is when
+ * the option is absent). */
 static inline int parse_shared_option(int argc, char **argv, int *i, long *bench, int *cpu, int *json,
-                                      void (*usage)(void))
+                                      double *probe_ref_ms, void (*usage)(void))
 {
     const char *a = argv[*i];
     const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
     if (strcmp(a, "--bench") == 0) {
         *bench = parse_count(next, a);
+        (*i)++;
+    } else if (strcmp(a, "--probe-ref-ms") == 0) {
+        char *end = NULL;
+        double value = next != NULL ? strtod(next, &end) : 0.0;
+        if (next == NULL || end == next || *end != '\0' || !(value > 0.0) || value > 1e6) {
+            fail(2, "--probe-ref-ms needs a positive number of milliseconds, got '%s'", next ? next : "");
+        }
+        *probe_ref_ms = value;
         (*i)++;
     } else if (strcmp(a, "--cpu") == 0) {
         char *end = NULL;
@@ -164,16 +180,44 @@ typedef struct bench_summary {
     double median, p90, min;  /* over all runs, milliseconds */
     long rounds, round_runs;
     char cpu[16];             /* the pinned core, or "null" (json) / "none" */
+    /* With a speed probe (probes != NULL in bench_summarize), else has_probe 0: */
+    int has_probe;
+    double probe_ms;          /* estimator.h's estimate of the probe measurements (one per round) */
+    double ratio;             /* estimate / probe_ms: the item's and the probe's estimates over the same rounds */
+    double probe_ref_ms;      /* the reference: --probe-ref-ms, else probe_ms */
+    int probe_ref_given;      /* 1: probe_ref_ms is --probe-ref-ms */
+    double normalized_ms;     /* ratio x probe_ref_ms */
 } bench_summary;
 
-/* Summarises times[runs] (milliseconds, in run order; sorted on return) of a bench pinned to `cpu`. */
-static inline bench_summary bench_summarize(double *times, long runs, int cpu, int json)
+/* The number of rounds of a bench of `runs` runs (the last one may be shorter). */
+static inline long bench_round_count(long runs)
+{
+    const long size = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
+    return size > 0 ? (runs + size - 1) / size : 0;
+}
+
+/* Summarises times[runs] (milliseconds, in run order; sorted on return) of a bench pinned to `cpu`.
+ * probes: NULL, or one probe measurement per round (milliseconds, speed_probe.h's as_probe_measure_ms)
+ * taken right before the round; then the summary also has the speed-normalized figures: the item's time
+ * relative to the probe's does not depend on how fast the shared machine was (docs/devices.md, "Shared
+ * cores"), so ratio x probe_ref_ms (the profile's full-speed probe time, or else this bench's own probe
+ * estimate) is the item's time at the speed the reference was measured at. probe_ref_ms <= 0: no
+ * reference given.
+ *
+ * ratio = estimate / probe_ms, both estimator.h's 10th percentile over the same interleaved rounds: in
+ * a bench wholly inside one speed both are that speed's undisturbed time; in a bench that saw both,
+ * both are the fast speed's. The median of the per-round ratios was measured first and rejected: short
+ * interference hits a 10-run round and a 5-call probe unequally, so it scattered 6-10 % between benches
+ * on the same calm machine where this ratio scattered 1-2 % (docs/devices.md, "Shared cores"). */
+static inline bench_summary bench_summarize(double *times, long runs, const double *probes, double probe_ref_ms,
+                                            int cpu, int json)
 {
     bench_summary s;
     double *ordered = allocate_times(runs), *medians;
     long round;
+    memset(&s, 0, sizeof s);
     s.round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
-    s.rounds = (runs + s.round_runs - 1) / s.round_runs;
+    s.rounds = bench_round_count(runs);
     medians = allocate_times(s.rounds);
     memcpy(ordered, times, (size_t)runs * sizeof *times);
     for (round = 0; round < s.rounds; round++) {
@@ -182,6 +226,17 @@ static inline bench_summary bench_summarize(double *times, long runs, int cpu, i
         medians[round] = as_est_median(ordered + first, (int)count);
     }
     s.estimate = as_est_from_round_medians(medians, (int)s.rounds);
+    if (probes != NULL) {
+        double *probe_rounds = allocate_times(s.rounds);
+        memcpy(probe_rounds, probes, (size_t)s.rounds * sizeof *probes);
+        s.has_probe = 1;
+        s.probe_ms = as_est_from_round_medians(probe_rounds, (int)s.rounds).value;
+        s.ratio = s.probe_ms > 0.0 ? s.estimate.value / s.probe_ms : 0.0;
+        s.probe_ref_given = probe_ref_ms > 0.0;
+        s.probe_ref_ms = s.probe_ref_given ? probe_ref_ms : s.probe_ms;
+        s.normalized_ms = s.ratio * s.probe_ref_ms;
+        free(probe_rounds);
+    }
     s.median = median_and_p90(times, runs, &s.p90);
     s.min = times[0];
     if (cpu >= 0) {
@@ -195,7 +250,9 @@ static inline bench_summary bench_summarize(double *times, long runs, int cpu, i
 }
 
 /* Prints a bench's figures: a JSON object with `size_key` (the model's memory, bytes) and the peak RSS
- * last, or one line "NAME PRECISION`label`: estimate ... over RUNS `unit` (`setting`, cpu C, SIMD)". */
+ * last, or one line "NAME PRECISION`label`: estimate ... over RUNS `unit` (`setting`, cpu C, SIMD)".
+ * With a probe, the object also has probe_ms, ratio, probe_ref_ms and normalized_ms (before size_key)
+ * and the line a second line "speed probe ...". */
 static inline void bench_print(const bench_summary *s, long runs, int json, const char *name, const char *precision,
                                const char *label, const char *unit, const char *setting, const char *size_key,
                                unsigned long size_bytes)
@@ -203,14 +260,25 @@ static inline void bench_print(const bench_summary *s, long runs, int json, cons
     if (json) {
         printf("{\"model\":\"%s\",\"precision\":\"%s\",\"runs\":%ld,\"median_ms\":%.6f,\"p90_ms\":%.6f,"
                "\"min_ms\":%.6f,\"estimate_ms\":%.6f,\"ci_low_ms\":%.6f,\"ci_high_ms\":%.6f,\"rounds\":%ld,"
-               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",\"%s\":%lu,\"peak_rss_kib\":%ld}\n",
+               "\"round_runs\":%ld,\"cpu\":%s,\"simd\":\"%s\",",
                name, precision, runs, s->median, s->p90, s->min, s->estimate.value, s->estimate.low, s->estimate.high,
-               s->rounds, s->round_runs, s->cpu, as_runtime_simd_path(), size_key, size_bytes, peak_rss_kib());
+               s->rounds, s->round_runs, s->cpu, as_runtime_simd_path());
+        if (s->has_probe) {
+            printf("\"probe_ms\":%.6f,\"ratio\":%.6f,\"probe_ref_ms\":%.6f,\"normalized_ms\":%.6f,", s->probe_ms,
+                   s->ratio, s->probe_ref_ms, s->normalized_ms);
+        }
+        printf("\"%s\":%lu,\"peak_rss_kib\":%ld}\n", size_key, size_bytes, peak_rss_kib());
     } else {
         printf("%s %s%s: estimate %.4f ms (95%% interval %.4f-%.4f; 10th percentile of %ld round medians of %ld %s), "
                "median %.4f ms, p90 %.4f ms, min %.4f ms over %ld %s (%s, cpu %s, %s)\n",
                name, precision, label, s->estimate.value, s->estimate.low, s->estimate.high, s->rounds, s->round_runs,
                unit, s->median, s->p90, s->min, runs, unit, setting, s->cpu, as_runtime_simd_path());
+        if (s->has_probe) {
+            printf("speed probe %.4f ms (estimate of one measurement per round), ratio %.4f (estimate / probe), "
+                   "normalized %.4f ms (ratio x %.4f ms, the %s)\n",
+                   s->probe_ms, s->ratio, s->normalized_ms, s->probe_ref_ms,
+                   s->probe_ref_given ? "--probe-ref-ms reference" : "probe's own estimate");
+        }
     }
 }
 

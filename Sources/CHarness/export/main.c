@@ -4,7 +4,8 @@
  *
  *   model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]
  *   model IMAGE [--json]                              one image: raw C*H*W bytes or a binary PGM (P5)
- *   model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]   latency of one inference (input to scores)
+ *   model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--probe-ref-ms X] [--json]
+ *                                                     latency of one inference (input to scores)
  *   model --bench-layers N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]   median of every layer
  *
  * IMAGES is an IDX file (N x H x W, or N x C x H x W) of unsigned bytes, plain or gzip compressed.
@@ -20,6 +21,14 @@
  * harness times operators and networks with; median_ms, p90_ms and min_ms are over all N runs. The
  * benchmarks pin the process to core C (default: the least loaded core; "none": no pinning) and
  * report it ("cpu", null when not pinned).
+ *
+ * Speed probe (speed_probe.h, docs/devices.md "Shared cores"): right before every round the bench also
+ * measures a small fixed int8 workload, so the item and the probe are estimated over the same rounds
+ * and their ratio does not change when a shared machine slows everything down. The JSON adds
+ * probe_ms (the probe's own estimate over the rounds), ratio (estimate_ms / probe_ms),
+ * probe_ref_ms (--probe-ref-ms X, the profile's full-speed probe time `speed_probe_ms`, else probe_ms)
+ * and normalized_ms = ratio x probe_ref_ms: the inference time at the reference's machine speed.
+ * estimate_ms and the other figures keep their meaning.
  */
 #define _GNU_SOURCE /* sched_setaffinity (estimator.h) */
 
@@ -44,6 +53,7 @@ typedef struct options {
     long limit;         /* --limit, 0 = all */
     long bench;         /* --bench runs, 0 = off */
     long bench_layers;  /* --bench-layers runs, 0 = off */
+    double probe_ref_ms; /* --probe-ref-ms, 0 = none */
     int cpu;            /* --cpu: core to pin the benchmarks to; -1 least loaded, -2 none */
     int quiet;
     int json;
@@ -53,7 +63,7 @@ static void usage(void)
 {
     printf("usage: model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]\n"
            "       model IMAGE [--json]            (raw %dx%dx%d uint8 bytes or a binary PGM)\n"
-           "       model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]\n"
+           "       model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--probe-ref-ms X] [--json]\n"
            "       model --bench-layers N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]\n"
            "%s model %s: %d classes, scores are %s\n",
            MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, model_precision(), MODEL_NAME,
@@ -80,7 +90,7 @@ static options parse_options(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
-        } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, usage)) {
+        } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, &o.probe_ref_ms, usage)) {
             continue;
         } else if (a[0] == '-' && a[1] != '\0') {
             fail(2, "unknown option '%s' (see --help)", a);
@@ -321,29 +331,44 @@ static void run_images(const options *o)
 /* ---- benchmarks ---------------------------------------------------------------------------------- */
 
 /* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them, in
- * rounds of BENCH_ROUND_RUNS consecutive runs; the estimate is estimator.h's (see the top of this file). */
-static void bench(const uint8_t *image, long requested, int json, int cpu)
+ * rounds of BENCH_ROUND_RUNS consecutive runs; the estimate is estimator.h's (see the top of this file).
+ * The speed probe is measured right before every round (probes[round]); its time is not in times. */
+static void bench(const uint8_t *image, long requested, int json, int cpu, double probe_ref_ms)
 {
     const long warmup = requested / 10 + 10;
     float scores[MODEL_CLASSES];
+    as_speed_probe *probe = as_probe_create();
     bench_summary s;
-    double *times;
-    long run, runs;
-    uint64_t warmup_start = as_time_ns();
+    double *times, *probes;
+    long run, runs, rounds;
+    uint64_t warmup_start;
+    if (probe == NULL) {
+        fail(1, "out of memory for the speed probe");
+    }
+    as_probe_measure_ms(probe); /* warm-up of the probe's code and buffers */
+    warmup_start = as_time_ns();
     for (run = 0; run < warmup; run++) {
         classify(image, scores);
     }
     runs = bench_run_count(requested, (double)(as_time_ns() - warmup_start) * 1e-9 / (double)warmup);
+    rounds = bench_round_count(runs);
     times = allocate_times(runs);
+    probes = allocate_times(rounds);
     for (run = 0; run < runs; run++) {
-        const uint64_t start = as_time_ns();
+        uint64_t start;
+        if (run % BENCH_ROUND_RUNS == 0) {
+            probes[run / BENCH_ROUND_RUNS] = as_probe_measure_ms(probe);
+        }
+        start = as_time_ns();
         classify(image, scores);
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
-    s = bench_summarize(times, runs, cpu, json);
+    s = bench_summarize(times, runs, probes, probe_ref_ms, cpu, json);
     bench_print(&s, runs, json, MODEL_NAME, model_precision(), "", "runs", "1 thread, batch 1", "arena_bytes",
                 (unsigned long)model_arena_bytes());
+    free(probes);
     free(times);
+    as_probe_destroy(probe);
 }
 
 static void bench_layers(const uint8_t *image, long runs, int json)
@@ -412,7 +437,7 @@ int main(int argc, char **argv)
         }
         cpu = bench_pin(o.cpu);
         if (o.bench > 0) {
-            bench(image, o.bench, o.json, cpu);
+            bench(image, o.bench, o.json, cpu, o.probe_ref_ms);
         }
         if (o.bench_layers > 0) {
             bench_layers(image, o.bench_layers, o.json);

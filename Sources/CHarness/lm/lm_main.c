@@ -35,6 +35,9 @@
 
 #include "autoshrink_runtime.h"
 #include "estimator.h"
+/* The speed probe (speed_probe.h) runs the image kernels, which a language-model export does not link:
+ * its bench reports no probe figures (docs/devices.md, "Shared cores"). */
+#define AS_SPEED_PROBE_NONE
 #include "harness_cli.h"
 #include "lm_model.h"
 #include "rnn_kernels.h"
@@ -72,6 +75,7 @@ static void usage(void)
 static options parse_options(int argc, char **argv)
 {
     options o;
+    double probe_ref_ms = 0.0; /* --probe-ref-ms: refused below (no speed probe in this program) */
     int i;
     memset(&o, 0, sizeof o);
     o.cpu = -1;
@@ -93,7 +97,7 @@ static options parse_options(int argc, char **argv)
         } else if (strcmp(a, "--bench-ops") == 0) {
             o.bench_ops = parse_count(next, a);
             i++;
-        } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, usage)) {
+        } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, &probe_ref_ms, usage)) {
             continue;
         } else if (a[0] == '-' && a[1] != '\0') {
             fail(2, "unknown option '%s' (see --help)", a);
@@ -109,6 +113,9 @@ static options parse_options(int argc, char **argv)
     }
     if (o.limit > 0 && o.perplexity == NULL) {
         fail(2, "--limit needs --perplexity");
+    }
+    if (probe_ref_ms > 0.0) {
+        fail(2, "--probe-ref-ms: a language model's bench has no speed probe (docs/devices.md, \"Shared cores\")");
     }
     return o;
 }
@@ -493,7 +500,7 @@ static void bench(long requested, int json, int cpu)
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
     (void)sink;
-    s = bench_summarize(times, runs, cpu, json);
+    s = bench_summarize(times, runs, NULL, 0.0, cpu, json);
     bench_print(&s, runs, json, LM_NAME, lm_precision(), " per token", "tokens", "1 thread", "weight_bytes",
                 (unsigned long)lm_weight_bytes());
     free(times);

@@ -48,6 +48,7 @@
  *   cpu N | cpu none                  the core the harness is pinned to (time)
  *   samples NAME BATCH OUTPUT_CHECKSUM ALL_CHECKSUM NS...                        (time, round after round)
  *   estimate NAME ROUNDS PER_ROUND NS LOW_NS HIGH_NS                             (time, estimator.h)
+ *   probe NAME NS...                  (time) the speed probe right after NAME's samples, one per round
  *   checksum NAME OUTPUT_CHECKSUM ALL_CHECKSUM                                     (check)
  *   peak_rss_kb N                     peak resident set at the end (VmHWM, else ru_maxrss)
  * Checksums are FNV-1a (32 bit) over the network output's bytes and over every tensor's bytes.
@@ -63,6 +64,12 @@
  * printed too; the profiler pools the rounds of several runs with the same estimator (its Swift twin).
  * CPU: a core to pin the harness to, -1 (the default) the least loaded one, "none" no pinning.
  *
+ * Speed probe (speed_probe.h, docs/devices.md "Shared cores"): right after a network's samples of a round
+ * the harness measures the fixed probe workload once (median of a few single calls, nanoseconds), so
+ * every round of every network has the machine's speed of that moment beside it. The profiler keeps
+ * the probe's full-speed time in the profile (an export's bench normalizes its rounds by it) and can
+ * divide each round by its probe (Profiler, `speedProbe`).
+ *
  * Layout letters: H = height, W = width, C = channels, K = kernel size, R = K*K*C_in.
  * Every tensor is [H][W][C]; its pixel stride is C unless it is a slice of a wider buffer.
  */
@@ -73,6 +80,7 @@
 #include "autoshrink_runtime.h"
 #include "estimator.h"
 #include "harness_common.h" /* fail, SplitMix64, FNV-1a, timing, output lines (shared with rnn_harness.c) */
+#include "speed_probe.h"    /* the speed probe shared with the export's bench (Sources/CHarness/common) */
 
 #include <math.h>
 #include <stdint.h>
@@ -144,6 +152,7 @@ typedef struct network {
     uint8_t *image_pixels;  /* [C][H*W] as model_set_input reads them */
     int8_t *image_table;    /* [C][256] */
     harness_timing timing; /* kept across passes */
+    double *probes;         /* [ROUNDS] the speed probe after this network's samples, nanoseconds */
 } network;
 
 static void *checked_malloc(size_t bytes)
@@ -819,6 +828,7 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "time") == 0 && (argc == 6 || argc == 7)) {
         int rounds, per_round, round, cpu;
         double sample_ns;
+        as_speed_probe *probe = as_probe_create();
         uint32_t *output_checksums, *all_checksums;
         double *scratch;
         if (harness_time_arguments(argc, argv, &rounds, &per_round, &sample_ns, &cpu) != 0) return usage();
@@ -828,7 +838,9 @@ int main(int argc, char **argv)
         scratch = (double *)checked_malloc((size_t)(rounds + per_round) * sizeof(double));
         for (i = 0; i < count; i++) {
             networks[i].timing.samples = (double *)checked_malloc((size_t)rounds * (size_t)per_round * sizeof(double));
+            networks[i].probes = (double *)checked_malloc((size_t)rounds * sizeof(double));
         }
+        if (probe == NULL) fail("out of memory", NULL);
         for (round = 0; round < rounds; round++) {
             int start = (int)(((long)round * count) / rounds), n;
             for (n = 0; n < count; n++) {
@@ -838,13 +850,20 @@ int main(int argc, char **argv)
                 /* Checksums of the first run after set-up: the same data in every round. */
                 if (round == 0) checksums(net, &output_checksums[net - networks], &all_checksums[net - networks]);
                 harness_measure(&net->timing, net, time_batch, per_round, sample_ns);
+                net->probes[round] = as_probe_measure_ms(probe) * 1e6;
                 teardown_network(net);
             }
         }
         for (i = 0; i < count; i++) {
+            int r;
             harness_report(networks[i].name, &networks[i].timing, output_checksums[i], all_checksums[i], rounds, per_round,
                            scratch);
+            printf("probe %s", networks[i].name);
+            for (r = 0; r < rounds; r++) printf(" %.1f", networks[i].probes[r]);
+            printf("\n");
+            free(networks[i].probes);
         }
+        as_probe_destroy(probe);
     } else {
         return usage();
     }

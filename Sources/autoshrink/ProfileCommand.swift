@@ -46,6 +46,8 @@ struct ProfileCommand: ParsableCommand {
     var int8Only = false
     @Flag(help: "Skip the language-model kernels (the profile's recurrent section; search --task lm --profile needs it).")
     var noRecurrent = false
+    @Flag(help: "Keep the table and networks as estimator.h's raw estimates instead of normalizing them by the speed probe (both fits are still recorded; docs/devices.md, \"Shared cores\").")
+    var rawTimings = false
     @Option(parsing: .unconditional, help: "Seed of the network sample and the fit/held-out split.")
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Seconds one harness run may take on the device before it is killed.")
@@ -82,6 +84,7 @@ struct ProfileCommand: ParsableCommand {
                                       sampleMicroseconds: sampleMs * 1000, networks: networks, seed: seed, runTimeout: timeout)
         options.pinning = CorePinning(cpu) ?? .leastLoaded
         if noRecurrent { options.recurrent = nil }
+        if rawTimings { options.normalizeBySpeedProbe = false }
         let roundCount = max(1, min(options.rounds, repeats))
         let operatorCount = try profileSpace.operators(dtypes: dtypes).count
         let runnerText: String

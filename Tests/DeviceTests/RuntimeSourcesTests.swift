@@ -31,8 +31,9 @@ struct RuntimeSourcesTests {
         #expect(RuntimeSources.files.contains { $0.path == "include/autoshrink_runtime.h" })
         #expect(RuntimeSources.files.count == onDisk.filter { $0.path.hasPrefix("CRuntime/") }.count)
         #expect(HarnessSource.text == onDisk.first { $0.path == "CHarness/profiler/harness.c" }?.contents)
-        // both profiler harnesses get estimator.h and harness_common.h beside them; exports only common/
-        #expect(HarnessSource.profilerFiles.map(\.path).sorted() == ["estimator.h", "harness_cli.h", "harness_common.h"])
+        // both profiler harnesses get common/ (estimator.h, harness_cli.h, speed_probe.h) and harness_common.h
+        // beside them; exports only common/
+        #expect(HarnessSource.profilerFiles.map(\.path).sorted() == ["estimator.h", "harness_cli.h", "harness_common.h", "speed_probe.h"])
         #expect(HarnessSource.profilerFiles.first { $0.path == "harness_common.h" }?.contents
                 == onDisk.first { $0.path == "CHarness/profiler/harness_common.h" }?.contents)
     }

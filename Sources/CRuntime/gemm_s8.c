@@ -324,25 +324,14 @@ static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, i
 #define TILE_WIDTH 32 /* output channels per tile: two zmm registers of int32 */
 #define TILE_MASKED_LOADS 1
 
-static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uint8_t *const *a,
-                                       const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
-                                       __mmask16 m0, __mmask16 m1, const int32_t *init, int32_t *acc)
+/* The VNNI tile's inner loop (both tiles below): c0/c1[r] += the dot products of row r's groups of 4
+ * bytes with the weights' groups, 16 output channels per register (c1 only when `wide`). Inlined into
+ * each tile, so the accumulator arrays stay in registers as if written out there. */
+static AS_ALWAYS_INLINE void vnni_accumulate(const int rows, const int wide, const uint8_t *const *a, const int32_t *offsets,
+                                             int groups, const int8_t *w, size_t w_stride, __mmask16 m0, __mmask16 m1,
+                                             __m512i *c0, __m512i *c1)
 {
-    __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
     int r, g;
-    if (init) {
-        const __m512i b0 = _mm512_maskz_loadu_epi32(m0, init);
-        const __m512i b1 = wide ? _mm512_maskz_loadu_epi32(m1, init + 16) : _mm512_setzero_si512();
-        for (r = 0; r < rows; r++) {
-            c0[r] = b0;
-            c1[r] = b1;
-        }
-    } else {
-        for (r = 0; r < rows; r++) {
-            c0[r] = _mm512_maskz_loadu_epi32(m0, acc + r * OC_CHUNK);
-            c1[r] = wide ? _mm512_maskz_loadu_epi32(m1, acc + r * OC_CHUNK + 16) : _mm512_setzero_si512();
-        }
-    }
     for (g = 0; g < groups; g++) {
         const int8_t *wg = w + (size_t)g * w_stride;
         const int off = offsets ? offsets[g] : 4 * g;
@@ -359,6 +348,28 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
             }
         }
     }
+}
+
+static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uint8_t *const *a,
+                                       const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
+                                       __mmask16 m0, __mmask16 m1, const int32_t *init, int32_t *acc)
+{
+    __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
+    int r;
+    if (init) {
+        const __m512i b0 = _mm512_maskz_loadu_epi32(m0, init);
+        const __m512i b1 = wide ? _mm512_maskz_loadu_epi32(m1, init + 16) : _mm512_setzero_si512();
+        for (r = 0; r < rows; r++) {
+            c0[r] = b0;
+            c1[r] = b1;
+        }
+    } else {
+        for (r = 0; r < rows; r++) {
+            c0[r] = _mm512_maskz_loadu_epi32(m0, acc + r * OC_CHUNK);
+            c1[r] = wide ? _mm512_maskz_loadu_epi32(m1, acc + r * OC_CHUNK + 16) : _mm512_setzero_si512();
+        }
+    }
+    vnni_accumulate(rows, wide, a, offsets, groups, w, w_stride, m0, m1, c0, c1);
     for (r = 0; r < rows; r++) {
         _mm512_mask_storeu_epi32(acc + r * OC_CHUNK, m0, c0[r]);
         if (wide) {
@@ -420,27 +431,12 @@ static AS_ALWAYS_INLINE void vnni_tile_fused(const int rows, const int wide, con
     __m512i c0[TILE_PIXELS], c1[TILE_PIXELS];
     const __m512i b0 = _mm512_maskz_loadu_epi32(m0, init);
     const __m512i b1 = wide ? _mm512_maskz_loadu_epi32(m1, init + 16) : _mm512_setzero_si512();
-    int r, g;
+    int r;
     for (r = 0; r < rows; r++) {
         c0[r] = b0;
         c1[r] = b1;
     }
-    for (g = 0; g < groups; g++) {
-        const int8_t *wg = w + (size_t)g * w_stride;
-        const int off = offsets ? offsets[g] : 4 * g;
-        const __m512i w0 = _mm512_maskz_loadu_epi32(m0, wg);
-        const __m512i w1 = wide ? _mm512_maskz_loadu_epi32(m1, wg + 64) : _mm512_setzero_si512();
-        for (r = 0; r < rows; r++) {
-            int32_t quad;
-            __m512i x;
-            memcpy(&quad, a[r] + off, sizeof quad);
-            x = _mm512_set1_epi32(quad);
-            c0[r] = _mm512_dpbusd_epi32(c0[r], x, w0);
-            if (wide) {
-                c1[r] = _mm512_dpbusd_epi32(c1[r], x, w1);
-            }
-        }
-    }
+    vnni_accumulate(rows, wide, a, offsets, groups, w, w_stride, m0, m1, c0, c1);
     for (r = 0; r < rows; r++) {
         int8_t *y = out[r] + out_offset;
         _mm_mask_storeu_epi8(y, m0, _mm512_cvtepi32_epi8(as__output_avx512(as__rqf_avx512_apply(plan, c0[r]), zp, lo, hi)));

@@ -155,13 +155,6 @@ typedef struct network {
     double *probes;         /* [ROUNDS] the speed probe after this network's samples, nanoseconds */
 } network;
 
-static void *checked_malloc(size_t bytes)
-{
-    void *pointer = malloc(bytes ? bytes : 1);
-    if (!pointer) fail("out of memory", NULL);
-    return pointer;
-}
-
 /* ---- deterministic data ----------------------------------------------------------------------- */
 
 /* From harness_common.h's SplitMix64 (next_random, random_f32). */

@@ -48,6 +48,17 @@ static inline void fail(const char *message, const char *detail)
     exit(2);
 }
 
+/* A 64-byte aligned block (fail()s when out of memory). gcc places the generated model's static weight, state
+ * and arena arrays at multiples of 32 or 64 bytes on x86-64; on malloc's 16-byte alignment vector loads split
+ * cache lines the export never splits, and the harness timed a slower program than the one shipped: whole
+ * CNNs 6-11 % (AVX-512 VNNI int8, docs/devices.md "Harness and export"), a 128-wide RNN token 15-20 %. */
+static inline void *checked_malloc(size_t bytes)
+{
+    void *pointer = NULL;
+    if (posix_memalign(&pointer, 64, bytes ? bytes : 1) != 0 || !pointer) fail("out of memory", NULL);
+    return pointer;
+}
+
 /* ---- deterministic data ----------------------------------------------------------------------- */
 
 /* SplitMix64; integer-only, so every architecture draws the same numbers. */

@@ -98,16 +98,6 @@ typedef struct item {
     harness_timing timing; /* kept across rounds */
 } item;
 
-/* 32-byte aligned, as gcc places the generated model's static weight and state arrays on x86-64 (the
- * exported binaries' symbols sit at multiples of 32): on malloc's 16-byte alignment a whole token of a
- * 128-wide model ran 15-20 % slower than the export's own bench, at 32 or 64 bytes within its noise. */
-static void *checked_malloc(size_t bytes)
-{
-    void *pointer = NULL;
-    if (posix_memalign(&pointer, 32, bytes ? bytes : 1) != 0 || !pointer) fail("out of memory", NULL);
-    return pointer;
-}
-
 /* Weights and inputs from harness_common.h's SplitMix64 (next_random, random_f32). */
 static float *random_floats(uint64_t *state, size_t count, float range)
 {

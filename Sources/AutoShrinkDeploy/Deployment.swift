@@ -32,20 +32,23 @@ public struct DeploymentReport: Sendable {
     /// The bench's latency at the profile's machine speed (`LatencyMeasurement.normalizedMilliseconds`
     /// with the profile's speed probe as the reference, docs/devices.md "Shared cores"); nil when the
     /// profile has no usable speed probe (`probeNote` says why).
-    public var normalizedLatencyMilliseconds: Double?
+    public var normalizedLatencyMilliseconds: Double? { summary.measuredLatencyNormalizedMilliseconds }
     public var probeNote: String = ""
     /// What to compare with the profile's prediction: the normalized latency, else the bench's estimate.
     public var comparableLatencyMilliseconds: Double { normalizedLatencyMilliseconds ?? latency.typicalMilliseconds }
 
     init(device: DeviceDescription, binary: String, rebuilt: Bool, precision: ModelPrecision, images: Int, accuracy: Double?,
          exportAccuracy: Double?, latency: LatencyMeasurement, predictedLatencyMilliseconds: Double?, predictionNote: String?,
-         peakResidentKiB: Int?, arenaBytes: Int?) {
+         peakResidentKiB: Int?, arenaBytes: Int?, normalizedLatencyMilliseconds: Double? = nil) {
         self.device = device
         self.latency = latency
         summary = DeploySummary(device: device.name, arch: device.architecture, binary: binary, rebuilt: rebuilt, precision: precision,
                                 images: images, accuracy: accuracy, exportAccuracy: exportAccuracy,
                                 measuredLatencyMilliseconds: latency.medianMilliseconds,
-                                measuredLatencyP90Milliseconds: latency.p90Milliseconds, benchRuns: latency.runs, simd: latency.simd,
+                                measuredLatencyP90Milliseconds: latency.p90Milliseconds,
+                                measuredLatencyEstimateMilliseconds: latency.estimateMilliseconds,
+                                measuredLatencyNormalizedMilliseconds: normalizedLatencyMilliseconds,
+                                benchRuns: latency.runs, simd: latency.simd,
                                 emulated: latency.emulated, predictedLatencyMilliseconds: predictedLatencyMilliseconds,
                                 predictionNote: predictionNote, peakRSSKiB: peakResidentKiB, arenaBytes: arenaBytes)
     }
@@ -119,8 +122,8 @@ public enum Deployment {
                                       precision: manifest.precision, images: classification.images, accuracy: classification.accuracy,
                                       exportAccuracy: manifest.accuracy(manifest.precision), latency: latency,
                                       predictedLatencyMilliseconds: predicted, predictionNote: note,
-                                      peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes)
-        report.normalizedLatencyMilliseconds = probe.milliseconds == nil ? nil : latency.normalizedMilliseconds
+                                      peakResidentKiB: classification.peakResidentKiB, arenaBytes: manifest.arenaBytes,
+                                      normalizedLatencyMilliseconds: probe.milliseconds == nil ? nil : latency.normalizedMilliseconds)
         report.probeNote = probe.note
         return report
     }

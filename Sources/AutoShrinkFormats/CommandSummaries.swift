@@ -249,6 +249,11 @@ public struct DeploySummary: JSONSummary, Sendable, Equatable {
     public var exportAccuracy: Double?
     public var measuredLatencyMilliseconds: Double
     public var measuredLatencyP90Milliseconds: Double
+    /// The bench's estimate (estimator.h: the profile's statistic; `measured_latency_ms` is the plain median).
+    public var measuredLatencyEstimateMilliseconds: Double?
+    /// The estimate at the profile's machine speed (speed probe, docs/devices.md "Shared cores"): what compares
+    /// with `predicted_latency_ms`; nil without a profile with a speed probe.
+    public var measuredLatencyNormalizedMilliseconds: Double?
     public var benchRuns: Int
     public var simd: String
     public var emulated: Bool
@@ -259,12 +264,15 @@ public struct DeploySummary: JSONSummary, Sendable, Equatable {
 
     public init(device: String, arch: DeviceArchitecture, binary: String, rebuilt: Bool, precision: ModelPrecision, images: Int,
                 accuracy: Double?, exportAccuracy: Double?, measuredLatencyMilliseconds: Double,
-                measuredLatencyP90Milliseconds: Double, benchRuns: Int, simd: String, emulated: Bool,
+                measuredLatencyP90Milliseconds: Double, measuredLatencyEstimateMilliseconds: Double? = nil,
+                measuredLatencyNormalizedMilliseconds: Double? = nil, benchRuns: Int, simd: String, emulated: Bool,
                 predictedLatencyMilliseconds: Double?, predictionNote: String?, peakRSSKiB: Int?, arenaBytes: Int?) {
         self.device = device; self.arch = arch; self.binary = binary; self.rebuilt = rebuilt; self.precision = precision
         self.images = images; self.accuracy = accuracy; self.exportAccuracy = exportAccuracy
         self.measuredLatencyMilliseconds = measuredLatencyMilliseconds
         self.measuredLatencyP90Milliseconds = measuredLatencyP90Milliseconds; self.benchRuns = benchRuns
+        self.measuredLatencyEstimateMilliseconds = measuredLatencyEstimateMilliseconds
+        self.measuredLatencyNormalizedMilliseconds = measuredLatencyNormalizedMilliseconds
         self.simd = simd; self.emulated = emulated; self.predictedLatencyMilliseconds = predictedLatencyMilliseconds
         self.predictionNote = predictionNote; self.peakRSSKiB = peakRSSKiB; self.arenaBytes = arenaBytes
     }
@@ -274,6 +282,8 @@ public struct DeploySummary: JSONSummary, Sendable, Equatable {
         case device, arch, binary, rebuilt, precision, images, accuracy, simd, emulated
         case exportAccuracy = "export_accuracy", measuredLatencyMilliseconds = "measured_latency_ms"
         case measuredLatencyP90Milliseconds = "measured_latency_p90_ms", benchRuns = "bench_runs"
+        case measuredLatencyEstimateMilliseconds = "measured_latency_estimate_ms"
+        case measuredLatencyNormalizedMilliseconds = "measured_latency_normalized_ms"
         case predictedLatencyMilliseconds = "predicted_latency_ms", predictionNote = "prediction_note"
         case peakRSSKiB = "peak_rss_kib", arenaBytes = "arena_bytes"
     }

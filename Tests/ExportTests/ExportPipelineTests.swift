@@ -178,6 +178,9 @@ struct ExportPipelineTests {
         #expect(report.predictedLatencyMilliseconds == nil && report.predictionNote?.contains("no profile") == true)
         let json = try #require(try JSONSerialization.jsonObject(with: report.summary.jsonData()) as? [String: Any])
         for key in ["accuracy", "measured_latency_ms", "predicted_latency_ms"] { #expect(json[key] != nil) }
+        // the bench's estimate is reported; no profile, so nothing to normalize by (null, key present)
+        #expect((json["measured_latency_estimate_ms"] as? Double ?? 0) > 0)
+        #expect(json["measured_latency_normalized_ms"] is NSNull)
     }
 
     @Test("deploy over SSH to a real sshd on 127.0.0.1 (scp upload, remote runs)",

@@ -116,6 +116,9 @@ struct MacroBenchCLITests {
         }
         let paired = try #require(again.stdout.split(separator: "\n").first { $0.hasPrefix("autoshrink - random, paired by seed") })
         #expect(paired.contains("retrained test acc") && paired.contains("2 seeds"), "\(paired)")
+        // ... and the same on the score both strategies maximise (retrained accuracy with the best's resource terms)
+        let scored = try #require(again.stdout.split(separator: "\n").first { $0.hasPrefix("autoshrink - random, paired by seed: retrained score") })
+        #expect(scored.contains("standard error") && scored.contains("2 seeds"), "\(scored)")
         let trained = "\(directory)/bench/random-s1/retrain-e1-pc10/train.json"
         let before = try FileManager.default.attributesOfItem(atPath: trained)[.modificationDate] as? Date
         let third = try CLI.run(arguments + retrain)

@@ -502,11 +502,45 @@ static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, con
 #define TILE_WIDTH 16 /* output channels per tile: two ymm registers of int32 (8 channels each) */
 #define TILE_MASKED_LOADS 1
 #define AVX2_SIGN_KERNEL 1
+#if !defined(AS_X86_AVX512)
+#define AVX2_FUSED 1
+#endif
 
-/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks) */
+/* Where a fused sign tile (AVX2 and AVX2 + AVX-VNNI) writes: instead of storing the int32 tile, its epilogue
+ * requantizes the accumulators in registers with the folded MBQM (simd_requant.h, as__rqf_avx2) and stores
+ * int8 rows: out[p] + offset is row p's first output byte of the tile. Only whole 8-channel vectors (widths 8
+ * and 16). The same integers as the tile + as__requant_plan_rows_avx2 (docs/benchmarks.md, "fused
+ * requantization on AVX2"). */
+typedef struct avx2_fuse {
+#if defined(AVX2_FUSED)
+    const as__rqf_avx2 *plan; /* the tile's channels: plan[0] channels 0-7, plan[1] 8-15 */
+#endif
+    int8_t *const *out;
+    int offset;
+    int32_t zero_point, lo, hi;
+} avx2_fuse;
+
+#if defined(AVX2_FUSED)
+/* 16 int32 channels of rows a and b (a0: channels 0-7, a1: 8-15) -> clamp(zp + v, lo, hi) as int8 in the low
+ * (a) and high (b) 128 bits. Saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp:
+ * every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi). The packs interleave
+ * 4-byte groups ([a 0-3, a 8-11, b 0-3, b 8-11 | a 4-7, a 12-15, b 4-7, b 12-15]); one vpermd restores them. */
+static AS_ALWAYS_INLINE __m256i avx2_pack16x2(__m256i a0, __m256i a1, __m256i b0, __m256i b1, __m256i zp16,
+                                              __m256i lo8, __m256i hi8)
+{
+    const __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), zp16);
+    const __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), zp16);
+    const __m256i bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(wa, wb), lo8), hi8);
+    return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+#endif
+
+/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks). fuse: see
+ * avx2_fuse (then acc is not used; only with `full`), rows fuse->out[first..first + rows). */
 static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, const int full, const uint8_t *const *a,
                                             const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
-                                            __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc)
+                                            __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc,
+                                            const avx2_fuse *fuse, int first)
 {
     __m256i c[4][2];
 #if !defined(AS_X86_AVXVNNI)
@@ -570,6 +604,45 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
         }
 #endif
     }
+#if defined(AVX2_FUSED)
+    if (full && fuse) {
+        const __m256i zp16 = _mm256_set1_epi16((int16_t)fuse->zero_point);
+        const __m256i lo8 = _mm256_set1_epi8((char)fuse->lo), hi8 = _mm256_set1_epi8((char)fuse->hi);
+        int8_t *const *out = fuse->out + first;
+        for (r = 0; r < rows; r++) {
+            c[r][0] = as__rqf_avx2_apply(fuse->plan, c[r][0]);
+            if (vecs > 1) {
+                c[r][1] = as__rqf_avx2_apply(fuse->plan + 1, c[r][1]);
+            }
+        }
+        if (vecs > 1) {
+            for (r = 0; r < rows; r += 2) {
+                const int b = r + 1 < rows ? r + 1 : r;
+                const __m256i bytes = avx2_pack16x2(c[r][0], c[r][1], c[b][0], c[b][1], zp16, lo8, hi8);
+                _mm_storeu_si128((__m128i *)(void *)(out[r] + fuse->offset), _mm256_castsi256_si128(bytes));
+                if (b != r) {
+                    _mm_storeu_si128((__m128i *)(void *)(out[b] + fuse->offset), _mm256_extracti128_si256(bytes, 1));
+                }
+            }
+        } else {
+            /* 8 channels of 4 rows (or one): the same packs, rows r..r+3 in the four 8-byte quarters */
+            const int r1 = rows > 1 ? 1 : 0, r2 = rows > 2 ? 2 : 0, r3 = rows > 3 ? 3 : 0;
+            const __m256i bytes = avx2_pack16x2(c[0][0], c[r1][0], c[r2][0], c[r3][0], zp16, lo8, hi8);
+            const __m128i low = _mm256_castsi256_si128(bytes);
+            _mm_storel_epi64((__m128i *)(void *)(out[0] + fuse->offset), low);
+            if (rows > 1) {
+                const __m128i high = _mm256_extracti128_si256(bytes, 1);
+                _mm_storeh_pd((double *)(void *)(out[1] + fuse->offset), _mm_castsi128_pd(low));
+                _mm_storel_epi64((__m128i *)(void *)(out[2] + fuse->offset), high);
+                _mm_storeh_pd((double *)(void *)(out[3] + fuse->offset), _mm_castsi128_pd(high));
+            }
+        }
+        return;
+    }
+#else
+    (void)fuse;
+    (void)first;
+#endif
     for (r = 0; r < rows; r++) {
         int32_t *dst = acc + r * OC_CHUNK;
         if (full) {
@@ -592,19 +665,20 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
     do {                                                                                                          \
         for (; r + 4 <= rows; r += 4) {                                                                           \
             avx2_sign_tile(4, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK);                                                           \
+                           acc + (size_t)r * OC_CHUNK, fuse, r);                                                  \
         }                                                                                                         \
         for (; r < rows; r++) {                                                                                   \
             avx2_sign_tile(1, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK);                                                           \
+                           acc + (size_t)r * OC_CHUNK, fuse, r);                                                  \
         }                                                                                                         \
     } while (0)
 
 /* offsets is never NULL here (gemm_pass passes the engine's table 0, 4, 8, ... for plain rows): one
- * variant per width kind instead of two, at one extra load per group shared by all rows */
+ * variant per width kind instead of two, at one extra load per group shared by all rows. fuse: NULL (store
+ * the int32 tile to acc) or the fused epilogue's output (widths 8 and 16 only, see avx2_fuse). */
 static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                          const int8_t *w, size_t w_stride, int width, const int32_t *init,
-                                         int32_t *acc)
+                                         int32_t *acc, const avx2_fuse *fuse)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
@@ -882,6 +956,9 @@ typedef struct engine {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     const as__rq_avx2 *plan; /* requantization constants of the chunk (chunk % 8 == 0), else NULL */
 #endif
+#if defined(AVX2_FUSED)
+    const as__rqf_avx2 *rqf; /* folded constants when every tile of the call is fused (conv_gemm), else NULL */
+#endif
 #if defined(AS_X86_AVX512_VNNI)
     const as__rqf_avx512 *fplan; /* folded constants of the chunk when every shift is <= -1, else NULL */
 #endif
@@ -903,7 +980,7 @@ static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const 
 #if defined(AVX2_SIGN_KERNEL)
         const int32_t *offs = offsets ? offsets : e->linear;
         if (e->sign_kernel) {
-            sign_tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o);
+            sign_tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o, NULL);
         } else {
             tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o);
         }
@@ -966,6 +1043,34 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
         return;
     }
 #endif
+#if defined(AVX2_FUSED)
+    if (e->rqf) {
+        /* single pass (direct rows, or staged rows of at most STAGE_BYTES), sign kernel, chunk % 8 == 0 */
+        const int c_out = e->x.shape->out_channels;
+        const uint8_t *const *in = q->in;
+        avx2_fuse f;
+        int o;
+        if (!direct) {
+            for (p = 0; p < rows; p++) {
+                stage_row(&e->x, q->y[p], q->x[p], 0, e->reduction, e->stage + p * STAGE_BYTES);
+                a[p] = e->stage + p * STAGE_BYTES;
+            }
+            in = a;
+        }
+        f.out = q->out;
+        f.zero_point = rq->output_zero_point;
+        f.lo = rq->activation_min;
+        f.hi = rq->activation_max;
+        for (o = 0; o < chunk; o += TILE_WIDTH) {
+            f.plan = e->rqf + o / 8;
+            f.offset = o;
+            sign_tile_kernel(rows, in, e->offsets ? e->offsets : e->linear, e->groups_total,
+                             e->weights + (size_t)(oc0 + o) * 4, (size_t)c_out * 4,
+                             chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o, NULL, &f);
+        }
+        return;
+    }
+#endif
     if (direct) {
         gemm_pass(e, rows, q->in, e->offsets, 0, e->groups_total, oc0, chunk, e->bias_eff);
     } else {
@@ -1003,8 +1108,12 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
 #if defined(AVX2_SIGN_KERNEL)
     int32_t linear[MAX_GROUP_OFFSETS];
 #endif
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    as__rq_avx2 plan[OC_CHUNK / 8];
+#if defined(AVX2_FUSED)
+    union {
+        as__rq_avx2 rows[OC_CHUNK / 8];    /* as__requant_plan_rows_avx2 after the tiles */
+        as__rqf_avx2 folded[OC_CHUNK / 8]; /* fused tiles */
+    } plan;
+    int fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
     as__rqf_avx512 fplan[OC_CHUNK / 16];
@@ -1071,17 +1180,26 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
         direct_pointwise = direct_pointwise && e.groups_total <= MAX_GROUP_OFFSETS;
     }
 #endif
+#if defined(AVX2_FUSED)
+    /* fused tiles need the whole reduction in one pass (direct rows, or staged rows of one pass) */
+    fusable = e.sign_kernel && (e.offsets || direct_pointwise || e.reduction <= STAGE_BYTES);
+#endif
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
         tile_queue staged, direct;
         int n_staged = 0, n_direct = 0;
         weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(AVX2_FUSED)
         e.plan = NULL;
+        e.rqf = NULL;
         if (chunk % 8 == 0) {
-            as__rq_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan);
-            e.plan = plan;
+            if (fusable && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan.folded)) {
+                e.rqf = plan.folded;
+            } else {
+                as__rq_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan.rows);
+                e.plan = plan.rows;
+            }
         }
 #endif
 #if defined(AS_X86_AVX512_VNNI)

@@ -341,6 +341,33 @@ void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count
     }
 }
 
+int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan)
+{
+    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i two31 = _mm256_set1_epi64x((int64_t)1 << 31);
+    int j;
+    for (j = 0; 8 * j < count; j++) {
+        const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j));
+        const __m256i right = _mm256_sub_epi32(_mm256_setzero_si256(), s);
+        const __m256i r1 = _mm256_sub_epi32(right, _mm256_set1_epi32(1)); /* r - 1 in [0, 30] */
+        const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(r1, _mm256_set1_epi32(30)),
+                                                _mm256_cmpgt_epi32(_mm256_setzero_si256(), r1));
+        as__rqf_avx2 *q = &plan[j];
+        if (!_mm256_testz_si256(outside, outside)) {
+            return 0;
+        }
+        q->multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
+        q->multiplier_odd = _mm256_srli_epi64(q->multiplier, 32);
+        q->round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
+        q->round_pos_odd = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_srli_epi64(right, 32)));
+        q->round_neg_even = _mm256_sub_epi64(q->round_pos_even, two31);
+        q->round_neg_odd = _mm256_sub_epi64(q->round_pos_odd, two31);
+        q->right = r1;
+    }
+    return 1;
+}
+
 void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
                                 int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                 int8_t *const *rows_out, int rows_out_offset)

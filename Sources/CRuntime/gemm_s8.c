@@ -506,11 +506,12 @@ static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, con
 #define AVX2_FUSED 1
 #endif
 
-/* Where a fused sign tile (AVX2 and AVX2 + AVX-VNNI) writes: instead of storing the int32 tile, its epilogue
- * requantizes the accumulators in registers with the folded MBQM (simd_requant.h, as__rqf_avx2) and stores
- * int8 rows: out[p] + offset is row p's first output byte of the tile. Only whole 8-channel vectors (widths 8
- * and 16). The same integers as the tile + as__requant_plan_rows_avx2 (docs/benchmarks.md, "fused
- * requantization on AVX2"). */
+/* Where a fused sign tile (AVX2 and AVX2 + AVX-VNNI) writes: instead of storing the int32 tile, the epilogue
+ * of the 4-row, 16-channel tile (the one nearly all pixels go through) requantizes the accumulators in
+ * registers with the folded MBQM (simd_requant.h, as__rqf_avx2) and stores int8 rows: out[p] + offset is row
+ * p's first output byte of the tile. The other tiles (single rows, 8 channels) still store the int32 tile,
+ * which run_tile requantizes with as__requant_plan_rows_avx2: fused epilogues in them measured no faster and
+ * cost 1.4 KB of .text (docs/benchmarks.md, "fused requantization on AVX2"). The same integers either way. */
 typedef struct avx2_fuse {
 #if defined(AVX2_FUSED)
     const as__rqf_avx2 *plan; /* the tile's channels: plan[0] channels 0-7, plan[1] 8-15 */
@@ -535,8 +536,8 @@ static AS_ALWAYS_INLINE __m256i avx2_pack16x2(__m256i a0, __m256i a1, __m256i b0
 }
 #endif
 
-/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks). fuse: see
- * avx2_fuse (then acc is not used; only with `full`), rows fuse->out[first..first + rows). */
+/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks). fuse (NULL: store
+ * the tile to acc): the 4-row, 16-channel tile writes rows fuse->out[first..first + 4) instead (avx2_fuse). */
 static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, const int full, const uint8_t *const *a,
                                             const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
                                             __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc,
@@ -605,37 +606,18 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
 #endif
     }
 #if defined(AVX2_FUSED)
-    if (full && fuse) {
+    if (rows == 4 && vecs == 2 && full && fuse) {
         const __m256i zp16 = _mm256_set1_epi16((int16_t)fuse->zero_point);
         const __m256i lo8 = _mm256_set1_epi8((char)fuse->lo), hi8 = _mm256_set1_epi8((char)fuse->hi);
         int8_t *const *out = fuse->out + first;
         for (r = 0; r < rows; r++) {
             c[r][0] = as__rqf_avx2_apply(fuse->plan, c[r][0]);
-            if (vecs > 1) {
-                c[r][1] = as__rqf_avx2_apply(fuse->plan + 1, c[r][1]);
-            }
+            c[r][1] = as__rqf_avx2_apply(fuse->plan + 1, c[r][1]);
         }
-        if (vecs > 1) {
-            for (r = 0; r < rows; r += 2) {
-                const int b = r + 1 < rows ? r + 1 : r;
-                const __m256i bytes = avx2_pack16x2(c[r][0], c[r][1], c[b][0], c[b][1], zp16, lo8, hi8);
-                _mm_storeu_si128((__m128i *)(void *)(out[r] + fuse->offset), _mm256_castsi256_si128(bytes));
-                if (b != r) {
-                    _mm_storeu_si128((__m128i *)(void *)(out[b] + fuse->offset), _mm256_extracti128_si256(bytes, 1));
-                }
-            }
-        } else {
-            /* 8 channels of 4 rows (or one): the same packs, rows r..r+3 in the four 8-byte quarters */
-            const int r1 = rows > 1 ? 1 : 0, r2 = rows > 2 ? 2 : 0, r3 = rows > 3 ? 3 : 0;
-            const __m256i bytes = avx2_pack16x2(c[0][0], c[r1][0], c[r2][0], c[r3][0], zp16, lo8, hi8);
-            const __m128i low = _mm256_castsi256_si128(bytes);
-            _mm_storel_epi64((__m128i *)(void *)(out[0] + fuse->offset), low);
-            if (rows > 1) {
-                const __m128i high = _mm256_extracti128_si256(bytes, 1);
-                _mm_storeh_pd((double *)(void *)(out[1] + fuse->offset), _mm_castsi128_pd(low));
-                _mm_storel_epi64((__m128i *)(void *)(out[2] + fuse->offset), high);
-                _mm_storeh_pd((double *)(void *)(out[3] + fuse->offset), _mm_castsi128_pd(high));
-            }
+        for (r = 0; r < rows; r += 2) {
+            const __m256i bytes = avx2_pack16x2(c[r][0], c[r][1], c[r + 1][0], c[r + 1][1], zp16, lo8, hi8);
+            _mm_storeu_si128((__m128i *)(void *)(out[r] + fuse->offset), _mm256_castsi256_si128(bytes));
+            _mm_storeu_si128((__m128i *)(void *)(out[r + 1] + fuse->offset), _mm256_extracti128_si256(bytes, 1));
         }
         return;
     }
@@ -669,13 +651,14 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
         }                                                                                                         \
         for (; r < rows; r++) {                                                                                   \
             avx2_sign_tile(1, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK, fuse, r);                                                  \
+                           acc + (size_t)r * OC_CHUNK, NULL, r);                                                  \
         }                                                                                                         \
     } while (0)
 
 /* offsets is never NULL here (gemm_pass passes the engine's table 0, 4, 8, ... for plain rows): one
  * variant per width kind instead of two, at one extra load per group shared by all rows. fuse: NULL (store
- * the int32 tile to acc) or the fused epilogue's output (widths 8 and 16 only, see avx2_fuse). */
+ * the int32 tile to acc), or 4-row tiles of width 16 are requantized to fuse's rows (avx2_fuse) and only the
+ * rest is stored to acc. */
 static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                          const int8_t *w, size_t w_stride, int width, const int32_t *init,
                                          int32_t *acc, const avx2_fuse *fuse)
@@ -953,11 +936,11 @@ typedef struct engine {
 #if defined(AVX2_SIGN_KERNEL)
     const int32_t *linear;   /* [min(R4, MAX_GROUP_OFFSETS)] 0, 4, 8, ...: the offsets of plain rows */
 #endif
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    const as__rq_avx2 *plan; /* requantization constants of the chunk (chunk % 8 == 0), else NULL */
-#endif
 #if defined(AVX2_FUSED)
-    const as__rqf_avx2 *rqf; /* folded constants when every tile of the call is fused (conv_gemm), else NULL */
+    /* folded requantization constants of the chunk (chunk % 8 == 0 and every shift in [-31, -1]), else NULL;
+     * fused: every tile of the call requantizes in its epilogue (conv_gemm) */
+    const as__rqf_avx2 *plan;
+    int fused;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
     const as__rqf_avx512 *fplan; /* folded constants of the chunk when every shift is <= -1, else NULL */
@@ -1044,10 +1027,11 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
     }
 #endif
 #if defined(AVX2_FUSED)
-    if (e->rqf) {
+    if (e->fused) {
         /* single pass (direct rows, or staged rows of at most STAGE_BYTES), sign kernel, chunk % 8 == 0 */
         const int c_out = e->x.shape->out_channels;
         const uint8_t *const *in = q->in;
+        const int rows4 = rows & ~3, chunk16 = chunk & ~15;
         avx2_fuse f;
         int o;
         if (!direct) {
@@ -1062,11 +1046,22 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
         f.lo = rq->activation_min;
         f.hi = rq->activation_max;
         for (o = 0; o < chunk; o += TILE_WIDTH) {
-            f.plan = e->rqf + o / 8;
+            f.plan = e->plan + o / 8;
             f.offset = o;
             sign_tile_kernel(rows, in, e->offsets ? e->offsets : e->linear, e->groups_total,
                              e->weights + (size_t)(oc0 + o) * 4, (size_t)c_out * 4,
-                             chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o, NULL, &f);
+                             chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o, e->acc + o, &f);
+        }
+        /* what the kernel left in the accumulator tile: the rows after the 4-row tiles, an 8-channel last tile */
+        if (rows4 < rows && chunk16) {
+            as__requant_plan_rows_avx2(e->acc + (size_t)rows4 * OC_CHUNK, rows - rows4, OC_CHUNK, chunk16, e->plan,
+                                       rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0,
+                                       q->out + rows4, 0);
+        }
+        if (chunk16 < chunk) {
+            as__requant_plan_rows_avx2(e->acc + chunk16, rows, OC_CHUNK, chunk - chunk16, e->plan + chunk16 / 8,
+                                       rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0, q->out,
+                                       chunk16);
         }
         return;
     }
@@ -1083,7 +1078,7 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
             gemm_pass(e, rows, a, NULL, r0 / 4, (r1 - r0 + 3) / 4, oc0, chunk, r0 == 0 ? e->bias_eff : NULL);
         }
     }
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(AVX2_FUSED)
     if (e->plan) {
         as__requant_plan_rows_avx2(e->acc, rows, OC_CHUNK, chunk, e->plan, rq->output_zero_point, rq->activation_min,
                                    rq->activation_max, NULL, 0, q->out, 0);
@@ -1109,10 +1104,7 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
     int32_t linear[MAX_GROUP_OFFSETS];
 #endif
 #if defined(AVX2_FUSED)
-    union {
-        as__rq_avx2 rows[OC_CHUNK / 8];    /* as__requant_plan_rows_avx2 after the tiles */
-        as__rqf_avx2 folded[OC_CHUNK / 8]; /* fused tiles */
-    } plan;
+    as__rqf_avx2 plan[OC_CHUNK / 8];
     int fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
@@ -1191,16 +1183,9 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
         int n_staged = 0, n_direct = 0;
         weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
 #if defined(AVX2_FUSED)
-        e.plan = NULL;
-        e.rqf = NULL;
-        if (chunk % 8 == 0) {
-            if (fusable && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan.folded)) {
-                e.rqf = plan.folded;
-            } else {
-                as__rq_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan.rows);
-                e.plan = plan.rows;
-            }
-        }
+        e.plan = chunk % 8 == 0 && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan)
+                     ? plan : NULL;
+        e.fused = e.plan && fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
         e.fplan = fplan;

@@ -204,21 +204,19 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
 }
 
 #if !defined(AS_X86_AVX512)
-/* channels of requant_block's plan ([4] as__rq_avx2, 1.4 KB of stack): it prepares each 8 channels once per
+/* channels of requant_block's plan ([4] as__rqf_avx2, 0.9 KB of stack): it prepares each 8 channels once per
  * call whatever the block size, so a small block costs nothing and keeps the stack small for edge devices */
 #define AS_RQ_PLAN_CHANNELS 32
 
-/* plan[j] = the constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per channel
- * chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic saved). */
-void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan);
-
-/* plan[j] = the folded constants of channels 8j..8j+7; count % 8 == 0. Returns 0 (plan incomplete) unless every
- * shift is in [-31, -1]. */
+/* plan[j] = the folded constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per
+ * channel chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic
+ * saved). Returns 0 (plan incomplete) unless every shift is in [-31, -1], as every exported layer's is; the
+ * callers then requantize those channels with as__requant_tile_s8 / as__requant_row_s8 (general MBQM). */
 int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan);
 
-/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a plan: row p goes to
+/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a folded plan: row p goes to
  * rows_out[p] + rows_out_offset if rows_out, else to out + p * out_stride. */
-void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
                                 int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                 int8_t *const *rows_out, int rows_out_offset);
 #endif

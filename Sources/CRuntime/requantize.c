@@ -222,8 +222,13 @@ AS_NOINLINE void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i sh
 
 /* ---- row kernels ------------------------------------------------------------------------------- */
 
-/* not inlined into requant_block's fallback (0.4 KB on AVX2, docs/benchmarks.md) */
-AS_NOINLINE void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
+/* AVX2: not inlined into requant_block's fallback (0.4 KB, docs/benchmarks.md); the other tiers keep their code */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define ROW_S8_LINKAGE AS_NOINLINE
+#else
+#define ROW_S8_LINKAGE
+#endif
+ROW_S8_LINKAGE void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
                                     int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out)
 {
     int i = 0;

@@ -396,26 +396,36 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
         }                                                                                                        \
     } while (0)
 
+/* Both VNNI tile kernels: the channel masks of a tile of `width` channels (m0: channels 0-15, m1: 16-31), and
+ * one expansion of ROWS(wide, offs) per kind (two registers or one, offset table or plain rows), so that each
+ * inlined tile has constant `wide` and offsets. */
+#define AS_VNNI_MASKS()                                                                                          \
+    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);                     \
+    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF                                                         \
+                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0
+#define AS_VNNI_DISPATCH(ROWS)                                                                                   \
+    do {                                                                                                         \
+        if (width > 16) {                                                                                        \
+            if (offsets) {                                                                                       \
+                ROWS(1, offsets);                                                                                \
+            } else {                                                                                             \
+                ROWS(1, NULL);                                                                                   \
+            }                                                                                                    \
+        } else {                                                                                                 \
+            if (offsets) {                                                                                       \
+                ROWS(0, offsets);                                                                                \
+            } else {                                                                                             \
+                ROWS(0, NULL);                                                                                   \
+            }                                                                                                    \
+        }                                                                                                        \
+    } while (0)
+
 static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
                         size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
-    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
-    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
-                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    AS_VNNI_MASKS();
     int r = 0;
-    if (width > 16) {
-        if (offsets) {
-            AS_VNNI_ROWS(1, offsets);
-        } else {
-            AS_VNNI_ROWS(1, NULL);
-        }
-    } else {
-        if (offsets) {
-            AS_VNNI_ROWS(0, offsets);
-        } else {
-            AS_VNNI_ROWS(0, NULL);
-        }
-    }
+    AS_VNNI_DISPATCH(AS_VNNI_ROWS);
 }
 
 /* Direct single-pass tiles with the requantization fused into the epilogue: the accumulators go from
@@ -466,26 +476,12 @@ static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, con
                                           const as__rqf_avx512 *plan, int8_t *const *out, int out_offset,
                                           const as_requant_s8 *rq)
 {
-    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
-    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
-                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    AS_VNNI_MASKS();
     const __m512i vzp = _mm512_set1_epi32(rq->output_zero_point);
     const __m512i vlo = _mm512_set1_epi32(rq->activation_min - rq->output_zero_point);
     const __m512i vhi = _mm512_set1_epi32(rq->activation_max - rq->output_zero_point);
     int r = 0;
-    if (width > 16) {
-        if (offsets) {
-            AS_VNNI_FUSED_ROWS(1, offsets);
-        } else {
-            AS_VNNI_FUSED_ROWS(1, NULL);
-        }
-    } else {
-        if (offsets) {
-            AS_VNNI_FUSED_ROWS(0, offsets);
-        } else {
-            AS_VNNI_FUSED_ROWS(0, NULL);
-        }
-    }
+    AS_VNNI_DISPATCH(AS_VNNI_FUSED_ROWS);
 }
 
 #elif defined(AS_X86_AVX2)

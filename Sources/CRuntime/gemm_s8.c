@@ -30,7 +30,10 @@
  *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
  *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
  * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
- * when every shift of the chunk is <= -1; the others go through the accumulator tile and requant_block.
+ * when every shift of the chunk is <= -1; on AVX2 and AVX2 + AVX-VNNI the same holds for the 4-row, 16-channel
+ * sign tiles of single-pass layers (avx2_fuse), whose other tiles go through the accumulator tile and the
+ * chunk's folded plan (as__requant_plan_rows_avx2); the others go through the accumulator tile and
+ * requant_block.
  */
 #include "kernel_common.h"
 #include "simd_requant.h"

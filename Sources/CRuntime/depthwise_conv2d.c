@@ -423,7 +423,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
     const void *taps[DW_GROUP][9];
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
-    as__rq_avx2 plan[DW_CHUNK / 8]; /* requantization constants of the chunk's first nc8 channels */
+    as__rqf_avx2 plan[DW_CHUNK / 8]; /* folded requantization constants of the chunk's first nc8 channels */
 #endif
     int c0, oy, ox0;
 #if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
@@ -446,8 +446,10 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         const int nc8 = nc & ~7;
+        /* channels requantized with the plan: the first nc8, unless a shift is outside [-31, -1] (general MBQM) */
+        int planned;
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
-        as__rq_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc8, plan);
+        planned = as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc8, plan) ? nc8 : 0;
 #endif
         for (oy = 0; oy < out_height; oy++) {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
@@ -483,15 +485,17 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
                 group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-                as__requant_plan_rows_avx2(acc, pixels, DW_CHUNK, nc8, plan, requant->output_zero_point,
-                                           requant->activation_min, requant->activation_max,
-                                           output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
-                                           (size_t)out_pixel_stride, NULL, 0);
-                if (nc8 < nc) {
-                    as__requant_tile_s8(acc + nc8, pixels, DW_CHUNK, nc - nc8, requant->multiplier + c0 + nc8,
-                                        requant->shift + c0 + nc8, requant->output_zero_point, requant->activation_min,
-                                        requant->activation_max,
-                                        output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0 + nc8,
+                if (planned) {
+                    as__requant_plan_rows_avx2(acc, pixels, DW_CHUNK, planned, plan, requant->output_zero_point,
+                                               requant->activation_min, requant->activation_max,
+                                               output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
+                                               (size_t)out_pixel_stride, NULL, 0);
+                }
+                if (planned < nc) {
+                    as__requant_tile_s8(acc + planned, pixels, DW_CHUNK, nc - planned, requant->multiplier + c0 + planned,
+                                        requant->shift + c0 + planned, requant->output_zero_point,
+                                        requant->activation_min, requant->activation_max,
+                                        output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0 + planned,
                                         (size_t)out_pixel_stride);
                 }
 #else

@@ -30,7 +30,10 @@
  *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
  *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
  * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
- * when every shift of the chunk is <= -1; the others go through the accumulator tile and requant_block.
+ * when every shift of the chunk is <= -1; on AVX2 and AVX2 + AVX-VNNI the same holds for the 4-row, 16-channel
+ * sign tiles of single-pass layers (avx2_fuse), whose other tiles go through the accumulator tile and the
+ * chunk's folded plan (as__requant_plan_rows_avx2); the others go through the accumulator tile and
+ * requant_block.
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -396,26 +399,36 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
         }                                                                                                        \
     } while (0)
 
+/* Both VNNI tile kernels: the channel masks of a tile of `width` channels (m0: channels 0-15, m1: 16-31), and
+ * one expansion of ROWS(wide, offs) per kind (two registers or one, offset table or plain rows), so that each
+ * inlined tile has constant `wide` and offsets. */
+#define AS_VNNI_MASKS()                                                                                          \
+    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);                     \
+    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF                                                         \
+                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0
+#define AS_VNNI_DISPATCH(ROWS)                                                                                   \
+    do {                                                                                                         \
+        if (width > 16) {                                                                                        \
+            if (offsets) {                                                                                       \
+                ROWS(1, offsets);                                                                                \
+            } else {                                                                                             \
+                ROWS(1, NULL);                                                                                   \
+            }                                                                                                    \
+        } else {                                                                                                 \
+            if (offsets) {                                                                                       \
+                ROWS(0, offsets);                                                                                \
+            } else {                                                                                             \
+                ROWS(0, NULL);                                                                                   \
+            }                                                                                                    \
+        }                                                                                                        \
+    } while (0)
+
 static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
                         size_t w_stride, int width, const int32_t *init, int32_t *acc)
 {
-    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
-    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
-                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    AS_VNNI_MASKS();
     int r = 0;
-    if (width > 16) {
-        if (offsets) {
-            AS_VNNI_ROWS(1, offsets);
-        } else {
-            AS_VNNI_ROWS(1, NULL);
-        }
-    } else {
-        if (offsets) {
-            AS_VNNI_ROWS(0, offsets);
-        } else {
-            AS_VNNI_ROWS(0, NULL);
-        }
-    }
+    AS_VNNI_DISPATCH(AS_VNNI_ROWS);
 }
 
 /* Direct single-pass tiles with the requantization fused into the epilogue: the accumulators go from
@@ -466,26 +479,12 @@ static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, con
                                           const as__rqf_avx512 *plan, int8_t *const *out, int out_offset,
                                           const as_requant_s8 *rq)
 {
-    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
-    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
-                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    AS_VNNI_MASKS();
     const __m512i vzp = _mm512_set1_epi32(rq->output_zero_point);
     const __m512i vlo = _mm512_set1_epi32(rq->activation_min - rq->output_zero_point);
     const __m512i vhi = _mm512_set1_epi32(rq->activation_max - rq->output_zero_point);
     int r = 0;
-    if (width > 16) {
-        if (offsets) {
-            AS_VNNI_FUSED_ROWS(1, offsets);
-        } else {
-            AS_VNNI_FUSED_ROWS(1, NULL);
-        }
-    } else {
-        if (offsets) {
-            AS_VNNI_FUSED_ROWS(0, offsets);
-        } else {
-            AS_VNNI_FUSED_ROWS(0, NULL);
-        }
-    }
+    AS_VNNI_DISPATCH(AS_VNNI_FUSED_ROWS);
 }
 
 #elif defined(AS_X86_AVX2)
@@ -502,11 +501,46 @@ static AS_NOINLINE void tile_kernel_fused(int rows, const uint8_t *const *a, con
 #define TILE_WIDTH 16 /* output channels per tile: two ymm registers of int32 (8 channels each) */
 #define TILE_MASKED_LOADS 1
 #define AVX2_SIGN_KERNEL 1
+#if !defined(AS_X86_AVX512)
+#define AVX2_FUSED 1
+#endif
 
-/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks) */
+/* Where a fused sign tile (AVX2 and AVX2 + AVX-VNNI) writes: instead of storing the int32 tile, the epilogue
+ * of the 4-row, 16-channel tile (the one nearly all pixels go through) requantizes the accumulators in
+ * registers with the folded MBQM (simd_requant.h, as__rqf_avx2) and stores int8 rows: out[p] + offset is row
+ * p's first output byte of the tile. The other tiles (single rows, 8 channels) still store the int32 tile,
+ * which run_tile requantizes with as__requant_plan_rows_avx2: fused epilogues in them measured no faster and
+ * cost 1.4 KB of .text (docs/benchmarks.md, "fused requantization on AVX2"). The same integers either way. */
+typedef struct avx2_fuse {
+#if defined(AVX2_FUSED)
+    const as__rqf_avx2 *plan; /* the tile's channels: plan[0] channels 0-7, plan[1] 8-15 */
+#endif
+    int8_t *const *out;
+    int offset;
+    int32_t zero_point, lo, hi;
+} avx2_fuse;
+
+#if defined(AVX2_FUSED)
+/* 16 int32 channels of rows a and b (a0: channels 0-7, a1: 8-15) -> clamp(zp + v, lo, hi) as int8 in the low
+ * (a) and high (b) 128 bits. Saturating int16 packs, + zp saturating, saturating int8 packs, then the clamp:
+ * every step monotonic and int8 inside int16, so the same as clamp(zp + v, lo, hi). The packs interleave
+ * 4-byte groups ([a 0-3, a 8-11, b 0-3, b 8-11 | a 4-7, a 12-15, b 4-7, b 12-15]); one vpermd restores them. */
+static AS_ALWAYS_INLINE __m256i avx2_pack16x2(__m256i a0, __m256i a1, __m256i b0, __m256i b1, __m256i zp16,
+                                              __m256i lo8, __m256i hi8)
+{
+    const __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), zp16);
+    const __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), zp16);
+    const __m256i bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(wa, wb), lo8), hi8);
+    return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+#endif
+
+/* rows x (8 * vecs) channels; `full`: all 8 * vecs channels are real (plain loads, no masks). fuse (NULL: store
+ * the tile to acc): the 4-row, 16-channel tile writes rows fuse->out[first..first + 4) instead (avx2_fuse). */
 static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, const int full, const uint8_t *const *a,
                                             const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
-                                            __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc)
+                                            __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc,
+                                            const avx2_fuse *fuse, int first)
 {
     __m256i c[4][2];
 #if !defined(AS_X86_AVXVNNI)
@@ -570,6 +604,26 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
         }
 #endif
     }
+#if defined(AVX2_FUSED)
+    if (rows == 4 && vecs == 2 && full && fuse) {
+        const __m256i zp16 = _mm256_set1_epi16((int16_t)fuse->zero_point);
+        const __m256i lo8 = _mm256_set1_epi8((char)fuse->lo), hi8 = _mm256_set1_epi8((char)fuse->hi);
+        int8_t *const *out = fuse->out + first;
+        for (r = 0; r < rows; r++) {
+            c[r][0] = as__rqf_avx2_apply(fuse->plan, c[r][0]);
+            c[r][1] = as__rqf_avx2_apply(fuse->plan + 1, c[r][1]);
+        }
+        for (r = 0; r < rows; r += 2) {
+            const __m256i bytes = avx2_pack16x2(c[r][0], c[r][1], c[r + 1][0], c[r + 1][1], zp16, lo8, hi8);
+            _mm_storeu_si128((__m128i *)(void *)(out[r] + fuse->offset), _mm256_castsi256_si128(bytes));
+            _mm_storeu_si128((__m128i *)(void *)(out[r + 1] + fuse->offset), _mm256_extracti128_si256(bytes, 1));
+        }
+        return;
+    }
+#else
+    (void)fuse;
+    (void)first;
+#endif
     for (r = 0; r < rows; r++) {
         int32_t *dst = acc + r * OC_CHUNK;
         if (full) {
@@ -592,19 +646,21 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
     do {                                                                                                          \
         for (; r + 4 <= rows; r += 4) {                                                                           \
             avx2_sign_tile(4, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK);                                                           \
+                           acc + (size_t)r * OC_CHUNK, fuse, r);                                                  \
         }                                                                                                         \
         for (; r < rows; r++) {                                                                                   \
             avx2_sign_tile(1, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK);                                                           \
+                           acc + (size_t)r * OC_CHUNK, NULL, r);                                                  \
         }                                                                                                         \
     } while (0)
 
 /* offsets is never NULL here (gemm_pass passes the engine's table 0, 4, 8, ... for plain rows): one
- * variant per width kind instead of two, at one extra load per group shared by all rows */
+ * variant per width kind instead of two, at one extra load per group shared by all rows. fuse: NULL (store
+ * the int32 tile to acc), or 4-row tiles of width 16 are requantized to fuse's rows (avx2_fuse) and only the
+ * rest is stored to acc. */
 static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                          const int8_t *w, size_t w_stride, int width, const int32_t *init,
-                                         int32_t *acc)
+                                         int32_t *acc, const avx2_fuse *fuse)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
@@ -879,8 +935,11 @@ typedef struct engine {
 #if defined(AVX2_SIGN_KERNEL)
     const int32_t *linear;   /* [min(R4, MAX_GROUP_OFFSETS)] 0, 4, 8, ...: the offsets of plain rows */
 #endif
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    const as__rq_avx2 *plan; /* requantization constants of the chunk (chunk % 8 == 0), else NULL */
+#if defined(AVX2_FUSED)
+    /* folded requantization constants of the chunk (chunk % 8 == 0 and every shift in [-31, -1]), else NULL;
+     * fused: every tile of the call requantizes in its epilogue (conv_gemm) */
+    const as__rqf_avx2 *plan;
+    int fused;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
     const as__rqf_avx512 *fplan; /* folded constants of the chunk when every shift is <= -1, else NULL */
@@ -903,7 +962,7 @@ static void gemm_pass(const engine *e, int rows, const uint8_t *const *a, const 
 #if defined(AVX2_SIGN_KERNEL)
         const int32_t *offs = offsets ? offsets : e->linear;
         if (e->sign_kernel) {
-            sign_tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o);
+            sign_tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o, NULL);
         } else {
             tile_kernel(rows, a, offs, groups, w, w_stride, width, tile_init, e->acc + o);
         }
@@ -966,6 +1025,46 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
         return;
     }
 #endif
+#if defined(AVX2_FUSED)
+    if (e->fused) {
+        /* single pass (direct rows, or staged rows of at most STAGE_BYTES), sign kernel, chunk % 8 == 0 */
+        const int c_out = e->x.shape->out_channels;
+        const uint8_t *const *in = q->in;
+        const int rows4 = rows & ~3, chunk16 = chunk & ~15;
+        avx2_fuse f;
+        int o;
+        if (!direct) {
+            for (p = 0; p < rows; p++) {
+                stage_row(&e->x, q->y[p], q->x[p], 0, e->reduction, e->stage + p * STAGE_BYTES);
+                a[p] = e->stage + p * STAGE_BYTES;
+            }
+            in = a;
+        }
+        f.out = q->out;
+        f.zero_point = rq->output_zero_point;
+        f.lo = rq->activation_min;
+        f.hi = rq->activation_max;
+        for (o = 0; o < chunk; o += TILE_WIDTH) {
+            f.plan = e->plan + o / 8;
+            f.offset = o;
+            sign_tile_kernel(rows, in, e->offsets ? e->offsets : e->linear, e->groups_total,
+                             e->weights + (size_t)(oc0 + o) * 4, (size_t)c_out * 4,
+                             chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o, e->acc + o, &f);
+        }
+        /* what the kernel left in the accumulator tile: the rows after the 4-row tiles, an 8-channel last tile */
+        if (rows4 < rows && chunk16) {
+            as__requant_plan_rows_avx2(e->acc + (size_t)rows4 * OC_CHUNK, rows - rows4, OC_CHUNK, chunk16, e->plan,
+                                       rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0,
+                                       q->out + rows4, 0);
+        }
+        if (chunk16 < chunk) {
+            as__requant_plan_rows_avx2(e->acc + chunk16, rows, OC_CHUNK, chunk - chunk16, e->plan + chunk16 / 8,
+                                       rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0, q->out,
+                                       chunk16);
+        }
+        return;
+    }
+#endif
     if (direct) {
         gemm_pass(e, rows, q->in, e->offsets, 0, e->groups_total, oc0, chunk, e->bias_eff);
     } else {
@@ -978,7 +1077,7 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
             gemm_pass(e, rows, a, NULL, r0 / 4, (r1 - r0 + 3) / 4, oc0, chunk, r0 == 0 ? e->bias_eff : NULL);
         }
     }
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(AVX2_FUSED)
     if (e->plan) {
         as__requant_plan_rows_avx2(e->acc, rows, OC_CHUNK, chunk, e->plan, rq->output_zero_point, rq->activation_min,
                                    rq->activation_max, NULL, 0, q->out, 0);
@@ -1003,8 +1102,9 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
 #if defined(AVX2_SIGN_KERNEL)
     int32_t linear[MAX_GROUP_OFFSETS];
 #endif
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    as__rq_avx2 plan[OC_CHUNK / 8];
+#if defined(AVX2_FUSED)
+    as__rqf_avx2 plan[OC_CHUNK / 8];
+    int fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
     as__rqf_avx512 fplan[OC_CHUNK / 16];
@@ -1071,18 +1171,20 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
         direct_pointwise = direct_pointwise && e.groups_total <= MAX_GROUP_OFFSETS;
     }
 #endif
+#if defined(AVX2_FUSED)
+    /* fused tiles need the whole reduction in one pass (direct rows, or staged rows of one pass) */
+    fusable = e.sign_kernel && (e.offsets || direct_pointwise || e.reduction <= STAGE_BYTES);
+#endif
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
         const int chunk = c_out - oc0 < OC_CHUNK ? c_out - oc0 : OC_CHUNK;
         tile_queue staged, direct;
         int n_staged = 0, n_direct = 0;
         weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-        e.plan = NULL;
-        if (chunk % 8 == 0) {
-            as__rq_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan);
-            e.plan = plan;
-        }
+#if defined(AVX2_FUSED)
+        e.plan = chunk % 8 == 0 && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan)
+                     ? plan : NULL;
+        e.fused = e.plan && fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
         e.fplan = fplan;

@@ -222,8 +222,14 @@ AS_NOINLINE void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i sh
 
 /* ---- row kernels ------------------------------------------------------------------------------- */
 
-void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
-                        int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out)
+/* AVX2: not inlined into requant_block's fallback (0.4 KB, docs/benchmarks.md); the other tiers keep their code */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define ROW_S8_LINKAGE AS_NOINLINE
+#else
+#define ROW_S8_LINKAGE
+#endif
+ROW_S8_LINKAGE void as__requant_row_s8(const int32_t *acc, int count, const int32_t *multiplier, const int32_t *shift,
+                                    int per_channel, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out)
 {
     int i = 0;
 #if defined(AS_X86_AVX512)
@@ -332,16 +338,34 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
 }
 
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan)
+AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan)
 {
+    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i two31 = _mm256_set1_epi64x((int64_t)1 << 31);
     int j;
     for (j = 0; 8 * j < count; j++) {
-        as__rq_avx2_init(&plan[j], _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j)),
-                         _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j)));
+        const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j));
+        const __m256i right = _mm256_sub_epi32(_mm256_setzero_si256(), s);
+        const __m256i r1 = _mm256_sub_epi32(right, _mm256_set1_epi32(1)); /* r - 1 in [0, 30] */
+        const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(r1, _mm256_set1_epi32(30)),
+                                                _mm256_cmpgt_epi32(_mm256_setzero_si256(), r1));
+        as__rqf_avx2 *q = &plan[j];
+        if (!_mm256_testz_si256(outside, outside)) {
+            return 0;
+        }
+        q->multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
+        q->multiplier_odd = _mm256_srli_epi64(q->multiplier, 32);
+        q->round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
+        q->round_pos_odd = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_srli_epi64(right, 32)));
+        q->round_neg_even = _mm256_sub_epi64(q->round_pos_even, two31);
+        q->round_neg_odd = _mm256_sub_epi64(q->round_pos_odd, two31);
+        q->right = r1;
     }
+    return 1;
 }
 
-void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
                                 int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                 int8_t *const *rows_out, int rows_out_offset)
 {
@@ -351,14 +375,14 @@ void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, in
     const __m128i lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
     int o, p;
     for (o = 0; o < count; o += 16) {
-        const as__rq_avx2 *q = plan + o / 8;
+        const as__rqf_avx2 *q = plan + o / 8;
         const int wide = count - o >= 16;
         for (p = 0; p < rows; p++) {
             const int32_t *a = acc + (size_t)p * acc_stride + o;
             int8_t *y = (rows_out ? rows_out[p] + rows_out_offset : out + p * out_stride) + o;
-            const __m256i v0 = as__rq_avx2_apply(q, _mm256_loadu_si256((const __m256i *)(const void *)a));
+            const __m256i v0 = as__rqf_avx2_apply(q, _mm256_loadu_si256((const __m256i *)(const void *)a));
             const __m256i v1 =
-                wide ? as__rq_avx2_apply(q + 1, _mm256_loadu_si256((const __m256i *)(const void *)(a + 8))) : v0;
+                wide ? as__rqf_avx2_apply(q + 1, _mm256_loadu_si256((const __m256i *)(const void *)(a + 8))) : v0;
             const __m256i words = _mm256_adds_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8), zp16);
             const __m128i bytes = _mm_min_epi8(
                 _mm_max_epi8(_mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1)), lo8),
@@ -410,11 +434,14 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
 #elif defined(AS_X86_AVX2)
     {
         /* constants set up once per call here; the GEMM and depthwise kernels prepare them once per channel
-         * chunk and call as__requant_plan_rows_avx2 themselves */
-        as__rq_avx2 plan[AS_RQ_PLAN_CHANNELS / 8];
+         * chunk and call as__requant_plan_rows_avx2 themselves. Channels from the first block with a shift
+         * outside [-31, -1] on go through as__requant_row_s8 below. */
+        as__rqf_avx2 plan[AS_RQ_PLAN_CHANNELS / 8];
         for (; o + 8 <= count; o += AS_RQ_PLAN_CHANNELS) {
             const int n = (count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS) & ~7;
-            as__rq_avx2_plan(multiplier + o, shift + o, n, plan);
+            if (!as__rqf_avx2_plan(multiplier + o, shift + o, n, plan)) {
+                break;
+            }
             as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan, zero_point, lo, hi,
                                        out ? out + o : NULL, out_stride, rows_out, o);
             if (n < AS_RQ_PLAN_CHANNELS) {

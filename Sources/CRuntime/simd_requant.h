@@ -171,6 +171,32 @@ static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i 
     return result;
 }
 
+/* The folded MBQM for lanes that all shift right (shift in [-31, -1], r = -shift: every exported layer's), with
+ * the quotient taken from the high dwords instead of a 64-bit shift:
+ *   t = x*m + 2^30 + 2^(30+r) - 2^31 [x*m < 0],  MBQM = floor(t / 2^(31+r)) = floor(floor(t / 2^32) / 2^(r-1))
+ * t stays inside int64 (|x*m| <= 2^62) and floor(t / 2^32), the high dword of t, inside int32, so one 32-bit
+ * arithmetic shift by r - 1 finishes the division: no 2^63 bias, no offset, no saturation (the only overflow of
+ * MBQM needs r = 0). 10 instructions per 8 lanes instead of 12 (docs/benchmarks.md, "fused requantization on
+ * AVX2"). */
+typedef struct as__rqf_avx2 {
+    __m256i multiplier, multiplier_odd;
+    __m256i round_pos_even, round_neg_even, round_pos_odd, round_neg_odd; /* 2^30 + 2^(30+r) [- 2^31], per 64-bit lane */
+    __m256i right;                                                      /* r - 1, per 32-bit lane */
+} as__rqf_avx2;
+
+static AS_ALWAYS_INLINE __m256i as__rqf_avx2_apply(const as__rqf_avx2 *q, __m256i x)
+{
+    __m256i even = _mm256_mul_epi32(x, q->multiplier);
+    __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd);
+    even = _mm256_add_epi64(even, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_even),
+                                                                       _mm256_castsi256_pd(q->round_neg_even),
+                                                                       _mm256_castsi256_pd(even))));
+    odd = _mm256_add_epi64(odd, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_odd),
+                                                                     _mm256_castsi256_pd(q->round_neg_odd),
+                                                                     _mm256_castsi256_pd(odd))));
+    return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA), q->right);
+}
+
 static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, __m256i lo_minus_zp,
                                                 __m256i hi_minus_zp)
 {
@@ -178,17 +204,19 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
 }
 
 #if !defined(AS_X86_AVX512)
-/* channels of requant_block's plan ([4] as__rq_avx2, 1.4 KB of stack): it prepares each 8 channels once per
+/* channels of requant_block's plan ([4] as__rqf_avx2, 0.9 KB of stack): it prepares each 8 channels once per
  * call whatever the block size, so a small block costs nothing and keeps the stack small for edge devices */
 #define AS_RQ_PLAN_CHANNELS 32
 
-/* plan[j] = the constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per channel
- * chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic saved). */
-void as__rq_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rq_avx2 *plan);
+/* plan[j] = the folded constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per
+ * channel chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic
+ * saved). Returns 0 (plan incomplete) unless every shift is in [-31, -1], as every exported layer's is; the
+ * callers then requantize those channels with as__requant_tile_s8 / as__requant_row_s8 (general MBQM). */
+int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan);
 
-/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a plan: row p goes to
+/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a folded plan: row p goes to
  * rows_out[p] + rows_out_offset if rows_out, else to out + p * out_stride. */
-void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rq_avx2 *plan,
+void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
                                 int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                 int8_t *const *rows_out, int rows_out_offset);
 #endif

@@ -202,6 +202,10 @@ static void finish_f32(const char *name, const char *shape, const float *got, co
     }
 }
 
+/* 1: conv cases as every export has them: no -128 weight (symmetric quantization) and every shift <= -1 (real
+ * multipliers below 1/2), the layers the AVX2 GEMM requantizes in its tile epilogue (gemm_s8.c, avx2_fuse) */
+static int conv_exporter_like = 0;
+
 /* Per-channel requantization as an exporter would produce it: multipliers for reals around
  * s_in * s_w / s_out (occasionally >= 1 to exercise the left shift), random zero points, an activation. */
 typedef struct requant_case {
@@ -221,7 +225,7 @@ static requant_case make_requant(rng *r, int channels, double typical)
     for (c = 0; c < channels; c++) {
         double real = typical * (0.25 + 1.5 * rand_float(r, 0.0f, 1.0f));
         int shift;
-        if (rand_int(r, 0, 15) == 0) {
+        if (rand_int(r, 0, 15) == 0 && !conv_exporter_like) {
             real = 1.0 + 3.0 * rand_float(r, 0.0f, 1.0f);
         }
         as_quantize_multiplier(real, &q.multiplier[c], &shift);
@@ -273,7 +277,8 @@ static void conv_case(rng *r, enum conv_kind kind, int height, int width, int in
         /* int8: weights [R4][C_out][4] generated in [C_out][R] order and packed */
         int8_t *input = random_s8(r, slice_extent(in), -128, 127);
         /* one case in four has -128 weights (not symmetric quantization: the AVX2 widening kernel) */
-        int8_t *w_oi = random_s8(r, (size_t)reduction * out_channels, rand_int(r, 0, 3) == 0 ? -128 : -127, 127);
+        int8_t *w_oi = random_s8(r, (size_t)reduction * out_channels,
+                                 rand_int(r, 0, 3) == 0 && !conv_exporter_like ? -128 : -127, 127);
         int8_t *weights = (int8_t *)xmalloc(AS_WEIGHTS_S8_BYTES(reduction, out_channels));
         int32_t *bias = random_s32(r, (size_t)out_channels, -20000, 20000);
         requant_case q = make_requant(r, out_channels, 1.0 / (60.0 * reduction + 60.0));
@@ -934,6 +939,24 @@ int main(int argc, char **argv)
         const int w = rand_int(&r, 1, 7);
         concat_case(&r, h, w);
     }
+
+    /* exporter-like layers (the AVX2 fused epilogue): pointwise rows of 1-7 pixels per tile row, widths of 8
+     * and 16 channels and more than one chunk, strided and padded-slice pixels, direct KxK convolutions, stems
+     * read as row groups, staged single-pass tiles (inputs too large for the padded copy), and one
+     * multi-pass layer */
+    conv_exporter_like = 1;
+    for (i = 0; i < 16; i++) {
+        static const int outs[] = {8, 16, 24, 32, 48, 64, 40, 264};
+        conv_case(&r, CONV_POINTWISE, 1 + i % 7, 2 + i % 5, 4 * (1 + i % 12), outs[i % 8], 1, 1 + (i / 8), i % 2);
+        conv_case(&r, CONV_KXK, 4 + i % 4, 5 + i % 3, 4 * (1 + i % 4), outs[(i + 3) % 8], 3, 1 + i % 2, i % 2);
+        conv_case(&r, CONV_KXK, 8 + i % 5, 9 + i % 3, 1 + i % 3, outs[i % 6], 3, 1 + i % 2, 0);
+        conv_case(&r, CONV_FC, 1, 1, 16 + 8 * i, outs[i % 6], 1, 1, 0);
+    }
+    conv_case(&r, CONV_KXK, 40, 41, 11, 16, 3, 2, 0);
+    conv_case(&r, CONV_KXK, 33, 30, 3, 32, 3, 1, 1);
+    conv_case(&r, CONV_KXK, 21, 23, 40, 8, 3, 1, 1);
+    conv_case(&r, CONV_POINTWISE, 3, 5, 1500, 16, 1, 1, 1);
+    conv_exporter_like = 0;
 
     printf("summary int8_cases=%d\n", int8_cases);
     fprintf(stderr, "kernel_selftest: %d int8 cases, %d float cases, %d failures\n", int8_cases, float_cases,

@@ -207,13 +207,13 @@ AS_NOINLINE void as__rq_avx2_init(as__rq_avx2 *q, __m256i multiplier, __m256i sh
     const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
     const __m256i count = _mm256_add_epi32(right, _mm256_set1_epi32(31));
     const __m256i is_min = _mm256_cmpeq_epi32(multiplier, _mm256_set1_epi32(INT32_MIN));
-    q->multiplier = multiplier;
-    q->multiplier_odd = _mm256_srli_epi64(multiplier, 32);
+    q->terms.multiplier = multiplier;
+    q->terms.multiplier_odd = _mm256_srli_epi64(multiplier, 32);
     q->left = _mm256_max_epi32(shift, zero);
     q->count_even = _mm256_and_si256(count, low);
     q->count_odd = _mm256_srli_epi64(count, 32);
-    rq_avx2_rounding(_mm256_and_si256(right, low), &q->round_pos_even, &q->round_neg_even);
-    rq_avx2_rounding(_mm256_srli_epi64(right, 32), &q->round_pos_odd, &q->round_neg_odd);
+    rq_avx2_rounding(_mm256_and_si256(right, low), &q->terms.round_pos_even, &q->terms.round_neg_even);
+    rq_avx2_rounding(_mm256_srli_epi64(right, 32), &q->terms.round_pos_odd, &q->terms.round_neg_odd);
     q->offset = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(_mm256_set1_epi32(32), right));
     q->any_left = !_mm256_testz_si256(q->left, q->left);
     q->any_min = !_mm256_testz_si256(is_min, is_min);
@@ -354,12 +354,12 @@ AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shif
         if (!_mm256_testz_si256(outside, outside)) {
             return 0;
         }
-        q->multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
-        q->multiplier_odd = _mm256_srli_epi64(q->multiplier, 32);
-        q->round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
-        q->round_pos_odd = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_srli_epi64(right, 32)));
-        q->round_neg_even = _mm256_sub_epi64(q->round_pos_even, two31);
-        q->round_neg_odd = _mm256_sub_epi64(q->round_pos_odd, two31);
+        q->terms.multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
+        q->terms.multiplier_odd = _mm256_srli_epi64(q->terms.multiplier, 32);
+        q->terms.round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
+        q->terms.round_pos_odd = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_srli_epi64(right, 32)));
+        q->terms.round_neg_even = _mm256_sub_epi64(q->terms.round_pos_even, two31);
+        q->terms.round_neg_odd = _mm256_sub_epi64(q->terms.round_pos_odd, two31);
         q->right = r1;
     }
     return 1;

@@ -132,10 +132,39 @@ static AS_ALWAYS_INLINE __m512i as__output_avx512(__m512i v, __m512i zero_point,
  * picked per lane by the product's sign bit (vblendvpd). 12 instructions per 8 lanes instead of 14
  * (docs/benchmarks.md). The only overflow, x = m = INT32_MIN (with r = 0 the sole way to reach 2^31),
  * saturates to INT32_MAX. */
+/* What as__rq_avx2 and as__rqf_avx2 below share: the multiplier of the even and odd lanes and the rounding
+ * constants each picks by the product's sign (their values differ: 2^63 + ... for the first, 2^30 + ... for the
+ * second). */
+typedef struct as__rq_avx2_terms {
+    __m256i multiplier, multiplier_odd;
+    __m256i round_pos_even, round_neg_even, round_pos_odd, round_neg_odd; /* per 64-bit lane */
+} as__rq_avx2_terms;
+
+typedef struct as__rq_avx2_pair {
+    __m256i even, odd;
+} as__rq_avx2_pair;
+
+/* The 64-bit products x*m of the even and odd lanes (the odd ones from the high halves of their 64-bit lanes),
+ * each plus the rounding constant its sign picks (vblendvpd on the product's sign bit): the common first half of
+ * as__rq_avx2 and as__rqf_avx2, which differ only in how they divide. */
+static AS_ALWAYS_INLINE as__rq_avx2_pair as__rq_avx2_products(const as__rq_avx2_terms *t, __m256i x)
+{
+    as__rq_avx2_pair p;
+    p.even = _mm256_mul_epi32(x, t->multiplier);
+    p.odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), t->multiplier_odd);
+    p.even = _mm256_add_epi64(p.even, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(t->round_pos_even),
+                                                                           _mm256_castsi256_pd(t->round_neg_even),
+                                                                           _mm256_castsi256_pd(p.even))));
+    p.odd = _mm256_add_epi64(p.odd, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(t->round_pos_odd),
+                                                                         _mm256_castsi256_pd(t->round_neg_odd),
+                                                                         _mm256_castsi256_pd(p.odd))));
+    return p;
+}
+
 typedef struct as__rq_avx2 {
-    __m256i multiplier, multiplier_odd, left;
+    as__rq_avx2_terms terms;                           /* rounding constants 2^63 + ..., per 64-bit lane */
+    __m256i left;
     __m256i count_even, count_odd;                     /* 31 + r, per 64-bit lane */
-    __m256i round_pos_even, round_neg_even, round_pos_odd, round_neg_odd; /* 2^63 + ..., per 64-bit lane */
     __m256i offset;                                    /* 2^(32-r) mod 2^32, per 32-bit lane */
     int any_left, any_min;
 } as__rq_avx2;
@@ -153,16 +182,9 @@ static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i 
         const __m256i saturated = _mm256_xor_si256(int_max, _mm256_srai_epi32(x, 31));
         x = _mm256_blendv_epi8(saturated, shifted, same);
     }
-    even = _mm256_mul_epi32(x, q->multiplier);
-    odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd);
-    even = _mm256_add_epi64(even, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_even),
-                                                                       _mm256_castsi256_pd(q->round_neg_even),
-                                                                       _mm256_castsi256_pd(even))));
-    odd = _mm256_add_epi64(odd, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_odd),
-                                                                     _mm256_castsi256_pd(q->round_neg_odd),
-                                                                     _mm256_castsi256_pd(odd))));
-    even = _mm256_srlv_epi64(even, q->count_even);
-    odd = _mm256_srlv_epi64(odd, q->count_odd);
+    const as__rq_avx2_pair p = as__rq_avx2_products(&q->terms, x);
+    even = _mm256_srlv_epi64(p.even, q->count_even);
+    odd = _mm256_srlv_epi64(p.odd, q->count_odd);
     result = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->offset);
     if (q->any_min) { /* INT32_MIN * INT32_MIN with r = 0 gives 2^31: saturate (no other lane can be INT32_MIN) */
         const __m256i int_min = _mm256_set1_epi32(INT32_MIN);
@@ -179,22 +201,14 @@ static AS_ALWAYS_INLINE __m256i as__rq_avx2_apply(const as__rq_avx2 *q, __m256i 
  * MBQM needs r = 0). 10 instructions per 8 lanes instead of 12 (docs/benchmarks.md, "fused requantization on
  * AVX2"). */
 typedef struct as__rqf_avx2 {
-    __m256i multiplier, multiplier_odd;
-    __m256i round_pos_even, round_neg_even, round_pos_odd, round_neg_odd; /* 2^30 + 2^(30+r) [- 2^31], per 64-bit lane */
-    __m256i right;                                                      /* r - 1, per 32-bit lane */
+    as__rq_avx2_terms terms; /* rounding constants 2^30 + 2^(30+r) [- 2^31], per 64-bit lane */
+    __m256i right;           /* r - 1, per 32-bit lane */
 } as__rqf_avx2;
 
 static AS_ALWAYS_INLINE __m256i as__rqf_avx2_apply(const as__rqf_avx2 *q, __m256i x)
 {
-    __m256i even = _mm256_mul_epi32(x, q->multiplier);
-    __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->multiplier_odd);
-    even = _mm256_add_epi64(even, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_even),
-                                                                       _mm256_castsi256_pd(q->round_neg_even),
-                                                                       _mm256_castsi256_pd(even))));
-    odd = _mm256_add_epi64(odd, _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(q->round_pos_odd),
-                                                                     _mm256_castsi256_pd(q->round_neg_odd),
-                                                                     _mm256_castsi256_pd(odd))));
-    return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA), q->right);
+    const as__rq_avx2_pair p = as__rq_avx2_products(&q->terms, x);
+    return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(p.even, 32), p.odd, 0xAA), q->right);
 }
 
 static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, __m256i lo_minus_zp,

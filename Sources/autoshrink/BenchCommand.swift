@@ -427,10 +427,11 @@ struct BenchSearchCommand: ParsableCommand {
                 var outcome = Outcome(accuracy: best?.accuracy, latency: best?.resources.latencyMilliseconds, macs: best?.resources.macs,
                                       seconds: result.candidateSeconds, candidates: result.candidatesTrained, baseline: baseline)
                 if retrainEpochs > 0, let path = result.bestArchitecturePath {
-                    outcome.retrained = try retrain(architecture: path, directory: "\(self.out)/\(strategy.rawValue)-s\(seed)/retrain-e\(retrainEpochs)"
-                                                    + (retrainPerClass.map { "-pc\($0)" } ?? ""),
-                                                    seed: seed, output: out)
-                    outcome.retrainedScore = best.map { score.score(accuracy: outcome.retrained!, resources: $0.resources) }
+                    let retrained = try retrain(architecture: path, directory: "\(self.out)/\(strategy.rawValue)-s\(seed)/retrain-e\(retrainEpochs)"
+                                                + (retrainPerClass.map { "-pc\($0)" } ?? ""),
+                                                seed: seed, output: out)
+                    outcome.retrained = retrained
+                    outcome.retrainedScore = best.map { score.score(accuracy: retrained, resources: $0.resources) }
                 }
                 outcomes[strategy, default: []].append(outcome)
                 out.line(String(format: "seed %d %@: best validation %@, %@ MACs%@, %d candidates, %.1f s of training", seed,
@@ -442,10 +443,15 @@ struct BenchSearchCommand: ParsableCommand {
                 if front != nil { out.line("  vs baselines: " + (baseline?.summary ?? "no latency both the best and two baselines have (predicted latency needs --profile)")) }
             }
         }
-        func meanSD(_ values: [Double]) -> String {
-            guard !values.isEmpty else { return "-" }
+        /// Mean and sample standard deviation (0 for one value) of a non-empty list.
+        func meanAndSD(_ values: [Double]) -> (mean: Double, sd: Double) {
             let mean = values.reduce(0, +) / Double(values.count)
             let sd = values.count > 1 ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : 0
+            return (mean, sd)
+        }
+        func meanSD(_ values: [Double]) -> String {
+            guard !values.isEmpty else { return "-" }
+            let (mean, sd) = meanAndSD(values)
             return String(format: "%.4g ± %.2g", mean, sd)
         }
         if let front {
@@ -480,8 +486,7 @@ struct BenchSearchCommand: ParsableCommand {
         func paired(_ value: (Outcome) -> Double?) -> String {
             let pairs = zip(outcomes[.autoshrink] ?? [], outcomes[.random] ?? []).compactMap { a, r in value(a).flatMap { x in value(r).map { x - $0 } } }
             guard !pairs.isEmpty else { return "-" }
-            let mean = pairs.reduce(0, +) / Double(pairs.count)
-            let sd = pairs.count > 1 ? (pairs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(pairs.count - 1)).squareRoot() : 0
+            let (mean, sd) = meanAndSD(pairs)
             return String(format: "%+.4f ± %.4f (standard error %.4f, %d seeds)", mean, sd, sd / Double(pairs.count).squareRoot(), pairs.count)
         }
         out.result("autoshrink - random, paired by seed: best validation acc " + paired(\.accuracy)

@@ -42,15 +42,17 @@ public struct DeploymentReport: Sendable {
          peakResidentKiB: Int?, arenaBytes: Int?, normalizedLatencyMilliseconds: Double? = nil) {
         self.device = device
         self.latency = latency
-        summary = DeploySummary(device: device.name, arch: device.architecture, binary: binary, rebuilt: rebuilt, precision: precision,
-                                images: images, accuracy: accuracy, exportAccuracy: exportAccuracy,
-                                measuredLatencyMilliseconds: latency.medianMilliseconds,
-                                measuredLatencyP90Milliseconds: latency.p90Milliseconds,
-                                measuredLatencyEstimateMilliseconds: latency.estimateMilliseconds,
-                                measuredLatencyNormalizedMilliseconds: normalizedLatencyMilliseconds,
-                                benchRuns: latency.runs, simd: latency.simd,
-                                emulated: latency.emulated, predictedLatencyMilliseconds: predictedLatencyMilliseconds,
-                                predictionNote: predictionNote, peakRSSKiB: peakResidentKiB, arenaBytes: arenaBytes)
+        var summary = DeploySummary(device: device.name, arch: device.architecture, binary: binary, rebuilt: rebuilt, precision: precision,
+                                    images: images, accuracy: accuracy, exportAccuracy: exportAccuracy,
+                                    measuredLatencyMilliseconds: latency.medianMilliseconds,
+                                    measuredLatencyP90Milliseconds: latency.p90Milliseconds,
+                                    measuredLatencyEstimateMilliseconds: latency.estimateMilliseconds,
+                                    measuredLatencyNormalizedMilliseconds: normalizedLatencyMilliseconds,
+                                    benchRuns: latency.runs, simd: latency.simd,
+                                    emulated: latency.emulated, predictedLatencyMilliseconds: predictedLatencyMilliseconds,
+                                    predictionNote: predictionNote, peakRSSKiB: peakResidentKiB, arenaBytes: arenaBytes)
+        summary.measuredLatencySpeedGated = normalizedLatencyMilliseconds == nil ? nil : latency.speedGated
+        self.summary = summary
     }
 }
 

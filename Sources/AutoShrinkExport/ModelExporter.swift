@@ -401,10 +401,14 @@ public enum ModelRun {
         var ratio: Double?
         var probeReferenceMilliseconds: Double?
         var normalizedMilliseconds: Double?
+        var fastRounds: Int?
+        var speedGated: Bool?
+        var waitedSeconds: Double?
         enum CodingKeys: String, CodingKey {
             case runs, simd, cpu, ratio, medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms"
             case estimateMilliseconds = "estimate_ms", ciLowMilliseconds = "ci_low_ms", ciHighMilliseconds = "ci_high_ms"
             case probeMilliseconds = "probe_ms", probeReferenceMilliseconds = "probe_ref_ms", normalizedMilliseconds = "normalized_ms"
+            case fastRounds = "fast_rounds", speedGated = "speed_gated", waitedSeconds = "waited_s"
         }
     }
 
@@ -419,7 +423,9 @@ public enum ModelRun {
     }
 
     /// `model --bench RUNS --json [--probe-ref-ms X]` on the device (X: the profile's speed-probe time,
-    /// `LatencyMeasurement.normalizedMilliseconds` is then the latency at the profile's machine speed).
+    /// `LatencyMeasurement.normalizedMilliseconds` is then the latency at the profile's machine speed, over
+    /// the rounds at that speed when there were enough: the bench's speed gate, docs/devices.md). The
+    /// gate may add up to 10 s of rounds (the binary's --speed-wait-s default) to the bench.
     public static func bench(runner: any DeviceRunner, binary: String, runs: Int, timeout: Double,
                              probeReferenceMilliseconds: Double? = nil) throws -> LatencyMeasurement {
         var arguments = ["--bench", String(runs), "--json"]
@@ -438,6 +444,9 @@ public enum ModelRun {
         latency.probeRatio = summary.ratio
         latency.probeReferenceMilliseconds = summary.probeReferenceMilliseconds
         latency.normalizedMilliseconds = summary.normalizedMilliseconds
+        latency.fastRounds = summary.fastRounds
+        latency.speedGated = summary.speedGated
+        latency.waitedSeconds = summary.waitedSeconds
         return latency
     }
 

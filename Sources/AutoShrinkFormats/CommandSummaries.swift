@@ -254,6 +254,9 @@ public struct DeploySummary: JSONSummary, Sendable, Equatable {
     /// The estimate at the profile's machine speed (speed probe, docs/devices.md "Shared cores"): what compares
     /// with `predicted_latency_ms`; nil without a profile with a speed probe.
     public var measuredLatencyNormalizedMilliseconds: Double?
+    /// Whether that figure is over the bench's rounds at the profile's machine speed alone (the speed gate,
+    /// docs/devices.md "Speed-gated bench"); nil without it.
+    public var measuredLatencySpeedGated: Bool?
     public var benchRuns: Int
     public var simd: String
     public var emulated: Bool
@@ -284,6 +287,7 @@ public struct DeploySummary: JSONSummary, Sendable, Equatable {
         case measuredLatencyP90Milliseconds = "measured_latency_p90_ms", benchRuns = "bench_runs"
         case measuredLatencyEstimateMilliseconds = "measured_latency_estimate_ms"
         case measuredLatencyNormalizedMilliseconds = "measured_latency_normalized_ms"
+        case measuredLatencySpeedGated = "measured_latency_speed_gated"
         case predictedLatencyMilliseconds = "predicted_latency_ms", predictionNote = "prediction_note"
         case peakRSSKiB = "peak_rss_kib", arenaBytes = "arena_bytes"
     }

@@ -30,6 +30,13 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     public var probeRatio: Double?
     public var probeReferenceMilliseconds: Double?
     public var normalizedMilliseconds: Double?
+    /// The bench's speed gate, with a reference probe time (harness_cli.h, docs/devices.md "Speed-gated
+    /// bench"): the rounds whose probe was within 10 % of the reference, whether `normalizedMilliseconds`
+    /// is over those rounds alone, and the seconds of rounds the bench added to find them; nil from a
+    /// bench without a reference and from binaries made before the gate.
+    public var fastRounds: Int?
+    public var speedGated: Bool?
+    public var waitedSeconds: Double?
 
     public init(medianMilliseconds: Double, p90Milliseconds: Double, runs: Int, simd: String, emulated: Bool,
                 estimateMilliseconds: Double? = nil, ciLowMilliseconds: Double? = nil, ciHighMilliseconds: Double? = nil,
@@ -43,11 +50,21 @@ public struct LatencyMeasurement: Sendable, Hashable, Codable {
     /// What to compare with a profile's prediction: the estimate, or the median of an older export.
     public var typicalMilliseconds: Double { estimateMilliseconds ?? medianMilliseconds }
 
+    /// One phrase on the speed gate for the commands' text ("over 233 rounds at the reference's speed",
+    /// "over all rounds: 9 at the reference's speed after 10.0 s added"); nil without a gate.
+    public var speedGateDescription: String? {
+        guard let fastRounds, let speedGated else { return nil }
+        let waited = (waitedSeconds ?? 0) > 0 ? String(format: " after %.1f s added", waitedSeconds ?? 0) : ""
+        return speedGated ? "over \(fastRounds) rounds at the reference's speed\(waited)"
+                          : "over all rounds: only \(fastRounds) at the reference's speed\(waited)"
+    }
+
     enum CodingKeys: String, CodingKey {
         case medianMilliseconds = "median_ms", p90Milliseconds = "p90_ms", runs, simd, emulated, cpu
         case estimateMilliseconds = "estimate_ms", ciLowMilliseconds = "ci_low_ms", ciHighMilliseconds = "ci_high_ms"
         case probeMilliseconds = "probe_ms", probeRatio = "ratio", probeReferenceMilliseconds = "probe_ref_ms"
         case normalizedMilliseconds = "normalized_ms"
+        case fastRounds = "fast_rounds", speedGated = "speed_gated", waitedSeconds = "waited_s"
     }
 }
 

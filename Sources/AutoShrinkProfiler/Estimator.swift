@@ -128,4 +128,28 @@ public enum SpeedProbeNormalization {
     public static func normalized(roundMedians: [Double], probes: [Double], reference: Double) -> Double? {
         ratio(roundMedians: roundMedians, probes: probes).map { $0 * reference }
     }
+
+    /// harness_cli.h's BENCH_SPEED_TOLERANCE: a round ran at the reference's speed when its probe took at
+    /// most this fraction more than the reference.
+    public static let speedTolerance = 0.10
+
+    /// Whether a round whose probe took `probe` ran at the speed of `reference` (bench_round_at_reference_speed).
+    public static func atReferenceSpeed(probe: Double, reference: Double) -> Bool {
+        reference > 0 && probe <= reference * (1 + speedTolerance)
+    }
+
+    /// The speed gate of bench_summarize (docs/devices.md "Speed-gated bench"): with at least `fastNeeded`
+    /// rounds at the reference's speed, the normalized time over those rounds alone (`gated`), else over all
+    /// rounds; `fastRounds` counts them. Wide networks slow down less than the probe in a shared core's
+    /// slow spell, so normalizing a bench that saw only slow rounds undershoots them; at the reference's
+    /// speed the normalization changes almost nothing. nil without a ratio.
+    public static func gated(roundMedians: [Double], probes: [Double], reference: Double,
+                             fastNeeded: Int) -> (normalized: Double, fastRounds: Int, gated: Bool)? {
+        let fast = zip(roundMedians, probes).filter { atReferenceSpeed(probe: $0.1, reference: reference) }
+        if fastNeeded > 0, fast.count >= fastNeeded,
+           let value = normalized(roundMedians: fast.map(\.0), probes: fast.map(\.1), reference: reference) {
+            return (value, fast.count, true)
+        }
+        return normalized(roundMedians: roundMedians, probes: probes, reference: reference).map { ($0, fast.count, false) }
+    }
 }

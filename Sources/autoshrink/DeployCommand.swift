@@ -72,7 +72,8 @@ struct DeployCommand: ParsableCommand {
                           report.latency.p90Milliseconds, report.latency.simd,
                           report.latency.emulated ? " [emulated: not a hardware figure]" : ""))
         if let normalized = report.normalizedLatencyMilliseconds {
-            out.result(String(format: "  normalized    %.4f ms at the profile's machine speed (%@)", normalized, report.probeNote))
+            out.result(String(format: "  normalized    %.4f ms at the profile's machine speed (%@%@)", normalized, report.probeNote,
+                              report.latency.speedGateDescription.map { "; " + $0 } ?? ""))
         }
         if let predicted = report.predictedLatencyMilliseconds {
             out.result(String(format: "  predicted     %.4f ms from %@/%@.json (%@ / predicted = %.2f)", predicted, profiles,

@@ -147,9 +147,10 @@ struct ExportCommand: ParsableCommand {
                                 other.map { String(format: "; %@ %.4f ms", primary == .int8 ? "float32" : "int8", $0.medianMilliseconds) } ?? "",
                                 latency.emulated ? " [emulated: not a hardware figure]" : ""))
             if let normalized = latency.normalizedMilliseconds, let ratio = latency.probeRatio, let probeTime = latency.probeMilliseconds {
-                lines.append(String(format: "  normalized    %.4f ms = ratio %.3f x probe %.4f ms (%@; this bench's probe %.4f ms)",
+                lines.append(String(format: "  normalized    %.4f ms = ratio %.3f x probe %.4f ms (%@; this bench's probe %.4f ms%@)",
                                     normalized, ratio, latency.probeReferenceMilliseconds ?? probeTime,
-                                    probe.milliseconds == nil ? "the bench's own probe; \(probe.note)" : probe.note, probeTime))
+                                    probe.milliseconds == nil ? "the bench's own probe; \(probe.note)" : probe.note, probeTime,
+                                    latency.speedGateDescription.map { ", " + $0 } ?? ""))
             }
         }
         for line in lines { out.result(line) }

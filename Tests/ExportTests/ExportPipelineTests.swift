@@ -135,6 +135,25 @@ struct ExportPipelineTests {
         #expect(probeTime > 0 && probeTime < 1 && ratio > 0 && probedObject["probe_ref_ms"] as? Double == 0.005, "\(probedLine)")
         #expect(abs(normalized - ratio * 0.005) <= 1e-5 * normalized + 1e-6, "\(probedLine)")
         #expect(try ExportFixtures.run(report.binary, ["--bench", "30", "--probe-ref-ms", "0"]).exitStatus == 2)
+        // The speed gate (harness_cli.h, docs/devices.md "Speed-gated bench"): a reference no probe can miss
+        // puts every round at its speed and adds none; one no probe can meet adds rounds for --speed-wait-s.
+        func gate(_ arguments: [String]) throws -> [String: Any] {
+            let result = try ExportFixtures.run(report.binary, ["--bench", "30", "--json"] + arguments)
+            #expect(result.exitStatus == 0, "\(result.stderr)")
+            let line = try #require(result.stdout.split(separator: "\n").last)
+            return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        let everyRound = try gate(["--probe-ref-ms", "1000"])
+        #expect(everyRound["speed_gated"] as? Bool == true && everyRound["fast_rounds"] as? Int == everyRound["rounds"] as? Int
+                && everyRound["waited_s"] as? Double == 0, "\(everyRound)")
+        let noRound = try gate(["--probe-ref-ms", "0.000001", "--speed-wait-s", "0.2"])
+        let waited = noRound["waited_s"] as? Double ?? 0
+        #expect(noRound["speed_gated"] as? Bool == false && noRound["fast_rounds"] as? Int == 0 && waited >= 0.2 && waited < 5,
+                "\(noRound)")
+        #expect((noRound["rounds"] as? Int ?? 0) > (everyRound["rounds"] as? Int ?? 0) / 2)
+        #expect(probedObject["fast_rounds"] != nil && probedObject["speed_gated"] != nil)
+        #expect(try gate([])["speed_gated"] == nil)  // no reference: no gate
+        #expect(try ExportFixtures.run(report.binary, ["--bench", "30", "--speed-wait-s", "-1"]).exitStatus == 2)
         let ownProbe = try #require(latency.probeMilliseconds), ownNormalized = try #require(latency.normalizedMilliseconds)
         #expect(latency.probeReferenceMilliseconds == ownProbe && abs(ownNormalized - (latency.probeRatio ?? 0) * ownProbe) <= 1e-3 * ownNormalized)
         for file in ["model.onnx", "model.int8.onnx"] {

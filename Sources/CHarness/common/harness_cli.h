@@ -12,7 +12,8 @@
  *   bench_summarize         a --bench's figures: estimator.h's estimate over rounds of BENCH_ROUND_RUNS
  *                           consecutive runs, and median/p90/min over all runs; with a speed probe
  *                           measured before every round (speed_probe.h), the probe's own estimate and
- *                           the item/probe ratio normalized to a reference probe time (see below)
+ *                           the item/probe ratio normalized to a reference probe time (see below),
+ *                           over the rounds at the reference's speed when there are enough of them
  *   bench_print             prints them: one JSON object (--json) or one line
  *   peak_rss_kib, allocate_times, median_and_p90
  *
@@ -40,6 +41,17 @@
  * of a few milliseconds would report whichever speed it fell into (docs/devices.md, "Shared cores"). */
 #define BENCH_MIN_SECONDS 0.5
 #define BENCH_MAX_FACTOR 100
+/* Speed gate of a bench given a reference probe time (--probe-ref-ms; docs/devices.md "Shared cores",
+ * "Speed-gated bench"): a round is at the reference's speed when the probe measured right before it took
+ * at most (1 + BENCH_SPEED_TOLERANCE) x the reference (a calm core's rounds scatter by a few per cent; a
+ * slow spell of a shared core is 20-50 % slower). The normalized figure comes from those rounds alone
+ * when there are at least half the planned rounds of them, because wide networks slow down less than
+ * the probe in a slow spell (normalizing them by it undershoots by up to 15 %), while at the reference's
+ * speed normalizing changes nothing. */
+#define BENCH_SPEED_TOLERANCE 0.10
+/* How long a bench without enough rounds at the reference's speed keeps adding rounds (the image
+ * program's --speed-wait-s, seconds). */
+#define BENCH_SPEED_WAIT_SECONDS 10.0
 
 static inline void fail(int status, const char *format, ...)
 {
@@ -187,7 +199,17 @@ typedef struct bench_summary {
     double probe_ref_ms;      /* the reference: --probe-ref-ms, else probe_ms */
     int probe_ref_given;      /* 1: probe_ref_ms is --probe-ref-ms */
     double normalized_ms;     /* ratio x probe_ref_ms */
+    /* With a probe and --probe-ref-ms (speed gate, see BENCH_SPEED_TOLERANCE): */
+    long fast_rounds;         /* rounds whose probe was within the tolerance of the reference */
+    int speed_gated;          /* 1: probe_ms, ratio and normalized_ms are over those rounds only */
+    double waited_s;          /* seconds of rounds added after the planned ones to find them (set by the caller) */
 } bench_summary;
+
+/* Whether a round whose probe took probe_ms ran at the speed of the reference probe time. */
+static inline int bench_round_at_reference_speed(double probe_ms, double probe_ref_ms)
+{
+    return probe_ref_ms > 0.0 && probe_ms <= probe_ref_ms * (1.0 + BENCH_SPEED_TOLERANCE);
+}
 
 /* The number of rounds of a bench of `runs` runs (the last one may be shorter). */
 static inline long bench_round_count(long runs)
@@ -199,10 +221,12 @@ static inline long bench_round_count(long runs)
 /* Summarises times[runs] (milliseconds, in run order; sorted on return) of a bench pinned to `cpu`.
  * probes: NULL, or one probe measurement per round (milliseconds, speed_probe.h's as_probe_measure_ms)
  * taken right before the round; then the summary also has the speed-normalized figures: the item's time
- * relative to the probe's does not depend on how fast the shared machine was (docs/devices.md, "Shared
- * cores"), so ratio x probe_ref_ms (the profile's full-speed probe time, or else this bench's own probe
- * estimate) is the item's time at the speed the reference was measured at. probe_ref_ms <= 0: no
- * reference given.
+ * relative to the probe's does not depend much on how fast the shared machine was (docs/devices.md,
+ * "Shared cores"), so ratio x probe_ref_ms (the profile's full-speed probe time, or else this bench's own
+ * probe estimate) is the item's time at the speed the reference was measured at. probe_ref_ms <= 0: no
+ * reference given. fast_needed > 0 (with a reference): when at least that many rounds ran at the
+ * reference's speed (bench_round_at_reference_speed), probe_ms, ratio and normalized_ms are over those
+ * rounds only (speed_gated).
  *
  * ratio = estimate / probe_ms, both estimator.h's 10th percentile over the same interleaved rounds: in
  * a bench wholly inside one speed both are that speed's undisturbed time; in a bench that saw both,
@@ -210,30 +234,51 @@ static inline long bench_round_count(long runs)
  * interference hits a 10-run round and a 5-call probe unequally, so it scattered 6-10 % between benches
  * on the same calm machine where this ratio scattered 1-2 % (docs/devices.md, "Shared cores"). */
 static inline bench_summary bench_summarize(double *times, long runs, const double *probes, double probe_ref_ms,
-                                            int cpu, int json)
+                                            long fast_needed, int cpu, int json)
 {
     bench_summary s;
-    double *ordered = allocate_times(runs), *medians;
+    double *ordered = allocate_times(runs), *medians, *all_medians;
     long round;
     memset(&s, 0, sizeof s);
     s.round_runs = runs < BENCH_ROUND_RUNS ? runs : BENCH_ROUND_RUNS;
     s.rounds = bench_round_count(runs);
     medians = allocate_times(s.rounds);
+    all_medians = allocate_times(s.rounds);
     memcpy(ordered, times, (size_t)runs * sizeof *times);
     for (round = 0; round < s.rounds; round++) {
         const long first = round * s.round_runs;
         const long count = first + s.round_runs <= runs ? s.round_runs : runs - first;
         medians[round] = as_est_median(ordered + first, (int)count);
     }
-    s.estimate = as_est_from_round_medians(medians, (int)s.rounds);
+    memcpy(all_medians, medians, (size_t)s.rounds * sizeof *medians);
+    s.estimate = as_est_from_round_medians(all_medians, (int)s.rounds);
     if (probes != NULL) {
         double *probe_rounds = allocate_times(s.rounds);
-        memcpy(probe_rounds, probes, (size_t)s.rounds * sizeof *probes);
+        double item;
+        long used = 0;
         s.has_probe = 1;
-        s.probe_ms = as_est_from_round_medians(probe_rounds, (int)s.rounds).value;
-        s.ratio = s.probe_ms > 0.0 ? s.estimate.value / s.probe_ms : 0.0;
         s.probe_ref_given = probe_ref_ms > 0.0;
-        s.probe_ref_ms = s.probe_ref_given ? probe_ref_ms : s.probe_ms;
+        s.probe_ref_ms = s.probe_ref_given ? probe_ref_ms : 0.0;
+        /* the rounds at the reference's speed, moved to the front of medians/probe_rounds */
+        for (round = 0; round < s.rounds; round++) {
+            if (bench_round_at_reference_speed(probes[round], s.probe_ref_ms)) {
+                medians[used] = medians[round];
+                probe_rounds[used] = probes[round];
+                used++;
+            }
+        }
+        s.fast_rounds = used;
+        s.speed_gated = s.probe_ref_given && fast_needed > 0 && used >= fast_needed;
+        if (s.speed_gated) {
+            item = as_est_from_round_medians(medians, (int)used).value;
+        } else {
+            used = s.rounds;
+            memcpy(probe_rounds, probes, (size_t)used * sizeof *probes);
+            item = s.estimate.value;
+        }
+        s.probe_ms = as_est_from_round_medians(probe_rounds, (int)used).value;
+        s.ratio = s.probe_ms > 0.0 ? item / s.probe_ms : 0.0;
+        if (!s.probe_ref_given) s.probe_ref_ms = s.probe_ms;
         s.normalized_ms = s.ratio * s.probe_ref_ms;
         free(probe_rounds);
     }
@@ -244,6 +289,7 @@ static inline bench_summary bench_summarize(double *times, long runs, const doub
     } else {
         strcpy(s.cpu, json ? "null" : "none");
     }
+    free(all_medians);
     free(medians);
     free(ordered);
     return s;
@@ -266,6 +312,10 @@ static inline void bench_print(const bench_summary *s, long runs, int json, cons
         if (s->has_probe) {
             printf("\"probe_ms\":%.6f,\"ratio\":%.6f,\"probe_ref_ms\":%.6f,\"normalized_ms\":%.6f,", s->probe_ms,
                    s->ratio, s->probe_ref_ms, s->normalized_ms);
+            if (s->probe_ref_given) {
+                printf("\"fast_rounds\":%ld,\"speed_gated\":%s,\"waited_s\":%.3f,", s->fast_rounds,
+                       s->speed_gated ? "true" : "false", s->waited_s);
+            }
         }
         printf("\"%s\":%lu,\"peak_rss_kib\":%ld}\n", size_key, size_bytes, peak_rss_kib());
     } else {
@@ -278,6 +328,15 @@ static inline void bench_print(const bench_summary *s, long runs, int json, cons
                    "normalized %.4f ms (ratio x %.4f ms, the %s)\n",
                    s->probe_ms, s->ratio, s->normalized_ms, s->probe_ref_ms,
                    s->probe_ref_given ? "--probe-ref-ms reference" : "probe's own estimate");
+            if (s->probe_ref_given) {
+                printf("speed gate: %ld of %ld rounds at the reference's speed (probe <= %.0f %% above it); %s\n",
+                       s->fast_rounds, s->rounds, 100.0 * BENCH_SPEED_TOLERANCE, s->speed_gated
+                           ? "the normalized figure is over those rounds"
+                           : "too few: the normalized figure is over all rounds");
+                if (s->waited_s > 0.0) {
+                    printf("speed gate: %.1f s of rounds added after the planned ones to find them\n", s->waited_s);
+                }
+            }
         }
     }
 }

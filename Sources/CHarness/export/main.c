@@ -4,7 +4,7 @@
  *
  *   model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]
  *   model IMAGE [--json]                              one image: raw C*H*W bytes or a binary PGM (P5)
- *   model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--probe-ref-ms X] [--json]
+ *   model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--probe-ref-ms X [--speed-wait-s S]] [--json]
  *                                                     latency of one inference (input to scores)
  *   model --bench-layers N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]   median of every layer
  *
@@ -29,6 +29,12 @@
  * probe_ref_ms (--probe-ref-ms X, the profile's full-speed probe time `speed_probe_ms`, else probe_ms)
  * and normalized_ms = ratio x probe_ref_ms: the inference time at the reference's machine speed.
  * estimate_ms and the other figures keep their meaning.
+ *
+ * Speed gate (with --probe-ref-ms; harness_cli.h BENCH_SPEED_TOLERANCE, docs/devices.md "Speed-gated
+ * bench"): when fewer than half the planned rounds ran at the reference's speed (their probe at most
+ * 10 % above X), the bench adds rounds until that many did or --speed-wait-s S seconds (default 10; 0:
+ * never) have passed, and normalized_ms is then over the rounds at the reference's speed. The JSON adds
+ * fast_rounds, speed_gated (true: normalized_ms is over those rounds) and waited_s (seconds added).
  */
 #define _GNU_SOURCE /* sched_setaffinity (estimator.h) */
 
@@ -54,6 +60,7 @@ typedef struct options {
     long bench;         /* --bench runs, 0 = off */
     long bench_layers;  /* --bench-layers runs, 0 = off */
     double probe_ref_ms; /* --probe-ref-ms, 0 = none */
+    double speed_wait_s; /* --speed-wait-s, default BENCH_SPEED_WAIT_SECONDS */
     int cpu;            /* --cpu: core to pin the benchmarks to; -1 least loaded, -2 none */
     int quiet;
     int json;
@@ -63,7 +70,7 @@ static void usage(void)
 {
     printf("usage: model --idx IMAGES [--labels LABELS] [--limit N] [--quiet] [--json]\n"
            "       model IMAGE [--json]            (raw %dx%dx%d uint8 bytes or a binary PGM)\n"
-           "       model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--probe-ref-ms X] [--json]\n"
+           "       model --bench N [--idx IMAGES | IMAGE] [--cpu C|none] [--probe-ref-ms X [--speed-wait-s S]] [--json]\n"
            "       model --bench-layers N [--idx IMAGES | IMAGE] [--cpu C|none] [--json]\n"
            "%s model %s: %d classes, scores are %s\n",
            MODEL_INPUT_CHANNELS, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, model_precision(), MODEL_NAME,
@@ -76,6 +83,7 @@ static options parse_options(int argc, char **argv)
     int i;
     memset(&o, 0, sizeof o);
     o.cpu = -1;
+    o.speed_wait_s = BENCH_SPEED_WAIT_SECONDS;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -90,6 +98,14 @@ static options parse_options(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
+        } else if (strcmp(a, "--speed-wait-s") == 0) {
+            char *end = NULL;
+            double value = next != NULL ? strtod(next, &end) : -1.0;
+            if (next == NULL || end == next || *end != '\0' || !(value >= 0.0 && value <= 3600.0)) {
+                fail(2, "--speed-wait-s needs a number of seconds from 0 to 3600, got '%s'", next ? next : "");
+            }
+            o.speed_wait_s = value;
+            i++;
         } else if (parse_shared_option(argc, argv, &i, &o.bench, &o.cpu, &o.json, &o.probe_ref_ms, usage)) {
             continue;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -332,15 +348,18 @@ static void run_images(const options *o)
 
 /* Times whole inferences: input preprocessing, every layer and the scores, as classify() runs them, in
  * rounds of BENCH_ROUND_RUNS consecutive runs; the estimate is estimator.h's (see the top of this file).
- * The speed probe is measured right before every round (probes[round]); its time is not in times. */
-static void bench(const uint8_t *image, long requested, int json, int cpu, double probe_ref_ms)
+ * The speed probe is measured right before every round (probes[round]); its time is not in times. With a
+ * reference probe time the runs are whole rounds, and rounds are added while fewer than half the planned
+ * ones ran at the reference's speed, for at most speed_wait_s seconds (the speed gate, top of this file). */
+static void bench(const uint8_t *image, long requested, int json, int cpu, double probe_ref_ms, double speed_wait_s)
 {
     const long warmup = requested / 10 + 10;
     float scores[MODEL_CLASSES];
     as_speed_probe *probe = as_probe_create();
     bench_summary s;
     double *times, *probes;
-    long run, runs, rounds;
+    double waited = 0.0;
+    long run, runs, rounds, fast = 0, fast_needed = 0;
     uint64_t warmup_start;
     if (probe == NULL) {
         fail(1, "out of memory for the speed probe");
@@ -351,6 +370,9 @@ static void bench(const uint8_t *image, long requested, int json, int cpu, doubl
         classify(image, scores);
     }
     runs = bench_run_count(requested, (double)(as_time_ns() - warmup_start) * 1e-9 / (double)warmup);
+    if (probe_ref_ms > 0.0 && runs > BENCH_ROUND_RUNS) {
+        runs = (runs + BENCH_ROUND_RUNS - 1) / BENCH_ROUND_RUNS * BENCH_ROUND_RUNS; /* rounds can be added */
+    }
     rounds = bench_round_count(runs);
     times = allocate_times(runs);
     probes = allocate_times(rounds);
@@ -358,12 +380,38 @@ static void bench(const uint8_t *image, long requested, int json, int cpu, doubl
         uint64_t start;
         if (run % BENCH_ROUND_RUNS == 0) {
             probes[run / BENCH_ROUND_RUNS] = as_probe_measure_ms(probe);
+            fast += bench_round_at_reference_speed(probes[run / BENCH_ROUND_RUNS], probe_ref_ms);
         }
         start = as_time_ns();
         classify(image, scores);
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
-    s = bench_summarize(times, runs, probes, probe_ref_ms, cpu, json);
+    if (probe_ref_ms > 0.0) {
+        const uint64_t wait_start = as_time_ns();
+        long capacity = rounds;
+        fast_needed = (rounds + 1) / 2;
+        while (fast < fast_needed && runs % BENCH_ROUND_RUNS == 0 && speed_wait_s > 0.0 &&
+               (double)(as_time_ns() - wait_start) * 1e-9 < speed_wait_s) {
+            if (rounds == capacity) { /* grow both arrays by half */
+                capacity += capacity / 2 + 1;
+                times = (double *)realloc(times, (size_t)capacity * BENCH_ROUND_RUNS * sizeof *times);
+                probes = (double *)realloc(probes, (size_t)capacity * sizeof *probes);
+                if (times == NULL || probes == NULL) fail(1, "out of memory for %ld timings", capacity);
+            }
+            probes[rounds] = as_probe_measure_ms(probe);
+            fast += bench_round_at_reference_speed(probes[rounds], probe_ref_ms);
+            for (run = 0; run < BENCH_ROUND_RUNS; run++) {
+                const uint64_t start = as_time_ns();
+                classify(image, scores);
+                times[runs + run] = (double)(as_time_ns() - start) * 1e-6;
+            }
+            runs += BENCH_ROUND_RUNS;
+            rounds++;
+            waited = (double)(as_time_ns() - wait_start) * 1e-9;
+        }
+    }
+    s = bench_summarize(times, runs, probes, probe_ref_ms, fast_needed, cpu, json);
+    s.waited_s = waited;
     bench_print(&s, runs, json, MODEL_NAME, model_precision(), "", "runs", "1 thread, batch 1", "arena_bytes",
                 (unsigned long)model_arena_bytes());
     free(probes);
@@ -437,7 +485,7 @@ int main(int argc, char **argv)
         }
         cpu = bench_pin(o.cpu);
         if (o.bench > 0) {
-            bench(image, o.bench, o.json, cpu, o.probe_ref_ms);
+            bench(image, o.bench, o.json, cpu, o.probe_ref_ms, o.speed_wait_s);
         }
         if (o.bench_layers > 0) {
             bench_layers(image, o.bench_layers, o.json);

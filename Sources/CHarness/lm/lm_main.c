@@ -500,7 +500,7 @@ static void bench(long requested, int json, int cpu)
         times[run] = (double)(as_time_ns() - start) * 1e-6;
     }
     (void)sink;
-    s = bench_summarize(times, runs, NULL, 0.0, cpu, json);
+    s = bench_summarize(times, runs, NULL, 0.0, 0, cpu, json);
     bench_print(&s, runs, json, LM_NAME, lm_precision(), " per token", "tokens", "1 thread", "weight_bytes",
                 (unsigned long)lm_weight_bytes());
     free(times);

@@ -26,11 +26,17 @@ import Foundation
 //   - `model`: the cost model alone;
 //   - `anchored`: the nearest measured row (same kernel and stride, closest channels and resolution in
 //     log scale) scaled by the cost model's ratio model(new) / model(row), so the row's local effects
-//     (vector-width padding, cache fit) carry over and the model only has to get the ratio right.
+//     (vector-width padding, cache fit) carry over and the model only has to get the ratio right;
+//   - `anchored2`: the same from the two nearest rows, their geometric mean: one row's local effect
+//     (or its measurement noise) weighs half. Measured on a local profile (docs/devices.md, "Predictor"):
+//     int8 pointwise leave-one-out 5.2 % -> 4.3 %, and refnet-2x's 1x1 convolution 64->128 at 14x14,
+//     which no row of the quick space has, 10.9 us from the one nearest row (128->128) against 7.8 us
+//     measured, 9.3 us from two.
 
 /// How one kind's missing shapes are estimated.
 public enum InterpolationMethod: String, Codable, Sendable, CaseIterable {
     case work, model, anchored
+    case anchoredPair = "anchored2"
 }
 
 /// A fitted per-(kind, dtype) cost model and the interpolation rule chosen for the kind.
@@ -195,7 +201,7 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
     /// Fits the model of one (kind, dtype) and picks, by leave-one-out error over the kind's rows, its
     /// interpolation rule and whether the tail term is used; nil when the kind has too few rows for a
     /// model (its missing shapes then use `work`). Ties (within 0.1 percentage points) go to the simpler
-    /// choice: fewer optional terms first, then work, model, anchored. `leaveOneOutMAPE` keys are the
+    /// choice: fewer optional terms first, then work, model, anchored, anchored2. `leaveOneOutMAPE` keys are the
     /// rules, with "+tail" and "+blocks" for the fits with those terms.
     public static func fit(kind: OperatorKind, dtype: OperatorDataType,
                            rows: [(configuration: OperatorConfiguration, microseconds: Double)]) -> OperatorCostModel? {
@@ -242,19 +248,27 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
             return Self.interpolateByWork(configuration, rows: rows)
         case .model:
             return (max(0, microseconds(configuration)), [])
-        case .anchored:
-            guard let nearest = Self.nearest(configuration, rows: rows) else { return (max(0, microseconds(configuration)), []) }
-            let modelled = microseconds(nearest.configuration)
-            guard modelled > 0 else { return Self.interpolateByWork(configuration, rows: rows) }
-            return (max(0, nearest.microseconds * microseconds(configuration) / modelled), [nearest.configuration])
+        case .anchored, .anchoredPair:
+            // each anchor row scaled by model(new) / model(row); with two, their geometric mean
+            let target = microseconds(configuration)
+            let anchors = Self.nearest(configuration, rows: rows, count: method == .anchored ? 1 : 2)
+            guard !anchors.isEmpty else { return (max(0, target), []) }
+            var logSum = 0.0
+            for anchor in anchors {
+                let modelled = microseconds(anchor.configuration)
+                guard modelled > 0, anchor.microseconds > 0, target > 0 else { return Self.interpolateByWork(configuration, rows: rows) }
+                logSum += log(anchor.microseconds * target / modelled)
+            }
+            return (exp(logSum / Double(anchors.count)), anchors.map(\.configuration))
         }
     }
 
-    /// The row closest to `configuration`: same kernel and stride when there is one, then the smallest sum
-    /// of |log ratio| over input channels, output channels, height, width and inputs.
+    /// The `count` rows closest to `configuration`, closest first: same kernel and stride when there is one,
+    /// then the smallest sum of |log ratio| over input channels, output channels, height, width and inputs
+    /// (ties keep the rows' order).
     static func nearest(_ configuration: OperatorConfiguration,
-                        rows: [(configuration: OperatorConfiguration, microseconds: Double)])
-        -> (configuration: OperatorConfiguration, microseconds: Double)? {
+                        rows: [(configuration: OperatorConfiguration, microseconds: Double)], count: Int = 1)
+        -> [(configuration: OperatorConfiguration, microseconds: Double)] {
         let same = rows.filter { $0.configuration.kernel == configuration.kernel && $0.configuration.stride == configuration.stride }
         let candidates = same.isEmpty ? rows : same
         func distance(_ other: OperatorConfiguration) -> Double {
@@ -263,7 +277,9 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
                 + term(other.height, configuration.height) + term(other.width, configuration.width)
                 + term(other.inputs, configuration.inputs)
         }
-        return candidates.min { distance($0.configuration) < distance($1.configuration) }
+        let ranked = candidates.enumerated().map { (distance: distance($0.element.configuration), index: $0.offset, row: $0.element) }
+            .sorted { ($0.distance, $0.index) < ($1.distance, $1.index) }
+        return ranked.prefix(max(0, count)).map(\.row)
     }
 
     /// The version 1 rule: linear interpolation by work between the nearest measured rows (same stride,

@@ -136,6 +136,28 @@ struct CostModelTests {
         #expect(abs(estimate / (1.3 * Self.truth(missing)) - 1) < 0.05)
     }
 
+    @Test("anchored2 is the geometric mean of the two nearest rows, each scaled by the model's ratio")
+    func anchoredPairAveragesTwoRows() throws {
+        // Two rows around a missing shape: one measured 20 % above the model, one 20 % below (noise or a
+        // local effect of one row); the pair's estimate is the model's, the single anchor's is the nearer row's.
+        let model = try #require(OperatorCostModel.fit(kind: .pointwise, dtype: .int8, rows: Self.table()))
+        let missing = Self.pointwise(64, 128, 14)
+        let near = Self.pointwise(128, 128, 14), farther = Self.pointwise(64, 32, 14)
+        let rows = [(configuration: near, microseconds: 1.2 * model.microseconds(near)),
+                    (configuration: farther, microseconds: 0.8 * model.microseconds(farther)),
+                    (configuration: Self.pointwise(8, 8, 28), microseconds: 5 * model.microseconds(Self.pointwise(8, 8, 28)))]
+        #expect(OperatorCostModel.nearest(missing, rows: rows, count: 2).map(\.configuration) == [near, farther])
+        #expect(OperatorCostModel.nearest(missing, rows: rows, count: 5).count == 3)
+        var single = model, pair = model
+        single.method = .anchored
+        pair.method = .anchoredPair
+        let one = single.estimate(missing, from: rows), two = pair.estimate(missing, from: rows)
+        #expect(one.from == [near] && abs(one.microseconds / (1.2 * model.microseconds(missing)) - 1) < 1e-9)
+        #expect(two.from == [near, farther])
+        #expect(abs(two.microseconds / ((1.2 * 0.8).squareRoot() * model.microseconds(missing)) - 1) < 1e-9)
+        #expect(InterpolationMethod(rawValue: "anchored2") == .anchoredPair)
+    }
+
     @Test("the network model recovers known per-kind coefficients and picks the simplest model that explains the data")
     func networkModelSelection() throws {
         var generator = ProfileRandom(seed: 7)

@@ -52,17 +52,11 @@ void as_add_s8_ref(const int8_t *input1, int in1_pixel_stride, const int8_t *inp
                    int out_pixel_stride)
 {
     const int pixels = height * width;
-    const int32_t scale_up = (int32_t)1 << params->left_shift;
     int p, c;
     for (p = 0; p < pixels; p++) {
         for (c = 0; c < channels; c++) {
-            const int32_t a = ((int32_t)input1[(size_t)p * in1_pixel_stride + c] - params->input1_zero_point) * scale_up;
-            const int32_t b = ((int32_t)input2[(size_t)p * in2_pixel_stride + c] - params->input2_zero_point) * scale_up;
-            const int32_t sum = as__mbqm(a, params->input1_multiplier, params->input1_shift) +
-                                as__mbqm(b, params->input2_multiplier, params->input2_shift);
-            output[(size_t)p * out_pixel_stride + c] =
-                as__output_s8(as__mbqm(sum, params->output_multiplier, params->output_shift),
-                              params->output_zero_point, params->activation_min, params->activation_max);
+            output[(size_t)p * out_pixel_stride + c] = as__add_element_s8(
+                input1[(size_t)p * in1_pixel_stride + c], input2[(size_t)p * in2_pixel_stride + c], params);
         }
     }
 }
@@ -346,4 +340,14 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
         }
     }
 #endif
+}
+
+/* The fused add's epilogue (as__gemm_add, kernel_common.h): as_add_s8 over the tile's rows, the conv's int8 values
+ * as input 1, from the stack tile the conv wrote them to (docs/benchmarks.md, "fused add"). */
+void as__gemm_add_apply(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
+                        int count)
+{
+    as_add_s8(tile, tile_stride, add->other + (size_t)first * add->other_pixel_stride + oc0, add->other_pixel_stride, 1,
+              rows, count, add->params, add->output + (size_t)first * add->out_pixel_stride + oc0,
+              add->out_pixel_stride);
 }

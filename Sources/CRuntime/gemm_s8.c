@@ -1091,12 +1091,26 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
 /* row_groups > 0: "row groups" weights of a padded stem (see as__conv_gemm_s8): kernel row ky is read as
  * row_groups 4-byte groups starting at the window's row ky, whatever lies past its K*C bytes getting zero
  * weights. */
+/* A tile's rows, then (add != NULL) the fused add's epilogue: the conv's int8 rows went to `sums` [TILE_PIXELS]
+ * [OC_CHUNK] instead of the output, and add->apply turns them, with the other operand's rows, into the add's output
+ * rows of the tile's pixels (consecutive output pixels last - rows + 1 .. last). */
+static AS_ALWAYS_INLINE void flush_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                                        const as__gemm_add *add, const int8_t *sums, int last)
+{
+    run_tile(e, rows, q, direct, oc0, chunk);
+    if (add) {
+        add->apply(add, sums, OC_CHUNK, last - rows + 1, rows, oc0, chunk);
+    }
+}
+
+/* add: NULL, or the fused add of as_pointwise_conv_add_s8 (output is then unused: add->output gets the result) */
 static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
                       uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
-                      const as_requant_s8 *requant, int8_t *output, int row_groups)
+                      const as_requant_s8 *requant, int8_t *output, int row_groups, const as__gemm_add *add)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
+    int8_t sums[TILE_PIXELS * OC_CHUNK] AS_ALIGN64; /* the conv's int8 rows of a tile when an add is fused */
     int32_t bias_eff[OC_CHUNK] AS_ALIGN64;
     int32_t offsets[MAX_GROUP_OFFSETS];
 #if defined(AVX2_SIGN_KERNEL)
@@ -1209,31 +1223,33 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
             int8_t *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
             for (ox = 0; ox < s->out_width; ox++) {
                 int8_t *out = out_row + (size_t)ox * s->out_pixel_stride;
+                const int pixel = oy * s->out_width + ox;
                 if (e.offsets || direct_pointwise) {
                     /* window origin (oy * stride, ox * stride) of the dense padded image, or the pixel */
                     direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) *
                                                       (e.offsets ? (size_t)c : (size_t)s->in_pixel_stride);
-                    direct.out[n_direct] = out;
+                    direct.out[n_direct] = add ? sums + n_direct * OC_CHUNK : out;
                     if (++n_direct == TILE_PIXELS) {
-                        run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+                        flush_tile(&e, n_direct, &direct, 1, oc0, chunk, add, sums, pixel);
                         n_direct = 0;
                     }
                 } else {
                     staged.y[n_staged] = oy;
                     staged.x[n_staged] = ox;
-                    staged.out[n_staged] = out;
+                    staged.out[n_staged] = add ? sums + n_staged * OC_CHUNK : out;
                     if (++n_staged == TILE_PIXELS) {
-                        run_tile(&e, n_staged, &staged, 0, oc0, chunk);
+                        flush_tile(&e, n_staged, &staged, 0, oc0, chunk, add, sums, pixel);
                         n_staged = 0;
                     }
                 }
             }
         }
+        /* one queue is used per call (direct or staged rows), so its last pixel is the image's last */
         if (n_direct) {
-            run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+            flush_tile(&e, n_direct, &direct, 1, oc0, chunk, add, sums, s->out_height * s->out_width - 1);
         }
         if (n_staged) {
-            run_tile(&e, n_staged, &staged, 0, oc0, chunk);
+            flush_tile(&e, n_staged, &staged, 0, oc0, chunk, add, sums, s->out_height * s->out_width - 1);
         }
     }
 }
@@ -1304,8 +1320,10 @@ static AS_NOINLINE AS_NO_VECTORIZE void flip_words(uint8_t *dst, const uint8_t *
 }
 #endif
 
-void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
-                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
+/* as__conv_gemm_s8 (add NULL) and as__conv_gemm_add_s8 (output NULL: the add writes add->output) */
+static AS_ALWAYS_INLINE void conv_gemm_entry(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                                             const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
+                                             int8_t *output, const as__gemm_add *add)
 {
     const int k = s->kernel_size, pad = s->padding, c = s->in_channels, c_out = s->out_channels;
     const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
@@ -1372,7 +1390,7 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         inner.in_pixel_stride = padded_channels;
         inner.padding = 0;
         conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
-                  output, use_rows ? row_groups : 0);
+                  output, use_rows ? row_groups : 0, add);
         return;
     }
 #if STAGE_FLIP
@@ -1400,11 +1418,24 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         inner.in_pixel_stride = c;
         inner.stride = 1;
         conv_gemm(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, input_zero_point, weights,
-                  bias, requant, output, 0);
+                  bias, requant, output, 0, add);
         return;
     }
 #endif
     conv_gemm(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
-              STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0);
+              STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0, add);
+}
+
+void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
+{
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, output, NULL);
+}
+
+void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                          const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
+                          const as__gemm_add *add)
+{
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, add);
 }

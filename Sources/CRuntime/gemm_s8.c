@@ -1281,35 +1281,46 @@ static AS_ALWAYS_INLINE void add_batch_flush(const as__gemm_add *add, add_batch 
     }
 }
 
-/* A tile's rows, then (add != NULL) the fused add: nothing left when the runner ran it in the tile's epilogue
- * (it does for every tile of a call or for none, so the batch's pixels stay consecutive); otherwise the tile's
- * conv rows were queued at the batch's next rows (conv_gemm) and join it. */
-static AS_ALWAYS_INLINE void flush_tile(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
-                                        const as__gemm_add *add, tile_runner runner, add_batch *batch)
+/* A tile of a call with a fused add: nothing left when the runner ran the add in the tile's epilogue (it does
+ * for every tile of a call or for none, so the batch's pixels stay consecutive); otherwise the tile's conv rows
+ * were queued at the batch's next rows (conv_gemm) and join it. Out of line: calls without an add (every layer
+ * of a network without one) pay only the test in conv_gemm. */
+static AS_NOINLINE void flush_tile_add(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                                       const as__gemm_add *add, tile_runner runner, add_batch *batch)
 {
     if (runner ? runner(e, rows, q, direct, oc0, chunk, add) : (run_tile(e, rows, q, direct, oc0, chunk), 0)) {
         return;
     }
-    if (add) {
-        if (batch->count == 0) {
-            batch->first = q->first;
-        }
-        batch->count += rows;
-        if (batch->count + TILE_PIXELS > ADD_BATCH) {
-            add_batch_flush(add, batch, oc0, chunk);
-        }
+    if (batch->count == 0) {
+        batch->first = q->first;
+    }
+    batch->count += rows;
+    if (batch->count + TILE_PIXELS > ADD_BATCH) {
+        add_batch_flush(add, batch, oc0, chunk);
     }
 }
+
+#define FLUSH_TILE(rows, queue, direct)                                                                          \
+    do {                                                                                                         \
+        if (with_add) {                                                                                          \
+            flush_tile_add(&e, rows, queue, direct, oc0, chunk, add, runner, &batch);                            \
+        } else {                                                                                                 \
+            run_tile(&e, rows, queue, direct, oc0, chunk);                                                       \
+        }                                                                                                        \
+    } while (0)
 
 /* row_groups > 0: "row groups" weights of a padded stem (see as__conv_gemm_s8): kernel row ky is read as
  * row_groups 4-byte groups starting at the window's row ky, whatever lies past its K*C bytes getting zero
  * weights. */
-/* add: NULL, or the fused add of as_pointwise_conv_add_s8 (output is then unused: add->output gets the result) */
-/* runner: NULL (run_tile), or run_tile_add when the tier runs the add in its tiles' epilogue */
-static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
-                      uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
-                      const as_requant_s8 *requant, int8_t *output, int row_groups, const as__gemm_add *add,
-                      tile_runner runner)
+/* with_add (a constant: conv_gemm and conv_gemm_add below): the fused add of as_pointwise_conv_add_s8, `output`
+ * unused (add->output gets the result); runner NULL (run_tile) or run_tile_add when the tier runs the add in its
+ * tiles' epilogue. Two instantiations, so that calls without an add run main's code with none of this (refnet's
+ * .text stays within its 32 KB; the add's tests in the pixel loop cost 1.1 KB there). */
+static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end,
+                                            uint8_t pad, uint8_t flip, int32_t input_zero_point, const int8_t *weights,
+                                            const int32_t *bias, const as_requant_s8 *requant, int8_t *output,
+                                            int row_groups, const as__gemm_add *add, tile_runner runner,
+                                            const int with_add)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
@@ -1436,43 +1447,70 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
                     /* window origin (oy * stride, ox * stride) of the dense padded image, or the pixel */
                     direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) *
                                                       (e.offsets ? (size_t)c : (size_t)s->in_pixel_stride);
-                    direct.out[n_direct] = add ? batch.rows + (size_t)(batch.count + n_direct) * batch.stride : out;
+                    direct.out[n_direct] = with_add ? batch.rows + (size_t)(batch.count + n_direct) * batch.stride : out;
                     if (n_direct == 0) {
                         direct.first = pixel;
                     }
                     if (++n_direct == TILE_PIXELS) {
-                        flush_tile(&e, n_direct, &direct, 1, oc0, chunk, add, runner, &batch);
+                        FLUSH_TILE(n_direct, &direct, 1);
                         n_direct = 0;
                     }
                 } else {
                     staged.y[n_staged] = oy;
                     staged.x[n_staged] = ox;
-                    staged.out[n_staged] = add ? batch.rows + (size_t)(batch.count + n_staged) * batch.stride : out;
+                    staged.out[n_staged] = with_add ? batch.rows + (size_t)(batch.count + n_staged) * batch.stride : out;
                     if (n_staged == 0) {
                         staged.first = pixel;
                     }
                     if (++n_staged == TILE_PIXELS) {
-                        flush_tile(&e, n_staged, &staged, 0, oc0, chunk, add, runner, &batch);
+                        FLUSH_TILE(n_staged, &staged, 0);
                         n_staged = 0;
                     }
                 }
             }
         }
         if (n_direct) {
-            flush_tile(&e, n_direct, &direct, 1, oc0, chunk, add, runner, &batch);
+            FLUSH_TILE(n_direct, &direct, 1);
         }
         if (n_staged) {
-            flush_tile(&e, n_staged, &staged, 0, oc0, chunk, add, runner, &batch);
+            FLUSH_TILE(n_staged, &staged, 0);
         }
-        if (add) {
+        if (with_add) {
             add_batch_flush(add, &batch, oc0, chunk);
         }
     }
 }
 
+static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
+                                  uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
+                                  const as_requant_s8 *requant, int8_t *output, int row_groups)
+{
+    conv_gemm_body(s, input, input_end, pad, flip, input_zero_point, weights, bias, requant, output, row_groups, NULL,
+                   NULL, 0);
+}
+
+static AS_NOINLINE void conv_gemm_add(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end,
+                                      uint8_t pad, uint8_t flip, int32_t input_zero_point, const int8_t *weights,
+                                      const int32_t *bias, const as_requant_s8 *requant, int row_groups,
+                                      const as__gemm_add *add, tile_runner runner)
+{
+    conv_gemm_body(s, input, input_end, pad, flip, input_zero_point, weights, bias, requant, NULL, row_groups, add,
+                   runner, 1);
+}
+
+/* conv_gemm_entry's call of the engine: conv_gemm_add when it is the fused add's entry */
+#define CONV_GEMM(s, input, end, pad, flip, w, row_groups)                                                       \
+    do {                                                                                                         \
+        if (with_add) {                                                                                          \
+            conv_gemm_add(s, input, end, pad, flip, input_zero_point, w, bias, requant, row_groups, add, runner);  \
+        } else {                                                                                                 \
+            conv_gemm(s, input, end, pad, flip, input_zero_point, w, bias, requant, output, row_groups);         \
+        }                                                                                                        \
+    } while (0)
+
 /* padded[(y + pad) * W' + (x + pad)][ci] = flip(input[y][x][ci]) for ci < C; the border and the
  * extra channels ci in [C, C') keep what the caller put there. padded: [H + 2p][W + 2p][C']. */
-static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, int padded_width,
+static AS_ALWAYS_INLINE void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, int padded_width,
                         int padded_channels, uint8_t *padded)
 {
     const int height = s->in_height, width = s->in_width, c = s->in_channels;
@@ -1536,10 +1574,11 @@ static AS_NOINLINE AS_NO_VECTORIZE void flip_words(uint8_t *dst, const uint8_t *
 }
 #endif
 
-/* as__conv_gemm_s8 (add NULL) and as__conv_gemm_add_s8 (output NULL: the add writes add->output) */
+/* as__conv_gemm_s8 (with_add 0) and as__conv_gemm_add_s8 (with_add 1, output NULL: the add writes add->output) */
 static AS_ALWAYS_INLINE void conv_gemm_entry(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
                                              const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
-                                             int8_t *output, const as__gemm_add *add, tile_runner runner)
+                                             int8_t *output, const as__gemm_add *add, tile_runner runner,
+                                             const int with_add)
 {
     const int k = s->kernel_size, pad = s->padding, c = s->in_channels, c_out = s->out_channels;
     const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
@@ -1605,8 +1644,7 @@ static AS_ALWAYS_INLINE void conv_gemm_entry(const as__conv_shape *s, const int8
         inner.in_channels = padded_channels;
         inner.in_pixel_stride = padded_channels;
         inner.padding = 0;
-        conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
-                  output, use_rows ? row_groups : 0, add, runner);
+        CONV_GEMM(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, w, use_rows ? row_groups : 0);
         return;
     }
 #if STAGE_FLIP
@@ -1633,20 +1671,20 @@ static AS_ALWAYS_INLINE void conv_gemm_entry(const as__conv_shape *s, const int8
         inner.in_width = s->out_width;
         inner.in_pixel_stride = c;
         inner.stride = 1;
-        conv_gemm(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, input_zero_point, weights,
-                  bias, requant, output, 0, add, runner);
+        CONV_GEMM(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, weights, 0);
         return;
     }
 #endif
-    conv_gemm(s, (const uint8_t *)input,
+    CONV_GEMM(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
-              STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0, add, runner);
+              STAGE_FLIP, weights, 0);
 }
+#undef CONV_GEMM
 
 void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
                       const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
 {
-    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, output, NULL, NULL);
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, output, NULL, NULL, 0);
 }
 
 void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
@@ -1657,8 +1695,8 @@ void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t 
     fused_add f;
     as__gemm_add prepared = *add;
     prepared.plan = fused_add_init(add->params, &f) ? &f : NULL;
-    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, &prepared, run_tile_add);
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, &prepared, run_tile_add, 1);
 #else
-    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, add, NULL);
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, add, NULL, 1);
 #endif
 }

@@ -68,6 +68,7 @@
 #define AS_NO_VECTORIZE
 #endif
 
+
 /* ---- scalar fixed-point arithmetic (gemmlowp definitions) ------------------------------------- */
 
 /* round(a * b / 2^31) with halves rounded up, computed as gemmlowp does: (ab + nudge) / 2^31 with

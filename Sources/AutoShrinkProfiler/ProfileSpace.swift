@@ -185,12 +185,15 @@ public struct ProfileSpace: Sendable {
                             insert(.pointwise, inputChannels, body, height, width, stride: pool)
                             // int8 exports run the residual projection and the add as one call (AddFusion)
                             insert(.pointwiseAdd, inputChannels, body, height, width, stride: pool)
-                        } else if leaves == 1 {
-                            // the only leaf's pointwise convolution runs the add (AddFusion): every node's merge
+                        }
+                        if leaves == 1 {
+                            // Without a projection (cell input = body, pool 1: this cell, or a repeated cell of the
+                            // stage whose input is the previous cell's body) the only leaf's pointwise convolution
+                            // runs the add (AddFusion): every node's merge, node 0 being `body` channels wide.
                             for node in 1..<cell.nodes {
                                 let hasNodeZero = predecessors[node].contains(0)
                                 let others = predecessors[node].count - (hasNodeZero ? 1 : 0)
-                                if hasNodeZero { for count in 0...others { insert(.pointwiseAdd, inputChannels + count * stage.width, body, outHeight, outWidth) } }
+                                if hasNodeZero { for count in 0...others { insert(.pointwiseAdd, body + count * stage.width, body, outHeight, outWidth) } }
                                 if others >= 1 { for count in 1...others { insert(.pointwiseAdd, count * stage.width, body, outHeight, outWidth) } }
                             }
                         }

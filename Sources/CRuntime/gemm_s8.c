@@ -731,7 +731,7 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
     do {                                                                                                          \
         for (; r + 4 <= rows; r += 4) {                                                                           \
             avx2_sign_tile(4, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK, fuse, r, with_add);                                        \
+                           acc + (size_t)r * OC_CHUNK, fuse, r, 0);                                               \
         }                                                                                                         \
         for (; r < rows; r++) {                                                                                   \
             avx2_sign_tile(1, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
@@ -745,7 +745,7 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
  * rest is stored to acc. */
 static AS_ALWAYS_INLINE void sign_tile_rows(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                             const int8_t *w, size_t w_stride, int width, const int32_t *init,
-                                            int32_t *acc, const avx2_fuse *fuse, const int with_add)
+                                            int32_t *acc, const avx2_fuse *fuse)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
@@ -765,16 +765,27 @@ static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, cons
                                          const int8_t *w, size_t w_stride, int width, const int32_t *init,
                                          int32_t *acc, const avx2_fuse *fuse)
 {
-    sign_tile_rows(rows, a, offsets, groups, w, w_stride, width, init, acc, fuse, 0);
+    sign_tile_rows(rows, a, offsets, groups, w, w_stride, width, init, acc, fuse);
 }
 
 #if defined(AVX2_FUSED)
-/* sign_tile_kernel whose fused 4-row, 16-channel tiles also run the add (fuse->add): as_pointwise_conv_add_s8 */
+/* sign_tile_kernel whose fused 4-row, 16-channel tiles also run the add (fuse->add): as_pointwise_conv_add_s8. The
+ * other tiles are sign_tile_kernel's (one instantiation of the fused tile here: 1 KB, not a second kernel). */
 static AS_NOINLINE void sign_tile_kernel_add(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                              const int8_t *w, size_t w_stride, int width, const int32_t *init,
                                              int32_t *acc, const avx2_fuse *fuse)
 {
-    sign_tile_rows(rows, a, offsets, groups, w, w_stride, width, init, acc, fuse, 1);
+    const __m256i all = _mm256_set1_epi32(-1);
+    int r = 0;
+    if (width == 16) {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_sign_tile(4, 2, 1, a + r, offsets, groups, w, w_stride, all, all, init, acc + (size_t)r * OC_CHUNK, fuse,
+                           r, 1);
+        }
+    }
+    if (r < rows) {
+        sign_tile_kernel(rows - r, a + r, offsets, groups, w, w_stride, width, init, acc + (size_t)r * OC_CHUNK, NULL);
+    }
 }
 #endif
 
@@ -1596,7 +1607,8 @@ static AS_ALWAYS_INLINE void conv_gemm_entry(const as__conv_shape *s, const int8
     const size_t bytes = (size_t)padded_height * padded_width * padded_channels;
     /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
     const uint8_t pad_byte = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
-    if (k > 1 && pad > 0 && bytes <= PADDED_BYTES) {
+    /* (the fused add's entry serves pointwise convolutions only: without this branch, 4 KB less .text there) */
+    if (!with_add && k > 1 && pad > 0 && bytes <= PADDED_BYTES) {
         /* small input: copy it once, in the staged domain, inside a zero-point border so that every
          * window lies inside the image */
         uint8_t padded[PADDED_BYTES + PADDED_SLACK];

@@ -175,6 +175,7 @@ struct as__gemm_add {
 };
 
 /* as__conv_gemm_s8 whose output goes through `add` (to add->output) instead of to an output tensor. */
+/* (pointwise convolutions: KxK ones run, correctly, without the padded copy) */
 void as__conv_gemm_add_s8(const as__conv_shape *shape, const int8_t *input, int32_t input_zero_point,
                           const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
                           const as__gemm_add *add);

@@ -238,8 +238,8 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
 #endif
 }
 
-/* The fused add's epilogue (as__gemm_add, kernel_common.h): as_add_s8 over the tile's rows, the conv's int8 values
- * as input 1, from the stack tile the conv wrote them to (docs/benchmarks.md, "fused add"). */
+/* The fused add's batched path (as__gemm_add, kernel_common.h): as_add_s8 over the conv's int8 rows as input 1,
+ * from the stack buffer the conv wrote them to (docs/benchmarks.md, "fused add"). */
 void as__gemm_add_apply(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
                         int count)
 {

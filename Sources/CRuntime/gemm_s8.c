@@ -29,6 +29,9 @@
  *     without any border cases.
  *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
  *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
+ * as__conv_gemm_add_s8 (as_pointwise_conv_add_s8) runs an int8 add on the conv's values: in the AVX2 fused sign
+ * tiles' epilogue (run_tile_add), elsewhere in batches of rows waiting in a stack buffer (add_batch); its code is
+ * a second instantiation of the engine (conv_gemm_add), so calls without an add run exactly what they ran before.
  * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
  * when every shift of the chunk is <= -1; on AVX2 and AVX2 + AVX-VNNI the same holds for the 4-row, 16-channel
  * sign tiles of single-pass layers (avx2_fuse), whose other tiles go through the accumulator tile and the

@@ -159,9 +159,11 @@ void as__conv_gemm_s8(const as__conv_shape *shape, const int8_t *input, int32_t 
 
 /* The int8 add fused into a convolution's epilogue (as_pointwise_conv_add_s8, docs/benchmarks.md "fused add"):
  * the conv's int8 value y[p][o] (its own requantization, exactly as as__conv_gemm_s8 writes it) is the add's input
- * 1 and other[p][o] its input 2; output[p][o] = the as_add_s8 arithmetic of the two. apply() is called once per
- * tile with the tile's conv rows y = tile + i * tile_stride (channels oc0..oc0 + count) of the consecutive output
- * pixels first..first + rows - 1; it is a pointer so that networks without a fused add link none of it. */
+ * 1 and other[p][o] its input 2; output[p][o] = the as_add_s8 arithmetic of the two. apply() adds conv rows
+ * y = tile + i * tile_stride (channels oc0..oc0 + count) of the consecutive output pixels first..first + rows - 1
+ * (a batch of up to 32 pixels, or what an AVX2 register epilogue left); it is a pointer so that networks without a
+ * fused add link none of it. plan: the AVX2 epilogue's constants (gemm_s8.c, fused_add), set by
+ * as__conv_gemm_add_s8. */
 typedef struct as__gemm_add as__gemm_add;
 struct as__gemm_add {
     void (*apply)(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,

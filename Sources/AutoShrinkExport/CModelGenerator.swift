@@ -72,8 +72,10 @@ public struct CModelGenerator {
         return result
     }
 
-    /// Whether the layer at `step` does work at run time (free concats and dropout do not).
+    /// Whether the layer at `step` does work at run time (free concats, dropout and a convolution fused into the
+    /// next step's add, which runs it, do not).
     func hasWork(_ step: Int) -> Bool {
+        if layout.fusion.isFusedConvolution(step: step) { return false }
         switch graph.layers[step].operation {
         case .dropout: return false
         case .concat: return !layout.isFreeConcat(step: step)
@@ -122,8 +124,11 @@ public struct CModelGenerator {
             return text
         case .add:
             var text = "add, \(output.channels) ch, \(sizes)"
-            if let layout, let step = graph.layers.firstIndex(of: layer), let input = layout.inPlaceInput(step: step) {
-                text += " (in place over \(name(input)))"
+            if let layout, let step = graph.layers.firstIndex(of: layer) {
+                if let pair = layout.fusion.pair(add: step) {
+                    text += " (fused into \(graph.layers[pair.convolution].name)'s epilogue)"
+                }
+                if let input = layout.inPlaceInput(step: step) { text += " (in place over \(name(input)))" }
             }
             return text
         case .globalAveragePool:
@@ -301,6 +306,19 @@ public struct CModelGenerator {
         for (index, buffer) in layout.buffers.enumerated() { bufferIndex[buffer] = index }
         for tensor in graph.tensors.indices {
             let shape = graph.tensors[tensor]
+            if case .fused(let into) = layout.placements[tensor] {
+                // never stored: only its quantization (the fused add's input 1) and shape are named
+                out.line("/* \(graph.layers[producerStep(tensor)].name): \(shape.channels)x\(shape.height)x\(shape.width), never stored (the fused add writes \(tensorName(into)))\(quantized.map { "; real range [\(format($0.ranges[tensor].min)), \(format($0.ranges[tensor].max))]" } ?? "") */")
+                out.define(macro(tensor, "HEIGHT"), "\(shape.height)")
+                out.define(macro(tensor, "WIDTH"), "\(shape.width)")
+                out.define(macro(tensor, "CHANNELS"), "\(shape.channels)")
+                if let quantized {
+                    out.define(macro(tensor, "SCALE"), cFloat(quantized.tensors[tensor].scale))
+                    out.define(macro(tensor, "ZERO_POINT"), cInt(quantized.tensors[tensor].zeroPoint))
+                }
+                out.line()
+                continue
+            }
             let (buffer, channel) = layout.root(of: tensor)
             let byteOffset = plan.offsets[bufferIndex[buffer]!] + channel * precision.bytesPerElement
             var comment = "\(tensor == graph.input ? "input" : graph.layers[producerStep(tensor)].name): \(shape.channels)x\(shape.height)x\(shape.width)"
@@ -311,6 +329,8 @@ public struct CModelGenerator {
                 comment += ", channels \(offset)..\(offset + shape.channels) of \(tensorName(parent))"
             case .inPlace(let parent):
                 comment += ", in place over \(tensorName(parent))"
+            case .fused:
+                preconditionFailure("handled above")
             }
             if let quantized {
                 let range = quantized.ranges[tensor]
@@ -477,10 +497,32 @@ public struct CModelGenerator {
 
     /// Element-wise add of two tensors (int8: TFLite ADD parameters).
     private func emitAdd(_ out: inout CWriter, _ e: LayerEmission) -> [String] {
-        let (name, input, output) = (e.name, e.input, e.output)
-        let other = e.layer.inputs[1]
-        if case .add(let parameters)? = quantized?.layers[e.step] {
-            out.line("/* TFLite ADD: both inputs to the common scale 2 max(s1, s2), summed, requantized to the output. */")
+        let (name, output) = (e.name, e.output)
+        let fused = layout.fusion.pair(add: e.step)
+        // the fused call takes its convolution's value as input 1: swap the inputs if it is the second (the
+        // sum of the two rescaled inputs is symmetric, so the integers are the same)
+        let swapped = fused?.convolutionIsSecondInput ?? false
+        let input = swapped ? e.layer.inputs[1] : e.layer.inputs[0]
+        let other = swapped ? e.layer.inputs[0] : e.layer.inputs[1]
+        if case .add(let unswapped)? = quantized?.layers[e.step] {
+            var parameters = unswapped
+            if swapped {
+                swap(&parameters.input1, &parameters.input2)
+                swap(&parameters.input1ZeroPoint, &parameters.input2ZeroPoint)
+            }
+            var convolutionCall: String?
+            if let fused {
+                // the convolution's constants, then the one call computing both layers (docs/benchmarks.md, "fused add")
+                let layer = graph.layers[fused.convolution]
+                guard case .convolution(let spec) = layer.operation else { preconditionFailure("AddFusion pairs a convolution") }
+                let convolution = Self.identifier(layer.name)
+                out.line("/* layer \(fused.convolution): \(layer.name), \(Self.layerSummary(layer, graph: graph, layout: layout)), runs inside this add */")
+                let emission = LayerEmission(step: fused.convolution, layer: layer, name: convolution, upper: convolution.uppercased())
+                _ = emitConvolution(&out, emission, spec: spec)
+                let view = "\(macro(layer.inputs[0], "DATA")), \(macro(layer.inputs[0], "HEIGHT")), \(macro(layer.inputs[0], "WIDTH")), \(macro(layer.inputs[0], "CHANNELS")), \(macro(layer.inputs[0], "PIXEL_STRIDE"))"
+                convolutionCall = "as_pointwise_conv_add_s8(\(view), \(macro(layer.inputs[0], "ZERO_POINT")), \(convolution)_weights, \(convolution)_bias, \(convolution.uppercased())_STRIDE, \(macro(layer.output, "CHANNELS")), &\(convolution)_requant, \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), &\(name)_params, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));"
+            }
+            out.line("/* TFLite ADD: both inputs to the common scale 2 max(s1, s2), summed, requantized to the output\(fused == nil ? "" : "; input 1 is the convolution's int8 value, never stored"). */")
             out.line("""
             static const as_add_params_s8 \(name)_params = {
                 .input1_zero_point = \(macro(input, "ZERO_POINT")),
@@ -498,6 +540,7 @@ public struct CModelGenerator {
             };
 
             """)
+            if let convolutionCall { return [convolutionCall] }
             return ["as_add_s8(\(macro(input, "DATA")), \(macro(input, "PIXEL_STRIDE")), \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), \(macro(output, "HEIGHT")), \(macro(output, "WIDTH")), \(macro(output, "CHANNELS")), &\(name)_params, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));"]
         }
         return ["as_add_f32(\(macro(input, "DATA")), \(macro(input, "PIXEL_STRIDE")), \(macro(other, "DATA")), \(macro(other, "PIXEL_STRIDE")), \(macro(output, "HEIGHT")), \(macro(output, "WIDTH")), \(macro(output, "CHANNELS")), AS_ACTIVATION_NONE, \(macro(output, "DATA")), \(macro(output, "PIXEL_STRIDE")));"]
@@ -617,7 +660,8 @@ public struct CModelGenerator {
                 let call = "run_\(Self.identifier(layer.name))();"
                 out.line("    \(call)\(String(repeating: " ", count: width + 7 - call.count)) /* layer \(step): \(summary) */")
             } else {
-                out.line("    /* layer \(step): \(layer.name), \(summary): nothing to do */")
+                let inside = layout.fusion.pair(convolution: step).map { ": runs inside layer \($0.add)'s call" } ?? ": nothing to do"
+                out.line("    /* layer \(step): \(layer.name), \(summary)\(inside) */")
             }
         }
         out.line("}")

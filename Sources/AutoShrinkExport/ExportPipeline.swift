@@ -38,15 +38,19 @@ struct PreparedModel {
         let calibrationSet = calibration.normalization == normalization ? calibration : calibration.normalized(with: normalization)
         let ranges = Calibration.collect(network: network, dataset: calibrationSet, limit: options.calibrationImages,
                                          method: options.calibrationMethod)
-        let layout = ActivationLayout.optimized(graph: graph, planner: options.planner)
-        let plans = try plan(layout: layout, planner: options.planner)
-        let quantized = try QuantizedNetwork(network: folded, ranges: ranges, layout: layout, normalization: normalization)
+        // int8 runs the adds AddFusion picks inside their pointwise convolutions (as_pointwise_conv_add_s8), so
+        // its layout stores no output for those convolutions; float32 runs every layer on its own
+        let layouts = Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { precision in
+            (precision, ActivationLayout.optimized(graph: graph, planner: options.planner, fuseAdds: precision == .int8 && options.fuseAdds))
+        })
+        let plans = try plan(layouts: layouts, planner: options.planner)
+        let quantized = try QuantizedNetwork(network: folded, ranges: ranges, layout: layouts[.int8]!, normalization: normalization)
         let description = ExportDescription(
             modelName: architecture.name, architectureHash: architecture.stableHash, dataset: metadata.dataset,
             calibration: "\(ranges.images) training images, \(ModelExporter.label(options.calibrationMethod))",
             exporterVersion: "\(AutoShrinkVersion.string) (exporter \(ModelExporter.version))", runtimeHash: RuntimeSources.hash)
         let generators = Dictionary(uniqueKeysWithValues: ModelPrecision.allCases.map { precision in
-            (precision, CModelGenerator(network: folded, layout: layout, quantized: precision == .int8 ? quantized : nil,
+            (precision, CModelGenerator(network: folded, layout: layouts[precision]!, quantized: precision == .int8 ? quantized : nil,
                                         plan: plans[precision]!, precision: precision, normalization: normalization,
                                         description: description))
         })
@@ -54,10 +58,12 @@ struct PreparedModel {
                              quantized: quantized, description: description, generators: generators)
     }
 
-    /// One arena plan per precision, each checked tensor by tensor for overlaps of live tensors.
-    static func plan(layout: ActivationLayout, planner: any MemoryPlanner) throws -> [ModelPrecision: MemoryPlan] {
+    /// One arena plan per precision (of that precision's layout), each checked tensor by tensor for overlaps
+    /// of live tensors.
+    static func plan(layouts: [ModelPrecision: ActivationLayout], planner: any MemoryPlanner) throws -> [ModelPrecision: MemoryPlan] {
         var plans: [ModelPrecision: MemoryPlan] = [:]
         for precision in ModelPrecision.allCases {
+            let layout = layouts[precision]!
             let plan = planner.plan(layout.bufferRequests(bytesPerElement: precision.bytesPerElement), alignment: 16)
             if let problem = layout.violations(plan: plan, bytesPerElement: precision.bytesPerElement).first {
                 throw ExportError("internal error: the \(plan.planner) plan overlaps live tensors (\(problem))")

@@ -48,6 +48,9 @@ public struct ExportOptions: Sendable {
     /// Also write `model.int8.onnx` (QDQ, uint8 activations).
     public var quantizedONNX = false
     public var planner: any MemoryPlanner = GreedyBySizePlanner()
+    /// int8: run the adds `AddFusion` picks inside their pointwise convolutions (`as_pointwise_conv_add_s8`, what
+    /// the profiler times and predicts). Off only to compare with the unfused pair (tests): the same numbers.
+    public var fuseAdds = true
     /// Compiler flags after the device's (e.g. `-Werror` in tests).
     public var extraCFlags: [String] = []
     /// Run the binaries on the device (accuracy on the test images and the latency bench).

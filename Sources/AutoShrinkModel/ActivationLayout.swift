@@ -9,10 +9,13 @@ public enum TensorPlacement: Hashable, Sendable {
     /// Reuses the buffer of `of`, which dies at the layer producing this tensor (an elementwise add
     /// writing over one of its inputs). Quantization is independent.
     case inPlace(of: Int)
+    /// Never stored: the output of a pointwise convolution that runs inside the add writing `into`
+    /// (`AddFusion`, int8 exports); no buffer, only its quantization is used (the fused call's input 1).
+    case fused(into: Int)
 
     var parent: Int? {
         switch self {
-        case .buffer: return nil
+        case .buffer, .fused: return nil
         case .slice(let parent, _), .inPlace(let parent): return parent
         }
     }
@@ -28,6 +31,9 @@ public enum TensorPlacement: Hashable, Sendable {
 ///    into its channel slice, so the concat's buffer is live from its first input on; the remaining
 ///    inputs are copied (requantized in int8 when their quantization differs) at the concat;
 /// 3. an elementwise add writes over an input buffer that dies there (same shape, unit pixel stride).
+/// With `fuseAdds` (int8 exports), the pointwise convolutions `AddFusion` runs inside their adds store no
+/// output (`TensorPlacement.fused`) and their inputs live through the add's step, where the fused call reads
+/// them; such an add never writes over its convolution's input.
 /// Lifetimes: a tensor is live from its producing step (the input from step 0) through its last
 /// consumer (the network output through the last step); a buffer from the first step any tensor in
 /// it is live through the last.
@@ -38,14 +44,19 @@ public struct ActivationLayout: Sendable {
         public var addInPlace: Bool
         /// Concat layers (steps) that copy all their inputs even when `concatInPlace` is on.
         public var copiedConcats: Set<Int>
-        public init(concatInPlace: Bool = true, addInPlace: Bool = true, copiedConcats: Set<Int> = []) {
+        /// Run the adds `AddFusion` picks inside their pointwise convolutions (int8 exports and the profiler's harness).
+        public var fuseAdds: Bool
+        public init(concatInPlace: Bool = true, addInPlace: Bool = true, copiedConcats: Set<Int> = [], fuseAdds: Bool = false) {
             self.concatInPlace = concatInPlace; self.addInPlace = addInPlace; self.copiedConcats = copiedConcats
+            self.fuseAdds = fuseAdds
         }
     }
 
     /// The options this layout was made with.
     public let options: Options
     public let graph: LayerGraph
+    /// The fused convolution + add pairs (`AddFusion.none` unless `options.fuseAdds`).
+    public let fusion: AddFusion
     /// Placement of each tensor.
     public let placements: [TensorPlacement]
     /// Live steps of each tensor (inclusive).
@@ -58,6 +69,8 @@ public struct ActivationLayout: Sendable {
     public init(graph: LayerGraph, options: Options = Options()) {
         self.graph = graph
         self.options = options
+        let fusion = options.fuseAdds ? AddFusion(graph: graph) : AddFusion.none
+        self.fusion = fusion
         let tensorCount = graph.tensors.count
         let steps = graph.layers.count
         var producer = [Int](repeating: -1, count: tensorCount)
@@ -67,6 +80,11 @@ public struct ActivationLayout: Sendable {
             for input in layer.inputs { lastUse[input] = max(lastUse[input], step) }
         }
         lastUse[graph.output] = max(lastUse[graph.output], steps - 1)
+        // a fused convolution runs at its add's step: its input is read there
+        for pair in fusion.pairs.values {
+            let input = graph.layers[pair.convolution].inputs[0]
+            lastUse[input] = max(lastUse[input], pair.add)
+        }
         var lifetimes: [ClosedRange<Int>] = []
         for tensor in 0..<tensorCount {
             let first = max(producer[tensor], 0)
@@ -74,6 +92,9 @@ public struct ActivationLayout: Sendable {
         }
 
         var placements = [TensorPlacement](repeating: .buffer, count: tensorCount)
+        for pair in fusion.pairs.values {
+            placements[graph.layers[pair.convolution].output] = .fused(into: graph.layers[pair.add].output)
+        }
         func root(_ tensor: Int) -> (tensor: Int, channelOffset: Int) {
             let found = Self.root(of: tensor, in: placements)
             return (found.buffer, found.channelOffset)
@@ -133,7 +154,10 @@ public struct ActivationLayout: Sendable {
             }
             for (step, layer) in graph.layers.enumerated() {
                 guard case .add = layer.operation, placements[layer.output] == .buffer else { continue }
+                // a fused add reads its convolution's input pixel by pixel while it writes: never over that buffer
+                let convolutionInput = fusion.pair(add: step).map { root(graph.layers[$0.convolution].inputs[0]).tensor }
                 for input in layer.inputs where placements[input] == .buffer && input != graph.input
+                    && root(input).tensor != convolutionInput
                     && graph.tensors[input] == graph.tensors[layer.output] && bufferLastStep[input] == step
                     && layer.inputs.allSatisfy({ $0 == input || root($0).tensor != input }) {
                     placements[layer.output] = .inPlace(of: input)
@@ -153,9 +177,20 @@ public struct ActivationLayout: Sendable {
     /// input on, which can raise the peak (e.g. a large cell input placed in the last node's concat). So
     /// starting from "every concat in place", concats are switched to copying one at a time while that
     /// shrinks the arena (ties keep fewer copies); the same search from "every concat copies" runs too,
-    /// and the smaller result wins.
+    /// and the smaller result wins. With `fuseAdds` the concat decisions are those of the layout without fused
+    /// adds, then the adds are fused: the int8 export's tensors and quantization groups are then the same as the
+    /// unfused pair's, so the fused call is bit-exact with it on a whole network too.
     public static func optimized(graph: LayerGraph, planner: any MemoryPlanner, bytesPerElement: Int = 1,
-                                 alignment: Int = 16) -> ActivationLayout {
+                                 alignment: Int = 16, fuseAdds: Bool = false) -> ActivationLayout {
+        let unfused = concatSearch(graph: graph, planner: planner, bytesPerElement: bytesPerElement, alignment: alignment)
+        guard fuseAdds else { return unfused }
+        var options = unfused.options
+        options.fuseAdds = true
+        return ActivationLayout(graph: graph, options: options)
+    }
+
+    private static func concatSearch(graph: LayerGraph, planner: any MemoryPlanner, bytesPerElement: Int,
+                                     alignment: Int) -> ActivationLayout {
         let concats = graph.layers.indices.filter { if case .concat = graph.layers[$0].operation { return true }; return false }
         func arena(_ copied: Set<Int>) -> (ActivationLayout, Int) {
             let layout = ActivationLayout(graph: graph, options: Options(copiedConcats: copied))
@@ -185,12 +220,12 @@ public struct ActivationLayout: Sendable {
         return (copying.1, copying.2) < (inPlace.1, inPlace.2) ? copying.0 : inPlace.0
     }
 
-    /// The layout `autoshrink export` gives `graph` with its default planner (`optimized` with
-    /// `GreedyBySizePlanner`, int8 sizes). The profiler's harness lays out its networks by it and the
-    /// latency predictor counts a concat only for the inputs it copies (docs/devices.md, "Predictor"),
-    /// so predictions follow what an export runs.
+    /// The layout `autoshrink export` gives `graph`'s int8 model with its default planner (`optimized` with
+    /// `GreedyBySizePlanner`, int8 sizes, fused adds). The profiler's harness lays out its networks by it and the
+    /// latency predictor counts a concat only for the inputs it copies and a fused convolution + add as one
+    /// operator (docs/devices.md, "Predictor"), so predictions follow what an export runs.
     public static func exported(_ graph: LayerGraph) -> ActivationLayout {
-        optimized(graph: graph, planner: GreedyBySizePlanner())
+        optimized(graph: graph, planner: GreedyBySizePlanner(), fuseAdds: true)
     }
 
     /// The buffer holding `tensor` and the tensor's first channel within it.
@@ -202,7 +237,7 @@ public struct ActivationLayout: Sendable {
         var current = tensor, offset = 0
         while true {
             switch placements[current] {
-            case .buffer: return (current, offset)
+            case .buffer, .fused: return (current, offset)
             case .slice(let parent, let channels): offset += channels; current = parent
             case .inPlace(let parent): current = parent
             }
@@ -270,8 +305,9 @@ public struct ActivationLayout: Sendable {
             return count
         }
         var problems: [String] = []
-        for a in graph.tensors.indices {
-            for b in graph.tensors.indices where b > a && lifetimes[a].overlaps(lifetimes[b]) {
+        let stored = graph.tensors.indices.filter { if case .fused = placements[$0] { return false }; return true }
+        for a in stored {
+            for b in stored where b > a && lifetimes[a].overlaps(lifetimes[b]) {
                 let (bufferA, channelA) = root(of: a), (bufferB, channelB) = root(of: b)
                 let startA = plan.offsets[bufferIndex[bufferA]!], startB = plan.offsets[bufferIndex[bufferB]!]
                 let endA = startA + graph.tensors[bufferA].elements * bytesPerElement

@@ -1,14 +1,15 @@
 import AutoShrinkModel
 import Foundation
 
-/// A measured device profile as stored in `profiles/<device>.json` (format `autoshrink.profile`, version 2:
-/// concat rows carry their parts, `part_channels` and `part_requantized`; version 1 files are refused
-/// with "re-run autoshrink profile", as their concat rows and harness networks ran the parts otherwise):
+/// A measured device profile as stored in `profiles/<device>.json` (format `autoshrink.profile`, version 3:
+/// int8 networks run the adds `AddFusion` picks inside their pointwise convolutions and the table has
+/// `pointwise_add` rows for them; version 2 added concat parts, `part_channels` and `part_requantized`;
+/// earlier versions are refused with "re-run autoshrink profile", as their networks ran those layers otherwise):
 /// the device, the runtime kernels' hash, the environment, the per-operator latency table, the
 /// whole-network measurements and the fitted latency predictor with its held-out accuracy.
 public struct DeviceProfile: Codable, Sendable, VersionedDocument {
     public static let formatName = "autoshrink.profile"
-    public static let currentVersion = 2
+    public static let currentVersion = 3
     public static let documentKind = "a device profile"
     public static let versionLabel = "profile"
     public static let versionHint = "; re-run autoshrink profile"

@@ -32,6 +32,9 @@ public struct HarnessNetwork: Sendable, Equatable {
             body = [input, output, "conv 1 0 \(c.kernel) \(c.stride) 1"]
         case .pointwise:
             body = [input, output, "pointwise 1 0 \(c.stride) 1"]
+        case .pointwiseAdd:
+            // tensors: input, the convolution's value (never stored), the add's other input, the output
+            body = [input, output, output, output, "pointwise_add 3 0 \(c.stride) 1 1 2"]
         case .depthwise:
             body = [input, output, "depthwise 1 0 \(c.stride) 1"]
         case .maxPool:
@@ -62,7 +65,8 @@ public struct HarnessNetwork: Sendable, Equatable {
         self.name = name
         self.dtype = dtype
         self.seed = seed
-        let layout = ActivationLayout.exported(graph)
+        // int8 networks run the adds AddFusion picks inside their pointwise convolutions, as an int8 export does
+        let layout = dtype == .int8 ? ActivationLayout.exported(graph) : ActivationLayout.optimized(graph: graph, planner: GreedyBySizePlanner())
         var lines = graph.tensors.map { "tensor \($0.channels) \($0.height) \($0.width)" }
         let plan = GreedyBySizePlanner().plan(layout.bufferRequests(bytesPerElement: dtype.elementBytes), alignment: 16)
         if plan.arenaBytes > 0 {
@@ -71,7 +75,7 @@ public struct HarnessNetwork: Sendable, Equatable {
         }
         for (tensor, placement) in layout.placements.enumerated() {
             switch placement {
-            case .buffer: break
+            case .buffer, .fused: break
             case .slice(let parent, let channelOffset): lines.append("slice \(tensor) \(parent) \(channelOffset)")
             case .inPlace(let parent): lines.append("slice \(tensor) \(parent) 0")
             }
@@ -83,6 +87,13 @@ public struct HarnessNetwork: Sendable, Equatable {
         for (step, layer) in graph.layers.enumerated() {
             let output = layer.output
             let inputs = layer.inputs
+            if layout.fusion.isFusedConvolution(step: step) { continue }  // runs in the next step's pointwise_add
+            if let pair = layout.fusion.pair(add: step) {
+                let convolution = graph.layers[pair.convolution]
+                guard case .convolution(let spec) = convolution.operation else { preconditionFailure("AddFusion pairs a convolution") }
+                lines.append("pointwise_add \(output) \(convolution.inputs[0]) \(spec.stride) \(spec.activation == .none ? 0 : 1) \(convolution.output) \(pair.other)")
+                continue
+            }
             switch layer.operation {
             case .convolution(let spec):
                 let relu = spec.activation == .none ? 0 : 1

@@ -35,7 +35,7 @@ public enum LatencyFeature: String, Codable, Sendable, CaseIterable {
         case .computeTable: return configuration.kind.isMACBound ? milliseconds : 0
         case .memoryTable: return configuration.kind.isMACBound ? 0 : milliseconds
         case .denseTable: return configuration.kind == .convolution || configuration.kind == .linear ? milliseconds : 0
-        case .pointwiseTable: return configuration.kind == .pointwise ? milliseconds : 0
+        case .pointwiseTable: return configuration.kind == .pointwise || configuration.kind == .pointwiseAdd ? milliseconds : 0
         case .depthwiseTable: return configuration.kind == .depthwise ? milliseconds : 0
         case .layers: return 1
         case .trafficMiB: return configuration.kind.isMACBound ? 0 : Double(configuration.bytesMoved) / (1024 * 1024)

@@ -24,6 +24,10 @@ public enum OperatorKind: String, Codable, Hashable, Sendable, CaseIterable, Com
     case globalAveragePool = "gap"
     /// Fully connected with bias (`as_fully_connected_*`).
     case linear
+    /// int8 1x1 convolution with an add fused into its epilogue (`as_pointwise_conv_add_s8`): what an int8 export
+    /// runs for the pairs `AddFusion` picks (docs/benchmarks.md, "fused add"). Shapes as `pointwise` (channels,
+    /// input height x width, stride); the add's other input is [C_out] at the output resolution.
+    case pointwiseAdd = "pointwise_add"
 
     public static func < (a: OperatorKind, b: OperatorKind) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -32,7 +36,7 @@ public enum OperatorKind: String, Codable, Hashable, Sendable, CaseIterable, Com
     /// Whether the kernel's work is multiply-accumulates (else it is moving or comparing elements).
     public var isMACBound: Bool {
         switch self {
-        case .convolution, .pointwise, .depthwise, .linear: return true
+        case .convolution, .pointwise, .depthwise, .linear, .pointwiseAdd: return true
         case .maxPool, .concat, .add, .globalAveragePool: return false
         }
     }
@@ -81,7 +85,7 @@ public struct ConcatPart: Codable, Hashable, Sendable {
 /// and the number of input tensors (concat parts; 2 for add; 1 otherwise); a concat also carries its
 /// `parts` (widths, requantized or copied).
 ///
-/// Height and width are always the *input* resolution. Depthwise, max-pool, concat, add and global
+/// Height and width are always the *input* resolution (of the convolution for `pointwiseAdd`). Depthwise, max-pool, concat, add and global
 /// average pool have `inputChannels == outputChannels` (the total channels for concat).
 public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var kind: OperatorKind
@@ -132,7 +136,7 @@ public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStrin
     static func outputSize(_ size: Int, kind: OperatorKind, kernel: Int, stride: Int) -> Int {
         switch kind {
         case .convolution, .depthwise: return (size + 2 * (kernel / 2) - kernel) / stride + 1
-        case .pointwise: return (size - 1) / stride + 1
+        case .pointwise, .pointwiseAdd: return (size - 1) / stride + 1
         case .maxPool: return size / 2
         case .concat, .add: return size
         case .globalAveragePool, .linear: return 1
@@ -145,7 +149,7 @@ public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStrin
         let outputPixels = Double(outputHeight * outputWidth)
         switch kind {
         case .convolution: return outputPixels * Double(outputChannels * inputChannels * kernel * kernel)
-        case .pointwise: return outputPixels * Double(outputChannels * inputChannels)
+        case .pointwise, .pointwiseAdd: return outputPixels * Double(outputChannels * inputChannels)
         case .depthwise: return outputPixels * Double(outputChannels * kernel * kernel)
         case .linear: return Double(inputChannels * outputChannels)
         case .maxPool, .concat, .globalAveragePool: return Double(height * width * inputChannels)
@@ -157,7 +161,7 @@ public struct OperatorConfiguration: Hashable, Sendable, Comparable, CustomStrin
     public var description: String {
         var text = "\(kind.rawValue) \(dtype.rawValue) "
         switch kind {
-        case .convolution, .pointwise, .linear: text += "\(inputChannels)->\(outputChannels)"
+        case .convolution, .pointwise, .linear, .pointwiseAdd: text += "\(inputChannels)->\(outputChannels)"
         case .concat:
             text += "\(outputChannels)ch/\(inputs)"
             if !hasEvenSplit { text += "[" + parts.map { "\($0.channels)\($0.requantized ? "r" : "c")" }.joined(separator: ",") + "]" }

@@ -132,7 +132,8 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
         }
         let kib = Double(configuration.bytesMoved) / 1024
         var share = tailShare(configuration.outputChannels)
-        if configuration.kind == .convolution || configuration.kind == .pointwise || configuration.kind == .linear {
+        if configuration.kind == .convolution || configuration.kind == .pointwise || configuration.kind == .pointwiseAdd
+            || configuration.kind == .linear {
             share = min(1, share + tailShare(configuration.inputChannels))
         }
         let tail = configuration.kind.isMACBound ? share * macs / 1e6 : share * kib
@@ -149,7 +150,7 @@ public struct OperatorCostModel: Codable, Equatable, Sendable {
     static func columns(_ kind: OperatorKind, tail: Bool = true, blocks: Bool = true) -> [Int] {
         var columns: [Int]
         switch kind {
-        case .convolution, .pointwise, .depthwise, .linear: columns = [0, 1, 3] + (blocks ? [blockColumn] : [])
+        case .convolution, .pointwise, .depthwise, .linear, .pointwiseAdd: columns = [0, 1, 3] + (blocks ? [blockColumn] : [])
         case .concat: columns = [1, 2, 3, 5]
         case .maxPool, .add, .globalAveragePool: columns = [1, 3]
         }
@@ -339,6 +340,7 @@ extension OperatorConfiguration {
         case .linear: weights = inputChannels * outputChannels
         case .maxPool, .concat, .globalAveragePool: weights = 0
         case .add: weights = input  // the second input
+        case .pointwiseAdd: weights = outputChannels * inputChannels + output  // and the add's other input
         }
         return element * (input + output + weights)
     }

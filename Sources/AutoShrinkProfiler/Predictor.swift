@@ -167,6 +167,14 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     public static func executedConfiguration(step: Int, in graph: LayerGraph, layout: ActivationLayout,
                                              dtype: OperatorDataType, groups: QuantizationGroups? = nil) throws -> OperatorConfiguration? {
         let layer = graph.layers[step]
+        // int8: a fused convolution runs inside its add, which is one pointwise_add call (AddFusion)
+        if dtype == .int8, layout.fusion.isFusedConvolution(step: step) { return nil }
+        if dtype == .int8, let pair = layout.fusion.pair(add: step) {
+            guard let convolution = try OperatorConfiguration(layer: graph.layers[pair.convolution], in: graph, dtype: dtype) else { return nil }
+            var fused = convolution
+            fused.kind = .pointwiseAdd
+            return fused
+        }
         guard let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: dtype) else { return nil }
         guard case .concat = layer.operation else { return configuration }
         let groups = groups ?? QuantizationGroups(graph: graph, layout: layout)
@@ -183,6 +191,20 @@ public struct ProfileLatencyPredictor: LatencyPredictor {
     public func tableTime(_ configuration: OperatorConfiguration) throws -> (microseconds: Double, source: LayerPrediction.Source) {
         if let measured = table[configuration] { return (measured, .measured) }
         let key = KindKey(kind: configuration.kind, dtype: configuration.dtype)
+        if configuration.kind == .pointwiseAdd, byKind[key]?.isEmpty ?? true {
+            // a table without fused rows: the pointwise convolution and the add it replaces, each estimated
+            var pointwise = configuration
+            pointwise.kind = .pointwise
+            let add = OperatorConfiguration(kind: .add, dtype: configuration.dtype, inputChannels: configuration.outputChannels,
+                                            outputChannels: configuration.outputChannels, height: configuration.outputHeight,
+                                            width: configuration.outputWidth, inputs: 2)
+            let (a, b) = (try tableTime(pointwise), try tableTime(add))
+            func rows(_ source: LayerPrediction.Source, _ row: OperatorConfiguration) -> [OperatorConfiguration] {
+                if case .interpolated(let from) = source { return from }
+                return [row]
+            }
+            return (a.microseconds + b.microseconds, .interpolated(from: rows(a.source, pointwise) + rows(b.source, add)))
+        }
         guard let all = byKind[key], !all.isEmpty else {
             throw ProfileError("profile \(identity) has no \(configuration.dtype.rawValue) \(configuration.kind.rawValue) entries to estimate \(configuration) from")
         }

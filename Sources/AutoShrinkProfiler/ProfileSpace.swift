@@ -91,23 +91,36 @@ public struct ProfileSpace: Sendable {
         var shapes = Set<OperatorConfiguration>()  // enumerated as int8, then copied per dtype
         for architecture in fixedArchitectures {
             let graph = architecture.lowered()
-            for layer in graph.layers {
-                if let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: .int8) {
-                    shapes.insert(configuration)
-                }
-            }
+            try Self.insertConfigurations(of: graph, steps: graph.layers.indices, into: &shapes)
         }
         if let base { try enumerateCellNetworks(base, into: &shapes) }
         if probes { shapes.formUnion(Self.probeOperators(input: input, width: base?.stages.first?.width ?? 16)) }
         var result: [OperatorConfiguration] = []
         for dtype in OperatorDataType.allCases where dtypes.contains(dtype) {
-            result += shapes.map { shape in
+            // the fused convolution + add is an int8 kernel only (float exports run the two layers)
+            result += shapes.filter { dtype == .int8 || $0.kind != .pointwiseAdd }.map { shape in
                 var copy = shape
                 copy.dtype = dtype
                 return copy
             }
         }
         return result.sorted()
+    }
+
+    /// The int8 configurations the layers at `steps` of `graph` run in an export, each layer's own and, for the
+    /// adds `AddFusion` fuses, the fused convolution + add (`ProfileLatencyPredictor.executedConfiguration`).
+    static func insertConfigurations(of graph: LayerGraph, steps: some Sequence<Int>,
+                                     into shapes: inout Set<OperatorConfiguration>) throws {
+        let fusion = AddFusion(graph: graph)
+        for step in steps {
+            let layer = graph.layers[step]
+            if let configuration = try OperatorConfiguration(layer: layer, in: graph, dtype: .int8) { shapes.insert(configuration) }
+            if let pair = fusion.pair(add: step),
+               var fused = try OperatorConfiguration(layer: graph.layers[pair.convolution], in: graph, dtype: .int8) {
+                fused.kind = .pointwiseAdd
+                shapes.insert(fused)
+            }
+        }
     }
 
     private func enumerateCellNetworks(_ base: Architecture, into shapes: inout Set<OperatorConfiguration>) throws {
@@ -125,11 +138,7 @@ public struct ProfileSpace: Sendable {
         let stemOnly = Architecture(name: base.name, input: base.input, classes: base.classes, stem: base.stem)
         let stemGraph = stemOnly.lowered()
         let stemLayers = Self.stemLayers(of: stemGraph)
-        for layer in stemLayers {
-            if let configuration = try OperatorConfiguration(layer: layer, in: stemGraph, dtype: .int8) {
-                shapes.insert(configuration)
-            }
-        }
+        try Self.insertConfigurations(of: stemGraph, steps: stemLayers.indices, into: &shapes)
         let stemOutput = stemLayers.last.map { stemGraph.tensors[$0.output] } ?? stemGraph.tensors[0]
 
         // Node j sees predecessors among the base cell's edges into j; node 0 contributes the cell
@@ -172,7 +181,22 @@ public struct ProfileSpace: Sendable {
                     for leaves in 1...max(computeNodes, 1) where computeNodes >= 1 {
                         let body = leaves * stage.width
                         if leaves >= 2 { insert(.concat, body, body, outHeight, outWidth, inputs: leaves) }
-                        if inputChannels != body || pool != 1 { insert(.pointwise, inputChannels, body, height, width, stride: pool) }
+                        if inputChannels != body || pool != 1 {
+                            insert(.pointwise, inputChannels, body, height, width, stride: pool)
+                            // int8 exports run the residual projection and the add as one call (AddFusion)
+                            insert(.pointwiseAdd, inputChannels, body, height, width, stride: pool)
+                        }
+                        if leaves == 1 {
+                            // Without a projection (cell input = body, pool 1: this cell, or a repeated cell of the
+                            // stage whose input is the previous cell's body) the only leaf's pointwise convolution
+                            // runs the add (AddFusion): every node's merge, node 0 being `body` channels wide.
+                            for node in 1..<cell.nodes {
+                                let hasNodeZero = predecessors[node].contains(0)
+                                let others = predecessors[node].count - (hasNodeZero ? 1 : 0)
+                                if hasNodeZero { for count in 0...others { insert(.pointwiseAdd, body + count * stage.width, body, outHeight, outWidth) } }
+                                if others >= 1 { for count in 1...others { insert(.pointwiseAdd, count * stage.width, body, outHeight, outWidth) } }
+                            }
+                        }
                         insert(.add, body, body, outHeight, outWidth, inputs: 2)
                         cellOutputs.insert(body)
                     }

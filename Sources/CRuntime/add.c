@@ -6,7 +6,7 @@
  * int8 follows TFLite ADD: each input (q - zp) is shifted left by 20 bits, brought to the common
  * scale 2 max(s1, s2) by its own multiplier, the two are summed and the sum is requantized to the
  * output scale. The optimized twin runs the same three MBQMs over channel rows with SIMD; on x86 the
- * inputs' two are computed in 32-bit arithmetic from their 9-bit operands (add_narrow below).
+ * inputs' two are computed in 32-bit arithmetic from their 9-bit operands (add_narrow, simd_requant.h).
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -52,124 +52,14 @@ void as_add_s8_ref(const int8_t *input1, int in1_pixel_stride, const int8_t *inp
                    int out_pixel_stride)
 {
     const int pixels = height * width;
-    const int32_t scale_up = (int32_t)1 << params->left_shift;
     int p, c;
     for (p = 0; p < pixels; p++) {
         for (c = 0; c < channels; c++) {
-            const int32_t a = ((int32_t)input1[(size_t)p * in1_pixel_stride + c] - params->input1_zero_point) * scale_up;
-            const int32_t b = ((int32_t)input2[(size_t)p * in2_pixel_stride + c] - params->input2_zero_point) * scale_up;
-            const int32_t sum = as__mbqm(a, params->input1_multiplier, params->input1_shift) +
-                                as__mbqm(b, params->input2_multiplier, params->input2_shift);
-            output[(size_t)p * out_pixel_stride + c] =
-                as__output_s8(as__mbqm(sum, params->output_multiplier, params->output_shift),
-                              params->output_zero_point, params->activation_min, params->activation_max);
+            output[(size_t)p * out_pixel_stride + c] = as__add_element_s8(
+                input1[(size_t)p * in1_pixel_stride + c], input2[(size_t)p * in2_pixel_stride + c], params);
         }
     }
 }
-
-#if defined(AS_X86_AVX512) || defined(AS_X86_AVX2)
-/* An input's MBQM in 32-bit arithmetic, exact for the add's operands (docs/benchmarks.md, "int8 add").
- * With v = x - zp in [-255, 255], L = left_shift <= 23, m > 2^(30-L) and r = -shift in [0, L]:
- *   MBQM(v * 2^L, m, -r) = floor((v*m + c) / 2^k),  k = 31 + r - L,
- *   c = 2^(30-L) + [r >= 1] (2^(30+r-L) - 2^(31-L) [v < 0])
- * (SRDHM = floor((v m 2^L + 2^30) / 2^31), and RDBPOT's halves away from zero fold into the same floor as in
- * simd_requant.h's AVX2 MBQM, divided through by 2^L; SRDHM < 0 exactly when v < 0 because m > 2^(30-L)).
- * With m = mh 2^j + ml, 0 <= ml < 2^j, j = min(k, 15) >= 8, that is (v*mh + ((v*ml + c) >> j)) >> (k - j),
- * every term inside int32: 2 multiplies and 7 other instructions per vector instead of a shift and a
- * 64-bit MBQM (14). Other parameters keep the general path. */
-typedef struct add_narrow {
-    int32_t high, low;  /* mh, ml */
-    int32_t round;      /* c for v >= 0 */
-    int32_t negative;   /* c(v < 0) - c(v >= 0): 0 or -2^(31-L) */
-    int split, rest;    /* j, k - j */
-} add_narrow;
-
-static int add_narrow_plan(int32_t zero_point, int32_t multiplier, int32_t shift, int32_t left_shift,
-                           add_narrow *q)
-{
-    const int32_t r = -shift;
-    int k, j;
-    if (left_shift < 0 || left_shift > 23 || zero_point < -128 || zero_point > 127 || shift > 0 || r > left_shift ||
-        (int64_t)multiplier <= ((int64_t)1 << (30 - left_shift))) {
-        return 0;
-    }
-    k = 31 + r - left_shift;
-    j = k < 15 ? k : 15;
-    q->high = multiplier >> j;
-    q->low = multiplier & (int32_t)((UINT32_C(1) << j) - 1u);
-    q->round = (int32_t)(((int64_t)1 << (30 - left_shift)) + (r >= 1 ? (int64_t)1 << (30 + r - left_shift) : 0));
-    q->negative = r >= 1 ? -(int32_t)((int64_t)1 << (31 - left_shift)) : 0;
-    q->split = j;
-    q->rest = k - j;
-    return 1;
-}
-
-/* log2(mh) when the input's MBQM is the plain shift v * mh = v << log2(mh) (ml = 0, c < 2^j, no sign term,
- * k = j), else -1. The input with the larger scale always is: its multiplier is 2^30 with shift 0 (its scale
- * over the common scale 2 max(s1, s2) is 1/2), so MBQM(v 2^L, 2^30, 0) = v 2^(L-1). */
-static int add_plain_shift(const add_narrow *q)
-{
-    int b = 0;
-    if (q->low != 0 || q->negative != 0 || q->rest != 0 || q->high <= 0 || (q->high & (q->high - 1)) != 0 ||
-        (q->round >> q->split) != 0) {
-        return -1;
-    }
-    while ((q->high >> b) != 1) {
-        b++;
-    }
-    return b;
-}
-#endif
-
-#if defined(AS_X86_AVX512)
-typedef struct add_narrow_avx512 {
-    __m512i high, low, round, negative;
-    __m128i split, rest;
-} add_narrow_avx512;
-
-static AS_ALWAYS_INLINE add_narrow_avx512 add_narrow_avx512_init(const add_narrow *q)
-{
-    add_narrow_avx512 n;
-    n.high = _mm512_set1_epi32(q->high);
-    n.low = _mm512_set1_epi32(q->low);
-    n.round = _mm512_set1_epi32(q->round);
-    n.negative = _mm512_set1_epi32(q->negative);
-    n.split = _mm_cvtsi32_si128(q->split);
-    n.rest = _mm_cvtsi32_si128(q->rest);
-    return n;
-}
-
-static AS_ALWAYS_INLINE __m512i add_narrow_avx512_apply(const add_narrow_avx512 *n, __m512i v)
-{
-    __m512i b = _mm512_add_epi32(_mm512_mullo_epi32(v, n->low), n->round);
-    b = _mm512_add_epi32(b, _mm512_and_si512(_mm512_srai_epi32(v, 31), n->negative));
-    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, n->high), _mm512_sra_epi32(b, n->split)), n->rest);
-}
-#elif defined(AS_X86_AVX2)
-typedef struct add_narrow_avx2 {
-    __m256i high, low, round, negative;
-    __m128i split, rest;
-} add_narrow_avx2;
-
-static AS_ALWAYS_INLINE add_narrow_avx2 add_narrow_avx2_init(const add_narrow *q)
-{
-    add_narrow_avx2 n;
-    n.high = _mm256_set1_epi32(q->high);
-    n.low = _mm256_set1_epi32(q->low);
-    n.round = _mm256_set1_epi32(q->round);
-    n.negative = _mm256_set1_epi32(q->negative);
-    n.split = _mm_cvtsi32_si128(q->split);
-    n.rest = _mm_cvtsi32_si128(q->rest);
-    return n;
-}
-
-static AS_ALWAYS_INLINE __m256i add_narrow_avx2_apply(const add_narrow_avx2 *n, __m256i v)
-{
-    __m256i b = _mm256_add_epi32(_mm256_mullo_epi32(v, n->low), n->round);
-    b = _mm256_add_epi32(b, _mm256_and_si256(_mm256_srai_epi32(v, 31), n->negative));
-    return _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, n->high), _mm256_sra_epi32(b, n->split)), n->rest);
-}
-#endif
 
 /* Contiguous tensors are one flat row; otherwise one row per pixel. */
 static int add_flatten(int *pixels, int *channels, int s1, int s2, int so)
@@ -346,4 +236,14 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
         }
     }
 #endif
+}
+
+/* The fused add's batched path (as__gemm_add, kernel_common.h): as_add_s8 over the conv's int8 rows as input 1,
+ * from the stack buffer the conv wrote them to (docs/benchmarks.md, "fused add"). */
+void as__gemm_add_apply(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
+                        int count)
+{
+    as_add_s8(tile, tile_stride, add->other + (size_t)first * add->other_pixel_stride + oc0, add->other_pixel_stride, 1,
+              rows, count, add->params, add->output + (size_t)first * add->out_pixel_stride + oc0,
+              add->out_pixel_stride);
 }

@@ -29,6 +29,9 @@
  *     without any border cases.
  *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
  *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
+ * as__conv_gemm_add_s8 (as_pointwise_conv_add_s8) runs an int8 add on the conv's values: in the AVX2 fused sign
+ * tiles' epilogue (run_tile_add), elsewhere in batches of rows waiting in a stack buffer (add_batch); its code is
+ * a second instantiation of the engine (conv_gemm_add), so calls without an add run exactly what they ran before.
  * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
  * when every shift of the chunk is <= -1; on AVX2 and AVX2 + AVX-VNNI the same holds for the 4-row, 16-channel
  * sign tiles of single-pass layers (avx2_fuse), whose other tiles go through the accumulator tile and the
@@ -54,6 +57,68 @@
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define AS_LITTLE_ENDIAN 1
+#endif
+
+/* ---- the fused add in registers (as_pointwise_conv_add_s8, AVX2) ----------------------------------------
+ * On AVX2 (and AVX2 + AVX-VNNI) the 4-row, 16-channel sign tiles that requantize in their epilogue also run the
+ * add there: the conv's int8 value q = clamp(zp + MBQM(acc), lo, hi) stays an int32 lane, q - zp1 and the other
+ * operand's x2 - zp2 are rescaled as as_add_s8 rescales them (add_narrow, simd_requant.h), summed and requantized
+ * to the add's output (the folded MBQM): the same integers as the two calls (docs/benchmarks.md, "fused add").
+ * The constants are prepared once per call (fused_add_init); parameters add_narrow does not cover, and the other
+ * tiers, take the batched path (add_batch). On AVX-512 VNNI the same epilogue in its direct tiles measured 20 %
+ * slower than the batched path (register pressure), so that tier batches. Only as__conv_gemm_add_s8 reaches this
+ * code (through a function pointer), so networks without a fused add link none of it. */
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#define FUSED_ADD_REGISTERS 1
+typedef struct fused_add {
+    int plain1, plain2; /* add_plain_shift of each input, or -1 */
+    __m128i count1, count2;
+    add_narrow_avx2 v1, v2;
+    __m256i zp1, zp2, zo, lo, hi; /* lo, hi: the output's clamp minus zo */
+    as__rqf_avx2 fo;
+} fused_add;
+
+/* 0 when add_narrow does not cover the add's inputs or the output's shift is not in [-31, -1] (the folded MBQM):
+ * the batched path (as_add_s8) then runs it */
+static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
+{
+    int32_t multiplier[8], shift[8];
+    add_narrow n1, n2;
+    int i;
+    if (!add_narrow_plan(p->input1_zero_point, p->input1_multiplier, p->input1_shift, p->left_shift, &n1) ||
+        !add_narrow_plan(p->input2_zero_point, p->input2_multiplier, p->input2_shift, p->left_shift, &n2) ||
+        p->output_shift > -1 || p->output_shift < -31) {
+        return 0;
+    }
+    f->plain1 = add_plain_shift(&n1);
+    f->plain2 = add_plain_shift(&n2);
+    f->count1 = _mm_cvtsi32_si128(f->plain1);
+    f->count2 = _mm_cvtsi32_si128(f->plain2);
+    f->v1 = add_narrow_avx2_init(&n1);
+    f->v2 = add_narrow_avx2_init(&n2);
+    f->zp1 = _mm256_set1_epi32(p->input1_zero_point);
+    f->zp2 = _mm256_set1_epi32(p->input2_zero_point);
+    f->zo = _mm256_set1_epi32(p->output_zero_point);
+    f->lo = _mm256_set1_epi32(p->activation_min - p->output_zero_point);
+    f->hi = _mm256_set1_epi32(p->activation_max - p->output_zero_point);
+    for (i = 0; i < 8; i++) {
+        multiplier[i] = p->output_multiplier;
+        shift[i] = p->output_shift;
+    }
+    return as__rqf_avx2_plan(multiplier, shift, 8, &f->fo);
+}
+
+/* q: the conv's int8 values as int32 (8 lanes); other: 8 bytes of the add's input 2. Returns the add's output as
+ * int32 lanes (in [-128, 127]): as_add_s8's AVX2 arithmetic, with the folded output MBQM (simd_requant.h). f is
+ * restrict: through a plain pointer every constant was reloaded after each int8 store. */
+static AS_ALWAYS_INLINE __m256i fused_add_avx2(const fused_add *restrict f, __m256i q, const int8_t *other)
+{
+    __m256i a = _mm256_sub_epi32(q, f->zp1);
+    __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)other)), f->zp2);
+    a = f->plain1 >= 0 ? _mm256_sll_epi32(a, f->count1) : add_narrow_avx2_apply(&f->v1, a);
+    b = f->plain2 >= 0 ? _mm256_sll_epi32(b, f->count2) : add_narrow_avx2_apply(&f->v2, b);
+    return as__output_avx2(as__rqf_avx2_apply(&f->fo, _mm256_add_epi32(a, b)), f->zo, f->lo, f->hi);
+}
 #endif
 
 /* ---- staging ------------------------------------------------------------------------------------ */
@@ -518,6 +583,13 @@ typedef struct avx2_fuse {
     int8_t *const *out;
     int offset;
     int32_t zero_point, lo, hi;
+#if defined(AVX2_FUSED)
+    /* the fused add (sign_tile_kernel_add only): constants, and per tile row its input 2 and output rows at the
+     * chunk's first channel; the 4-row tiles then write the add's output rows instead of `out` */
+    const fused_add *add;
+    const int8_t *const *other;
+    int8_t *const *add_out;
+#endif
 } avx2_fuse;
 
 #if defined(AVX2_FUSED)
@@ -540,7 +612,7 @@ static AS_ALWAYS_INLINE __m256i avx2_pack16x2(__m256i a0, __m256i a1, __m256i b0
 static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, const int full, const uint8_t *const *a,
                                             const int32_t *offsets, int groups, const int8_t *w, size_t w_stride,
                                             __m256i mask0, __m256i mask1, const int32_t *init, int32_t *acc,
-                                            const avx2_fuse *fuse, int first)
+                                            const avx2_fuse *fuse, int first, const int with_add)
 {
     __m256i c[4][2];
 #if !defined(AS_X86_AVXVNNI)
@@ -613,8 +685,23 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
             c[r][0] = as__rqf_avx2_apply(fuse->plan, c[r][0]);
             c[r][1] = as__rqf_avx2_apply(fuse->plan + 1, c[r][1]);
         }
+        if (with_add) {
+            /* the add's output rows instead of the conv's (in [-128, 127] already: packed as they are) */
+            const int8_t *const *other = fuse->other + first;
+            const fused_add *restrict fa = fuse->add;
+            const __m256i zp = _mm256_set1_epi32(fuse->zero_point);
+            const __m256i lo = _mm256_set1_epi32(fuse->lo - fuse->zero_point), hi = _mm256_set1_epi32(fuse->hi - fuse->zero_point);
+            for (r = 0; r < rows; r++) {
+                /* q = the conv's int8 value as int32, then the add */
+                c[r][0] = fused_add_avx2(fa, as__output_avx2(c[r][0], zp, lo, hi), other[r] + fuse->offset);
+                c[r][1] = fused_add_avx2(fa, as__output_avx2(c[r][1], zp, lo, hi), other[r] + fuse->offset + 8);
+            }
+            out = fuse->add_out + first;
+        }
         for (r = 0; r < rows; r += 2) {
-            const __m256i bytes = avx2_pack16x2(c[r][0], c[r][1], c[r + 1][0], c[r + 1][1], zp16, lo8, hi8);
+            const __m256i bytes = with_add ? avx2_pack16x2(c[r][0], c[r][1], c[r + 1][0], c[r + 1][1], _mm256_setzero_si256(),
+                                                           _mm256_set1_epi8(-128), _mm256_set1_epi8(127))
+                                           : avx2_pack16x2(c[r][0], c[r][1], c[r + 1][0], c[r + 1][1], zp16, lo8, hi8);
             _mm_storeu_si128((__m128i *)(void *)(out[r] + fuse->offset), _mm256_castsi256_si128(bytes));
             _mm_storeu_si128((__m128i *)(void *)(out[r + 1] + fuse->offset), _mm256_extracti128_si256(bytes, 1));
         }
@@ -623,6 +710,7 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
 #else
     (void)fuse;
     (void)first;
+    (void)with_add;
 #endif
     for (r = 0; r < rows; r++) {
         int32_t *dst = acc + r * OC_CHUNK;
@@ -646,11 +734,11 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
     do {                                                                                                          \
         for (; r + 4 <= rows; r += 4) {                                                                           \
             avx2_sign_tile(4, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK, fuse, r);                                                  \
+                           acc + (size_t)r * OC_CHUNK, fuse, r, 0);                                               \
         }                                                                                                         \
         for (; r < rows; r++) {                                                                                   \
             avx2_sign_tile(1, vecs, full, a + r, offsets, groups, w, w_stride, m0, m1, init,                      \
-                           acc + (size_t)r * OC_CHUNK, NULL, r);                                                  \
+                           acc + (size_t)r * OC_CHUNK, NULL, r, 0);                                               \
         }                                                                                                         \
     } while (0)
 
@@ -658,9 +746,9 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
  * variant per width kind instead of two, at one extra load per group shared by all rows. fuse: NULL (store
  * the int32 tile to acc), or 4-row tiles of width 16 are requantized to fuse's rows (avx2_fuse) and only the
  * rest is stored to acc. */
-static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
-                                         const int8_t *w, size_t w_stride, int width, const int32_t *init,
-                                         int32_t *acc, const avx2_fuse *fuse)
+static AS_ALWAYS_INLINE void sign_tile_rows(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                            const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                            int32_t *acc, const avx2_fuse *fuse)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lanes);
@@ -675,6 +763,34 @@ static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, cons
         AS_AVX2_SIGN_ROWS(2, 0);
     }
 }
+
+static AS_NOINLINE void sign_tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                         const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                         int32_t *acc, const avx2_fuse *fuse)
+{
+    sign_tile_rows(rows, a, offsets, groups, w, w_stride, width, init, acc, fuse);
+}
+
+#if defined(AVX2_FUSED)
+/* sign_tile_kernel whose fused 4-row, 16-channel tiles also run the add (fuse->add): as_pointwise_conv_add_s8. The
+ * other tiles are sign_tile_kernel's (one instantiation of the fused tile here: 1 KB, not a second kernel). */
+static AS_NOINLINE void sign_tile_kernel_add(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                             const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                             int32_t *acc, const avx2_fuse *fuse)
+{
+    const __m256i all = _mm256_set1_epi32(-1);
+    int r = 0;
+    if (width == 16) {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_sign_tile(4, 2, 1, a + r, offsets, groups, w, w_stride, all, all, init, acc + (size_t)r * OC_CHUNK, fuse,
+                           r, 1);
+        }
+    }
+    if (r < rows) {
+        sign_tile_kernel(rows - r, a + r, offsets, groups, w, w_stride, width, init, acc + (size_t)r * OC_CHUNK, NULL);
+    }
+}
+#endif
 
 static AS_ALWAYS_INLINE void avx2_tile(const int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
                                        const int8_t *w, size_t w_stride, __m256i mask, const int32_t *init,
@@ -998,6 +1114,7 @@ typedef struct tile_queue {
     int y[TILE_PIXELS], x[TILE_PIXELS];
     const uint8_t *in[TILE_PIXELS];
     int8_t *out[TILE_PIXELS];
+    int first; /* output pixel (oy * W_out + ox) of row 0; the rows are consecutive pixels */
 } tile_queue;
 
 /* out of line where the tile kernels are (SIMD paths); the portable path keeps it inlined into conv_gemm,
@@ -1088,15 +1205,141 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
                         rq->activation_min, rq->activation_max, q->out);
 }
 
+/* A tile runner that also runs the fused add (run_tile_add): returns 1 when it wrote the add's output rows, 0 when
+ * it only ran run_tile (the conv's int8 rows are then in the tile buffer). */
+typedef int (*tile_runner)(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                           const as__gemm_add *add);
+
+#if defined(FUSED_ADD_REGISTERS)
+/* The tile with the add in the epilogue's registers where the AVX2 fused sign tiles run (single-pass layers whose
+ * requantization folds, fuse_add_init's parameters: every tile of the call or none); what they leave (single rows,
+ * an 8-channel last tile) is requantized into the tile's rows of the batch buffer and added by add->apply at once.
+ * Other calls: run_tile, and 0 (the batched path). */
+static AS_NOINLINE int run_tile_add(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                                    const as__gemm_add *add)
+{
+    const fused_add *fa = (const fused_add *)add->plan;
+    const int c_out = e->x.shape->out_channels;
+    const int8_t *other[TILE_PIXELS];
+    int8_t *add_out[TILE_PIXELS];
+    int p, o;
+    for (p = 0; p < rows; p++) {
+        other[p] = add->other + (size_t)(q->first + p) * add->other_pixel_stride + oc0;
+        add_out[p] = add->output + (size_t)(q->first + p) * add->out_pixel_stride + oc0;
+    }
+    if (fa && e->fused) {
+        /* run_tile's fused path with sign_tile_kernel_add */
+        const as_requant_s8 *rq = e->requant;
+        const uint8_t *const *in = q->in;
+        const uint8_t *a[TILE_PIXELS];
+        const int rows4 = rows & ~3, chunk16 = chunk & ~15;
+        avx2_fuse f;
+        if (!direct) {
+            for (p = 0; p < rows; p++) {
+                stage_row(&e->x, q->y[p], q->x[p], 0, e->reduction, e->stage + p * STAGE_BYTES);
+                a[p] = e->stage + p * STAGE_BYTES;
+            }
+            in = a;
+        }
+        f.out = q->out;
+        f.zero_point = rq->output_zero_point;
+        f.lo = rq->activation_min;
+        f.hi = rq->activation_max;
+        f.add = fa;
+        f.other = other;
+        f.add_out = add_out;
+        for (o = 0; o < chunk; o += TILE_WIDTH) {
+            f.plan = e->plan + o / 8;
+            f.offset = o;
+            sign_tile_kernel_add(rows, in, e->offsets ? e->offsets : e->linear, e->groups_total,
+                                 e->weights + (size_t)(oc0 + o) * 4, (size_t)c_out * 4,
+                                 chunk - o < TILE_WIDTH ? chunk - o : TILE_WIDTH, e->bias_eff + o, e->acc + o, &f);
+        }
+        /* the rows q->out[p] are consecutive rows of the batch buffer (conv_gemm), `stride` apart */
+        const int stride = rows > 1 ? (int)(q->out[1] - q->out[0]) : 0;
+        if (rows4 < rows && chunk16) {
+            as__requant_plan_rows_avx2(e->acc + (size_t)rows4 * OC_CHUNK, rows - rows4, OC_CHUNK, chunk16, e->plan,
+                                       rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0,
+                                       q->out + rows4, 0);
+            add->apply(add, q->out[rows4], stride, q->first + rows4, rows - rows4, oc0, chunk16);
+        }
+        if (chunk16 < chunk) {
+            as__requant_plan_rows_avx2(e->acc + chunk16, rows, OC_CHUNK, chunk - chunk16, e->plan + chunk16 / 8,
+                                       rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0, q->out,
+                                       chunk16);
+            add->apply(add, q->out[0] + chunk16, stride, q->first, rows, oc0 + chunk16, chunk - chunk16);
+        }
+        return 1;
+    }
+    run_tile(e, rows, q, direct, oc0, chunk);
+    return 0;
+}
+#endif
+
+/* Where the conv's int8 rows wait for the fused add when no runner ran it in the tile's epilogue: up to ADD_BATCH
+ * consecutive output pixels (rows `stride` apart), added by one add->apply (as_add_s8) call: per tile the call's
+ * set-up cost more than the fusion saved (docs/benchmarks.md, "fused add"). */
+#define ADD_BATCH 32
+typedef struct add_batch {
+    int8_t *rows; /* [ADD_BATCH][stride] */
+    int stride;   /* the chunk rounded up to 16 */
+    int count;    /* rows waiting */
+    int first;    /* output pixel of row 0 */
+} add_batch;
+
+static AS_ALWAYS_INLINE void add_batch_flush(const as__gemm_add *add, add_batch *b, int oc0, int chunk)
+{
+    if (b->count) {
+        add->apply(add, b->rows, b->stride, b->first, b->count, oc0, chunk);
+        b->count = 0;
+    }
+}
+
+/* A tile of a call with a fused add: nothing left when the runner ran the add in the tile's epilogue (it does
+ * for every tile of a call or for none, so the batch's pixels stay consecutive); otherwise the tile's conv rows
+ * were queued at the batch's next rows (conv_gemm) and join it. Out of line: calls without an add (every layer
+ * of a network without one) pay only the test in conv_gemm. */
+static AS_NOINLINE void flush_tile_add(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                                       const as__gemm_add *add, tile_runner runner, add_batch *batch)
+{
+    if (runner ? runner(e, rows, q, direct, oc0, chunk, add) : (run_tile(e, rows, q, direct, oc0, chunk), 0)) {
+        return;
+    }
+    if (batch->count == 0) {
+        batch->first = q->first;
+    }
+    batch->count += rows;
+    if (batch->count + TILE_PIXELS > ADD_BATCH) {
+        add_batch_flush(add, batch, oc0, chunk);
+    }
+}
+
+#define FLUSH_TILE(rows, queue, direct)                                                                          \
+    do {                                                                                                         \
+        if (with_add) {                                                                                          \
+            flush_tile_add(&e, rows, queue, direct, oc0, chunk, add, runner, &batch);                            \
+        } else {                                                                                                 \
+            run_tile(&e, rows, queue, direct, oc0, chunk);                                                       \
+        }                                                                                                        \
+    } while (0)
+
 /* row_groups > 0: "row groups" weights of a padded stem (see as__conv_gemm_s8): kernel row ky is read as
  * row_groups 4-byte groups starting at the window's row ky, whatever lies past its K*C bytes getting zero
  * weights. */
-static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
-                      uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
-                      const as_requant_s8 *requant, int8_t *output, int row_groups)
+/* with_add (a constant: conv_gemm and conv_gemm_add below): the fused add of as_pointwise_conv_add_s8, `output`
+ * unused (add->output gets the result); runner NULL (run_tile) or run_tile_add when the tier runs the add in its
+ * tiles' epilogue. Two instantiations, so that calls without an add run main's code with none of this (refnet's
+ * .text stays within its 32 KB; the add's tests in the pixel loop cost 1.1 KB there). */
+static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end,
+                                            uint8_t pad, uint8_t flip, int32_t input_zero_point, const int8_t *weights,
+                                            const int32_t *bias, const as_requant_s8 *requant, int8_t *output,
+                                            int row_groups, const as__gemm_add *add, tile_runner runner,
+                                            const int with_add)
 {
     uint8_t stage[TILE_PIXELS * STAGE_BYTES] AS_ALIGN64;
     int32_t acc[TILE_PIXELS * OC_CHUNK] AS_ALIGN64;
+    int8_t waiting[ADD_BATCH * OC_CHUNK] AS_ALIGN64; /* the conv's int8 rows when an add is fused (add_batch) */
+    add_batch batch;
     int32_t bias_eff[OC_CHUNK] AS_ALIGN64;
     int32_t offsets[MAX_GROUP_OFFSETS];
 #if defined(AVX2_SIGN_KERNEL)
@@ -1181,6 +1424,10 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
         tile_queue staged, direct;
         int n_staged = 0, n_direct = 0;
         weight_sums(weights, c_out, e.reduction, oc0, chunk, bias_eff);
+        batch.rows = waiting;
+        batch.stride = (chunk + 15) & ~15;
+        batch.count = 0;
+        batch.first = 0;
 #if defined(AVX2_FUSED)
         e.plan = chunk % 8 == 0 && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan)
                      ? plan : NULL;
@@ -1209,38 +1456,75 @@ static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input,
             int8_t *out_row = output + (size_t)oy * s->out_width * s->out_pixel_stride + oc0;
             for (ox = 0; ox < s->out_width; ox++) {
                 int8_t *out = out_row + (size_t)ox * s->out_pixel_stride;
+                const int pixel = oy * s->out_width + ox;
                 if (e.offsets || direct_pointwise) {
                     /* window origin (oy * stride, ox * stride) of the dense padded image, or the pixel */
                     direct.in[n_direct] = input + ((size_t)oy * s->stride * s->in_width + (size_t)ox * s->stride) *
                                                       (e.offsets ? (size_t)c : (size_t)s->in_pixel_stride);
-                    direct.out[n_direct] = out;
+                    direct.out[n_direct] = with_add ? batch.rows + (size_t)(batch.count + n_direct) * batch.stride : out;
+                    if (n_direct == 0) {
+                        direct.first = pixel;
+                    }
                     if (++n_direct == TILE_PIXELS) {
-                        run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+                        FLUSH_TILE(n_direct, &direct, 1);
                         n_direct = 0;
                     }
                 } else {
                     staged.y[n_staged] = oy;
                     staged.x[n_staged] = ox;
-                    staged.out[n_staged] = out;
+                    staged.out[n_staged] = with_add ? batch.rows + (size_t)(batch.count + n_staged) * batch.stride : out;
+                    if (n_staged == 0) {
+                        staged.first = pixel;
+                    }
                     if (++n_staged == TILE_PIXELS) {
-                        run_tile(&e, n_staged, &staged, 0, oc0, chunk);
+                        FLUSH_TILE(n_staged, &staged, 0);
                         n_staged = 0;
                     }
                 }
             }
         }
         if (n_direct) {
-            run_tile(&e, n_direct, &direct, 1, oc0, chunk);
+            FLUSH_TILE(n_direct, &direct, 1);
         }
         if (n_staged) {
-            run_tile(&e, n_staged, &staged, 0, oc0, chunk);
+            FLUSH_TILE(n_staged, &staged, 0);
+        }
+        if (with_add) {
+            add_batch_flush(add, &batch, oc0, chunk);
         }
     }
 }
 
+static AS_NOINLINE void conv_gemm(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end, uint8_t pad,
+                                  uint8_t flip, int32_t input_zero_point, const int8_t *weights, const int32_t *bias,
+                                  const as_requant_s8 *requant, int8_t *output, int row_groups)
+{
+    conv_gemm_body(s, input, input_end, pad, flip, input_zero_point, weights, bias, requant, output, row_groups, NULL,
+                   NULL, 0);
+}
+
+static AS_NOINLINE void conv_gemm_add(const as__conv_shape *s, const uint8_t *input, const uint8_t *input_end,
+                                      uint8_t pad, uint8_t flip, int32_t input_zero_point, const int8_t *weights,
+                                      const int32_t *bias, const as_requant_s8 *requant, int row_groups,
+                                      const as__gemm_add *add, tile_runner runner)
+{
+    conv_gemm_body(s, input, input_end, pad, flip, input_zero_point, weights, bias, requant, NULL, row_groups, add,
+                   runner, 1);
+}
+
+/* conv_gemm_entry's call of the engine: conv_gemm_add when it is the fused add's entry */
+#define CONV_GEMM(s, input, end, pad, flip, w, row_groups)                                                       \
+    do {                                                                                                         \
+        if (with_add) {                                                                                          \
+            conv_gemm_add(s, input, end, pad, flip, input_zero_point, w, bias, requant, row_groups, add, runner);  \
+        } else {                                                                                                 \
+            conv_gemm(s, input, end, pad, flip, input_zero_point, w, bias, requant, output, row_groups);         \
+        }                                                                                                        \
+    } while (0)
+
 /* padded[(y + pad) * W' + (x + pad)][ci] = flip(input[y][x][ci]) for ci < C; the border and the
  * extra channels ci in [C, C') keep what the caller put there. padded: [H + 2p][W + 2p][C']. */
-static void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, int padded_width,
+static AS_ALWAYS_INLINE void copy_padded(const as__conv_shape *s, const uint8_t *input, int pad, int padded_width,
                         int padded_channels, uint8_t *padded)
 {
     const int height = s->in_height, width = s->in_width, c = s->in_channels;
@@ -1304,8 +1588,11 @@ static AS_NOINLINE AS_NO_VECTORIZE void flip_words(uint8_t *dst, const uint8_t *
 }
 #endif
 
-void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
-                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
+/* as__conv_gemm_s8 (with_add 0) and as__conv_gemm_add_s8 (with_add 1, output NULL: the add writes add->output) */
+static AS_ALWAYS_INLINE void conv_gemm_entry(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                                             const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
+                                             int8_t *output, const as__gemm_add *add, tile_runner runner,
+                                             const int with_add)
 {
     const int k = s->kernel_size, pad = s->padding, c = s->in_channels, c_out = s->out_channels;
     const int padded_height = s->in_height + 2 * pad, padded_width = s->in_width + 2 * pad;
@@ -1323,7 +1610,8 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
     const size_t bytes = (size_t)padded_height * padded_width * padded_channels;
     /* staged value of a padding tap: the zero point, so that (x - zp) = 0 */
     const uint8_t pad_byte = (uint8_t)((uint8_t)(int8_t)input_zero_point ^ STAGE_FLIP);
-    if (k > 1 && pad > 0 && bytes <= PADDED_BYTES) {
+    /* (the fused add's entry serves pointwise convolutions only: without this branch, 4 KB less .text there) */
+    if (!with_add && k > 1 && pad > 0 && bytes <= PADDED_BYTES) {
         /* small input: copy it once, in the staged domain, inside a zero-point border so that every
          * window lies inside the image */
         uint8_t padded[PADDED_BYTES + PADDED_SLACK];
@@ -1371,8 +1659,7 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         inner.in_channels = padded_channels;
         inner.in_pixel_stride = padded_channels;
         inner.padding = 0;
-        conv_gemm(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, input_zero_point, w, bias, requant,
-                  output, use_rows ? row_groups : 0);
+        CONV_GEMM(&inner, padded, padded + bytes + PADDED_SLACK, pad_byte, 0, w, use_rows ? row_groups : 0);
         return;
     }
 #if STAGE_FLIP
@@ -1399,12 +1686,32 @@ void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t inpu
         inner.in_width = s->out_width;
         inner.in_pixel_stride = c;
         inner.stride = 1;
-        conv_gemm(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, input_zero_point, weights,
-                  bias, requant, output, 0);
+        CONV_GEMM(&inner, dense, dense + (size_t)s->out_height * row_bytes, pad_byte, 0, weights, 0);
         return;
     }
 #endif
-    conv_gemm(s, (const uint8_t *)input,
+    CONV_GEMM(s, (const uint8_t *)input,
               (const uint8_t *)input + ((size_t)s->in_height * s->in_width - 1) * s->in_pixel_stride + c, pad_byte,
-              STAGE_FLIP, input_zero_point, weights, bias, requant, output, 0);
+              STAGE_FLIP, weights, 0);
+}
+#undef CONV_GEMM
+
+void as__conv_gemm_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                      const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant, int8_t *output)
+{
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, output, NULL, NULL, 0);
+}
+
+void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t input_zero_point,
+                          const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
+                          const as__gemm_add *add)
+{
+#if defined(FUSED_ADD_REGISTERS)
+    fused_add f;
+    as__gemm_add prepared = *add;
+    prepared.plan = fused_add_init(add->params, &f) ? &f : NULL;
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, &prepared, run_tile_add, 1);
+#else
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, add, NULL, 1);
+#endif
 }

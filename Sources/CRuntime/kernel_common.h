@@ -68,6 +68,7 @@
 #define AS_NO_VECTORIZE
 #endif
 
+
 /* ---- scalar fixed-point arithmetic (gemmlowp definitions) ------------------------------------- */
 
 /* round(a * b / 2^31) with halves rounded up, computed as gemmlowp does: (ab + nudge) / 2^31 with
@@ -155,6 +156,45 @@ void as__conv_gemm_f32(const as__conv_shape *shape, const float *input, const fl
 void as__conv_gemm_s8(const as__conv_shape *shape, const int8_t *input, int32_t input_zero_point,
                       const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
                       int8_t *output);
+
+/* The int8 add fused into a convolution's epilogue (as_pointwise_conv_add_s8, docs/benchmarks.md "fused add"):
+ * the conv's int8 value y[p][o] (its own requantization, exactly as as__conv_gemm_s8 writes it) is the add's input
+ * 1 and other[p][o] its input 2; output[p][o] = the as_add_s8 arithmetic of the two. apply() adds conv rows
+ * y = tile + i * tile_stride (channels oc0..oc0 + count) of the consecutive output pixels first..first + rows - 1
+ * (a batch of up to 32 pixels, or what an AVX2 register epilogue left); it is a pointer so that networks without a
+ * fused add link none of it. plan: the AVX2 epilogue's constants (gemm_s8.c, fused_add), set by
+ * as__conv_gemm_add_s8. */
+typedef struct as__gemm_add as__gemm_add;
+struct as__gemm_add {
+    void (*apply)(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
+                  int count);
+    const int8_t *other;
+    int other_pixel_stride;
+    const as_add_params_s8 *params;
+    int8_t *output;
+    int out_pixel_stride;
+    const void *plan; /* the tier's prepared add constants (add.c), or NULL */
+};
+
+/* as__conv_gemm_s8 whose output goes through `add` (to add->output) instead of to an output tensor. */
+/* (pointwise convolutions: KxK ones run, correctly, without the padded copy) */
+void as__conv_gemm_add_s8(const as__conv_shape *shape, const int8_t *input, int32_t input_zero_point,
+                          const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
+                          const as__gemm_add *add);
+
+/* as__gemm_add.apply of the runtime's add (add.c): as_add_s8 over the tile's rows. */
+void as__gemm_add_apply(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
+                        int count);
+
+/* One element of TFLite ADD (as_add_s8_ref): the int8 sum of quantized a (input 1) and b (input 2). */
+static inline int8_t as__add_element_s8(int32_t a, int32_t b, const as_add_params_s8 *params)
+{
+    const int32_t scale_up = (int32_t)1 << params->left_shift;
+    const int32_t sum = as__mbqm((a - params->input1_zero_point) * scale_up, params->input1_multiplier, params->input1_shift) +
+                        as__mbqm((b - params->input2_zero_point) * scale_up, params->input2_multiplier, params->input2_shift);
+    return as__output_s8(as__mbqm(sum, params->output_multiplier, params->output_shift), params->output_zero_point,
+                         params->activation_min, params->activation_max);
+}
 
 /* out[i] = clamp(zp + MBQM(acc[i], m_i, s_i), lo, hi) for i < count, with (m_i, s_i) = (multiplier[i],
  * shift[i]) when per_channel, else (multiplier[0], shift[0]). acc, out: [count]. */

@@ -96,3 +96,52 @@ void as_pointwise_conv_s8(const int8_t *input, int in_height, int in_width, int 
                                              out_channels, out_pixel_stride);
     as__conv_gemm_s8(&s, input, input_zero_point, weights, bias, requant, output);
 }
+
+/* The pointwise conv's int8 output y (its requantization as in as_pointwise_conv_s8_ref) as input 1 of as_add_s8_ref
+ * with `other` as input 2, element by element: the unfused pair composed, with no intermediate tensor. */
+void as_pointwise_conv_add_s8_ref(const int8_t *input, int in_height, int in_width, int in_channels,
+                                  int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
+                                  const int32_t *bias, int stride, int out_channels, const as_requant_s8 *requant,
+                                  const int8_t *other, int other_pixel_stride, const as_add_params_s8 *add,
+                                  int8_t *output, int out_pixel_stride)
+{
+    const int out_height = as_conv_output_size(in_height, 1, stride);
+    const int out_width = as_conv_output_size(in_width, 1, stride);
+    int oy, ox, o, ci;
+    for (oy = 0; oy < out_height; oy++) {
+        for (ox = 0; ox < out_width; ox++) {
+            const int8_t *x = input + ((size_t)oy * stride * in_width + (size_t)ox * stride) * in_pixel_stride;
+            const size_t pixel = (size_t)oy * out_width + ox;
+            for (o = 0; o < out_channels; o++) {
+                int32_t acc = bias ? bias[o] : 0;
+                int8_t y;
+                for (ci = 0; ci < in_channels; ci++) {
+                    const int8_t w = weights[((size_t)(ci / 4) * out_channels + o) * 4 + ci % 4];
+                    acc += ((int32_t)x[ci] - input_zero_point) * w;
+                }
+                y = as__output_s8(as__mbqm(acc, requant->multiplier[o], requant->shift[o]), requant->output_zero_point,
+                                  requant->activation_min, requant->activation_max);
+                output[pixel * out_pixel_stride + o] = as__add_element_s8(y, other[pixel * other_pixel_stride + o], add);
+            }
+        }
+    }
+}
+
+void as_pointwise_conv_add_s8(const int8_t *input, int in_height, int in_width, int in_channels, int in_pixel_stride,
+                              int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int stride,
+                              int out_channels, const as_requant_s8 *requant, const int8_t *other,
+                              int other_pixel_stride, const as_add_params_s8 *add, int8_t *output,
+                              int out_pixel_stride)
+{
+    const as__conv_shape s = pointwise_shape(in_height, in_width, in_channels, in_pixel_stride, stride,
+                                             out_channels, out_pixel_stride);
+    as__gemm_add fused;
+    fused.apply = as__gemm_add_apply;
+    fused.other = other;
+    fused.other_pixel_stride = other_pixel_stride;
+    fused.params = add;
+    fused.output = output;
+    fused.out_pixel_stride = out_pixel_stride;
+    fused.plan = NULL;
+    as__conv_gemm_add_s8(&s, input, input_zero_point, weights, bias, requant, &fused);
+}

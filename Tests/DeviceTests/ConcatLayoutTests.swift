@@ -18,8 +18,8 @@ struct ConcatLayoutTests {
     func harnessPlanFollowsLayout() throws {
         let graph = Self.cell
         let layout = ActivationLayout.exported(graph)
-        // The exporter's call (ExportPipeline: optimized with its default planner) gives the same layout.
-        #expect(layout.placements == ActivationLayout.optimized(graph: graph, planner: GreedyBySizePlanner()).placements)
+        // The exporter's int8 call (ExportPipeline: optimized with its default planner, fused adds) gives the same layout.
+        #expect(layout.placements == ActivationLayout.optimized(graph: graph, planner: GreedyBySizePlanner(), fuseAdds: true).placements)
         let inPlaceInputs = Self.concatSteps(graph).flatMap { step in
             graph.layers[step].inputs.filter { !(layout.concatCopies[step] ?? []).contains($0) }
         }
@@ -30,7 +30,7 @@ struct ConcatLayoutTests {
         var expected = Set<String>()
         for (tensor, placement) in layout.placements.enumerated() {
             switch placement {
-            case .buffer: break
+            case .buffer, .fused: break
             case .slice(let parent, let offset): expected.insert("slice \(tensor) \(parent) \(offset)")
             case .inPlace(let parent): expected.insert("slice \(tensor) \(parent) 0")
             }
@@ -73,6 +73,11 @@ struct ConcatLayoutTests {
                 }
             case .dropout:
                 #expect(prediction.configuration == nil)
+            case _ where layout.fusion.isFusedConvolution(step: step):
+                #expect(prediction.configuration == nil && prediction.tableMicroseconds == 0, "\(layer.name) runs inside its add")
+            case .add where layout.fusion.pair(add: step) != nil:
+                #expect(prediction.configuration?.kind == .pointwiseAdd && prediction.tableMicroseconds == 1)
+                expectedMicroseconds += 1
             default:
                 #expect(prediction.tableMicroseconds == 1)
                 expectedMicroseconds += 1

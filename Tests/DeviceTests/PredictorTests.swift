@@ -155,13 +155,16 @@ struct PredictorTests {
                 return "\(error)".replacingOccurrences(of: path, with: "P")
             }
         }
-        #expect(good.contains("\"version\": 2,"))
-        #expect(message(good.replacingOccurrences(of: "\"version\": 2,", with: "\"version\": 3,"))
-                == "P: unsupported profile version 3 (this autoshrink reads version 2); re-run autoshrink profile")
-        // Version 1 (concat rows without parts, harness networks that copied every concat's first input):
-        // refused with the same hint.
-        #expect(message(good.replacingOccurrences(of: "\"version\": 2,", with: "\"version\": 1,"))
-                == "P: unsupported profile version 1 (this autoshrink reads version 2); re-run autoshrink profile")
+        #expect(good.contains("\"version\": 3,"))
+        #expect(message(good.replacingOccurrences(of: "\"version\": 3,", with: "\"version\": 4,"))
+                == "P: unsupported profile version 4 (this autoshrink reads version 3); re-run autoshrink profile")
+        // Version 2 (harness networks that ran the fused int8 pointwise conv + add as two layers, no pointwise_add
+        // rows) and version 1 (concat rows without parts, harness networks that copied every concat's first
+        // input): refused with the same hint.
+        #expect(message(good.replacingOccurrences(of: "\"version\": 3,", with: "\"version\": 2,"))
+                == "P: unsupported profile version 2 (this autoshrink reads version 3); re-run autoshrink profile")
+        #expect(message(good.replacingOccurrences(of: "\"version\": 3,", with: "\"version\": 1,"))
+                == "P: unsupported profile version 1 (this autoshrink reads version 3); re-run autoshrink profile")
         #expect(message(good.replacingOccurrences(of: "\"format\": \"autoshrink.profile\"", with: "\"format\": \"autoshrink.architecture\""))
                 == "P: not a device profile (format is 'autoshrink.architecture', expected 'autoshrink.profile')")
         #expect(message(good.replacingOccurrences(of: "\"entries\":", with: "\"entry\":"))

@@ -47,6 +47,7 @@ func checksumNetworks() throws -> [HarnessNetwork] {
         .init(kind: .add, dtype: .int8, inputChannels: 17, outputChannels: 17, height: 6, width: 3, inputs: 2),
         .init(kind: .globalAveragePool, dtype: .int8, inputChannels: 33, outputChannels: 33, height: 5, width: 7),
         .init(kind: .linear, dtype: .int8, inputChannels: 70, outputChannels: 11, height: 1, width: 1),
+        .init(kind: .pointwiseAdd, dtype: .int8, inputChannels: 37, outputChannels: 19, height: 7, width: 5, stride: 2),
     ]
     networks += odd.enumerated().map { HarnessNetwork(operator: $1, name: "odd-\($1.kind.rawValue)", seed: 7 + UInt64($0)) }
     return networks

@@ -31,6 +31,11 @@
  *                                     the values are those the input was drawn with, so checksums stay)
  *   conv OUT IN KERNEL STRIDE ACT     full KxK convolution (groups 1); ACT 0 none, 1 relu
  *   pointwise OUT IN STRIDE ACT       1x1 convolution
+ *   pointwise_add OUT IN STRIDE ACT MID OTHER
+ *                                     (s8 only) a 1x1 convolution of IN whose int8 value (quantized as MID,
+ *                                     which is never written) is added to OTHER into OUT in the convolution's
+ *                                     epilogue: as_pointwise_conv_add_s8, what an int8 export runs for an add
+ *                                     fused into its pointwise convolution (AddFusion, docs/benchmarks.md)
  *   depthwise OUT IN STRIDE ACT       depthwise 3x3
  *   maxpool OUT IN                    2x2, stride 2
  *   concat OUT COUNT IN... REQ...     channel concat in order; REQ per input (s8): 1 requantized into its
@@ -94,6 +99,7 @@
 typedef enum layer_kind {
     LAYER_CONV,
     LAYER_POINTWISE,
+    LAYER_POINTWISE_ADD,
     LAYER_DEPTHWISE,
     LAYER_MAXPOOL,
     LAYER_CONCAT,
@@ -223,6 +229,14 @@ static void check_shapes(const network *net, const layer *l, const char *line)
         ok = (l->stride == 1 || l->stride == 2) && out->height == (in->height - 1) / l->stride + 1
              && out->width == (in->width - 1) / l->stride + 1;
         break;
+    case LAYER_POINTWISE_ADD: {
+        const tensor *mid = checked_tensor(net, l->inputs[1], line), *other = checked_tensor(net, l->inputs[2], line);
+        ok = net->is_s8 && (l->stride == 1 || l->stride == 2) && out->height == (in->height - 1) / l->stride + 1
+             && out->width == (in->width - 1) / l->stride + 1 && mid->channels == out->channels
+             && mid->height == out->height && mid->width == out->width && other->channels == out->channels
+             && other->height == out->height && other->width == out->width;
+        break;
+    }
     case LAYER_DEPTHWISE:
         ok = (l->stride == 1 || l->stride == 2) && out->channels == in->channels
              && out->height == as_conv_output_size(in->height, 3, l->stride)
@@ -343,6 +357,7 @@ static network *read_plan(const char *path, int *network_count)
             int expected;
             if (strcmp(word, "conv") == 0) { l->kind = LAYER_CONV; expected = 5; }
             else if (strcmp(word, "pointwise") == 0) { l->kind = LAYER_POINTWISE; expected = 4; }
+            else if (strcmp(word, "pointwise_add") == 0) { l->kind = LAYER_POINTWISE_ADD; expected = 6; }
             else if (strcmp(word, "depthwise") == 0) { l->kind = LAYER_DEPTHWISE; expected = 4; }
             else if (strcmp(word, "maxpool") == 0) { l->kind = LAYER_MAXPOOL; expected = 2; }
             else if (strcmp(word, "concat") == 0) { l->kind = LAYER_CONCAT; expected = n >= 2 ? 2 + 2 * values[1] : -1; }
@@ -361,6 +376,10 @@ static network *read_plan(const char *path, int *network_count)
             case LAYER_DEPTHWISE:
                 l->inputs[0] = values[1]; l->input_count = 1;
                 l->kernel = l->kind == LAYER_DEPTHWISE ? 3 : 1; l->stride = values[2]; l->relu = values[3];
+                break;
+            case LAYER_POINTWISE_ADD:
+                l->inputs[0] = values[1]; l->inputs[1] = values[4]; l->inputs[2] = values[5]; l->input_count = 3;
+                l->kernel = 1; l->stride = values[2]; l->relu = values[3];
                 break;
             case LAYER_CONCAT: {
                 int i;
@@ -547,6 +566,16 @@ static void setup_network(network *net)
             if (net->is_s8) setup_requant(l, reduction, out->channels, out);
             break;
         }
+        case LAYER_POINTWISE_ADD: {
+            /* the convolution requantizes to MID's quantization, the add sums MID and OTHER into OUT */
+            const tensor *mid = &net->tensors[l->inputs[1]], *other = &net->tensors[l->inputs[2]];
+            l->weights = random_gemm_weights(&state, in->channels, out->channels, 1);
+            l->bias = random_bias(&state, out->channels, 1);
+            setup_requant(l, in->channels, out->channels, mid);
+            as_add_params_s8_init(mid->scale, mid->zero_point, other->scale, other->zero_point, out->scale,
+                                  out->zero_point, AS_ACTIVATION_NONE, &l->add);
+            break;
+        }
         case LAYER_DEPTHWISE: {
             size_t count = 9 * (size_t)in->channels, e;
             if (net->is_s8) {
@@ -643,6 +672,13 @@ static void run_layer_s8(network *net, const layer *l)
                              (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, out->channels,
                              &l->requant, y, out->stride);
         break;
+    case LAYER_POINTWISE_ADD: {
+        const tensor *other = &net->tensors[l->inputs[2]];
+        as_pointwise_conv_add_s8(x, in->height, in->width, in->channels, in->stride, in->zero_point,
+                                 (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, out->channels,
+                                 &l->requant, (const int8_t *)other->data, other->stride, &l->add, y, out->stride);
+        break;
+    }
     case LAYER_DEPTHWISE:
         as_depthwise_conv3x3_s8(x, in->height, in->width, in->channels, in->stride, in->zero_point,
                                 (const int8_t *)l->weights, (const int32_t *)l->bias, l->stride, &l->requant, y,
@@ -697,6 +733,8 @@ static void run_layer_f32(network *net, const layer *l)
     case LAYER_CONV:
         as_conv2d_f32(x, in->height, in->width, in->channels, in->stride, (const float *)l->weights,
                       (const float *)l->bias, l->kernel, l->stride, out->channels, activation, y, out->stride);
+        break;
+    case LAYER_POINTWISE_ADD: /* s8 only (check_shapes) */
         break;
     case LAYER_POINTWISE:
         as_pointwise_conv_f32(x, in->height, in->width, in->channels, in->stride, (const float *)l->weights,

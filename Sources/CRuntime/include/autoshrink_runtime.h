@@ -242,6 +242,24 @@ void as_pointwise_conv_s8_ref(const int8_t *input, int in_height, int in_width, 
                               const int32_t *bias, int stride, int out_channels,
                               const as_requant_s8 *requant, int8_t *output, int out_pixel_stride);
 
+/**
+ * int8 pointwise conv with an add fused into its epilogue: output = as_add_s8(y, other) where y is what
+ * as_pointwise_conv_s8 would write (its own requant, kept in registers or a stack tile, never stored as a
+ * tensor). `add` is the add's parameters with y as input 1 (input1_zero_point = requant->output_zero_point) and
+ * `other` [H_out][W_out][C_out] as input 2. Bit-exact with the two calls (docs/benchmarks.md, "fused add").
+ * output may be `other` itself (same pixel stride; in place), never the conv's input.
+ */
+void as_pointwise_conv_add_s8(const int8_t *input, int in_height, int in_width, int in_channels, int in_pixel_stride,
+                              int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int stride,
+                              int out_channels, const as_requant_s8 *requant, const int8_t *other,
+                              int other_pixel_stride, const as_add_params_s8 *add, int8_t *output,
+                              int out_pixel_stride);
+void as_pointwise_conv_add_s8_ref(const int8_t *input, int in_height, int in_width, int in_channels,
+                                  int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
+                                  const int32_t *bias, int stride, int out_channels, const as_requant_s8 *requant,
+                                  const int8_t *other, int other_pixel_stride, const as_add_params_s8 *add,
+                                  int8_t *output, int out_pixel_stride);
+
 /* ------------------------------------------------------------------------------------------------ */
 /* 4. Max-pool 2x2 stride 2 (pooling.c)                                                              */
 /*    input [H][W][C], output [H/2][W/2][C] (floor; a trailing odd row/column is dropped).           */

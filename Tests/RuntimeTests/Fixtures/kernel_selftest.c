@@ -597,6 +597,96 @@ static void copy_add_case(rng *r, int height, int width, int channels, int wide)
     }
 }
 
+/* Pointwise conv with the add fused into its epilogue (as_pointwise_conv_add_s8): the optimized call, its _ref
+ * twin and the unfused pair (as_pointwise_conv_s8_ref into a tensor, then as_add_s8_ref) must all agree, and so
+ * must the fused call writing in place over the other operand. `extremes`: inputs and the other operand at
+ * -128 / 127 and scales that saturate the add's output. */
+static void conv_add_case(rng *r, int height, int width, int in_channels, int out_channels, int stride, int wide,
+                          int extremes)
+{
+    const int out_h = as_conv_output_size(height, 1, stride), out_w = as_conv_output_size(width, 1, stride);
+    const slice in = make_slice(r, height * width, in_channels, wide);
+    const slice other = make_slice(r, out_h * out_w, out_channels, wide);
+    const slice out = make_slice(r, out_h * out_w, out_channels, wide);
+    const slice dense = make_slice(r, out_h * out_w, out_channels, 0);
+    const int32_t in_zp = rand_int(r, -128, 127);
+    int8_t *input = random_s8(r, slice_extent(in), -128, 127);
+    int8_t *x2 = random_s8(r, slice_extent(other), -128, 127);
+    int8_t *w_oi = random_s8(r, (size_t)in_channels * out_channels, -127, 127);
+    int8_t *weights = (int8_t *)xmalloc(AS_WEIGHTS_S8_BYTES(in_channels, out_channels));
+    int32_t *bias = random_s32(r, (size_t)out_channels, -20000, 20000);
+    requant_case q;
+    int8_t *conv = (int8_t *)sentinel_buffer(slice_extent(dense));
+    int8_t *got = (int8_t *)sentinel_buffer(slice_extent(out));
+    int8_t *want = (int8_t *)sentinel_buffer(slice_extent(out));
+    int8_t *ref = (int8_t *)sentinel_buffer(slice_extent(out));
+    int8_t *inplace = (int8_t *)xmalloc(slice_extent(other) + GUARD);
+    int8_t *inplace_want = (int8_t *)xmalloc(slice_extent(other) + GUARD);
+    as_add_params_s8 params;
+    char shape[160];
+    size_t i;
+    conv_exporter_like = rand_int(r, 0, 1);
+    q = make_requant(r, out_channels, 1.0 / (60.0 * in_channels + 60.0));
+    conv_exporter_like = 0;
+    if (extremes) {
+        for (i = 0; i < slice_extent(in); i++) {
+            input[i] = (int8_t)(input[i] < 0 ? -128 : 127);
+        }
+        for (i = 0; i < slice_extent(other); i++) {
+            x2[i] = (int8_t)(x2[i] < 0 ? -128 : 127);
+        }
+    }
+    {
+        const float s1 = rand_float(r, 0.01f, 0.2f), s2 = rand_float(r, 0.01f, 0.2f);
+        const float s_out = extremes ? rand_float(r, 0.005f, 0.02f) : rand_float(r, 0.02f, 0.3f);
+        const int32_t zp2 = rand_int(r, -128, 127), zp_out = rand_int(r, -128, 127);
+        as_add_params_s8_init(s1, q.params.output_zero_point, s2, zp2, s_out, zp_out,
+                              (as_activation)rand_int(r, 0, 2), &params);
+    }
+    sprintf(shape, "h=%d w=%d cin=%d cout=%d s=%d in=%d/%d other=%d/%d out=%d/%d zp=%d%s", height, width, in_channels,
+            out_channels, stride, in.offset, in.stride, other.offset, other.stride, out.offset, out.stride, (int)in_zp,
+            extremes ? " extremes" : "");
+    as_pack_weights_s8(w_oi, out_channels, in_channels, weights);
+    as_pointwise_conv_add_s8(input + in.offset, height, width, in_channels, in.stride, in_zp, weights, bias, stride,
+                             out_channels, &q.params, x2 + other.offset, other.stride, &params, got + out.offset,
+                             out.stride);
+    as_pointwise_conv_add_s8_ref(input + in.offset, height, width, in_channels, in.stride, in_zp, weights, bias, stride,
+                                 out_channels, &q.params, x2 + other.offset, other.stride, &params, ref + out.offset,
+                                 out.stride);
+    as_pointwise_conv_s8_ref(input + in.offset, height, width, in_channels, in.stride, in_zp, weights, bias, stride,
+                             out_channels, &q.params, conv, dense.stride);
+    as_add_s8_ref(conv, dense.stride, x2 + other.offset, other.stride, out_h, out_w, out_channels, &params,
+                  want + out.offset, out.stride);
+    finish_s8("pointwise_conv_add_s8", shape, got, want, out);
+    finish_s8("pointwise_conv_add_s8_ref", shape, ref, want, out);
+    /* in place over the other operand */
+    memcpy(inplace, x2, slice_extent(other));
+    memcpy(inplace_want, x2, slice_extent(other));
+    as_pointwise_conv_add_s8(input + in.offset, height, width, in_channels, in.stride, in_zp, weights, bias, stride,
+                             out_channels, &q.params, inplace + other.offset, other.stride, &params,
+                             inplace + other.offset, other.stride);
+    as_add_s8_ref(conv, dense.stride, inplace_want + other.offset, other.stride, out_h, out_w, out_channels, &params,
+                  inplace_want + other.offset, other.stride);
+    int8_cases++;
+    if (memcmp(inplace, inplace_want, slice_extent(other)) != 0) {
+        fprintf(stderr, "FAIL pointwise_conv_add_s8 in place %s\n", shape);
+        failures++;
+    }
+    printf("pointwise_conv_add_s8 in place %s fnv=%08x\n", shape, (unsigned)fnv1a(inplace, slice_extent(other), 2166136261u));
+    free(input);
+    free(x2);
+    free(w_oi);
+    free(weights);
+    free(bias);
+    free_requant(&q);
+    free(conv);
+    free(got);
+    free(want);
+    free(ref);
+    free(inplace);
+    free(inplace_want);
+}
+
 /* Concat of three inputs into one buffer (slices of the output pixel). */
 static void concat_case(rng *r, int height, int width)
 {
@@ -957,6 +1047,19 @@ int main(int argc, char **argv)
     conv_case(&r, CONV_KXK, 21, 23, 40, 8, 3, 1, 1);
     conv_case(&r, CONV_POINTWISE, 3, 5, 1500, 16, 1, 1, 1);
     conv_exporter_like = 0;
+
+    /* the fused pointwise conv + add: cell shapes (48 channels at 7x7 and 14x14, stride-2 projections), channel
+     * tails of every width, more than one channel chunk, strided slices, saturating values */
+    for (i = 0; i < (quick ? 12 : 36); i++) {
+        static const int outs[] = {48, 16, 8, 24, 7, 33, 1, 64, 300};
+        const int h = rand_int(&r, 1, 15), w = rand_int(&r, 1, 15);
+        const int cin = i % 3 == 0 ? rand_int(&r, 1, 70) : 4 * rand_int(&r, 1, 16);
+        const int stride = 1 + i % 2;
+        conv_add_case(&r, h, w, cin, outs[i % 9], stride, i % 4 == 1, i % 5 == 4);
+    }
+    conv_add_case(&r, 7, 7, 48, 48, 1, 0, 0);
+    conv_add_case(&r, 14, 14, 32, 48, 2, 0, 0);
+    conv_add_case(&r, 3, 5, 1500, 16, 1, 1, 0);
 
     printf("summary int8_cases=%d\n", int8_cases);
     fprintf(stderr, "kernel_selftest: %d int8 cases, %d float cases, %d failures\n", int8_cases, float_cases,

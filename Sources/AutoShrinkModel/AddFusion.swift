@@ -9,6 +9,12 @@
 /// reads the convolution's input (whose lifetime `ActivationLayout` extends to `a`) and the add's other input,
 /// and writes the add's output; the convolution's output tensor is never stored. In a cell that is the residual
 /// projection when the cell has one, else the last node's pointwise convolution when it is the cell's only leaf.
+///
+/// Adds of fewer than `minimumChannels` channels stay unfused: there the batched fused path (every tier but
+/// the AVX2 register epilogue) adds rows padded to 16 channels pixel by pixel, while the unfused add runs
+/// over the whole tensor as one row; measured on AVX-512 VNNI (docs/benchmarks.md "fused add"), the fused
+/// 16 -> 8 channel projection + add at 28x28 of `tools/predictor-eval`'s cell5-w8 took 24.9 us, and that
+/// network 8 % longer than unfused.
 public struct AddFusion: Hashable, Sendable {
     /// One fused pair: the add's step, the convolution's step (`add - 1`), and the add's other input tensor.
     public struct Pair: Hashable, Sendable {
@@ -24,6 +30,9 @@ public struct AddFusion: Hashable, Sendable {
     /// The fused pairs, by add step.
     public let pairs: [Int: Pair]
 
+    /// Output channels an add needs to be fused (the kernels' vector step; see above).
+    public static let minimumChannels = 16
+
     /// The fused pairs of `graph` (int8 exports; float exports fuse nothing).
     public init(graph: LayerGraph) {
         var consumers = [Int](repeating: 0, count: graph.tensors.count)
@@ -35,7 +44,8 @@ public struct AddFusion: Hashable, Sendable {
             guard case .convolution(let spec) = producer.operation, spec.isPointwise,
                   let position = layer.inputs.firstIndex(of: producer.output),
                   consumers[producer.output] == 1, producer.output != graph.output,
-                  graph.tensors[producer.output] == graph.tensors[layer.output] else { continue }
+                  graph.tensors[producer.output] == graph.tensors[layer.output],
+                  graph.tensors[layer.output].channels >= Self.minimumChannels else { continue }
             pairs[step] = Pair(add: step, convolution: step - 1, other: layer.inputs[1 - position],
                                convolutionIsSecondInput: position == 1)
         }

@@ -16,14 +16,20 @@ struct FusedAddExportTests {
         name: "fused-add", input: InputShape(channels: 1, height: 16, width: 16), classes: 4,
         stem: [StemLayer(.conv, outputChannels: 8, kernel: 3, stride: 1, activation: .relu)],
         cell: CellDAG(nodes: 4, operations: [.input, .sepconv3x3, .conv1x1, .sepconv3x3], edges: [Edge(0, 2), Edge(0, 3), Edge(2, 3)]),
-        stages: [Stage(width: 12, pool: 2, cells: 2)], head: Head(dropout: 0))
+        stages: [Stage(width: 16, pool: 2, cells: 2)], head: Head(dropout: 0))
 
-    @Test("AddFusion picks the residual projection and the single leaf's pointwise convolution")
+    @Test("AddFusion picks the residual projection and the single leaf's pointwise convolution, not below 16 channels")
     func fusionRule() {
         let graph = Self.architecture.lowered()
         let fusion = AddFusion(graph: graph)
         let names = fusion.pairs.values.sorted { $0.add < $1.add }.map { graph.layers[$0.convolution].name }
         #expect(names == ["cell0.residual.projection", "cell1.node3.pointwise"])
+        // the same cell 8 and 12 channels wide: nothing fuses (AddFusion.minimumChannels)
+        for width in [8, 12] {
+            var narrow = Self.architecture
+            narrow.stages = [Stage(width: width, pool: 2, cells: 2)]
+            #expect(AddFusion(graph: narrow.lowered()).pairs.isEmpty, "width \(width)")
+        }
         for pair in fusion.pairs.values {
             #expect(pair.convolution == pair.add - 1)
             #expect(graph.layers[pair.add].inputs.contains(pair.other))

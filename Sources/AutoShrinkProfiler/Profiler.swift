@@ -21,6 +21,12 @@ public struct ProfilerOptions: Sendable {
     public var remeasureHalfWidth: Double = 0.05
     /// Time the re-measuring may take, as a share of the first pass (per phase: operators, networks).
     public var remeasureBudget: Double = 0.6
+    /// ... and at least this many seconds per phase: the network phases' first passes take 4-10 s, and a
+    /// share of that could not outlast a slow spell of a shared core (one profile of 2026-12-02 left 41 of its
+    /// 60 networks wider than +-5 % after 2 s of re-measuring, and its held-out figure fell to 87-90 %;
+    /// docs/devices.md "Speed-gated bench"). Capped at three times the phase's first pass, so small
+    /// profiles (tests, tiny spaces) stay small. 0 with remeasureBudget 0: no re-measuring.
+    public var remeasureMinimumSeconds: Double = 20
     /// Minimum duration of one timing sample; small operators run several times per sample.
     public var sampleMicroseconds: Double
     /// Whole networks timed to fit and judge the predictor (half each).

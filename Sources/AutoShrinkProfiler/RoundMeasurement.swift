@@ -38,7 +38,7 @@ final class RoundMeasurement {
     /// item's rounds are spread over the whole measurement, and a slow spell on a shared machine
     /// touches a few rounds of every item instead of all samples of some. Then the items whose
     /// interval reaches beyond +-remeasureHalfWidth get more rounds, within remeasureBudget of the
-    /// first pass's time.
+    /// first pass's time or remeasureMinimumSeconds (at most three first passes), whichever is longer.
     func measure(_ items: [HarnessNetwork], phase: String, progress: (ProfilerEvent) -> Void) throws -> [String: Timing] {
         var rounds: [String: [[Double]]] = [:]
         var probeRounds: [String: [Double]] = [:]
@@ -91,7 +91,7 @@ final class RoundMeasurement {
         }
         var remeasured = Set<String>()
         var remeasureSeconds = 0.0
-        let budget = options.remeasureBudget * firstPassSeconds
+        let budget = max(options.remeasureBudget * firstPassSeconds, min(options.remeasureMinimumSeconds, 3 * firstPassSeconds))
         let secondsPerItemRound = firstPassSeconds / Double(max(1, items.count * roundCount))
         var pending = wide()
         let firstWide = pending.count

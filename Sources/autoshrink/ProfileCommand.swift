@@ -103,7 +103,7 @@ struct ProfileCommand: ParsableCommand {
             input \(summary.input.channels)x\(summary.input.height)x\(summary.input.width), \(summary.classes) classes, plus \(summary.fixed.joined(separator: ", "))
               operators    \(operatorCount) (\(dtypes.map(\.rawValue).joined(separator: " + ")))\(options.recurrent.map { "; recurrent: \($0.operators().count) language-model kernel shapes + \(2 * $0.models) token programs" } ?? "")
               timing       \(roundCount) rounds of \(max(1, repeats / roundCount)) samples of >= \(formatMilliseconds(sampleMs)) ms per item, all items interleaved, \(options.roundsPerRun) rounds per harness run; \(networks) whole networks (int8)
-              estimate     10th percentile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time
+              estimate     10th percentile of the per-round medians (estimator.h); intervals wider than +-\(formatMilliseconds(100 * options.remeasureHalfWidth)) % measured again within \(formatMilliseconds(100 * options.remeasureBudget)) % of the first pass's time (at least \(formatMilliseconds(options.remeasureMinimumSeconds)) s per phase, at most three first passes)
               cpu          \(options.pinning)
               output       \(outputPath)
             """)

@@ -19,6 +19,7 @@ func tinyOptions() -> ProfilerOptions {
                                   runTimeout: 120)
     options.roundsPerRun = 1
     options.remeasureBudget = 0
+    options.remeasureMinimumSeconds = 0
     return options
 }
 

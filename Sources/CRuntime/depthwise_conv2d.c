@@ -410,12 +410,12 @@ static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, cons
 
 #endif
 
-void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, int channels,
-                             int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
-                             const int32_t *bias, int stride, const as_requant_s8 *requant, int8_t *output,
-                             int out_pixel_stride)
+/* Output rows [row_begin, row_end) of as_depthwise_conv3x3_s8; output points at row row_begin's first pixel. */
+void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_width, int channels, int in_pixel_stride,
+                                   int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int stride,
+                                   const as_requant_s8 *requant, int row_begin, int row_end, int8_t *output,
+                                   int out_pixel_stride)
 {
-    const int out_height = as_conv_output_size(in_height, 3, stride);
     const int out_width = as_conv_output_size(in_width, 3, stride);
     const int16_t zp = (int16_t)input_zero_point;
     int32_t acc[DW_GROUP * DW_CHUNK], bias_row[DW_CHUNK], bias_eff[DW_CHUNK];
@@ -451,7 +451,7 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
         planned = as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc8, plan) ? nc8 : 0;
 #endif
-        for (oy = 0; oy < out_height; oy++) {
+        for (oy = row_begin; oy < row_end; oy++) {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
             const int8_t *rows[3];
             size_t step[3];
@@ -488,23 +488,33 @@ void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, i
                 if (planned) {
                     as__requant_plan_rows_avx2(acc, pixels, DW_CHUNK, planned, plan, requant->output_zero_point,
                                                requant->activation_min, requant->activation_max,
-                                               output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
+                                               output + ((size_t)(oy - row_begin) * out_width + ox0) * out_pixel_stride + c0,
                                                (size_t)out_pixel_stride, NULL, 0);
                 }
                 if (planned < nc) {
                     as__requant_tile_s8(acc + planned, pixels, DW_CHUNK, nc - planned, requant->multiplier + c0 + planned,
                                         requant->shift + c0 + planned, requant->output_zero_point,
                                         requant->activation_min, requant->activation_max,
-                                        output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0 + planned,
+                                        output + ((size_t)(oy - row_begin) * out_width + ox0) * out_pixel_stride + c0 + planned,
                                         (size_t)out_pixel_stride);
                 }
 #else
                 as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
                                     requant->output_zero_point, requant->activation_min, requant->activation_max,
-                                    output + ((size_t)oy * out_width + ox0) * out_pixel_stride + c0,
+                                    output + ((size_t)(oy - row_begin) * out_width + ox0) * out_pixel_stride + c0,
                                     (size_t)out_pixel_stride);
 #endif
             }
         }
     }
+}
+
+void as_depthwise_conv3x3_s8(const int8_t *input, int in_height, int in_width, int channels,
+                             int in_pixel_stride, int32_t input_zero_point, const int8_t *weights,
+                             const int32_t *bias, int stride, const as_requant_s8 *requant, int8_t *output,
+                             int out_pixel_stride)
+{
+    as__depthwise_conv3x3_s8_rows(input, in_height, in_width, channels, in_pixel_stride, input_zero_point, weights, bias,
+                                  stride, requant, 0, as_conv_output_size(in_height, 3, stride), output,
+                                  out_pixel_stride);
 }

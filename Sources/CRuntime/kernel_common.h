@@ -152,6 +152,13 @@ typedef struct as__conv_shape {
 void as__conv_gemm_f32(const as__conv_shape *shape, const float *input, const float *weights,
                        const float *bias, as_activation activation, float *output);
 
+/* Output rows [row_begin, row_end) of as_depthwise_conv3x3_s8 (the same values), written from `output` on as rows
+ * 0 .. row_end - row_begin - 1; as_depthwise_conv3x3_s8 is rows [0, H_out). */
+void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_width, int channels, int in_pixel_stride,
+                                   int32_t input_zero_point, const int8_t *weights, const int32_t *bias, int stride,
+                                   const as_requant_s8 *requant, int row_begin, int row_end, int8_t *output,
+                                   int out_pixel_stride);
+
 /* output = requant(bias + conv(input - zp, weights [R4][C_out][4])). */
 void as__conv_gemm_s8(const as__conv_shape *shape, const int8_t *input, int32_t input_zero_point,
                       const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,

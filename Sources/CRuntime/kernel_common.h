@@ -29,8 +29,15 @@
 #define AS_X86_AVXVNNI 1 /* vpdpbusd on ymm (VEX), e.g. -march=x86-64-v3 -mavxvnni, alderlake */
 #endif
 #endif
-#if defined(__aarch64__) && defined(__ARM_NEON)
+/* AS_ARM_NEON: the hand-written NEON kernels, on aarch64 and on armv7 with NEON and fused multiply-add
+ * (-mfpu=neon-vfpv4 or neon-fp-armv8, every Cortex-A7 and later); AS_ARM_V7 marks the 32-bit build, where the
+ * few aarch64-only intrinsics they use are composed from armv7 ones (below). */
+#if (defined(__aarch64__) && defined(__ARM_NEON)) || \
+    (defined(__arm__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_FMA))
 #define AS_ARM_NEON 1
+#if defined(__arm__)
+#define AS_ARM_V7 1
+#endif
 #if defined(__ARM_FEATURE_DOTPROD)
 #define AS_ARM_DOTPROD 1
 #endif
@@ -42,6 +49,16 @@
 #endif
 #if defined(AS_ARM_NEON)
 #include <arm_neon.h>
+#endif
+#if defined(AS_ARM_V7)
+/* aarch64-only intrinsics, from armv7 ones with the same results */
+static inline int32x4_t as__vpaddq_s32(int32x4_t a, int32x4_t b)
+{
+    return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
+}
+#define vpaddq_s32(a, b) as__vpaddq_s32(a, b)
+#define vfmaq_n_f32(a, b, n) vfmaq_f32(a, b, vdupq_n_f32(n))
+#define vfmaq_laneq_f32(a, b, v, lane) vfmaq_f32(a, b, vdupq_n_f32(vgetq_lane_f32(v, lane)))
 #endif
 
 #if defined(__GNUC__)

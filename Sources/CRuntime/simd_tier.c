@@ -5,7 +5,7 @@
  *   as_simd_tier()          a name for people (program output), e.g. "x86 AVX2".
  * docs/devices.md lists which device file builds which tier.
  *
- * Builds without a hand-written SIMD path (armv7, x86-64 baseline, AUTOSHRINK_PORTABLE) run the
+ * Builds without a hand-written SIMD path (armv7 without NEON or FMA, x86-64 baseline, AUTOSHRINK_PORTABLE) run the
  * portable C loops, which the compiler vectorises for whatever the flags allow: their id is
  * "portable" and their name says "portable C" and the vector ISA the compiler could use.
  */
@@ -26,6 +26,9 @@
 #elif defined(AS_ARM_DOTPROD)
 #define AS_SIMD_PATH "aarch64-neon-dotprod"
 #define AS_SIMD_TIER "aarch64 NEON dotprod"
+#elif defined(AS_ARM_V7)
+#define AS_SIMD_PATH "armv7-neon"
+#define AS_SIMD_TIER "armv7 NEON"
 #elif defined(AS_ARM_NEON)
 #define AS_SIMD_PATH "aarch64-neon"
 #define AS_SIMD_TIER "aarch64 NEON"
@@ -34,7 +37,7 @@
 #define AS_SIMD_TIER "aarch64 (portable C)"
 #elif defined(__arm__) && defined(__ARM_NEON)
 #define AS_SIMD_PATH "portable"
-#define AS_SIMD_TIER "armv7 NEON (portable C)"
+#define AS_SIMD_TIER "armv7 NEON without FMA (portable C)"
 #elif defined(__arm__)
 #define AS_SIMD_PATH "portable"
 #define AS_SIMD_TIER "armv7 scalar (portable C)"

@@ -43,7 +43,7 @@ struct DeviceMatrixTests {
         "qemu-aarch64": "aarch64-neon-dotprod", "raspberry-pi-5": "aarch64-neon-dotprod",
         "jetson-orin-nano-cpu": "aarch64-neon-dotprod",
         "qemu-aarch64-a72": "aarch64-neon", "raspberry-pi-4": "aarch64-neon",
-        "qemu-armv7": "portable", "raspberry-pi-3-armv7": "portable",
+        "qemu-armv7": "armv7-neon", "raspberry-pi-3-armv7": "armv7-neon",
     ]
 
     /// `as_simd_tier()` of each cross device's build (docs/devices.md's table).
@@ -51,13 +51,13 @@ struct DeviceMatrixTests {
         "qemu-aarch64": "aarch64 NEON dotprod", "raspberry-pi-5": "aarch64 NEON dotprod",
         "jetson-orin-nano-cpu": "aarch64 NEON dotprod",
         "qemu-aarch64-a72": "aarch64 NEON", "raspberry-pi-4": "aarch64 NEON",
-        "qemu-armv7": "armv7 NEON (portable C)", "raspberry-pi-3-armv7": "armv7 NEON (portable C)",
+        "qemu-armv7": "armv7 NEON", "raspberry-pi-3-armv7": "armv7 NEON",
     ]
 
     /// The tier name of each hand-written path of `as_runtime_simd_path()`.
     static let tierOfPath: [String: String] = [
         "x86-avx512-vnni": "x86 AVX-512 VNNI", "x86-avx512": "x86 AVX-512", "x86-avx2-vnni": "x86 AVX2 + AVX-VNNI", "x86-avx2": "x86 AVX2",
-        "aarch64-neon-dotprod": "aarch64 NEON dotprod", "aarch64-neon": "aarch64 NEON",
+        "aarch64-neon-dotprod": "aarch64 NEON dotprod", "aarch64-neon": "aarch64 NEON", "armv7-neon": "armv7 NEON",
     ]
 
     /// The result lines of a model run (per-image classes and scores, accuracy), without the `#`

@@ -122,8 +122,8 @@ const char *as_runtime_simd_path(void);
 
 /**
  * The SIMD tier of this build for people (simd_tier.c): "x86 AVX-512 VNNI", "x86 AVX-512",
- * "x86 AVX2", "aarch64 NEON dotprod", "aarch64 NEON", or for builds on the portable C loops
- * "armv7 NEON (portable C)", "armv7 scalar (portable C)", "x86-64 (portable C)",
+ * "x86 AVX2", "aarch64 NEON dotprod", "aarch64 NEON", "armv7 NEON" (NEON with FMA: the aarch64 NEON kernels),
+ * or for builds on the portable C loops "armv7 NEON without FMA (portable C)", "armv7 scalar (portable C)", "x86-64 (portable C)",
  * "aarch64 (portable C)", "scalar (portable C)".
  */
 const char *as_simd_tier(void);

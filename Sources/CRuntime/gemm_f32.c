@@ -217,21 +217,190 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
                         size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
                         float hi)
 {
-    /* rows of 4, then single rows, each loop twice so that neon_tile is specialised for offsets == NULL;
-     * acc advances with r (pointer steps: armv7's gcc warns on r * OC_CHUNK) */
+    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
+    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
+                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
     int r = 0;
+    if (width > 16) {
+        if (offsets) {
+            AS_AVX512_ROWS(1, offsets);
+        } else {
+            AS_AVX512_ROWS(1, NULL);
+        }
+    } else {
+        if (offsets) {
+            AS_AVX512_ROWS(0, offsets);
+        } else {
+            AS_AVX512_ROWS(0, NULL);
+        }
+    }
+}
+
+#elif defined(AS_X86_AVX2)
+
+#define TILE_WIDTH 16
+#define TILE_MASKED_LOADS 1
+
+static AS_ALWAYS_INLINE void avx2_tile(const int rows, const float *const *a, const int32_t *offsets, int depth,
+                                       const float *w, size_t w_stride, __m256i m0, __m256i m1, const float *init,
+                                       float *acc, float *const *out, float lo, float hi)
+{
+    __m256 c0[4], c1[4];
+    int r, k;
+    for (r = 0; r < rows; r++) {
+        const float *src = init ? init : acc + r * OC_CHUNK;
+        c0[r] = _mm256_maskload_ps(src, m0);
+        c1[r] = _mm256_maskload_ps(src + 8, m1);
+    }
+    for (k = 0; k < depth; k++) {
+        const float *wk = w + (size_t)k * w_stride;
+        const int off = offsets ? offsets[k] : k;
+        const __m256 w0 = _mm256_maskload_ps(wk, m0);
+        const __m256 w1 = _mm256_maskload_ps(wk + 8, m1);
+        for (r = 0; r < rows; r++) {
+            const __m256 x = _mm256_broadcast_ss(a[r] + off);
+            c0[r] = _mm256_fmadd_ps(x, w0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(x, w1, c1[r]);
+        }
+    }
+    if (out) {
+        const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+        for (r = 0; r < rows; r++) {
+            _mm256_maskstore_ps(out[r], m0, _mm256_min_ps(_mm256_max_ps(c0[r], vlo), vhi));
+            _mm256_maskstore_ps(out[r] + 8, m1, _mm256_min_ps(_mm256_max_ps(c1[r], vlo), vhi));
+        }
+    } else {
+        for (r = 0; r < rows; r++) {
+            _mm256_maskstore_ps(acc + r * OC_CHUNK, m0, c0[r]);
+            _mm256_maskstore_ps(acc + r * OC_CHUNK + 8, m1, c1[r]);
+        }
+    }
+}
+
+static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
+                        size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
+                        float hi)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lane);
+    int r = 0;
+    if (offsets) {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, offsets, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
+        }
+    } else {
+        for (; r + 4 <= rows; r += 4) {
+            avx2_tile(4, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
+        }
+        for (; r < rows; r++) {
+            avx2_tile(1, a + r, NULL, depth, w, w_stride, m0, m1, init, acc + (size_t)r * OC_CHUNK, out ? out + r : NULL,
+                      lo, hi);
+        }
+    }
+}
+
+#elif defined(AS_ARM_NEON)
+
+#define TILE_WIDTH 16
+
+static AS_ALWAYS_INLINE void neon_tile(const int rows, const float *const *a, const int32_t *offsets, int depth,
+                                       const float *w, size_t w_stride, int width, const float *init, float *acc,
+                                       float *const *out, float lo, float hi)
+{
+    float32x4_t c[4][4];
+    int r, j, k = 0;
+    for (r = 0; r < rows; r++) {
+        const float *src = init ? init : acc + r * OC_CHUNK;
+        for (j = 0; j < 4; j++) {
+            c[r][j] = vld1q_f32(src + 4 * j);
+        }
+    }
+    if (!offsets) {
+        /* contiguous rows: four reduction steps per vector load of each row */
+        for (; k + 4 <= depth; k += 4) {
+            float32x4_t x[4];
+            for (r = 0; r < rows; r++) {
+                x[r] = vld1q_f32(a[r] + k);
+            }
+#define AS_FMLA_LANE(lane)                                                                             \
+    do {                                                                                               \
+        const float *wl = w + (size_t)(k + (lane)) * w_stride;                                         \
+        const float32x4_t w0 = vld1q_f32(wl), w1 = vld1q_f32(wl + 4);                                  \
+        const float32x4_t w2 = vld1q_f32(wl + 8), w3 = vld1q_f32(wl + 12);                             \
+        for (r = 0; r < rows; r++) {                                                                   \
+            c[r][0] = vfmaq_laneq_f32(c[r][0], w0, x[r], lane);                                        \
+            c[r][1] = vfmaq_laneq_f32(c[r][1], w1, x[r], lane);                                        \
+            c[r][2] = vfmaq_laneq_f32(c[r][2], w2, x[r], lane);                                        \
+            c[r][3] = vfmaq_laneq_f32(c[r][3], w3, x[r], lane);                                        \
+        }                                                                                              \
+    } while (0)
+            AS_FMLA_LANE(0);
+            AS_FMLA_LANE(1);
+            AS_FMLA_LANE(2);
+            AS_FMLA_LANE(3);
+#undef AS_FMLA_LANE
+        }
+    }
+    for (; k < depth; k++) {
+        const float *wl = w + (size_t)k * w_stride;
+        const int off = offsets ? offsets[k] : k;
+        const float32x4_t w0 = vld1q_f32(wl), w1 = vld1q_f32(wl + 4);
+        const float32x4_t w2 = vld1q_f32(wl + 8), w3 = vld1q_f32(wl + 12);
+        for (r = 0; r < rows; r++) {
+            const float x = a[r][off];
+            c[r][0] = vfmaq_n_f32(c[r][0], w0, x);
+            c[r][1] = vfmaq_n_f32(c[r][1], w1, x);
+            c[r][2] = vfmaq_n_f32(c[r][2], w2, x);
+            c[r][3] = vfmaq_n_f32(c[r][3], w3, x);
+        }
+    }
+    if (out) {
+        const float32x4_t vlo = vdupq_n_f32(lo), vhi = vdupq_n_f32(hi);
+        for (r = 0; r < rows; r++) {
+            float clamped[16];
+            for (j = 0; j < 4; j++) {
+                vst1q_f32(clamped + 4 * j, vminq_f32(vmaxq_f32(c[r][j], vlo), vhi));
+            }
+            memcpy(out[r], clamped, (size_t)width * sizeof(float));
+        }
+    } else {
+        for (r = 0; r < rows; r++) {
+            for (j = 0; j < 4; j++) {
+                vst1q_f32(acc + r * OC_CHUNK + 4 * j, c[r][j]);
+            }
+        }
+    }
+}
+
+static void tile_kernel(int rows, const float *const *a, const int32_t *offsets, int depth, const float *w,
+                        size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
+                        float hi)
+{
+    /* rows of 4, then the 0-3 rows left one by one, each twice so that neon_tile is specialised for
+     * offsets == NULL; acc advances with r, and the tail's count is bounded (armv7's gcc otherwise warns that
+     * r * OC_CHUNK could overflow) */
+    int r = 0, i, tail;
     if (offsets) {
         for (; r + 4 <= rows; r += 4, acc += 4 * OC_CHUNK) {
             neon_tile(4, a + r, offsets, depth, w, w_stride, width, init, acc, out ? out + r : NULL, lo, hi);
         }
-        for (; r < rows; r++, acc += OC_CHUNK) {
+        tail = (rows - r) & 3;
+        for (i = 0; i < tail; i++, r++, acc += OC_CHUNK) {
             neon_tile(1, a + r, offsets, depth, w, w_stride, width, init, acc, out ? out + r : NULL, lo, hi);
         }
     } else {
         for (; r + 4 <= rows; r += 4, acc += 4 * OC_CHUNK) {
             neon_tile(4, a + r, NULL, depth, w, w_stride, width, init, acc, out ? out + r : NULL, lo, hi);
         }
-        for (; r < rows; r++, acc += OC_CHUNK) {
+        tail = (rows - r) & 3;
+        for (i = 0; i < tail; i++, r++, acc += OC_CHUNK) {
             neon_tile(1, a + r, NULL, depth, w, w_stride, width, init, acc, out ? out + r : NULL, lo, hi);
         }
     }

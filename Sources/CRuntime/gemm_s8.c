@@ -105,7 +105,7 @@ static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
         multiplier[i] = p->output_multiplier;
         shift[i] = p->output_shift;
     }
-    return as__rqf_avx2_plan(multiplier, shift, 8, &f->fo);
+    return as__rqf_avx2_plan(multiplier, shift, 8, &f->fo) == 8;
 }
 
 /* q: the conv's int8 values as int32 (8 lanes); other: 8 bytes of the add's input 2. Returns the add's output as
@@ -1429,7 +1429,7 @@ static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8
         batch.count = 0;
         batch.first = 0;
 #if defined(AVX2_FUSED)
-        e.plan = chunk % 8 == 0 && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan)
+        e.plan = chunk % 8 == 0 && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan) == chunk
                      ? plan : NULL;
         e.fused = e.plan && fusable;
 #endif

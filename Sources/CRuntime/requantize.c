@@ -352,7 +352,7 @@ AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shif
                                                 _mm256_cmpgt_epi32(_mm256_setzero_si256(), r1));
         as__rqf_avx2 *q = &plan[j];
         if (!_mm256_testz_si256(outside, outside)) {
-            return 0;
+            return 8 * j;
         }
         q->terms.multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
         q->terms.multiplier_odd = _mm256_srli_epi64(q->terms.multiplier, 32);
@@ -362,7 +362,7 @@ AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shif
         q->terms.round_neg_odd = _mm256_sub_epi64(q->terms.round_pos_odd, two31);
         q->right = r1;
     }
-    return 1;
+    return count;
 }
 
 void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
@@ -439,13 +439,13 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
         as__rqf_avx2 plan[AS_RQ_PLAN_CHANNELS / 8];
         for (; o + 8 <= count; o += AS_RQ_PLAN_CHANNELS) {
             const int n = (count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS) & ~7;
-            if (!as__rqf_avx2_plan(multiplier + o, shift + o, n, plan)) {
-                break;
+            const int planned = as__rqf_avx2_plan(multiplier + o, shift + o, n, plan);
+            if (planned > 0) {
+                as__requant_plan_rows_avx2(acc + o, rows, acc_stride, planned, plan, zero_point, lo, hi,
+                                           out ? out + o : NULL, out_stride, rows_out, o);
             }
-            as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan, zero_point, lo, hi,
-                                       out ? out + o : NULL, out_stride, rows_out, o);
-            if (n < AS_RQ_PLAN_CHANNELS) {
-                o += n;
+            if (planned < AS_RQ_PLAN_CHANNELS) {
+                o += planned;
                 break;
             }
         }

@@ -224,8 +224,10 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
 
 /* plan[j] = the folded constants of channels 8j..8j+7 of multiplier/shift; count % 8 == 0. Prepared once per
  * channel chunk by the kernels that requantize many tiles (the per-tile set-up cost more than the arithmetic
- * saved). Returns 0 (plan incomplete) unless every shift is in [-31, -1], as every exported layer's is; the
- * callers then requantize those channels with as__requant_tile_s8 / as__requant_row_s8 (general MBQM). */
+ * saved). Returns how many leading channels it planned: count, or 8j when block j is the first with a shift
+ * outside [-31, -1] (a real multiplier of 1 or more, which trained layers have on a few channels); the callers
+ * requantize the channels from there with as__requant_tile_s8 / as__requant_row_s8 (general MBQM), or plan
+ * again from the next block. */
 int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan);
 
 /* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels with a folded plan: row p goes to

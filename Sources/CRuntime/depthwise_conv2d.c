@@ -408,51 +408,6 @@ static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, cons
     }
 }
 
-/* Blocks of 8 channels (of the chunk's first nc8) the folded plan covers: planned[b] = 1 and plan[b] set; a block
- * with a shift outside [-31, -1] (a real multiplier of 1 or more, which trained depthwise layers have on a few
- * channels) gets planned[b] = 0, and planning resumes after it, so one such channel costs its block only. */
-static void dw_plan_blocks(const as_requant_s8 *rq, int c0, int nc8, as__rqf_avx2 *plan, unsigned char *planned)
-{
-    int b = 0, k;
-    while (8 * b < nc8) {
-        const int n = as__rqf_avx2_plan(rq->multiplier + c0 + 8 * b, rq->shift + c0 + 8 * b, nc8 - 8 * b, plan + b) / 8;
-        for (k = 0; k < n; k++) {
-            planned[b + k] = 1;
-        }
-        b += n;
-        if (8 * b < nc8) {
-            planned[b++] = 0;
-        }
-    }
-}
-
-/* A group's accumulators acc[p][0..nc) (row stride DW_CHUNK) to out (pixel stride out_stride): runs of planned
- * blocks with their folded plan, the other blocks and the channel tail nc8..nc on the general path. */
-static void dw_requant_avx2(const int32_t *acc, int pixels, int nc8, int nc, const unsigned char *planned,
-                            const as__rqf_avx2 *plan, const as_requant_s8 *rq, int c0, int8_t *out, size_t out_stride)
-{
-    int b = 0;
-    while (8 * b < nc8) {
-        int e = b + 1;
-        while (8 * e < nc8 && planned[e] == planned[b]) {
-            e++;
-        }
-        if (planned[b]) {
-            as__requant_plan_rows_avx2(acc + 8 * b, pixels, DW_CHUNK, 8 * (e - b), plan + b, rq->output_zero_point,
-                                       rq->activation_min, rq->activation_max, out + 8 * b, out_stride, NULL, 0);
-        } else {
-            as__requant_tile_s8(acc + 8 * b, pixels, DW_CHUNK, 8 * (e - b), rq->multiplier + c0 + 8 * b,
-                                rq->shift + c0 + 8 * b, rq->output_zero_point, rq->activation_min,
-                                rq->activation_max, out + 8 * b, out_stride);
-        }
-        b = e;
-    }
-    if (nc8 < nc) {
-        as__requant_tile_s8(acc + nc8, pixels, DW_CHUNK, nc - nc8, rq->multiplier + c0 + nc8, rq->shift + c0 + nc8,
-                            rq->output_zero_point, rq->activation_min, rq->activation_max, out + nc8, out_stride);
-    }
-}
-
 #endif
 
 /* Output rows [row_begin, row_end) of as_depthwise_conv3x3_s8; output points at row row_begin's first pixel. */
@@ -469,7 +424,7 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
     as__rqf_avx2 plan[DW_CHUNK / 8]; /* folded requantization constants of the chunk's first nc8 channels */
-    unsigned char planned[DW_CHUNK / 8]; /* which of those 8-channel blocks plan covers (dw_plan_blocks) */
+    unsigned char planned[DW_CHUNK / 8]; /* which of those 8-channel blocks plan covers (as__rqf_avx2_plan) */
 #endif
     int c0, oy, ox0;
 #if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
@@ -493,7 +448,7 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         const int nc8 = nc & ~7;
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
-        dw_plan_blocks(requant, c0, nc8, plan, planned);
+        as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc8, plan, planned);
 #endif
         for (oy = row_begin; oy < row_end; oy++) {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
@@ -509,7 +464,7 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
 #endif
             for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
                 const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512) && !defined(AS_X86_AVX512)
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
                 dw_group_avx2(rows, step, in_width, stride, ox0, pixels, zero_points, wq, bias_eff, nc8, acc);
                 if (nc8 < nc) { /* channel tail: the portable loop */
                     int p, t;
@@ -529,9 +484,11 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
                 group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-                dw_requant_avx2(acc, pixels, nc8, nc, planned, plan, requant, c0,
-                                output + ((size_t)(oy - row_begin) * out_width + ox0) * out_pixel_stride + c0,
-                                (size_t)out_pixel_stride);
+                as__requant_blocks_avx2(acc, pixels, DW_CHUNK, nc, plan, planned, requant->multiplier + c0,
+                                        requant->shift + c0, requant->output_zero_point, requant->activation_min,
+                                        requant->activation_max,
+                                        output + ((size_t)(oy - row_begin) * out_width + ox0) * out_pixel_stride + c0,
+                                        (size_t)out_pixel_stride, NULL, 0);
 #else
                 as__requant_tile_s8(acc, pixels, DW_CHUNK, nc, requant->multiplier + c0, requant->shift + c0,
                                     requant->output_zero_point, requant->activation_min, requant->activation_max,

@@ -12,7 +12,7 @@
  *   - x86 AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, so activations enter the
  *     kernel as x + 128 (x ^ 0x80, the "staged domain") and the bias absorbs (zp + 128) * sum w;
  *   - x86 AVX2: sign-extension to int16 and vpmaddwd;
- *   - aarch64 with dotprod: sdot (signed x signed) by lane;
+ *   - aarch64 with dotprod: sdot (signed x signed) by lane; with i8mm too, smmla on row pairs (mmla_tile);
  *   - aarch64 NEON: vmull_s8 + vpadal into pairwise int32 sums;
  *   - portable C otherwise.
  * All paths compute the same exact integers, so the outputs are bit-identical everywhere.
@@ -34,9 +34,10 @@
  * a second instantiation of the engine (conv_gemm_add), so calls without an add run exactly what they ran before.
  * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
  * when every shift of the chunk is <= -1; on AVX2 and AVX2 + AVX-VNNI the same holds for the 4-row, 16-channel
- * sign tiles of single-pass layers (avx2_fuse), whose other tiles go through the accumulator tile and the
- * chunk's folded plan (as__requant_plan_rows_avx2); the others go through the accumulator tile and
- * requant_block.
+ * sign tiles of single-pass layers whose chunk folds whole (avx2_fuse), whose other tiles go through the
+ * accumulator tile and the chunk's folded plan (as__requant_plan_rows_avx2); on AVX2 the others go through the
+ * accumulator tile and as__requant_blocks_avx2 (the chunk's plan where its 8-channel blocks fold, the general
+ * MBQM for the rest), on the other tiers requant_block.
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -83,6 +84,7 @@ typedef struct fused_add {
 static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
 {
     int32_t multiplier[8], shift[8];
+    unsigned char folds;
     add_narrow n1, n2;
     int i;
     if (!add_narrow_plan(p->input1_zero_point, p->input1_multiplier, p->input1_shift, p->left_shift, &n1) ||
@@ -105,7 +107,7 @@ static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
         multiplier[i] = p->output_multiplier;
         shift[i] = p->output_shift;
     }
-    return as__rqf_avx2_plan(multiplier, shift, 8, &f->fo) == 8;
+    return as__rqf_avx2_plan(multiplier, shift, 8, &f->fo, &folds) == 8;
 }
 
 /* q: the conv's int8 values as int32 (8 lanes); other: 8 bytes of the add's input 2. Returns the add's output as
@@ -912,6 +914,78 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, 
     }
 }
 
+#if defined(AS_ARM_I8MM)
+
+/* smmla: c = [c00 c01 c10 c11] += [n0; n1] (2 x 8 int8) times [m0; m1]^T (8 x 2), c_ij += n_i . m_j.
+ * A tile of `pairs` row pairs (2 to 8 rows) by 8 output channels, two reduction groups (8 bytes) per step:
+ *   n[p]  = [row 2p: groups g, g+1 | row 2p+1: groups g, g+1]            (8 + 8 activation bytes)
+ *   m[k]  = [channel 2k: groups g, g+1 | channel 2k+1: groups g, g+1]    (from the [G][O][4] weights by one zip
+ *           of 32-bit lanes of group g's and group g+1's loads: the layout stays the one every tier reads)
+ *   c[p][k] = [row 2p ch 2k, row 2p ch 2k+1, row 2p+1 ch 2k, row 2p+1 ch 2k+1]
+ * An odd last group runs with zero weights for g + 1 and reads only 4 bytes a row. The weights of the 8
+ * channels are w[g] + 0..31 (the caller offsets w by the tile half). */
+static AS_ALWAYS_INLINE int8x16_t mmla_rows(const uint8_t *r0, const uint8_t *r1, const int32_t *offsets, int g,
+                                            int both)
+{
+    int32x2_t lo, hi;
+    const int off0 = offsets ? offsets[g] : 4 * g;
+    if (!offsets && both) {
+        return vcombine_s8(vld1_s8((const int8_t *)(r0 + off0)), vld1_s8((const int8_t *)(r1 + off0)));
+    }
+    lo = vld1_dup_s32((const int32_t *)(const void *)(r0 + off0));
+    hi = vld1_dup_s32((const int32_t *)(const void *)(r1 + off0));
+    if (both) {
+        const int off1 = offsets ? offsets[g + 1] : off0 + 4;
+        lo = vld1_lane_s32((const int32_t *)(const void *)(r0 + off1), lo, 1);
+        hi = vld1_lane_s32((const int32_t *)(const void *)(r1 + off1), hi, 1);
+    }
+    return vreinterpretq_s8_s32(vcombine_s32(lo, hi));
+}
+
+static AS_ALWAYS_INLINE void mmla_tile(const int pairs, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                       const int8_t *w, size_t w_stride, const int32_t *init, int32_t *acc)
+{
+    int32x4_t c[4][4];
+    int p, k, g;
+    for (p = 0; p < pairs; p++) {
+        const int32_t *s0 = init ? init : acc + (2 * p) * OC_CHUNK;
+        const int32_t *s1 = init ? init : acc + (2 * p + 1) * OC_CHUNK;
+        for (k = 0; k < 2; k++) {
+            const int64x2_t x0 = vreinterpretq_s64_s32(vld1q_s32(s0 + 4 * k));
+            const int64x2_t x1 = vreinterpretq_s64_s32(vld1q_s32(s1 + 4 * k));
+            c[p][2 * k] = vreinterpretq_s32_s64(vzip1q_s64(x0, x1));
+            c[p][2 * k + 1] = vreinterpretq_s32_s64(vzip2q_s64(x0, x1));
+        }
+    }
+    for (g = 0; g < groups; g += 2) {
+        const int both = g + 1 < groups;
+        const int8_t *wg = w + (size_t)g * w_stride;
+        const int32x4_t a0 = vreinterpretq_s32_s8(vld1q_s8(wg)), a1 = vreinterpretq_s32_s8(vld1q_s8(wg + 16));
+        const int32x4_t b0 = both ? vreinterpretq_s32_s8(vld1q_s8(wg + w_stride)) : vdupq_n_s32(0);
+        const int32x4_t b1 = both ? vreinterpretq_s32_s8(vld1q_s8(wg + w_stride + 16)) : vdupq_n_s32(0);
+        int8x16_t m[4];
+        m[0] = vreinterpretq_s8_s32(vzip1q_s32(a0, b0));
+        m[1] = vreinterpretq_s8_s32(vzip2q_s32(a0, b0));
+        m[2] = vreinterpretq_s8_s32(vzip1q_s32(a1, b1));
+        m[3] = vreinterpretq_s8_s32(vzip2q_s32(a1, b1));
+        for (p = 0; p < pairs; p++) {
+            const int8x16_t n = mmla_rows(a[2 * p], a[2 * p + 1], offsets, g, both);
+            for (k = 0; k < 4; k++) {
+                c[p][k] = vmmlaq_s32(c[p][k], n, m[k]);
+            }
+        }
+    }
+    for (p = 0; p < pairs; p++) {
+        for (k = 0; k < 2; k++) {
+            const int64x2_t x0 = vreinterpretq_s64_s32(c[p][2 * k]), x1 = vreinterpretq_s64_s32(c[p][2 * k + 1]);
+            vst1q_s32(acc + (2 * p) * OC_CHUNK + 4 * k, vreinterpretq_s32_s64(vzip1q_s64(x0, x1)));
+            vst1q_s32(acc + (2 * p + 1) * OC_CHUNK + 4 * k, vreinterpretq_s32_s64(vzip2q_s64(x0, x1)));
+        }
+    }
+}
+
+#endif /* AS_ARM_I8MM */
+
 #define NEON_ROWS 4
 
 #else /* plain NEON: widening multiplies, pairwise accumulation */
@@ -961,6 +1035,27 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
 {
     int r = 0;
     (void)width;
+#if defined(AS_ARM_I8MM)
+    /* the row pairs as one smmla tile per 8-channel half (pairs a compile-time constant in each case), the odd
+     * row by sdot */
+#define AS_MMLA_HALVES(pairs)                                                                                   \
+    do {                                                                                                        \
+        mmla_tile(pairs, a, offsets, groups, w, w_stride, init, acc);                                           \
+        mmla_tile(pairs, a, offsets, groups, w + 32, w_stride, init ? init + 8 : NULL, acc + 8);                \
+    } while (0)
+    switch (rows / 2) {
+    case 4: AS_MMLA_HALVES(4); break;
+    case 3: AS_MMLA_HALVES(3); break;
+    case 2: AS_MMLA_HALVES(2); break;
+    case 1: AS_MMLA_HALVES(1); break;
+    default: break;
+    }
+#undef AS_MMLA_HALVES
+    r = rows & ~1;
+    if (r < rows) {
+        neon_tile(1, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+    }
+#else
     if (offsets) {
 #if NEON_ROWS == 4
         for (; r + 4 <= rows; r += 4) {
@@ -986,6 +1081,7 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
             neon_tile(1, a + r, NULL, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
         }
     }
+#endif
 }
 
 #else /* portable */
@@ -1052,9 +1148,10 @@ typedef struct engine {
     const int32_t *linear;   /* [min(R4, MAX_GROUP_OFFSETS)] 0, 4, 8, ...: the offsets of plain rows */
 #endif
 #if defined(AVX2_FUSED)
-    /* folded requantization constants of the chunk (chunk % 8 == 0 and every shift in [-31, -1]), else NULL;
-     * fused: every tile of the call requantizes in its epilogue (conv_gemm) */
+    /* the chunk's folded requantization constants per 8-channel block (as__rqf_avx2_plan) and which blocks fold;
+     * fused: every block folds (chunk % 8 == 0) and every tile of the call requantizes in its epilogue (conv_gemm) */
     const as__rqf_avx2 *plan;
+    const unsigned char *planned;
     int fused;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
@@ -1195,14 +1292,12 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
         }
     }
 #if defined(AVX2_FUSED)
-    if (e->plan) {
-        as__requant_plan_rows_avx2(e->acc, rows, OC_CHUNK, chunk, e->plan, rq->output_zero_point, rq->activation_min,
-                                   rq->activation_max, NULL, 0, q->out, 0);
-        return;
-    }
-#endif
+    as__requant_blocks_avx2(e->acc, rows, OC_CHUNK, chunk, e->plan, e->planned, rq->multiplier + oc0, rq->shift + oc0,
+                            rq->output_zero_point, rq->activation_min, rq->activation_max, NULL, 0, q->out, 0);
+#else
     as__requant_rows_s8(e->acc, rows, OC_CHUNK, chunk, rq->multiplier + oc0, rq->shift + oc0, rq->output_zero_point,
                         rq->activation_min, rq->activation_max, q->out);
+#endif
 }
 
 /* A tile runner that also runs the fused add (run_tile_add): returns 1 when it wrote the add's output rows, 0 when
@@ -1347,6 +1442,7 @@ static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8
 #endif
 #if defined(AVX2_FUSED)
     as__rqf_avx2 plan[OC_CHUNK / 8];
+    unsigned char planned[OC_CHUNK / 8];
     int fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
@@ -1417,6 +1513,8 @@ static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8
 #if defined(AVX2_FUSED)
     /* fused tiles need the whole reduction in one pass (direct rows, or staged rows of one pass) */
     fusable = e.sign_kernel && (e.offsets || direct_pointwise || e.reduction <= STAGE_BYTES);
+    e.plan = plan;
+    e.planned = planned;
 #endif
 
     for (oc0 = 0; oc0 < c_out; oc0 += OC_CHUNK) {
@@ -1429,9 +1527,8 @@ static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8
         batch.count = 0;
         batch.first = 0;
 #if defined(AVX2_FUSED)
-        e.plan = chunk % 8 == 0 && as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan) == chunk
-                     ? plan : NULL;
-        e.fused = e.plan && fusable;
+        e.fused = as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk & ~7, plan, planned) == chunk &&
+                  fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
         e.fplan = fplan;

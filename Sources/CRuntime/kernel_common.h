@@ -40,6 +40,12 @@
 #endif
 #if defined(__ARM_FEATURE_DOTPROD)
 #define AS_ARM_DOTPROD 1
+/* AS_ARM_I8MM: smmla (int8 2x8 by 8x2 matrix multiply-accumulate, Armv8.6 / Armv9 cores: Cortex-A510/A710/A715/
+ * A720, Neoverse N2/V1/V2) for the GEMM tiles of two or more rows; only with dotprod, whose sdot tile serves the
+ * odd row (every core with i8mm has dotprod). */
+#if defined(__aarch64__) && defined(__ARM_FEATURE_MATMUL_INT8)
+#define AS_ARM_I8MM 1
+#endif
 #endif
 #endif
 #endif

@@ -338,12 +338,13 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
 }
 
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan)
+AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan,
+                                  unsigned char *planned)
 {
     const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
     const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
     const __m256i two31 = _mm256_set1_epi64x((int64_t)1 << 31);
-    int j;
+    int j, folded = 0;
     for (j = 0; 8 * j < count; j++) {
         const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j));
         const __m256i right = _mm256_sub_epi32(_mm256_setzero_si256(), s);
@@ -351,9 +352,11 @@ AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shif
         const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(r1, _mm256_set1_epi32(30)),
                                                 _mm256_cmpgt_epi32(_mm256_setzero_si256(), r1));
         as__rqf_avx2 *q = &plan[j];
-        if (!_mm256_testz_si256(outside, outside)) {
-            return 8 * j;
+        planned[j] = (unsigned char)_mm256_testz_si256(outside, outside);
+        if (!planned[j]) {
+            continue;
         }
+        folded += 8;
         q->terms.multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
         q->terms.multiplier_odd = _mm256_srli_epi64(q->terms.multiplier, 32);
         q->terms.round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
@@ -362,7 +365,37 @@ AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shif
         q->terms.round_neg_odd = _mm256_sub_epi64(q->terms.round_pos_odd, two31);
         q->right = r1;
     }
-    return count;
+    return folded;
+}
+
+void as__requant_blocks_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
+                             const unsigned char *planned, const int32_t *multiplier, const int32_t *shift,
+                             int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
+                             int8_t *const *rows_out, int rows_out_offset)
+{
+    const int blocks = count / 8;
+    int b = 0, p;
+    while (8 * b < count) {
+        /* a run [b, e) of planned blocks, or of general ones; a general run that reaches the last block takes the
+         * tail count % 8 too, which is otherwise a general run of its own */
+        const int folds = b < blocks && planned[b];
+        const int o = 8 * b;
+        int e = b + 1, n;
+        while (e < blocks && planned[e] == folds) {
+            e++;
+        }
+        n = folds || e < blocks ? 8 * (e - b) : count - o;
+        if (folds) {
+            as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan + b, zero_point, lo, hi,
+                                       out ? out + o : NULL, out_stride, rows_out, rows_out_offset + o);
+        } else {
+            for (p = 0; p < rows; p++) {
+                as__requant_row_s8(acc + (size_t)p * acc_stride + o, n, multiplier + o, shift + o, 1, zero_point, lo,
+                                   hi, (rows_out ? rows_out[p] + rows_out_offset : out + p * out_stride) + o);
+            }
+        }
+        b = e;
+    }
 }
 
 void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
@@ -433,21 +466,15 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
     }
 #elif defined(AS_X86_AVX2)
     {
-        /* constants set up once per call here; the GEMM and depthwise kernels prepare them once per channel
-         * chunk and call as__requant_plan_rows_avx2 themselves. Channels from the first block with a shift
-         * outside [-31, -1] on go through as__requant_row_s8 below. */
+        /* constants set up once per call here, per 8-channel block (as__rqf_avx2_plan); the GEMM and depthwise
+         * kernels prepare them once per channel chunk and call as__requant_blocks_avx2 themselves. */
         as__rqf_avx2 plan[AS_RQ_PLAN_CHANNELS / 8];
-        for (; o + 8 <= count; o += AS_RQ_PLAN_CHANNELS) {
-            const int n = (count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS) & ~7;
-            const int planned = as__rqf_avx2_plan(multiplier + o, shift + o, n, plan);
-            if (planned > 0) {
-                as__requant_plan_rows_avx2(acc + o, rows, acc_stride, planned, plan, zero_point, lo, hi,
-                                           out ? out + o : NULL, out_stride, rows_out, o);
-            }
-            if (planned < AS_RQ_PLAN_CHANNELS) {
-                o += planned;
-                break;
-            }
+        unsigned char planned[AS_RQ_PLAN_CHANNELS / 8];
+        for (; o < count; o += AS_RQ_PLAN_CHANNELS) {
+            const int n = count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS;
+            as__rqf_avx2_plan(multiplier + o, shift + o, n & ~7, plan, planned);
+            as__requant_blocks_avx2(acc + o, rows, acc_stride, n, plan, planned, multiplier + o, shift + o, zero_point,
+                                    lo, hi, out ? out + o : NULL, out_stride, rows_out, o);
         }
     }
 #elif defined(AS_ARM_NEON)

@@ -23,6 +23,9 @@
 #elif defined(AS_X86_AVX2)
 #define AS_SIMD_PATH "x86-avx2"
 #define AS_SIMD_TIER "x86 AVX2"
+#elif defined(AS_ARM_I8MM)
+#define AS_SIMD_PATH "aarch64-neon-i8mm"
+#define AS_SIMD_TIER "aarch64 NEON i8mm"
 #elif defined(AS_ARM_DOTPROD)
 #define AS_SIMD_PATH "aarch64-neon-dotprod"
 #define AS_SIMD_TIER "aarch64 NEON dotprod"

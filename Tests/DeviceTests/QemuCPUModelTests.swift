@@ -22,7 +22,7 @@ struct QemuCPUModelTests {
 
     @Test("the shipped qemu devices prepare; an unknown CPU model is a one-line error at prepare")
     func unknownModel() throws {
-        for name in ["qemu-aarch64", "qemu-aarch64-a72"] + (Self.hasARMv7 ? ["qemu-armv7"] : []) {
+        for name in ["qemu-aarch64", "qemu-aarch64-a72", "qemu-aarch64-i8mm"] + (Self.hasARMv7 ? ["qemu-armv7"] : []) {
             let runner = makeRunner(for: try shippedDevice(name))
             defer { try? runner.cleanup() }
             try runner.prepare()

@@ -41,7 +41,7 @@ struct DeviceMatrixTests {
     /// build for an A72 would die on the board, a plain NEON build for a Pi 5 would leave sdot unused.
     static let expectedSIMDPath: [String: String] = [
         "qemu-aarch64": "aarch64-neon-dotprod", "raspberry-pi-5": "aarch64-neon-dotprod",
-        "jetson-orin-nano-cpu": "aarch64-neon-dotprod",
+        "jetson-orin-nano-cpu": "aarch64-neon-dotprod", "qemu-aarch64-i8mm": "aarch64-neon-i8mm",
         "qemu-aarch64-a72": "aarch64-neon", "raspberry-pi-4": "aarch64-neon",
         "qemu-armv7": "armv7-neon", "raspberry-pi-3-armv7": "armv7-neon",
     ]
@@ -49,7 +49,7 @@ struct DeviceMatrixTests {
     /// `as_simd_tier()` of each cross device's build (docs/devices.md's table).
     static let expectedTier: [String: String] = [
         "qemu-aarch64": "aarch64 NEON dotprod", "raspberry-pi-5": "aarch64 NEON dotprod",
-        "jetson-orin-nano-cpu": "aarch64 NEON dotprod",
+        "jetson-orin-nano-cpu": "aarch64 NEON dotprod", "qemu-aarch64-i8mm": "aarch64 NEON i8mm",
         "qemu-aarch64-a72": "aarch64 NEON", "raspberry-pi-4": "aarch64 NEON",
         "qemu-armv7": "armv7 NEON", "raspberry-pi-3-armv7": "armv7 NEON",
     ]
@@ -57,7 +57,8 @@ struct DeviceMatrixTests {
     /// The tier name of each hand-written path of `as_runtime_simd_path()`.
     static let tierOfPath: [String: String] = [
         "x86-avx512-vnni": "x86 AVX-512 VNNI", "x86-avx512": "x86 AVX-512", "x86-avx2-vnni": "x86 AVX2 + AVX-VNNI", "x86-avx2": "x86 AVX2",
-        "aarch64-neon-dotprod": "aarch64 NEON dotprod", "aarch64-neon": "aarch64 NEON", "armv7-neon": "armv7 NEON",
+        "aarch64-neon-i8mm": "aarch64 NEON i8mm", "aarch64-neon-dotprod": "aarch64 NEON dotprod", "aarch64-neon": "aarch64 NEON",
+        "armv7-neon": "armv7 NEON",
     ]
 
     /// The result lines of a model run (per-image classes and scores, accuracy), without the `#`
@@ -275,7 +276,19 @@ struct DeviceMatrixTests {
             matrix.append("qemu-aarch64 under cortex-a72 (control): status \(result.exitStatus), SIGILL expected")
         }
 
-        #expect(emulatedRuns >= 7 || !unbuilt.isEmpty, "only \(emulatedRuns) emulated runs")
+        // The same for i8mm: its build dies on a Cortex-A76 (dotprod without i8mm, Pi 5), so smmla runs.
+        if let i8mm = devices.first(where: { $0.name == "qemu-aarch64-i8mm" }),
+           let report = builds[BuildKey(i8mm)] {
+            var a76 = i8mm
+            a76.runner = .qemu(Self.qemuSettings(i8mm, cpu: "cortex-a76"))
+            let runner = makeRunner(for: a76)
+            defer { try? runner.cleanup() }
+            let result = try runner.run(try runner.upload(report.binary), arguments: arguments, timeout: 300)
+            #expect(result.exitStatus == 128 + SIGILL, "the i8mm build ran on qemu -cpu cortex-a76 (status \(result.exitStatus)): smmla unused or -cpu ignored")
+            matrix.append("qemu-aarch64-i8mm under cortex-a76 (control): status \(result.exitStatus), SIGILL expected")
+        }
+
+        #expect(emulatedRuns >= 8 || !unbuilt.isEmpty, "only \(emulatedRuns) emulated runs")
         if !unbuilt.isEmpty { print("device matrix: not built here: \(unbuilt.joined(separator: ", "))") }
         print("device matrix (\(buildOrder.count) builds in \(Int(buildSeconds)) s, \(emulatedRuns) emulated runs of 300 images, \(Int(Date().timeIntervalSince(started))) s):\n  "
               + matrix.joined(separator: "\n  "))

@@ -1,7 +1,7 @@
 // Cross-architecture bit-exactness of the int8 kernels: Fixtures/kernel_selftest.c is built against the
 // Sources/CRuntime files for the optimized paths (x86 -march=native, x86-64-v3 = the AVX2 tier and, where
-// the CPU has it, x86-64-v3 + AVX-VNNI, an ASan+UBSan build, aarch64 with and without dotprod; with
-// AUTOSHRINK_RUNTIME_FULL_MATRIX=1 also x86 portable, x86 -mavx2 -mfma and armv7),
+// the CPU has it, x86-64-v3 + AVX-VNNI, an ASan+UBSan build, aarch64 with i8mm, with dotprod and without
+// either, armv7 NEON; with AUTOSHRINK_RUNTIME_FULL_MATRIX=1 also x86 portable, x86 -mavx2 -mfma and armv7),
 // each build checks optimized against reference internally, and every build must print the same int8
 // checksums as the x86 build. aarch64 and armv7 run under qemu-user. The builds run concurrently and
 // dominate the suite's time; tools/runtime-selftest runs the full matrix from the command line.
@@ -107,8 +107,13 @@ struct CrossArchitectureTests {
             Target(name: "x86_64-asan-ubsan", compiler: gcc,
                    flags: ["-O1", "-g", "-march=native", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
                    runner: []),
+            // dotprod under the first core qemu models with it and without i8mm (A76, Pi 5)
             Target(name: "aarch64-dotprod", compiler: tools["aarch64-linux-gnu-gcc"]!,
                    flags: ["-O3", "-march=armv8.2-a+dotprod"],
+                   runner: [tools["qemu-aarch64"]!, "-cpu", "cortex-a76", "-L", "/usr/aarch64-linux-gnu"]),
+            // i8mm (smmla GEMM tiles): qemu models it only in `max`
+            Target(name: "aarch64-i8mm", compiler: tools["aarch64-linux-gnu-gcc"]!,
+                   flags: ["-O3", "-march=armv8.2-a+dotprod+i8mm"],
                    runner: [tools["qemu-aarch64"]!, "-cpu", "max", "-L", "/usr/aarch64-linux-gnu"]),
             // ARMv8.0 without dotprod under the oldest core that has it (Pi 3's A53; the Pi 4's A72 has the same ISA).
             Target(name: "aarch64-neon", compiler: tools["aarch64-linux-gnu-gcc"]!, flags: ["-O3", "-march=armv8-a"],

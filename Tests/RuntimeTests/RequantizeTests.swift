@@ -228,7 +228,7 @@ struct RequantizeTests {
     func runtimeIdentity() {
         #expect(AUTOSHRINK_RUNTIME_VERSION == "1")
         let path = String(cString: as_runtime_simd_path())
-        #expect(["x86-avx512-vnni", "x86-avx512", "x86-avx2-vnni", "x86-avx2", "aarch64-neon-dotprod", "aarch64-neon", "armv7-neon", "portable"]
+        #expect(["x86-avx512-vnni", "x86-avx512", "x86-avx2-vnni", "x86-avx2", "aarch64-neon-i8mm", "aarch64-neon-dotprod", "aarch64-neon", "armv7-neon", "portable"]
                     .contains(path))
         #expect(as_conv_output_size(28, 3, 1) == 28)
         #expect(as_conv_output_size(28, 3, 2) == 14)

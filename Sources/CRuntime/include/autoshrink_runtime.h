@@ -44,8 +44,9 @@
  *
  * Optimized paths are chosen at compile time from the target flags (e.g. -march=native,
  * -mcpu=cortex-a76): x86 AVX-512 (F/BW/VL/DQ; VNNI for the int8 GEMMs), x86 AVX2+FMA, aarch64 NEON
- * (sdot with __ARM_FEATURE_DOTPROD), otherwise portable C loops written for the auto-vectoriser
- * (armv7 and x86-64 baseline builds). Define AUTOSHRINK_PORTABLE to force the portable C paths.
+ * (sdot with __ARM_FEATURE_DOTPROD; smmla GEMM tiles when __ARM_FEATURE_MATMUL_INT8 too), armv7 NEON with
+ * FMA, otherwise portable C loops written for the auto-vectoriser (x86-64 baseline builds, armv7 without
+ * NEON/FMA). Define AUTOSHRINK_PORTABLE to force the portable C paths.
  * Optimized kernels use bounded stack scratch (at most about 52 KiB for the deepest call chain) and
  * are thread-safe: no static mutable data anywhere.
  */

@@ -917,64 +917,117 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, 
 #if defined(AS_ARM_I8MM)
 
 /* smmla: c = [c00 c01 c10 c11] += [n0; n1] (2 x 8 int8) times [m0; m1]^T (8 x 2), c_ij += n_i . m_j.
- * A tile of `pairs` row pairs (2 to 8 rows) by 8 output channels, two reduction groups (8 bytes) per step:
- *   n[p]  = [row 2p: groups g, g+1 | row 2p+1: groups g, g+1]            (8 + 8 activation bytes)
+ * A tile of `pairs` row pairs (2 to 8 rows) by 8 output channels, two reduction groups (8 bytes) per smmla:
+ *   n     = [row 2p: groups g, g+1 | row 2p+1: groups g, g+1]            (8 + 8 activation bytes)
  *   m[k]  = [channel 2k: groups g, g+1 | channel 2k+1: groups g, g+1]    (from the [G][O][4] weights by one zip
  *           of 32-bit lanes of group g's and group g+1's loads: the layout stays the one every tier reads)
  *   c[p][k] = [row 2p ch 2k, row 2p ch 2k+1, row 2p+1 ch 2k, row 2p+1 ch 2k+1]
- * An odd last group runs with zero weights for g + 1 and reads only 4 bytes a row. The weights of the 8
- * channels are w[g] + 0..31 (the caller offsets w by the tile half). */
-static AS_ALWAYS_INLINE int8x16_t mmla_rows(const uint8_t *r0, const uint8_t *r1, const int32_t *offsets, int g,
-                                            int both)
+ * Activations are read 16 bytes (4 groups) a row where the 4 groups are contiguous (plain rows, and direct rows
+ * inside a window row), and split into the two group pairs' n by one zip of 64-bit lanes per row pair. An odd
+ * last group runs with zero weights for g + 1 and reads only 4 bytes a row. The weights of the 8 channels are
+ * w[g] + 0..31 (the caller offsets w by the tile half). */
+#define MMLA_MIN_GROUPS 4 /* shorter reductions run the sdot tile */
+/* the row-pair loops fully unrolled, so that the accumulators c[p][k] stay in registers */
+#define MMLA_UNROLL _Pragma("GCC unroll 4")
+
+static AS_ALWAYS_INLINE int32x4_t mmla_group_row(const uint8_t *row, const int32_t *offsets, int g, int count)
 {
-    int32x2_t lo, hi;
-    const int off0 = offsets ? offsets[g] : 4 * g;
-    if (!offsets && both) {
-        return vcombine_s8(vld1_s8((const int8_t *)(r0 + off0)), vld1_s8((const int8_t *)(r1 + off0)));
+    /* `count` (1, 2 or 4) groups of a row from g on, in 32-bit lanes 0..count-1 (the others 0) */
+    int32x4_t x = vdupq_n_s32(0);
+    int t;
+    for (t = 0; t < count; t++) {
+        const int off = offsets ? offsets[g + t] : 4 * (g + t);
+        int32_t quad;
+        memcpy(&quad, row + off, sizeof quad);
+        switch (t) {
+        case 0: x = vsetq_lane_s32(quad, x, 0); break;
+        case 1: x = vsetq_lane_s32(quad, x, 1); break;
+        case 2: x = vsetq_lane_s32(quad, x, 2); break;
+        default: x = vsetq_lane_s32(quad, x, 3); break;
+        }
     }
-    lo = vld1_dup_s32((const int32_t *)(const void *)(r0 + off0));
-    hi = vld1_dup_s32((const int32_t *)(const void *)(r1 + off0));
-    if (both) {
-        const int off1 = offsets ? offsets[g + 1] : off0 + 4;
-        lo = vld1_lane_s32((const int32_t *)(const void *)(r0 + off1), lo, 1);
-        hi = vld1_lane_s32((const int32_t *)(const void *)(r1 + off1), hi, 1);
-    }
-    return vreinterpretq_s8_s32(vcombine_s32(lo, hi));
+    return x;
+}
+
+/* m[k] of group pair (g, g + 1) at wg = w[g] (zero weights for g + 1 unless both) */
+static AS_ALWAYS_INLINE void mmla_weights(const int8_t *wg, size_t w_stride, int both, int8x16_t m[4])
+{
+    const int32x4_t a0 = vreinterpretq_s32_s8(vld1q_s8(wg)), a1 = vreinterpretq_s32_s8(vld1q_s8(wg + 16));
+    const int32x4_t b0 = both ? vreinterpretq_s32_s8(vld1q_s8(wg + w_stride)) : vdupq_n_s32(0);
+    const int32x4_t b1 = both ? vreinterpretq_s32_s8(vld1q_s8(wg + w_stride + 16)) : vdupq_n_s32(0);
+    m[0] = vreinterpretq_s8_s32(vzip1q_s32(a0, b0));
+    m[1] = vreinterpretq_s8_s32(vzip2q_s32(a0, b0));
+    m[2] = vreinterpretq_s8_s32(vzip1q_s32(a1, b1));
+    m[3] = vreinterpretq_s8_s32(vzip2q_s32(a1, b1));
+}
+
+static AS_ALWAYS_INLINE void mmla_pair(int32x4_t c[4], int8x16_t n, const int8x16_t m[4])
+{
+    c[0] = vmmlaq_s32(c[0], n, m[0]);
+    c[1] = vmmlaq_s32(c[1], n, m[1]);
+    c[2] = vmmlaq_s32(c[2], n, m[2]);
+    c[3] = vmmlaq_s32(c[3], n, m[3]);
 }
 
 static AS_ALWAYS_INLINE void mmla_tile(const int pairs, const uint8_t *const *a, const int32_t *offsets, int groups,
                                        const int8_t *w, size_t w_stride, const int32_t *init, int32_t *acc)
 {
     int32x4_t c[4][4];
-    int p, k, g;
-    for (p = 0; p < pairs; p++) {
-        const int32_t *s0 = init ? init : acc + (2 * p) * OC_CHUNK;
-        const int32_t *s1 = init ? init : acc + (2 * p + 1) * OC_CHUNK;
-        for (k = 0; k < 2; k++) {
-            const int64x2_t x0 = vreinterpretq_s64_s32(vld1q_s32(s0 + 4 * k));
-            const int64x2_t x1 = vreinterpretq_s64_s32(vld1q_s32(s1 + 4 * k));
-            c[p][2 * k] = vreinterpretq_s32_s64(vzip1q_s64(x0, x1));
-            c[p][2 * k + 1] = vreinterpretq_s32_s64(vzip2q_s64(x0, x1));
-        }
-    }
-    for (g = 0; g < groups; g += 2) {
-        const int both = g + 1 < groups;
-        const int8_t *wg = w + (size_t)g * w_stride;
-        const int32x4_t a0 = vreinterpretq_s32_s8(vld1q_s8(wg)), a1 = vreinterpretq_s32_s8(vld1q_s8(wg + 16));
-        const int32x4_t b0 = both ? vreinterpretq_s32_s8(vld1q_s8(wg + w_stride)) : vdupq_n_s32(0);
-        const int32x4_t b1 = both ? vreinterpretq_s32_s8(vld1q_s8(wg + w_stride + 16)) : vdupq_n_s32(0);
-        int8x16_t m[4];
-        m[0] = vreinterpretq_s8_s32(vzip1q_s32(a0, b0));
-        m[1] = vreinterpretq_s8_s32(vzip2q_s32(a0, b0));
-        m[2] = vreinterpretq_s8_s32(vzip1q_s32(a1, b1));
-        m[3] = vreinterpretq_s8_s32(vzip2q_s32(a1, b1));
+    int p, k, g = 0;
+    for (k = 0; k < 2; k++) {
+        if (init) {
+            /* every row starts from the same bias row */
+            const int64x2_t x = vreinterpretq_s64_s32(vld1q_s32(init + 4 * k));
+            const int32x4_t lo = vreinterpretq_s32_s64(vzip1q_s64(x, x)), hi = vreinterpretq_s32_s64(vzip2q_s64(x, x));
+            MMLA_UNROLL
         for (p = 0; p < pairs; p++) {
-            const int8x16_t n = mmla_rows(a[2 * p], a[2 * p + 1], offsets, g, both);
-            for (k = 0; k < 4; k++) {
-                c[p][k] = vmmlaq_s32(c[p][k], n, m[k]);
+                c[p][2 * k] = lo;
+                c[p][2 * k + 1] = hi;
+            }
+        } else {
+            MMLA_UNROLL
+        for (p = 0; p < pairs; p++) {
+                const int64x2_t x0 = vreinterpretq_s64_s32(vld1q_s32(acc + (2 * p) * OC_CHUNK + 4 * k));
+                const int64x2_t x1 = vreinterpretq_s64_s32(vld1q_s32(acc + (2 * p + 1) * OC_CHUNK + 4 * k));
+                c[p][2 * k] = vreinterpretq_s32_s64(vzip1q_s64(x0, x1));
+                c[p][2 * k + 1] = vreinterpretq_s32_s64(vzip2q_s64(x0, x1));
             }
         }
     }
+    for (; g + 4 <= groups; g += 4) {
+        /* the weights of both group pairs first, then each row pair's activations (16 accumulators, 8 weight
+         * and 2 activation registers: no spills with 4 row pairs) */
+        const int off = offsets ? offsets[g] : 4 * g;
+        const int quad = !offsets || offsets[g + 3] - off == 12; /* each step is >= 4: 12 means contiguous */
+        int8x16_t m0[4], m1[4];
+        mmla_weights(w + (size_t)g * w_stride, w_stride, 1, m0);
+        mmla_weights(w + (size_t)(g + 2) * w_stride, w_stride, 1, m1);
+        MMLA_UNROLL
+        for (p = 0; p < pairs; p++) {
+            int64x2_t x0, x1;
+            if (quad) {
+                x0 = vreinterpretq_s64_s8(vld1q_s8((const int8_t *)(a[2 * p] + off)));
+                x1 = vreinterpretq_s64_s8(vld1q_s8((const int8_t *)(a[2 * p + 1] + off)));
+            } else {
+                x0 = vreinterpretq_s64_s32(mmla_group_row(a[2 * p], offsets, g, 4));
+                x1 = vreinterpretq_s64_s32(mmla_group_row(a[2 * p + 1], offsets, g, 4));
+            }
+            mmla_pair(c[p], vreinterpretq_s8_s64(vzip1q_s64(x0, x1)), m0);
+            mmla_pair(c[p], vreinterpretq_s8_s64(vzip2q_s64(x0, x1)), m1);
+        }
+    }
+    for (; g < groups; g += 2) {
+        const int both = g + 1 < groups;
+        int8x16_t m[4];
+        mmla_weights(w + (size_t)g * w_stride, w_stride, both, m);
+        MMLA_UNROLL
+        for (p = 0; p < pairs; p++) {
+            const int64x2_t x0 = vreinterpretq_s64_s32(mmla_group_row(a[2 * p], offsets, g, both ? 2 : 1));
+            const int64x2_t x1 = vreinterpretq_s64_s32(mmla_group_row(a[2 * p + 1], offsets, g, both ? 2 : 1));
+            mmla_pair(c[p], vreinterpretq_s8_s64(vzip1q_s64(x0, x1)), m);
+        }
+    }
+    MMLA_UNROLL
     for (p = 0; p < pairs; p++) {
         for (k = 0; k < 2; k++) {
             const int64x2_t x0 = vreinterpretq_s64_s32(c[p][2 * k]), x1 = vreinterpretq_s64_s32(c[p][2 * k + 1]);
@@ -1037,7 +1090,17 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
     (void)width;
 #if defined(AS_ARM_I8MM)
     /* the row pairs as one smmla tile per 8-channel half (pairs a compile-time constant in each case), the odd
-     * row by sdot */
+     * row by sdot; short reductions (MMLA_MIN_GROUPS) by sdot too, whose tile needs no transposition of the
+     * accumulators */
+    if (groups < MMLA_MIN_GROUPS) {
+        for (; r + 4 <= rows; r += 4) {
+            neon_tile(4, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+        for (; r < rows; r++) {
+            neon_tile(1, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
+        }
+        return;
+    }
 #define AS_MMLA_HALVES(pairs)                                                                                   \
     do {                                                                                                        \
         mmla_tile(pairs, a, offsets, groups, w, w_stride, init, acc);                                           \

@@ -264,28 +264,50 @@ struct DeviceMatrixTests {
             matrix.append(line)
         }
 
-        // The CPU model is honoured: the dotprod build dies with SIGILL on a Cortex-A72, as on a Pi 4.
-        if let dotprod = devices.first(where: { $0.name == "qemu-aarch64" }),
-           let report = builds[BuildKey(dotprod)] {
-            var a72 = dotprod
-            a72.runner = .qemu(Self.qemuSettings(dotprod, cpu: "cortex-a72"))
-            let runner = makeRunner(for: a72)
-            defer { try? runner.cleanup() }
-            let result = try runner.run(try runner.upload(report.binary), arguments: arguments, timeout: 300)
-            #expect(result.exitStatus == 128 + SIGILL, "the dotprod build ran on qemu -cpu cortex-a72 (status \(result.exitStatus)): sdot unused or -cpu ignored")
-            matrix.append("qemu-aarch64 under cortex-a72 (control): status \(result.exitStatus), SIGILL expected")
-        }
+        // The CPU model is honoured, and each Arm build uses its instructions: a program of the exported runtime that
+        // runs one int8 pointwise conv with a 64-channel reduction (long enough for every GEMM tile; the fixture's
+        // layers are too narrow for smmla) exits 0 under the device's own CPU model and dies with SIGILL under the
+        // older core: the dotprod build on a Cortex-A72 (Pi 4; sdot), the i8mm build on a Cortex-A76 (Pi 5; smmla).
+        let probeSource = "\(scratch)/gemm_probe.c"
+        try """
+            #include <stdio.h>
+            #include "autoshrink_runtime.h"
+            int main(void) {
+                static int8_t input[8 * 64], weights[16 * 16 * 4], output[8 * 16];
+                static int32_t multiplier[16], shift[16];
+                as_requant_s8 rq;
+                int i;
+                for (i = 0; i < (int)sizeof input; i++) input[i] = (int8_t)(i * 7);
+                for (i = 0; i < (int)sizeof weights; i++) weights[i] = (int8_t)(i % 200 - 100);
+                for (i = 0; i < 16; i++) { multiplier[i] = 1 << 30; shift[i] = -8; }
+                rq.multiplier = multiplier; rq.shift = shift; rq.output_zero_point = 0;
+                rq.activation_min = -128; rq.activation_max = 127;
+                as_pointwise_conv_s8(input, 1, 8, 64, 64, 0, weights, NULL, 1, 16, &rq, output, 16);
+                printf("%d %d\\n", output[0], output[127]);
+                return 0;
+            }
 
-        // The same for i8mm: its build dies on a Cortex-A76 (dotprod without i8mm, Pi 5), so smmla runs.
-        if let i8mm = devices.first(where: { $0.name == "qemu-aarch64-i8mm" }),
-           let report = builds[BuildKey(i8mm)] {
-            var a76 = i8mm
-            a76.runner = .qemu(Self.qemuSettings(i8mm, cpu: "cortex-a76"))
-            let runner = makeRunner(for: a76)
-            defer { try? runner.cleanup() }
-            let result = try runner.run(try runner.upload(report.binary), arguments: arguments, timeout: 300)
-            #expect(result.exitStatus == 128 + SIGILL, "the i8mm build ran on qemu -cpu cortex-a76 (status \(result.exitStatus)): smmla unused or -cpu ignored")
-            matrix.append("qemu-aarch64-i8mm under cortex-a76 (control): status \(result.exitStatus), SIGILL expected")
+            """.write(toFile: probeSource, atomically: true, encoding: .utf8)
+        for (name, older, instruction) in [("qemu-aarch64", "cortex-a72", "sdot"), ("qemu-aarch64-i8mm", "cortex-a76", "smmla")] {
+            guard let device = devices.first(where: { $0.name == name }), let report = builds[BuildKey(device)],
+                  case .qemu(let own) = device.runner else { continue }
+            let runtime = "\(report.directory)/runtime"
+            let runtimeSources = try FileManager.default.contentsOfDirectory(atPath: runtime).filter { $0.hasSuffix(".c") }.sorted()
+            let probe = "\(scratch)/gemm-probe-\(name)"
+            try Toolchain(device: device).compile(sources: [probeSource] + runtimeSources.map { "\(runtime)/\($0)" },
+                                                  includeDirectories: ["\(runtime)/include", runtime], output: probe)
+            var statuses: [String: Int32] = [:]
+            for cpu in [own.cpu, older] {
+                var emulated = device
+                emulated.runner = .qemu(Self.qemuSettings(device, cpu: cpu))
+                let runner = makeRunner(for: emulated)
+                defer { try? runner.cleanup() }
+                statuses[cpu] = try runner.run(try runner.upload(probe), arguments: [], timeout: 120).exitStatus
+            }
+            #expect(statuses[own.cpu] == 0, "the \(name) GEMM probe failed under its own qemu -cpu \(own.cpu): status \(statuses[own.cpu] ?? -1)")
+            #expect(statuses[older] == 128 + SIGILL,
+                    "the \(name) GEMM probe ran on qemu -cpu \(older) (status \(statuses[older] ?? -1)): \(instruction) unused or -cpu ignored")
+            matrix.append("\(name) GEMM probe (control): \(own.cpu) status \(statuses[own.cpu] ?? -1), \(older) status \(statuses[older] ?? -1), SIGILL expected")
         }
 
         #expect(emulatedRuns >= 8 || !unbuilt.isEmpty, "only \(emulatedRuns) emulated runs")

@@ -1016,14 +1016,17 @@ static AS_ALWAYS_INLINE void mmla_tile(const int pairs, const uint8_t *const *a,
             mmla_pair(c[p], vreinterpretq_s8_s64(vzip2q_s64(x0, x1)), m1);
         }
     }
+    /* at most 3 groups left: a pair, then a single group with zero weights for g + 1 */
     for (; g < groups; g += 2) {
         const int both = g + 1 < groups;
         int8x16_t m[4];
         mmla_weights(w + (size_t)g * w_stride, w_stride, both, m);
         MMLA_UNROLL
         for (p = 0; p < pairs; p++) {
-            const int64x2_t x0 = vreinterpretq_s64_s32(mmla_group_row(a[2 * p], offsets, g, both ? 2 : 1));
-            const int64x2_t x1 = vreinterpretq_s64_s32(mmla_group_row(a[2 * p + 1], offsets, g, both ? 2 : 1));
+            const int64x2_t x0 = vreinterpretq_s64_s32(both ? mmla_group_row(a[2 * p], offsets, g, 2)
+                                                            : mmla_group_row(a[2 * p], offsets, g, 1));
+            const int64x2_t x1 = vreinterpretq_s64_s32(both ? mmla_group_row(a[2 * p + 1], offsets, g, 2)
+                                                            : mmla_group_row(a[2 * p + 1], offsets, g, 1));
             mmla_pair(c[p], vreinterpretq_s8_s64(vzip1q_s64(x0, x1)), m);
         }
     }
@@ -1035,6 +1038,13 @@ static AS_ALWAYS_INLINE void mmla_tile(const int pairs, const uint8_t *const *a,
             vst1q_s32(acc + (2 * p + 1) * OC_CHUNK + 4 * k, vreinterpretq_s32_s64(vzip2q_s64(x0, x1)));
         }
     }
+}
+
+/* the tiles of 2-7 rows, one row pair at a time: out of line, one copy (.text) */
+static AS_NOINLINE void mmla_tile1(const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
+                                   size_t w_stride, const int32_t *init, int32_t *acc)
+{
+    mmla_tile(1, a, offsets, groups, w, w_stride, init, acc);
 }
 
 #endif /* AS_ARM_I8MM */
@@ -1083,8 +1093,14 @@ static AS_ALWAYS_INLINE void neon_tile(const int rows, const uint8_t *const *a, 
 
 #endif /* AS_ARM_DOTPROD */
 
-static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups, const int8_t *w,
-                        size_t w_stride, int width, const int32_t *init, int32_t *acc)
+#if defined(AS_ARM_I8MM)
+#define NEON_TILE_KERNEL AS_NOINLINE /* one copy of the smmla tiles, not one per caller (.text) */
+#else
+#define NEON_TILE_KERNEL
+#endif
+static NEON_TILE_KERNEL void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offsets, int groups,
+                                         const int8_t *w, size_t w_stride, int width, const int32_t *init,
+                                         int32_t *acc)
 {
     int r = 0;
     (void)width;
@@ -1101,20 +1117,16 @@ static void tile_kernel(int rows, const uint8_t *const *a, const int32_t *offset
         }
         return;
     }
-#define AS_MMLA_HALVES(pairs)                                                                                   \
-    do {                                                                                                        \
-        mmla_tile(pairs, a, offsets, groups, w, w_stride, init, acc);                                           \
-        mmla_tile(pairs, a, offsets, groups, w + 32, w_stride, init ? init + 8 : NULL, acc + 8);                \
-    } while (0)
-    switch (rows / 2) {
-    case 4: AS_MMLA_HALVES(4); break;
-    case 3: AS_MMLA_HALVES(3); break;
-    case 2: AS_MMLA_HALVES(2); break;
-    case 1: AS_MMLA_HALVES(1); break;
-    default: break;
+    if (rows == 8) {
+        mmla_tile(4, a, offsets, groups, w, w_stride, init, acc);
+        mmla_tile(4, a, offsets, groups, w + 32, w_stride, init ? init + 8 : NULL, acc + 8);
+        return;
     }
-#undef AS_MMLA_HALVES
-    r = rows & ~1;
+    for (; r + 2 <= rows; r += 2) {
+        int32_t *const acc_r = acc + (size_t)r * OC_CHUNK;
+        mmla_tile1(a + r, offsets, groups, w, w_stride, init, acc_r);
+        mmla_tile1(a + r, offsets, groups, w + 32, w_stride, init ? init + 8 : NULL, acc_r + 8);
+    }
     if (r < rows) {
         neon_tile(1, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);
     }

@@ -980,13 +980,13 @@ static AS_ALWAYS_INLINE void mmla_tile(const int pairs, const uint8_t *const *a,
             const int64x2_t x = vreinterpretq_s64_s32(vld1q_s32(init + 4 * k));
             const int32x4_t lo = vreinterpretq_s32_s64(vzip1q_s64(x, x)), hi = vreinterpretq_s32_s64(vzip2q_s64(x, x));
             MMLA_UNROLL
-        for (p = 0; p < pairs; p++) {
+            for (p = 0; p < pairs; p++) {
                 c[p][2 * k] = lo;
                 c[p][2 * k + 1] = hi;
             }
         } else {
             MMLA_UNROLL
-        for (p = 0; p < pairs; p++) {
+            for (p = 0; p < pairs; p++) {
                 const int64x2_t x0 = vreinterpretq_s64_s32(vld1q_s32(acc + (2 * p) * OC_CHUNK + 4 * k));
                 const int64x2_t x1 = vreinterpretq_s64_s32(vld1q_s32(acc + (2 * p + 1) * OC_CHUNK + 4 * k));
                 c[p][2 * k] = vreinterpretq_s32_s64(vzip1q_s64(x0, x1));
@@ -1105,9 +1105,9 @@ static NEON_TILE_KERNEL void tile_kernel(int rows, const uint8_t *const *a, cons
     int r = 0;
     (void)width;
 #if defined(AS_ARM_I8MM)
-    /* the row pairs as one smmla tile per 8-channel half (pairs a compile-time constant in each case), the odd
-     * row by sdot; short reductions (MMLA_MIN_GROUPS) by sdot too, whose tile needs no transposition of the
-     * accumulators */
+    /* reductions under MMLA_MIN_GROUPS by sdot, whose tile needs no transposition of the accumulators; a full
+     * tile of 8 rows as one 4-row-pair smmla tile per 8-channel half (inlined here), tiles of 2-7 rows one row
+     * pair at a time (mmla_tile1), the odd row by sdot */
     if (groups < MMLA_MIN_GROUPS) {
         for (; r + 4 <= rows; r += 4) {
             neon_tile(4, a + r, offsets, groups, w, w_stride, init, acc + (size_t)r * OC_CHUNK);

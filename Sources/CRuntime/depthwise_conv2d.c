@@ -16,7 +16,9 @@
  * which is exact for any int8 x, w and zero point ([-255, 255] x [-128, 127]).
  * AVX2 (without AVX-512) has no tap table: it walks the three input rows of an output row column by
  * column (dw_group_avx2), pairing kernel rows 0 and 1 in one vpmaddwd, so each input column is
- * widened once and reused by the output pixels that read it (groups of 16 pixels).
+ * widened once and reused by the output pixels that read it (groups of 16 pixels). A channel count that is
+ * not a multiple of 8 ends with the block of the last 8 channels (overlapping the one before), so only
+ * layers of fewer than 8 channels take the portable loop (docs/benchmarks.md, "Channel tails").
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -326,7 +328,7 @@ static AS_ALWAYS_INLINE dw_column dw_load_column(const int8_t *r0, const int8_t 
 
 /* wq[6 * (c / 8) + k] for the 8-channel blocks c < nc8 of a chunk: k = kx the pairs (w_0kx, w_1kx),
  * k = 3 + kx the pairs (w_2kx, 0), as int16 (w = weights + c0, taps `channels` apart). */
-static void dw_pack_weights(const int8_t *w, size_t channels, int nc8, __m256i *wq)
+static AS_NOINLINE void dw_pack_weights(const int8_t *w, size_t channels, int nc8, __m256i *wq)
 {
     int c, kx;
     for (c = 0; c < nc8; c += 8) {
@@ -422,9 +424,10 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
     int8_t zero_points[DW_CHUNK]; /* padding taps read the zero point: x - zp = 0 */
     const void *taps[DW_GROUP][9];
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-    __m256i wq[6 * DW_CHUNK / 8]; /* weight pairs of the chunk (dw_pack_weights) */
-    as__rqf_avx2 plan[DW_CHUNK / 8]; /* folded requantization constants of the chunk's first nc8 channels */
-    unsigned char planned[DW_CHUNK / 8]; /* which of those 8-channel blocks plan covers (as__rqf_avx2_plan) */
+    /* weight pairs of the chunk's 8-channel blocks (dw_pack_weights), then of its last 8 channels when nc % 8 */
+    __m256i wq[6 * DW_CHUNK / 8];
+    as__rqf_avx2 plan[DW_CHUNK / 8]; /* folded requantization constants of the chunk (as__rqf_avx2_plan) */
+    unsigned char planned[DW_CHUNK / 8]; /* which of its 8-channel blocks plan covers */
 #endif
     int c0, oy, ox0;
 #if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
@@ -447,8 +450,14 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         const int nc8 = nc & ~7;
+        /* a channel tail after 8 channels or more runs as the block of the chunk's last 8 channels (the channels
+         * before the tail are computed twice, to the same values); a shorter one (nc < 8) the portable loop */
+        const int last8 = nc % 8 && nc >= 8 ? nc - 8 : -1;
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
-        as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc8, plan, planned);
+        if (last8 >= 0) {
+            dw_pack_weights(weights + c0 + last8, (size_t)channels, 8, wq + 6 * (nc8 / 8));
+        }
+        as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc, plan, planned);
 #endif
         for (oy = row_begin; oy < row_end; oy++) {
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
@@ -466,7 +475,12 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
                 const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
                 dw_group_avx2(rows, step, in_width, stride, ox0, pixels, zero_points, wq, bias_eff, nc8, acc);
-                if (nc8 < nc) { /* channel tail: the portable loop */
+                if (last8 >= 0) {
+                    const int8_t *const shifted[3] = {rows[0] + (step[0] ? last8 : 0), rows[1] + (step[1] ? last8 : 0),
+                                                      rows[2] + (step[2] ? last8 : 0)};
+                    dw_group_avx2(shifted, step, in_width, stride, ox0, pixels, zero_points, wq + 6 * (nc8 / 8),
+                                  bias_eff + last8, 8, acc + last8);
+                } else if (nc8 < nc) { /* channel tail: the portable loop */
                     int p, t;
                     group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
                                zero_points, taps);

@@ -621,18 +621,14 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
     const __m256i ones = _mm256_set1_epi16(1);
 #endif
     int r, g;
+    /* init and acc rows are read and written whole (8 * vecs lanes) even when the tile is narrower: both hold
+     * OC_CHUNK channels and a tile ends at most at the chunk's width rounded up to 16, so the extra lanes are in
+     * the arrays and nothing reads them; vpmaskmovd stores cost AMD cores 2-3x a narrow tile's time */
     for (r = 0; r < rows; r++) {
         const int32_t *src = init ? init : acc + r * OC_CHUNK;
-        if (full) {
-            c[r][0] = _mm256_loadu_si256((const __m256i *)(const void *)src);
-            if (vecs > 1) {
-                c[r][1] = _mm256_loadu_si256((const __m256i *)(const void *)(src + 8));
-            }
-        } else {
-            c[r][0] = _mm256_maskload_epi32(src, mask0);
-            if (vecs > 1) {
-                c[r][1] = _mm256_maskload_epi32(src + 8, mask1);
-            }
+        c[r][0] = _mm256_loadu_si256((const __m256i *)(const void *)src);
+        if (vecs > 1) {
+            c[r][1] = _mm256_loadu_si256((const __m256i *)(const void *)(src + 8));
         }
     }
     for (g = 0; g < groups; g++) {
@@ -716,16 +712,9 @@ static AS_ALWAYS_INLINE void avx2_sign_tile(const int rows, const int vecs, cons
 #endif
     for (r = 0; r < rows; r++) {
         int32_t *dst = acc + r * OC_CHUNK;
-        if (full) {
-            _mm256_storeu_si256((__m256i *)(void *)dst, c[r][0]);
-            if (vecs > 1) {
-                _mm256_storeu_si256((__m256i *)(void *)(dst + 8), c[r][1]);
-            }
-        } else {
-            _mm256_maskstore_epi32(dst, mask0, c[r][0]);
-            if (vecs > 1) {
-                _mm256_maskstore_epi32(dst + 8, mask1, c[r][1]);
-            }
+        _mm256_storeu_si256((__m256i *)(void *)dst, c[r][0]);
+        if (vecs > 1) {
+            _mm256_storeu_si256((__m256i *)(void *)(dst + 8), c[r][1]);
         }
     }
 }
@@ -1602,8 +1591,8 @@ static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8
         batch.count = 0;
         batch.first = 0;
 #if defined(AVX2_FUSED)
-        e.fused = as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk & ~7, plan, planned) == chunk &&
-                  fusable;
+        e.fused = as__rqf_avx2_plan(requant->multiplier + oc0, requant->shift + oc0, chunk, plan, planned) == chunk &&
+                  chunk % 8 == 0 && fusable;
 #endif
 #if defined(AS_X86_AVX512_VNNI)
         e.fplan = fplan;

@@ -258,9 +258,13 @@ ROW_S8_LINKAGE void as__requant_row_s8(const int32_t *acc, int count, const int3
         const __m256i hi_zp = _mm256_set1_epi32(hi - zero_point);
         as__rq_avx2 q;
         as__rq_avx2_init(&q, _mm256_set1_epi32(multiplier[0]), _mm256_set1_epi32(shift[0]));
-        for (; i + 8 <= count; i += 8) {
+        /* a tail after 8 channels or more: the last 8 once more (their first bytes get the same values) */
+        for (; count >= 8 && i < count; i += 8) {
             __m256i v;
             __m128i words;
+            if (i > count - 8) {
+                i = count - 8;
+            }
             if (per_channel) {
                 as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(multiplier + i)),
                                  _mm256_loadu_si256((const __m256i *)(shift + i)));
@@ -278,9 +282,13 @@ ROW_S8_LINKAGE void as__requant_row_s8(const int32_t *acc, int count, const int3
         int32x4_t m = vdupq_n_s32(multiplier[0]);
         int32x4_t left = vdupq_n_s32(shift[0] > 0 ? shift[0] : 0);
         int32x4_t neg_right = vdupq_n_s32(shift[0] > 0 ? 0 : shift[0]);
-        for (; i + 16 <= count; i += 16) {
+        /* a tail after 16 channels or more: the last 16 once more (their first bytes get the same values) */
+        for (; count >= 16 && i < count; i += 16) {
             int32x4_t v[4];
             int j;
+            if (i > count - 16) {
+                i = count - 16;
+            }
             for (j = 0; j < 4; j++) {
                 if (per_channel) {
                     const int32x4_t s = vld1q_s32(shift + i + 4 * j);
@@ -338,32 +346,43 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
 }
 
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan,
-                                  unsigned char *planned)
+/* plans the 8 channels at multiplier/shift into *q; 1 when they fold (as__rqf_avx2_plan) */
+static AS_NOINLINE int rqf_avx2_plan_block(const int32_t *multiplier, const int32_t *shift, as__rqf_avx2 *q)
 {
     const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
     const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
     const __m256i two31 = _mm256_set1_epi64x((int64_t)1 << 31);
+    const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)shift);
+    const __m256i right = _mm256_sub_epi32(_mm256_setzero_si256(), s);
+    const __m256i r1 = _mm256_sub_epi32(right, _mm256_set1_epi32(1)); /* r - 1 in [0, 30] */
+    const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(r1, _mm256_set1_epi32(30)),
+                                            _mm256_cmpgt_epi32(_mm256_setzero_si256(), r1));
+    if (!_mm256_testz_si256(outside, outside)) {
+        return 0;
+    }
+    q->terms.multiplier = _mm256_loadu_si256((const __m256i *)(const void *)multiplier);
+    q->terms.multiplier_odd = _mm256_srli_epi64(q->terms.multiplier, 32);
+    q->terms.round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
+    q->terms.round_pos_odd = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_srli_epi64(right, 32)));
+    q->terms.round_neg_even = _mm256_sub_epi64(q->terms.round_pos_even, two31);
+    q->terms.round_neg_odd = _mm256_sub_epi64(q->terms.round_pos_odd, two31);
+    q->right = r1;
+    return 1;
+}
+
+AS_NOINLINE int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan,
+                                  unsigned char *planned)
+{
+    const int blocks = count / 8;
     int j, folded = 0;
-    for (j = 0; 8 * j < count; j++) {
-        const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(shift + 8 * j));
-        const __m256i right = _mm256_sub_epi32(_mm256_setzero_si256(), s);
-        const __m256i r1 = _mm256_sub_epi32(right, _mm256_set1_epi32(1)); /* r - 1 in [0, 30] */
-        const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(r1, _mm256_set1_epi32(30)),
-                                                _mm256_cmpgt_epi32(_mm256_setzero_si256(), r1));
-        as__rqf_avx2 *q = &plan[j];
-        planned[j] = (unsigned char)_mm256_testz_si256(outside, outside);
-        if (!planned[j]) {
-            continue;
-        }
-        folded += 8;
-        q->terms.multiplier = _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + 8 * j));
-        q->terms.multiplier_odd = _mm256_srli_epi64(q->terms.multiplier, 32);
-        q->terms.round_pos_even = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_and_si256(right, low)));
-        q->terms.round_pos_odd = _mm256_add_epi64(half, _mm256_sllv_epi64(half, _mm256_srli_epi64(right, 32)));
-        q->terms.round_neg_even = _mm256_sub_epi64(q->terms.round_pos_even, two31);
-        q->terms.round_neg_odd = _mm256_sub_epi64(q->terms.round_pos_odd, two31);
-        q->right = r1;
+    for (j = 0; j < blocks; j++) {
+        planned[j] = (unsigned char)rqf_avx2_plan_block(multiplier + 8 * j, shift + 8 * j, &plan[j]);
+        folded += 8 * planned[j];
+    }
+    if (count % 8 && count >= 8) {
+        /* slot `blocks`: the block of the last 8 channels, for the tail */
+        planned[j] = (unsigned char)rqf_avx2_plan_block(multiplier + count - 8, shift + count - 8, &plan[j]);
+        folded += count % 8 * planned[j];
     }
     return folded;
 }
@@ -373,18 +392,19 @@ void as__requant_blocks_avx2(const int32_t *acc, int rows, int acc_stride, int c
                              int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                              int8_t *const *rows_out, int rows_out_offset)
 {
-    const int blocks = count / 8;
+    /* runs [b, e) of planned blocks or of general ones, then a tail count % 8 as slot `blocks` (the block of the
+     * last 8 channels, which writes the bytes of the channels before the tail again with the same values); fewer
+     * than 8 channels are one general run */
+    const int blocks = count / 8, slots = count < 8 ? 1 : blocks + (count % 8 != 0);
     int b = 0, p;
-    while (8 * b < count) {
-        /* a run [b, e) of planned blocks, or of general ones; a general run that reaches the last block takes the
-         * tail count % 8 too, which is otherwise a general run of its own */
-        const int folds = b < blocks && planned[b];
-        const int o = 8 * b;
+    while (b < slots) {
+        const int folds = count >= 8 && planned[b];
+        const int o = b < blocks ? 8 * b : count >= 8 ? count - 8 : 0;
         int e = b + 1, n;
         while (e < blocks && planned[e] == folds) {
             e++;
         }
-        n = folds || e < blocks ? 8 * (e - b) : count - o;
+        n = count < 8 ? count : 8 * (e - b);
         if (folds) {
             as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan + b, zero_point, lo, hi,
                                        out ? out + o : NULL, out_stride, rows_out, rows_out_offset + o);
@@ -472,7 +492,7 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
         unsigned char planned[AS_RQ_PLAN_CHANNELS / 8];
         for (; o < count; o += AS_RQ_PLAN_CHANNELS) {
             const int n = count - o < AS_RQ_PLAN_CHANNELS ? count - o : AS_RQ_PLAN_CHANNELS;
-            as__rqf_avx2_plan(multiplier + o, shift + o, n & ~7, plan, planned);
+            as__rqf_avx2_plan(multiplier + o, shift + o, n, plan, planned);
             as__requant_blocks_avx2(acc + o, rows, acc_stride, n, plan, planned, multiplier + o, shift + o, zero_point,
                                     lo, hi, out ? out + o : NULL, out_stride, rows_out, o);
         }
@@ -481,9 +501,13 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
     {
         const int32x4_t zp = vdupq_n_s32(zero_point);
         const int8x16_t lo8 = vdupq_n_s8((int8_t)lo), hi8 = vdupq_n_s8((int8_t)hi);
-        for (; o + 16 <= count; o += 16) {
+        /* a tail after 16 channels or more: the last 16 once more (their first bytes get the same values) */
+        for (; count >= 16 && o < count; o += 16) {
             int32x4_t m[4], left[4], neg_right[4];
             int j;
+            if (o > count - 16) {
+                o = count - 16;
+            }
             for (j = 0; j < 4; j++) {
                 const int32x4_t sh = vld1q_s32(shift + o + 4 * j);
                 m[j] = vld1q_s32(multiplier + o + 4 * j);
@@ -498,6 +522,19 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
                                            as__mbqm_neon(vld1q_s32(a + 8), m[2], left[2], neg_right[2]),
                                            as__mbqm_neon(vld1q_s32(a + 12), m[3], left[3], neg_right[3]), zp, lo8,
                                            hi8));
+            }
+        }
+        /* 4 to 15 channels (narrow layers: a 10-channel stem took half of a network's instructions scalar):
+         * blocks of 4, the last one overlapping */
+        for (; o < count && count >= 4; o += 4) {
+            const int b = o + 4 <= count ? o : count - 4;
+            const int32x4_t sh = vld1q_s32(shift + b), mb = vld1q_s32(multiplier + b);
+            const int32x4_t left = vmaxq_s32(sh, vdupq_n_s32(0)), neg_right = vminq_s32(sh, vdupq_n_s32(0));
+            for (p = 0; p < rows; p++) {
+                const int32x4_t v = as__mbqm_neon(vld1q_s32(acc + (size_t)p * acc_stride + b), mb, left, neg_right);
+                const int32_t word =
+                    vgetq_lane_s32(vreinterpretq_s32_s8(as__output16_neon(v, v, v, v, zp, lo8, hi8)), 0);
+                memcpy((rows_out ? rows_out[p] : out + p * out_stride) + b, &word, sizeof word);
             }
         }
     }

@@ -222,22 +222,27 @@ static AS_ALWAYS_INLINE __m256i as__output_avx2(__m256i v, __m256i zero_point, _
  * call whatever the block size, so a small block costs nothing and keeps the stack small for edge devices */
 #define AS_RQ_PLAN_CHANNELS 32
 
-/* Block j (channels 8j..8j+7 of multiplier/shift, count % 8 == 0): planned[j] = 1 and plan[j] = its folded
+/* Block j (channels 8j..8j+7 of multiplier/shift, j < count / 8): planned[j] = 1 and plan[j] = its folded
  * constants when every shift of the block lies in [-31, -1]; planned[j] = 0 for a block with a real multiplier of
  * 1 or more (which trained layers have on a few channels, depthwise ones most), which then costs only its own
- * 8 channels the general MBQM. Prepared once per channel chunk by the kernels that requantize many tiles (the
- * per-tile set-up cost more than the arithmetic saved). Returns how many channels it planned (count: all). */
+ * 8 channels the general MBQM. A tail (count % 8 != 0, count >= 8) gets slot count / 8: the block of the last 8
+ * channels, which as__requant_blocks_avx2 runs over the tail (plan and planned hold ceil(count / 8) slots).
+ * Prepared once per channel chunk by the kernels that requantize many tiles (the per-tile set-up cost more than
+ * the arithmetic saved). Returns how many channels it planned (count: all). */
 int as__rqf_avx2_plan(const int32_t *multiplier, const int32_t *shift, int count, as__rqf_avx2 *plan,
                       unsigned char *planned);
 
-/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels that are all planned: row p goes to
+/* as__requant_tile_s8 / as__requant_rows_s8 for count % 8 == 0 channels that are all planned (plan[k] channels
+ * 8k..8k+7): row p goes to
  * rows_out[p] + rows_out_offset if rows_out, else to out + p * out_stride. */
 void as__requant_plan_rows_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
                                 int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,
                                 int8_t *const *rows_out, int rows_out_offset);
 
-/* The same for any count and plan: runs of planned blocks through as__requant_plan_rows_avx2, the other blocks
- * and the tail count % 8 through the general MBQM (as__requant_row_s8). multiplier/shift: the count channels'. */
+/* The same for any count and as__rqf_avx2_plan's plan of the count channels: runs of planned blocks through
+ * as__requant_plan_rows_avx2, the other blocks through the general MBQM (as__requant_row_s8); a tail count % 8
+ * after 8 channels or more as the block of the last 8 (both ways write the bytes before the tail again, with the
+ * values they have), a shorter one scalar. multiplier/shift: the count channels'. */
 void as__requant_blocks_avx2(const int32_t *acc, int rows, int acc_stride, int count, const as__rqf_avx2 *plan,
                              const unsigned char *planned, const int32_t *multiplier, const int32_t *shift,
                              int32_t zero_point, int32_t lo, int32_t hi, int8_t *out, size_t out_stride,

@@ -10,6 +10,36 @@ import Foundation
 /// or when the fit is implausible (a <= 0), it falls back to a single scale factor (the median of
 /// measured / table sum), and without networks to the plain table sum.
 public enum LatencyFit {
+    /// A network whose measured time is far from its operator table sum compared with the other networks.
+    public struct TableMismatch: Sendable, Equatable {
+        public var name: String
+        /// measured / table sum of this network, and the median of that ratio over all networks.
+        public var ratio: Double
+        public var medianRatio: Double
+
+        /// One line for the profile's warnings.
+        public var warning: String {
+            String(format: "network %@ ran %.2fx its operator table sum (the networks' median: %.2fx): some of its layers take a kernel path the table does not time; the latency model is fitted without it (docs/devices.md, \"Predictor\")",
+                   name, ratio, medianRatio)
+        }
+    }
+
+    /// The networks (name, table sum, measured; ms) whose measured / table-sum ratio is more than `factor`
+    /// times the median ratio over all of them, or less than 1 / `factor` times it. The table times the same
+    /// kernels one layer at a time, so networks agree with their sums to a few percent; one that does not ran
+    /// a path no table row measured (until stop 27 the AVX2 tier's channel tails: refnet at 0.625x width ran
+    /// 2.8x its sum, and such probes pulled the fit until it over-predicted refnet by 7 %, docs/benchmarks.md
+    /// "Channel tails"). The profiler fits without them and warns.
+    public static func tableMismatches(_ networks: [(name: String, tableSum: Double, measured: Double)],
+                                       factor: Double = 1.5) -> [TableMismatch] {
+        let ratios = networks.compactMap { $0.tableSum > 0 && $0.measured > 0 ? ($0.name, $0.measured / $0.tableSum) : nil }
+        guard ratios.count >= 3 else { return [] }
+        let sorted = ratios.map(\.1).sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return ratios.filter { $0.1 > factor * median || $0.1 < median / factor }
+            .map { TableMismatch(name: $0.0, ratio: $0.1, medianRatio: median) }
+    }
+
     /// One fitted network: table sum (ms), kernel layers, measured latency (ms).
     public struct Sample: Sendable, Equatable {
         public var tableSumMilliseconds: Double

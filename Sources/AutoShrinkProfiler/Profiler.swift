@@ -185,7 +185,9 @@ public struct Profiler: Sendable {
             // judges networks of the space; architectures outside it are judged by `profile --validate`.
             split = split.filter { measurements[$0].name.hasPrefix("probe-") } + split.filter { !measurements[$0].name.hasPrefix("probe-") }
             for (rank, index) in split.enumerated() { measurements[index].role = rank < fitCount ? "fit" : "heldout" }
-            let fitNetworks = measurements.filter { $0.role == "fit" }
+            // networks far from their table sums (LatencyFit.tableMismatches) are left out of the fit; the profile warns
+            let mismatched = Set(LatencyFit.tableMismatches(measurements.map { ($0.name, $0.tableSumMilliseconds, $0.measuredMilliseconds) }).map(\.name))
+            let fitNetworks = measurements.filter { $0.role == "fit" && !mismatched.contains($0.name) }
             let fitted = LatencyFit.fit(fitNetworks.map {
                 LatencyFit.Sample(tableSumMilliseconds: $0.tableSumMilliseconds, layers: $0.layers, measuredMilliseconds: $0.measuredMilliseconds)
             })
@@ -208,7 +210,7 @@ public struct Profiler: Sendable {
                 profile.predictor.latencyModel = model
                 profile.predictor.model = model.formula + " (\(model.name), chosen by 5-fold cross-validation on the fit networks)"
             }
-            profile.predictor.fitNetworks = fitCount
+            profile.predictor.fitNetworks = fitNetworks.count
             profile.predictor.heldoutNetworks = heldout.count
             profile.predictor.heldoutWithin10Percent = predicted?.within
             profile.predictor.heldoutMAPE = predicted?.mape
@@ -252,6 +254,7 @@ public struct Profiler: Sendable {
         let entries = profile.entries
 
         var warnings = Self.environmentWarnings(environment)
+        warnings += LatencyFit.tableMismatches(profile.networks.map { ($0.name, $0.tableSumMilliseconds, $0.measuredMilliseconds) }).map(\.warning)
         let spreads = entries.filter { $0.medianMicroseconds >= Self.noiseFloorMicroseconds && $0.p10Microseconds > 0 }
             .map { $0.p90Microseconds / $0.p10Microseconds }.sorted()
         if !spreads.isEmpty {

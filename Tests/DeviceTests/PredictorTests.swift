@@ -106,6 +106,26 @@ struct PredictorTests {
         #expect(abs((accuracy?.maxError ?? 0) - 50) < 1e-9)
     }
 
+    @Test("networks far from their table sums are named (the AVX2 channel-tail probes), the others and short lists are not")
+    func tableMismatches() {
+        // the AVX2 tier's profile before the channel-tail kernels: probe-refnet-0.625x 2.82x, cells-0.75x 2.04x,
+        // refnet-1.25x 1.38x, the space's networks 1.00-1.05x (docs/benchmarks.md, "Channel tails")
+        var networks: [(name: String, tableSum: Double, measured: Double)] = []
+        for index in 1...9 {
+            let tableSum = Double(index) * 0.01
+            networks.append(("random-\(index)", tableSum, tableSum * (1 + 0.005 * Double(index))))
+        }
+        networks += [("probe-refnet-0.625x", 0.01866, 0.05267), ("probe-cells-0.75x", 0.1123, 0.2290),
+                     ("probe-refnet-1.25x", 0.04693, 0.06495), ("too-fast", 0.1, 0.05), ("empty", 0, 0.01)]
+        let mismatches = LatencyFit.tableMismatches(networks)
+        #expect(mismatches.map(\.name) == ["probe-refnet-0.625x", "probe-cells-0.75x", "too-fast"])
+        #expect(abs(mismatches[0].ratio - 0.05267 / 0.01866) < 1e-12)
+        #expect(mismatches[0].medianRatio > 1 && mismatches[0].medianRatio < 1.05)
+        #expect(mismatches[0].warning.hasPrefix("network probe-refnet-0.625x ran 2.82x its operator table sum"))
+        #expect(LatencyFit.tableMismatches(Array(networks.suffix(2))).isEmpty)
+        #expect(LatencyFit.tableMismatches(networks, factor: 1.3).map(\.name).contains("probe-refnet-1.25x"))
+    }
+
     @Test("profiles round-trip through their JSON file, one table row per line; identity is the content hash")
     func roundTrip() throws {
         let directory = try TemporaryDirectory("profile")

@@ -29,20 +29,25 @@
  * re-reads input rows) */
 #define DW_CHUNK 128
 #define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
+#elif defined(AS_ARM_NEON)
+#define DW_CHUNK 128 /* as AVX2: the int8 path walks input columns (dw_group_neon) */
+#define DW_GROUP 16
 #else
 #define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
 #define DW_GROUP 8 /* output pixels per group */
 #endif
-/* AVX2 runs only the channel tail (< 8 channels) and once-per-layer set-up in plain loops: gcc's vectorized
- * copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md, code size) */
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
-#define DW_SCALAR AS_NO_VECTORIZE
-#else
-#define DW_SCALAR
+/* int8 tiers that walk input columns (dw_group_avx2, dw_group_neon) instead of tap tables */
+#if (defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)) || defined(AS_ARM_NEON)
+#define DW_COLUMNS 1
 #endif
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* The column tiers run only the channel tail of layers under 8 channels and once-per-layer set-up in plain
+ * loops: gcc's vectorized copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md,
+ * code size) */
+#if defined(DW_COLUMNS)
+#define DW_SCALAR AS_NO_VECTORIZE
 #define DW_TAPS_LINKAGE AS_NOINLINE DW_SCALAR /* int8 needs the tap table for its channel tail only */
 #else
+#define DW_SCALAR
 #define DW_TAPS_LINKAGE
 #endif
 
@@ -252,7 +257,7 @@ static AS_NOINLINE DW_SCALAR void pixel_s8(const int8_t *const *tap, int begin, 
     }
 }
 
-#if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512) /* AVX2 has dw_group_avx2 */
+#if !defined(DW_COLUMNS) /* AVX2 and NEON have their column kernels */
 /* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
  * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
 static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
@@ -394,7 +399,81 @@ static AS_NOINLINE AS_ALIGN64 void dw_group_avx2(const int8_t *const rows[3], co
 }
 #endif
 
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(AS_ARM_NEON)
+/* NEON: acc[p][c] = bias_eff[c] + sum x w for output pixels ox0 + p (p < pixels) of one row and the 8-channel
+ * blocks c < nc8, as dw_group_avx2 (rows, step and pad alike): an input column is 3 rows x 8 channels widened
+ * to int16 once and used by every output pixel that reads it; each tap is one widening multiply-add per half
+ * (x * w exact in int32). w: the chunk's weights, taps `channels` apart. */
+typedef struct dw_column_neon {
+    int16x8_t r[3];
+} dw_column_neon;
+
+static AS_ALWAYS_INLINE dw_column_neon dw_load_column_neon(const int8_t *r0, const int8_t *r1, const int8_t *r2)
+{
+    dw_column_neon col;
+    col.r[0] = vmovl_s8(vld1_s8(r0));
+    col.r[1] = vmovl_s8(vld1_s8(r1));
+    col.r[2] = vmovl_s8(vld1_s8(r2));
+    return col;
+}
+
+static AS_NOINLINE void dw_group_neon(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
+                                      int ox0, int pixels, const int8_t *pad, const int8_t *w, size_t channels,
+                                      const int32_t *bias_eff, int nc8, int32_t *acc)
+{
+    int c, p, t;
+    for (c = 0; c < nc8; c += 8) {
+        int16x8_t wt[9]; /* tap ky * 3 + kx */
+        const int32x4_t b0 = vld1q_s32(bias_eff + c), b1 = vld1q_s32(bias_eff + c + 4);
+        const int8_t *r0 = rows[0] + c, *r1 = rows[1] + c, *r2 = rows[2] + c;
+        const size_t s0 = step[0], s1 = step[1], s2 = step[2];
+        for (t = 0; t < 9; t++) {
+            wt[t] = vmovl_s8(vld1_s8(w + (size_t)t * channels + c));
+        }
+#define DW_NEON_COLUMN(ix)                                                                                        \
+    ((ix) >= 0 && (ix) < in_width                                                                                 \
+         ? dw_load_column_neon(r0 + (size_t)(ix) * s0, r1 + (size_t)(ix) * s1, r2 + (size_t)(ix) * s2)            \
+         : dw_load_column_neon(pad + c, pad + c, pad + c))
+#define DW_NEON_TAPS(col, kx)                                                                                     \
+    do {                                                                                                          \
+        int ky;                                                                                                   \
+        for (ky = 0; ky < 3; ky++) {                                                                              \
+            v0 = vmlal_s16(v0, vget_low_s16((col).r[ky]), vget_low_s16(wt[ky * 3 + (kx)]));                       \
+            v1 = vmlal_s16(v1, vget_high_s16((col).r[ky]), vget_high_s16(wt[ky * 3 + (kx)]));                     \
+        }                                                                                                         \
+    } while (0)
+#define DW_NEON_PIXEL(a, m, n)                                                                                    \
+    do {                                                                                                          \
+        int32x4_t v0 = b0, v1 = b1;                                                                               \
+        DW_NEON_TAPS(a, 0);                                                                                       \
+        DW_NEON_TAPS(m, 1);                                                                                       \
+        DW_NEON_TAPS(n, 2);                                                                                       \
+        vst1q_s32(acc + p * DW_CHUNK + c, v0);                                                                    \
+        vst1q_s32(acc + p * DW_CHUNK + c + 4, v1);                                                                \
+    } while (0)
+        {
+            /* one copy of the pixel code for both strides (1.5 KB less than a loop per stride): with stride 1 the
+             * pixel's columns ox - 1, ox, ox + 1 come two from the previous pixel, with stride 2 the first one */
+            dw_column_neon a = DW_NEON_COLUMN(stride * ox0 - 1), m = DW_NEON_COLUMN(ox0), n;
+            for (p = 0; p < pixels; p++) {
+                const int ix = stride * (ox0 + p);
+                if (stride != 1) {
+                    m = DW_NEON_COLUMN(ix);
+                }
+                n = DW_NEON_COLUMN(ix + 1);
+                DW_NEON_PIXEL(a, m, n);
+                a = stride == 1 ? m : n;
+                m = n;
+            }
+        }
+#undef DW_NEON_COLUMN
+#undef DW_NEON_TAPS
+#undef DW_NEON_PIXEL
+    }
+}
+#endif
+
+#if defined(DW_COLUMNS)
 /* bias_row[c] = bias[c] (0 without bias), bias_eff[c] = bias_row[c] - zp * sum_t w[t * channels + c], c < nc */
 static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, const int32_t *bias, int32_t zp, int nc,
                                              int32_t *bias_row, int32_t *bias_eff)
@@ -430,13 +509,13 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
     unsigned char planned[DW_CHUNK / 8]; /* which of its 8-channel blocks plan covers */
 #endif
     int c0, oy, ox0;
-#if !defined(AS_X86_AVX2) || defined(AS_X86_AVX512)
+#if !defined(DW_COLUMNS)
     int c, t;
 #endif
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(DW_COLUMNS)
         dw_bias_s8(weights + c0, channels, bias ? bias + c0 : NULL, input_zero_point, nc, bias_row, bias_eff);
 #else
         for (c = 0; c < nc; c++) {
@@ -448,11 +527,13 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
             bias_eff[c] = bias_row[c] - input_zero_point * sum;
         }
 #endif
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(DW_COLUMNS)
         const int nc8 = nc & ~7;
         /* a channel tail after 8 channels or more runs as the block of the chunk's last 8 channels (the channels
          * before the tail are computed twice, to the same values); a shorter one (nc < 8) the portable loop */
         const int last8 = nc % 8 && nc >= 8 ? nc - 8 : -1;
+#endif
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
         dw_pack_weights(weights + c0, (size_t)channels, nc8, wq);
         if (last8 >= 0) {
             dw_pack_weights(weights + c0 + last8, (size_t)channels, 8, wq + 6 * (nc8 / 8));
@@ -460,7 +541,7 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
         as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc, plan, planned);
 #endif
         for (oy = row_begin; oy < row_end; oy++) {
-#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+#if defined(DW_COLUMNS)
             const int8_t *rows[3];
             size_t step[3];
             int t;
@@ -480,7 +561,19 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
                                                       rows[2] + (step[2] ? last8 : 0)};
                     dw_group_avx2(shifted, step, in_width, stride, ox0, pixels, zero_points, wq + 6 * (nc8 / 8),
                                   bias_eff + last8, 8, acc + last8);
-                } else if (nc8 < nc) { /* channel tail: the portable loop */
+                }
+#elif defined(DW_COLUMNS)
+                dw_group_neon(rows, step, in_width, stride, ox0, pixels, zero_points, weights + c0, (size_t)channels,
+                              bias_eff, nc8, acc);
+                if (last8 >= 0) {
+                    const int8_t *const shifted[3] = {rows[0] + (step[0] ? last8 : 0), rows[1] + (step[1] ? last8 : 0),
+                                                      rows[2] + (step[2] ? last8 : 0)};
+                    dw_group_neon(shifted, step, in_width, stride, ox0, pixels, zero_points, weights + c0 + last8,
+                                  (size_t)channels, bias_eff + last8, 8, acc + last8);
+                }
+#endif
+#if defined(DW_COLUMNS)
+                if (last8 < 0 && nc8 < nc) { /* channel tail of a layer under 8 channels: the portable loop */
                     int p, t;
                     group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
                                zero_points, taps);

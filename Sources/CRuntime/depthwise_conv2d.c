@@ -14,11 +14,12 @@
  * int8 folds the zero point into the bias, sum (x - zp) w = sum x w - zp sum_t w, so the inner loop
  * is a plain widening multiply-add; the portable path instead multiplies (x - zp) * w in int16,
  * which is exact for any int8 x, w and zero point ([-255, 255] x [-128, 127]).
- * AVX2 (without AVX-512) has no tap table: it walks the three input rows of an output row column by
- * column (dw_group_avx2), pairing kernel rows 0 and 1 in one vpmaddwd, so each input column is
- * widened once and reused by the output pixels that read it (groups of 16 pixels). A channel count that is
- * not a multiple of 8 ends with the block of the last 8 channels (overlapping the one before), so only
- * layers of fewer than 8 channels take the portable loop (docs/benchmarks.md, "Channel tails").
+ * int8 on AVX2 (without AVX-512) and NEON has no tap table: it walks the three input rows of an output
+ * row column by column (dw_group_avx2, pairing kernel rows 0 and 1 in one vpmaddwd; dw_group_neon, one
+ * vmlal_s16 per tap and half), so each input column is widened once and reused by the output pixels that
+ * read it (groups of 16 pixels). A channel count that is not a multiple of 8 ends with the block of the
+ * last 8 channels (overlapping the one before), so only layers of fewer than 8 channels take the portable
+ * loop (docs/benchmarks.md, "Channel tails" and "NEON depthwise by input columns").
  */
 #include "kernel_common.h"
 #include "simd_requant.h"

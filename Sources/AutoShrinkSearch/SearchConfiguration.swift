@@ -69,6 +69,12 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     /// Successive halving inside every step (`--halving`, docs/algorithm.md §1 "Successive halving");
     /// nil (off) is not written, so config files without it load and compare unchanged.
     public var halving: HalvingSchedule?
+    /// Fit the macro skeleton to every candidate's cell (`search --fit-candidates`, docs/algorithm.md §1
+    /// "Macro fit per candidate"): each candidate trains on the skeleton `MacroFit.refit` chooses for its own
+    /// cell within the hard limits, so a step compares cells at the budget instead of on one skeleton fitted
+    /// to a probe cell; `macro` is the fallback for a cell no skeleton fits. false is not written, so config
+    /// files without it load and compare unchanged.
+    public var fitCandidates: Bool
 
     public init(strategy: SearchStrategyKind = .autoshrink, dataset: String,
                 input: InputShape = InputShape(channels: 1, height: 28, width: 28), classes: Int = 10,
@@ -78,7 +84,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
                 weightDecay: Double = 1e-5, inherit: Bool = false, workers: Int = 1,
                 score: ScoreFunction = .reference, latencyProfile: String? = nil,
                 randomPlan: [[Int]]? = nil, validationPerClass: Int = 100, macro: MacroSkeleton? = nil,
-                halving: HalvingSchedule? = nil) {
+                halving: HalvingSchedule? = nil, fitCandidates: Bool = false) {
         self.format = SearchConfiguration.formatName
         self.version = SearchConfiguration.currentVersion
         self.strategy = strategy; self.dataset = dataset; self.input = input; self.classes = classes
@@ -90,6 +96,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         self.validationPerClass = validationPerClass
         self.macro = macro
         self.halving = halving
+        self.fitCandidates = fitCandidates
     }
 
     // MARK: - Derived
@@ -110,9 +117,10 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         macro ?? .reference(baseWidth: baseWidth, cellsPerStage: cellsPerStage)
     }
 
-    /// The proxy network around `cell`.
-    public func architecture(cell: CellDAG, name: String) -> Architecture {
-        BuiltinArchitectures.shrinkCNN(cell: cell, name: name, skeleton: skeleton, input: input, classes: classes)
+    /// The proxy network around `cell` on the run's skeleton (with `fitCandidates` the runner passes each
+    /// candidate's own skeleton, `SearchRunner.architecture(cell:name:)`).
+    public func architecture(cell: CellDAG, name: String, skeleton: MacroSkeleton? = nil) -> Architecture {
+        BuiltinArchitectures.shrinkCNN(cell: cell, name: name, skeleton: skeleton ?? self.skeleton, input: input, classes: classes)
     }
 
     /// The random plan to use: the stored one, else the simulated AutoShrink schedule.
@@ -152,6 +160,10 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         guard learningRate > 0, weightDecay >= 0 else { throw SearchError("learning rate must be positive and weight decay >= 0") }
         guard !architectureName.isEmpty else { throw SearchError("architecture name must not be empty") }
         if inherit && strategy == .random { throw SearchError("--inherit applies to the autoshrink strategy only (random candidates have no parent)") }
+        if fitCandidates && score.limits.isEmpty {
+            throw SearchError("--fit-candidates needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
+        }
+        if fitCandidates && inherit { throw SearchError("--fit-candidates gives candidates different skeletons; it cannot be combined with --inherit") }
         try score.validate()
         if let halving { try halving.validate(epochs: epochs) }
         if let macro { do { try macro.validate(source: "config: macro") } catch { throw SearchError("\(error)") } }
@@ -181,7 +193,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
     private enum CodingKeys: String, CodingKey {
         case format, version, strategy, dataset, input, classes, nodes, candidates, minEdges, seed, baseWidth, cellsPerStage
         case architectureName, proxyPerClass, epochs, learningRate, batchSize, weightDecay, inherit, workers, score
-        case latencyProfile, randomPlan, validationPerClass, macro, halving
+        case latencyProfile, randomPlan, validationPerClass, macro, halving, fitCandidates
         /// Before `validationPerClass` was a field, config.json kept it as `extra: {"validationPerClass": "100"}`.
         case extra
     }
@@ -223,6 +235,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         }
         macro = try c.decodeIfPresent(MacroSkeleton.self, forKey: .macro)
         halving = try c.decodeIfPresent(HalvingSchedule.self, forKey: .halving)
+        fitCandidates = try c.decodeIfPresent(Bool.self, forKey: .fitCandidates) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -243,6 +256,7 @@ public struct SearchConfiguration: Codable, Hashable, Sendable, VersionedDocumen
         try c.encode(validationPerClass, forKey: .validationPerClass)
         try c.encodeIfPresent(macro, forKey: .macro)
         try c.encodeIfPresent(halving, forKey: .halving)
+        if fitCandidates { try c.encode(fitCandidates, forKey: .fitCandidates) }
     }
 
     /// The old `extra` object: only `validationPerClass` was ever written there.

@@ -31,7 +31,7 @@ public enum SearchReport {
     /// One candidate: `step 3 [2] rm 1->4  25 edges  acc 0.8123  MACs 1.23M  params 12.3K  wts 12.0KiB  peak 45.1KiB  lat 1.23ms  score 0.8456  ok  12.3s  (41 done, ETA 1h02m)`.
     public static func candidateLine(_ record: CandidateRecord, progress: SearchProgress) -> String {
         let edge = record.removedEdge.map { "rm \($0)" } ?? "random"
-        return "step \(record.step) [\(record.candidate)] \(edge)  \(record.edgesLeft) edges  acc \(String(format: "%.4f", record.accuracy))  "
+        return "step \(record.step) [\(record.candidate)] \(edge)  \(record.edgesLeft) edges" + (record.skeleton.map { " on \($0)" } ?? "") + "  acc \(String(format: "%.4f", record.accuracy))  "
             + resourceText(record.resources)
             + "  score \(String(format: "%.4f", record.score))  \(record.feasible ? "ok" : "INFEASIBLE")  \(String(format: "%.1f", record.seconds))s  ep \(record.epochs)"
             + queueText(record)

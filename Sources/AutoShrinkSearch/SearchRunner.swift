@@ -142,12 +142,14 @@ public struct SearchRunner: Sendable {
         var best: StepSummary?
         var trainedThisSession = 0
         var parentWeights: String?
+        var fitted = CandidateSkeletons(configuration: configuration, meter: meter)
         var step = 1
         while true {
             let planned = strategy.candidates(step: step, current: current)
             if planned.isEmpty { break }
             let name = "\(configuration.architectureName)-step-\(threeDigits(step))"
-            let architectures = planned.map { configuration.architecture(cell: $0.cell, name: name) }
+            let skeletons = try planned.map { try fitted.skeleton(cell: $0.cell) }
+            let architectures = planned.indices.map { configuration.architecture(cell: planned[$0].cell, name: name, skeleton: skeletons[$0]) }
             let resources = try architectures.map { try meter.measure($0) }
             var results = [CandidateRecord?](repeating: nil, count: planned.count)
             for (index, candidate) in planned.enumerated() {
@@ -171,7 +173,7 @@ public struct SearchRunner: Sendable {
                     architecture: architectures[index], candidateID: candidate.id, step: step, index: index, seed: candidate.seed,
                     parentWeightsPath: configuration.inherit ? parentWeights : nil,
                     weightsOutputPath: configuration.inherit ? directory.weightsPath(candidateID: candidate.id) : nil)
-                return EvaluationJob(candidate: candidate, request: request, resources: resources[index])
+                return EvaluationJob(candidate: candidate, request: request, resources: resources[index], skeleton: skeletons[index])
             }
             if !jobs.isEmpty {
                 if configuration.inherit {
@@ -287,6 +289,29 @@ public struct SearchRunner: Sendable {
     }
 }
 
+/// The candidates' proxy networks: the run's skeleton, or with `fitCandidates` the skeleton `MacroFit.refit`
+/// chooses for each candidate's cell (docs/algorithm.md §1, "Macro fit per candidate"), remembered per cell
+/// (a fit judges every setting of the edge space) and the run's skeleton when none fits.
+struct CandidateSkeletons {
+    let configuration: SearchConfiguration
+    let meter: ResourceMeter
+    private var chosen: [CellDAG: MacroSkeleton] = [:]
+
+    init(configuration: SearchConfiguration, meter: ResourceMeter) {
+        self.configuration = configuration; self.meter = meter
+    }
+
+    /// The skeleton fitted to `cell`; nil without `fitCandidates` (the run's skeleton).
+    mutating func skeleton(cell: CellDAG) throws -> MacroSkeleton? {
+        guard configuration.fitCandidates else { return nil }
+        if let known = chosen[cell] { return known }
+        let choice = try MacroFit.refit(cell: cell, space: .edge, configuration: configuration, measure: meter.measure)
+        let skeleton = choice.chosen?.skeleton ?? configuration.skeleton
+        chosen[cell] = skeleton
+        return skeleton
+    }
+}
+
 /// Builds the trajectory record of an evaluated candidate; checks the evaluator's answer.
 private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: ScoreFunction,
                         halving: HalvingRung? = nil) throws -> CandidateRecord {
@@ -302,7 +327,7 @@ private func makeRecord(job: EvaluationJob, result: EvaluationResult, score: Sco
         architectureHash: job.request.architecture.stableHash, accuracy: result.accuracy, resources: job.resources,
         score: score.score(accuracy: result.accuracy, resources: job.resources), feasible: score.isFeasible(job.resources),
         seconds: result.seconds, epochs: result.epochs, queueSeconds: result.queueSeconds, runSeconds: result.runSeconds,
-        halving: halving)
+        halving: halving, skeleton: job.skeleton)
     // Continue with the values a resumed run reads back from the trajectory line, so winners and
     // the best snapshot are chosen from identical numbers in both cases.
     return try JSONDecoder().decode(CandidateRecord.self, from: Data(record.jsonLine().utf8))
@@ -313,6 +338,8 @@ struct EvaluationJob: Sendable {
     var candidate: PlannedCandidate
     var request: EvaluationRequest
     var resources: CandidateResources
+    /// `--fit-candidates`: the skeleton fitted to the candidate's cell (recorded in the trajectory).
+    var skeleton: MacroSkeleton?
 }
 
 /// Running totals for progress lines and the ETA (shared by the worker threads).

@@ -16,6 +16,7 @@ import AutoShrinkModel
 /// and `run_seconds` (the job's run); those two keys are absent otherwise, and absent keys read as nil.
 /// Under successive halving (`--halving`, docs/algorithm.md §1) also `rung` and `rungs`: the candidate
 /// trained through rung `rung` of `rungs`; `rung < rungs` marks a partial score (dropped early).
+/// With `--fit-candidates` also `macro`: the skeleton spec the candidate trained on (e.g. `32s2-48p2`).
 public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
     public var step: Int
     public var candidate: Int
@@ -34,18 +35,21 @@ public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
     public var runSeconds: Double?
     /// Successive halving only: how far the candidate trained (nil without halving).
     public var halving: HalvingRung?
+    /// `--fit-candidates` only: the macro skeleton fitted to this candidate's cell (nil: the run's skeleton).
+    public var skeleton: MacroSkeleton?
     /// Dropped by successive halving before the last rung: accuracy and score are after fewer epochs.
     public var isPartial: Bool { halving?.isPartial ?? false }
 
     public init(step: Int, candidate: Int, id: String, removedEdge: Edge?, cellEdges: [Edge], edgesLeft: Int,
                 architectureHash: String, accuracy: Double, resources: CandidateResources, score: Double,
                 feasible: Bool, seconds: Double, epochs: Int, queueSeconds: Double? = nil, runSeconds: Double? = nil,
-                halving: HalvingRung? = nil) {
+                halving: HalvingRung? = nil, skeleton: MacroSkeleton? = nil) {
         self.step = step; self.candidate = candidate; self.id = id; self.removedEdge = removedEdge
         self.cellEdges = cellEdges; self.edgesLeft = edgesLeft; self.architectureHash = architectureHash
         self.accuracy = accuracy; self.resources = resources; self.score = score; self.feasible = feasible
         self.seconds = seconds; self.epochs = epochs; self.queueSeconds = queueSeconds; self.runSeconds = runSeconds
         self.halving = halving
+        self.skeleton = skeleton
     }
 
     /// The record's own keys (the shared ones: `TrajectoryRecordFields.Keys`).
@@ -53,7 +57,7 @@ public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
         case accuracy, macs, params, weightBytes = "weight_bytes"
         case peakActivationBytes = "peak_activation_bytes", latencyMilliseconds = "latency_ms"
         case queueSeconds = "queue_seconds", runSeconds = "run_seconds"
-        case rung, rungs
+        case rung, rungs, macro
     }
 
     public init(from decoder: Decoder) throws {
@@ -79,6 +83,10 @@ public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
                                                     debugDescription: "expected rung and rungs both absent, or 1 <= rung <= rungs <= 9"))
         }
         func bad(_ key: CodingKeys, _ expected: String) -> DecodingError { TrajectoryRecordFields.corrupt(container, key, expected) }
+        let skeleton = try container.decodeIfPresent(String.self, forKey: .macro).map { spec -> MacroSkeleton in
+            guard let skeleton = try? MacroSkeleton(spec: spec) else { throw bad(.macro, "absent or a macro skeleton spec like 32s2-48p2") }
+            return skeleton
+        }
         // The record's own values a search writes (the shared ones are checked by `TrajectoryRecordFields`).
         let sizes: [(CodingKeys, Int, Int)] = [(.macs, resources.macs, InputLimits.maximumMACs),
                                                (.params, resources.parameters, InputLimits.maximumParameters),
@@ -95,7 +103,8 @@ public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
         self.init(step: shared.step, candidate: shared.candidate, id: shared.id, removedEdge: shared.removedEdge,
                   cellEdges: shared.cellEdges, edgesLeft: shared.edgesLeft, architectureHash: shared.architectureHash,
                   accuracy: accuracy, resources: resources, score: shared.score, feasible: shared.feasible,
-                  seconds: shared.seconds, epochs: shared.epochs, queueSeconds: queueSeconds, runSeconds: runSeconds, halving: halving)
+                  seconds: shared.seconds, epochs: shared.epochs, queueSeconds: queueSeconds, runSeconds: runSeconds, halving: halving,
+                  skeleton: skeleton)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -113,6 +122,7 @@ public struct CandidateRecord: TrajectoryRecord, Hashable, Sendable {
         try container.encodeIfPresent(runSeconds, forKey: .runSeconds)
         try container.encodeIfPresent(halving?.reached, forKey: .rung)
         try container.encodeIfPresent(halving?.rungs, forKey: .rungs)
+        try container.encodeIfPresent(skeleton?.description, forKey: .macro)
     }
 
     /// The candidate's cell over `operations`.

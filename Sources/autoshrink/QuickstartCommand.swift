@@ -44,6 +44,8 @@ struct QuickstartCommand: ParsableCommand {
     var macroEdges: Double = 0.3
     @Flag(inversion: .prefixedNo, help: "Search: re-fit the macro skeleton to the best cell after shrinking, spending the budget the shrunk cell left (see `autoshrink search --help`), and train the re-fitted network.")
     var refit = true
+    @Flag(inversion: .prefixedNo, help: "Search: fit the macro skeleton to every candidate's cell, so the search compares cells at the budget (off: its networks trained 0.4-1.5 points below the refit's, docs/search-quality.md \"Macro fit per candidate\").")
+    var fitCandidates = false
     @Option(parsing: .unconditional, help: "Final training epochs of the winner.") var trainEpochs: Int = 10
     @Option(help: "Dataset directory (default: /usr/share/datasets/fashion-mnist).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -114,7 +116,7 @@ struct QuickstartCommand: ParsableCommand {
                                             "--proxy-per-class", String(proxyPerClass), "--epochs", String(searchEpochs),
                                             "--profile", profile, "--max-latency-ms", String(limit), "--macro", macro, "--macro-edges", String(macroEdges),
                                             "--term", "latency_ms:\(limit):0.1", "--threads", String(threads),
-                                            "--halving", halving, "--halving-eta", String(halvingEta)] + (refit ? ["--refit"] : []) + data,
+                                            "--halving", halving, "--halving-eta", String(halvingEta)] + (refit ? ["--refit"] : []) + (fitCandidates ? ["--fit-candidates"] : []) + data,
                               as: SearchSummary.self)
         guard let searched = search.bestArch else { throw CLIError("quickstart: the search found no feasible network") }
         if let chosen = try? SearchConfiguration.load(path: "\(directory)/runs/quickstart/config.json") {

@@ -43,6 +43,8 @@ struct SearchCommand: ParsableCommand {
     var macroEdges: Double = 1.0
     @Flag(help: "After the search, re-fit the macro skeleton to the best cell (the most MACs within the hard limits, stem at least half the first stage's width) and write RUN/refit.arch.json (docs/algorithm.md §1, \"Macro refit\").")
     var refit = false
+    @Flag(help: "Fit the macro skeleton to every candidate's cell (the refit's rule, within the hard limits), so a step compares cells at the budget (docs/algorithm.md §1, \"Macro fit per candidate\").")
+    var fitCandidates = false
     @Option(parsing: .unconditional, help: "Candidates trained in parallel worker processes (threads are split between them).") var workers: Int = 1
     @Option(help: "Successive halving inside each step: off, or the epochs of the rungs before the full --epochs, e.g. 3 or 1,3 (in-process only; docs/algorithm.md §1).")
     var halving: String = "off"
@@ -81,6 +83,9 @@ struct SearchCommand: ParsableCommand {
         try OptionCheck.macro(macro, allowsAuto: true)
         if refit && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
             throw ValidationError("--refit needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
+        }
+        if fitCandidates && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
+            throw ValidationError("--fit-candidates needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }
         if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
             throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
@@ -152,6 +157,7 @@ struct SearchCommand: ParsableCommand {
             workers: executor.executor == .slurm ? min(executor.maxJobs ?? candidates, candidates) : workers, score: score,
             latencyProfile: predictor?.identity, validationPerClass: validationPerClass)
         configuration.halving = try halvingSchedule()
+        configuration.fitCandidates = fitCandidates
         let meter = ResourceMeter(latencyPredictor: predictor)
         try resolveMacro(macro, edgeFraction: macroEdges, configuration: &configuration, meter: meter, output: out)
         // Impossible constraints are refused before any data is loaded or any candidate trained;
@@ -168,7 +174,7 @@ struct SearchCommand: ParsableCommand {
               run          \(runDirectory)\(resume ? " (resume)" : "")
               strategy     \(strategy.rawValue), N=\(nodes) nodes, K=\(candidates) candidates per step, down to \(minEdges) edges
               node ops     \(configuration.nodeOperations.map(\.rawValue).joined(separator: " "))
-              macro        \(configuration.skeleton)\(configuration.macro == nil ? " (reference)" : "") (--macro \(macro))
+              macro        \(configuration.skeleton)\(configuration.macro == nil ? " (reference)" : "") (--macro \(macro))\(fitCandidates ? ", fitted to every candidate's cell" : "")
               proxy        \(data.dataset.rawValue): \(proxyPerClass)/class train, \(validationPerClass)/class validation; \
             Adam lr \(lr), batch \(batchSize), <= \(epochs) epochs with early exits\(inherit ? ", weights inherited from the parent" : "")
               score        \(score.summary(limitName: Self.optionName))

@@ -55,6 +55,30 @@ struct MacroBenchCLITests {
         #expect(noLimit.status != 0 && noLimit.stderr.contains("--refit needs a hard limit"))
     }
 
+    @Test func searchFitsTheMacroToEveryCandidate() throws {
+        let runs = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let result = try CLI.run(["search", "--runs-dir", runs, "--name", "fit", "--candidates", "2", "--macro", "auto",
+                                  "--max-macs", "300000", "--fit-candidates", "--json"] + Self.tiny)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("fitted to every candidate's cell"))
+        let config = try String(contentsOfFile: runs + "/fit/config.json", encoding: .utf8)
+        #expect(config.contains("\"fitCandidates\" : true"))
+        // Every trajectory line names its skeleton, and every candidate fits the limit.
+        let lines = try String(contentsOfFile: runs + "/fit/trajectory.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            let record = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(record["macro"] is String && (record["macs"] as? Int ?? .max) <= 300000 && record["feasible"] as? Bool == true)
+        }
+        #expect(result.stdout.contains(" on ") && result.json["best_arch"] is String)
+        let noLimit = try CLI.run(["search", "--runs-dir", runs, "--name", "nolimit", "--fit-candidates"] + Self.tiny)
+        #expect(noLimit.status != 0 && noLimit.stderr.contains("--fit-candidates needs a hard limit"))
+        let inherit = try CLI.run(["search", "--runs-dir", runs, "--name", "inherit", "--fit-candidates", "--inherit",
+                                   "--max-macs", "300000"] + Self.tiny)
+        #expect(inherit.status != 0 && inherit.stderr.contains("cannot be combined with --inherit"))
+    }
+
     @Test func benchRankPrintsKendallTau() throws {
         let result = try CLI.run(["bench", "rank", "--samples", "3", "--macro", Self.smallMacro, "--cheap-inherit",
                                   "--full-epochs", "2", "--nodes", "3", "--proxy-per-class", "6", "--validation-per-class", "4",

@@ -117,6 +117,62 @@ struct MacroSpaceTests {
         }
     }
 
+    @Test("macro fit per candidate: every candidate trains on the refit skeleton of its own cell, within the limit")
+    func fitCandidates() throws {
+        let predictor = WorkProportionalPredictor()
+        let meter = ResourceMeter(latencyPredictor: predictor)
+        let refnetLatency = try predictor.predictLatencyMilliseconds(BuiltinArchitectures.refnet().lowered())
+        var configuration = SearchConfiguration(dataset: "fashion-mnist", nodes: 4, candidates: 3, seed: 3)
+        configuration.score = ScoreFunction(terms: [ResourceTerm(.latencyMilliseconds, target: refnetLatency * 0.65, weight: 0.1)],
+                                            limits: HardLimits(maxLatencyMilliseconds: refnetLatency * 0.65))
+        configuration.macro = try #require(MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: 0.3,
+                                                           measure: meter.measure).chosen).skeleton
+        configuration.fitCandidates = true
+        let evaluator = RecordingEvaluator()
+        let run = temporaryRunPath("fit-candidates")
+        let result = try SearchRunner(configuration: configuration, runDirectory: run, evaluator: evaluator, latencyPredictor: predictor).run()
+        #expect(evaluator.requests.count == result.records.count && !result.records.isEmpty)
+        var skeletons = Set<MacroSkeleton>()
+        for request in evaluator.requests {
+            let cell = try #require(request.architecture.cell)
+            let fitted = try #require(MacroFit.refit(cell: cell, space: .edge, configuration: configuration, measure: meter.measure).chosen)
+            let expected = configuration.architecture(cell: cell, name: request.architecture.name, skeleton: fitted.skeleton)
+            #expect(request.architecture.canonicalJSON() == expected.canonicalJSON())
+            skeletons.insert(fitted.skeleton)
+        }
+        // The trajectory records each candidate's skeleton (read back from trajectory.jsonl, as --resume does).
+        let reread = try TrajectoryFile.load(path: RunDirectory(path: run).trajectoryPath, repair: false)
+        #expect(reread.count == result.records.count && reread.allSatisfy { $0.skeleton != nil })
+        #expect(zip(reread, evaluator.requests).allSatisfy { record, request in
+            configuration.architecture(cell: request.architecture.cell!, name: request.architecture.name, skeleton: record.skeleton).stableHash
+                == request.architecture.stableHash
+        })
+        // Cells of different sizes got different skeletons, and every one fits the limit.
+        #expect(skeletons.count > 1)
+        #expect(result.records.allSatisfy { $0.feasible && $0.resources.latencyMilliseconds! <= refnetLatency * 0.65 })
+        // The snapshot and best.arch.json are the winners' fitted networks.
+        let best = try Architecture.load(path: try #require(result.bestArchitecturePath))
+        let bestCell = try #require(best.cell)
+        let bestSkeleton = try #require(MacroFit.refit(cell: bestCell, space: .edge, configuration: configuration, measure: meter.measure).chosen).skeleton
+        #expect(best.stages == configuration.architecture(cell: bestCell, name: "x", skeleton: bestSkeleton).stages)
+        // Without the flag every candidate shares the run's skeleton.
+        var plain = configuration
+        plain.fitCandidates = false
+        let shared = RecordingEvaluator()
+        _ = try SearchRunner(configuration: plain, runDirectory: temporaryRunPath("one-skeleton"), evaluator: shared, latencyPredictor: predictor).run()
+        #expect(Set(shared.requests.map { $0.architecture.stages }) == [configuration.architecture(cell: configuration.startCell, name: "x").stages])
+        // config.json: written only when on, read back equal; needs a hard limit and refuses --inherit.
+        #expect(!String(decoding: plain.canonicalJSON(), as: UTF8.self).contains("fitCandidates"))
+        #expect(try JSONDecoder().decode(SearchConfiguration.self, from: configuration.canonicalJSON()) == configuration)
+        #expect(try JSONDecoder().decode(SearchConfiguration.self, from: configuration.canonicalJSON()).firstDifference(from: plain)?.key == "fitCandidates")
+        var unlimited = configuration
+        unlimited.score = .reference
+        #expect(throws: SearchError.self) { try unlimited.validate() }
+        var inheriting = configuration
+        inheriting.inherit = true
+        #expect(throws: SearchError.self) { try inheriting.validate() }
+    }
+
     @Test("the edge space enumerates valid networks only, including the reference, in a fixed order")
     func enumeration() throws {
         let cell = CellDAG.fullyConnected(operations: Self.operations)

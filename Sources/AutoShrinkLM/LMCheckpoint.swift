@@ -151,10 +151,18 @@ public struct LMCheckpoint: Sendable {
         case .cell(let cell): model = LanguageModel(cell: cell, shape: shape, context: context, seed: metadata.seed)
         case .lstm: model = LSTMLanguageModel(shape: shape, context: context, seed: metadata.seed)
         }
-        guard model.parameters.count == tensors.count else {
+        // Cell checkpoints written before the gate biases (docs/shrinkrnn.md, "Checkpoint") end after the decoder
+        // bias: their cells computed sigmoid(c) without one, which a zero bias reproduces exactly.
+        var expected = model.parameters
+        if case .cell = architecture, tensors.count < expected.count,
+           expected.dropFirst(tensors.count).allSatisfy({ $0.name.hasSuffix(".gate_bias") }) {
+            for parameter in expected.dropFirst(tensors.count) { parameter.value.zero() }
+            expected = Array(expected.prefix(tensors.count))
+        }
+        guard expected.count == tensors.count else {
             throw CheckpointError("checkpoint has \(tensors.count) tensors, the model expects \(model.parameters.count)")
         }
-        for (parameter, stored) in zip(model.parameters, tensors) {
+        for (parameter, stored) in zip(expected, tensors) {
             guard parameter.name == stored.record.name, parameter.value.shape == stored.record.shape else {
                 throw CheckpointError("checkpoint tensor \(stored.record.name) \(stored.record.shape) does not match model tensor \(parameter.name) \(parameter.value.shape)")
             }

@@ -16,14 +16,18 @@ public struct LMTrainingConfiguration: Sendable {
     public var weightDecay: Float
     public var dropout: LMDropout
     public var nonmonotone: Int
+    /// Averaging starts with this epoch whatever the validation does (`--asgd-start`); nil: NT-ASGD's trigger.
+    /// A fixed start puts two models on the same schedule, which the trigger does not (docs/shrinkrnn.md).
+    public var averagingStartEpoch: Int?
     public var evaluationBatch: Int
     public var seed: UInt64
 
     public init(epochs: Int, batchSize: Int = 64, bptt: Int = 35, learningRate: Float = 20, clip: Float = 0.25,
                 weightDecay: Float = 8e-7, dropout: LMDropout = LMDropout(input: 0.2, hidden: 0.1, output: 0.3),
-                nonmonotone: Int = 5, evaluationBatch: Int = 10, seed: UInt64 = 1) {
+                nonmonotone: Int = 5, averagingStartEpoch: Int? = nil, evaluationBatch: Int = 10, seed: UInt64 = 1) {
         self.epochs = epochs; self.batchSize = batchSize; self.bptt = bptt; self.learningRate = learningRate
         self.clip = clip; self.weightDecay = weightDecay; self.dropout = dropout; self.nonmonotone = nonmonotone
+        self.averagingStartEpoch = averagingStartEpoch
         self.evaluationBatch = evaluationBatch; self.seed = seed
     }
 }
@@ -155,6 +159,11 @@ public final class LMTrainer {
         var diverged: Int? = nil
         var step: UInt64 = 0
         for epoch in 1...config.epochs {
+            if average == nil, let fixed = config.averagingStartEpoch, epoch >= fixed {
+                average = parameters.map { p in let t = Tensor(shape: p.value.shape); t.copy(from: p.value); return t }
+                averagedSteps = 1
+                averagingStart = epoch
+            }
             let epochStart = DispatchTime.now()
             let state = model.initialState(batch: config.batchSize)
             var total = 0.0, count = 0
@@ -195,7 +204,7 @@ public final class LMTrainer {
             }
             if average != nil { for (p, s) in zip(parameters, saved) { p.value.copy(from: s) } }
             // NT-ASGD trigger: no improvement on the best of all but the last `nonmonotone` checks.
-            if average == nil, validLosses.count > config.nonmonotone,
+            if average == nil, config.averagingStartEpoch == nil, validLosses.count > config.nonmonotone,
                validation.loss > validLosses.dropLast(config.nonmonotone).min()! {
                 average = parameters.map { p in let t = Tensor(shape: p.value.shape); t.copy(from: p.value); return t }
                 averagedSteps = 1

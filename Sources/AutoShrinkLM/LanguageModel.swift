@@ -56,14 +56,22 @@ public final class LanguageModel {
     /// [V, H] when not tied.
     public let decoderWeight: Parameter?
     public let decoderBias: Parameter
-    /// In a fixed order (the checkpoint's tensor order).
+    /// In a fixed order (the checkpoint's tensor order; the gate biases last, so checkpoints written before
+    /// them keep their order, `LMCheckpoint.makeModel`).
     public let parameters: [Parameter]
+    /// b_i [H] of node 0 and every live compute node, by node: added to the gate's pre-activation,
+    /// c = sigmoid(c_pre + b_i) (docs/shrinkrnn.md, "The cell").
+    public let gateBiases: [Int: Parameter]
+    /// The gate biases' initial value: negative, so a new cell starts out carrying its input (s ~ u), as a
+    /// highway layer's transform-gate bias or an LSTM's forget-gate bias of 1 does.
+    public static let defaultGateBias: Float = -1
 
     let order: [Int]
     let predecessors: [Int: [Int]]
     let leaves: [Int]
 
-    public init(cell: RNNCell, shape: LanguageModelShape, context: ExecutionContext, seed: UInt64) {
+    public init(cell: RNNCell, shape: LanguageModelShape, context: ExecutionContext, seed: UInt64,
+                gateBias: Float = LanguageModel.defaultGateBias) {
         self.cell = cell; self.shape = shape; self.context = context
         let (v, d, h) = (shape.vocabulary, shape.embed, shape.hidden)
         let schedule = cell.schedule
@@ -76,7 +84,15 @@ public final class LanguageModel {
         nodeWeights = nodes
         decoderWeight = shape.tied ? nil : Parameter(name: "decoder.weight", shape: [v, h], decay: true)
         decoderBias = Parameter(name: "decoder.bias", shape: [v], decay: false)
+        var biases: [Int: Parameter] = [:]
+        for node in [0] + order {
+            let bias = Parameter(name: "cell.node\(node).gate_bias", shape: [h], decay: false)
+            for i in 0..<h { bias.value.data[i] = gateBias }
+            biases[node] = bias
+        }
+        gateBiases = biases
         parameters = [embedding, inputWeight, recurrentWeight] + order.map { nodes[$0]! } + (decoderWeight.map { [$0] } ?? []) + [decoderBias]
+            + ([0] + order).compactMap { biases[$0] }
         // Initialisation as DARTS: embedding and decoder U(-0.1, 0.1), cell U(-0.04, 0.04), bias 0.
         var generator = SplitMix64(seed: seed ^ 0x524e_4e4c_4d00_0001)
         func uniform(_ p: Parameter, _ range: Float) { LanguageModelHead.uniform(p, range, using: &generator) }
@@ -218,11 +234,12 @@ public final class LanguageModel {
         let h = shape.hidden
         let activation = cell.activations[node]
         let c = b.gate[node].data + rowBase, g = b.transform[node].data + rowBase, s = b.state[node].data + rowBase
+        let bias = gateBiases[node]!.value.data
         for r in 0..<batch {
             let pre = b.stepPre.data + r * 2 * h
             for j in 0..<h {
                 let i = r * h + j
-                let gate = 1 / (1 + Foundation.exp(-pre[j]))
+                let gate = 1 / (1 + Foundation.exp(-(pre[j] + bias[j])))
                 let transform = activation.apply(pre[h + j])
                 c[i] = gate; g[i] = transform
                 s[i] = input[i] + gate * (transform - input[i])
@@ -288,6 +305,12 @@ public final class LanguageModel {
         for node in order {
             GEMM.multiply(transposeA: true, m: h, n: 2 * h, k: tb, a: b.maskedInput[node].data, lda: h, b: b.preGradient[node].data, ldb: 2 * h,
                           c: nodeWeights[node]!.gradient.data, ldc: 2 * h, context: context)
+        }
+        // Gate biases: the gate part of d pre summed over all rows, in row order.
+        for node in [0] + order {
+            let dpre = b.preGradient[node].data
+            let g = gateBiases[node]!.gradient.data
+            for row in 0..<tb { for j in 0..<h { g[j] += dpre[row * 2 * h + j] } }
         }
         // d x = dpre_0 W0x^T, then scattered (with the input mask) into the embedding rows, in row order.
         GEMM.multiply(transposeB: true, m: tb, n: d, k: 2 * h, a: b.preGradient[0].data, lda: 2 * h, b: inputWeight.value.data, ldb: 2 * h,

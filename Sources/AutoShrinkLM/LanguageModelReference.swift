@@ -23,8 +23,9 @@ public enum LanguageModelReference {
                 let hm = (0..<h).map { j in hidden[b][j] * Double(masks?.hidden[b * h + j] ?? 1) }
                 var states = [[Double]](repeating: [], count: cell.nodes)
                 func transform(_ node: Int, pre: [Double], input: [Double]) -> [Double] {
-                    (0..<h).map { j in
-                        let gate = 1 / (1 + exp(-pre[j]))
+                    let bias = model.gateBiases[node]!
+                    return (0..<h).map { j in
+                        let gate = 1 / (1 + exp(-(pre[j] + value(bias, j))))
                         let exact: Double
                         switch cell.activations[node] {
                         case .tanh: exact = tanh(pre[h + j])

@@ -165,7 +165,7 @@ public struct LanguageModelCost: Sendable, Equatable {
         let liveNodes = cell.schedule.nodes.count
         cellMACs = (d + h) * 2 * h + liveNodes * h * 2 * h
         macsPerToken = cellMACs + h * v
-        cellParameters = cellMACs
+        cellParameters = cellMACs + (liveNodes + 1) * h  // the weights and a gate bias [H] per node
         parameters = cellParameters + v * d + (shape.tied ? 0 : v * h) + v
     }
 }

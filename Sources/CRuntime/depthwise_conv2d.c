@@ -14,12 +14,13 @@
  * int8 folds the zero point into the bias, sum (x - zp) w = sum x w - zp sum_t w, so the inner loop
  * is a plain widening multiply-add; the portable path instead multiplies (x - zp) * w in int16,
  * which is exact for any int8 x, w and zero point ([-255, 255] x [-128, 127]).
- * int8 on AVX2 (without AVX-512) and NEON has no tap table: it walks the three input rows of an output
- * row column by column (dw_group_avx2, pairing kernel rows 0 and 1 in one vpmaddwd; dw_group_neon, one
+ * int8 on AVX2, AVX-512 and NEON has no tap table: it walks the three input rows of an output row column by
+ * column (dw_group_avx2 and dw_group_avx512, pairing kernel rows 0 and 1 in one vpmaddwd; dw_group_neon, one
  * vmlal_s16 per tap and half), so each input column is widened once and reused by the output pixels that
- * read it (groups of 16 pixels). A channel count that is not a multiple of 8 ends with the block of the
- * last 8 channels (overlapping the one before), so only layers of fewer than 8 channels take the portable
- * loop (docs/benchmarks.md, "Channel tails" and "NEON depthwise by input columns").
+ * read it (groups of 16 pixels). On AVX2 and NEON a channel count that is not a multiple of 8 ends with the
+ * block of the last 8 channels (overlapping the one before), so only layers of fewer than 8 channels take the
+ * portable loop; AVX-512 masks its last 16-channel block and requantizes in registers (docs/benchmarks.md,
+ * "Channel tails", "NEON depthwise by input columns", "AVX-512 depthwise by input columns").
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -30,6 +31,9 @@
  * re-reads input rows) */
 #define DW_CHUNK 128
 #define DW_GROUP 16 /* output pixels per group (AVX2 loads 2 extra input columns per group: fewer, longer groups) */
+#elif defined(AS_X86_AVX512)
+#define DW_CHUNK 128 /* as AVX2: the int8 path walks input columns (dw_group_avx512) */
+#define DW_GROUP 16
 #elif defined(AS_ARM_NEON)
 #define DW_CHUNK 128 /* as AVX2: the int8 path walks input columns (dw_group_neon) */
 #define DW_GROUP 16
@@ -37,14 +41,18 @@
 #define DW_CHUNK 256 /* channels per pass (bias and accumulator rows on the stack) */
 #define DW_GROUP 8 /* output pixels per group */
 #endif
-/* int8 tiers that walk input columns (dw_group_avx2, dw_group_neon) instead of tap tables */
+/* int8 tiers that walk input columns (dw_group_avx2, dw_group_neon, dw_group_avx512) instead of tap tables;
+ * DW_COLUMNS_8 the two whose blocks are 8 channels without masks (a tail under 8 channels: the portable loop) */
 #if (defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)) || defined(AS_ARM_NEON)
 #define DW_COLUMNS 1
+#define DW_COLUMNS_8 1
+#elif defined(AS_X86_AVX512)
+#define DW_COLUMNS 1
 #endif
-/* The column tiers run only the channel tail of layers under 8 channels and once-per-layer set-up in plain
- * loops: gcc's vectorized copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md,
+/* The 8-channel column tiers run only the channel tail of layers under 8 channels and once-per-layer set-up in
+ * plain loops: gcc's vectorized copies of them would be kilobytes of code that hardly runs (docs/benchmarks.md,
  * code size) */
-#if defined(DW_COLUMNS)
+#if defined(DW_COLUMNS_8)
 #define DW_SCALAR AS_NO_VECTORIZE
 #define DW_TAPS_LINKAGE AS_NOINLINE DW_SCALAR /* int8 needs the tap table for its channel tail only */
 #else
@@ -240,6 +248,7 @@ void as_depthwise_conv3x3_s8_ref(const int8_t *input, int in_height, int in_widt
 #define AS_DW_TAP(x, w) ((int32_t)(int16_t)((int16_t)((int16_t)(x) - zp) * (int16_t)(w)))
 
 
+#if !defined(DW_COLUMNS) || defined(DW_COLUMNS_8) /* the portable tier, and the 8-channel column tiers' tail */
 /* a[i] = bias[i] + sum_t (tap[t][i] - zp) * w[t * channels + i] for i in [begin, nc) (portable loop). */
 static AS_NOINLINE DW_SCALAR void pixel_s8(const int8_t *const *tap, int begin, int nc, const int8_t *w, size_t channels, int16_t zp,
                      const int32_t *bias_row, int32_t *restrict a)
@@ -257,53 +266,23 @@ static AS_NOINLINE DW_SCALAR void pixel_s8(const int8_t *const *tap, int begin, 
         a[i] = v;
     }
 }
+#endif
 
-#if !defined(DW_COLUMNS) /* AVX2 and NEON have their column kernels */
+#if !defined(DW_COLUMNS) /* the portable tier: AVX2, AVX-512 and NEON have column kernels */
 /* acc[p][c] = bias[c] + sum_t (taps[p][t][c] - zp) * w[t * channels + c] for p < pixels, c < nc
- * (acc rows DW_CHUNK apart). bias_eff = bias - zp * sum_t w is the same sum with the zero point folded. */
+ * (acc rows DW_CHUNK apart), one out-of-line portable loop per pixel. */
 static void group_s8(int pixels, const void *taps[][9], const int8_t *w, size_t channels, int16_t zp,
-                     const int32_t *bias_row, const int32_t *bias_eff, int nc, int32_t *acc)
+                     const int32_t *bias_row, int nc, int32_t *acc)
 {
-    int p, c = 0;
-#if defined(AS_X86_AVX512)
-    for (; c < nc; c += 16) {
-        const __mmask16 m = nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
-        __m512i wt[9];
-        const __m512i b = _mm512_maskz_loadu_epi32(m, bias_eff + c);
-        int t;
-        /* weights as int32 lanes (w, 0) of two int16: vpmaddwd with a sign-extended x lane (x, 0 or -1)
-         * gives exactly x * w in one uop instead of vpmulld's two */
-        for (t = 0; t < 9; t++) {
-            wt[t] = _mm512_and_si512(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + t * channels + c)),
-                                     _mm512_set1_epi32(0xFFFF));
-        }
-        for (p = 0; p < pixels; p++) {
-            __m512i v = b;
-            for (t = 0; t < 9; t++) {
-                const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (const int8_t *)taps[p][t] + c));
-#if defined(AS_X86_AVX512_VNNI)
-                v = _mm512_dpwssd_epi32(v, x, wt[t]);
-#else
-                v = _mm512_add_epi32(v, _mm512_madd_epi16(x, wt[t]));
-#endif
-            }
-            _mm512_mask_storeu_epi32(acc + p * DW_CHUNK + c, m, v);
-        }
-    }
-#else
-    (void)bias_eff;
-#endif
-    /* the channel tail (all channels without SIMD kernels): one out-of-line portable loop */
-    for (p = 0; c < nc && p < pixels; p++) {
+    int p, t;
+    for (p = 0; p < pixels; p++) {
         const int8_t *tap[9];
-        int t;
         for (t = 0; t < 9; t++) {
             tap[t] = (const int8_t *)taps[p][t];
         }
-        pixel_s8(tap, c, nc, w, channels, zp, bias_row, acc + p * DW_CHUNK);
+        pixel_s8(tap, 0, nc, w, channels, zp, bias_row, acc + p * DW_CHUNK);
     }
 }
-
 #endif
 
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
@@ -400,6 +379,162 @@ static AS_NOINLINE AS_ALIGN64 void dw_group_avx2(const int8_t *const rows[3], co
 }
 #endif
 
+#if defined(AS_X86_AVX512)
+/* AVX-512: dw_group_avx2's column walk at 16 channels per zmm. p = int16 pairs (x_row0, x_row1) of 16 channels,
+ * z = row 2 as int32, i.e. the pair (x_row2, sign); weights the pairs (w_0kx, w_1kx) and (w_2kx, 0), so each
+ * product pair is one vpmaddwd (one vpdpwssd with VNNI) and exact. The tap-table loop it replaced loaded and
+ * widened every input byte nine times (docs/benchmarks.md, "AVX-512 depthwise by input columns"). A chunk's last
+ * block of fewer than 16 channels loads under a mask (zeros, whose products are 0) and the requantization stores
+ * only its channels, so any channel count runs here. */
+typedef struct dw_column16 {
+    __m512i p, z;
+} dw_column16;
+
+static AS_ALWAYS_INLINE dw_column16 dw_load_column16(const int8_t *r0, const int8_t *r1, const int8_t *r2, __mmask16 m)
+{
+    dw_column16 col;
+    const __m128i x0 = _mm_maskz_loadu_epi8(m, r0), x1 = _mm_maskz_loadu_epi8(m, r1);
+    col.p = _mm512_cvtepi8_epi16(
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(x0, x1)), _mm_unpackhi_epi8(x0, x1), 1));
+    col.z = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r2));
+    return col;
+}
+
+#if defined(AS_X86_AVX512_VNNI)
+#define DW_MADD16(acc, x, w) _mm512_dpwssd_epi32((acc), (x), (w))
+#else
+#define DW_MADD16(acc, x, w) _mm512_add_epi32((acc), _mm512_madd_epi16((x), (w)))
+#endif
+
+/* the mask of the 16-channel block at c of nc channels */
+static AS_ALWAYS_INLINE __mmask16 dw_mask16(int c, int nc)
+{
+    return nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
+}
+
+/* wq[6 * (c / 16) + k] for the 16-channel blocks of nc channels: k = kx the pairs (w_0kx, w_1kx), k = 3 + kx the
+ * pairs (w_2kx, 0), as int16 (w = weights + c0, taps `channels` apart); channels past nc are 0. Also
+ * bias_eff[c] = bias[c] (0 without bias) - zp * sum_t w[t * channels + c], from the same loads. */
+static AS_NOINLINE void dw_pack_weights16(const int8_t *w, size_t channels, int nc, const int32_t *bias, int32_t zp,
+                                          __m512i *wq, int32_t *bias_eff)
+{
+    int c, kx;
+    for (c = 0; c < nc; c += 16) {
+        const __mmask16 m = dw_mask16(c, nc);
+        __m512i sum = _mm512_setzero_si512();
+        for (kx = 0; kx < 3; kx++) {
+            const __m128i w0 = _mm_maskz_loadu_epi8(m, w + kx * channels + c);
+            const __m128i w1 = _mm_maskz_loadu_epi8(m, w + (3 + kx) * channels + c);
+            const __m512i w2 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + (6 + kx) * channels + c));
+            wq[6 * (c / 16) + kx] = _mm512_cvtepi8_epi16(
+                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(w0, w1)), _mm_unpackhi_epi8(w0, w1), 1));
+            wq[6 * (c / 16) + 3 + kx] = _mm512_and_si512(w2, _mm512_set1_epi32(0xFFFF));
+            sum = _mm512_add_epi32(_mm512_add_epi32(sum, w2),
+                                   _mm512_add_epi32(_mm512_cvtepi8_epi32(w0), _mm512_cvtepi8_epi32(w1)));
+        }
+        _mm512_mask_storeu_epi32(bias_eff + c, m,
+                                 _mm512_sub_epi32(bias ? _mm512_maskz_loadu_epi32(m, bias + c) : _mm512_setzero_si512(),
+                                                  _mm512_mullo_epi32(sum, _mm512_set1_epi32(zp))));
+    }
+}
+
+/* The output of one group: requantized in registers (folded plans of every block of the chunk, rq) to the output
+ * rows, or as int32 accumulators (acc, DW_CHUNK per pixel) for as__requant_tile_s8. */
+typedef struct dw_sink16 {
+    const as__rqf_avx512 *rq; /* NULL: write acc */
+    __m512i zp, lo_zp, hi_zp;
+    int8_t *out; /* the group's first output pixel at the chunk's first channel */
+    size_t out_stride;
+    int32_t *acc;
+} dw_sink16;
+
+/* acc (or the output, see dw_sink16) for output pixels ox0 + p (p < pixels) of one row and the channels c < nc:
+ * bias_eff[c] + sum x w. rows, step, pad as in dw_group_avx2. */
+static AS_NOINLINE void dw_group_avx512(const int8_t *const rows[3], const size_t step[3], int in_width, int stride,
+                                        int ox0, int pixels, const int8_t *pad, const __m512i *wq, const int32_t *bias_eff,
+                                        int nc, const dw_sink16 *sink)
+{
+    int c, p;
+    for (c = 0; c < nc; c += 16) {
+        const __mmask16 mask = dw_mask16(c, nc);
+        const __m512i *wk = wq + 6 * (c / 16);
+        const __m512i wp0 = wk[0], wp1 = wk[1], wp2 = wk[2], wz0 = wk[3], wz1 = wk[4], wz2 = wk[5];
+        const __m512i b = _mm512_maskz_loadu_epi32(mask, bias_eff + c);
+        const int8_t *r0 = rows[0] + c, *r1 = rows[1] + c, *r2 = rows[2] + c;
+        const size_t s0 = step[0], s1 = step[1], s2 = step[2];
+#define DW_COLUMN16(ix)                                                                                           \
+    ((ix) >= 0 && (ix) < in_width                                                                                 \
+         ? dw_load_column16(r0 + (size_t)(ix) * s0, r1 + (size_t)(ix) * s1, r2 + (size_t)(ix) * s2, mask)         \
+         : dw_load_column16(pad + c, pad + c, pad + c, mask))
+#define DW_SUM16(a, m, n, v)                                                                                      \
+    do {                                                                                                          \
+        __m512i v0 = DW_MADD16(b, (a).p, wp0), v1 = _mm512_madd_epi16((a).z, wz0);                                \
+        v0 = DW_MADD16(v0, (m).p, wp1);                                                                           \
+        v1 = DW_MADD16(v1, (m).z, wz1);                                                                           \
+        v0 = DW_MADD16(v0, (n).p, wp2);                                                                           \
+        v1 = DW_MADD16(v1, (n).z, wz2);                                                                           \
+        (v) = _mm512_add_epi32(v0, v1);                                                                           \
+    } while (0)
+/* the column walk with STORE(v) writing pixel p's sums */
+#define DW_WALK16(STORE)                                                                                          \
+    do {                                                                                                          \
+        __m512i v;                                                                                                \
+        if (stride == 1) {                                                                                        \
+            dw_column16 a = DW_COLUMN16(ox0 - 1), m = DW_COLUMN16(ox0);                                           \
+            for (p = 0; p < pixels; p++) {                                                                        \
+                const dw_column16 n = DW_COLUMN16(ox0 + p + 1);                                                   \
+                DW_SUM16(a, m, n, v);                                                                             \
+                STORE(v);                                                                                         \
+                a = m;                                                                                            \
+                m = n;                                                                                            \
+            }                                                                                                     \
+        } else {                                                                                                  \
+            dw_column16 a = DW_COLUMN16(2 * ox0 - 1);                                                             \
+            for (p = 0; p < pixels; p++) {                                                                        \
+                const dw_column16 m = DW_COLUMN16(2 * (ox0 + p)), n = DW_COLUMN16(2 * (ox0 + p) + 1);             \
+                DW_SUM16(a, m, n, v);                                                                             \
+                STORE(v);                                                                                         \
+                a = n;                                                                                            \
+            }                                                                                                     \
+        }                                                                                                         \
+    } while (0)
+        if (sink->rq) {
+            const as__rqf_avx512 rq = sink->rq[c / 16];
+            const __m512i zp = sink->zp, lo_zp = sink->lo_zp, hi_zp = sink->hi_zp;
+            int8_t *out = sink->out + c;
+            const size_t out_stride = sink->out_stride;
+#define DW_STORE_OUTPUT(v)                                                                                        \
+    _mm_mask_storeu_epi8(out + (size_t)p * out_stride, mask,                                                      \
+                         _mm512_cvtepi32_epi8(as__output_avx512(as__rqf_avx512_apply(&rq, (v)), zp, lo_zp, hi_zp)))
+            DW_WALK16(DW_STORE_OUTPUT);
+#undef DW_STORE_OUTPUT
+        } else {
+            int32_t *acc = sink->acc + c;
+#define DW_STORE_ACC(v) _mm512_storeu_si512((void *)(acc + p * DW_CHUNK), (v))
+            DW_WALK16(DW_STORE_ACC);
+#undef DW_STORE_ACC
+        }
+#undef DW_COLUMN16
+#undef DW_SUM16
+#undef DW_WALK16
+    }
+}
+
+/* rq[b] = the folded requantization of the chunk's 16-channel block b (nc channels); 0 unless every block folds */
+static AS_NOINLINE int dw_plan16(const int32_t *multiplier, const int32_t *shift, int nc, as__rqf_avx512 *rq)
+{
+    int c;
+    for (c = 0; c < nc; c += 16) {
+        const __mmask16 m = dw_mask16(c, nc);
+        if (!as__rqf_avx512_init(&rq[c / 16], _mm512_maskz_loadu_epi32(m, multiplier + c),
+                                 _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), m, shift + c))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+#endif
+
 #if defined(AS_ARM_NEON)
 /* NEON: acc[p][c] = bias_eff[c] + sum x w for output pixels ox0 + p (p < pixels) of one row and the 8-channel
  * blocks c < nc8, as dw_group_avx2 (rows, step and pad alike): an input column is 3 rows x 8 channels widened
@@ -474,7 +609,7 @@ static AS_NOINLINE void dw_group_neon(const int8_t *const rows[3], const size_t 
 }
 #endif
 
-#if defined(DW_COLUMNS)
+#if defined(DW_COLUMNS_8)
 /* bias_row[c] = bias[c] (0 without bias), bias_eff[c] = bias_row[c] - zp * sum_t w[t * channels + c], c < nc */
 static AS_NOINLINE DW_SCALAR void dw_bias_s8(const int8_t *w, int channels, const int32_t *bias, int32_t zp, int nc,
                                              int32_t *bias_row, int32_t *bias_eff)
@@ -499,36 +634,48 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
                                    int out_pixel_stride)
 {
     const int out_width = as_conv_output_size(in_width, 3, stride);
-    const int16_t zp = (int16_t)input_zero_point;
-    int32_t acc[DW_GROUP * DW_CHUNK], bias_row[DW_CHUNK], bias_eff[DW_CHUNK];
+    int32_t acc[DW_GROUP * DW_CHUNK];
     int8_t zero_points[DW_CHUNK]; /* padding taps read the zero point: x - zp = 0 */
+#if defined(DW_COLUMNS)
+    int32_t bias_eff[DW_CHUNK]; /* bias - zp * sum_t w: the column kernels multiply x, not x - zp */
+#endif
+#if !defined(DW_COLUMNS) || defined(DW_COLUMNS_8)
+    int32_t bias_row[DW_CHUNK];
+    const int16_t zp = (int16_t)input_zero_point;
     const void *taps[DW_GROUP][9];
+#endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
     /* weight pairs of the chunk's 8-channel blocks (dw_pack_weights), then of its last 8 channels when nc % 8 */
     __m256i wq[6 * DW_CHUNK / 8];
     as__rqf_avx2 plan[DW_CHUNK / 8]; /* folded requantization constants of the chunk (as__rqf_avx2_plan) */
     unsigned char planned[DW_CHUNK / 8]; /* which of its 8-channel blocks plan covers */
+#elif defined(AS_X86_AVX512)
+    __m512i wq[6 * DW_CHUNK / 16]; /* weight pairs of the chunk's 16-channel blocks (dw_pack_weights16) */
+    as__rqf_avx512 rq[DW_CHUNK / 16]; /* their folded requantization (dw_plan16) */
+    dw_sink16 sink;
+    sink.zp = _mm512_set1_epi32(requant->output_zero_point);
+    sink.lo_zp = _mm512_set1_epi32(requant->activation_min - requant->output_zero_point);
+    sink.hi_zp = _mm512_set1_epi32(requant->activation_max - requant->output_zero_point);
+    sink.out_stride = (size_t)out_pixel_stride;
+    sink.acc = acc;
 #endif
     int c0, oy, ox0;
 #if !defined(DW_COLUMNS)
-    int c, t;
+    int c;
 #endif
     memset(zero_points, (int8_t)input_zero_point, sizeof zero_points);
     for (c0 = 0; c0 < channels; c0 += DW_CHUNK) {
         const int nc = channels - c0 < DW_CHUNK ? channels - c0 : DW_CHUNK;
-#if defined(DW_COLUMNS)
+#if defined(DW_COLUMNS_8)
         dw_bias_s8(weights + c0, channels, bias ? bias + c0 : NULL, input_zero_point, nc, bias_row, bias_eff);
+#elif defined(DW_COLUMNS)
+        /* AVX-512: bias_eff with the weight packing below */
 #else
         for (c = 0; c < nc; c++) {
-            int32_t sum = 0;
-            for (t = 0; t < 9; t++) {
-                sum += weights[t * channels + c0 + c];
-            }
             bias_row[c] = bias ? bias[c0 + c] : 0;
-            bias_eff[c] = bias_row[c] - input_zero_point * sum;
         }
 #endif
-#if defined(DW_COLUMNS)
+#if defined(DW_COLUMNS_8)
         const int nc8 = nc & ~7;
         /* a channel tail after 8 channels or more runs as the block of the chunk's last 8 channels (the channels
          * before the tail are computed twice, to the same values); a shorter one (nc < 8) the portable loop */
@@ -540,6 +687,9 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
             dw_pack_weights(weights + c0 + last8, (size_t)channels, 8, wq + 6 * (nc8 / 8));
         }
         as__rqf_avx2_plan(requant->multiplier + c0, requant->shift + c0, nc, plan, planned);
+#elif defined(AS_X86_AVX512)
+        dw_pack_weights16(weights + c0, (size_t)channels, nc, bias ? bias + c0 : NULL, input_zero_point, wq, bias_eff);
+        sink.rq = dw_plan16(requant->multiplier + c0, requant->shift + c0, nc, rq) ? rq : NULL;
 #endif
         for (oy = row_begin; oy < row_end; oy++) {
 #if defined(DW_COLUMNS)
@@ -553,29 +703,37 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
                 step[t] = inside ? (size_t)in_pixel_stride : 0;
             }
 #endif
+#if defined(DW_COLUMNS_8)
+            /* the same rows at the chunk's last 8 channels, for a tail block (last8 > 0) */
+            const int8_t *const shifted[3] = {rows[0] + (step[0] && last8 > 0 ? last8 : 0),
+                                              rows[1] + (step[1] && last8 > 0 ? last8 : 0),
+                                              rows[2] + (step[2] && last8 > 0 ? last8 : 0)};
+#endif
             for (ox0 = 0; ox0 < out_width; ox0 += DW_GROUP) {
                 const int pixels = out_width - ox0 < DW_GROUP ? out_width - ox0 : DW_GROUP;
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
                 dw_group_avx2(rows, step, in_width, stride, ox0, pixels, zero_points, wq, bias_eff, nc8, acc);
                 if (last8 >= 0) {
-                    const int8_t *const shifted[3] = {rows[0] + (step[0] ? last8 : 0), rows[1] + (step[1] ? last8 : 0),
-                                                      rows[2] + (step[2] ? last8 : 0)};
                     dw_group_avx2(shifted, step, in_width, stride, ox0, pixels, zero_points, wq + 6 * (nc8 / 8),
                                   bias_eff + last8, 8, acc + last8);
+                }
+#elif defined(AS_X86_AVX512)
+                sink.out = output + ((size_t)(oy - row_begin) * out_width + ox0) * out_pixel_stride + c0;
+                dw_group_avx512(rows, step, in_width, stride, ox0, pixels, zero_points, wq, bias_eff, nc, &sink);
+                if (sink.rq) { /* requantized in the group */
+                    continue;
                 }
 #elif defined(DW_COLUMNS)
                 dw_group_neon(rows, step, in_width, stride, ox0, pixels, zero_points, weights + c0, (size_t)channels,
                               bias_eff, nc8, acc);
                 if (last8 >= 0) {
-                    const int8_t *const shifted[3] = {rows[0] + (step[0] ? last8 : 0), rows[1] + (step[1] ? last8 : 0),
-                                                      rows[2] + (step[2] ? last8 : 0)};
                     dw_group_neon(shifted, step, in_width, stride, ox0, pixels, zero_points, weights + c0 + last8,
                                   (size_t)channels, bias_eff + last8, 8, acc + last8);
                 }
 #endif
-#if defined(DW_COLUMNS)
+#if defined(DW_COLUMNS_8)
                 if (last8 < 0 && nc8 < nc) { /* channel tail of a layer under 8 channels: the portable loop */
-                    int p, t;
+                    int p;
                     group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0,
                                zero_points, taps);
                     for (p = 0; p < pixels; p++) {
@@ -586,10 +744,10 @@ void as__depthwise_conv3x3_s8_rows(const int8_t *input, int in_height, int in_wi
                         pixel_s8(tap, nc8, nc, weights + c0, (size_t)channels, zp, bias_row, acc + p * DW_CHUNK);
                     }
                 }
-#else
+#elif !defined(DW_COLUMNS)
                 group_taps(input, 1, in_height, in_width, in_pixel_stride, stride, oy, ox0, pixels, c0, zero_points,
                            taps);
-                group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, bias_eff, nc, acc);
+                group_s8(pixels, taps, weights + c0, (size_t)channels, zp, bias_row, nc, acc);
 #endif
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
                 as__requant_blocks_avx2(acc, pixels, DW_CHUNK, nc, plan, planned, requant->multiplier + c0,

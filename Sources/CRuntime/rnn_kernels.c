@@ -245,6 +245,14 @@ void rnn_sigmoid(float *y, const float *x, int n)
     }
 }
 
+void rnn_sigmoid_bias(float *y, const float *x, const float *bias, int n)
+{
+    int j;
+    for (j = 0; j < n; j++) {
+        y[j] = 1.0f / (1.0f + rnn_exp(-(x[j] + bias[j])));
+    }
+}
+
 void rnn_tanh(float *y, const float *x, int n)
 {
     int j;

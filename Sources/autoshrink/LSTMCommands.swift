@@ -27,6 +27,9 @@ enum LSTMCommands {
         var other = command
         other.arch = "refnet"  // the default: refuse every other image option as for the cell model
         try LanguageModelCommands.refuseClassifierOptions(other)
+        if command.lm.gateBias != LanguageModel.defaultGateBias {
+            throw ValidationError("--gate-bias: the cell model's option (the LSTM's forget gate starts at bias 1)")
+        }
         if command.lm.cell != "full" {
             throw ValidationError("--cell: the cell model's option; --arch lstm takes --match-size CELL to have that cell model's parameter count")
         }

@@ -27,6 +27,10 @@ struct LanguageModelOptions: ParsableArguments {
     @Flag(help: "--task lm: separate decoder weights (default: tied to the embedding when --embed equals --hidden).") var untied = false
     @Option(parsing: .unconditional, help: "--task lm: vocabulary size (most frequent training words).") var vocabulary: Int = 10_000
     @Option(parsing: .unconditional, help: "--task lm: train on only the first N training tokens (default: all).") var trainTokens: Int?
+    @Option(parsing: .unconditional, help: "--task lm: initial gate bias of every cell node, c = sigmoid(c_pre + b) (negative: nodes start out carrying their input; docs/shrinkrnn.md).")
+    var gateBias: Float = LanguageModel.defaultGateBias
+    @Option(parsing: .unconditional, help: "--task lm: average the weights from this epoch on instead of NT-ASGD's trigger (the same schedule for models compared).")
+    var asgdStart: Int?
 
     func validate() throws {
         try OptionCheck.integer(nodes, "--nodes", in: 1...RNNCell.maximumNodes)
@@ -39,6 +43,8 @@ struct LanguageModelOptions: ParsableArguments {
         try OptionCheck.finite(dropoutOutput, "--dropout-output", in: 0...0.95)
         try OptionCheck.integer(vocabulary, "--vocabulary", in: 3...Vocabulary.maximumSize)
         if let trainTokens { try OptionCheck.integer(trainTokens, "--train-tokens", in: 2...Int(Int32.max)) }
+        try OptionCheck.finite(gateBias, "--gate-bias", in: -20...20)
+        if let asgdStart { try OptionCheck.integer(asgdStart, "--asgd-start", in: 1...100_000) }
     }
 
     func resolveCell() throws -> RNNCell {
@@ -108,7 +114,7 @@ enum LanguageModelCommands {
         try checkFits(cell: cell, shape: shape, steps: options.bptt, batch: command.batchSize, purpose: "training")
         let directory = command.out ?? "runs/train-lm"
         try WritableCheck.directory(directory, option: command.out == nil ? "output folder" : "--out")
-        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: command.engine.seed)
+        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: command.engine.seed, gateBias: options.gateBias)
         let cost = LanguageModelCost(cell: cell, shape: shape)
         out.heading("""
             autoshrink train --task lm
@@ -135,9 +141,9 @@ enum LanguageModelCommands {
         let configuration = LMTrainingConfiguration(
             epochs: command.epochs, batchSize: command.batchSize, bptt: options.bptt, learningRate: learningRate, clip: options.clip,
             weightDecay: 8e-7, dropout: LMDropout(input: options.dropoutInput, hidden: options.dropoutHidden, output: options.dropoutOutput),
-            seed: command.engine.seed)
+            averagingStartEpoch: options.asgdStart, seed: command.engine.seed)
         out.line("""
-              training      \(command.epochs) epochs, batch \(command.batchSize), bptt \(options.bptt), NT-ASGD lr \(learningRate), clip \(options.clip), dropout \(options.dropoutInput)/\(options.dropoutHidden)/\(options.dropoutOutput), weight decay 8e-7
+              training      \(command.epochs) epochs, batch \(command.batchSize), bptt \(options.bptt), \(options.asgdStart.map { "SGD, averaged from epoch \($0), " } ?? "NT-ASGD ")lr \(learningRate), clip \(options.clip), dropout \(options.dropoutInput)/\(options.dropoutHidden)/\(options.dropoutOutput), weight decay 8e-7
               engine        \(command.engine.threads) threads, seed \(command.engine.seed), \(BLASConfiguration.summary)
               output        \(directory)/model.ckpt
             """)

@@ -72,7 +72,9 @@ enum LMExportFixtures {
             case "cell.node0.recurrent_weight": values = weights.recurrentWeight
             case "decoder.weight": values = weights.decoderWeight!
             case "decoder.bias": values = weights.decoderBias
-            default: values = weights.nodeWeights[Int(name.dropFirst("cell.node".count).prefix { $0 != "." })!]!
+            default:
+                let node = Int(name.dropFirst("cell.node".count).prefix { $0 != "." })!
+                values = name.hasSuffix(".gate_bias") ? weights.gateBiases[node]! : weights.nodeWeights[node]!
             }
             return (tensor.record, values)
         }
@@ -145,6 +147,13 @@ struct LMExportTests {
             #expect(abs(Double(tanhs[i]) - t) <= 2e-7 * max(abs(t), 1e-30), "tanh(\(x))")
             #expect(abs(Double(sigmoids[i]) - s) <= 2e-7 * s, "sigmoid(\(x))")
         }
+        // The gate's sigmoid with a bias is the sigmoid of the sum (the same float addition as the loop's).
+        let biases = inputs.indices.map { Float(($0 * 37) % 101) * 0.02 - 1 }
+        var biased = [Float](repeating: 0, count: inputs.count)
+        rnn_sigmoid_bias(&biased, inputs, biases, Int32(inputs.count))
+        let sums = zip(inputs, biases).map { $0 + $1 }
+        rnn_sigmoid(&sigmoids, sums, Int32(sums.count))
+        #expect(biased == sigmoids)
         for count in [1, 2, 3, 10, 777, 10_000, 123_456] {
             // exp(0) = 1 exactly and a float sum of ones is exact below 2^24: only the log approximates.
             let zeros = [Float](repeating: 0, count: count)

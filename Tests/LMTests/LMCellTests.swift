@@ -83,9 +83,14 @@ struct TinyLM {
         let full = LanguageModelCost(cell: .fullyConnected(nodes: 8), shape: shape)
         #expect(full.cellMACs == 400 * 400 + 7 * 200 * 400)
         #expect(full.macsPerToken == full.cellMACs + 200 * 10_000)
+        #expect(full.cellParameters == full.cellMACs + 8 * 200)  // and a gate bias [H] per node
         #expect(full.parameters == full.cellParameters + 10_000 * 200 + 10_000)
         let model = LanguageModel(cell: .fullyConnected(nodes: 8), shape: shape, context: ExecutionContext(threads: 1), seed: 1)
         #expect(model.parameterCount == full.parameters)
+        // The gate biases start at the default (nodes carry their input at first) or the value given.
+        #expect(model.gateBiases.count == 8 && model.gateBiases.values.allSatisfy { $0.value.array.allSatisfy { $0 == LanguageModel.defaultGateBias } })
+        let zero = LanguageModel(cell: .fullyConnected(nodes: 3), shape: shape, context: ExecutionContext(threads: 1), seed: 1, gateBias: 0)
+        #expect(zero.gateBiases.values.allSatisfy { $0.value.array.allSatisfy { $0 == 0 } })
         let chain = RNNCell(activations: [.tanh, .relu, .relu], edges: [Edge(0, 2)])  // node 1 unreachable
         #expect(LanguageModelCost(cell: chain, shape: shape).cellMACs == 400 * 400 + 200 * 400)
     }
@@ -194,6 +199,28 @@ struct TinyLM {
         #expect(abs(after - result.bestValidPerplexity) < 1e-6 * after)
     }
 
+    /// `--asgd-start`: averaging from a fixed epoch, whatever the validation does; without it NT-ASGD's trigger.
+    @Test func fixedAveragingStart() {
+        let stream = TinyLM.tokens(3000, vocabulary: 40, seed: 5)
+        func fit(start: Int?) -> (LMTrainingResult, [LMEpochReport]) {
+            let shape = LanguageModelShape(vocabulary: 40, embed: 8, hidden: 8, tied: true)
+            let model = LanguageModel(cell: .fullyConnected(nodes: 3), shape: shape, context: ExecutionContext(threads: 1), seed: 4)
+            let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(
+                epochs: 4, batchSize: 8, bptt: 10, learningRate: 2, averagingStartEpoch: start, evaluationBatch: 4, seed: 4))
+            var reports: [LMEpochReport] = []
+            let result = trainer.fit(train: Array(stream.prefix(2500)), valid: Array(stream.suffix(500)), onEpoch: { reports.append($0) })
+            return (result, reports)
+        }
+        let (fixed, reports) = fit(start: 3)
+        #expect(fixed.averagingStartEpoch == 3)
+        #expect(reports.map(\.averaging) == [false, false, true, true])
+        // Averaging keeps a mean beside the SGD iterates and does not change them: every epoch trains exactly as
+        // without it; the validation before the start too, after it with the averaged weights.
+        let (_, plain) = fit(start: nil)
+        #expect(reports.map(\.trainPerplexity) == plain.map(\.trainPerplexity))
+        #expect(reports.prefix(2).map(\.validPerplexity) == plain.prefix(2).map(\.validPerplexity))
+    }
+
     /// GEMM blocks by shape, softmax rows and bias columns in fixed chunks: the same seed gives the
     /// same weights bit for bit with 1 or 2 threads (docs/architecture.md, "Threads").
     @Test func trainingIsThreadIndependent() {
@@ -219,6 +246,15 @@ struct TinyLM {
         #expect(loaded.metadata == metadata && loaded.cell == model.cell && loaded.vocabulary == vocabulary)
         let rebuilt = try loaded.makeModel(context: ExecutionContext(threads: 1))
         for (a, b) in zip(model.parameters, rebuilt.parameters) { #expect(a.value.array == b.value.array) }
+        // A checkpoint written before the gate biases (the same tensors without them) loads with zero biases,
+        // the function its cell computed.
+        var old = LMCheckpoint(model: model, vocabulary: vocabulary, metadata: metadata)
+        old.tensors.removeAll { $0.record.name.hasSuffix(".gate_bias") }
+        #expect(old.tensors.count == model.parameters.count - 3)
+        let oldModel = try LMCheckpoint.decode(old.encoded(), source: "old.ckpt").makeModel(context: ExecutionContext(threads: 1))
+        for (a, b) in zip(model.parameters, oldModel.parameters) {
+            #expect(b.value.array == (a.name.hasSuffix(".gate_bias") ? [Float](repeating: 0, count: a.value.count) : a.value.array))
+        }
         var flipped = data
         flipped[flipped.count - 20] ^= 0x40
         #expect(throws: CheckpointError.self) { _ = try LMCheckpoint.decode(flipped, source: "m.ckpt") }

@@ -17,6 +17,9 @@ struct LMExportWeights {
     /// [V][H] when untied.
     var decoderWeight: [Float]?
     var decoderBias: [Float]
+    /// b_i [H] of node 0 and every live compute node (zeros for checkpoints written before the gate biases,
+    /// whose cells computed exactly that).
+    var gateBiases: [Int: [Float]]
 
     init(checkpoint: LMCheckpoint) throws {
         cell = try LMExporter.exportableCell(checkpoint); shape = checkpoint.shape
@@ -38,6 +41,12 @@ struct LMExportWeights {
         nodeWeights = nodes
         decoderWeight = shape.tied ? nil : try tensor("decoder.weight", v * h)
         decoderBias = try tensor("decoder.bias", v)
+        var biases: [Int: [Float]] = [:]
+        for node in [0] + cell.schedule.nodes {
+            let name = "cell.node\(node).gate_bias"
+            biases[node] = checkpoint.tensors.contains { $0.record.name == name } ? try tensor(name, h) : [Float](repeating: 0, count: h)
+        }
+        gateBiases = biases
     }
 }
 
@@ -156,9 +165,10 @@ struct LMCModelGenerator {
     /// Bytes of the weight arrays of this precision.
     var weightBytes: Int {
         let matrices = v * d + (d + h) * 2 * h + weights.nodeWeights.count * h * 2 * h + (weights.shape.tied ? 0 : v * h)
-        guard precision == .int8 else { return 4 * (matrices + v) }
+        let gateBiases = weights.gateBiases.count * h  // float32 in both precisions
+        guard precision == .int8 else { return 4 * (matrices + v + gateBiases) }
         let scales = v + 2 * (2 * h) + weights.nodeWeights.count * 2 * h + (weights.shape.tied ? 0 : v)
-        return matrices + 4 * (scales + v)
+        return matrices + 4 * (scales + v + gateBiases)
     }
 
     /// The model file (`model.c` or `model_int8.c` / `model_float.c`).
@@ -199,6 +209,10 @@ struct LMCModelGenerator {
         }
         out.line("/* decoder bias [V] */")
         out.array("static const float decoder_bias[V]", values: weights.decoderBias.map(cFloat), perLine: 8)
+        for node in [0] + schedule.nodes {
+            out.line("/* node \(node) gate bias [H]: c = sigmoid(c_pre + b) */")
+            out.array("static const float gate_bias\(node)[H]", values: weights.gateBiases[node]!.map(cFloat), perLine: 8)
+        }
         out.line()
 
         // State: h, x, the pre-activations, one state per live node, node inputs that are means.
@@ -252,7 +266,7 @@ struct LMCModelGenerator {
         out.statement(int8 ? "rnn_embed_s8(x, embedding_q, embedding_scale, token_in, D);" : "rnn_embed_f32(x, embedding, token_in, D);")
         end()
         begin("op_node0", "node 0 (\(weights.cell.activations[0].rawValue))",
-              "node 0 (\(weights.cell.activations[0].rawValue)): [c, g] = x W0x + h W0h, s0 = h + sigmoid(c) * (act(g) - h)")
+              "node 0 (\(weights.cell.activations[0].rawValue)): [c, g] = x W0x + h W0h, s0 = h + sigmoid(c + b0) * (act(g) - h)")
         out.statement(vecmat("pre", "x", "w0x", k: "D", accumulate: false))
         out.statement(vecmat("pre", "h", "w0h", k: "H", accumulate: true))
         writeActivation(&out, node: 0, input: "h")
@@ -319,7 +333,7 @@ struct LMCModelGenerator {
 
     /// Gate, the node's activation and the highway mix into s<node>.
     private func writeActivation(_ out: inout CWriter, node: Int, input: String) {
-        out.statement("rnn_sigmoid(pre, pre, H);")
+        out.statement("rnn_sigmoid_bias(pre, pre, gate_bias\(node), H);")
         switch weights.cell.activations[node] {
         case .tanh: out.statement("rnn_tanh(pre + H, pre + H, H);")
         case .relu: out.statement("rnn_relu(pre + H, pre + H, H);")

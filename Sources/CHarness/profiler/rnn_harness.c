@@ -91,7 +91,7 @@ typedef struct item {
     int leaves[MAX_NODES];
     /* Set up per round: */
     matrix w, w0x, w0h, decoder, node_w[MAX_NODES];
-    float *x, *y, *u, *bias, *h, *pre, *states, *logits;
+    float *x, *y, *u, *bias, *h, *pre, *states, *logits, *gate_bias;
     const float **inputs;
     uint64_t token_state;
     volatile float sink;
@@ -303,6 +303,7 @@ static void setup_item(item *it)
         it->states = random_floats(&state, (size_t)states * (size_t)h, 1.0f);
         it->logits = random_floats(&state, (size_t)v, 1.0f);
         it->inputs = (const float **)checked_malloc((size_t)MAX_NODES * sizeof(float *));
+        it->gate_bias = random_floats(&state, (size_t)h, 0.1f);
         break;
     }
     default: /* element-wise and the normalisers over b values; highway reads three inputs */
@@ -320,8 +321,8 @@ static void teardown_item(item *it)
     free_matrix(&it->w); free_matrix(&it->w0x); free_matrix(&it->w0h); free_matrix(&it->decoder);
     for (i = 0; i < MAX_NODES; i++) free_matrix(&it->node_w[i]);
     free(it->x); free(it->y); free(it->u); free(it->bias); free(it->h); free(it->pre); free(it->states);
-    free(it->logits); free((void *)it->inputs);
-    it->x = it->y = it->u = it->bias = it->h = it->pre = it->states = it->logits = NULL;
+    free(it->logits); free((void *)it->inputs); free(it->gate_bias);
+    it->x = it->y = it->u = it->bias = it->h = it->pre = it->states = it->logits = it->gate_bias = NULL;
     it->inputs = NULL;
 }
 
@@ -367,7 +368,7 @@ static void run_lm(item *it)
             }
             vecmat(it, it->pre, input, &it->node_w[i], h, 2 * h, 0);
         }
-        rnn_sigmoid(it->pre, it->pre, h);
+        rnn_sigmoid_bias(it->pre, it->pre, it->gate_bias, h); /* one bias for every node: the cost is the same */
         activation(it->node_activation[i], it->pre + h, h);
         rnn_highway(s, it->pre, it->pre + h, input, h);
     }

@@ -45,6 +45,8 @@ void rnn_embed_s8(float *x, const int8_t *table, const float *scale, int row, in
 void rnn_sigmoid(float *y, const float *x, int n);
 void rnn_tanh(float *y, const float *x, int n);
 void rnn_relu(float *y, const float *x, int n);
+/* A cell node's gate: y = sigmoid(x + bias), y may equal x (the bias of docs/shrinkrnn.md, "The cell"). */
+void rnn_sigmoid_bias(float *y, const float *x, const float *bias, int n);
 
 /* The highway mix of a cell node: s = u + gate * (g - u), gate already through the sigmoid. */
 void rnn_highway(float *s, const float *gate, const float *g, const float *u, int n);

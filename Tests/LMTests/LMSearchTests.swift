@@ -161,6 +161,13 @@ import Testing
         #expect(configuration.firstDifference(from: configuration) == nil)
         var other = configuration; other.proxy.hidden = 7
         #expect(configuration.firstDifference(from: other)?.key == "proxy.hidden")
+        // Runs made before the gate biases have no gate_bias: they load, and resuming one is a different configuration.
+        #expect(configuration.proxy.gateBias == LanguageModel.defaultGateBias)
+        let json = String(decoding: configuration.canonicalJSON(), as: UTF8.self)
+        #expect(json.contains("\"gate_bias\""))
+        let old = try JSONDecoder().decode(LMSearchConfiguration.self, from: Data(json.replacingOccurrences(
+            of: #""gate_bias" : -1,"#, with: "").utf8))
+        #expect(old.proxy.gateBias == nil && old.firstDifference(from: configuration)?.key == "proxy.gateBias")
         let record = LMCandidateRecord(step: 1, candidate: 0, id: "step-001-c00", removedEdge: Edge(0, 1), cellEdges: [Edge(0, 2)],
                                        architectureHash: "00", validPerplexity: 3.5, macs: 10, cellMACs: 5, parameters: 7, score: -0.5,
                                        feasible: true, seconds: 1, epochs: 2, diverged: false)

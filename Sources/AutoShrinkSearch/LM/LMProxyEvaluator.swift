@@ -50,7 +50,7 @@ public struct LMProxyEvaluator: LMCandidateEvaluator {
             throw SearchError("the corpus has \(train.count) training / \(valid.count) validation tokens, too few for the proxy training (batch \(proxy.batchSize))")
         }
         let context = ExecutionContext(threads: threads)
-        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: seed)
+        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: seed, gateBias: proxy.gateBias ?? 0)
         let trainer = LMTrainer(model: model, configuration: LMTrainingConfiguration(
             epochs: proxy.epochs, batchSize: proxy.batchSize, bptt: proxy.bptt, learningRate: proxy.learningRate, clip: proxy.clip,
             dropout: proxy.dropout, seed: seed))

@@ -18,17 +18,20 @@ public struct LMProxySettings: Codable, Hashable, Sendable {
     public var learningRate: Float
     public var clip: Float
     public var dropout: LMDropout
+    /// The cell's initial gate bias (`LanguageModel.defaultGateBias` for runs made since the gate biases); nil in
+    /// runs made before them, so resuming one with this version is refused as a different configuration.
+    public var gateBias: Float?
 
     public init(vocabulary: Int = 10_000, hidden: Int = 64, trainTokens: Int = 200_000, validTokens: Int = 40_000, epochs: Int = 1,
                 batchSize: Int = 32, bptt: Int = 35, learningRate: Float = 20, clip: Float = 0.25,
-                dropout: LMDropout = LMDropout(input: 0, hidden: 0, output: 0)) {
+                dropout: LMDropout = LMDropout(input: 0, hidden: 0, output: 0), gateBias: Float? = LanguageModel.defaultGateBias) {
         self.vocabulary = vocabulary; self.hidden = hidden; self.trainTokens = trainTokens; self.validTokens = validTokens
         self.epochs = epochs; self.batchSize = batchSize; self.bptt = bptt; self.learningRate = learningRate; self.clip = clip
-        self.dropout = dropout
+        self.dropout = dropout; self.gateBias = gateBias
     }
 
     enum CodingKeys: String, CodingKey {
-        case vocabulary, hidden, epochs, bptt, clip, dropout
+        case vocabulary, hidden, epochs, bptt, clip, dropout, gateBias = "gate_bias"
         case trainTokens = "train_tokens", validTokens = "valid_tokens", batchSize = "batch_size", learningRate = "learning_rate"
     }
 }
@@ -105,6 +108,9 @@ public struct LMSearchConfiguration: Codable, Hashable, Sendable, VersionedDocum
         }
         for p in [proxy.dropout.input, proxy.dropout.hidden, proxy.dropout.output] where !(p.isFinite && (0...0.95).contains(p)) {
             throw SearchError("\(source): proxy dropout must be in 0...0.95")
+        }
+        if let bias = proxy.gateBias, !(bias.isFinite && (-20...20).contains(bias)) {
+            throw SearchError("\(source): proxy gate bias must be in -20...20")
         }
         try score.validate()
         if let kind = score.terms.map(\.resource).first(where: { !LMSearchConfiguration.resourceKinds.contains($0) }) {

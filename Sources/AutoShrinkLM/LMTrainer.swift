@@ -158,12 +158,14 @@ public final class LMTrainer {
         let start = DispatchTime.now()
         var diverged: Int? = nil
         var step: UInt64 = 0
+        /// Switches to averaged SGD: the average starts as the current weights, counted from `epoch`.
+        func startAveraging(from epoch: Int) {
+            average = parameters.map { p in let t = Tensor(shape: p.value.shape); t.copy(from: p.value); return t }
+            averagedSteps = 1
+            averagingStart = epoch
+        }
         for epoch in 1...config.epochs {
-            if average == nil, let fixed = config.averagingStartEpoch, epoch >= fixed {
-                average = parameters.map { p in let t = Tensor(shape: p.value.shape); t.copy(from: p.value); return t }
-                averagedSteps = 1
-                averagingStart = epoch
-            }
+            if average == nil, let fixed = config.averagingStartEpoch, epoch >= fixed { startAveraging(from: epoch) }
             let epochStart = DispatchTime.now()
             let state = model.initialState(batch: config.batchSize)
             var total = 0.0, count = 0
@@ -206,9 +208,7 @@ public final class LMTrainer {
             // NT-ASGD trigger: no improvement on the best of all but the last `nonmonotone` checks.
             if average == nil, config.averagingStartEpoch == nil, validLosses.count > config.nonmonotone,
                validation.loss > validLosses.dropLast(config.nonmonotone).min()! {
-                average = parameters.map { p in let t = Tensor(shape: p.value.shape); t.copy(from: p.value); return t }
-                averagedSteps = 1
-                averagingStart = epoch + 1
+                startAveraging(from: epoch + 1)
             }
             validLosses.append(validation.loss)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9

@@ -81,14 +81,11 @@ struct SearchCommand: ParsableCommand {
         try OptionCheck.integer(candidates, "--candidates", in: 1...10_000)
         try OptionCheck.positive(macroEdges, "--macro-edges", maximum: 1)
         try OptionCheck.macro(macro, allowsAuto: true)
-        if refit && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
-            throw ValidationError("--refit needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
-        }
-        if fitCandidates && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
-            throw ValidationError("--fit-candidates needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
-        }
-        if macro == "auto" && maxLatencyMs == nil && maxPeakMemoryKb == nil && maxWeightsKb == nil && maxMacs == nil {
-            throw ValidationError("--macro auto needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
+        // Fitting a skeleton needs a limit to fit it to.
+        let hasHardLimit = maxLatencyMs != nil || maxPeakMemoryKb != nil || maxWeightsKb != nil || maxMacs != nil
+        for (used, option) in [(refit, "--refit"), (fitCandidates, "--fit-candidates"), (macro == "auto", "--macro auto")]
+        where used && !hasHardLimit {
+            throw ValidationError("\(option) needs a hard limit to fit (--max-latency-ms, --max-peak-memory-kb, --max-weights-kb or --max-macs)")
         }
         if let schedule = try halvingSchedule() {
             do { try schedule.validate(epochs: epochs) } catch { throw ValidationError("\(error)") }

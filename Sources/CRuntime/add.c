@@ -113,7 +113,7 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
                 const int8_t *x2 = in2 + (size_t)p * s2;
                 int8_t *y = output + (size_t)p * out_pixel_stride;
                 for (c = 0; c < channels; c += 16) {
-                    const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
+                    const __mmask16 m = as__lanes16(channels - c);
                     __m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1 + c)), vzp1);
                     __m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2 + c)), vzp2);
                     a = plain >= 0 ? _mm512_sll_epi32(a, plain_count) : add_narrow_avx512_apply(&v1, a);

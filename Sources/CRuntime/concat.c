@@ -155,7 +155,7 @@ void as_requantize_s8(const int8_t *input, int height, int width, int channels, 
             const int8_t *x = input + (size_t)p * in_pixel_stride;
             int8_t *y = output + (size_t)p * out_pixel_stride;
             for (c = 0; c < channels; c += 16) {
-                const __mmask16 m = channels - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c)) - 1u);
+                const __mmask16 m = as__lanes16(channels - c);
                 const __m512i v = as__rq_avx512_apply(
                     &q, _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + c)), vzi));
                 _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(v, vzo, vlo, vhi)));

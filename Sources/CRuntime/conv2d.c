@@ -192,7 +192,7 @@ static int conv2d_s8_stem(const int8_t *input, int in_height, int in_width, int 
         int32_t lanes[5][16], bias_lanes[16];
         const int o0 = j * 16;
         const int n = out_channels - o0 < 16 ? out_channels - o0 : 16;
-        mask[j] = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+        mask[j] = as__lanes16(n);
         for (i = 0; i < 16; i++) {
             const int o = o0 + i;
             bias_lanes[i] = i < n && bias ? bias[o] : 0;

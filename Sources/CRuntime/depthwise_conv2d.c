@@ -146,7 +146,7 @@ static void group_f32(int pixels, const void *taps[][9], const float *w, size_t 
 #if defined(AS_X86_AVX512)
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     for (; c < nc; c += 16) {
-        const __mmask16 m = nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
+        const __mmask16 m = as__lanes16(nc - c);
         __m512 wt[9];
         const __m512 b = _mm512_maskz_loadu_ps(m, bias_row + c);
         int t;
@@ -406,12 +406,6 @@ static AS_ALWAYS_INLINE dw_column16 dw_load_column16(const int8_t *r0, const int
 #define DW_MADD16(acc, x, w) _mm512_add_epi32((acc), _mm512_madd_epi16((x), (w)))
 #endif
 
-/* the mask of the 16-channel block at c of nc channels */
-static AS_ALWAYS_INLINE __mmask16 dw_mask16(int c, int nc)
-{
-    return nc - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nc - c)) - 1u);
-}
-
 /* wq[6 * (c / 16) + k] for the 16-channel blocks of nc channels: k = kx the pairs (w_0kx, w_1kx), k = 3 + kx the
  * pairs (w_2kx, 0), as int16 (w = weights + c0, taps `channels` apart); channels past nc are 0. Also
  * bias_eff[c] = bias[c] (0 without bias) - zp * sum_t w[t * channels + c], from the same loads. */
@@ -420,7 +414,7 @@ static AS_NOINLINE void dw_pack_weights16(const int8_t *w, size_t channels, int 
 {
     int c, kx;
     for (c = 0; c < nc; c += 16) {
-        const __mmask16 m = dw_mask16(c, nc);
+        const __mmask16 m = as__lanes16(nc - c);
         __m512i sum = _mm512_setzero_si512();
         for (kx = 0; kx < 3; kx++) {
             const __m128i w0 = _mm_maskz_loadu_epi8(m, w + kx * channels + c);
@@ -456,7 +450,7 @@ static AS_NOINLINE void dw_group_avx512(const int8_t *const rows[3], const size_
 {
     int c, p;
     for (c = 0; c < nc; c += 16) {
-        const __mmask16 mask = dw_mask16(c, nc);
+        const __mmask16 mask = as__lanes16(nc - c);
         const __m512i *wk = wq + 6 * (c / 16);
         const __m512i wp0 = wk[0], wp1 = wk[1], wp2 = wk[2], wz0 = wk[3], wz1 = wk[4], wz2 = wk[5];
         const __m512i b = _mm512_maskz_loadu_epi32(mask, bias_eff + c);
@@ -525,7 +519,7 @@ static AS_NOINLINE int dw_plan16(const int32_t *multiplier, const int32_t *shift
 {
     int c;
     for (c = 0; c < nc; c += 16) {
-        const __mmask16 m = dw_mask16(c, nc);
+        const __mmask16 m = as__lanes16(nc - c);
         if (!as__rqf_avx512_init(&rq[c / 16], _mm512_maskz_loadu_epi32(m, multiplier + c),
                                  _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), m, shift + c))) {
             return 0;

@@ -217,9 +217,8 @@ static void tile_kernel(int rows, const float *const *a, const int32_t *offsets,
                         size_t w_stride, int width, const float *init, float *acc, float *const *out, float lo,
                         float hi)
 {
-    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);
-    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF
-                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0;
+    const __mmask16 m0 = as__lanes16(width);
+    const __mmask16 m1 = width > 16 ? as__lanes16(width - 16) : (__mmask16)0;
     int r = 0;
     if (width > 16) {
         if (offsets) {

@@ -304,7 +304,7 @@ static WS_ATTRIBUTES void weight_sums(const int8_t *weights, int out_channels, i
         const __m512i ones16 = _mm512_set1_epi16(1);
 #endif
         for (; o < count; o += 16) {
-            const __mmask16 m = count - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - o)) - 1u);
+            const __mmask16 m = as__lanes16(count - o);
             __m512i v = _mm512_setzero_si512();
             for (g = 0; g < full; g++) {
                 const __m512i w = _mm512_maskz_loadu_epi32(m, weights + ((size_t)g * out_channels + oc0 + o) * 4);
@@ -470,9 +470,8 @@ static AS_ALWAYS_INLINE void vnni_tile(const int rows, const int wide, const uin
  * one expansion of ROWS(wide, offs) per kind (two registers or one, offset table or plain rows), so that each
  * inlined tile has constant `wide` and offsets. */
 #define AS_VNNI_MASKS()                                                                                          \
-    const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1u);                     \
-    const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF                                                         \
-                         : width > 16 ? (__mmask16)((1u << (width - 16)) - 1u) : (__mmask16)0
+    const __mmask16 m0 = as__lanes16(width);                                                                     \
+    const __mmask16 m1 = width > 16 ? as__lanes16(width - 16) : (__mmask16)0
 #define AS_VNNI_DISPATCH(ROWS)                                                                                   \
     do {                                                                                                         \
         if (width > 16) {                                                                                        \
@@ -1604,7 +1603,7 @@ static AS_ALWAYS_INLINE void conv_gemm_body(const as__conv_shape *s, const uint8
 #if defined(AS_X86_AVX512_VNNI)
         e.fplan = fplan;
         for (o = 0; o < chunk; o += 16) {
-            const __mmask16 m = chunk - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (chunk - o)) - 1u);
+            const __mmask16 m = as__lanes16(chunk - o);
             if (!as__rqf_avx512_init(&fplan[o / 16], _mm512_maskz_loadu_epi32(m, requant->multiplier + oc0 + o),
                                      _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), m, requant->shift + oc0 + o))) {
                 e.fplan = NULL;

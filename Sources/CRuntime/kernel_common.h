@@ -91,6 +91,13 @@ static inline int32x4_t as__vpaddq_s32(int32x4_t a, int32x4_t b)
 #define AS_NO_VECTORIZE
 #endif
 
+#if defined(AS_X86_AVX512)
+/* the first min(n, 16) lanes, n >= 0: the mask of a 16-lane block with n elements left (a masked last block) */
+static AS_ALWAYS_INLINE __mmask16 as__lanes16(int n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+#endif
 
 /* ---- scalar fixed-point arithmetic (gemmlowp definitions) ------------------------------------- */
 

@@ -240,8 +240,7 @@ ROW_S8_LINKAGE void as__requant_row_s8(const int32_t *acc, int count, const int3
         as__rq_avx512 q;
         as__rq_avx512_init(&q, _mm512_set1_epi32(multiplier[0]), _mm512_set1_epi32(shift[0]));
         for (; i < count; i += 16) {
-            const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF
-                                                   : (__mmask16)((1u << (count - i)) - 1u);
+            const __mmask16 mask = as__lanes16(count - i);
             __m512i v;
             if (per_channel) {
                 as__rq_avx512_init(&q, _mm512_maskz_loadu_epi32(mask, multiplier + i),
@@ -316,8 +315,7 @@ void as__mbqm_row(const int32_t *x, int count, int32_t multiplier, int shift, in
         as__rq_avx512 q;
         as__rq_avx512_init(&q, _mm512_set1_epi32(multiplier), _mm512_set1_epi32(shift));
         for (; i < count; i += 16) {
-            const __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF
-                                                   : (__mmask16)((1u << (count - i)) - 1u);
+            const __mmask16 mask = as__lanes16(count - i);
             _mm512_mask_storeu_epi32(out + i, mask, as__rq_avx512_apply(&q, _mm512_maskz_loadu_epi32(mask, x + i)));
         }
     }
@@ -464,8 +462,7 @@ static AS_NOINLINE void requant_block(const int32_t *acc, int rows, int acc_stri
         const __m512i lo_zp = _mm512_set1_epi32(lo - zero_point);
         const __m512i hi_zp = _mm512_set1_epi32(hi - zero_point);
         for (; o < count; o += 16) {
-            const __mmask16 mask = count - o >= 16 ? (__mmask16)0xFFFF
-                                                   : (__mmask16)((1u << (count - o)) - 1u);
+            const __mmask16 mask = as__lanes16(count - o);
             const __m512i m = _mm512_maskz_loadu_epi32(mask, multiplier + o);
             const __m512i sh = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), mask, shift + o);
             as__rqf_avx512 f;

@@ -6,7 +6,9 @@
  * int8 follows TFLite ADD: each input (q - zp) is shifted left by 20 bits, brought to the common
  * scale 2 max(s1, s2) by its own multiplier, the two are summed and the sum is requantized to the
  * output scale. The optimized twin runs the same three MBQMs over channel rows with SIMD; on x86 the
- * inputs' two are computed in 32-bit arithmetic from their 9-bit operands (add_narrow, simd_requant.h).
+ * inputs' two are computed in 32-bit arithmetic from their 9-bit operands (add_narrow, simd_requant.h),
+ * behind a checked single-precision path that gives the same integers wherever it is provably far from a
+ * rounding boundary (add_float, simd_requant.h; the exact arithmetic takes the other vectors).
  */
 #include "kernel_common.h"
 #include "simd_requant.h"
@@ -72,15 +74,107 @@ static int add_flatten(int *pixels, int *channels, int s1, int s2, int so)
     return 0;
 }
 
+#if defined(AS_X86_AVX512)
+/* in1 is the plan's input 1. fast: the checked float path (add_float) with the exact arithmetic for vectors it
+ * leaves, else the exact arithmetic alone; a constant at both calls, so each gets its own loop. */
+static AS_ALWAYS_INLINE void add_rows_avx512(const add_exact_avx512 *restrict e, const add_float *f, int fast,
+                                             const int8_t *in1, size_t s1, const int8_t *in2, size_t s2, int pixels,
+                                             int channels, int8_t *output, size_t so)
+{
+    const add_float_avx512 vf = add_float_avx512_init(f);
+    int p, c;
+    for (p = 0; p < pixels; p++) {
+        const int8_t *x1 = in1 + (size_t)p * s1;
+        const int8_t *x2 = in2 + (size_t)p * s2;
+        int8_t *y = output + (size_t)p * so;
+        for (c = 0; c < channels; c += 16) {
+            add_block_avx512(&vf, e, fast, x1 + c, x2 + c, y + c, as__lanes16(channels - c));
+        }
+    }
+}
+#endif
+
+#if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
+/* The exact integer arithmetic on 8 lanes: each input's MBQM (a plain shift for the larger-scale input,
+ * add_narrow otherwise), their sum, the general output MBQM. */
+typedef struct add_exact_avx2 {
+    int plain1, plain2;
+    __m128i count1, count2;
+    add_narrow_avx2 v1, v2;
+    __m256i zp1, zp2, zo, lo, hi; /* lo, hi: the output's clamp minus zo */
+    as__rq_avx2 qo;
+} add_exact_avx2;
+
+static void add_exact_avx2_init(add_exact_avx2 *e, const as_add_params_s8 *params, const add_narrow *n1,
+                                const add_narrow *n2)
+{
+    const int32_t zo = params->output_zero_point;
+    e->plain1 = add_plain_shift(n1);
+    e->plain2 = add_plain_shift(n2);
+    e->count1 = _mm_cvtsi32_si128(e->plain1);
+    e->count2 = _mm_cvtsi32_si128(e->plain2);
+    e->v1 = add_narrow_avx2_init(n1);
+    e->v2 = add_narrow_avx2_init(n2);
+    e->zp1 = _mm256_set1_epi32(params->input1_zero_point);
+    e->zp2 = _mm256_set1_epi32(params->input2_zero_point);
+    e->zo = _mm256_set1_epi32(zo);
+    e->lo = _mm256_set1_epi32(params->activation_min - zo);
+    e->hi = _mm256_set1_epi32(params->activation_max - zo);
+    as__rq_avx2_init(&e->qo, _mm256_set1_epi32(params->output_multiplier), _mm256_set1_epi32(params->output_shift));
+}
+
+static AS_ALWAYS_INLINE __m256i add_exact_avx2_apply(const add_exact_avx2 *e, __m256i x1, __m256i x2)
+{
+    __m256i a = _mm256_sub_epi32(x1, e->zp1), b = _mm256_sub_epi32(x2, e->zp2);
+    a = e->plain1 >= 0 ? _mm256_sll_epi32(a, e->count1) : add_narrow_avx2_apply(&e->v1, a);
+    b = e->plain2 >= 0 ? _mm256_sll_epi32(b, e->count2) : add_narrow_avx2_apply(&e->v2, b);
+    return as__rq_avx2_apply(&e->qo, _mm256_add_epi32(a, b));
+}
+
+/* as add_rows_avx512; a channel tail of fewer than 8 runs the scalar reference arithmetic */
+static AS_ALWAYS_INLINE void add_rows_avx2(const add_exact_avx2 *restrict e, const add_float *f, int fast,
+                                           const as_add_params_s8 *params, const int8_t *in1, size_t s1,
+                                           const int8_t *in2, size_t s2, int pixels, int channels, int8_t *output,
+                                           size_t so)
+{
+    const add_float_avx2 vf = add_float_avx2_init(f);
+    int p, c;
+    for (p = 0; p < pixels; p++) {
+        const int8_t *x1 = in1 + (size_t)p * s1;
+        const int8_t *x2 = in2 + (size_t)p * s2;
+        int8_t *y = output + (size_t)p * so;
+        for (c = 0; c + 8 <= channels; c += 8) {
+            const __m256i a = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(x1 + c)));
+            const __m256i b = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(x2 + c)));
+            __m256i v;
+            __m128i words;
+            if (fast) {
+                int unsafe;
+                v = add_float_avx2_apply(&vf, a, b, &unsafe);
+                if (unsafe) {
+                    v = add_exact_avx2_apply(e, a, b);
+                }
+            } else {
+                v = add_exact_avx2_apply(e, a, b);
+            }
+            v = as__output_avx2(v, e->zo, e->lo, e->hi);
+            words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            _mm_storel_epi64((__m128i *)(void *)(y + c), _mm_packs_epi16(words, words));
+        }
+        for (; c < channels; c++) {
+            y[c] = as__add_element_s8(x1[c], x2[c], params);
+        }
+    }
+}
+#endif
+
 void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2, int in2_pixel_stride,
                int height, int width, int channels, const as_add_params_s8 *params, int8_t *output,
                int out_pixel_stride)
 {
     int pixels = height * width;
     const int32_t zp1 = params->input1_zero_point, zp2 = params->input2_zero_point;
-    const int32_t zo = params->output_zero_point, lo = params->activation_min, hi = params->activation_max;
     const int ls = params->left_shift;
-    int p, c;
     if (pixels <= 0 || channels <= 0) {
         return;
     }
@@ -94,33 +188,18 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
             add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
             /* the sum is symmetric: input 1 is the plain-shift one when either is */
             const int swap = add_plain_shift(&n1) < 0 && add_plain_shift(&n2) >= 0;
-            const add_narrow *q1 = swap ? &n2 : &n1, *q2 = swap ? &n1 : &n2;
-            const int8_t *in1 = swap ? input2 : input1, *in2 = swap ? input1 : input2;
-            const size_t s1 = (size_t)(swap ? in2_pixel_stride : in1_pixel_stride);
-            const size_t s2 = (size_t)(swap ? in1_pixel_stride : in2_pixel_stride);
-            const int plain = add_plain_shift(q1);
-            const __m128i plain_count = _mm_cvtsi32_si128(plain);
-            const add_narrow_avx512 v1 = add_narrow_avx512_init(q1), v2 = add_narrow_avx512_init(q2);
-            const __m512i vzp1 = _mm512_set1_epi32(swap ? zp2 : zp1), vzp2 = _mm512_set1_epi32(swap ? zp1 : zp2);
-            const __m512i vzo = _mm512_set1_epi32(zo), vlo = _mm512_set1_epi32(lo - zo), vhi = _mm512_set1_epi32(hi - zo);
-            const __m512i om = _mm512_set1_epi32(params->output_multiplier), os = _mm512_set1_epi32(params->output_shift);
-            as__rqf_avx512 fo;
-            as__rq_avx512 qo;
-            const int folded = as__rqf_avx512_init(&fo, om, os);
-            as__rq_avx512_init(&qo, om, os);
-            for (p = 0; p < pixels; p++) {
-                const int8_t *x1 = in1 + (size_t)p * s1;
-                const int8_t *x2 = in2 + (size_t)p * s2;
-                int8_t *y = output + (size_t)p * out_pixel_stride;
-                for (c = 0; c < channels; c += 16) {
-                    const __mmask16 m = as__lanes16(channels - c);
-                    __m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x1 + c)), vzp1);
-                    __m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x2 + c)), vzp2);
-                    a = plain >= 0 ? _mm512_sll_epi32(a, plain_count) : add_narrow_avx512_apply(&v1, a);
-                    a = _mm512_add_epi32(a, add_narrow_avx512_apply(&v2, b));
-                    a = folded ? as__rqf_avx512_apply(&fo, a) : as__rq_avx512_apply(&qo, a);
-                    _mm_mask_storeu_epi8(y + c, m, _mm512_cvtepi32_epi8(as__output_avx512(a, vzo, vlo, vhi)));
-                }
+            add_exact_avx512 e;
+            add_float f;
+            memset(&f, 0, sizeof f);
+            add_exact_avx512_init(&e, params, swap ? &n2 : &n1, swap ? &n1 : &n2, swap);
+            if (add_float_plan(params, swap, &f)) {
+                add_rows_avx512(&e, &f, 1, swap ? input2 : input1, (size_t)(swap ? in2_pixel_stride : in1_pixel_stride),
+                                swap ? input1 : input2, (size_t)(swap ? in1_pixel_stride : in2_pixel_stride), pixels,
+                                channels, output, (size_t)out_pixel_stride);
+            } else {
+                add_rows_avx512(&e, &f, 0, swap ? input2 : input1, (size_t)(swap ? in2_pixel_stride : in1_pixel_stride),
+                                swap ? input1 : input2, (size_t)(swap ? in1_pixel_stride : in2_pixel_stride), pixels,
+                                channels, output, (size_t)out_pixel_stride);
             }
             return;
         }
@@ -133,34 +212,16 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
         add_narrow n1, n2; /* other parameters: the reference loop, as on AVX-512 */
         if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
             add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
-            const int plain1 = add_plain_shift(&n1), plain2 = add_plain_shift(&n2);
-            const __m128i count1 = _mm_cvtsi32_si128(plain1), count2 = _mm_cvtsi32_si128(plain2);
-            const add_narrow_avx2 v1 = add_narrow_avx2_init(&n1), v2 = add_narrow_avx2_init(&n2);
-            const __m256i vzp1 = _mm256_set1_epi32(zp1), vzp2 = _mm256_set1_epi32(zp2);
-            const __m256i vzo = _mm256_set1_epi32(zo), vlo = _mm256_set1_epi32(lo - zo), vhi = _mm256_set1_epi32(hi - zo);
-            as__rq_avx2 qo;
-            as__rq_avx2_init(&qo, _mm256_set1_epi32(params->output_multiplier), _mm256_set1_epi32(params->output_shift));
-            for (p = 0; p < pixels; p++) {
-                const int8_t *x1 = input1 + (size_t)p * in1_pixel_stride;
-                const int8_t *x2 = input2 + (size_t)p * in2_pixel_stride;
-                int8_t *y = output + (size_t)p * out_pixel_stride;
-                for (c = 0; c + 8 <= channels; c += 8) {
-                    __m256i a = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x1 + c))), vzp1);
-                    __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x2 + c))), vzp2);
-                    __m128i words;
-                    /* the larger-scale input's MBQM is a plain shift (add_plain_shift) */
-                    a = plain1 >= 0 ? _mm256_sll_epi32(a, count1) : add_narrow_avx2_apply(&v1, a);
-                    b = plain2 >= 0 ? _mm256_sll_epi32(b, count2) : add_narrow_avx2_apply(&v2, b);
-                    a = as__rq_avx2_apply(&qo, _mm256_add_epi32(a, b));
-                    a = as__output_avx2(a, vzo, vlo, vhi);
-                    words = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-                    _mm_storel_epi64((__m128i *)(y + c), _mm_packs_epi16(words, words));
-                }
-                for (; c < channels; c++) {
-                    const int32_t a = as__mbqm(((int32_t)x1[c] - zp1) * ((int32_t)1 << ls), params->input1_multiplier, params->input1_shift);
-                    const int32_t b = as__mbqm(((int32_t)x2[c] - zp2) * ((int32_t)1 << ls), params->input2_multiplier, params->input2_shift);
-                    y[c] = as__output_s8(as__mbqm(a + b, params->output_multiplier, params->output_shift), zo, lo, hi);
-                }
+            add_exact_avx2 e;
+            add_float f;
+            memset(&f, 0, sizeof f);
+            add_exact_avx2_init(&e, params, &n1, &n2);
+            if (add_float_plan(params, 0, &f)) {
+                add_rows_avx2(&e, &f, 1, params, input1, (size_t)in1_pixel_stride, input2, (size_t)in2_pixel_stride,
+                              pixels, channels, output, (size_t)out_pixel_stride);
+            } else {
+                add_rows_avx2(&e, &f, 0, params, input1, (size_t)in1_pixel_stride, input2, (size_t)in2_pixel_stride,
+                              pixels, channels, output, (size_t)out_pixel_stride);
             }
             return;
         }
@@ -170,6 +231,8 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
     }
 #elif defined(AS_ARM_NEON)
     {
+        const int32_t zo = params->output_zero_point, lo = params->activation_min, hi = params->activation_max;
+        int p, c;
         const int32x4_t zero = vdupq_n_s32(0);
         const int32x4_t m1 = vdupq_n_s32(params->input1_multiplier), m2 = vdupq_n_s32(params->input2_multiplier);
         const int32x4_t mo = vdupq_n_s32(params->output_multiplier);
@@ -213,7 +276,9 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
     }
 #else
     {
+        const int32_t zo = params->output_zero_point, lo = params->activation_min, hi = params->activation_max;
         const int32_t scale_up = (int32_t)1 << ls;
+        int p, c;
         int32_t a[ADD_CHUNK], b[ADD_CHUNK];
         int c0;
         for (p = 0; p < pixels; p++) {

@@ -65,18 +65,21 @@
  * add there: the conv's int8 value q = clamp(zp + MBQM(acc), lo, hi) stays an int32 lane, q - zp1 and the other
  * operand's x2 - zp2 are rescaled as as_add_s8 rescales them (add_narrow, simd_requant.h), summed and requantized
  * to the add's output (the folded MBQM): the same integers as the two calls (docs/benchmarks.md, "fused add").
- * The constants are prepared once per call (fused_add_init); parameters add_narrow does not cover, and the other
- * tiers, take the batched path (add_batch). On AVX-512 VNNI the same epilogue in its direct tiles measured 20 %
- * slower than the batched path (register pressure), so that tier batches. Only as__conv_gemm_add_s8 reaches this
- * code (through a function pointer), so networks without a fused add link none of it. */
+ * In front of that integer arithmetic runs the checked float path (add_float, simd_requant.h), which leaves
+ * about 1 % of the vectors to it. The constants are prepared once per call (fused_add_init); parameters add_narrow
+ * does not cover take the batched path (add_batch). AVX-512 runs the add over each tile's rows after the tile
+ * (run_tile_add below); NEON and the portable build batch. Only as__conv_gemm_add_s8 reaches this code (through a
+ * function pointer), so networks without a fused add link none of it. */
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
 #define FUSED_ADD_REGISTERS 1
 typedef struct fused_add {
     int plain1, plain2; /* add_plain_shift of each input, or -1 */
+    int fast;           /* the checked float path (add_float) applies */
     __m128i count1, count2;
     add_narrow_avx2 v1, v2;
     __m256i zp1, zp2, zo, lo, hi; /* lo, hi: the output's clamp minus zo */
     as__rqf_avx2 fo;
+    add_float_avx2 fl;
 } fused_add;
 
 /* 0 when add_narrow does not cover the add's inputs or the output's shift is not in [-31, -1] (the folded MBQM):
@@ -86,6 +89,7 @@ static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
     int32_t multiplier[8], shift[8];
     unsigned char folds;
     add_narrow n1, n2;
+    add_float fl;
     int i;
     if (!add_narrow_plan(p->input1_zero_point, p->input1_multiplier, p->input1_shift, p->left_shift, &n1) ||
         !add_narrow_plan(p->input2_zero_point, p->input2_multiplier, p->input2_shift, p->left_shift, &n2) ||
@@ -98,6 +102,9 @@ static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
     f->count2 = _mm_cvtsi32_si128(f->plain2);
     f->v1 = add_narrow_avx2_init(&n1);
     f->v2 = add_narrow_avx2_init(&n2);
+    memset(&fl, 0, sizeof fl);
+    f->fast = add_float_plan(p, 0, &fl);
+    f->fl = add_float_avx2_init(&fl);
     f->zp1 = _mm256_set1_epi32(p->input1_zero_point);
     f->zp2 = _mm256_set1_epi32(p->input2_zero_point);
     f->zo = _mm256_set1_epi32(p->output_zero_point);
@@ -115,11 +122,20 @@ static int fused_add_init(const as_add_params_s8 *p, fused_add *f)
  * restrict: through a plain pointer every constant was reloaded after each int8 store. */
 static AS_ALWAYS_INLINE __m256i fused_add_avx2(const fused_add *restrict f, __m256i q, const int8_t *other)
 {
-    __m256i a = _mm256_sub_epi32(q, f->zp1);
-    __m256i b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)other)), f->zp2);
-    a = f->plain1 >= 0 ? _mm256_sll_epi32(a, f->count1) : add_narrow_avx2_apply(&f->v1, a);
-    b = f->plain2 >= 0 ? _mm256_sll_epi32(b, f->count2) : add_narrow_avx2_apply(&f->v2, b);
-    return as__output_avx2(as__rqf_avx2_apply(&f->fo, _mm256_add_epi32(a, b)), f->zo, f->lo, f->hi);
+    const __m256i x2 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)other));
+    __m256i a, b, v;
+    int unsafe = 1;
+    if (f->fast) {
+        v = add_float_avx2_apply(&f->fl, q, x2, &unsafe);
+    }
+    if (unsafe) { /* the exact arithmetic: every vector without the float path, about 1 % with it */
+        a = _mm256_sub_epi32(q, f->zp1);
+        b = _mm256_sub_epi32(x2, f->zp2);
+        a = f->plain1 >= 0 ? _mm256_sll_epi32(a, f->count1) : add_narrow_avx2_apply(&f->v1, a);
+        b = f->plain2 >= 0 ? _mm256_sll_epi32(b, f->count2) : add_narrow_avx2_apply(&f->v2, b);
+        v = as__rqf_avx2_apply(&f->fo, _mm256_add_epi32(a, b));
+    }
+    return as__output_avx2(v, f->zo, f->lo, f->hi);
 }
 #endif
 
@@ -1375,7 +1391,57 @@ static RUN_TILE_INLINING void run_tile(const engine *e, int rows, const tile_que
 typedef int (*tile_runner)(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
                            const as__gemm_add *add);
 
-#if defined(FUSED_ADD_REGISTERS)
+#if defined(AS_X86_AVX512)
+/* The fused add on AVX-512 (as_pointwise_conv_add_s8): run_tile writes the tile's conv rows (int8) to the batch
+ * buffer rows q->out[p], and the add runs over them at once with constants prepared once per call (tile_add, add->plan):
+ * add_float, and the exact arithmetic for the vectors it leaves (simd_requant.h). In the VNNI tiles' epilogue the
+ * add's constants made the accumulation loop spill (measured slower); as_add_s8 per batch of 32 rows paid its
+ * set-up per call. */
+typedef struct tile_add {
+    add_float_avx512 fast;
+    add_exact_avx512 exact;
+    int swap; /* the add's input 1 is the other operand (the larger-scale input first, as in as_add_s8) */
+} tile_add;
+
+/* 0 when add_narrow or add_float does not cover the parameters: the batched path (as_add_s8) then runs it */
+static int tile_add_init(const as_add_params_s8 *p, tile_add *t)
+{
+    add_narrow n1, n2;
+    add_float f;
+    if (!add_narrow_plan(p->input1_zero_point, p->input1_multiplier, p->input1_shift, p->left_shift, &n1) ||
+        !add_narrow_plan(p->input2_zero_point, p->input2_multiplier, p->input2_shift, p->left_shift, &n2)) {
+        return 0;
+    }
+    t->swap = add_plain_shift(&n1) < 0 && add_plain_shift(&n2) >= 0;
+    if (!add_float_plan(p, t->swap, &f)) {
+        return 0;
+    }
+    add_exact_avx512_init(&t->exact, p, t->swap ? &n2 : &n1, t->swap ? &n1 : &n2, t->swap);
+    t->fast = add_float_avx512_init(&f);
+    return 1;
+}
+
+static AS_NOINLINE int run_tile_add(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
+                                    const as__gemm_add *add)
+{
+    const tile_add *restrict t = (const tile_add *)add->plan;
+    int p, c;
+    run_tile(e, rows, q, direct, oc0, chunk);
+    if (!t) {
+        return 0;
+    }
+    for (p = 0; p < rows; p++) {
+        const int8_t *conv = q->out[p];
+        const int8_t *other = add->other + (size_t)(q->first + p) * add->other_pixel_stride + oc0;
+        int8_t *y = add->output + (size_t)(q->first + p) * add->out_pixel_stride + oc0;
+        for (c = 0; c < chunk; c += 16) {
+            add_block_avx512(&t->fast, &t->exact, 1, t->swap ? other + c : conv + c, t->swap ? conv + c : other + c,
+                             y + c, as__lanes16(chunk - c));
+        }
+    }
+    return 1;
+}
+#elif defined(FUSED_ADD_REGISTERS)
 /* The tile with the add in the epilogue's registers where the AVX2 fused sign tiles run (single-pass layers whose
  * requantization folds, fuse_add_init's parameters: every tile of the call or none); what they leave (single rows,
  * an 8-channel last tile) is requantized into the tile's rows of the batch buffer and added by add->apply at once.
@@ -1873,7 +1939,12 @@ void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t 
                           const int8_t *weights, const int32_t *bias, const as_requant_s8 *requant,
                           const as__gemm_add *add)
 {
-#if defined(FUSED_ADD_REGISTERS)
+#if defined(AS_X86_AVX512)
+    tile_add t;
+    as__gemm_add prepared = *add;
+    prepared.plan = tile_add_init(add->params, &t) ? &t : NULL;
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, &prepared, run_tile_add, 1);
+#elif defined(FUSED_ADD_REGISTERS)
     fused_add f;
     as__gemm_add prepared = *add;
     prepared.plan = fused_add_init(add->params, &f) ? &f : NULL;

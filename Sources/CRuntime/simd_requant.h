@@ -254,7 +254,7 @@ void as__requant_blocks_avx2(const int32_t *acc, int rows, int acc_stride, int c
 /* ---- the int8 add's input rescaling (add.c, and the fused add epilogue of gemm_s8.c) ---- */
 
 #if defined(AS_X86_AVX512) || defined(AS_X86_AVX2)
-/* An input's MBQM in 32-bit arithmetic, exact for the add's operands (docs/benchmarks.md, "int8 add").
+/* An input's MBQM in 32-bit arithmetic, exact for the add's operands (docs/benchmarks.md, "Fused add").
  * With v = x - zp in [-255, 255], L = left_shift <= 23, m > 2^(30-L) and r = -shift in [0, L]:
  *   MBQM(v * 2^L, m, -r) = floor((v*m + c) / 2^k),  k = 31 + r - L,
  *   c = 2^(30-L) + [r >= 1] (2^(30+r-L) - 2^(31-L) [v < 0])
@@ -305,6 +305,63 @@ static inline int add_plain_shift(const add_narrow *q)
     }
     return b;
 }
+
+/* ---- the int8 add in single precision, checked (add.c, and the fused add of gemm_s8.c) ----
+ * TFLite ADD's result before the output zero point is floor(T) for a rational T (the folded output MBQM above):
+ *   T = (s1 + s2) M / 2^(31+r) + c,  s_i = MBQM((x_i - zp_i) 2^L, m_i, -r_i),  r = -output_shift >= 0,
+ *   c = 1/2 + 2^-(r+1) when s1 + s2 >= 0, 1/2 - 2^-(r+1) below (r >= 1), c = 1/2 for r = 0.
+ * Each s_i is within 1 of (x_i - zp_i) a_i with a_i = 2^L m_i / 2^(31+r_i) (two roundings to nearest), so with
+ * mu = M / 2^(31+r), A = a_1 mu, B = a_2 mu, K = zp1 A + zp2 B:
+ *   |T - 1/2 - w| <= 2 mu + [r >= 1] 2^-(r+1),  w = x1 A + x2 B - K.
+ * The fast path evaluates w with two float FMAs and takes round(w) = floor(w + 1/2) = floor(T) in every lane
+ * whose w lies farther than `margin` from a half-integer (|w - round(w)| < 1/2 - margin); a vector with a lane
+ * closer than that runs the exact integer arithmetic instead, so the result is bit-exact by construction. The
+ * float rounding of w is below 2^-24 896 (|A| + |B|) (the three constants and the two FMAs, |x|, |zp| <= 128;
+ * w - round(w) is exact); margin = 2^-12 (|A| + |B|) + 4 mu + 2^-20 + [r >= 1] 2^-(r+1) is more than twice the
+ * bound. Trained networks' adds have |A| + |B| about 1-3 and r about 19, margin about 5e-4: about 0.5 % of their
+ * 16-lane vectors take the exact path (docs/benchmarks.md, "int8 add in single precision"). */
+typedef struct add_float {
+    float scale1, scale2; /* A, B */
+    float offset;         /* -K */
+    float limit;          /* 1/2 - margin: |w - round(w)| above it takes the exact path */
+} add_float;
+
+/* 2^e for |e| <= 62, exactly */
+static inline double add_float_pow2(int e)
+{
+    const double p = (double)((int64_t)1 << (e < 0 ? -e : e));
+    return e < 0 ? 1.0 / p : p;
+}
+
+/* 0 when the parameters lie outside the analysis above (an input or output shift > 0 or < -31, L > 20, a
+ * multiplier <= 0, a zero point outside [-128, 127], or a margin above 1/16): the exact path then runs alone.
+ * swap: input 1 of the plan is the params' input 2 (as_add_s8 on AVX-512 puts the plain-shift input first). */
+static inline int add_float_plan(const as_add_params_s8 *p, int swap, add_float *f)
+{
+    const int32_t zp1 = swap ? p->input2_zero_point : p->input1_zero_point;
+    const int32_t zp2 = swap ? p->input1_zero_point : p->input2_zero_point;
+    const int32_t m1 = swap ? p->input2_multiplier : p->input1_multiplier;
+    const int32_t m2 = swap ? p->input1_multiplier : p->input2_multiplier;
+    const int r1 = -(swap ? p->input2_shift : p->input1_shift), r2 = -(swap ? p->input1_shift : p->input2_shift);
+    const int r = -p->output_shift, L = p->left_shift;
+    double mu, a, b, margin;
+    if (r < 0 || r > 31 || r1 < 0 || r1 > 31 || r2 < 0 || r2 > 31 || L < 0 || L > 20 || m1 <= 0 || m2 <= 0 ||
+        p->output_multiplier <= 0 || zp1 < -128 || zp1 > 127 || zp2 < -128 || zp2 > 127) {
+        return 0;
+    }
+    mu = (double)p->output_multiplier * add_float_pow2(-31 - r);
+    a = (double)m1 * add_float_pow2(L - 31 - r1) * mu;
+    b = (double)m2 * add_float_pow2(L - 31 - r2) * mu;
+    margin = (a + b) * add_float_pow2(-12) + 4.0 * mu + add_float_pow2(-20) + (r >= 1 ? add_float_pow2(-r - 1) : 0.0);
+    if (margin > 0.0625) {
+        return 0;
+    }
+    f->scale1 = (float)a;
+    f->scale2 = (float)b;
+    f->offset = (float)-(zp1 * a + zp2 * b);
+    f->limit = (float)(0.5 - margin);
+    return 1;
+}
 #endif
 
 #if defined(AS_X86_AVX512)
@@ -331,6 +388,92 @@ static AS_ALWAYS_INLINE __m512i add_narrow_avx512_apply(const add_narrow_avx512 
     b = _mm512_add_epi32(b, _mm512_and_si512(_mm512_srai_epi32(v, 31), n->negative));
     return _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, n->high), _mm512_sra_epi32(b, n->split)), n->rest);
 }
+
+/* The int8 add's exact integer arithmetic on 16 lanes (as_add_s8, and the fused add's epilogue in gemm_s8.c):
+ * each input's MBQM (a plain shift for input 1 when it has the larger scale, add_narrow otherwise), their sum,
+ * the output MBQM (folded when the shift allows). q1, q2: the plans of input 1 and 2 after the swap (input 1 is
+ * the params' input 2 when swap). */
+typedef struct add_exact_avx512 {
+    int plain, folded;
+    __m128i plain_count;
+    add_narrow_avx512 v1, v2;
+    __m512i zp1, zp2, zo, lo, hi; /* lo, hi: the output's clamp minus zo */
+    as__rqf_avx512 fo;
+    as__rq_avx512 qo;
+} add_exact_avx512;
+
+static inline void add_exact_avx512_init(add_exact_avx512 *e, const as_add_params_s8 *params, const add_narrow *q1,
+                                         const add_narrow *q2, int swap)
+{
+    const __m512i om = _mm512_set1_epi32(params->output_multiplier), os = _mm512_set1_epi32(params->output_shift);
+    const int32_t zo = params->output_zero_point;
+    memset(&e->fo, 0, sizeof e->fo); /* set only when every lane's shift folds */
+    e->plain = add_plain_shift(q1);
+    e->plain_count = _mm_cvtsi32_si128(e->plain);
+    e->v1 = add_narrow_avx512_init(q1);
+    e->v2 = add_narrow_avx512_init(q2);
+    e->zp1 = _mm512_set1_epi32(swap ? params->input2_zero_point : params->input1_zero_point);
+    e->zp2 = _mm512_set1_epi32(swap ? params->input1_zero_point : params->input2_zero_point);
+    e->zo = _mm512_set1_epi32(zo);
+    e->lo = _mm512_set1_epi32(params->activation_min - zo);
+    e->hi = _mm512_set1_epi32(params->activation_max - zo);
+    e->folded = as__rqf_avx512_init(&e->fo, om, os);
+    as__rq_avx512_init(&e->qo, om, os);
+}
+
+static AS_ALWAYS_INLINE __m512i add_exact_avx512_apply(const add_exact_avx512 *e, __m512i x1, __m512i x2)
+{
+    __m512i a = _mm512_sub_epi32(x1, e->zp1), b = _mm512_sub_epi32(x2, e->zp2);
+    a = e->plain >= 0 ? _mm512_sll_epi32(a, e->plain_count) : add_narrow_avx512_apply(&e->v1, a);
+    a = _mm512_add_epi32(a, add_narrow_avx512_apply(&e->v2, b));
+    return e->folded ? as__rqf_avx512_apply(&e->fo, a) : as__rq_avx512_apply(&e->qo, a);
+}
+
+/* add_float on 16 lanes: x1, x2 the int8 inputs as int32. Returns round(w), the output MBQM before the zero
+ * point, and sets *unsafe to the lanes whose w lies within the margin of a half-integer. vreduceps gives
+ * w - round(w) in one instruction; both roundings are explicit (no dependence on MXCSR). */
+typedef struct add_float_avx512 {
+    __m512 scale1, scale2, offset, limit;
+} add_float_avx512;
+
+static AS_ALWAYS_INLINE add_float_avx512 add_float_avx512_init(const add_float *f)
+{
+    add_float_avx512 v;
+    v.scale1 = _mm512_set1_ps(f->scale1);
+    v.scale2 = _mm512_set1_ps(f->scale2);
+    v.offset = _mm512_set1_ps(f->offset);
+    v.limit = _mm512_set1_ps(f->limit);
+    return v;
+}
+
+static AS_ALWAYS_INLINE __m512i add_float_avx512_apply(const add_float_avx512 *f, __m512i x1, __m512i x2,
+                                                       __mmask16 *unsafe)
+{
+    const __m512 w = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x1), f->scale1,
+                                     _mm512_fmadd_ps(_mm512_cvtepi32_ps(x2), f->scale2, f->offset));
+    const __m512 rest = _mm512_reduce_ps(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    *unsafe = _mm512_cmp_ps_mask(_mm512_abs_ps(rest), f->limit, _CMP_GT_OQ);
+    return _mm512_cvt_roundps_epi32(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+/* One block of the add, lanes m (at most 16): in1, in2 the plans' inputs 1 and 2 (after the swap), the result to
+ * y. fast (a constant at each call): add_float with the exact arithmetic for a vector it leaves, else the exact
+ * arithmetic alone. */
+static AS_ALWAYS_INLINE void add_block_avx512(const add_float_avx512 *f, const add_exact_avx512 *e, const int fast,
+                                              const int8_t *in1, const int8_t *in2, int8_t *y, __mmask16 m)
+{
+    const __m512i a = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1));
+    const __m512i b = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2));
+    __mmask16 unsafe = m;
+    __m512i v = _mm512_setzero_si512();
+    if (fast) {
+        v = add_float_avx512_apply(f, a, b, &unsafe);
+    }
+    if (unsafe & m) {
+        v = add_exact_avx512_apply(e, a, b);
+    }
+    _mm_mask_storeu_epi8(y, m, _mm512_cvtepi32_epi8(as__output_avx512(v, e->zo, e->lo, e->hi)));
+}
 #elif defined(AS_X86_AVX2)
 typedef struct add_narrow_avx2 {
     __m256i high, low, round, negative;
@@ -354,6 +497,31 @@ static AS_ALWAYS_INLINE __m256i add_narrow_avx2_apply(const add_narrow_avx2 *n, 
     __m256i b = _mm256_add_epi32(_mm256_mullo_epi32(v, n->low), n->round);
     b = _mm256_add_epi32(b, _mm256_and_si256(_mm256_srai_epi32(v, 31), n->negative));
     return _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, n->high), _mm256_sra_epi32(b, n->split)), n->rest);
+}
+
+/* add_float on 8 lanes (as add_float_avx512_apply); *unsafe: a lane bit mask (movemask). */
+typedef struct add_float_avx2 {
+    __m256 scale1, scale2, offset, limit;
+} add_float_avx2;
+
+static AS_ALWAYS_INLINE add_float_avx2 add_float_avx2_init(const add_float *f)
+{
+    add_float_avx2 v;
+    v.scale1 = _mm256_set1_ps(f->scale1);
+    v.scale2 = _mm256_set1_ps(f->scale2);
+    v.offset = _mm256_set1_ps(f->offset);
+    v.limit = _mm256_set1_ps(f->limit);
+    return v;
+}
+
+static AS_ALWAYS_INLINE __m256i add_float_avx2_apply(const add_float_avx2 *f, __m256i x1, __m256i x2, int *unsafe)
+{
+    const __m256 w = _mm256_fmadd_ps(_mm256_cvtepi32_ps(x1), f->scale1,
+                                     _mm256_fmadd_ps(_mm256_cvtepi32_ps(x2), f->scale2, f->offset));
+    const __m256 whole = _mm256_round_ps(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 rest = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(w, whole));
+    *unsafe = _mm256_movemask_ps(_mm256_cmp_ps(rest, f->limit, _CMP_GT_OQ));
+    return _mm256_cvtps_epi32(whole); /* whole is an integer: exact in any rounding mode */
 }
 #endif
 

@@ -599,8 +599,9 @@ static void copy_add_case(rng *r, int height, int width, int channels, int wide)
 
 /* Pointwise conv with the add fused into its epilogue (as_pointwise_conv_add_s8): the optimized call, its _ref
  * twin and the unfused pair (as_pointwise_conv_s8_ref into a tensor, then as_add_s8_ref) must all agree, and so
- * must the fused call writing in place over the other operand. `extremes`: inputs and the other operand at
- * -128 / 127 and scales that saturate the add's output. */
+ * must the fused call writing in place over the other operand. `extremes` 1: inputs and the other operand at
+ * -128 / 127 and scales that saturate the add's output; 2: the add's scales in power-of-two ratios, whose sums
+ * fall on rounding boundaries, so most vectors leave the x86 float path for the exact one (add_float). */
 static void conv_add_case(rng *r, int height, int width, int in_channels, int out_channels, int stride, int wide,
                           int extremes)
 {
@@ -637,15 +638,16 @@ static void conv_add_case(rng *r, int height, int width, int in_channels, int ou
         }
     }
     {
-        const float s1 = rand_float(r, 0.01f, 0.2f), s2 = rand_float(r, 0.01f, 0.2f);
-        const float s_out = extremes ? rand_float(r, 0.005f, 0.02f) : rand_float(r, 0.02f, 0.3f);
+        const float s1 = rand_float(r, 0.01f, 0.2f), s2 = extremes == 2 ? s1 * 0.5f : rand_float(r, 0.01f, 0.2f);
+        const float s_out = extremes == 2 ? s1 * 2.0f
+                                          : extremes ? rand_float(r, 0.005f, 0.02f) : rand_float(r, 0.02f, 0.3f);
         const int32_t zp2 = rand_int(r, -128, 127), zp_out = rand_int(r, -128, 127);
         as_add_params_s8_init(s1, q.params.output_zero_point, s2, zp2, s_out, zp_out,
                               (as_activation)rand_int(r, 0, 2), &params);
     }
     sprintf(shape, "h=%d w=%d cin=%d cout=%d s=%d in=%d/%d other=%d/%d out=%d/%d zp=%d%s", height, width, in_channels,
             out_channels, stride, in.offset, in.stride, other.offset, other.stride, out.offset, out.stride, (int)in_zp,
-            extremes ? " extremes" : "");
+            extremes == 2 ? " ties" : extremes ? " extremes" : "");
     as_pack_weights_s8(w_oi, out_channels, in_channels, weights);
     as_pointwise_conv_add_s8(input + in.offset, height, width, in_channels, in.stride, in_zp, weights, bias, stride,
                              out_channels, &q.params, x2 + other.offset, other.stride, &params, got + out.offset,
@@ -931,6 +933,67 @@ static void add_rounding(rng *r)
     printf("add_rounding cases=%d fnv=%08x\n", cases, (unsigned)h);
 }
 
+/* ---- add over every pair of int8 operands ------------------------------------------------------- */
+
+/* The x86 add takes its result from single-precision floats wherever they are provably far from a rounding
+ * boundary and from the exact integer arithmetic elsewhere (simd_requant.h, add_float). Every one of the 65,536
+ * operand pairs, as 256 pixels of 256 channels and as a strided 33-channel view, against the reference, for
+ * random scales, equal scales and power-of-two scale ratios (sums on rounding boundaries: the exact path),
+ * output scales below and above the inputs', every activation. */
+static void add_all_pairs(rng *r, int sets)
+{
+    int8_t *x1 = (int8_t *)xmalloc(65536), *x2 = (int8_t *)xmalloc(65536);
+    int8_t *got = (int8_t *)xmalloc(65536), *want = (int8_t *)xmalloc(65536);
+    uint32_t h = 2166136261u;
+    int s, i;
+    for (i = 0; i < 65536; i++) {
+        x1[i] = (int8_t)(i >> 8);
+        x2[i] = (int8_t)(i & 255);
+    }
+    for (s = 0; s < sets; s++) {
+        as_add_params_s8 params;
+        float s1 = rand_float(r, 0.005f, 0.3f), s2 = rand_float(r, 0.005f, 0.3f), s_out = rand_float(r, 0.01f, 0.5f);
+        const int kind = s % 4;
+        if (kind == 1) {
+            s2 = s1;
+            s_out = s1;
+        } else if (kind == 2) {
+            s2 = s1 * 0.5f;
+            s_out = s1 * 2.0f;
+        } else if (kind == 3) {
+            s_out = (s1 > s2 ? s1 : s2) * rand_float(r, 0.25f, 4.0f);
+        }
+        const int32_t zp1 = rand_int(r, -128, 127), zp2 = rand_int(r, -128, 127), zp_out = rand_int(r, -128, 127);
+        as_add_params_s8_init(s1, zp1, s2, zp2, s_out, zp_out, (as_activation)rand_int(r, 0, 2), &params);
+        as_add_s8(x1, 256, x2, 256, 256, 1, 256, &params, got, 256);
+        as_add_s8_ref(x1, 256, x2, 256, 256, 1, 256, &params, want, 256);
+        for (i = 0; i < 65536; i++) {
+            if (got[i] != want[i]) {
+                fprintf(stderr, "FAIL add_all_pairs: set %d (kind %d), x1 %d, x2 %d -> %d, want %d\n", s, kind, x1[i],
+                        x2[i], got[i], want[i]);
+                failures++;
+                break;
+            }
+        }
+        h = fnv1a(got, 65536, h);
+        memset(got, 0, 65536);
+        memset(want, 0, 65536);
+        as_add_s8(x1 + 3, 37, x2 + 5, 41, 100, 1, 33, &params, got, 35);
+        as_add_s8_ref(x1 + 3, 37, x2 + 5, 41, 100, 1, 33, &params, want, 35);
+        if (memcmp(got, want, 3500) != 0) {
+            fprintf(stderr, "FAIL add_all_pairs: set %d (kind %d), strided\n", s, kind);
+            failures++;
+        }
+        h = fnv1a(got, 3500, h);
+        int8_cases += 2;
+    }
+    printf("add_all_pairs sets=%d fnv=%08x\n", sets, (unsigned)h);
+    free(x1);
+    free(x2);
+    free(got);
+    free(want);
+}
+
 /* ---- driver ------------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -948,6 +1011,7 @@ int main(int argc, char **argv)
     requant_rows(&r, quick ? 200 : 2000);
     requant_tiles(&r, quick ? 200 : 2000);
     add_rounding(&r);
+    add_all_pairs(&r, quick ? 8 : 24);
     for (i = 0; i < 40; i++) {
         quantize_case(&r, 1 + i * 7);
     }
@@ -1059,6 +1123,9 @@ int main(int argc, char **argv)
     }
     conv_add_case(&r, 7, 7, 48, 48, 1, 0, 0);
     conv_add_case(&r, 14, 14, 32, 48, 2, 0, 0);
+    conv_add_case(&r, 7, 7, 48, 48, 1, 0, 2);
+    conv_add_case(&r, 14, 14, 32, 48, 2, 1, 2);
+    conv_add_case(&r, 5, 3, 16, 40, 1, 0, 2);
     conv_add_case(&r, 3, 5, 1500, 16, 1, 1, 0);
 
     printf("summary int8_cases=%d\n", int8_cases);

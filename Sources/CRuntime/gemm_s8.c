@@ -428,9 +428,9 @@ static AS_ALWAYS_INLINE void vnni_accumulate(const int rows, const int wide, con
             __m512i x;
             memcpy(&quad, a[r] + off, sizeof quad);
             x = _mm512_set1_epi32(quad);
-            c0[r] = _mm512_dpbusd_epi32(c0[r], x, w0);
+            c0[r] = as__dpbusd512(c0[r], x, w0);
             if (wide) {
-                c1[r] = _mm512_dpbusd_epi32(c1[r], x, w1);
+                c1[r] = as__dpbusd512(c1[r], x, w1);
             }
         }
     }

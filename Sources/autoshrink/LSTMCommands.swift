@@ -27,7 +27,7 @@ enum LSTMCommands {
         var other = command
         other.arch = "refnet"  // the default: refuse every other image option as for the cell model
         try LanguageModelCommands.refuseClassifierOptions(other)
-        if command.lm.gateBias != LanguageModel.defaultGateBias {
+        if command.lm.gateBias != nil {
             throw ValidationError("--gate-bias: the cell model's option (the LSTM's forget gate starts at bias 1)")
         }
         if command.lm.cell != "full" {

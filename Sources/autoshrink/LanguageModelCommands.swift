@@ -27,8 +27,8 @@ struct LanguageModelOptions: ParsableArguments {
     @Flag(help: "--task lm: separate decoder weights (default: tied to the embedding when --embed equals --hidden).") var untied = false
     @Option(parsing: .unconditional, help: "--task lm: vocabulary size (most frequent training words).") var vocabulary: Int = 10_000
     @Option(parsing: .unconditional, help: "--task lm: train on only the first N training tokens (default: all).") var trainTokens: Int?
-    @Option(parsing: .unconditional, help: "--task lm: initial gate bias of every cell node, c = sigmoid(c_pre + b) (negative: nodes start out carrying their input; docs/shrinkrnn.md).")
-    var gateBias: Float = LanguageModel.defaultGateBias
+    @Option(parsing: .unconditional, help: "--task lm: initial gate bias of every cell node, c = sigmoid(c_pre + b) (negative: nodes start out carrying their input; default \(LanguageModel.defaultGateBias); docs/shrinkrnn.md).")
+    var gateBias: Float?
     @Option(parsing: .unconditional, help: "--task lm: average the weights from this epoch on instead of NT-ASGD's trigger (the same schedule for models compared).")
     var asgdStart: Int?
 
@@ -43,7 +43,7 @@ struct LanguageModelOptions: ParsableArguments {
         try OptionCheck.finite(dropoutOutput, "--dropout-output", in: 0...0.95)
         try OptionCheck.integer(vocabulary, "--vocabulary", in: 3...Vocabulary.maximumSize)
         if let trainTokens { try OptionCheck.integer(trainTokens, "--train-tokens", in: 2...Int(Int32.max)) }
-        try OptionCheck.finite(gateBias, "--gate-bias", in: -20...20)
+        if let gateBias { try OptionCheck.finite(gateBias, "--gate-bias", in: -20...20) }
         if let asgdStart { try OptionCheck.integer(asgdStart, "--asgd-start", in: 1...100_000) }
     }
 
@@ -114,7 +114,7 @@ enum LanguageModelCommands {
         try checkFits(cell: cell, shape: shape, steps: options.bptt, batch: command.batchSize, purpose: "training")
         let directory = command.out ?? "runs/train-lm"
         try WritableCheck.directory(directory, option: command.out == nil ? "output folder" : "--out")
-        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: command.engine.seed, gateBias: options.gateBias)
+        let model = LanguageModel(cell: cell, shape: shape, context: context, seed: command.engine.seed, gateBias: options.gateBias ?? LanguageModel.defaultGateBias)
         let cost = LanguageModelCost(cell: cell, shape: shape)
         out.heading("""
             autoshrink train --task lm

@@ -46,7 +46,7 @@ struct ReportCommand: ParsableCommand {
         let predictor = try profile.map { try ProfileLatencyPredictor.load(path: $0, allowForeignMachine: allowForeignProfile) }
         if let warning = predictor?.foreignMachineWarning { out.warn(warning) }
         if let predictor, let chosen {
-            layerLatencies = try predictor.layerLatencies(chosen.lowered())
+            layerLatencies = predictor.layerLatencies(chosen.lowered())
         }
         var exportFigures: ExportFigures?
         if let export {

@@ -54,6 +54,7 @@ import Testing
         for (arguments, message) in [
             (["train", "--task", "lm", "--arch", "lstm", "--cell", cellFile], "--cell: the cell model's option"),
             (["train", "--task", "lm", "--arch", "lstm", "--gate-bias", "0"], "--gate-bias: the cell model's option"),
+            (["train", "--task", "lm", "--arch", "lstm", "--gate-bias", "-1"], "--gate-bias: the cell model's option"),
             (["train", "--task", "lm", "--gate-bias", "nan"], "--gate-bias"),
             (["train", "--task", "lm", "--asgd-start", "0"], "--asgd-start"),
             (["train", "--task", "lm", "--match-size", "full"], "--match-size: sizes an LSTM baseline"),

@@ -406,6 +406,26 @@ void as__requant_blocks_avx2(const int32_t *acc, int rows, int acc_stride, int c
         if (folds) {
             as__requant_plan_rows_avx2(acc + o, rows, acc_stride, n, plan + b, zero_point, lo, hi,
                                        out ? out + o : NULL, out_stride, rows_out, rows_out_offset + o);
+        } else if (count >= 8) {
+            /* the general MBQM with its constants set up once per 8-channel block for all the rows: per row (as
+             * as__requant_row_s8 does) the set-up cost more than the arithmetic, and trained depthwise layers have
+             * such blocks (docs/benchmarks.md, "General requantization blocks") */
+            const __m256i zp = _mm256_set1_epi32(zero_point);
+            const __m256i lo_zp = _mm256_set1_epi32(lo - zero_point), hi_zp = _mm256_set1_epi32(hi - zero_point);
+            int j;
+            for (j = o; j < o + n; j += 8) {
+                as__rq_avx2 q;
+                as__rq_avx2_init(&q, _mm256_loadu_si256((const __m256i *)(const void *)(multiplier + j)),
+                                 _mm256_loadu_si256((const __m256i *)(const void *)(shift + j)));
+                for (p = 0; p < rows; p++) {
+                    int8_t *y = (rows_out ? rows_out[p] + rows_out_offset : out + p * out_stride) + j;
+                    const __m256i v = as__output_avx2(
+                        as__rq_avx2_apply(&q, _mm256_loadu_si256((const __m256i *)(const void *)(acc + (size_t)p * acc_stride + j))),
+                        zp, lo_zp, hi_zp);
+                    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+                    _mm_storel_epi64((__m128i *)(void *)y, _mm_packs_epi16(words, words));
+                }
+            }
         } else {
             for (p = 0; p < rows; p++) {
                 as__requant_row_s8(acc + (size_t)p * acc_stride + o, n, multiplier + o, shift + o, 1, zero_point, lo,

@@ -30,7 +30,8 @@
  *   - pointwise on VNNI (staged domain x + 128): the pixels read are copied once, flipped, into a dense
  *     stack image (up to PADDED_BYTES) whose rows are then read in place like direct rows.
  * as__conv_gemm_add_s8 (as_pointwise_conv_add_s8) runs an int8 add on the conv's values: in the AVX2 fused sign
- * tiles' epilogue (run_tile_add), elsewhere in batches of rows waiting in a stack buffer (add_batch); its code is
+ * tiles' epilogue (run_tile_add), elsewhere in batches of rows waiting in a stack buffer (add_batch; on AVX-512 added
+ * with constants prepared once per call, tile_add_apply); its code is
  * a second instantiation of the engine (conv_gemm_add), so calls without an add run exactly what they ran before.
  * Direct single-pass tiles on AVX-512 VNNI requantize in their epilogue from registers (tile_kernel_fused)
  * when every shift of the chunk is <= -1; on AVX2 and AVX2 + AVX-VNNI the same holds for the 4-row, 16-channel
@@ -67,8 +68,8 @@
  * to the add's output (the folded MBQM): the same integers as the two calls (docs/benchmarks.md, "fused add").
  * In front of that integer arithmetic runs the checked float path (add_float, simd_requant.h), which leaves
  * about 1 % of the vectors to it. The constants are prepared once per call (fused_add_init); parameters add_narrow
- * does not cover take the batched path (add_batch). AVX-512 runs the add over each tile's rows after the tile
- * (run_tile_add below); NEON and the portable build batch. Only as__conv_gemm_add_s8 reaches this code (through a
+ * does not cover take the batched path (add_batch). AVX-512 batches with prepared constants (tile_add_apply below);
+ * NEON and the portable build batch through as_add_s8. Only as__conv_gemm_add_s8 reaches this code (through a
  * function pointer), so networks without a fused add link none of it. */
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
 #define FUSED_ADD_REGISTERS 1
@@ -1392,11 +1393,11 @@ typedef int (*tile_runner)(const engine *e, int rows, const tile_queue *q, int d
                            const as__gemm_add *add);
 
 #if defined(AS_X86_AVX512)
-/* The fused add on AVX-512 (as_pointwise_conv_add_s8): run_tile writes the tile's conv rows (int8) to the batch
- * buffer rows q->out[p], and the add runs over them at once with constants prepared once per call (tile_add, add->plan):
+/* The fused add on AVX-512 (as_pointwise_conv_add_s8): the conv's int8 rows wait in the batch buffer (add_batch) and
+ * each batch of up to 32 rows goes through the add with constants prepared once per call (tile_add, add->plan):
  * add_float, and the exact arithmetic for the vectors it leaves (simd_requant.h). In the VNNI tiles' epilogue the
- * add's constants made the accumulation loop spill (measured slower); as_add_s8 per batch of 32 rows paid its
- * set-up per call. */
+ * add's constants made the accumulation loop spill, and after every 8-row tile the add paid its per-row set-up 4
+ * times as often (both measured slower); as_add_s8 per batch paid its parameter set-up per call. */
 typedef struct tile_add {
     add_float_avx512 fast;
     add_exact_avx512 exact;
@@ -1421,25 +1422,25 @@ static int tile_add_init(const as_add_params_s8 *p, tile_add *t)
     return 1;
 }
 
-static AS_NOINLINE int run_tile_add(const engine *e, int rows, const tile_queue *q, int direct, int oc0, int chunk,
-                                    const as__gemm_add *add)
+/* as__gemm_add.apply with add->plan a tile_add: the add over `rows` conv rows of the batch buffer (tile_stride apart),
+ * as one run when they, the other operand and the output are all dense (no per-row set-up, one masked block) */
+static void tile_add_apply(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
+                           int count)
 {
     const tile_add *restrict t = (const tile_add *)add->plan;
+    const int dense = (rows == 1 || tile_stride == count) && add->other_pixel_stride == count &&
+                      add->out_pixel_stride == count;
+    const int runs = dense ? 1 : rows, width = dense ? rows * count : count;
     int p, c;
-    run_tile(e, rows, q, direct, oc0, chunk);
-    if (!t) {
-        return 0;
-    }
-    for (p = 0; p < rows; p++) {
-        const int8_t *conv = q->out[p];
-        const int8_t *other = add->other + (size_t)(q->first + p) * add->other_pixel_stride + oc0;
-        int8_t *y = add->output + (size_t)(q->first + p) * add->out_pixel_stride + oc0;
-        for (c = 0; c < chunk; c += 16) {
-            add_block_avx512(&t->fast, &t->exact, 1, t->swap ? other + c : conv + c, t->swap ? conv + c : other + c,
-                             y + c, as__lanes16(chunk - c));
+    for (p = 0; p < runs; p++) {
+        const int8_t *conv = tile + (size_t)p * tile_stride;
+        const int8_t *other = add->other + (size_t)(first + p) * add->other_pixel_stride + oc0;
+        int8_t *y = add->output + (size_t)(first + p) * add->out_pixel_stride + oc0;
+        const int8_t *in1 = t->swap ? other : conv, *in2 = t->swap ? conv : other;
+        for (c = 0; c < width; c += 16) {
+            add_block_avx512(&t->fast, &t->exact, 1, in1 + c, in2 + c, y + c, as__lanes16(width - c));
         }
     }
-    return 1;
 }
 #elif defined(FUSED_ADD_REGISTERS)
 /* The tile with the add in the epilogue's registers where the AVX2 fused sign tiles run (single-pass layers whose
@@ -1942,8 +1943,11 @@ void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t 
 #if defined(AS_X86_AVX512)
     tile_add t;
     as__gemm_add prepared = *add;
-    prepared.plan = tile_add_init(add->params, &t) ? &t : NULL;
-    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, &prepared, run_tile_add, 1);
+    if (tile_add_init(add->params, &t)) {
+        prepared.plan = &t;
+        prepared.apply = tile_add_apply;
+    }
+    conv_gemm_entry(s, input, input_zero_point, weights, bias, requant, NULL, &prepared, NULL, 1);
 #elif defined(FUSED_ADD_REGISTERS)
     fused_add f;
     as__gemm_add prepared = *add;

@@ -43,15 +43,23 @@ struct DeviceMatrixTests {
         "qemu-aarch64": "aarch64-neon-dotprod", "raspberry-pi-5": "aarch64-neon-dotprod",
         "jetson-orin-nano-cpu": "aarch64-neon-dotprod", "qemu-aarch64-i8mm": "aarch64-neon-i8mm",
         "qemu-aarch64-a72": "aarch64-neon", "raspberry-pi-4": "aarch64-neon",
-        "qemu-armv7": "armv7-neon", "raspberry-pi-3-armv7": "armv7-neon",
+        "qemu-armv7": "armv7-neon", "raspberry-pi-3-armv7": "armv7-neon", "x86-avx2": "x86-avx2",
     ]
+
+    /// Whether this CPU runs an x86 tier's code (its /proc/cpuinfo flags): x86-avx2 needs avx2, fma and bmi2.
+    static func cpuRuns(_ path: String) -> Bool {
+        guard path == "x86-avx2", let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let present = Set(flags.split(separator: " ").map(String.init))
+        return ["avx2", "fma", "bmi2"].allSatisfy(present.contains)
+    }
 
     /// `as_simd_tier()` of each cross device's build (docs/devices.md's table).
     static let expectedTier: [String: String] = [
         "qemu-aarch64": "aarch64 NEON dotprod", "raspberry-pi-5": "aarch64 NEON dotprod",
         "jetson-orin-nano-cpu": "aarch64 NEON dotprod", "qemu-aarch64-i8mm": "aarch64 NEON i8mm",
         "qemu-aarch64-a72": "aarch64 NEON", "raspberry-pi-4": "aarch64 NEON",
-        "qemu-armv7": "armv7 NEON", "raspberry-pi-3-armv7": "armv7 NEON",
+        "qemu-armv7": "armv7 NEON", "raspberry-pi-3-armv7": "armv7 NEON", "x86-avx2": "x86 AVX2",
     ]
 
     /// The tier name of each hand-written path of `as_runtime_simd_path()`.
@@ -218,8 +226,23 @@ struct DeviceMatrixTests {
             }
             var cpus: [String] = []
             switch device.runner {
-            case .local:
+            case .local where device.name == local.name:
                 matrix.append("\(device.name): native x86_64 reference, \(localParts.first ?? "?")")
+                continue
+            case .local:
+                // Another tier of this CPU (x86-avx2): run here when the CPU has the tier's instructions.
+                guard let expected = Self.expectedSIMDPath[device.name], Self.cpuRuns(expected) else {
+                    matrix.append("\(device.name): built, not run (this CPU lacks \(Self.expectedSIMDPath[device.name] ?? "its tier"))")
+                    continue
+                }
+                let result = try ExportFixtures.run(report.binary, arguments)
+                let identical = Self.results(result.stdout) == Self.results(native.stdout)
+                #expect(result.exitStatus == 0 && identical, "\(device.name): exit \(result.exitStatus), output identical to local: \(identical)")
+                let bench = try ExportFixtures.run(report.binary, ["--bench", "1", "--json"])
+                #expect(bench.stdout.contains("\"simd\":\"\(expected)\""), "\(device.name): expected the \(expected) kernels: \(bench.stdout)")
+                let tier = try ExportFixtures.run(tierBinaries[key]!, [])
+                #expect(tier.stdout == "\(Self.expectedTier[device.name] ?? "?")|\(expected)\n", "\(device.name): \(tier.stdout)")
+                matrix.append("\(device.name) [\(device.compiler.flags.joined(separator: " "))] \(Self.expectedTier[device.name] ?? "?"): native \(identical ? "identical" : "FAILED")")
                 continue
             case .qemu(let settings):
                 cpus = [settings.cpu] + (Self.standIns[device.name] ?? [])

@@ -75,20 +75,18 @@ static int add_flatten(int *pixels, int *channels, int s1, int s2, int so)
 }
 
 #if defined(AS_X86_AVX512)
-/* in1 is the plan's input 1. fast: the checked float path (add_float) with the exact arithmetic for vectors it
- * leaves, else the exact arithmetic alone; a constant at both calls, so each gets its own loop. */
-static AS_ALWAYS_INLINE void add_rows_avx512(const add_exact_avx512 *restrict e, const add_float *f, int fast,
-                                             const int8_t *in1, size_t s1, const int8_t *in2, size_t s2, int pixels,
-                                             int channels, int8_t *output, size_t so)
+/* in1 is the arithmetic's input 1 (after the swap). fast: a constant at both calls, so each gets its own loop. */
+static AS_ALWAYS_INLINE void add_rows_avx512(const add_prepared_avx512 *restrict a, const int fast, const int8_t *in1,
+                                             size_t s1, const int8_t *in2, size_t s2, int pixels, int channels,
+                                             int8_t *output, size_t so)
 {
-    const add_float_avx512 vf = add_float_avx512_init(f);
     int p, c;
     for (p = 0; p < pixels; p++) {
         const int8_t *x1 = in1 + (size_t)p * s1;
         const int8_t *x2 = in2 + (size_t)p * s2;
         int8_t *y = output + (size_t)p * so;
         for (c = 0; c < channels; c += 16) {
-            add_block_avx512(&vf, e, fast, x1 + c, x2 + c, y + c, as__lanes16(channels - c));
+            add_block_avx512(a, fast, x1 + c, x2 + c, y + c, as__lanes16(channels - c));
         }
     }
 }
@@ -173,36 +171,26 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
                int out_pixel_stride)
 {
     int pixels = height * width;
-    const int32_t zp1 = params->input1_zero_point, zp2 = params->input2_zero_point;
-    const int ls = params->left_shift;
     if (pixels <= 0 || channels <= 0) {
         return;
     }
     add_flatten(&pixels, &channels, in1_pixel_stride, in2_pixel_stride, out_pixel_stride);
 #if defined(AS_X86_AVX512)
     {
-        /* parameters outside add_narrow's limits (input scales more than 2^20 apart, never seen in exported
-         * networks) run the reference loop: a second vector loop for them cost 1.4-1.9 KB of .text */
-        add_narrow n1, n2;
-        if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
-            add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
-            /* the sum is symmetric: input 1 is the plain-shift one when either is */
-            const int swap = add_plain_shift(&n1) < 0 && add_plain_shift(&n2) >= 0;
-            add_exact_avx512 e;
-            add_float f;
-            memset(&f, 0, sizeof f);
-            add_exact_avx512_init(&e, params, swap ? &n2 : &n1, swap ? &n1 : &n2, swap);
-            if (add_float_plan(params, swap, &f)) {
-                add_rows_avx512(&e, &f, 1, swap ? input2 : input1, (size_t)(swap ? in2_pixel_stride : in1_pixel_stride),
-                                swap ? input1 : input2, (size_t)(swap ? in1_pixel_stride : in2_pixel_stride), pixels,
-                                channels, output, (size_t)out_pixel_stride);
+        add_prepared_avx512 a;
+        if (add_prepare_avx512(params, &a)) {
+            const int8_t *in1 = a.swap ? input2 : input1, *in2 = a.swap ? input1 : input2;
+            const size_t s1 = (size_t)(a.swap ? in2_pixel_stride : in1_pixel_stride);
+            const size_t s2 = (size_t)(a.swap ? in1_pixel_stride : in2_pixel_stride);
+            if (a.floats) {
+                add_rows_avx512(&a, 1, in1, s1, in2, s2, pixels, channels, output, (size_t)out_pixel_stride);
             } else {
-                add_rows_avx512(&e, &f, 0, swap ? input2 : input1, (size_t)(swap ? in2_pixel_stride : in1_pixel_stride),
-                                swap ? input1 : input2, (size_t)(swap ? in1_pixel_stride : in2_pixel_stride), pixels,
-                                channels, output, (size_t)out_pixel_stride);
+                add_rows_avx512(&a, 0, in1, s1, in2, s2, pixels, channels, output, (size_t)out_pixel_stride);
             }
             return;
         }
+        /* parameters outside add_narrow's limits (input scales more than 2^20 apart, never seen in exported
+         * networks): a second vector loop for them cost 1.4-1.9 KB of .text */
         as_add_s8_ref(input1, in1_pixel_stride, input2, in2_pixel_stride, 1, pixels, channels, params, output,
                       out_pixel_stride);
         return;
@@ -210,8 +198,10 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
 #elif defined(AS_X86_AVX2)
     {
         add_narrow n1, n2; /* other parameters: the reference loop, as on AVX-512 */
-        if (add_narrow_plan(zp1, params->input1_multiplier, params->input1_shift, ls, &n1) &&
-            add_narrow_plan(zp2, params->input2_multiplier, params->input2_shift, ls, &n2)) {
+        if (add_narrow_plan(params->input1_zero_point, params->input1_multiplier, params->input1_shift,
+                            params->left_shift, &n1) &&
+            add_narrow_plan(params->input2_zero_point, params->input2_multiplier, params->input2_shift,
+                            params->left_shift, &n2)) {
             add_exact_avx2 e;
             add_float f;
             memset(&f, 0, sizeof f);
@@ -231,6 +221,8 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
     }
 #elif defined(AS_ARM_NEON)
     {
+        const int32_t zp1 = params->input1_zero_point, zp2 = params->input2_zero_point;
+        const int ls = params->left_shift;
         const int32_t zo = params->output_zero_point, lo = params->activation_min, hi = params->activation_max;
         int p, c;
         const int32x4_t zero = vdupq_n_s32(0);
@@ -276,6 +268,8 @@ void as_add_s8(const int8_t *input1, int in1_pixel_stride, const int8_t *input2,
     }
 #else
     {
+        const int32_t zp1 = params->input1_zero_point, zp2 = params->input2_zero_point;
+        const int ls = params->left_shift;
         const int32_t zo = params->output_zero_point, lo = params->activation_min, hi = params->activation_max;
         const int32_t scale_up = (int32_t)1 << ls;
         int p, c;

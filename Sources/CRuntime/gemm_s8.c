@@ -68,9 +68,10 @@
  * to the add's output (the folded MBQM): the same integers as the two calls (docs/benchmarks.md, "fused add").
  * In front of that integer arithmetic runs the checked float path (add_float, simd_requant.h), which leaves
  * about 1 % of the vectors to it. The constants are prepared once per call (fused_add_init); parameters add_narrow
- * does not cover take the batched path (add_batch). AVX-512 batches with prepared constants (tile_add_apply below);
- * NEON and the portable build batch through as_add_s8. Only as__conv_gemm_add_s8 reaches this code (through a
- * function pointer), so networks without a fused add link none of it. */
+ * does not cover take the batched path (add_batch). AVX-512 batches with constants prepared once per call
+ * (tile_add_apply below, add_prepare_avx512); NEON and the portable build batch through as_add_s8. Only
+ * as__conv_gemm_add_s8 reaches this code (through a function pointer), so networks without a fused add link none
+ * of it. */
 #if defined(AS_X86_AVX2) && !defined(AS_X86_AVX512)
 #define FUSED_ADD_REGISTERS 1
 typedef struct fused_add {
@@ -1393,41 +1394,16 @@ typedef int (*tile_runner)(const engine *e, int rows, const tile_queue *q, int d
                            const as__gemm_add *add);
 
 #if defined(AS_X86_AVX512)
-/* The fused add on AVX-512 (as_pointwise_conv_add_s8): the conv's int8 rows wait in the batch buffer (add_batch) and
- * each batch of up to 32 rows goes through the add with constants prepared once per call (tile_add, add->plan):
- * add_float, and the exact arithmetic for the vectors it leaves (simd_requant.h). In the VNNI tiles' epilogue the
- * add's constants made the accumulation loop spill, and after every 8-row tile the add paid its per-row set-up 4
- * times as often (both measured slower); as_add_s8 per batch paid its parameter set-up per call. */
-typedef struct tile_add {
-    add_float_avx512 fast;
-    add_exact_avx512 exact;
-    int swap; /* the add's input 1 is the other operand (the larger-scale input first, as in as_add_s8) */
-} tile_add;
-
-/* 0 when add_narrow or add_float does not cover the parameters: the batched path (as_add_s8) then runs it */
-static int tile_add_init(const as_add_params_s8 *p, tile_add *t)
-{
-    add_narrow n1, n2;
-    add_float f;
-    if (!add_narrow_plan(p->input1_zero_point, p->input1_multiplier, p->input1_shift, p->left_shift, &n1) ||
-        !add_narrow_plan(p->input2_zero_point, p->input2_multiplier, p->input2_shift, p->left_shift, &n2)) {
-        return 0;
-    }
-    t->swap = add_plain_shift(&n1) < 0 && add_plain_shift(&n2) >= 0;
-    if (!add_float_plan(p, t->swap, &f)) {
-        return 0;
-    }
-    add_exact_avx512_init(&t->exact, p, t->swap ? &n2 : &n1, t->swap ? &n1 : &n2, t->swap);
-    t->fast = add_float_avx512_init(&f);
-    return 1;
-}
-
-/* as__gemm_add.apply with add->plan a tile_add: the add over `rows` conv rows of the batch buffer (tile_stride apart),
- * as one run when they, the other operand and the output are all dense (no per-row set-up, one masked block) */
+/* The fused add on AVX-512 (as_pointwise_conv_add_s8): the conv's int8 rows wait in the batch buffer (add_batch),
+ * and as__gemm_add.apply with add->plan an add_prepared_avx512 whose add_float applies (set up once per call by
+ * add_prepare_avx512, as as_add_s8 sets it up) adds each batch of up to 32 rows (tile_stride apart), as one run when
+ * they, the other operand and the output are all dense (no per-row set-up, one masked block). In the VNNI tiles'
+ * epilogue the add's constants made the accumulation loop spill, and after every 8-row tile the add paid its per-row
+ * set-up 4 times as often (both measured slower); as_add_s8 per batch paid its parameter set-up per call. */
 static void tile_add_apply(const as__gemm_add *add, const int8_t *tile, int tile_stride, int first, int rows, int oc0,
                            int count)
 {
-    const tile_add *restrict t = (const tile_add *)add->plan;
+    const add_prepared_avx512 *restrict t = (const add_prepared_avx512 *)add->plan;
     const int dense = (rows == 1 || tile_stride == count) && add->other_pixel_stride == count &&
                       add->out_pixel_stride == count;
     const int runs = dense ? 1 : rows, width = dense ? rows * count : count;
@@ -1438,7 +1414,7 @@ static void tile_add_apply(const as__gemm_add *add, const int8_t *tile, int tile
         int8_t *y = add->output + (size_t)(first + p) * add->out_pixel_stride + oc0;
         const int8_t *in1 = t->swap ? other : conv, *in2 = t->swap ? conv : other;
         for (c = 0; c < width; c += 16) {
-            add_block_avx512(&t->fast, &t->exact, 1, in1 + c, in2 + c, y + c, as__lanes16(width - c));
+            add_block_avx512(t, 1, in1 + c, in2 + c, y + c, as__lanes16(width - c));
         }
     }
 }
@@ -1941,9 +1917,9 @@ void as__conv_gemm_add_s8(const as__conv_shape *s, const int8_t *input, int32_t 
                           const as__gemm_add *add)
 {
 #if defined(AS_X86_AVX512)
-    tile_add t;
+    add_prepared_avx512 t;
     as__gemm_add prepared = *add;
-    if (tile_add_init(add->params, &t)) {
+    if (add_prepare_avx512(add->params, &t) && t.floats) {
         prepared.plan = &t;
         prepared.apply = tile_add_apply;
     }

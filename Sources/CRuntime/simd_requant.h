@@ -456,23 +456,50 @@ static AS_ALWAYS_INLINE __m512i add_float_avx512_apply(const add_float_avx512 *f
     return _mm512_cvt_roundps_epi32(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-/* One block of the add, lanes m (at most 16): in1, in2 the plans' inputs 1 and 2 (after the swap), the result to
- * y. fast (a constant at each call): add_float with the exact arithmetic for a vector it leaves, else the exact
- * arithmetic alone. */
-static AS_ALWAYS_INLINE void add_block_avx512(const add_float_avx512 *f, const add_exact_avx512 *e, const int fast,
-                                              const int8_t *in1, const int8_t *in2, int8_t *y, __mmask16 m)
+/* Everything as_add_s8 and the fused add (gemm_s8.c) set up once per call. */
+typedef struct add_prepared_avx512 {
+    add_float_avx512 fast;
+    add_exact_avx512 exact;
+    int swap;   /* the arithmetic's input 1 is the params' input 2 (the plain-shift input first) */
+    int floats; /* add_float covers the parameters */
+} add_prepared_avx512;
+
+/* 0 when add_narrow does not cover the inputs (input scales more than 2^20 apart, never seen in exported networks):
+ * the reference arithmetic then runs */
+static inline int add_prepare_avx512(const as_add_params_s8 *p, add_prepared_avx512 *a)
 {
-    const __m512i a = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1));
-    const __m512i b = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2));
+    add_narrow n1, n2;
+    add_float f;
+    if (!add_narrow_plan(p->input1_zero_point, p->input1_multiplier, p->input1_shift, p->left_shift, &n1) ||
+        !add_narrow_plan(p->input2_zero_point, p->input2_multiplier, p->input2_shift, p->left_shift, &n2)) {
+        return 0;
+    }
+    /* the sum is symmetric: input 1 is the plain-shift one when either is */
+    a->swap = add_plain_shift(&n1) < 0 && add_plain_shift(&n2) >= 0;
+    add_exact_avx512_init(&a->exact, p, a->swap ? &n2 : &n1, a->swap ? &n1 : &n2, a->swap);
+    memset(&f, 0, sizeof f);
+    a->floats = add_float_plan(p, a->swap, &f);
+    a->fast = add_float_avx512_init(&f);
+    return 1;
+}
+
+/* One block of the add, lanes m (at most 16): in1, in2 the arithmetic's inputs 1 and 2 (after the swap), the
+ * result to y. fast (a constant at each call, set only when a->floats): add_float with the exact arithmetic for a
+ * vector it leaves, else the exact arithmetic alone. */
+static AS_ALWAYS_INLINE void add_block_avx512(const add_prepared_avx512 *a, const int fast, const int8_t *in1,
+                                              const int8_t *in2, int8_t *y, __mmask16 m)
+{
+    const __m512i x1 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in1));
+    const __m512i x2 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in2));
     __mmask16 unsafe = m;
     __m512i v = _mm512_setzero_si512();
     if (fast) {
-        v = add_float_avx512_apply(f, a, b, &unsafe);
+        v = add_float_avx512_apply(&a->fast, x1, x2, &unsafe);
     }
     if (unsafe & m) {
-        v = add_exact_avx512_apply(e, a, b);
+        v = add_exact_avx512_apply(&a->exact, x1, x2);
     }
-    _mm_mask_storeu_epi8(y, m, _mm512_cvtepi32_epi8(as__output_avx512(v, e->zo, e->lo, e->hi)));
+    _mm_mask_storeu_epi8(y, m, _mm512_cvtepi32_epi8(as__output_avx512(v, a->exact.zo, a->exact.lo, a->exact.hi)));
 }
 #elif defined(AS_X86_AVX2)
 typedef struct add_narrow_avx2 {
@@ -523,6 +550,7 @@ static AS_ALWAYS_INLINE __m256i add_float_avx2_apply(const add_float_avx2 *f, __
     *unsafe = _mm256_movemask_ps(_mm256_cmp_ps(rest, f->limit, _CMP_GT_OQ));
     return _mm256_cvtps_epi32(whole); /* whole is an integer: exact in any rounding mode */
 }
+
 #endif
 
 #if defined(AS_ARM_NEON)

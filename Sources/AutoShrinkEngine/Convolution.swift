@@ -575,11 +575,10 @@ final class DepthwiseKernels {
                         filterGradient[tap] += Reductions.dot(gradient, stack + offset, total - offset)
                     }
                     guard let inputGradient else { first += count; continue }
-                    let w0 = filter[0]
-                    for i in 0..<total { stackGradient[i] = w0 * gradient[i] }
-                    for tap in 1..<taps {
-                        let w = filter[tap], source = gradient - g.offset(tap)
-                        for i in 0..<total { stackGradient[i] += w * source[i] }
+                    // stackGradient[i] = sum over taps of w[t] * G[i - offset(t)], the taps summed in order with
+                    // the sums kept in registers (one pass over the stack, not one per tap)
+                    DepthwiseKernels.sumTaps(into: stackGradient, length: total, weights: filter, taps: taps) {
+                        UnsafePointer(gradient - g.offset($0))
                     }
                     let destination = inputGradient.channel(c) + first * inputGradient.plane
                     for n in 0..<count {

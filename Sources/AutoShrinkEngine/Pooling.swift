@@ -35,10 +35,12 @@ public final class MaxPool2x2: Layer {
                     for ox in 0..<output.width {
                         let top = 2 * oy * input.width + 2 * ox
                         let target = y[oy * output.width + ox]
-                        let index = x[top] == target ? top
-                            : x[top + 1] == target ? top + 1
-                            : x[top + input.width] == target ? top + input.width : top + input.width + 1
-                        dx[index] += dy[oy * output.width + ox]
+                        // the first maximum of (top, top + 1, top + W, top + W + 1) by arithmetic on the three
+                        // comparisons (0 / 1 each), not by branches on them: those were mispredicted about half
+                        // the time, and this pass took 8x the forward one
+                        let notA = x[top] == target ? 0 : 1, notB = x[top + 1] == target ? 0 : 1
+                        let notC = x[top + input.width] == target ? 0 : 1
+                        dx[top + notA * (1 + notB * (input.width - 1 + notC))] += dy[oy * output.width + ox]
                     }
                 }
             }

@@ -55,6 +55,30 @@ import Testing
         #expect(error < Self.tolerance)
     }
 
+    /// Where the max-pool gradient goes, beyond what finite differences see: ties to the window's first maximum
+    /// (row-major), nothing to the dropped odd row and column, added to the buffer with `accumulate`.
+    @Test(arguments: [false, true]) func maxPoolRouting(accumulate: Bool) {
+        // one 3x7 plane: windows at columns 0, 2, 4 (row 2 and column 6 dropped); maxima at 0 (a 3-way tie), 10, 11
+        let values: [Float] = [1, 1, 0, 1, 0, 0, 9,
+                               1, 0, 1, 5, 3, 0, 9,
+                               9, 9, 9, 9, 9, 9, 9]
+        let input = Tensor(shape: [21]), output = Tensor(shape: [3]), outputGradient = Tensor(shape: [3]), gradient = Tensor(shape: [21])
+        for (i, v) in values.enumerated() { input.data[i] = v }
+        for i in 0..<3 { outputGradient.data[i] = Float(10 * (i + 1)) }
+        for i in 0..<21 { gradient.data[i] = accumulate ? 1 : -7 }
+        let context = ExecutionContext(threads: 1)
+        let x = FeatureMap(data: input.data, channels: 1, batch: 1, height: 3, width: 7)
+        let y = FeatureMap(data: output.data, channels: 1, batch: 1, height: 1, width: 3)
+        MaxPool2x2().forward(inputs: [x], output: y, training: true, context: context)
+        #expect((0..<3).map { output.data[$0] } == [1, 5, 3])
+        MaxPool2x2().backward(inputs: [x], output: y, outputGradient: FeatureMap(data: outputGradient.data, channels: 1, batch: 1, height: 1, width: 3),
+                              inputGradients: [FeatureMap(data: gradient.data, channels: 1, batch: 1, height: 3, width: 7)],
+                              accumulate: [accumulate], context: context)
+        var expected = [Float](repeating: accumulate ? 1 : 0, count: 21)
+        expected[0] += 10; expected[10] += 20; expected[11] += 30
+        #expect((0..<21).map { gradient.data[$0] } == expected)
+    }
+
     @Test func globalAveragePool() {
         var check = GradientCheck()
         let error = check.check(layer: GlobalAveragePool(), inputShapes: [ValueShape(channels: 3, height: 5, width: 3)], batch: 2)

@@ -99,10 +99,13 @@ public struct LatencyModel: Codable, Equatable, Sendable {
     }
 
     /// The candidates, simplest first (fewest coefficients; the one-standard-error rule prefers earlier ones).
+    /// Every one charges each kernel call (`layers`): the table times an operator alone in a loop, and a network
+    /// pays per call beyond that. The profile's fit networks (20-40 calls) hardly tell that term from the table
+    /// time, so cross-validation sometimes kept a model without it (`a * table_sum + c`), which then predicted
+    /// 12-20-call cell networks 5-15 % too fast against 8-call refnet, and the quickstart trained a network
+    /// measured at 0.68x refnet for a 0.65x budget (docs/devices.md, "Predictor").
     public static let candidates: [(name: String, features: [LatencyFeature])] = [
-        ("scale", [.tableSum, .intercept]),
         ("table", [.tableSum, .layers, .intercept]),
-        ("compute/memory", [.computeTable, .memoryTable, .intercept]),
         ("table+traffic", [.tableSum, .layers, .trafficMiB, .intercept]),
         ("compute/memory+layers", [.computeTable, .memoryTable, .layers, .intercept]),
         ("compute/memory+traffic", [.computeTable, .memoryTable, .layers, .trafficMiB, .intercept]),

@@ -34,6 +34,10 @@ struct QuickstartTests {
         }
         #expect(final.contains(">refnet, predicted</text>") && final.contains(">final network, int8 binary, measured</text>"))
 
+        // The quickstart's own profile times the image kernels only (`profile --no-recurrent`).
+        let profile = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/profiles/local.json")))
+        #expect((profile as? [String: Any])?["entries"] != nil && (profile as? [String: Any])?["recurrent"] == nil)
+
         // Off a terminal: plain lines from the children's progress, no escape codes, the summary table.
         #expect(!result.stdout.contains("\u{1B}["))
         #expect(result.stdout.contains("measuring operators"))

@@ -194,6 +194,13 @@ struct CostModelTests {
         // A traffic term is found when memory traffic costs extra.
         let traffic = features.map { f in (f, 0.9 * f["table_sum_ms"]! + 0.0005 * f["layers"]! + 0.2 * f["traffic_mib"]! + 0.001) }
         #expect(try #require(LatencyModel.select(samples: traffic)).name == "table+traffic")
+
+        // Every candidate charges each kernel call, even on data without a per-call cost (a model without the
+        // term predicted small cell networks up to 15 % fast: docs/devices.md, "A per-call term in every model").
+        #expect(LatencyModel.candidates.allSatisfy { $0.features.contains(.layers) })
+        let noCallCost = features.map { f in (f, 0.9 * f["table_sum_ms"]! + 0.001) }
+        let kept = try #require(LatencyModel.select(samples: noCallCost))
+        #expect(kept.terms.contains { $0.feature == .layers } && abs(kept.latency(noCallCost[5].0) - noCallCost[5].1) < 1e-9)
     }
 
     @Test("a profile with a latency model predicts with it, per-layer shares sum to the total minus the intercept, and round-trips")

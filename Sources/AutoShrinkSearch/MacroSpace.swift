@@ -170,7 +170,10 @@ public enum MacroFit {
     /// The same rule as `choose` (the feasible setting with the most MACs) over the settings whose
     /// stem has at least half the first stage's width: with a shrunk cell the most MACs otherwise
     /// go to wide stages behind an 8-channel stem (`8s2-64p2x2`), which measured 0.6 points below
-    /// `32s2-32p2-64p1` at more latency (docs/search-quality.md, "Macro refit end to end").
+    /// `32s2-32p2-64p1` at more latency (docs/search-quality.md, "Macro refit end to end"). And a setting
+    /// of at least `refitMinimumCells` cells whenever one is feasible: the most MACs otherwise often go to one
+    /// wide cell at 7x7 (`32s2-64p2`), and every such network trained 0.3-1 point below a two-cell one of the
+    /// same cell (docs/search-quality.md, "Macro fit per candidate", "The quickstart with every call charged").
     public static func refit(cell: CellDAG, space: MacroSpace, configuration: SearchConfiguration,
                              measure: (Architecture) throws -> CandidateResources) throws -> MacroChoice {
         guard cell.nodes == configuration.nodes else {
@@ -178,8 +181,13 @@ public enum MacroFit {
         }
         let all = try choose(space: space, configuration: configuration, probe: cell, measure: measure)
         let considered = all.considered.filter { refitAllows($0.skeleton) }
-        return MacroChoice(chosen: ranked(considered.filter(\.feasible)).last, considered: considered, probeEdges: all.probeEdges)
+        let feasible = considered.filter(\.feasible)
+        let deep = feasible.filter { $0.skeleton.totalCells >= refitMinimumCells }
+        return MacroChoice(chosen: ranked(deep.isEmpty ? feasible : deep).last, considered: considered, probeEdges: all.probeEdges)
     }
+
+    /// The refit's depth rule: settings of fewer cells are chosen only when none of this many fits.
+    public static let refitMinimumCells = 2
 
     /// The refit's stem rule: stem channels at least half the first stage's width.
     public static func refitAllows(_ skeleton: MacroSkeleton) -> Bool {

@@ -15,7 +15,7 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults took 2m34s-3m21s on 2 cores (docs/search-quality.md). The latency budget is 0.65x refnet's latency as the fresh
+            Defaults took 1m49s-2m17s on 2 cores (docs/search-quality.md). The latency budget is 0.65x refnet's latency as the fresh
             profile measured it (its prediction for profiles without that network);
             --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, reductions)
             with the most MACs whose network with a cell of 30% of the starting cell's edges the profile

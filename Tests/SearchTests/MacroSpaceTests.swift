@@ -98,7 +98,10 @@ struct MacroSpaceTests {
         #expect(refit.probeEdges == 2)
         #expect(after.resources.latencyMilliseconds! <= refnetLatency * 0.75)
         #expect(after.resources.macs > onFitted.macs)
-        #expect(refit.considered.filter(\.feasible).allSatisfy { $0.resources.macs <= after.resources.macs })
+        // The most MACs among the feasible settings of at least two cells (one-cell settings only when none fits).
+        let deep = refit.considered.filter { $0.feasible && $0.skeleton.totalCells >= MacroFit.refitMinimumCells }
+        #expect(!deep.isEmpty && after.skeleton.totalCells >= 2)
+        #expect(deep.allSatisfy { $0.resources.macs <= after.resources.macs })
         #expect(try meter.measure(BuiltinArchitectures.shrinkCNN(cell: shrunk, name: configuration.architectureName,
                                                                  skeleton: after.skeleton)) == after.resources)
         #expect(refit.summaryLines(label: "macro refit").allSatisfy { $0.contains("macro refit") || $0.hasPrefix("  ") })
@@ -110,11 +113,35 @@ struct MacroSpaceTests {
         #expect(refit.considered.count < all.considered.count)
         // Refitting the probe cell itself is macro auto's choice among those; a cell of another run is refused.
         let again = try MacroFit.refit(cell: configuration.startCell, space: .edge, configuration: configuration, measure: meter.measure)
-        if MacroFit.refitAllows(before.skeleton) { #expect(again.chosen == before) }
+        if MacroFit.refitAllows(before.skeleton), before.skeleton.totalCells >= 2 { #expect(again.chosen == before) }
         #expect(throws: SearchError.self) {
             try MacroFit.refit(cell: .fullyConnected(operations: BuiltinArchitectures.nodeOperations(nodes: 4, seed: 3)), space: .edge,
                                configuration: configuration, measure: meter.measure)
         }
+    }
+
+    @Test("macro refit prefers two cells: a one-cell setting only when no deeper one fits")
+    func refitDepth() throws {
+        // a cost per layer, as devices have, makes one wide cell the most MACs for some budgets
+        let meter = ResourceMeter(latencyPredictor: WorkProportionalPredictor())
+        var configuration = SearchConfiguration(dataset: "fashion-mnist", nodes: 4, seed: 3)
+        let cell = CellDAG(nodes: 4, operations: configuration.startCell.operations, edges: [Edge(0, 2), Edge(0, 3), Edge(2, 3)])
+        var passedOver = 0
+        for limit in stride(from: 0.2, through: 2.5, by: 0.05) {
+            configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: limit))
+            let refit = try MacroFit.refit(cell: cell, space: .edge, configuration: configuration, measure: meter.measure)
+            let feasible = refit.considered.filter(\.feasible)
+            guard let chosen = refit.chosen else { #expect(feasible.isEmpty); continue }
+            let deep = feasible.filter { $0.skeleton.totalCells >= MacroFit.refitMinimumCells }
+            if deep.isEmpty {
+                #expect(feasible.allSatisfy { $0.resources.macs <= chosen.resources.macs })
+            } else {
+                #expect(chosen.skeleton.totalCells >= 2, "limit \(limit): \(chosen.skeleton)")
+                #expect(deep.allSatisfy { $0.resources.macs <= chosen.resources.macs })
+                if feasible.contains(where: { $0.resources.macs > chosen.resources.macs }) { passedOver += 1 }
+            }
+        }
+        #expect(passedOver > 0, "no limit where a one-cell setting had the most MACs: the rule was not exercised")
     }
 
     @Test("macro fit per candidate: every candidate trains on the refit skeleton of its own cell, within the limit")

@@ -189,6 +189,52 @@ public enum MacroFit {
     /// The refit's depth rule: settings of fewer cells are chosen only when none of this many fits.
     public static let refitMinimumCells = 2
 
+    /// One step winner of a search, as `refitTrajectory` weighs it.
+    public struct Snapshot: Hashable, Sendable {
+        public var cell: CellDAG
+        public var accuracy: Double
+        public init(cell: CellDAG, accuracy: Double) { self.cell = cell; self.accuracy = accuracy }
+    }
+
+    /// What `refitTrajectory` kept: the snapshot whose cell is refit, and the refit of it.
+    public struct TrajectoryRefit: Sendable {
+        public var snapshot: Snapshot
+        public var choice: MacroChoice
+        /// Snapshots within the noise of the best one that were refit and compared (the best first).
+        public var compared: [(snapshot: Snapshot, macs: Int?)]
+        /// One binomial standard error of the best snapshot's proxy accuracy.
+        public var standardError: Double
+    }
+
+    /// The refit across the trajectory (docs/algorithm.md §1, "Macro refit"). The search ranks cells on its own
+    /// skeleton, but the network that is trained is the refit one, and a cheaper cell gets a larger skeleton within
+    /// the same limits. So the feasible step winners whose proxy accuracy is within one standard error of the best
+    /// snapshot's (sqrt(p (1 - p) / n) on the n validation images: closer accuracies are not told apart) are all
+    /// refit, and the one whose refit network has the most MACs is kept; the best snapshot on ties, and when no
+    /// other is that close. `winners` are the other feasible step winners, in any order.
+    public static func refitTrajectory(best: Snapshot, winners: [Snapshot], validationImages: Int, space: MacroSpace,
+                                       configuration: SearchConfiguration,
+                                       measure: (Architecture) throws -> CandidateResources) throws -> TrajectoryRefit {
+        let p = min(max(best.accuracy, 0), 1)
+        let standardError = (p * (1 - p) / Double(max(validationImages, 1))).squareRoot()
+        let tied = [best] + winners.filter { $0.cell.edges != best.cell.edges && $0.accuracy >= best.accuracy - standardError }
+        var kept: TrajectoryRefit?
+        var compared: [(snapshot: Snapshot, macs: Int?)] = []
+        for snapshot in tied {
+            let choice = try refit(cell: snapshot.cell, space: space, configuration: configuration, measure: measure)
+            compared.append((snapshot, choice.chosen?.resources.macs))
+            guard let macs = choice.chosen?.resources.macs else { continue }
+            if kept == nil || macs > kept!.choice.chosen!.resources.macs {
+                kept = TrajectoryRefit(snapshot: snapshot, choice: choice, compared: [], standardError: standardError)
+            }
+        }
+        var result = try kept ?? TrajectoryRefit(snapshot: best, choice: refit(cell: best.cell, space: space, configuration: configuration,
+                                                                                measure: measure),
+                                                 compared: [], standardError: standardError)
+        result.compared = compared
+        return result
+    }
+
     /// The refit's stem rule: stem channels at least half the first stage's width.
     public static func refitAllows(_ skeleton: MacroSkeleton) -> Bool {
         guard let first = skeleton.stages.first else { return true }

@@ -124,11 +124,17 @@ struct QuickstartCommand: ParsableCommand {
         if let chosen = try? SearchConfiguration.load(path: "\(directory)/runs/quickstart/config.json") {
             out.line("      macro \(chosen.skeleton)" + (search.latencyMilliseconds.map { String(format: "; best predicted %.4f ms (budget %.4f ms)", $0, limit) } ?? ""))
         }
-        // With --refit the search wrote the best cell on a skeleton re-fitted to it (docs/algorithm.md §1, "Macro refit").
+        // With --refit the search wrote the best cell, or a tied step winner's (MacroFit.refitTrajectory), on a skeleton
+        // re-fitted to it (docs/algorithm.md §1, "Macro refit").
         let refitPath = RunDirectory(path: "\(directory)/runs/quickstart").refitArchitecturePath
         let best = refit && FileManager.default.fileExists(atPath: refitPath) ? refitPath : searched
         if best == refitPath, let architecture = try? Architecture.load(path: refitPath) {
-            out.line("      refit: trains \(architecture.name) (\(ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture.lowered()).macs))) MACs)")
+            let searchedCell = (try? Architecture.load(path: searched))?.cell
+            let cell = architecture.cell.flatMap { refitCell in
+                searchedCell.map { $0.edges == refitCell.edges ? "the best cell" : "the \(refitCell.edges.count)-edge cell of a step winner within one standard error of the best" }
+            }
+            out.line("      refit: trains \(architecture.name) (\(ArchitectureSummary.scaled(Double(CostModel.costs(of: architecture.lowered()).macs))) MACs"
+                     + (cell.map { ", \($0)" } ?? "") + ")")
         }
         let trained = try step(4, "train the winner", ["train", "--arch", best, "--epochs", String(trainEpochs),
                                                        "--out", "\(directory)/model", "--threads", String(threads)] + data,

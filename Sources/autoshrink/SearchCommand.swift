@@ -41,7 +41,7 @@ struct SearchCommand: ParsableCommand {
     var macro: String = "reference"
     @Option(parsing: .unconditional, help: "--macro auto judges each setting with a cell holding this fraction of the starting cell's edges (1 = the full starting cell fits).")
     var macroEdges: Double = 1.0
-    @Flag(help: "After the search, re-fit the macro skeleton to the best cell (the most MACs within the hard limits, stem at least half the first stage's width) and write RUN/refit.arch.json (docs/algorithm.md §1, \"Macro refit\").")
+    @Flag(help: "After the search, re-fit the macro skeleton to the best cell (the most MACs within the hard limits, stem at least half the first stage's width, two or more cells when such a setting fits; a step winner within one standard error of the best proxy accuracy whose refit network is larger takes the best cell's place) and write RUN/refit.arch.json (docs/algorithm.md §1, \"Macro refit\").")
     var refit = false
     @Flag(help: "Fit the macro skeleton to every candidate's cell (the refit's rule, within the hard limits), so a step compares cells at the budget (docs/algorithm.md §1, \"Macro fit per candidate\").")
     var fitCandidates = false
@@ -237,22 +237,41 @@ struct SearchRunLock {
 }
 
 extension SearchCommand {
-    /// `--refit`: the best cell on the skeleton `MacroFit.refit` chooses, as `RUN/refit.arch.json`
-    /// (removed when the run has no refit, so a stale file never outlives its search).
+    /// `--refit`: the cell `MacroFit.refitTrajectory` keeps (the best snapshot's, or a step winner's within one
+    /// standard error of its proxy accuracy whose refit network is larger) on the skeleton `MacroFit.refit`
+    /// chooses for it, as `RUN/refit.arch.json` (removed when the run has no refit, so a stale file never
+    /// outlives its search).
     func writeRefit(result: SearchResult, configuration: SearchConfiguration, runDirectory: String, meter: ResourceMeter,
                     output: Output) throws {
         let path = RunDirectory(path: runDirectory).refitArchitecturePath
         try? FileManager.default.removeItem(atPath: path)
-        guard refit, let bestPath = result.bestArchitecturePath else { return }
+        guard refit, let bestPath = result.bestArchitecturePath, let bestStep = result.best else { return }
         guard let cell = try Architecture.load(path: bestPath).cell else { return }
-        let choice = try MacroFit.refit(cell: cell, space: .edge, configuration: configuration, measure: meter.measure)
-        for line in choice.summaryLines(label: "macro refit") { output.line(line) }
-        guard let chosen = choice.chosen else { return }
-        let architecture = BuiltinArchitectures.shrinkCNN(cell: cell, name: configuration.architectureName + "-refit",
+        func snapshot(_ record: CandidateRecord, cell: CellDAG? = nil) -> MacroFit.Snapshot {
+            MacroFit.Snapshot(cell: cell ?? CellDAG(nodes: configuration.nodes, operations: configuration.startCell.operations,
+                                                    edges: record.cellEdges),
+                              accuracy: record.accuracy)
+        }
+        let winners = result.steps.filter { $0.winner.feasible && $0.step != bestStep.step && !$0.winner.isPartial }.map { snapshot($0.winner) }
+        let refit = try MacroFit.refitTrajectory(best: snapshot(bestStep.winner, cell: cell), winners: winners,
+                                                 validationImages: configuration.validationPerClass * configuration.classes,
+                                                 space: .edge, configuration: configuration, measure: meter.measure)
+        for line in refit.choice.summaryLines(label: "macro refit") { output.line(line) }
+        if refit.compared.count > 1 {
+            let list = refit.compared.map { entry in
+                String(format: "%d edges (proxy acc %.4f) -> %@", entry.snapshot.cell.edges.count, entry.snapshot.accuracy,
+                       entry.macs.map { ArchitectureSummary.scaled(Double($0)) + " MACs" } ?? "none fits")
+            }
+            output.line(String(format: "macro refit: snapshots within one standard error (%.4f) of the best: ", refit.standardError)
+                        + list.joined(separator: "; ") + "; kept the largest refit network")
+        }
+        guard let chosen = refit.choice.chosen else { return }
+        let architecture = BuiltinArchitectures.shrinkCNN(cell: refit.snapshot.cell, name: configuration.architectureName + "-refit",
                                                           skeleton: chosen.skeleton, input: configuration.input,
                                                           classes: configuration.classes)
         try architecture.write(to: path)
-        output.result("refit: \(chosen.skeleton) around the best cell -> \(path)")
+        let which = refit.snapshot.cell.edges == cell.edges ? "the best cell" : "the \(refit.snapshot.cell.edges.count)-edge cell of a tied snapshot"
+        output.result("refit: \(chosen.skeleton) around \(which) -> \(path)")
     }
 }
 

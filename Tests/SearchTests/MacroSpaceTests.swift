@@ -144,6 +144,34 @@ struct MacroSpaceTests {
         #expect(passedOver > 0, "no limit where a one-cell setting had the most MACs: the rule was not exercised")
     }
 
+    @Test("the refit across the trajectory keeps the largest refit network among snapshots within one standard error")
+    func refitTrajectory() throws {
+        let meter = ResourceMeter(latencyPredictor: WorkProportionalPredictor())
+        var configuration = SearchConfiguration(dataset: "fashion-mnist", nodes: 4, seed: 3)
+        let refnetLatency = try WorkProportionalPredictor().predictLatencyMilliseconds(BuiltinArchitectures.refnet().lowered())
+        configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: refnetLatency * 0.65))
+        let operations = configuration.startCell.operations
+        let three = MacroFit.Snapshot(cell: CellDAG(nodes: 4, operations: operations, edges: [Edge(0, 2), Edge(0, 3), Edge(2, 3)]), accuracy: 0.779)
+        let two = MacroFit.Snapshot(cell: CellDAG(nodes: 4, operations: operations, edges: [Edge(0, 2), Edge(2, 3)]), accuracy: 0.772)
+        let macsOf = { (cell: CellDAG) in try #require(MacroFit.refit(cell: cell, space: .edge, configuration: configuration,
+                                                                      measure: meter.measure).chosen).resources.macs }
+        // the cheaper cell gets the larger refit network
+        #expect(try macsOf(two.cell) > macsOf(three.cell))
+        // 0.007 apart on 1,000 validation images (one standard error: 0.013): tied, the larger refit network wins
+        let tied = try MacroFit.refitTrajectory(best: three, winners: [two], validationImages: 1000, space: .edge,
+                                                configuration: configuration, measure: meter.measure)
+        #expect(tied.snapshot == two && tied.compared.count == 2 && abs(tied.standardError - 0.0131) < 0.0001)
+        #expect(tied.choice.chosen?.resources.macs == (try macsOf(two.cell)))
+        // on 100,000 images (0.0013) they are told apart: the best snapshot's cell stays
+        let apart = try MacroFit.refitTrajectory(best: three, winners: [two], validationImages: 100_000, space: .edge,
+                                                 configuration: configuration, measure: meter.measure)
+        #expect(apart.snapshot == three && apart.compared.count == 1)
+        // a larger cell within the noise does not displace a smaller refit network of the best one
+        let reversed = try MacroFit.refitTrajectory(best: two, winners: [three], validationImages: 1000, space: .edge,
+                                                    configuration: configuration, measure: meter.measure)
+        #expect(reversed.snapshot == two && reversed.compared.count == 2)
+    }
+
     @Test("macro fit per candidate: every candidate trains on the refit skeleton of its own cell, within the limit")
     func fitCandidates() throws {
         let predictor = WorkProportionalPredictor()

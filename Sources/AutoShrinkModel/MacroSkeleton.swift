@@ -22,10 +22,10 @@ public struct MacroSkeleton: Codable, Hashable, Sendable, CustomStringConvertibl
         self.preStemChannels = preStemChannels
     }
 
-    /// The stem layers of the network: the optional full-resolution conv3x3, then the stem conv3x3.
     /// Cells over all stages.
     public var totalCells: Int { stages.reduce(0) { $0 + $1.cells } }
 
+    /// The stem layers of the network: the optional full-resolution conv3x3, then the stem conv3x3.
     public var stemLayers: [StemLayer] {
         (preStemChannels.map { [StemLayer(.conv, outputChannels: $0, kernel: 3, stride: 1)] } ?? [])
             + [StemLayer(.conv, outputChannels: stemChannels, kernel: 3, stride: stemStride)]

@@ -259,8 +259,8 @@ extension SearchCommand {
         for line in refit.choice.summaryLines(label: "macro refit") { output.line(line) }
         if refit.compared.count > 1 {
             let list = refit.compared.map { entry in
-                String(format: "%d edges (proxy acc %.4f) -> %@", entry.snapshot.cell.edges.count, entry.snapshot.accuracy,
-                       entry.macs.map { ArchitectureSummary.scaled(Double($0)) + " MACs" } ?? "none fits")
+                "\(entry.snapshot.cell.edges.count) edges (proxy acc " + String(format: "%.4f", entry.snapshot.accuracy) + ") -> "
+                    + (entry.macs.map { ArchitectureSummary.scaled(Double($0)) + " MACs" } ?? "none fits")
             }
             output.line(String(format: "macro refit: snapshots within one standard error (%.4f) of the best: ", refit.standardError)
                         + list.joined(separator: "; ") + "; kept the largest refit network")

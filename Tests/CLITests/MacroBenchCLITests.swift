@@ -44,7 +44,13 @@ struct MacroBenchCLITests {
             try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs + "/refit/" + name))) as? [String: Any])
         }
         let refit = try load("refit.arch.json"), best = try load("best.arch.json")
-        #expect(refit["cell"] as? NSDictionary == best["cell"] as? NSDictionary)
+        // The best cell, or a step winner's within one standard error of the best proxy accuracy whose refit network is
+        // larger (MacroFit.refitTrajectory), which the output then names with the snapshots it compared.
+        if refit["cell"] as? NSDictionary != best["cell"] as? NSDictionary {
+            #expect(result.stdout.contains("snapshots within one standard error") && result.stdout.contains("of a tied snapshot"))
+        } else {
+            #expect(result.stdout.contains("around the best cell"))
+        }
         #expect((refit["name"] as? String)?.hasSuffix("-refit") == true)
         #expect(result.stdout.contains("refit: ") && result.stdout.contains("refit.arch.json"))
         // A run without --refit leaves no stale refit file behind.

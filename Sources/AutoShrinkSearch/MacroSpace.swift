@@ -218,21 +218,18 @@ public enum MacroFit {
         let p = min(max(best.accuracy, 0), 1)
         let standardError = (p * (1 - p) / Double(max(validationImages, 1))).squareRoot()
         let tied = [best] + winners.filter { $0.cell.edges != best.cell.edges && $0.accuracy >= best.accuracy - standardError }
-        var kept: TrajectoryRefit?
+        var result: TrajectoryRefit?  // the best snapshot's refit first, replaced only by a strictly larger network
         var compared: [(snapshot: Snapshot, macs: Int?)] = []
         for snapshot in tied {
             let choice = try refit(cell: snapshot.cell, space: space, configuration: configuration, measure: measure)
-            compared.append((snapshot, choice.chosen?.resources.macs))
-            guard let macs = choice.chosen?.resources.macs else { continue }
-            if kept == nil || macs > kept!.choice.chosen!.resources.macs {
-                kept = TrajectoryRefit(snapshot: snapshot, choice: choice, compared: [], standardError: standardError)
+            let macs = choice.chosen?.resources.macs
+            compared.append((snapshot, macs))
+            if result == nil || (macs ?? -1) > (result!.choice.chosen?.resources.macs ?? -1) {
+                result = TrajectoryRefit(snapshot: snapshot, choice: choice, compared: [], standardError: standardError)
             }
         }
-        var result = try kept ?? TrajectoryRefit(snapshot: best, choice: refit(cell: best.cell, space: space, configuration: configuration,
-                                                                                measure: measure),
-                                                 compared: [], standardError: standardError)
-        result.compared = compared
-        return result
+        result!.compared = compared  // `tied` starts with `best`
+        return result!
     }
 
     /// The refit's stem rule: stem channels at least half the first stage's width.

@@ -161,28 +161,37 @@ public final class Convolution: InferenceFusable {
         let columnsCount = output.batch * output.plane
         let source = isDirectPointwise ? input.data : columns.data
         let outputPerGroup = outputChannels / groups
-        for group in 0..<groups {
-            // dW_g[Cout_g, patch] = dY_g[Cout_g, cols] x cols_g^T
-            GEMM.multiply(transposeB: true, m: outputPerGroup, n: patch, k: columnsCount,
-                          a: outputGradient.data + group * outputPerGroup * columnsCount, lda: columnsCount,
-                          b: source + group * patch * columnsCount, ldb: columnsCount,
-                          c: weight.gradient.data + group * outputPerGroup * patch, ldc: patch, context: context)
+        // dW_g[Cout_g, patch] = dY_g[Cout_g, cols] x cols_g^T
+        var products = (0..<groups).map { group in
+            GEMM.Product(transposeB: true, m: outputPerGroup, n: patch, k: columnsCount,
+                         a: outputGradient.data + group * outputPerGroup * columnsCount, lda: columnsCount,
+                         b: source + group * patch * columnsCount, ldb: columnsCount,
+                         c: weight.gradient.data + group * outputPerGroup * patch, ldc: patch)
         }
-        guard let inputGradient = inputGradients[0] else { return }
-        if isDirectPointwise {
-            // dX[Cin, cols] (+)= W^T x dY
-            GEMM.multiply(transposeA: true, m: inputChannels, n: columnsCount, k: outputChannels,
-                          a: weight.value.data, lda: inputChannels, b: outputGradient.data, ldb: columnsCount,
-                          beta: accumulate[0] ? 1 : 0, c: inputGradient.data, ldc: columnsCount, context: context)
-            return
+        var gradientColumns: UnsafeMutablePointer<Float>?
+        if let inputGradient = inputGradients[0] {
+            if isDirectPointwise {
+                // dX[Cin, cols] (+)= W^T x dY
+                products.append(GEMM.Product(transposeA: true, m: inputChannels, n: columnsCount, k: outputChannels,
+                                             a: weight.value.data, lda: inputChannels, b: outputGradient.data, ldb: columnsCount,
+                                             beta: accumulate[0] ? 1 : 0, c: inputGradient.data, ldc: columnsCount))
+            } else {
+                let columns = columnGradient.ensure(inputChannels * kernel * kernel * columnsCount)
+                gradientColumns = columns
+                for group in 0..<groups {
+                    products.append(GEMM.Product(transposeA: true, m: patch, n: columnsCount, k: outputPerGroup,
+                                                 a: weight.value.data + group * outputPerGroup * patch, lda: patch,
+                                                 b: outputGradient.data + group * outputPerGroup * columnsCount, ldb: columnsCount,
+                                                 c: columns + group * patch * columnsCount, ldc: columnsCount))
+                }
+            }
         }
-        let gradientColumns = columnGradient.ensure(inputChannels * kernel * kernel * columnsCount)
-        for group in 0..<groups {
-            GEMM.multiply(transposeA: true, m: patch, n: columnsCount, k: outputPerGroup,
-                          a: weight.value.data + group * outputPerGroup * patch, lda: patch,
-                          b: outputGradient.data + group * outputPerGroup * columnsCount, ldb: columnsCount,
-                          c: gradientColumns + group * patch * columnsCount, ldc: columnsCount, context: context)
-        }
+        // The weight- and input-gradient GEMMs are independent: their blocks run as one set of tasks, so a
+        // weight gradient that is one call (its split dimension is short) overlaps the input gradient's blocks
+        // instead of running alone; the calls are those GEMM.multiply makes (docs/architecture.md, "Threads").
+        let tasks = products.flatMap { product in (0..<product.blocks).map { (product, $0) } }
+        context.parallelTasks(tasks.count) { task in tasks[task].0.run(block: tasks[task].1) }
+        guard let inputGradient = inputGradients[0], let gradientColumns else { return }
         Im2Col.unpack(columns: gradientColumns, inputGradient: inputGradient, accumulate: accumulate[0],
                       kernel: kernel, stride: stride, padding: padding,
                       outputHeight: output.height, outputWidth: output.width, context: context)

@@ -47,25 +47,57 @@ public enum GEMM {
                                 b: UnsafePointer<Float>, ldb: Int,
                                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 context: ExecutionContext) {
-        let blocks = blocking(m: m, n: n, k: k)
-        guard blocks.count > 1, k > 0 else {
-            multiplyInOneCall(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+        let product = Product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        guard product.blocks > 1 else {
+            product.run(block: 0)
             return
         }
-        let total = blocks.splitColumns ? n : m
-        context.parallelFor(blocks.count) { range in
-            for block in range {
-                let start = block * blocks.length
-                let end = min(total, start + blocks.length)
-                if blocks.splitColumns {
-                    // op(B) columns start..<end; C columns start..<end.
-                    let bBlock = transposeB ? b + start * ldb : b + start
-                    call(transposeA, transposeB, m, end - start, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
-                } else {
-                    let aBlock = transposeA ? a + start : a + start * lda
-                    call(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
-                }
+        context.parallelFor(product.blocks) { range in
+            for block in range { product.run(block: block) }
+        }
+    }
+
+    /// One GEMM as its blocks (`blocking`), each an independent sgemm call writing its own part of C, so that
+    /// a caller can run the blocks of several products as one set of tasks (`ExecutionContext.parallelTasks`):
+    /// the calls are the ones `multiply` makes, whichever thread runs them.
+    public struct Product {
+        let transposeA: Bool, transposeB: Bool
+        let m: Int, n: Int, k: Int
+        let alpha: Float, beta: Float
+        let a: UnsafePointer<Float>, lda: Int
+        let b: UnsafePointer<Float>, ldb: Int
+        let c: UnsafeMutablePointer<Float>, ldc: Int
+        let blocking: Blocking
+        /// Number of blocks (1: one call for the whole product).
+        public var blocks: Int { k > 0 ? blocking.count : 1 }
+
+        public init(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+            self.transposeA = transposeA; self.transposeB = transposeB
+            self.m = m; self.n = n; self.k = k; self.alpha = alpha; self.beta = beta
+            self.a = a; self.lda = lda; self.b = b; self.ldb = ldb; self.c = c; self.ldc = ldc
+            blocking = GEMM.blocking(m: m, n: n, k: k)
+        }
+
+        /// Block `block` of the product (0..<blocks).
+        public func run(block: Int) {
+            guard blocks > 1 else {
+                multiplyInOneCall(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                return
+            }
+            let total = blocking.splitColumns ? n : m
+            let start = block * blocking.length
+            let end = min(total, start + blocking.length)
+            if blocking.splitColumns {
+                // op(B) columns start..<end; C columns start..<end.
+                let bBlock = transposeB ? b + start * ldb : b + start
+                call(transposeA, transposeB, m, end - start, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
+            } else {
+                let aBlock = transposeA ? a + start : a + start * lda
+                call(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
             }
         }
     }

@@ -1,4 +1,4 @@
-import Dispatch
+import Synchronization
 
 /// How many threads engine kernels use; set once per process from `--threads`.
 /// Kernels split work into at most this many contiguous chunks, so results do not depend
@@ -21,24 +21,42 @@ public struct ExecutionContext: Sendable {
         split(count, chunks: chunkCount(count), body)
     }
 
-    /// Runs `body(chunk, range)` for `chunks` contiguous chunks of 0..<count, inline when one chunk.
+    /// Calls `body(task)` once for each task of 0..<count on up to `threads` threads, each thread taking the next
+    /// task in order when it is free: for independent tasks of unequal size (e.g. the weight-gradient and input-
+    /// gradient GEMMs of one layer, docs/architecture.md "Threads"). Every task must write memory no other task
+    /// touches and compute the same values on any thread; which thread runs which task then changes nothing.
+    public func parallelTasks(_ count: Int, _ body: (_ task: Int) -> Void) {
+        let workers = min(threads, count)
+        guard workers > 1 else {
+            for task in 0..<count { body(task) }
+            return
+        }
+        let next = TaskCounter()
+        split(workers, chunks: workers) { _, _ in
+            while true {
+                let task = next.value.add(1, ordering: .relaxed).oldValue
+                if task >= count { break }
+                body(task)
+            }
+        }
+    }
+
+    /// Runs `body(chunk, range)` for `chunks` contiguous chunks of 0..<count, inline when one chunk, else on the
+    /// process's `WorkerTeam` (the caller runs chunk 0).
     @inline(__always)
     private func split(_ count: Int, chunks: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         if chunks <= 1 || count <= 1 {
             body(0, 0..<count)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            // Chunks touch disjoint memory by construction; the closure is only shared for this call.
-            nonisolated(unsafe) let shared = body
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks
-                let end = count * (chunk + 1) / chunks
-                if start < end { shared(chunk, start..<end) }
-            }
-        }
+        WorkerTeam.shared.run(count, chunks: chunks, body)
     }
 
     /// Number of chunks `parallelChunks` uses for `count` items.
     public func chunkCount(_ count: Int) -> Int { max(1, min(threads, count)) }
+}
+
+/// The next task of a `parallelTasks` call.
+private final class TaskCounter: Sendable {
+    let value = Atomic<Int>(0)
 }

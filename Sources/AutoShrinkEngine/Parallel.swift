@@ -31,7 +31,7 @@ public struct ExecutionContext: Sendable {
             for task in 0..<count { body(task) }
             return
         }
-        let next = TaskCounter()
+        let next = ChunkCounter()
         split(workers, chunks: workers) { _, _ in
             while true {
                 let task = next.value.add(1, ordering: .relaxed).oldValue
@@ -56,7 +56,3 @@ public struct ExecutionContext: Sendable {
     public func chunkCount(_ count: Int) -> Int { max(1, min(threads, count)) }
 }
 
-/// The next task of a `parallelTasks` call.
-private final class TaskCounter: Sendable {
-    let value = Atomic<Int>(0)
-}

@@ -6,8 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The threads that run `ExecutionContext`'s parallel chunks: the caller runs chunk 0, one persistent worker
-/// per further chunk runs the rest, and the caller waits for them by polling a counter.
+/// The threads that run `ExecutionContext`'s parallel chunks: the caller and up to one persistent worker per
+/// further processor take the chunks in order, and the caller waits for the workers by polling a counter.
 ///
 /// Why not `DispatchQueue.concurrentPerform`: each call of it cost about 30-35 us on the 2-core test machine
 /// (waking a pool thread and joining it), and a training step of a small cell network makes 60-100 parallel
@@ -28,7 +28,8 @@ final class WorkerTeam: @unchecked Sendable {
     /// Polls of a plain load (a few microseconds) before a polling thread yields its core between polls.
     static let tightPolls = 4096
 
-    private typealias Body = (_ chunk: Int, _ range: Range<Int>) -> Void
+    /// Processors this process may use (the team never runs more threads than this).
+    static let processors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// One worker's hand-over slot. `generation` counts the jobs given to it (release: the job's fields are set
     /// before), `done` the jobs it finished (release: its writes are visible to the caller after).
@@ -38,13 +39,13 @@ final class WorkerTeam: @unchecked Sendable {
         let sleeping = Atomic<Bool>(false)
         let wake = DispatchSemaphore(value: 0)
         // Written by the caller before `generation` is raised and read by the worker after it sees the raise.
-        var body: Body?
-        var chunk = 0
-        var range = 0..<0
+        var job: (() -> Void)?
     }
 
     /// Held by the call that uses the workers; others run inline.
     private let busy = Atomic<Bool>(false)
+    /// The next chunk of the running call to take.
+    private let next = ChunkCounter()
     /// Guards `workers` while it grows.
     private let growth = Mutex<Void>(())
     private var workers: [Worker] = []
@@ -52,27 +53,36 @@ final class WorkerTeam: @unchecked Sendable {
     private init() {}
 
     /// Runs `body(chunk, range)` for `chunks` contiguous chunks of 0..<count (chunk i covers
-    /// count*i/chunks ..< count*(i+1)/chunks; empty chunks are skipped), chunk 0 on the calling thread.
+    /// count*i/chunks ..< count*(i+1)/chunks; empty chunks are skipped). The calling thread and up to
+    /// `processors - 1` workers take the chunks in order, each the next one not taken when it is free, so a
+    /// call with more chunks than processors (`--threads` above the core count) runs them on as many threads
+    /// as there are cores, and a chunk whose worker is slow to wake is taken by another thread.
     func run(_ count: Int, chunks: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         func bounds(_ chunk: Int) -> Range<Int> { (count * chunk / chunks)..<(count * (chunk + 1) / chunks) }
-        guard chunks > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+        let helpers = min(chunks, Self.processors) - 1
+        guard helpers > 0, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for chunk in 0..<chunks where !bounds(chunk).isEmpty { body(chunk, bounds(chunk)) }
             return
         }
         defer { busy.store(false, ordering: .releasing) }
-        let team = workers(chunks - 1)
+        let team = workers(helpers)
+        next.value.store(0, ordering: .relaxed)  // published to the workers by their `generation` raise below
         withoutActuallyEscaping(body) { body in
+            let participate = { [next] in
+                while true {
+                    let chunk = next.value.add(1, ordering: .relaxed).oldValue
+                    if chunk >= chunks { break }
+                    if !bounds(chunk).isEmpty { body(chunk, bounds(chunk)) }
+                }
+            }
             var given: [(worker: Worker, target: Int)] = []
-            for chunk in 1..<chunks where !bounds(chunk).isEmpty {
-                let worker = team[chunk - 1]
-                worker.body = body
-                worker.chunk = chunk
-                worker.range = bounds(chunk)
+            for worker in team {
+                worker.job = participate
                 let target = worker.generation.add(1, ordering: .sequentiallyConsistent).newValue
                 if worker.sleeping.exchange(false, ordering: .sequentiallyConsistent) { worker.wake.signal() }
                 given.append((worker, target))
             }
-            if !bounds(0).isEmpty { body(0, bounds(0)) }
+            participate()
             for (worker, target) in given {
                 var polls = 0
                 while worker.done.load(ordering: .acquiring) != target {
@@ -80,10 +90,13 @@ final class WorkerTeam: @unchecked Sendable {
                     polls += 1
                     if polls > Self.tightPolls { sched_yield() }
                 }
-                worker.body = nil
+                worker.job = nil
             }
         }
     }
+
+    /// Workers started so far (never more than `processors - 1`).
+    var startedWorkers: Int { growth.withLock { _ in workers.count } }
 
     /// The first `count` workers, started if needed.
     private func workers(_ count: Int) -> [Worker] {
@@ -131,7 +144,7 @@ final class WorkerTeam: @unchecked Sendable {
                 continue
             }
             seen = current
-            worker.body!(worker.chunk, worker.range)
+            worker.job!()
             worker.done.store(seen, ordering: .releasing)
         }
     }
@@ -153,4 +166,9 @@ private final class Thread: @unchecked Sendable {
         precondition(status == 0, "pthread_create failed (\(status))")
         pthread_detach(handle)
     }
+}
+
+/// The next chunk (or task) to take, shared by the threads of one `WorkerTeam` or `parallelTasks` call.
+final class ChunkCounter: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -33,6 +33,15 @@ import Testing
         }
     }
 
+    /// More chunks than processors (`--threads` above the core count): every chunk still runs once, on no more
+    /// threads than there are processors.
+    @Test func moreChunksThanProcessors() {
+        let threads = 4 * WorkerTeam.processors + 1
+        let count = 10 * threads
+        #expect(owners(threads: threads, count: count) == (0..<count).map { $0 / 10 })
+        #expect(WorkerTeam.shared.startedWorkers <= WorkerTeam.processors - 1)
+    }
+
     /// Many short calls in a row (the hand-over a training step makes between layers), then one after the workers
     /// have parked (longer than `WorkerTeam.pollNanoseconds`).
     @Test func handOverAndWakeAfterParking() {

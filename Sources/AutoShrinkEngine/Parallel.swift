@@ -1,5 +1,3 @@
-import Synchronization
-
 /// How many threads engine kernels use; set once per process from `--threads`.
 /// Kernels split work into at most this many contiguous chunks, so results do not depend
 /// on scheduling (each output element is computed by exactly one chunk, in a fixed order).
@@ -26,30 +24,23 @@ public struct ExecutionContext: Sendable {
     /// gradient GEMMs of one layer, docs/architecture.md "Threads"). Every task must write memory no other task
     /// touches and compute the same values on any thread; which thread runs which task then changes nothing.
     public func parallelTasks(_ count: Int, _ body: (_ task: Int) -> Void) {
-        let workers = min(threads, count)
-        guard workers > 1 else {
+        guard min(threads, count) > 1 else {
             for task in 0..<count { body(task) }
             return
         }
-        let next = ChunkCounter()
-        split(workers, chunks: workers) { _, _ in
-            while true {
-                let task = next.value.add(1, ordering: .relaxed).oldValue
-                if task >= count { break }
-                body(task)
-            }
-        }
+        // one task per chunk: the team's threads take its chunks in order as they come free
+        WorkerTeam.shared.run(count, chunks: count, threads: threads) { task, _ in body(task) }
     }
 
     /// Runs `body(chunk, range)` for `chunks` contiguous chunks of 0..<count, inline when one chunk, else on the
-    /// process's `WorkerTeam` (the caller runs chunk 0).
+    /// process's `WorkerTeam`.
     @inline(__always)
     private func split(_ count: Int, chunks: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         if chunks <= 1 || count <= 1 {
             body(0, 0..<count)
             return
         }
-        WorkerTeam.shared.run(count, chunks: chunks, body)
+        WorkerTeam.shared.run(count, chunks: chunks, threads: chunks, body)
     }
 
     /// Number of chunks `parallelChunks` uses for `count` items.

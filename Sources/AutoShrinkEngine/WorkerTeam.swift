@@ -54,12 +54,12 @@ final class WorkerTeam: @unchecked Sendable {
 
     /// Runs `body(chunk, range)` for `chunks` contiguous chunks of 0..<count (chunk i covers
     /// count*i/chunks ..< count*(i+1)/chunks; empty chunks are skipped). The calling thread and up to
-    /// `processors - 1` workers take the chunks in order, each the next one not taken when it is free, so a
-    /// call with more chunks than processors (`--threads` above the core count) runs them on as many threads
-    /// as there are cores, and a chunk whose worker is slow to wake is taken by another thread.
-    func run(_ count: Int, chunks: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+    /// `min(threads, processors) - 1` workers take the chunks in order, each the next one not taken when it is
+    /// free, so a call with more chunks than processors (`--threads` above the core count) runs them on as many
+    /// threads as there are cores, and a chunk whose worker is slow to wake is taken by another thread.
+    func run(_ count: Int, chunks: Int, threads: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         func bounds(_ chunk: Int) -> Range<Int> { (count * chunk / chunks)..<(count * (chunk + 1) / chunks) }
-        let helpers = min(chunks, Self.processors) - 1
+        let helpers = min(chunks, threads, Self.processors) - 1
         guard helpers > 0, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for chunk in 0..<chunks where !bounds(chunk).isEmpty { body(chunk, bounds(chunk)) }
             return
@@ -168,7 +168,7 @@ private final class Thread: @unchecked Sendable {
     }
 }
 
-/// The next chunk (or task) to take, shared by the threads of one `WorkerTeam` or `parallelTasks` call.
-final class ChunkCounter: Sendable {
+/// The next chunk to take, shared by the threads of one `WorkerTeam.run` call.
+private final class ChunkCounter: Sendable {
     let value = Atomic<Int>(0)
 }

@@ -93,12 +93,35 @@ public struct StemLayer: Codable, Hashable, Sendable {
 
 /// A stage of cells sharing the network's cell topology. Node widths are `width` channels;
 /// `pool` 2 makes the stage's first cell a reducing cell (node 0 = 2x2 max-pool, stride 2).
+/// `residual` (the paper's cell, the default): each cell's output adds the cell input (through a 1x1
+/// projection when the channels or the resolution differ); false: the output is the concat of the
+/// leaves alone (docs/algorithm.md §1, "Wiring"). The key is written only when false, so architectures
+/// written before it existed decode, encode and hash unchanged.
 public struct Stage: Codable, Hashable, Sendable {
     public var width: Int
     public var pool: Int
     public var cells: Int
-    public init(width: Int, pool: Int, cells: Int = 1) {
-        self.width = width; self.pool = pool; self.cells = cells
+    public var residual: Bool
+    public init(width: Int, pool: Int, cells: Int = 1, residual: Bool = true) {
+        self.width = width; self.pool = pool; self.cells = cells; self.residual = residual
+    }
+
+    private enum CodingKeys: String, CodingKey { case width, pool, cells, residual }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        width = try container.decode(Int.self, forKey: .width)
+        pool = try container.decode(Int.self, forKey: .pool)
+        cells = try container.decode(Int.self, forKey: .cells)
+        residual = try container.decodeIfPresent(Bool.self, forKey: .residual) ?? true
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(width, forKey: .width)
+        try container.encode(pool, forKey: .pool)
+        try container.encode(cells, forKey: .cells)
+        if !residual { try container.encode(false, forKey: .residual) }
     }
 }
 

@@ -33,7 +33,7 @@ public enum ArchitectureSummary {
         }
         lines.append("stem          \(stem.isEmpty ? "-" : stem.joined(separator: " "))")
         if !architecture.stages.isEmpty {
-            let stages = architecture.stages.map { "width \($0.width) pool \($0.pool) cells \($0.cells)" }
+            let stages = architecture.stages.map { "width \($0.width) pool \($0.pool) cells \($0.cells)" + ($0.residual ? "" : " no residual") }
             lines.append("stages        \(stages.joined(separator: "; "))")
         }
         lines.append("head          global average pool"

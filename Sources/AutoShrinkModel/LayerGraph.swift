@@ -102,7 +102,8 @@ extension Architecture {
             for stage in stages {
                 for position in 0..<stage.cells {
                     let pool = position == 0 ? stage.pool : 1
-                    current = lowering.cell(cell, width: stage.width, pool: pool, input: current, name: "cell\(cellIndex)")
+                    current = lowering.cell(cell, width: stage.width, pool: pool, residual: stage.residual, input: current,
+                                           name: "cell\(cellIndex)")
                     cellIndex += 1
                 }
             }
@@ -175,8 +176,9 @@ private struct Lowering {
 
     /// One cell: node 0 = input (or 2x2 max-pool when pool == 2); node i = op(concat of live
     /// predecessors); output = concat(leaves) + residual (1x1 conv + BN projection when the
-    /// channels or the resolution differ). A cell whose only leaf is node 0 is just node 0.
-    mutating func cell(_ dag: CellDAG, width: Int, pool: Int, input: Int, name: String) -> Int {
+    /// channels or the resolution differ), or concat(leaves) alone without `residual`. A cell whose
+    /// only leaf is node 0 is just node 0.
+    mutating func cell(_ dag: CellDAG, width: Int, pool: Int, residual addsInput: Bool, input: Int, name: String) -> Int {
         var nodeTensor = [Int](repeating: -1, count: dag.nodes)
         nodeTensor[0] = pool == 2
             ? add(.maxPool, inputs: [input], name: "\(name).node0.pool",
@@ -205,6 +207,7 @@ private struct Lowering {
         let leaves = dag.leaves
         if leaves == [0] { return nodeTensor[0] }
         let body = concat(leaves.map { nodeTensor[$0] }, name: "\(name).output.concat")
+        guard addsInput else { return body }
         var residual = input
         if tensors[input].channels != tensors[body].channels || pool != 1 {
             residual = convolution(

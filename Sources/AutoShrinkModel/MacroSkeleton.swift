@@ -6,9 +6,10 @@
 /// An optional full-resolution layer before the stem (`preStemChannels`): a conv3x3 at stride 1, as
 /// refnet's first layer, so the stride-2 stem sees features instead of raw pixels.
 ///
-/// Text form (`--macro SPEC`, `description`): `[PREs1+]STEMsSTRIDE-WIDTHpPOOL[xCELLS]-...`, e.g. the
-/// reference `32s1-16p1-32p2-64p2`, `16s2-24p1-48p2x2-96p1`, or with a full-resolution layer
-/// `16s1+32s2-48p2`.
+/// Text form (`--macro SPEC`, `description`): `[PREs1+]STEMsSTRIDE-WIDTHpPOOL[xCELLS][n]-...`, e.g. the
+/// reference `32s1-16p1-32p2-64p2`, `16s2-24p1-48p2x2-96p1`, with a full-resolution layer
+/// `16s1+32s2-48p2`, or with plain cells (a trailing `n`: no residual add, `Stage.residual`)
+/// `32s2-48p2n-96p1n`.
 public struct MacroSkeleton: Codable, Hashable, Sendable, CustomStringConvertible {
     public var stemChannels: Int
     public var stemStride: Int
@@ -45,14 +46,16 @@ public struct MacroSkeleton: Codable, Hashable, Sendable, CustomStringConvertibl
     public static let maximumCellsPerStage = 8
 
     public var description: String {
-        (preStemChannels.map { "\($0)s1+" } ?? "") + "\(stemChannels)s\(stemStride)-" + stages.map { "\($0.width)p\($0.pool)" + ($0.cells == 1 ? "" : "x\($0.cells)") }
+        (preStemChannels.map { "\($0)s1+" } ?? "") + "\(stemChannels)s\(stemStride)-" + stages.map {
+            "\($0.width)p\($0.pool)" + ($0.cells == 1 ? "" : "x\($0.cells)") + ($0.residual ? "" : "n")
+        }
             .joined(separator: "-")
     }
 
     /// Parses the text form; throws a one-line `ArchitectureError` naming what is wrong.
     public init(spec: String) throws {
         func fail(_ message: String) -> ArchitectureError {
-            ArchitectureError("--macro '\(spec)': \(message) (expected [PREs1+]STEMsSTRIDE-WIDTHpPOOL[xCELLS]-..., e.g. 32s1-16p1-32p2-64p2 or 16s1+32s2-48p2)")
+            ArchitectureError("--macro '\(spec)': \(message) (expected [PREs1+]STEMsSTRIDE-WIDTHpPOOL[xCELLS][n]-..., e.g. 32s1-16p1-32p2-64p2, 16s1+32s2-48p2 or 32s2-48p2n-96p1n)")
         }
         let parts = spec.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 2 else { throw fail("needs a stem and at least one stage") }
@@ -74,12 +77,13 @@ public struct MacroSkeleton: Codable, Hashable, Sendable, CustomStringConvertibl
         stemChannels = try number(stem[0], "stem channels")
         stemStride = try number(stem[1], "stem stride")
         stages = try parts.dropFirst().map { text in
-            let cellsSplit = text.split(separator: "x", omittingEmptySubsequences: false)
-            guard cellsSplit.count <= 2 else { throw fail("stage '\(text)' must look like 16p1 or 16p2x2") }
+            let plain = text.hasSuffix("n")
+            let cellsSplit = text.dropLast(plain ? 1 : 0).split(separator: "x", omittingEmptySubsequences: false)
+            guard cellsSplit.count <= 2 else { throw fail("stage '\(text)' must look like 16p1, 16p2x2 or 16p2x2n") }
             let widthPool = cellsSplit[0].split(separator: "p", omittingEmptySubsequences: false)
-            guard widthPool.count == 2 else { throw fail("stage '\(text)' must look like 16p1 or 16p2x2") }
+            guard widthPool.count == 2 else { throw fail("stage '\(text)' must look like 16p1, 16p2x2 or 16p2x2n") }
             return Stage(width: try number(widthPool[0], "stage width"), pool: try number(widthPool[1], "stage pool"),
-                         cells: cellsSplit.count == 2 ? try number(cellsSplit[1], "cells per stage") : 1)
+                         cells: cellsSplit.count == 2 ? try number(cellsSplit[1], "cells per stage") : 1, residual: !plain)
         }
         try validate(source: "--macro '\(spec)'")
     }

@@ -105,18 +105,30 @@ extension ProfileSpace {
         for (scale, label) in [(0.75, "0.75x"), (1.5, "1.5x")] {
             var scaled = base
             scaled.name = "probe-cells-\(label)"
-            scaled.stages = base.stages.map { Stage(width: max(2, Int((Double($0.width) * scale / 2).rounded()) * 2), pool: $0.pool, cells: $0.cells) }
+            scaled.stages = base.stages.map { stage in
+                var scaled = stage
+                scaled.width = max(2, Int((Double(stage.width) * scale / 2).rounded()) * 2)
+                return scaled
+            }
             add(scaled, edges: cell.edges.count)
         }
         var deeper = base
         deeper.name = "probe-cells-2x"
-        deeper.stages = base.stages.map { Stage(width: $0.width, pool: $0.pool, cells: 2 * $0.cells) }
+        deeper.stages = base.stages.map { stage in
+            var deeper = stage
+            deeper.cells *= 2
+            return deeper
+        }
         add(deeper, edges: cell.edges.count)
         if !base.stem.isEmpty {
             var strided = base
             strided.name = "probe-cells-s2stem"
             strided.stem[0].stride = 2
-            strided.stages = base.stages.enumerated().map { Stage(width: $1.width, pool: $0 == 1 ? 1 : $1.pool, cells: $1.cells) }
+            strided.stages = base.stages.enumerated().map { index, stage in
+                var strided = stage
+                if index == 1 { strided.pool = 1 }
+                return strided
+            }
             add(strided, edges: cell.edges.count)
         }
         return result

@@ -21,25 +21,31 @@ public struct MacroSpace: Hashable, Sendable {
     /// 0.9M MACs) and the networks were no more accurate, only slower (docs/search-quality.md);
     /// `fullResolution` is the space with it.
     public var preStemChannels: [Int?]
+    /// Whether the cells add their input (`Stage.residual`, the same for every stage of a skeleton). The
+    /// edge space has both: in its shallow networks the residual add bought no accuracy and cost about a
+    /// fifth of the latency (docs/search-quality.md, "Plain cells"), and the most-MACs rule weighs the two.
+    public var residuals: [Bool]
 
     public init(stemStrides: [Int] = [1, 2], stemChannels: [Int] = [8, 16, 32], baseWidths: [Int] = [8, 12, 16, 24, 32, 48, 64],
                 cellsPerStage: [Int] = [1, 2],
                 poolPatterns: [[Int]] = [[1, 2, 2], [2, 1, 2], [2, 2, 1], [1, 1, 2], [1, 2, 1], [2, 1, 1], [2, 2, 2],
                                          [1, 2], [2, 1], [2, 2], [2]],
-                preStemChannels: [Int?] = [nil]) {
+                preStemChannels: [Int?] = [nil], residuals: [Bool] = [true, false]) {
         self.stemStrides = stemStrides; self.stemChannels = stemChannels; self.baseWidths = baseWidths
         self.cellsPerStage = cellsPerStage; self.poolPatterns = poolPatterns; self.preStemChannels = preStemChannels
+        self.residuals = residuals
     }
 
-    /// The default edge space (924 points before the feature-map check, 420 valid on a 28x28 input).
+    /// The default edge space (1,848 points before the feature-map check, 840 valid on a 28x28 input: 420
+    /// skeletons, each with residual and with plain cells).
     public static let edge = MacroSpace()
     /// The edge space plus an 8- or 16-channel full-resolution layer before every stride-2 stem (on
-    /// 28x28: the 420, and the 252 stride-2 ones twice more, 924).
+    /// 28x28: the 840, and the 504 stride-2 ones twice more, 1,848).
     public static let fullResolution = MacroSpace(preStemChannels: [nil, 8, 16])
 
     /// Every skeleton of the space that builds a valid network for `input` (at least two reductions
     /// counting the stem, an even map before every pooling), in a fixed order: stride, full-resolution
-    /// layer, stem channels, base width, cells, pooling pattern as listed.
+    /// layer, stem channels, base width, cells, pooling pattern, residual as listed.
     public func skeletons(input: InputShape, classes: Int, cell: CellDAG) -> [MacroSkeleton] {
         var result: [MacroSkeleton] = []
         let stems = stemStrides.flatMap { stride in (stride == 2 ? preStemChannels : [nil]).map { (stride, $0) } }
@@ -50,13 +56,15 @@ public struct MacroSpace: Hashable, Sendable {
                         for pools in poolPatterns {
                             let reductions = (stride == 2 ? 1 : 0) + pools.filter { $0 == 2 }.count
                             guard reductions >= 2, (1...3).contains(pools.count) else { continue }
-                            let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
-                                Stage(width: base * $0.0, pool: $0.1, cells: cells)
-                            }, preStemChannels: pre)
-                            guard (try? skeleton.validate()) != nil,
-                                  (try? BuiltinArchitectures.shrinkCNN(cell: cell, name: "macro", skeleton: skeleton, input: input,
-                                                                       classes: classes).validate()) != nil else { continue }
-                            result.append(skeleton)
+                            for residual in residuals {
+                                let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
+                                    Stage(width: base * $0.0, pool: $0.1, cells: cells, residual: residual)
+                                }, preStemChannels: pre)
+                                guard (try? skeleton.validate()) != nil,
+                                      (try? BuiltinArchitectures.shrinkCNN(cell: cell, name: "macro", skeleton: skeleton, input: input,
+                                                                           classes: classes).validate()) != nil else { continue }
+                                result.append(skeleton)
+                            }
                         }
                     }
                 }

@@ -37,7 +37,7 @@ struct SearchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam learning rate for candidates.") var lr: Double = 4e-3
     @Option(parsing: .unconditional, help: "Batch size for candidates.") var batchSize: Int = 128
     @Flag(help: "Candidates start from the parent's trained weights (topology knowledge accumulation).") var inherit = false
-    @Option(help: "Macro skeleton around the cell: reference (the paper's), auto (the most MACs within the hard limits, from the cost model and --profile), or a spec like 16s2-24p1-48p2-96p1 (docs/algorithm.md §1).")
+    @Option(help: "Macro skeleton around the cell: reference (the paper's), auto (the most MACs within the hard limits, from the cost model and --profile), or a spec like 16s2-24p1-48p2-96p1 (a trailing n on a stage: plain cells without the residual add, e.g. 32s2-64p2x2n; docs/algorithm.md §1).")
     var macro: String = "reference"
     @Option(parsing: .unconditional, help: "--macro auto judges each setting with a cell holding this fraction of the starting cell's edges (1 = the full starting cell fits).")
     var macroEdges: Double = 1.0

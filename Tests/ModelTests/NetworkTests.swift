@@ -47,6 +47,34 @@ import Testing
         #expect(last < first * 0.3, "loss went from \(first) to \(last)")
     }
 
+    @Test("plain cells: no residual add or projection, the cell output is the leaves' concat; the key is written only when false")
+    func plainCells() throws {
+        let residual = Self.tinyCellNetwork()
+        var plain = residual
+        plain.stages = plain.stages.map { Stage(width: $0.width, pool: $0.pool, cells: $0.cells, residual: false) }
+        let withAdd = residual.lowered(), without = plain.lowered()
+        let extra = withAdd.layers.map(\.name).filter { !without.layers.map(\.name).contains($0) }
+        // every cell of the residual network has an add (the last two with a projection: width or resolution change)
+        #expect(extra.filter { $0.hasSuffix(".output.add") }.count == 3 && extra.allSatisfy { $0.contains(".output.add") || $0.contains(".residual.projection") })
+        #expect(without.layers.map(\.name) == withAdd.layers.map(\.name).filter { !extra.contains($0) })
+        #expect(!without.layers.contains { $0.name.contains(".output.add") || $0.name.contains(".residual.") })
+        // Files: no key for residual cells (architectures written before it hash the same), false for plain ones.
+        #expect(!String(decoding: residual.canonicalJSON(), as: UTF8.self).contains("residual"))
+        #expect(String(decoding: plain.canonicalJSON(), as: UTF8.self).contains("\"residual\" : false"))
+        let decoded = try Architecture.decode(plain.canonicalJSON(), source: "plain")
+        #expect(decoded == plain && decoded.stableHash != residual.stableHash)
+        #expect(try Architecture.decode(residual.canonicalJSON(), source: "residual") == residual)
+        #expect(ArchitectureSummary.render(plain).contains("cells 1 no residual"))
+        // It trains.
+        let dataset = Self.randomDataset(count: 32)
+        let trainer = Trainer(network: Network(architecture: plain, context: Self.context, seed: 3), configuration: TrainingConfiguration(
+            epochs: 1, batchSize: 32, optimizer: OptimizerConfiguration(kind: .adam, learningRate: 0.01, weightDecay: 0), schedule: .constant))
+        let first = trainer.trainStep(dataset, indices: Array(0..<32)[...]).0
+        var last = first
+        for _ in 0..<80 { last = trainer.trainStep(dataset, indices: Array(0..<32)[...]).0 }
+        #expect(last < first * 0.3, "loss went from \(first) to \(last)")
+    }
+
     @Test func sameSeedSameNumbers() {
         func train() -> [Float] {
             let dataset = Self.randomDataset(count: 48)

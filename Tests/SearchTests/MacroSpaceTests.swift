@@ -48,8 +48,14 @@ struct MacroSpaceTests {
         let deep = try MacroSkeleton(spec: "8s2-12p1x2-24p2x2-48p1x2")
         #expect(deep.stages.map(\.cells) == [2, 2, 2] && deep.stemStride == 2)
         #expect(try MacroSkeleton(spec: deep.description) == deep)
+        // A trailing n: plain cells in that stage (no residual add).
+        let plain = try MacroSkeleton(spec: "32s2-48p2x2n-96p1n")
+        #expect(plain.stages == [Stage(width: 48, pool: 2, cells: 2, residual: false), Stage(width: 96, pool: 1, residual: false)])
+        #expect(plain.description == "32s2-48p2x2n-96p1n" && MacroSkeleton.reference().stages.allSatisfy(\.residual))
+        #expect(try MacroSkeleton(spec: "16s1+32s2-48p2-96p1n").stages.map(\.residual) == [true, false])
         for bad in ["", "32s1", "32-16p1", "32s3-16p1", "32s1-16p3", "32s1-0p1", "32s1-16p1x0", "32s1-16q1", "32s1-16p1x2x2",
-                    "99999999s1-16p1", "32s1-16p1-16p1-16p1-16p1-16p1-16p1-16p1"] {
+                    "99999999s1-16p1", "32s1-16p1-16p1-16p1-16p1-16p1-16p1-16p1", "32s1-16p1nn", "32s1-16p1xn", "32s1-n",
+                    "32s1-16pn", "32s1n-16p1", "32s1-16np1"] {
             #expect(throws: ArchitectureError.self) { try MacroSkeleton(spec: bad) }
         }
     }
@@ -151,23 +157,26 @@ struct MacroSpaceTests {
         let refnetLatency = try WorkProportionalPredictor().predictLatencyMilliseconds(BuiltinArchitectures.refnet().lowered())
         configuration.score = ScoreFunction(terms: [], limits: HardLimits(maxLatencyMilliseconds: refnetLatency * 0.65))
         let operations = configuration.startCell.operations
+        // Residual cells only: there the cheaper cell's refit is the larger network on this predictor, the case
+        // the rule is for (with plain cells too, the 2-edge cell's refit is not the larger one on this predictor).
+        let space = MacroSpace(residuals: [true])
         let three = MacroFit.Snapshot(cell: CellDAG(nodes: 4, operations: operations, edges: [Edge(0, 2), Edge(0, 3), Edge(2, 3)]), accuracy: 0.779)
         let two = MacroFit.Snapshot(cell: CellDAG(nodes: 4, operations: operations, edges: [Edge(0, 2), Edge(2, 3)]), accuracy: 0.772)
-        let macsOf = { (cell: CellDAG) in try #require(MacroFit.refit(cell: cell, space: .edge, configuration: configuration,
+        let macsOf = { (cell: CellDAG) in try #require(MacroFit.refit(cell: cell, space: space, configuration: configuration,
                                                                       measure: meter.measure).chosen).resources.macs }
         // the cheaper cell gets the larger refit network
         #expect(try macsOf(two.cell) > macsOf(three.cell))
         // 0.007 apart on 1,000 validation images (one standard error: 0.013): tied, the larger refit network wins
-        let tied = try MacroFit.refitTrajectory(best: three, winners: [two], validationImages: 1000, space: .edge,
+        let tied = try MacroFit.refitTrajectory(best: three, winners: [two], validationImages: 1000, space: space,
                                                 configuration: configuration, measure: meter.measure)
         #expect(tied.snapshot == two && tied.compared.count == 2 && abs(tied.standardError - 0.0131) < 0.0001)
         #expect(tied.choice.chosen?.resources.macs == (try macsOf(two.cell)))
         // on 100,000 images (0.0013) they are told apart: the best snapshot's cell stays
-        let apart = try MacroFit.refitTrajectory(best: three, winners: [two], validationImages: 100_000, space: .edge,
+        let apart = try MacroFit.refitTrajectory(best: three, winners: [two], validationImages: 100_000, space: space,
                                                  configuration: configuration, measure: meter.measure)
         #expect(apart.snapshot == three && apart.compared.count == 1)
         // a larger cell within the noise does not displace a smaller refit network of the best one
-        let reversed = try MacroFit.refitTrajectory(best: two, winners: [three], validationImages: 1000, space: .edge,
+        let reversed = try MacroFit.refitTrajectory(best: two, winners: [three], validationImages: 1000, space: space,
                                                     configuration: configuration, measure: meter.measure)
         #expect(reversed.snapshot == two && reversed.compared.count == 2)
     }
@@ -234,13 +243,18 @@ struct MacroSpaceTests {
         let input = InputShape(channels: 1, height: 28, width: 28)
         let skeletons = MacroSpace.edge.skeletons(input: input, classes: 10, cell: cell)
         // Stride 1: pools (1,2,2) (2,1,2) (2,2,1) (2,2); stride 2 (14x14 -> one more halving only): (1,1,2) (1,2,1)
-        // (2,1,1) (1,2) (2,1) (2); times 3 stem widths, 7 base widths, 1 or 2 cells; the stride-2 ones three
-        // times in the full-resolution space (no full-resolution layer, 8 or 16 channels).
-        #expect(skeletons.count == 10 * 3 * 7 * 2)
+        // (2,1,1) (1,2) (2,1) (2); times 3 stem widths, 7 base widths, 1 or 2 cells, residual or plain cells; the
+        // stride-2 ones three times in the full-resolution space (no full-resolution layer, 8 or 16 channels).
+        #expect(skeletons.count == 10 * 3 * 7 * 2 * 2)
         #expect(skeletons.allSatisfy { $0.preStemChannels == nil })
+        // Each skeleton once with residual cells and once with plain ones, next to each other; every stage alike.
+        for pair in stride(from: 0, to: skeletons.count, by: 2) {
+            #expect(skeletons[pair].stages.allSatisfy(\.residual) && skeletons[pair + 1].stages.allSatisfy { !$0.residual })
+            #expect(skeletons[pair].stages.map(\.width) == skeletons[pair + 1].stages.map(\.width))
+        }
         let full = MacroSpace.fullResolution.skeletons(input: input, classes: 10, cell: cell)
-        #expect(full.count == (4 + 6 * 3) * 3 * 7 * 2)
-        #expect(full.filter { $0.preStemChannels != nil }.count == 6 * 2 * 3 * 7 * 2)
+        #expect(full.count == (4 + 6 * 3) * 3 * 7 * 2 * 2)
+        #expect(full.filter { $0.preStemChannels != nil }.count == 6 * 2 * 3 * 7 * 2 * 2)
         #expect(full.allSatisfy { $0.preStemChannels == nil || $0.stemStride == 2 })
         #expect(Set(full.compactMap(\.preStemChannels)) == [8, 16])
         #expect(full.contains(try MacroSkeleton(spec: "16s1+32s2-48p2")))

@@ -23,7 +23,7 @@ public struct MacroSpace: Hashable, Sendable {
     public var preStemChannels: [Int?]
     /// Whether the cells add their input (`Stage.residual`, the same for every stage of a skeleton). The
     /// edge space has both: in its shallow networks the residual add bought no accuracy and cost about a
-    /// fifth of the latency (docs/search-quality.md, "Plain cells"), and the most-MACs rule weighs the two.
+    /// fifth of the latency (docs/search-quality.md, "Plain cells"), and the refit's most-MACs rule weighs the two.
     public var residuals: [Bool]
 
     public init(stemStrides: [Int] = [1, 2], stemChannels: [Int] = [8, 16, 32], baseWidths: [Int] = [8, 12, 16, 24, 32, 48, 64],
@@ -39,6 +39,12 @@ public struct MacroSpace: Hashable, Sendable {
     /// The default edge space (1,848 points before the feature-map check, 840 valid on a 28x28 input: 420
     /// skeletons, each with residual and with plain cells).
     public static let edge = MacroSpace()
+    /// The edge space with the paper's residual cells only (420 on 28x28): what `--macro auto` fits before
+    /// shrinking. The search's proxy skeleton stays the one every measurement of docs/search-quality.md
+    /// before plain cells used; the plain cells enter with the refit, around the shrunk cell. Fitted with
+    /// plain cells too, the most MACs went to wider stages on which only 1-edge cells fit the budget
+    /// (docs/search-quality.md, "Plain cells").
+    public static let residualEdge = MacroSpace(residuals: [true])
     /// The edge space plus an 8- or 16-channel full-resolution layer before every stride-2 stem (on
     /// 28x28: the 840, and the 504 stride-2 ones twice more, 1,848).
     public static let fullResolution = MacroSpace(preStemChannels: [nil, 8, 16])

@@ -283,7 +283,8 @@ func resolveMacro(_ macro: String, edgeFraction: Double, configuration: inout Se
     case "reference": configuration.macro = nil
     case "auto":
         configuration.macro = nil
-        let choice = try MacroFit.choose(space: .edge, configuration: configuration, edgeFraction: edgeFraction, measure: meter.measure)
+        let choice = try MacroFit.choose(space: .residualEdge, configuration: configuration, edgeFraction: edgeFraction,
+                                         measure: meter.measure)
         for line in choice.summaryLines() { output.line(line) }
         guard let chosen = choice.chosen else {
             throw CLIError("--macro auto: no macro setting fits the hard limits with a \(choice.probeEdges)-edge cell; lower --macro-edges or relax the limits")

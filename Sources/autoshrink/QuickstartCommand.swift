@@ -15,19 +15,19 @@ struct QuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "Profile this machine, search under a latency budget, train, export int8, run the binary, write the report.",
         discussion: """
-            Defaults took 1m49s-2m17s on 2 cores (docs/search-quality.md). The latency budget is 0.65x refnet's latency as the fresh
-            profile measured it (its prediction for profiles without that network);
-            --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, reductions)
-            with the most MACs whose network with a cell of 30% of the starting cell's edges the profile
-            predicts within it, then the search shrinks the cell until it fits (docs/algorithm.md §1,
-            "Macro skeleton"), and --refit (on; --no-refit to train the searched network as it is) fits
-            the skeleton again around the best cell, spending the budget the shrunk cell left ("Macro
-            refit"). That network trains 10 epochs, like `autoshrink train`'s default, so its accuracy
-            compares with refnet's (docs/search-quality.md). Scale up with --nodes 8
-            --candidates 10 --proxy-per-class 500 --search-epochs 20 (the reference setting). Re-running
-            reuses nothing: each run starts from a fresh profile. That profile times the image kernels only
-            (`profile --no-recurrent`, about 40 % faster); `search --task lm` needs `autoshrink profile`'s
-            recurrent section.
+            Defaults took 1m43s-2m17s on 2 cores (docs/search-quality.md). The latency budget is 0.65x \
+            refnet's latency as the fresh profile measured it (its prediction for profiles without that \
+            network); --macro auto picks the macro skeleton (stem stride and width, stages, widths, cells, \
+            reductions) with the most MACs whose network with a cell of 30% of the starting cell's edges the \
+            profile predicts within it, then the search shrinks the cell until it fits (docs/algorithm.md §1, \
+            "Macro skeleton"), and --refit (on; --no-refit to train the searched network as it is) fits the \
+            skeleton again around the best cell, with residual or plain cells, spending the budget the \
+            shrunk cell left ("Macro refit", "Plain cells"). That network trains 10 epochs, like `autoshrink \
+            train`'s default, so its accuracy compares with refnet's (docs/search-quality.md). Scale up with \
+            --nodes 8 --candidates 10 --proxy-per-class 500 --search-epochs 20 (the reference setting). \
+            Re-running reuses nothing: each run starts from a fresh profile. That profile times the image \
+            kernels only (`profile --no-recurrent`, about 40 % faster); `search --task lm` needs \
+            `autoshrink profile`'s recurrent section.
             """)
 
     @Option(help: "Output directory for the profile, run, model, export and report.") var out: String = "quickstart"

@@ -252,6 +252,8 @@ struct MacroSpaceTests {
             #expect(skeletons[pair].stages.allSatisfy(\.residual) && skeletons[pair + 1].stages.allSatisfy { !$0.residual })
             #expect(skeletons[pair].stages.map(\.width) == skeletons[pair + 1].stages.map(\.width))
         }
+        // --macro auto's space: the residual half, in the same order.
+        #expect(MacroSpace.residualEdge.skeletons(input: input, classes: 10, cell: cell) == skeletons.filter { $0.stages.allSatisfy(\.residual) })
         let full = MacroSpace.fullResolution.skeletons(input: input, classes: 10, cell: cell)
         #expect(full.count == (4 + 6 * 3) * 3 * 7 * 2 * 2)
         #expect(full.filter { $0.preStemChannels != nil }.count == 6 * 2 * 3 * 7 * 2 * 2)

@@ -8,7 +8,7 @@ public enum ArchitectureSummary {
         let graph = architecture.lowered()
         let cost = CostModel.costs(of: graph)
         var text = header(architecture) + "\n"
-        if let cell = architecture.cell { text += "\n" + cellText(cell) }
+        if let cell = architecture.cell { text += "\n" + cellText(cell, residual: residualStages(architecture)) }
         text += "\n" + layerTable(cost)
         text += "\n" + totals(cost)
         return text
@@ -42,9 +42,19 @@ public enum ArchitectureSummary {
         return lines.joined(separator: "\n")
     }
 
+    /// Which stages' cells add their input (`Stage.residual`): "" for all of them, nil for none,
+    /// else " in stages 1, 3" (1-based), the text `cellText` and `dot` append to "residual".
+    public static func residualStages(_ architecture: Architecture) -> String? {
+        let stages = architecture.stages.indices.filter { architecture.stages[$0].residual }
+        if stages.isEmpty { return nil }
+        if stages.count == architecture.stages.count { return "" }
+        return " in stages " + stages.map { String($0 + 1) }.joined(separator: ", ")
+    }
+
     /// The cell as text: one line per node with its operation and live inputs, unreachable
-    /// nodes marked, then the output (concat of leaves + residual).
-    public static func cellText(_ dag: CellDAG) -> String {
+    /// nodes marked, then the output (concat of leaves + residual; `residual` as `residualStages`
+    /// gives it, nil: plain cells, no residual).
+    public static func cellText(_ dag: CellDAG, residual: String? = "") -> String {
         let live = dag.reachable
         let leaves = dag.leaves
         var lines = ["cell: \(dag.nodes) nodes, \(dag.edges.count) edges, shrink space \(dag.shrinkSpace.count), leaves \(leaves.map(String.init).joined(separator: ","))"]
@@ -65,14 +75,15 @@ public enum ArchitectureSummary {
             lines.append("  output  node 0 (no edges: identity, or max-pool in a reducing cell)")
         } else {
             let body = leaves.count > 1 ? "concat(\(leaves.map(String.init).joined(separator: ", ")))" : "node \(leaves[0])"
-            lines.append("  output  \(body) + residual(cell input, 1x1 projection when shape differs)")
+            lines.append("  output  \(body)" + (residual.map { " + residual(cell input, 1x1 projection when shape differs)\($0)" } ?? " (plain cells: no residual)"))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// The cell as a Graphviz digraph: live nodes solid, unreachable nodes dashed and grey,
-    /// leaf -> output edges and the residual edge into the output.
-    public static func dot(_ dag: CellDAG, name: String = "cell") -> String {
+    /// leaf -> output edges and the residual edge into the output (`residual` as `residualStages`
+    /// gives it; nil: none).
+    public static func dot(_ dag: CellDAG, name: String = "cell", residual: String? = "") -> String {
         let live = dag.reachable
         let leaves = dag.leaves
         var lines = ["digraph \"\(name.replacingOccurrences(of: "\"", with: "'"))\" {",
@@ -89,14 +100,14 @@ public enum ArchitectureSummary {
             lines.append(live[edge.from] ? "  n\(edge.from) -> n\(edge.to);" : "  n\(edge.from) -> n\(edge.to) [style=dashed, color=gray];")
         }
         for leaf in leaves { lines.append("  n\(leaf) -> output;") }
-        if leaves != [0] { lines.append("  n0 -> output [style=dashed, label=\"residual\"];") }
+        if leaves != [0], let residual { lines.append("  n0 -> output [style=dashed, label=\"residual\(residual)\"];") }
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// Graphviz DOT of an architecture's cell; nil for a network without a cell.
     public static func dot(_ architecture: Architecture) -> String? {
-        architecture.cell.map { dot($0, name: architecture.name) }
+        architecture.cell.map { dot($0, name: architecture.name, residual: residualStages(architecture)) }
     }
 
     /// One row per layer: index, name, op, input -> output shape, MACs, parameters.

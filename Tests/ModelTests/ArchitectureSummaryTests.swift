@@ -43,6 +43,15 @@ import Testing
     #expect(ArchitectureSummary.dot(BuiltinArchitectures.refnet()) == nil)
     let full = BuiltinArchitectures.architecture(named: "shrinkcnn-full")!
     #expect(ArchitectureSummary.dot(full)!.components(separatedBy: " -> n").count - 1 == 28)
+    // Plain cells: no residual edge, and the text says so; mixed stages name the residual ones.
+    var plain = full
+    plain.stages = plain.stages.map { Stage(width: $0.width, pool: $0.pool, cells: $0.cells, residual: false) }
+    #expect(!ArchitectureSummary.dot(plain)!.contains("residual"))
+    #expect(ArchitectureSummary.render(plain).contains("(plain cells: no residual)"))
+    var mixed = plain
+    mixed.stages[2].residual = true
+    #expect(ArchitectureSummary.dot(mixed)!.contains("label=\"residual in stages 3\""))
+    #expect(ArchitectureSummary.render(full).contains("+ residual(cell input, 1x1 projection when shape differs)\n"))
 }
 
 @Test func numberFormatting() {

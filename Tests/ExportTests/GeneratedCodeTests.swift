@@ -19,12 +19,23 @@ struct GeneratedCodeTests {
         let report: ExportReport
     }
 
-    static let cellExport: Result<CellExport, Error> = Result {
-        let directory = try ExportFixtures.temporaryDirectory("cell")
-        let (checkpoint, train, test) = try ExportFixtures.quadrantCheckpoint(ExportFixtures.cellArchitecture(), directory: directory)
+    static let cellExport: Result<CellExport, Error> = Result { try export(ExportFixtures.cellArchitecture(), name: "cell") }
+
+    /// The same network with plain cells (docs/algorithm.md §1, "Plain cells"): no residual adds, so the
+    /// first stage's output concat (leaves 3 and 4) feeds the reducing cell's max-pool and the second's the head.
+    static let plainExport: Result<CellExport, Error> = Result {
+        var architecture = ExportFixtures.cellArchitecture()
+        architecture.name = "export-plain"
+        for index in architecture.stages.indices { architecture.stages[index].residual = false }
+        return try export(architecture, name: "plain")
+    }
+
+    static func export(_ architecture: Architecture, name: String) throws -> CellExport {
+        let directory = try ExportFixtures.temporaryDirectory(name)
+        let (checkpoint, train, test) = try ExportFixtures.quadrantCheckpoint(architecture, directory: directory)
         let tests = try TestImages.write(test, directory: "\(directory)/data")
         let report = try ModelExporter.export(checkpoint: checkpoint, calibration: train, testImages: nil,
-                                              device: try ExportFixtures.device("local"), outputDirectory: "\(directory)/deploy/cell",
+                                              device: try ExportFixtures.device("local"), outputDirectory: "\(directory)/deploy/\(name)",
                                               options: ExportFixtures.buildOnlyOptions(), context: ExportFixtures.context)
         return CellExport(directory: directory, checkpoint: checkpoint, test: test, tests: tests, report: report)
     }
@@ -64,7 +75,18 @@ struct GeneratedCodeTests {
 
     @Test("the float C build matches the Swift engine's logits; int8 agrees on top-1")
     func cellNetworkMatchesEngine() throws {
-        let export = try Self.cellExport.get()
+        try Self.matchesEngine(try Self.cellExport.get())
+    }
+
+    @Test("plain cells (no residual add) export without adds; the float C build matches the engine, int8 agrees on top-1")
+    func plainCellsMatchEngine() throws {
+        let export = try Self.plainExport.get()
+        let source = try String(contentsOfFile: "\(export.report.directory)/model.c", encoding: .utf8)
+        #expect(!source.contains("as_add_s8(") && source.contains("as_max_pool2x2_s8(") && source.contains("as_global_avg_pool_s8("))
+        try Self.matchesEngine(export)
+    }
+
+    static func matchesEngine(_ export: CellExport) throws {
         let expected = ExportFixtures.engineLogits(try export.checkpoint.makeNetwork(context: ExportFixtures.context), export.test)
         let float = try ExportFixtures.run(export.report.binaries[.float32]!, ["--idx", export.tests.images])
         #expect(float.exitStatus == 0, "\(float.stderr)")

@@ -125,6 +125,17 @@ public struct Stage: Codable, Hashable, Sendable {
     }
 }
 
+extension Array where Element == Stage {
+    /// The same stages with every cell residual (`true`) or plain (`false`).
+    public func withResidual(_ residual: Bool) -> [Stage] {
+        map { stage in
+            var copy = stage
+            copy.residual = residual
+            return copy
+        }
+    }
+}
+
 /// Classifier head: global average pool -> dropout(p) in training -> linear(classes).
 public struct Head: Codable, Hashable, Sendable {
     public var dropout: Double

@@ -62,14 +62,17 @@ public struct MacroSpace: Hashable, Sendable {
                         for pools in poolPatterns {
                             let reductions = (stride == 2 ? 1 : 0) + pools.filter { $0 == 2 }.count
                             guard reductions >= 2, (1...3).contains(pools.count) else { continue }
+                            let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
+                                Stage(width: base * $0.0, pool: $0.1, cells: cells)
+                            }, preStemChannels: pre)
+                            guard (try? skeleton.validate()) != nil,
+                                  (try? BuiltinArchitectures.shrinkCNN(cell: cell, name: "macro", skeleton: skeleton, input: input,
+                                                                       classes: classes).validate()) != nil else { continue }
+                            // The residual add changes no feature-map size: one check serves every variant.
                             for residual in residuals {
-                                let skeleton = MacroSkeleton(stemChannels: stem, stemStride: stride, stages: zip([1, 2, 4], pools).map {
-                                    Stage(width: base * $0.0, pool: $0.1, cells: cells, residual: residual)
-                                }, preStemChannels: pre)
-                                guard (try? skeleton.validate()) != nil,
-                                      (try? BuiltinArchitectures.shrinkCNN(cell: cell, name: "macro", skeleton: skeleton, input: input,
-                                                                           classes: classes).validate()) != nil else { continue }
-                                result.append(skeleton)
+                                var variant = skeleton
+                                variant.stages = skeleton.stages.withResidual(residual)
+                                result.append(variant)
                             }
                         }
                     }

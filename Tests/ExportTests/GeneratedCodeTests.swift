@@ -26,7 +26,7 @@ struct GeneratedCodeTests {
     static let plainExport: Result<CellExport, Error> = Result {
         var architecture = ExportFixtures.cellArchitecture()
         architecture.name = "export-plain"
-        for index in architecture.stages.indices { architecture.stages[index].residual = false }
+        architecture.stages = architecture.stages.withResidual(false)
         return try export(architecture, name: "plain")
     }
 

@@ -72,7 +72,7 @@ import Testing
         var architecture = BuiltinArchitectures.shrinkCNN(cell: randomCell(&generator), baseWidth: width, cellsPerStage: cellsPerStage,
                                                           input: InputShape(channels: 1, height: 16, width: 16), classes: 4)
         if dropout { architecture.head = Head(dropout: 0.1) }
-        if plain { for index in architecture.stages.indices { architecture.stages[index].residual = false } }
+        if plain { architecture.stages = architecture.stages.withResidual(false) }
         return architecture
     }
 

@@ -45,7 +45,7 @@ import Testing
     #expect(ArchitectureSummary.dot(full)!.components(separatedBy: " -> n").count - 1 == 28)
     // Plain cells: no residual edge, and the text says so; mixed stages name the residual ones.
     var plain = full
-    plain.stages = plain.stages.map { Stage(width: $0.width, pool: $0.pool, cells: $0.cells, residual: false) }
+    plain.stages = plain.stages.withResidual(false)
     #expect(!ArchitectureSummary.dot(plain)!.contains("residual"))
     #expect(ArchitectureSummary.render(plain).contains("(plain cells: no residual)"))
     var mixed = plain

@@ -51,7 +51,7 @@ import Testing
     func plainCells() throws {
         let residual = Self.tinyCellNetwork()
         var plain = residual
-        plain.stages = plain.stages.map { Stage(width: $0.width, pool: $0.pool, cells: $0.cells, residual: false) }
+        plain.stages = plain.stages.withResidual(false)
         let withAdd = residual.lowered(), without = plain.lowered()
         let extra = withAdd.layers.map(\.name).filter { !without.layers.map(\.name).contains($0) }
         // every cell of the residual network has an add (the last two with a projection: width or resolution change)
